@@ -1,0 +1,179 @@
+// Package cli implements the usagelog command: its subcommands, their flags
+// and USAGELOG_* environment variables, and the wiring of stores to servers.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// Env is what a command sees of its process, so tests can run the real
+// program in-process.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+// OSEnv is the process's own environment.
+func OSEnv() Env {
+	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
+
+// Exit codes of the CLI contract.
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+)
+
+// usageError is bad usage: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+const topUsage = `usage: usagelog COMMAND [flags]
+
+commands:
+  serve        run the HTTP API
+  workspaces   create or list workspaces
+  keys         create, list or revoke API keys
+  ingest       load events from NDJSON, JSON or CSV files
+
+Run 'usagelog COMMAND -h' for a command's flags. Every flag can also be set
+with a USAGELOG_* environment variable (--data: USAGELOG_DATA).
+`
+
+// Run runs the command line args (without the program name) and returns the
+// exit code.
+func Run(ctx context.Context, args []string, env Env) int {
+	if env.Getenv == nil {
+		env.Getenv = func(string) string { return "" }
+	}
+	err := run(ctx, args, env)
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, flag.ErrHelp):
+		return ExitOK
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(env.Stderr, "usagelog: %s\n", ue.msg)
+		return ExitUsage
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		fmt.Fprintf(env.Stderr, "usagelog: %s\n", ee.msg)
+		return ee.code
+	}
+	fmt.Fprintf(env.Stderr, "usagelog: %s\n", err)
+	return ExitFailure
+}
+
+// exitError ends a command with a message and a chosen code.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func run(ctx context.Context, args []string, env Env) error {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, topUsage)
+		return usagef("a command is required")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, rest, env)
+	case "workspaces":
+		return workspaces(ctx, rest, env)
+	case "keys":
+		return keys(ctx, rest, env)
+	case "ingest":
+		return ingestCmd(ctx, rest, env)
+	case "help", "-h", "--help":
+		fmt.Fprint(env.Stdout, topUsage)
+		return nil
+	}
+	return usagef("unknown command %q (run 'usagelog help')", cmd)
+}
+
+// flagSet is a flag.FlagSet whose unset flags fall back to USAGELOG_*
+// environment variables.
+type flagSet struct {
+	*flag.FlagSet
+	env Env
+}
+
+func newFlagSet(name string, env Env) *flagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	return &flagSet{FlagSet: fs, env: env}
+}
+
+// parse parses args, then fills flags not given from the environment, and
+// returns the positional arguments. Flags may come after positionals.
+func (fs *flagSet) parse(args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			positional = append(positional, args[1:]...)
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		name := "USAGELOG_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := fs.env.Getenv(name); v != "" {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = usagef("%s=%q: %v", name, v, serr)
+			}
+		}
+	})
+	return positional, err
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("unknown log level %q (want debug, info, warn or error)", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

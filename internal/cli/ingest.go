@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/ingest"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+const ingestBatch = 5000
+
+// maxRejectedPrinted bounds the rejected lines printed per file.
+const maxRejectedPrinted = 100
+
+func ingestCmd(ctx context.Context, args []string, env Env) error {
+	fs := newFlagSet("ingest", env)
+	var d dataFlags
+	d.register(fs)
+	workspace := fs.String("workspace", usage.DefaultWorkspace, "workspace to ingest into (local store only; a server takes the token's)")
+	server := fs.String("server", "", "URL of a running usagelog to send the events to, instead of the local store")
+	token := fs.String("token", "", "key with the EVENTS_WRITE scope, with --server")
+	format := fs.String("format", "", "ndjson, json or csv (default: from the file name, else from its first bytes)")
+	files, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return usagef("ingest: name at least one FILE (use - for standard input)")
+	}
+	if *server != "" && *token == "" {
+		return usagef("ingest: --server needs --token")
+	}
+	forced, err := parseFormat(*format)
+	if err != nil {
+		return err
+	}
+
+	var send func(ctx context.Context, batch []usage.Event) (usage.AppendResult, error)
+	if *server != "" {
+		client := &ingest.Client{BaseURL: *server, Token: *token}
+		send = func(ctx context.Context, batch []usage.Event) (usage.AppendResult, error) {
+			res, err := client.Send(ctx, batch)
+			if err != nil {
+				return usage.AppendResult{}, err
+			}
+			if len(res.Rejected) > 0 {
+				return usage.AppendResult{}, fmt.Errorf("server rejected %d events that passed local validation: line %d: %s", len(res.Rejected), res.Rejected[0].Line, res.Rejected[0].Error)
+			}
+			return usage.AppendResult{Inserted: res.Accepted, Duplicates: res.Duplicates}, nil
+		}
+	} else {
+		st, err := d.open(ctx)
+		if err != nil {
+			return err
+		}
+		defer st.close()
+		ws, err := resolveWorkspace(ctx, st.meta, *workspace)
+		if err != nil {
+			return err
+		}
+		send = func(ctx context.Context, batch []usage.Event) (usage.AppendResult, error) {
+			return st.events.Append(ctx, ws.ID, batch)
+		}
+	}
+
+	var total usage.AppendResult
+	rejected := 0
+	start := time.Now()
+	for _, name := range files {
+		res, rej, err := ingestFile(ctx, name, forced, send, env)
+		total.Inserted += res.Inserted
+		total.Duplicates += res.Duplicates
+		rejected += rej
+		if err != nil {
+			fmt.Fprintf(env.Stdout, "accepted %d, duplicates %d, rejected %d\n", total.Inserted, total.Duplicates, rejected)
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	fmt.Fprintf(env.Stdout, "accepted %d, duplicates %d, rejected %d\n", total.Inserted, total.Duplicates, rejected)
+	fmt.Fprintf(env.Stderr, "ingested in %s\n", time.Since(start).Round(time.Millisecond))
+	if rejected > 0 {
+		return &exitError{code: ExitFailure, msg: fmt.Sprintf("%d lines rejected; the valid ones were stored", rejected)}
+	}
+	return nil
+}
+
+func parseFormat(s string) (*ingest.Format, error) {
+	var f ingest.Format
+	switch strings.ToLower(s) {
+	case "":
+		return nil, nil
+	case "ndjson", "jsonl":
+		f = ingest.NDJSON
+	case "json":
+		f = ingest.JSONArray
+	case "csv":
+		f = ingest.CSV
+	default:
+		return nil, usagef("ingest: unknown --format %q (want ndjson, json or csv)", s)
+	}
+	return &f, nil
+}
+
+func ingestFile(ctx context.Context, name string, forced *ingest.Format, send func(context.Context, []usage.Event) (usage.AppendResult, error), env Env) (usage.AppendResult, int, error) {
+	var r io.Reader
+	if name == "-" {
+		r = env.Stdin
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return usage.AppendResult{}, 0, err
+		}
+		defer f.Close()
+		r = f
+	}
+	br := bufio.NewReaderSize(r, 256<<10)
+	var format ingest.Format
+	switch {
+	case forced != nil:
+		format = *forced
+	case strings.EqualFold(filepath.Ext(name), ".csv"):
+		format = ingest.CSV
+	default:
+		format = ingest.Sniff(br)
+	}
+	dec := ingest.NewDecoder(br, format)
+	var total usage.AppendResult
+	rejected := 0
+	batch := make([]usage.Event, 0, ingestBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		res, err := send(ctx, batch)
+		if err != nil {
+			return err
+		}
+		total.Inserted += res.Inserted
+		total.Duplicates += res.Duplicates
+		batch = batch[:0]
+		return nil
+	}
+	for {
+		rec, err := dec.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return total, rejected, err
+		}
+		if rec.Err != nil {
+			rejected++
+			if rejected <= maxRejectedPrinted {
+				fmt.Fprintf(env.Stderr, "%s:%d: %s\n", name, rec.Line, rec.Err)
+			} else if rejected == maxRejectedPrinted+1 {
+				fmt.Fprintf(env.Stderr, "%s: more rejected lines not shown\n", name)
+			}
+			continue
+		}
+		batch = append(batch, rec.Event)
+		if len(batch) == ingestBatch {
+			if err := flush(); err != nil {
+				return total, rejected, err
+			}
+		}
+	}
+	return total, rejected, flush()
+}

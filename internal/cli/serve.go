@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/demo"
+	"github.com/usagelog/usagelog/internal/httpapi"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+func serve(ctx context.Context, args []string, env Env) error {
+	fs := newFlagSet("serve", env)
+	var d dataFlags
+	d.register(fs)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	demoFill := fs.Bool("demo", false, "fill an empty store with a year of demo data")
+	demoSeed := fs.Uint64("demo-seed", 1, "seed of the demo data: the same seed gives the same data")
+	maxBody := fs.Int64("max-body", httpapi.DefaultMaxBodyBytes, "largest ingest body in bytes")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	shutdownGrace := fs.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	if _, err := fs.parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(env.Stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	if *maxBody <= 0 {
+		return usagef("--max-body must be positive")
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	metrics := httpapi.NewMetrics()
+	st, err := openStores(ctx, storeConfig{Data: d.data, Events: d.events, Meta: d.meta, Observe: metrics.ObserveStore})
+	if err != nil {
+		return err
+	}
+	defer st.close()
+
+	if *demoFill {
+		if err := fillDemo(ctx, st, *demoSeed, env); err != nil {
+			return err
+		}
+	}
+
+	api, err := httpapi.New(httpapi.Config{Events: st.events, Meta: st.meta, Logger: log, Metrics: metrics, MaxBodyBytes: *maxBody})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	fmt.Fprintf(env.Stdout, "usagelog listening on http://%s (data in %s)\n", ln.Addr(), d.data)
+	fmt.Fprintf(env.Stdout, "get a key: usagelog keys create --data %s --name me --scope LOGS_READ --scope EVENTS_WRITE\n", d.data)
+	log.Info("serving", "addr", ln.Addr().String(), "data", d.data)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// fillDemo fills the default workspace with demo data when it holds no
+// events, so that restarting with --demo never doubles the data.
+func fillDemo(ctx context.Context, st *stores, seed uint64, env Env) error {
+	ws, err := st.meta.WorkspaceByName(ctx, usage.DefaultWorkspace)
+	if err != nil {
+		return err
+	}
+	for _, k := range usage.Kinds {
+		n, err := st.events.Count(ctx, ws.ID, k)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			fmt.Fprintf(env.Stdout, "demo: the default workspace already holds events; not adding demo data\n")
+			return nil
+		}
+	}
+	start := time.Now()
+	n, err := demo.Generate(ctx, demo.Config{Seed: seed, End: time.Now()}, func(ctx context.Context, batch []usage.Event) error {
+		_, err := st.events.Append(ctx, ws.ID, batch)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "demo: generated %d events in %s (seed %d)\n", n, time.Since(start).Round(time.Millisecond), seed)
+	return nil
+}

@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// DefaultDataDir holds the embedded default's files.
+const DefaultDataDir = "./usagelog-data"
+
+// stores are the opened event and metadata stores.
+type stores struct {
+	events usage.EventStore
+	meta   usage.MetaStore
+	close  func() error
+}
+
+// storeConfig chooses the stores: the SQLite file under Data unless a DSN
+// names another engine.
+type storeConfig struct {
+	Data    string
+	Events  string
+	Meta    string
+	Observe func(op string, d time.Duration)
+}
+
+func openStores(ctx context.Context, cfg storeConfig) (*stores, error) {
+	for _, dsn := range []struct{ flag, v string }{{"events", cfg.Events}, {"meta", cfg.Meta}} {
+		if dsn.v != "" && !strings.HasPrefix(dsn.v, "sqlite:") {
+			scheme, _, _ := strings.Cut(dsn.v, ":")
+			return nil, usagef("--%s: store %q is not available in this version (want sqlite:PATH, or nothing for the file under --data)", dsn.flag, scheme)
+		}
+	}
+	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	path := filepath.Join(cfg.Data, "usagelog.db")
+	if p, ok := strings.CutPrefix(cfg.Events, "sqlite:"); ok && p != "" {
+		path = p
+	}
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, Observe: cfg.Observe})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.EnsureWorkspace(ctx, usage.DefaultWorkspace); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return &stores{events: s, meta: s, close: s.Close}, nil
+}
+
+// dataFlags are the flags every command that opens stores has.
+type dataFlags struct {
+	data, events, meta string
+}
+
+func (d *dataFlags) register(fs *flagSet) {
+	fs.StringVar(&d.data, "data", DefaultDataDir, "directory of the embedded store and export files")
+	fs.StringVar(&d.events, "events", "", "events store DSN (default: the SQLite file under --data)")
+	fs.StringVar(&d.meta, "meta", "", "metadata store DSN (default: the SQLite file under --data)")
+}
+
+func (d *dataFlags) open(ctx context.Context) (*stores, error) {
+	return openStores(ctx, storeConfig{Data: d.data, Events: d.events, Meta: d.meta})
+}
+
+// workspaceFlag resolves --workspace, default "default".
+func resolveWorkspace(ctx context.Context, meta usage.MetaStore, name string) (usage.Workspace, error) {
+	ws, err := meta.WorkspaceByName(ctx, name)
+	if usage.ErrorCode(err) == usage.ENotFound {
+		return ws, usagef("workspace %q does not exist (create it with 'usagelog workspaces create %s')", name, name)
+	}
+	return ws, err
+}

@@ -1,0 +1,46 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// touchEvery limits last-used writes to one a minute per key.
+const touchEvery = time.Minute
+
+// authenticate finds the key behind a request and checks it carries scope.
+func (s *Server) authenticate(ctx context.Context, r *http.Request, scope usage.Scope) (*caller, error) {
+	token := bearerToken(r)
+	if token == "" {
+		return nil, usage.Refusal(usage.GatewayMissingToken, "")
+	}
+	key, err := s.meta.KeyByHash(ctx, usage.HashToken(token))
+	if usage.ErrorCode(err) == usage.ENotFound {
+		return nil, usage.Refusal(usage.GatewayUnrecognizedToken, "")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	if key.Revoked() {
+		return nil, usage.Refusal(usage.GatewayRevokedToken, "")
+	}
+	if !key.Has(scope) {
+		return nil, usage.MissingScope(scope)
+	}
+	ws, err := s.meta.WorkspaceByID(ctx, key.WorkspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	now := s.now()
+	if now.Sub(key.LastUsedAt) >= touchEvery {
+		if err := s.meta.TouchKey(ctx, key.ID, now); err != nil {
+			// Last-used is informational; the call goes on.
+			s.log.Warn("touch key", "key", key.ID, "err", err)
+		}
+	}
+	return &caller{Workspace: ws, Key: key}, nil
+}

@@ -1,0 +1,83 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// statusOf maps domain error codes to HTTP statuses: the one place where
+// this happens.
+var statusOf = map[usage.Code]int{
+	usage.EInvalid:       http.StatusBadRequest,
+	usage.EUnauthorized:  http.StatusUnauthorized,
+	usage.EForbidden:     http.StatusForbidden,
+	usage.ENotFound:      http.StatusNotFound,
+	usage.EConflict:      http.StatusConflict,
+	usage.ETooLarge:      http.StatusRequestEntityTooLarge,
+	usage.EUnprocessable: http.StatusUnprocessableEntity,
+	usage.ERateLimited:   http.StatusTooManyRequests,
+	usage.EInternal:      http.StatusInternalServerError,
+}
+
+// slugOf names refusals in the JSON "code" field.
+var slugOf = map[int]string{
+	usage.GatewayUnrecognizedToken:  "unrecognized_token",
+	usage.GatewayMissingToken:       "missing_token",
+	usage.GatewayRevokedToken:       "revoked_token",
+	usage.GatewayMissingScope:       "missing_scope",
+	usage.GatewayEndpointNotFound:   "endpoint_not_found",
+	usage.GatewayCollectionInactive: "collection_inactive",
+	usage.GatewayPayloadTooLarge:    "payload_too_large",
+	usage.GatewayRateLimited:        "rate_limited",
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code        string `json:"code"`
+	Message     string `json:"message"`
+	GatewayCode int    `json:"gateway_code,omitempty"`
+}
+
+// writeError writes err as the JSON error envelope. Internal errors are
+// logged and answered with a generic message.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeErrorWith(w, r, err, nil)
+}
+
+// writeErrorWith writes the error envelope with extra top-level fields.
+func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, err error, extra map[string]any) {
+	code := usage.ErrorCode(err)
+	status := statusOf[code]
+	detail := errorDetail{Code: string(code), Message: usage.ErrorMessage(err)}
+	var e *usage.Error
+	if errors.As(err, &e) && e.Gateway != 0 {
+		detail.Code, detail.GatewayCode = slugOf[e.Gateway], e.Gateway
+	}
+	if code == usage.EInternal {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if code == usage.EUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="usagelog"`)
+	}
+	body := map[string]any{"error": detail}
+	for k, v := range extra {
+		body[k] = v
+	}
+	writeJSON(w, status, body)
+}
+
+// bearerToken reads the token of an Authorization: Bearer header.
+func bearerToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}

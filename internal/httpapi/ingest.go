@@ -1,0 +1,139 @@
+package httpapi
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/usagelog/usagelog/internal/ingest"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// ingestBatch is how many events are stored per transaction while a body
+// streams in.
+const ingestBatch = 2000
+
+// maxRejectedListed bounds the rejected list of one answer; the count is
+// always complete.
+const maxRejectedListed = 1000
+
+type rejection struct {
+	Line  int    `json:"line"`
+	Error string `json:"error"`
+}
+
+// IngestResult is the answer to an ingest call.
+type IngestResult struct {
+	Accepted      int         `json:"accepted"`
+	Duplicates    int         `json:"duplicates"`
+	Rejected      []rejection `json:"rejected"`
+	RejectedCount int         `json:"rejected_count"`
+}
+
+func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if r.ContentLength > s.maxBody {
+		return usage.Refusal(usage.GatewayPayloadTooLarge, fmt.Sprintf("Payload too large: the body is %d bytes, the limit %d; send the events in smaller batches", r.ContentLength, s.maxBody))
+	}
+	body := bufio.NewReaderSize(http.MaxBytesReader(w, r.Body, s.maxBody), 64<<10)
+	format, err := bodyFormat(r, body)
+	if err != nil {
+		return err
+	}
+	res, err := s.ingest(r, c.Workspace.ID, ingest.NewDecoder(body, format))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		// Batches before the limit are stored; ids make re-sending them
+		// harmless, so the answer says what was kept.
+		refusal := usage.Refusal(usage.GatewayPayloadTooLarge, fmt.Sprintf("Payload too large: the body exceeds %d bytes; the %d events before the limit were stored, send the rest in smaller batches (re-sent ids are counted as duplicates)", s.maxBody, res.Accepted+res.Duplicates))
+		s.writeErrorWith(w, r, refusal, map[string]any{"accepted": res.Accepted, "duplicates": res.Duplicates})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if res.Accepted+res.Duplicates == 0 {
+		msg := "the body holds no events"
+		if len(res.Rejected) > 0 {
+			msg = fmt.Sprintf("no valid event: line %d: %s", res.Rejected[0].Line, res.Rejected[0].Error)
+		}
+		s.writeErrorWith(w, r, usage.Errorf(usage.EInvalid, "%s", msg), map[string]any{"accepted": 0, "duplicates": 0, "rejected": res.Rejected, "rejected_count": res.RejectedCount})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// ingest decodes and stores events in batches as they stream in.
+func (s *Server) ingest(r *http.Request, workspaceID int64, dec *ingest.Decoder) (IngestResult, error) {
+	res := IngestResult{Rejected: []rejection{}}
+	batch := make([]usage.Event, 0, ingestBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		ar, err := s.events.Append(r.Context(), workspaceID, batch)
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		res.Accepted += ar.Inserted
+		res.Duplicates += ar.Duplicates
+		s.metrics.countIngest(ar.Inserted, ar.Duplicates, 0)
+		batch = batch[:0]
+		return nil
+	}
+	for {
+		rec, err := dec.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if ferr := flush(); ferr != nil {
+				return res, ferr
+			}
+			return res, err
+		}
+		if rec.Err != nil {
+			res.RejectedCount++
+			s.metrics.countIngest(0, 0, 1)
+			if len(res.Rejected) < maxRejectedListed {
+				res.Rejected = append(res.Rejected, rejection{Line: rec.Line, Error: rec.Err.Error()})
+			}
+			continue
+		}
+		batch = append(batch, rec.Event)
+		if len(batch) == ingestBatch {
+			if err := flush(); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, flush()
+}
+
+// bodyFormat decides how to decode a body from its Content-Type, looking at
+// its first bytes when the type allows both a JSON array and NDJSON.
+func bodyFormat(r *http.Request, body *bufio.Reader) (ingest.Format, error) {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return ingest.Sniff(body), nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return 0, usage.Errorf(usage.EInvalid, "invalid Content-Type %q", ct)
+	}
+	switch mt {
+	case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines":
+		return ingest.NDJSON, nil
+	case "application/json":
+		if f := ingest.Sniff(body); f == ingest.JSONArray {
+			return f, nil
+		}
+		return ingest.NDJSON, nil
+	case "text/csv":
+		return ingest.CSV, nil
+	}
+	return 0, usage.Errorf(usage.EInvalid, "unsupported Content-Type %q (want application/x-ndjson, application/json or text/csv)", mt)
+}

@@ -1,0 +1,264 @@
+// Package ingest decodes events of the ingest contract from NDJSON, JSON
+// arrays and CSV, one record at a time, so that a body is never held whole.
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// MaxIDLength bounds event ids; an id is a key, not a payload.
+const MaxIDLength = 256
+
+// maxFieldLength bounds every string field, so one event cannot be a
+// megabyte of user agent.
+const maxFieldLength = 8192
+
+// wire is an event as it arrives. Pointers tell a missing field from a zero.
+type wire struct {
+	Kind *string `json:"kind"`
+	ID   *string `json:"id"`
+	Time *string `json:"time"`
+
+	Method         string `json:"method"`
+	URL            string `json:"url"`
+	Endpoint       string `json:"endpoint"`
+	Status         *int   `json:"status"`
+	GatewayCode    int    `json:"gateway_code"`
+	StatusDetails  string `json:"status_details"`
+	Community      string `json:"community"`
+	Collection     string `json:"collection"`
+	CollectionType string `json:"collection_type"`
+	Client         string `json:"client"`
+	MemberID       string `json:"member_id"`
+	MemberName     string `json:"member_name"`
+	IP             string `json:"ip"`
+	UserAgent      string `json:"user_agent"`
+	TimingMS       int64  `json:"timing_ms"`
+	DelayMS        int64  `json:"delay_ms"`
+	JobURL         string `json:"job_url"`
+
+	UserID       *string `json:"user_id"`
+	UserEmail    string  `json:"user_email"`
+	UserName     string  `json:"user_name"`
+	Feature      string  `json:"feature"`
+	AssistantID  string  `json:"assistant_id"`
+	Assistant    string  `json:"assistant"`
+	WorkflowID   string  `json:"workflow_id"`
+	Workflow     string  `json:"workflow"`
+	ProjectID    string  `json:"project_id"`
+	Project      string  `json:"project"`
+	Model        string  `json:"model"`
+	APIKey       string  `json:"api_key"`
+	Messages     *int64  `json:"messages"`
+	InputTokens  int64   `json:"input_tokens"`
+	OutputTokens int64   `json:"output_tokens"`
+
+	Integration          string `json:"integration"`
+	System1              string `json:"system1"`
+	System2              string `json:"system2"`
+	Project1             string `json:"project1"`
+	Project2             string `json:"project2"`
+	EndSystem            string `json:"end_system"`
+	EntityType           string `json:"entity_type"`
+	EntityID             string `json:"entity_id"`
+	IntegrationStatus    string `json:"integration_status"`
+	IntegrationUpdatedAt string `json:"integration_updated_at"`
+	Outcome              string `json:"outcome"`
+
+	System         *string `json:"system"`
+	Email          string  `json:"email"`
+	Username       string  `json:"username"`
+	DisplayName    string  `json:"display_name"`
+	Interaction    string  `json:"interaction"`
+	ServiceAccount bool    `json:"service_account"`
+}
+
+// ParseJSON decodes and validates one event given as a JSON object. Its
+// errors name the field at fault.
+func ParseJSON(data []byte) (usage.Event, error) {
+	var w wire
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return usage.Event{}, jsonError(err)
+	}
+	if dec.More() {
+		return usage.Event{}, errors.New("trailing data after the JSON object")
+	}
+	return w.event()
+}
+
+// jsonError rewrites encoding/json errors so that they name the field in
+// the contract's words.
+func jsonError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		want := "a string"
+		switch typeErr.Type.Kind().String() {
+		case "int", "int64":
+			want = "a whole number"
+		case "bool":
+			want = "true or false"
+		}
+		if typeErr.Field == "" {
+			return fmt.Errorf("an event must be a JSON object, not %s", typeErr.Value)
+		}
+		return fmt.Errorf("field %q: must be %s, not %s", typeErr.Field, want, typeErr.Value)
+	}
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &syntaxErr) {
+		return fmt.Errorf("malformed JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error())
+	}
+	msg := err.Error()
+	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return fmt.Errorf("unknown field %s", f)
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("malformed JSON: unexpected end of input")
+	}
+	return fmt.Errorf("malformed JSON: %s", strings.TrimPrefix(msg, "json: "))
+}
+
+func (w *wire) event() (usage.Event, error) {
+	var e usage.Event
+	if w.Kind == nil || *w.Kind == "" {
+		return e, errors.New(`field "kind": required`)
+	}
+	e.Kind = usage.Kind(*w.Kind)
+	if !e.Kind.Valid() {
+		return e, fmt.Errorf(`field "kind": unknown kind %q (want api_request, activity, sync or user_seen)`, *w.Kind)
+	}
+	if w.ID == nil || strings.TrimSpace(*w.ID) == "" {
+		return e, errors.New(`field "id": required`)
+	}
+	if len(*w.ID) > MaxIDLength {
+		return e, fmt.Errorf(`field "id": longer than %d bytes`, MaxIDLength)
+	}
+	e.ID = *w.ID
+	if w.Time == nil || *w.Time == "" {
+		return e, errors.New(`field "time": required`)
+	}
+	t, err := parseTime(*w.Time)
+	if err != nil {
+		return e, fmt.Errorf(`field "time": %w`, err)
+	}
+	e.Time = t
+
+	switch e.Kind {
+	case usage.KindAPIRequest:
+		if w.Status == nil {
+			return e, errors.New(`field "status": required for api_request`)
+		}
+		if *w.Status < 100 || *w.Status > 599 {
+			return e, fmt.Errorf(`field "status": %d is not an HTTP status code (100-599)`, *w.Status)
+		}
+		if err := oneOf("collection_type", w.CollectionType, usage.CollectionTypes); err != nil {
+			return e, err
+		}
+		if w.TimingMS < 0 || w.DelayMS < 0 {
+			return e, errors.New(`fields "timing_ms" and "delay_ms": must not be negative`)
+		}
+		e.Method, e.URL, e.Endpoint, e.Status = strings.ToUpper(w.Method), w.URL, w.Endpoint, *w.Status
+		e.GatewayCode, e.StatusDetails, e.Community, e.Collection = w.GatewayCode, w.StatusDetails, w.Community, w.Collection
+		e.CollectionType, e.Client, e.MemberID, e.MemberName = w.CollectionType, w.Client, w.MemberID, w.MemberName
+		e.IP, e.UserAgent, e.TimingMS, e.DelayMS, e.JobURL = w.IP, w.UserAgent, w.TimingMS, w.DelayMS, w.JobURL
+		e.ClientClass, e.UsageType = usage.Classify(e.URL, e.UserAgent)
+	case usage.KindActivity:
+		if w.UserID == nil || *w.UserID == "" {
+			return e, errors.New(`field "user_id": required for activity`)
+		}
+		if err := oneOf("feature", w.Feature, usage.Features); err != nil {
+			return e, err
+		}
+		e.UserID, e.UserEmail, e.UserName, e.Feature = *w.UserID, w.UserEmail, w.UserName, w.Feature
+		e.AssistantID, e.Assistant, e.WorkflowID, e.Workflow = w.AssistantID, w.Assistant, w.WorkflowID, w.Workflow
+		e.ProjectID, e.Project, e.Model, e.APIKey = w.ProjectID, w.Project, w.Model, w.APIKey
+		e.Messages = 1
+		if w.Messages != nil {
+			e.Messages = *w.Messages
+		}
+		if e.Messages < 0 || w.InputTokens < 0 || w.OutputTokens < 0 {
+			return e, errors.New(`fields "messages", "input_tokens" and "output_tokens": must not be negative`)
+		}
+		e.InputTokens, e.OutputTokens = w.InputTokens, w.OutputTokens
+	case usage.KindSync:
+		if err := oneOf("integration_status", w.IntegrationStatus, usage.IntegrationStatuses); err != nil {
+			return e, err
+		}
+		if err := oneOf("outcome", w.Outcome, usage.Outcomes); err != nil {
+			return e, err
+		}
+		if w.IntegrationUpdatedAt != "" {
+			t, err := parseTime(w.IntegrationUpdatedAt)
+			if err != nil {
+				return e, fmt.Errorf(`field "integration_updated_at": %w`, err)
+			}
+			e.IntegrationUpdatedAt = t
+		}
+		e.Integration, e.System1, e.System2, e.Project1, e.Project2 = w.Integration, w.System1, w.System2, w.Project1, w.Project2
+		e.EndSystem, e.EntityType, e.EntityID = w.EndSystem, w.EntityType, w.EntityID
+		e.IntegrationStatus, e.Outcome = w.IntegrationStatus, w.Outcome
+	case usage.KindUserSeen:
+		if w.System == nil || strings.TrimSpace(*w.System) == "" {
+			return e, errors.New(`field "system": required for user_seen`)
+		}
+		if err := oneOf("interaction", w.Interaction, usage.Interactions); err != nil {
+			return e, err
+		}
+		e.System, e.Email, e.Username, e.DisplayName = *w.System, w.Email, w.Username, w.DisplayName
+		e.Interaction, e.ServiceAccount = w.Interaction, w.ServiceAccount
+	}
+	if name := tooLong(&e); name != "" {
+		return e, fmt.Errorf("field %q: longer than %d bytes", name, maxFieldLength)
+	}
+	return e, nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time with offset (e.g. 2026-01-31T09:30:00Z)", s)
+	}
+	if t.Year() < 1970 || t.Year() > 9999 {
+		return time.Time{}, fmt.Errorf("%q is out of range", s)
+	}
+	return usage.TruncateMS(t), nil
+}
+
+func oneOf(field, value string, allowed []string) error {
+	if value == "" || slices.Contains(allowed, value) {
+		return nil
+	}
+	return fmt.Errorf("field %q: unknown value %q (want %s)", field, value, strings.Join(allowed, ", "))
+}
+
+func tooLong(e *usage.Event) string {
+	fields := []struct {
+		name, v string
+	}{
+		{"url", e.URL}, {"endpoint", e.Endpoint}, {"user_agent", e.UserAgent}, {"status_details", e.StatusDetails},
+		{"job_url", e.JobURL}, {"community", e.Community}, {"collection", e.Collection}, {"client", e.Client},
+		{"member_name", e.MemberName}, {"ip", e.IP}, {"method", e.Method}, {"member_id", e.MemberID},
+		{"user_id", e.UserID}, {"user_email", e.UserEmail}, {"user_name", e.UserName}, {"assistant", e.Assistant},
+		{"assistant_id", e.AssistantID}, {"workflow", e.Workflow}, {"workflow_id", e.WorkflowID}, {"project", e.Project},
+		{"project_id", e.ProjectID}, {"model", e.Model}, {"api_key", e.APIKey}, {"integration", e.Integration},
+		{"system1", e.System1}, {"system2", e.System2}, {"project1", e.Project1}, {"project2", e.Project2},
+		{"end_system", e.EndSystem}, {"entity_type", e.EntityType}, {"entity_id", e.EntityID}, {"system", e.System},
+		{"email", e.Email}, {"username", e.Username}, {"display_name", e.DisplayName},
+	}
+	for _, f := range fields {
+		if len(f.v) > maxFieldLength {
+			return f.name
+		}
+	}
+	return ""
+}

@@ -1,0 +1,175 @@
+package sqlite
+
+import (
+	"time"
+
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// kindCodes keep the events index narrow: a small integer instead of a name.
+var kindCodes = map[usage.Kind]int64{
+	usage.KindAPIRequest: 1,
+	usage.KindActivity:   2,
+	usage.KindSync:       3,
+	usage.KindUserSeen:   4,
+}
+
+// column ties an events column to the Event field it holds. ptr gives the
+// scan destination; get the insert value (scan and insert use one pointer,
+// so they cannot disagree).
+type column struct {
+	name string
+	kind usage.Kind // "" for the columns every kind has
+	ptr  func(e *usage.Event) any
+}
+
+// msTime scans and writes a time as Unix milliseconds.
+type msTime struct{ t *time.Time }
+
+func (m msTime) Scan(src any) error {
+	ms, _ := src.(int64)
+	if ms == 0 {
+		*m.t = time.Time{}
+		return nil
+	}
+	*m.t = time.UnixMilli(ms).UTC()
+	return nil
+}
+
+func msOf(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// boolInt scans an INTEGER 0/1 into a bool.
+type boolInt struct{ b *bool }
+
+func (b boolInt) Scan(src any) error {
+	n, _ := src.(int64)
+	*b.b = n != 0
+	return nil
+}
+
+type classCol struct{ c *usage.ClientClass }
+
+func (c classCol) Scan(src any) error {
+	s, _ := src.(string)
+	*c.c = usage.ClientClass(s)
+	return nil
+}
+
+type usageCol struct{ u *usage.UsageType }
+
+func (u usageCol) Scan(src any) error {
+	s, _ := src.(string)
+	*u.u = usage.UsageType(s)
+	return nil
+}
+
+const (
+	api  = usage.KindAPIRequest
+	act  = usage.KindActivity
+	syn  = usage.KindSync
+	seen = usage.KindUserSeen
+)
+
+var columns = []column{
+	{"id", "", func(e *usage.Event) any { return &e.ID }},
+	{"time_ms", "", func(e *usage.Event) any { return msTime{&e.Time} }},
+
+	{"method", api, func(e *usage.Event) any { return &e.Method }},
+	{"url", api, func(e *usage.Event) any { return &e.URL }},
+	{"endpoint", api, func(e *usage.Event) any { return &e.Endpoint }},
+	{"status", api, func(e *usage.Event) any { return &e.Status }},
+	{"gateway_code", api, func(e *usage.Event) any { return &e.GatewayCode }},
+	{"status_details", api, func(e *usage.Event) any { return &e.StatusDetails }},
+	{"community", api, func(e *usage.Event) any { return &e.Community }},
+	{"collection", api, func(e *usage.Event) any { return &e.Collection }},
+	{"collection_type", api, func(e *usage.Event) any { return &e.CollectionType }},
+	{"client", api, func(e *usage.Event) any { return &e.Client }},
+	{"member_id", api, func(e *usage.Event) any { return &e.MemberID }},
+	{"member_name", api, func(e *usage.Event) any { return &e.MemberName }},
+	{"ip", api, func(e *usage.Event) any { return &e.IP }},
+	{"user_agent", api, func(e *usage.Event) any { return &e.UserAgent }},
+	{"timing_ms", api, func(e *usage.Event) any { return &e.TimingMS }},
+	{"delay_ms", api, func(e *usage.Event) any { return &e.DelayMS }},
+	{"job_url", api, func(e *usage.Event) any { return &e.JobURL }},
+	{"client_class", api, func(e *usage.Event) any { return classCol{&e.ClientClass} }},
+	{"usage_type", api, func(e *usage.Event) any { return usageCol{&e.UsageType} }},
+
+	{"user_id", act, func(e *usage.Event) any { return &e.UserID }},
+	{"user_email", act, func(e *usage.Event) any { return &e.UserEmail }},
+	{"user_name", act, func(e *usage.Event) any { return &e.UserName }},
+	{"feature", act, func(e *usage.Event) any { return &e.Feature }},
+	{"assistant_id", act, func(e *usage.Event) any { return &e.AssistantID }},
+	{"assistant", act, func(e *usage.Event) any { return &e.Assistant }},
+	{"workflow_id", act, func(e *usage.Event) any { return &e.WorkflowID }},
+	{"workflow", act, func(e *usage.Event) any { return &e.Workflow }},
+	{"project_id", act, func(e *usage.Event) any { return &e.ProjectID }},
+	{"project", act, func(e *usage.Event) any { return &e.Project }},
+	{"model", act, func(e *usage.Event) any { return &e.Model }},
+	{"api_key", act, func(e *usage.Event) any { return &e.APIKey }},
+	{"messages", act, func(e *usage.Event) any { return &e.Messages }},
+	{"input_tokens", act, func(e *usage.Event) any { return &e.InputTokens }},
+	{"output_tokens", act, func(e *usage.Event) any { return &e.OutputTokens }},
+
+	{"integration", syn, func(e *usage.Event) any { return &e.Integration }},
+	{"system1", syn, func(e *usage.Event) any { return &e.System1 }},
+	{"system2", syn, func(e *usage.Event) any { return &e.System2 }},
+	{"project1", syn, func(e *usage.Event) any { return &e.Project1 }},
+	{"project2", syn, func(e *usage.Event) any { return &e.Project2 }},
+	{"end_system", syn, func(e *usage.Event) any { return &e.EndSystem }},
+	{"entity_type", syn, func(e *usage.Event) any { return &e.EntityType }},
+	{"entity_id", syn, func(e *usage.Event) any { return &e.EntityID }},
+	{"integration_status", syn, func(e *usage.Event) any { return &e.IntegrationStatus }},
+	{"integration_updated_ms", syn, func(e *usage.Event) any { return msTime{&e.IntegrationUpdatedAt} }},
+	{"outcome", syn, func(e *usage.Event) any { return &e.Outcome }},
+
+	{"system", seen, func(e *usage.Event) any { return &e.System }},
+	{"email", seen, func(e *usage.Event) any { return &e.Email }},
+	{"username", seen, func(e *usage.Event) any { return &e.Username }},
+	{"display_name", seen, func(e *usage.Event) any { return &e.DisplayName }},
+	{"interaction", seen, func(e *usage.Event) any { return &e.Interaction }},
+	{"service_account", seen, func(e *usage.Event) any { return boolInt{&e.ServiceAccount} }},
+}
+
+// insertValue turns a scan destination into the value to insert.
+func insertValue(p any) any {
+	switch v := p.(type) {
+	case *string:
+		return *v
+	case *int:
+		return int64(*v)
+	case *int64:
+		return *v
+	case msTime:
+		return msOf(*v.t)
+	case boolInt:
+		if *v.b {
+			return int64(1)
+		}
+		return int64(0)
+	case classCol:
+		return string(*v.c)
+	case usageCol:
+		return string(*v.u)
+	}
+	panic("sqlite: no insert value for column type")
+}
+
+// columnsByKind holds the columns each kind writes, the common ones first.
+var columnsByKind = func() map[usage.Kind][]column {
+	m := map[usage.Kind][]column{}
+	for _, k := range usage.Kinds {
+		for _, c := range columns {
+			if c.kind == "" || c.kind == k {
+				m[k] = append(m[k], c)
+			}
+		}
+	}
+	return m
+}()
+
+func kindColumns(k usage.Kind) []column { return columnsByKind[k] }

@@ -1,0 +1,236 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// insertSQL returns the INSERT for a kind, built once.
+func (s *Store) insertSQL(k usage.Kind) string {
+	s.insertMu.Lock()
+	defer s.insertMu.Unlock()
+	if q, ok := s.inserts[k]; ok {
+		return q
+	}
+	cols := kindColumns(k)
+	names := make([]string, 0, len(cols)+2)
+	names = append(names, "workspace_id", "kind")
+	for _, c := range cols {
+		names = append(names, c.name)
+	}
+	q := "INSERT OR IGNORE INTO events (" + strings.Join(names, ", ") + ") VALUES (" +
+		strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", ") + ")"
+	s.inserts[k] = q
+	return q
+}
+
+// Append stores events in one transaction. Ids the workspace already has,
+// from earlier batches or earlier in this one, are counted as duplicates.
+func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Event) (usage.AppendResult, error) {
+	defer s.timed("append", time.Now())
+	var res usage.AppendResult
+	if len(events) == 0 {
+		return res, nil
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return res, fmt.Errorf("sqlite: append: %w", err)
+	}
+	defer tx.Rollback()
+	stmts := map[usage.Kind]*sql.Stmt{}
+	args := make([]any, 0, 64)
+	for i := range events {
+		e := &events[i]
+		stmt, ok := stmts[e.Kind]
+		if !ok {
+			stmt, err = tx.PrepareContext(ctx, s.insertSQL(e.Kind))
+			if err != nil {
+				return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
+			}
+			defer stmt.Close()
+			stmts[e.Kind] = stmt
+		}
+		args = append(args[:0], workspaceID, kindCodes[e.Kind])
+		for _, c := range kindColumns(e.Kind) {
+			args = append(args, insertValue(c.ptr(e)))
+		}
+		r, err := stmt.ExecContext(ctx, args...)
+		if err != nil {
+			return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
+		}
+		if n, _ := r.RowsAffected(); n == 1 {
+			res.Inserted++
+		} else {
+			res.Duplicates++
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
+	}
+	return res, nil
+}
+
+// apiColumns is the select list of api_request rows.
+var apiColumns = kindColumns(usage.KindAPIRequest)
+
+var apiSelect = func() string {
+	names := make([]string, len(apiColumns))
+	for i, c := range apiColumns {
+		names[i] = c.name
+	}
+	return strings.Join(names, ", ")
+}()
+
+// logsQuery builds the SQL of a logs page or scan.
+type logsQuery struct {
+	workspaceID int64
+	filter      usage.LogFilter
+	after       *usage.Cursor
+	limit       int // 0: no limit
+}
+
+func (q logsQuery) toSQL() (string, []any) {
+	var b strings.Builder
+	args := []any{q.workspaceID, kindCodes[usage.KindAPIRequest]}
+	b.WriteString("SELECT " + apiSelect + " FROM events WHERE workspace_id = ? AND kind = ?")
+	f := q.filter
+	if !f.From.IsZero() {
+		b.WriteString(" AND time_ms >= ?")
+		args = append(args, f.From.UnixMilli())
+	}
+	if !f.To.IsZero() {
+		b.WriteString(" AND time_ms < ?")
+		args = append(args, f.To.UnixMilli())
+	}
+	if len(f.Statuses) > 0 || len(f.StatusClasses) > 0 {
+		var ors []string
+		if len(f.Statuses) > 0 {
+			ors = append(ors, "status IN ("+placeholders(len(f.Statuses))+")")
+			for _, st := range f.Statuses {
+				args = append(args, st)
+			}
+		}
+		for _, c := range f.StatusClasses {
+			ors = append(ors, "(status >= ? AND status < ?)")
+			args = append(args, c*100, c*100+100)
+		}
+		b.WriteString(" AND (" + strings.Join(ors, " OR ") + ")")
+	}
+	args = in(&b, "client", f.Clients, args)
+	args = in(&b, "collection", f.Collections, args)
+	args = in(&b, "community", f.Communities, args)
+	if f.CollectionType != "" {
+		b.WriteString(" AND collection_type = ?")
+		args = append(args, f.CollectionType)
+	}
+	if f.UsageType != "" {
+		b.WriteString(" AND usage_type = ?")
+		args = append(args, string(f.UsageType))
+	}
+	if q.after != nil {
+		b.WriteString(" AND (time_ms < ? OR (time_ms = ? AND id < ?))")
+		args = append(args, q.after.TimeMS, q.after.TimeMS, q.after.ID)
+	}
+	b.WriteString(" ORDER BY time_ms DESC, id DESC")
+	if q.limit > 0 {
+		b.WriteString(" LIMIT ?")
+		args = append(args, q.limit)
+	}
+	return b.String(), args
+}
+
+func in(b *strings.Builder, col string, vals []string, args []any) []any {
+	if len(vals) == 0 {
+		return args
+	}
+	b.WriteString(" AND " + col + " IN (" + placeholders(len(vals)) + ")")
+	for _, v := range vals {
+		args = append(args, v)
+	}
+	return args
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// Logs returns one page of api_request events, newest first.
+func (s *Store) Logs(ctx context.Context, workspaceID int64, q usage.LogQuery) ([]usage.Event, error) {
+	defer s.timed("logs", time.Now())
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	query, args := logsQuery{workspaceID: workspaceID, filter: q.LogFilter, after: q.After, limit: limit}.toSQL()
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: logs: %w", err)
+	}
+	defer rows.Close()
+	out := make([]usage.Event, 0, limit)
+	dest := make([]any, len(apiColumns))
+	for rows.Next() {
+		out = append(out, usage.Event{Kind: usage.KindAPIRequest})
+		e := &out[len(out)-1]
+		for i, c := range apiColumns {
+			dest[i] = c.ptr(e)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("sqlite: logs: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: logs: %w", err)
+	}
+	return out, nil
+}
+
+// ScanLogs streams every matching api_request, newest first. The yielded
+// event is reused between iterations: copy it to keep it.
+func (s *Store) ScanLogs(ctx context.Context, workspaceID int64, f usage.LogFilter) iter.Seq2[*usage.Event, error] {
+	return func(yield func(*usage.Event, error) bool) {
+		defer s.timed("scan_logs", time.Now())
+		query, args := logsQuery{workspaceID: workspaceID, filter: f}.toSQL()
+		rows, err := s.read.QueryContext(ctx, query, args...)
+		if err != nil {
+			yield(nil, fmt.Errorf("sqlite: scan logs: %w", err))
+			return
+		}
+		defer rows.Close()
+		var e usage.Event
+		dest := make([]any, len(apiColumns))
+		for i, c := range apiColumns {
+			dest[i] = c.ptr(&e)
+		}
+		for rows.Next() {
+			e = usage.Event{Kind: usage.KindAPIRequest}
+			if err := rows.Scan(dest...); err != nil {
+				yield(nil, fmt.Errorf("sqlite: scan logs: %w", err))
+				return
+			}
+			if !yield(&e, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(nil, fmt.Errorf("sqlite: scan logs: %w", err))
+		}
+	}
+}
+
+// Count returns how many events of a kind the workspace holds.
+func (s *Store) Count(ctx context.Context, workspaceID int64, kind usage.Kind) (int64, error) {
+	defer s.timed("count", time.Now())
+	var n int64
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE workspace_id = ? AND kind = ?`, workspaceID, kindCodes[kind]).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: count: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,51 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/storetest"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+func open(t testing.TB) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "usagelog.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestEventStoreConformance(t *testing.T) {
+	storetest.EventStore(t, func(t *testing.T) usage.EventStore { return open(t) })
+}
+
+func TestMetaStoreConformance(t *testing.T) {
+	storetest.MetaStore(t, func(t *testing.T) usage.MetaStore { return open(t) })
+}
+
+func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "usagelog.db")
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, 1, storetest.Fixture(10)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = sqlite.Open(ctx, sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	n, err := s.Count(ctx, 1, usage.KindAPIRequest)
+	if err != nil || n != 10 {
+		t.Errorf("after reopen count = %d, %v; want 10", n, err)
+	}
+}

@@ -1,0 +1,283 @@
+// Package storetest is the conformance suite every store implementation
+// passes: the same calls, the same answers, on every engine.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// base is a fixed instant so that expectations never depend on the clock.
+var base = time.Date(2026, 3, 8, 6, 0, 0, 0, time.UTC) // the day New York springs forward
+
+// Fixture returns api_request events of known shape: n events a minute
+// apart, cycling through statuses, clients, collections and communities,
+// with every fourth pair sharing a timestamp so that ties are exercised.
+func Fixture(n int) []usage.Event {
+	statuses := []int{200, 201, 401, 404, 500, 200, 429}
+	clients := []string{"Customer Success Team", "Data Team", "=cmd|'/C calc'!A0"}
+	collections := []string{"HR recipes", "Sales proxy"}
+	uas := []string{"Java/21.0.5", "axios/1.7.7", "ideascale-mcp-server/1.0.0", "PostmanRuntime/7.43.3"}
+	urls := []string{"/a/rest/chat/ideas", "/a/rest/backend/v1/summary", "/a/rest/v1/ideas", "/a/rest/v1/members"}
+	out := make([]usage.Event, n)
+	for i := range out {
+		t := base.Add(time.Duration(i) * time.Minute)
+		if i%4 == 1 {
+			t = base.Add(time.Duration(i-1) * time.Minute) // a tie with the previous event
+		}
+		ctype := "recipe"
+		if i%2 == 1 {
+			ctype = "proxy"
+		}
+		e := usage.Event{
+			Kind: usage.KindAPIRequest, ID: fmt.Sprintf("req-%05d", i), Time: t,
+			Method: "GET", URL: urls[i%len(urls)], Endpoint: "/ideas/{id}", Status: statuses[i%len(statuses)],
+			Community: fmt.Sprintf("Community %d", i%3), Collection: collections[i%2], CollectionType: ctype,
+			Client: clients[i%len(clients)], MemberID: fmt.Sprint(i % 5), MemberName: fmt.Sprintf("Member %d", i%5),
+			IP: fmt.Sprintf("203.0.113.%d", i%250), UserAgent: uas[i%len(uas)], TimingMS: int64(10 + i%90), DelayMS: int64(i % 7),
+		}
+		if e.Status >= 400 {
+			e.GatewayCode = e.Status*10 + 1
+			e.StatusDetails = "Unrecognized token"
+		}
+		if i%10 == 0 {
+			e.JobURL = fmt.Sprintf("https://jobs.example.com/%d", i)
+		}
+		e.ClientClass, e.UsageType = usage.Classify(e.URL, e.UserAgent)
+		out[i] = e
+	}
+	return out
+}
+
+// EventStore runs the conformance suite against stores made by open; each
+// subtest gets a new, empty store.
+func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
+	ctx := context.Background()
+
+	t.Run("RoundTripEveryKind", func(t *testing.T) {
+		s := open(t)
+		events := everyKind()
+		res, err := s.Append(ctx, 1, events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Inserted != len(events) || res.Duplicates != 0 {
+			t.Fatalf("append = %+v, want %d inserted", res, len(events))
+		}
+		for _, k := range usage.Kinds {
+			n, err := s.Count(ctx, 1, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 {
+				t.Errorf("count(%s) = %d, want 1", k, n)
+			}
+		}
+		got, err := s.Logs(ctx, 1, usage.LogQuery{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || !reflect.DeepEqual(got[0], events[0]) {
+			t.Errorf("logs = %+v\nwant %+v", got, events[:1])
+		}
+	})
+
+	t.Run("Duplicates", func(t *testing.T) {
+		s := open(t)
+		ev := Fixture(3)
+		batch := []usage.Event{ev[0], ev[1], ev[0]} // a duplicate inside one batch
+		res, err := s.Append(ctx, 1, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res != (usage.AppendResult{Inserted: 2, Duplicates: 1}) {
+			t.Errorf("first batch = %+v, want 2 inserted 1 duplicate", res)
+		}
+		changed := ev[1]
+		changed.Status = 503 // a re-sent id is a duplicate even when its fields differ
+		res, err = s.Append(ctx, 1, []usage.Event{changed, ev[2]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res != (usage.AppendResult{Inserted: 1, Duplicates: 1}) {
+			t.Errorf("second batch = %+v, want 1 inserted 1 duplicate", res)
+		}
+		// The same id in another workspace is another event.
+		res, err = s.Append(ctx, 2, []usage.Event{ev[0]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Inserted != 1 {
+			t.Errorf("other workspace = %+v, want 1 inserted", res)
+		}
+		n, _ := s.Count(ctx, 1, usage.KindAPIRequest)
+		if n != 3 {
+			t.Errorf("count = %d, want 3", n)
+		}
+		got, _ := s.Logs(ctx, 1, usage.LogQuery{Limit: 10})
+		for _, e := range got {
+			if e.ID == ev[1].ID && e.Status != ev[1].Status {
+				t.Errorf("re-sent id overwrote the stored event: status %d", e.Status)
+			}
+		}
+	})
+
+	t.Run("PagesNewestFirst", func(t *testing.T) {
+		s := open(t)
+		ev := Fixture(250)
+		if _, err := s.Append(ctx, 1, ev); err != nil {
+			t.Fatal(err)
+		}
+		want := sortedNewestFirst(ev)
+		var got []usage.Event
+		q := usage.LogQuery{Limit: 37}
+		for page := 0; page < 20; page++ {
+			items, err := s.Logs(ctx, 1, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, items...)
+			if len(items) < q.Limit {
+				break
+			}
+			last := items[len(items)-1]
+			q.After = &usage.Cursor{TimeMS: last.Time.UnixMilli(), ID: last.ID}
+		}
+		if !reflect.DeepEqual(ids(got), ids(want)) {
+			t.Fatalf("pages gave %d events in order %v…, want %v…", len(got), head(ids(got)), head(ids(want)))
+		}
+		// Another workspace sees none of them.
+		other, err := s.Logs(ctx, 2, usage.LogQuery{Limit: 10})
+		if err != nil || len(other) != 0 {
+			t.Errorf("workspace 2 sees %d events (err %v)", len(other), err)
+		}
+	})
+
+	t.Run("Filters", func(t *testing.T) {
+		s := open(t)
+		ev := Fixture(300)
+		if _, err := s.Append(ctx, 1, ev); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range Filters() {
+			t.Run(f.Name, func(t *testing.T) {
+				var want []usage.Event
+				for i := range ev {
+					if f.Filter.Match(&ev[i]) {
+						want = append(want, ev[i])
+					}
+				}
+				want = sortedNewestFirst(want)
+				if len(want) == 0 {
+					t.Fatalf("filter %s matches nothing in the fixture: it tests nothing", f.Name)
+				}
+				got, err := s.Logs(ctx, 1, usage.LogQuery{LogFilter: f.Filter, Limit: 1000})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(ids(got), ids(want)) {
+					t.Errorf("logs: %d events %v…, want %d %v…", len(got), head(ids(got)), len(want), head(ids(want)))
+				}
+				if sc, ok := s.(usage.LogScanner); ok {
+					var scanned []string
+					for e, err := range sc.ScanLogs(ctx, 1, f.Filter) {
+						if err != nil {
+							t.Fatal(err)
+						}
+						scanned = append(scanned, e.ID)
+					}
+					if !reflect.DeepEqual(scanned, ids(want)) {
+						t.Errorf("scan: %d events, want %d", len(scanned), len(want))
+					}
+				}
+			})
+		}
+	})
+}
+
+// NamedFilter is a filter with a name for subtests.
+type NamedFilter struct {
+	Name   string
+	Filter usage.LogFilter
+}
+
+// Filters returns one filter per dimension of LogFilter, and combinations,
+// each matching part of Fixture(300).
+func Filters() []NamedFilter {
+	return []NamedFilter{
+		{"None", usage.LogFilter{}},
+		{"From", usage.LogFilter{From: base.Add(100 * time.Minute)}},
+		{"To", usage.LogFilter{To: base.Add(50 * time.Minute)}},
+		{"Range", usage.LogFilter{From: base.Add(10 * time.Minute), To: base.Add(20 * time.Minute)}},
+		{"Status", usage.LogFilter{Statuses: []int{404, 500}}},
+		{"StatusClass", usage.LogFilter{StatusClasses: []int{2}}},
+		{"StatusAndClass", usage.LogFilter{Statuses: []int{429}, StatusClasses: []int{5}}},
+		{"Client", usage.LogFilter{Clients: []string{"Data Team"}}},
+		{"HostileClient", usage.LogFilter{Clients: []string{"=cmd|'/C calc'!A0"}}},
+		{"Collection", usage.LogFilter{Collections: []string{"HR recipes"}}},
+		{"CollectionType", usage.LogFilter{CollectionType: "proxy"}},
+		{"Community", usage.LogFilter{Communities: []string{"Community 2"}}},
+		{"UsageMCP", usage.LogFilter{UsageType: usage.UsageMCP}},
+		{"UsageOther", usage.LogFilter{UsageType: usage.UsageOther}},
+		{"Combined", usage.LogFilter{From: base.Add(30 * time.Minute), StatusClasses: []int{2, 4}, CollectionType: "recipe", Communities: []string{"Community 0", "Community 1"}}},
+	}
+}
+
+// everyKind returns one event of each kind with every field set.
+func everyKind() []usage.Event {
+	t := base
+	api := usage.Event{Kind: usage.KindAPIRequest, ID: "a1", Time: t, Method: "POST", URL: "/a/rest/v1/ideas?x=1",
+		Endpoint: "/ideas", Status: 401, GatewayCode: 4011, StatusDetails: "Unrecognized token", Community: "Ünïcødé <b>",
+		Collection: "HR", CollectionType: "recipe", Client: "Team, \"quoted\"", MemberID: "m1", MemberName: "Ann",
+		IP: "2001:db8::1", UserAgent: "PostmanRuntime/7.43.3", TimingMS: 123, DelayMS: 4, JobURL: "https://j/1"}
+	api.ClientClass, api.UsageType = usage.Classify(api.URL, api.UserAgent)
+	return []usage.Event{
+		api,
+		{Kind: usage.KindActivity, ID: "b1", Time: t.Add(time.Millisecond), UserID: "u1", UserEmail: "ann@example.com", UserName: "Ann",
+			Feature: "agent", AssistantID: "as1", Assistant: "Helper", WorkflowID: "w1", Workflow: "Flow", ProjectID: "p1", Project: "Proj",
+			Model: "gpt", APIKey: "key1", Messages: 3, InputTokens: 100, OutputTokens: 200},
+		{Kind: usage.KindSync, ID: "c1", Time: t.Add(2 * time.Millisecond), Integration: "i1", System1: "Jira", System2: "ServiceNow",
+			Project1: "P1", Project2: "P2", EndSystem: "ServiceNow", EntityType: "Bug", EntityID: "B-1", IntegrationStatus: "active",
+			IntegrationUpdatedAt: t.Add(-time.Hour), Outcome: "synced"},
+		{Kind: usage.KindUserSeen, ID: "d1", Time: t.Add(3 * time.Millisecond), System: "Jira", Email: "ann@example.com",
+			Username: "ann", DisplayName: "Ann A", Interaction: "mention", ServiceAccount: true},
+	}
+}
+
+func sortedNewestFirst(ev []usage.Event) []usage.Event {
+	out := slices.Clone(ev)
+	slices.SortFunc(out, func(a, b usage.Event) int {
+		if c := b.Time.Compare(a.Time); c != 0 {
+			return c
+		}
+		switch {
+		case a.ID > b.ID:
+			return -1
+		case a.ID < b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+func ids(ev []usage.Event) []string {
+	out := make([]string, len(ev))
+	for i, e := range ev {
+		out[i] = e.ID
+	}
+	return out
+}
+
+func head(s []string) []string {
+	if len(s) > 5 {
+		return s[:5]
+	}
+	return s
+}

@@ -1,0 +1,115 @@
+package usage
+
+import (
+	"context"
+	"iter"
+	"time"
+)
+
+// Workspace is a tenant. Nothing of one workspace is visible through another.
+type Workspace struct {
+	ID        int64
+	Name      string
+	CreatedAt time.Time
+}
+
+// DefaultWorkspace is the name of the workspace that exists from the first
+// start.
+const DefaultWorkspace = "default"
+
+// Scope is a permission an API key carries.
+type Scope string
+
+// Scopes of the HTTP contract.
+const (
+	ScopeEventsWrite    Scope = "EVENTS_WRITE"
+	ScopeLogsRead       Scope = "LOGS_READ"
+	ScopeUsageExportAPI Scope = "USAGE_EXPORT_API"
+	ScopeServerMgmtRead Scope = "SERVER_MANAGEMENT_READ"
+	ScopeWorkspaceAdmin Scope = "WORKSPACE_ADMIN"
+)
+
+// AllScopes lists every scope.
+var AllScopes = []Scope{ScopeEventsWrite, ScopeLogsRead, ScopeUsageExportAPI, ScopeServerMgmtRead, ScopeWorkspaceAdmin}
+
+// ParseScope validates a scope name.
+func ParseScope(s string) (Scope, error) {
+	for _, sc := range AllScopes {
+		if string(sc) == s {
+			return sc, nil
+		}
+	}
+	return "", Errorf(EInvalid, "unknown scope %q (want one of EVENTS_WRITE, LOGS_READ, USAGE_EXPORT_API, SERVER_MANAGEMENT_READ, WORKSPACE_ADMIN)", s)
+}
+
+// APIKey is a stored key. The token itself is never stored, only its hash.
+type APIKey struct {
+	ID          string
+	WorkspaceID int64
+	Name        string
+	Scopes      []Scope
+	Hash        string // hex SHA-256 of the token
+	CreatedAt   time.Time
+	LastUsedAt  time.Time // zero when never used
+	RevokedAt   time.Time // zero while active
+}
+
+// Has reports whether the key carries scope s.
+func (k *APIKey) Has(s Scope) bool {
+	for _, sc := range k.Scopes {
+		if sc == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Revoked reports whether the key was revoked.
+func (k *APIKey) Revoked() bool { return !k.RevokedAt.IsZero() }
+
+// AppendResult says what happened to a batch of events.
+type AppendResult struct {
+	Inserted   int
+	Duplicates int
+}
+
+// EventStore keeps events. Every method is scoped by workspace.
+type EventStore interface {
+	// Append stores events; an event whose id the workspace already has is
+	// counted as a duplicate and not stored again.
+	Append(ctx context.Context, workspaceID int64, events []Event) (AppendResult, error)
+	// Logs returns api_request events matching q, newest first, starting
+	// after q.After.
+	Logs(ctx context.Context, workspaceID int64, q LogQuery) ([]Event, error)
+	// Count returns how many events of a kind the workspace holds.
+	Count(ctx context.Context, workspaceID int64, kind Kind) (int64, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// LogScanner streams every api_request matching a filter, newest first,
+// without holding them in memory. Exports use it.
+type LogScanner interface {
+	ScanLogs(ctx context.Context, workspaceID int64, f LogFilter) iter.Seq2[*Event, error]
+}
+
+// MetaStore keeps workspaces and keys.
+type MetaStore interface {
+	// EnsureWorkspace returns the named workspace, creating it if needed.
+	EnsureWorkspace(ctx context.Context, name string) (Workspace, error)
+	// CreateWorkspace creates a workspace; EConflict when the name is taken.
+	CreateWorkspace(ctx context.Context, name string) (Workspace, error)
+	WorkspaceByName(ctx context.Context, name string) (Workspace, error)
+	WorkspaceByID(ctx context.Context, id int64) (Workspace, error)
+	Workspaces(ctx context.Context) ([]Workspace, error)
+
+	CreateKey(ctx context.Context, k APIKey) error
+	// KeyByHash finds a key by its token hash, revoked or not.
+	KeyByHash(ctx context.Context, hash string) (APIKey, error)
+	Keys(ctx context.Context, workspaceID int64) ([]APIKey, error)
+	RevokeKey(ctx context.Context, workspaceID int64, id string, at time.Time) error
+	TouchKey(ctx context.Context, id string, at time.Time) error
+
+	Ping(ctx context.Context) error
+	Close() error
+}
