@@ -42,7 +42,7 @@ func ingestCmd(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 
-	var send func(ctx context.Context, batch []usage.Event) (usage.AppendResult, error)
+	var send ingest.AppendFunc
 	if *server != "" {
 		client := &ingest.Client{BaseURL: *server, Token: *token}
 		send = func(ctx context.Context, batch []usage.Event) (usage.AppendResult, error) {
@@ -108,7 +108,7 @@ func parseFormat(s string) (*ingest.Format, error) {
 	return &f, nil
 }
 
-func ingestFile(ctx context.Context, name string, forced *ingest.Format, send func(context.Context, []usage.Event) (usage.AppendResult, error), env Env) (usage.AppendResult, int, error) {
+func ingestFile(ctx context.Context, name string, forced *ingest.Format, send ingest.AppendFunc, env Env) (usage.AppendResult, int, error) {
 	var r io.Reader
 	if name == "-" {
 		r = env.Stdin
@@ -121,6 +121,7 @@ func ingestFile(ctx context.Context, name string, forced *ingest.Format, send fu
 		r = f
 	}
 	br := bufio.NewReaderSize(r, 256<<10)
+	printed := 0
 	var format ingest.Format
 	switch {
 	case forced != nil:
@@ -131,45 +132,14 @@ func ingestFile(ctx context.Context, name string, forced *ingest.Format, send fu
 		format = ingest.Sniff(br)
 	}
 	dec := ingest.NewDecoder(br, format)
-	var total usage.AppendResult
-	rejected := 0
-	batch := make([]usage.Event, 0, ingestBatch)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	sum, err := ingest.Load(ctx, dec, ingestBatch, send, func(rec ingest.Record) {
+		switch n := rec.Line; {
+		case n > 0 && printed < maxRejectedPrinted:
+			fmt.Fprintf(env.Stderr, "%s:%d: %s\n", name, rec.Line, rec.Err)
+		case printed == maxRejectedPrinted:
+			fmt.Fprintf(env.Stderr, "%s: more rejected lines not shown\n", name)
 		}
-		res, err := send(ctx, batch)
-		if err != nil {
-			return err
-		}
-		total.Inserted += res.Inserted
-		total.Duplicates += res.Duplicates
-		batch = batch[:0]
-		return nil
-	}
-	for {
-		rec, err := dec.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return total, rejected, err
-		}
-		if rec.Err != nil {
-			rejected++
-			if rejected <= maxRejectedPrinted {
-				fmt.Fprintf(env.Stderr, "%s:%d: %s\n", name, rec.Line, rec.Err)
-			} else if rejected == maxRejectedPrinted+1 {
-				fmt.Fprintf(env.Stderr, "%s: more rejected lines not shown\n", name)
-			}
-			continue
-		}
-		batch = append(batch, rec.Event)
-		if len(batch) == ingestBatch {
-			if err := flush(); err != nil {
-				return total, rejected, err
-			}
-		}
-	}
-	return total, rejected, flush()
+		printed++
+	})
+	return usage.AppendResult{Inserted: sum.Accepted, Duplicates: sum.Duplicates}, sum.Rejected, err
 }

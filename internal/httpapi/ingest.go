@@ -2,9 +2,9 @@ package httpapi
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 
@@ -69,48 +69,22 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, c *caller)
 // ingest decodes and stores events in batches as they stream in.
 func (s *Server) ingest(r *http.Request, workspaceID int64, dec *ingest.Decoder) (IngestResult, error) {
 	res := IngestResult{Rejected: []rejection{}}
-	batch := make([]usage.Event, 0, ingestBatch)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		ar, err := s.events.Append(r.Context(), workspaceID, batch)
+	store := func(ctx context.Context, batch []usage.Event) (usage.AppendResult, error) {
+		ar, err := s.events.Append(ctx, workspaceID, batch)
 		if err != nil {
-			return fmt.Errorf("ingest: %w", err)
+			return ar, fmt.Errorf("ingest: %w", err)
 		}
-		res.Accepted += ar.Inserted
-		res.Duplicates += ar.Duplicates
 		s.metrics.countIngest(ar.Inserted, ar.Duplicates, 0)
-		batch = batch[:0]
-		return nil
+		return ar, nil
 	}
-	for {
-		rec, err := dec.Next()
-		if err == io.EOF {
-			break
+	sum, err := ingest.Load(r.Context(), dec, ingestBatch, store, func(rec ingest.Record) {
+		s.metrics.countIngest(0, 0, 1)
+		if len(res.Rejected) < maxRejectedListed {
+			res.Rejected = append(res.Rejected, rejection{Line: rec.Line, Error: rec.Err.Error()})
 		}
-		if err != nil {
-			if ferr := flush(); ferr != nil {
-				return res, ferr
-			}
-			return res, err
-		}
-		if rec.Err != nil {
-			res.RejectedCount++
-			s.metrics.countIngest(0, 0, 1)
-			if len(res.Rejected) < maxRejectedListed {
-				res.Rejected = append(res.Rejected, rejection{Line: rec.Line, Error: rec.Err.Error()})
-			}
-			continue
-		}
-		batch = append(batch, rec.Event)
-		if len(batch) == ingestBatch {
-			if err := flush(); err != nil {
-				return res, err
-			}
-		}
-	}
-	return res, flush()
+	})
+	res.Accepted, res.Duplicates, res.RejectedCount = sum.Accepted, sum.Duplicates, sum.Rejected
+	return res, err
 }
 
 // bodyFormat decides how to decode a body from its Content-Type, looking at

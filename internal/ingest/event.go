@@ -3,11 +3,12 @@
 package ingest
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -86,46 +87,63 @@ type wire struct {
 // errors name the field at fault.
 func ParseJSON(data []byte) (usage.Event, error) {
 	var w wire
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&w); err != nil {
+	if err := jsonv2.Unmarshal(data, &w, jsonv2.RejectUnknownMembers(true)); err != nil {
 		return usage.Event{}, jsonError(err)
-	}
-	if dec.More() {
-		return usage.Event{}, errors.New("trailing data after the JSON object")
 	}
 	return w.event()
 }
 
-// jsonError rewrites encoding/json errors so that they name the field in
-// the contract's words.
+// jsonError rewrites decoding errors so that they name the field in the
+// contract's words.
 func jsonError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
+	var se *jsonv2.SemanticError
+	if errors.As(err, &se) {
+		field := strings.TrimPrefix(string(se.JSONPointer), "/")
+		if errors.Is(err, jsonv2.ErrUnknownName) {
+			return fmt.Errorf("unknown field %q", field)
+		}
+		got := "this value"
+		if se.JSONKind != 0 {
+			got = "a " + se.JSONKind.String()
+			switch se.JSONKind {
+			case '{':
+				got = "an object"
+			case '[':
+				got = "an array"
+			case 't', 'f':
+				got = "a boolean"
+			}
+		}
+		if field == "" {
+			return fmt.Errorf("an event must be a JSON object, not %s", got)
+		}
 		want := "a string"
-		switch typeErr.Type.Kind().String() {
-		case "int", "int64":
-			want = "a whole number"
-		case "bool":
-			want = "true or false"
+		if se.GoType != nil {
+			t := se.GoType
+			if t.Kind() == reflect.Pointer {
+				t = t.Elem()
+			}
+			switch t.Kind() {
+			case reflect.Int, reflect.Int64:
+				want = "a whole number"
+			case reflect.Bool:
+				want = "true or false"
+			}
 		}
-		if typeErr.Field == "" {
-			return fmt.Errorf("an event must be a JSON object, not %s", typeErr.Value)
+		return fmt.Errorf("field %q: must be %s, not %s", field, want, got)
+	}
+	var syn *jsontext.SyntacticError
+	if errors.As(err, &syn) {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return errors.New("malformed JSON: unexpected end of input")
 		}
-		return fmt.Errorf("field %q: must be %s, not %s", typeErr.Field, want, typeErr.Value)
+		msg := strings.TrimPrefix(syn.Err.Error(), "jsontext: ")
+		return fmt.Errorf("malformed JSON at byte %d: %s", syn.ByteOffset, msg)
 	}
-	var syntaxErr *json.SyntaxError
-	if errors.As(err, &syntaxErr) {
-		return fmt.Errorf("malformed JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error())
-	}
-	msg := err.Error()
-	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return fmt.Errorf("unknown field %s", f)
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return errors.New("malformed JSON: unexpected end of input")
 	}
-	return fmt.Errorf("malformed JSON: %s", strings.TrimPrefix(msg, "json: "))
+	return fmt.Errorf("malformed JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
 }
 
 func (w *wire) event() (usage.Event, error) {

@@ -48,7 +48,7 @@ type Store struct {
 	observe func(op string, d time.Duration)
 
 	insertMu sync.Mutex
-	inserts  map[usage.Kind]string
+	inserts  map[insertKey]*sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error
@@ -71,7 +71,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	pragmas := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(ON)"} {
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(ON)", "cache_size(-65536)", "wal_autocheckpoint(8192)"} {
 		pragmas.Add("_pragma", p)
 	}
 	dsn := "file:" + path + "?" + pragmas.Encode()
@@ -86,7 +86,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 	read.SetMaxOpenConns(8)
-	s := &Store{write: write, read: read, observe: cfg.Observe, inserts: map[usage.Kind]string{}}
+	s := &Store{write: write, read: read, observe: cfg.Observe, inserts: map[insertKey]*sql.Stmt{}}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -164,6 +164,11 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		// Fold the WAL back so the file stands alone.
+		s.insertMu.Lock()
+		for _, st := range s.inserts {
+			st.Close()
+		}
+		s.insertMu.Unlock()
 		_, _ = s.write.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 		s.closeErr = errors.Join(s.read.Close(), s.write.Close())
 	})
