@@ -22,6 +22,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	demoFill := fs.Bool("demo", false, "fill an empty store with a year of demo data")
 	demoSeed := fs.Uint64("demo-seed", 1, "seed of the demo data: the same seed gives the same data")
+	demoScale := fs.Float64("demo-scale", 1, "volume of the demo data (1: about 240,000 events)")
 	maxBody := fs.Int64("max-body", httpapi.DefaultMaxBodyBytes, "largest ingest body in bytes")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	shutdownGrace := fs.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
@@ -31,6 +32,9 @@ func serve(ctx context.Context, args []string, env Env) error {
 	log, err := newLogger(env.Stderr, *logLevel)
 	if err != nil {
 		return err
+	}
+	if *demoScale <= 0 || *demoScale > 100 {
+		return usagef("--demo-scale must be above 0 and at most 100")
 	}
 	if *maxBody <= 0 {
 		return usagef("--max-body must be positive")
@@ -47,7 +51,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	defer st.close()
 
 	if *demoFill {
-		if err := fillDemo(ctx, st, *demoSeed, env); err != nil {
+		if err := fillDemo(ctx, st, demo.Config{Seed: *demoSeed, Scale: *demoScale, End: time.Now()}, env); err != nil {
 			return err
 		}
 	}
@@ -87,7 +91,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 
 // fillDemo fills the default workspace with demo data when it holds no
 // events, so that restarting with --demo never doubles the data.
-func fillDemo(ctx context.Context, st *stores, seed uint64, env Env) error {
+func fillDemo(ctx context.Context, st *stores, cfg demo.Config, env Env) error {
 	ws, err := st.meta.WorkspaceByName(ctx, usage.DefaultWorkspace)
 	if err != nil {
 		return err
@@ -103,13 +107,13 @@ func fillDemo(ctx context.Context, st *stores, seed uint64, env Env) error {
 		}
 	}
 	start := time.Now()
-	n, err := demo.Generate(ctx, demo.Config{Seed: seed, End: time.Now()}, func(ctx context.Context, batch []usage.Event) error {
+	n, err := demo.Generate(ctx, cfg, func(ctx context.Context, batch []usage.Event) error {
 		_, err := st.events.Append(ctx, ws.ID, batch)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "demo: generated %d events in %s (seed %d)\n", n, time.Since(start).Round(time.Millisecond), seed)
+	fmt.Fprintf(env.Stdout, "demo: generated %d events in %s (seed %d)\n", n, time.Since(start).Round(time.Millisecond), cfg.Seed)
 	return nil
 }

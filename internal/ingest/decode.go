@@ -74,6 +74,9 @@ func Sniff(r *bufio.Reader) Format {
 		if err != nil || i > 4096 {
 			return NDJSON
 		}
+		if len(b) < 3 && bytes.HasPrefix([]byte("\xef\xbb\xbf"), b) {
+			continue // maybe a byte order mark: look further
+		}
 		rest := bytes.TrimLeft(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")), " \t\r\n")
 		if len(rest) == 0 {
 			continue

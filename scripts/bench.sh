@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Prints usagelog's speed figures. The logs benchmark builds a store of
+# USAGELOG_BENCH_EVENTS events (default 10,000,000) once, in the temp
+# directory, and reuses it on later runs. COUNT repeats each benchmark, for
+# benchstat: COUNT=10 scripts/bench.sh > new.txt; benchstat old.txt new.txt
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${COUNT:-3}
+export USAGELOG_BENCH_EVENTS=${USAGELOG_BENCH_EVENTS:-10000000}
+go test -run '^$' -bench 'IngestHTTP' -benchtime 20x -count "$count" ./internal/httpapi/
+go test -run '^$' -bench 'Append' -benchtime 40x -count "$count" ./internal/sqlite/
+go test -run '^$' -bench 'DecodeNDJSON' -count "$count" ./internal/ingest/
+go test -run '^$' -bench 'LogsFirstPage' -benchtime 200x -count "$count" -timeout 60m ./internal/sqlite/

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what usagelog's tests need on a Debian machine (run as root) and
+# runs every test: formatting, go vet, and the race-enabled test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "scripts/test.sh: missing $*; run as root so it can install them" >&2
+    exit 1
+  fi
+  if [ -z "${APT_UPDATED:-}" ]; then
+    apt-get update -qq
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+command -v go >/dev/null || { echo "scripts/test.sh: Go is required (https://go.dev/dl/)" >&2; exit 1; }
+# The race detector needs cgo, and so a C compiler.
+command -v gcc >/dev/null || apt_install gcc libc6-dev
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+echo "== go vet"
+go vet ./...
+echo "== go test -race"
+go test -race -count=1 -timeout 30m ./...
