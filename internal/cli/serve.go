@@ -25,6 +25,10 @@ func serve(ctx context.Context, args []string, env Env) error {
 	demoScale := fs.Float64("demo-scale", 1, "volume of the demo data (1: about 240,000 events)")
 	maxBody := fs.Int64("max-body", httpapi.DefaultMaxBodyBytes, "largest ingest body in bytes")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	var limits httpapi.RateLimits
+	fs.IntVar(&limits.Ingest, "rate-ingest", httpapi.DefaultRateLimits.Ingest, "ingest calls a minute per key")
+	fs.IntVar(&limits.Reads, "rate-reads", httpapi.DefaultRateLimits.Reads, "read calls a minute per key")
+	fs.IntVar(&limits.Exports, "rate-exports", httpapi.DefaultRateLimits.Exports, "export calls a minute per key")
 	shutdownGrace := fs.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	if _, err := fs.parse(args); err != nil {
 		return err
@@ -35,6 +39,9 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	if *demoScale <= 0 || *demoScale > 100 {
 		return usagef("--demo-scale must be above 0 and at most 100")
+	}
+	if limits.Ingest <= 0 || limits.Reads <= 0 || limits.Exports <= 0 {
+		return usagef("--rate-ingest, --rate-reads and --rate-exports must be positive")
 	}
 	if *maxBody <= 0 {
 		return usagef("--max-body must be positive")
@@ -56,7 +63,14 @@ func serve(ctx context.Context, args []string, env Env) error {
 		}
 	}
 
-	api, err := httpapi.New(httpapi.Config{Events: st.events, Meta: st.meta, Logger: log, Metrics: metrics, MaxBodyBytes: *maxBody})
+	rec := httpapi.NewRecorder(httpapi.RecorderConfig{Events: st.events, Logger: log, Registry: metrics.Registry()})
+	// Runs after the server has shut down, before the store closes: the
+	// last calls' events are flushed.
+	defer rec.Close()
+	api, err := httpapi.New(httpapi.Config{
+		Events: st.events, Meta: st.meta, Logger: log, Metrics: metrics, MaxBodyBytes: *maxBody,
+		Recorder: rec, RateLimits: limits,
+	})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,8 @@ import (
 const touchEvery = time.Minute
 
 // authenticate finds the key behind a request and checks it carries scope.
+// A refused call whose token names a key still returns the caller, so that
+// the refusal is logged in that key's workspace.
 func (s *Server) authenticate(ctx context.Context, r *http.Request, scope usage.Scope) (*caller, error) {
 	token := bearerToken(r)
 	if token == "" {
@@ -25,15 +27,16 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, scope usage.
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	if key.Revoked() {
-		return nil, usage.Refusal(usage.GatewayRevokedToken, "")
-	}
-	if !key.Has(scope) {
-		return nil, usage.MissingScope(scope)
-	}
 	ws, err := s.meta.WorkspaceByID(ctx, key.WorkspaceID)
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	c := &caller{Workspace: ws, Key: key}
+	if key.Revoked() {
+		return c, usage.Refusal(usage.GatewayRevokedToken, "")
+	}
+	if !key.Has(scope) {
+		return c, usage.MissingScope(scope)
 	}
 	now := s.now()
 	if now.Sub(key.LastUsedAt) >= touchEvery {
@@ -42,5 +45,5 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, scope usage.
 			s.log.Warn("touch key", "key", key.ID, "err", err)
 		}
 	}
-	return &caller{Workspace: ws, Key: key}, nil
+	return c, nil
 }

@@ -58,6 +58,7 @@ func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, err erro
 	var e *usage.Error
 	if errors.As(err, &e) && e.Gateway != 0 {
 		detail.Code, detail.GatewayCode = slugOf[e.Gateway], e.Gateway
+		info(r).refusal = e
 	}
 	if code == usage.EInternal {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -6,8 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/usage"
@@ -25,6 +28,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Recorder, when set, records every API call as an api_request event
+	// of its workspace (usagelog's own traffic in its own API log).
+	Recorder *Recorder
+	// RateLimits per key; zero values take DefaultRateLimits.
+	RateLimits RateLimits
 }
 
 // Validate reports what is missing from c.
@@ -51,6 +59,10 @@ type Server struct {
 	maxBody int64
 	now     func() time.Time
 	mux     *http.ServeMux
+	rec     *Recorder
+	limits  *limiter
+	// defaultWorkspace receives calls no token attributes.
+	defaultWorkspace int64
 }
 
 // DefaultMaxBodyBytes is the ingest body limit unless configured.
@@ -64,7 +76,13 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		events: cfg.Events, meta: cfg.Meta, log: cfg.Logger, metrics: cfg.Metrics,
 		maxBody: cfg.MaxBodyBytes, now: cfg.Now, mux: http.NewServeMux(),
+		rec: cfg.Recorder, limits: newLimiter(cfg.RateLimits),
 	}
+	ws, err := cfg.Meta.EnsureWorkspace(context.Background(), usage.DefaultWorkspace)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: default workspace: %w", err)
+	}
+	s.defaultWorkspace = ws.ID
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -85,12 +103,22 @@ func (s *Server) routes() {
 	if s.metrics != nil {
 		s.mux.Handle("GET /metrics", s.metrics.Handler())
 	}
-	s.api("POST /api/v1/events", usage.ScopeEventsWrite, s.handleIngest)
-	s.api("GET /api/v1/logs", usage.ScopeLogsRead, s.handleLogs)
+	s.api("POST /api/v1/events", usage.ScopeEventsWrite, groupIngest, s.handleIngest)
+	s.api("GET /api/v1/logs", usage.ScopeLogsRead, groupReads, s.handleLogs)
+	s.api("GET /api/v1/keys", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleKeys)
+	s.api("POST /api/v1/keys", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleCreateKey)
+	s.api("DELETE /api/v1/keys/{id}", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleRevokeKey)
+	s.api("GET /api/v1/workspace/settings", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleSettings)
+	s.api("PATCH /api/v1/workspace/settings", usage.ScopeWorkspaceAdmin, groupAdmin, s.handlePatchSettings)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		info(r).api = true
 		s.writeError(w, r, usage.Refusal(usage.GatewayEndpointNotFound, ""))
 	})
 }
+
+// Handle mounts another handler (the console) on the server's mux, so that
+// it shares its metrics and its not-found answer.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // caller is who made an authenticated call.
 type caller struct {
@@ -100,11 +128,21 @@ type caller struct {
 
 type apiHandler func(w http.ResponseWriter, r *http.Request, c *caller) error
 
-// api registers an endpoint that needs a key with scope.
-func (s *Server) api(pattern string, scope usage.Scope, h apiHandler) {
+// api registers an endpoint that needs a key with scope; its calls count
+// against the key's rate limit of group.
+func (s *Server) api(pattern string, scope usage.Scope, g group, h apiHandler) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		ri := info(r)
+		ri.api = true
 		c, err := s.authenticate(r.Context(), r, scope)
+		if c != nil {
+			ri.caller = c
+		}
 		if err == nil {
+			err = s.limits.allow(w, c.Key.ID, g, s.now())
+		}
+		if err == nil {
+			ri.started = s.now()
 			err = h(w, r, c)
 		}
 		if err != nil {
@@ -113,18 +151,96 @@ func (s *Server) api(pattern string, scope usage.Scope, h apiHandler) {
 	})
 }
 
-// ServeHTTP serves the API, recording the duration of every request.
+// requestInfo is what a request's handlers learn that the self-log needs.
+type requestInfo struct {
+	api     bool      // an API call (not a page or a probe)
+	caller  *caller   // who, once the token is known
+	started time.Time // when the handler began, after auth
+	refusal *usage.Error
+}
+
+type infoKey struct{}
+
+func info(r *http.Request) *requestInfo {
+	if ri, ok := r.Context().Value(infoKey{}).(*requestInfo); ok {
+		return ri
+	}
+	return &requestInfo{}
+}
+
+// ServeHTTP serves the API, recording the duration of every request and,
+// for API calls, the call itself.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
+	ri := &requestInfo{}
+	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	s.mux.ServeHTTP(sw, r)
-	if s.metrics != nil {
-		route := r.Pattern
-		if route == "" || route == "/" {
-			route = "unmatched"
-		}
-		s.metrics.observeRequest(route, r.Method, sw.status, s.now().Sub(start))
+	end := s.now()
+	route := r.Pattern
+	if route == "" || route == "/" {
+		route = "unmatched"
 	}
+	if s.metrics != nil {
+		s.metrics.observeRequest(route, r.Method, sw.status, end.Sub(start))
+	}
+	if s.rec != nil && ri.api {
+		s.rec.Record(s.selfEvent(r, ri, sw.status, start, end))
+	}
+}
+
+// selfEvent describes an API call as an api_request of its workspace;
+// calls no token attributes go to the default workspace.
+func (s *Server) selfEvent(r *http.Request, ri *requestInfo, status int, start, end time.Time) (int64, usage.Event) {
+	ws := s.defaultWorkspace
+	e := usage.Event{
+		Kind: usage.KindAPIRequest, ID: usage.RandomID("self_", 12), Time: usage.TruncateMS(start),
+		Method: r.Method, URL: r.URL.Path, Endpoint: routePath(r.Pattern), Status: status,
+		Collection: SelfCollection, CollectionType: "proxy", IP: clientIP(r), UserAgent: r.UserAgent(),
+		TimingMS: end.Sub(start).Milliseconds(),
+	}
+	if e.Endpoint == "" {
+		e.Endpoint = r.URL.Path
+	}
+	if ri.caller != nil {
+		ws, e.Client = ri.caller.Workspace.ID, ri.caller.Key.Name
+	}
+	if !ri.started.IsZero() {
+		e.DelayMS = ri.started.Sub(start).Milliseconds()
+	}
+	if ri.refusal != nil {
+		e.GatewayCode, e.StatusDetails = ri.refusal.Gateway, ri.refusal.Message
+	}
+	if len(e.UserAgent) > 512 {
+		e.UserAgent = e.UserAgent[:512]
+	}
+	if len(e.URL) > 2048 {
+		e.URL = e.URL[:2048]
+	}
+	e.ClientClass, e.UsageType = usage.Classify(e.URL, e.UserAgent)
+	return ws, e
+}
+
+// routePath is the path of a route pattern: "GET /api/v1/keys/{id}" gives
+// "/api/v1/keys/{id}".
+func routePath(pattern string) string {
+	if _, p, ok := strings.Cut(pattern, " "); ok {
+		return p
+	}
+	if pattern == "/" {
+		return ""
+	}
+	return pattern
+}
+
+// clientIP is the peer address of the call. X-Forwarded-For is not trusted:
+// any client could write it.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // statusWriter remembers the status a handler wrote.

@@ -28,7 +28,7 @@ type harness struct {
 	ws    usage.Workspace
 }
 
-func newHarness(t testing.TB, maxBody int64) *harness {
+func newHarness(t testing.TB, maxBody int64, opts ...func(*httpapi.Config)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "usagelog.db")})
@@ -40,7 +40,11 @@ func newHarness(t testing.TB, maxBody int64) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := httpapi.New(httpapi.Config{Events: st, Meta: st, Metrics: httpapi.NewMetrics(), MaxBodyBytes: maxBody})
+	cfg := httpapi.Config{Events: st, Meta: st, Metrics: httpapi.NewMetrics(), MaxBodyBytes: maxBody}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	api, err := httpapi.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,4 +94,71 @@ func MetaStore(t *testing.T, open func(t *testing.T) usage.MetaStore) {
 			t.Errorf("revoke unknown: err = %v", err)
 		}
 	})
+
+	t.Run("MembersSessionsSettings", func(t *testing.T) {
+		s := open(t)
+		a, _ := s.EnsureWorkspace(ctx, "acme")
+		b, _ := s.EnsureWorkspace(ctx, "globex")
+		now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		m := usage.Member{ID: "mem_1", WorkspaceID: a.ID, Email: "ann@acme.example", PasswordHash: "$2a$hash", Role: usage.RoleAnalyst, CreatedAt: now}
+		if err := s.CreateMember(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		dup := m
+		dup.ID, dup.WorkspaceID = "mem_2", b.ID
+		if err := s.CreateMember(ctx, dup); usage.ErrorCode(err) != usage.EConflict {
+			t.Errorf("same email twice: err = %v, want conflict", err)
+		}
+		got, err := s.MemberByEmail(ctx, "ann@acme.example")
+		if err != nil || got != m {
+			t.Errorf("by email = %+v, %v", got, err)
+		}
+		if got, err := s.MemberByID(ctx, "mem_1"); err != nil || got.Email != m.Email {
+			t.Errorf("by id = %+v, %v", got, err)
+		}
+		if _, err := s.MemberByEmail(ctx, "nobody@acme.example"); usage.ErrorCode(err) != usage.ENotFound {
+			t.Errorf("unknown email: %v", err)
+		}
+		if list, _ := s.Members(ctx, b.ID); len(list) != 0 {
+			t.Errorf("globex lists acme's members: %+v", list)
+		}
+
+		sess := usage.Session{Hash: "h1", MemberID: m.ID, CSRF: "c1", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.SessionByHash(ctx, "h1", now.Add(time.Minute)); err != nil || got != sess {
+			t.Errorf("session = %+v, %v", got, err)
+		}
+		if _, err := s.SessionByHash(ctx, "h1", now.Add(2*time.Hour)); usage.ErrorCode(err) != usage.ENotFound {
+			t.Errorf("expired session found: %v", err)
+		}
+		if err := s.DeleteSession(ctx, "h1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SessionByHash(ctx, "h1", now); usage.ErrorCode(err) != usage.ENotFound {
+			t.Errorf("deleted session found: %v", err)
+		}
+
+		if st, err := s.Settings(ctx, a.ID); err != nil || st != usage.DefaultSettings() {
+			t.Errorf("default settings = %+v, %v", st, err)
+		}
+		want := usage.Settings{AnonymizeUsers: true, AnonymizeIPs: true, Timezone: "Europe/Berlin", ExportRowLimit: 5000}
+		if err := s.SaveSettings(ctx, a.ID, want); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := s.Settings(ctx, a.ID); st != want {
+			t.Errorf("settings = %+v, want %+v", st, want)
+		}
+		want.AnonymizeIPs = false
+		if err := s.SaveSettings(ctx, a.ID, want); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := s.Settings(ctx, a.ID); st != want {
+			t.Errorf("updated settings = %+v, want %+v", st, want)
+		}
+		if st, _ := s.Settings(ctx, b.ID); st != usage.DefaultSettings() {
+			t.Errorf("globex got acme's settings: %+v", st)
+		}
+	})
 }

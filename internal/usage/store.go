@@ -93,7 +93,7 @@ type LogScanner interface {
 	ScanLogs(ctx context.Context, workspaceID int64, f LogFilter) iter.Seq2[*Event, error]
 }
 
-// MetaStore keeps workspaces and keys.
+// MetaStore keeps workspaces, keys, members, sessions and settings.
 type MetaStore interface {
 	// EnsureWorkspace returns the named workspace, creating it if needed.
 	EnsureWorkspace(ctx context.Context, name string) (Workspace, error)
@@ -109,6 +109,21 @@ type MetaStore interface {
 	Keys(ctx context.Context, workspaceID int64) ([]APIKey, error)
 	RevokeKey(ctx context.Context, workspaceID int64, id string, at time.Time) error
 	TouchKey(ctx context.Context, id string, at time.Time) error
+
+	CreateMember(ctx context.Context, m Member) error
+	// MemberByEmail finds a member by normalized email.
+	MemberByEmail(ctx context.Context, email string) (Member, error)
+	MemberByID(ctx context.Context, id string) (Member, error)
+	Members(ctx context.Context, workspaceID int64) ([]Member, error)
+
+	CreateSession(ctx context.Context, s Session) error
+	// SessionByHash finds an unexpired session.
+	SessionByHash(ctx context.Context, hash string, now time.Time) (Session, error)
+	DeleteSession(ctx context.Context, hash string) error
+
+	// Settings returns a workspace's settings, the defaults if never saved.
+	Settings(ctx context.Context, workspaceID int64) (Settings, error)
+	SaveSettings(ctx context.Context, workspaceID int64, s Settings) error
 
 	Ping(ctx context.Context) error
 	Close() error

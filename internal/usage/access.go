@@ -1,0 +1,88 @@
+package usage
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// Role is what a member may do in the console.
+type Role string
+
+// Roles: admins do everything, analysts read and export.
+const (
+	RoleAdmin   Role = "admin"
+	RoleAnalyst Role = "analyst"
+)
+
+// ParseRole validates a role name.
+func ParseRole(s string) (Role, error) {
+	switch Role(s) {
+	case RoleAdmin, RoleAnalyst:
+		return Role(s), nil
+	}
+	return "", Errorf(EInvalid, "unknown role %q (want admin or analyst)", s)
+}
+
+// Member is a person who signs in to the console.
+type Member struct {
+	ID           string
+	WorkspaceID  int64
+	Email        string
+	PasswordHash string
+	Role         Role
+	CreatedAt    time.Time
+}
+
+// NormalizeEmail validates an address and returns it lower-cased.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || !strings.Contains(s, "@") {
+		return "", Errorf(EInvalid, "invalid email address %q", s)
+	}
+	return strings.ToLower(s), nil
+}
+
+// Session is a signed-in member's console session. The cookie holds a
+// random token; only its hash is stored.
+type Session struct {
+	Hash      string
+	MemberID  string
+	CSRF      string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Settings are a workspace's preferences.
+type Settings struct {
+	AnonymizeUsers bool
+	AnonymizeIPs   bool
+	Timezone       string // IANA name
+	ExportRowLimit int64  // 0: the server's default
+}
+
+// DefaultSettings are a new workspace's.
+func DefaultSettings() Settings { return Settings{Timezone: "UTC"} }
+
+// RandomToken returns n random bytes, base64url-encoded.
+func RandomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // the platform is broken
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// RandomID returns prefix followed by 2n random hex digits.
+func RandomID(prefix string, n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	return prefix + hex.EncodeToString(b)
+}
