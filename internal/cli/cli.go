@@ -49,6 +49,7 @@ commands:
   serve        run the HTTP API
   workspaces   create or list workspaces
   keys         create, list or revoke API keys
+  members      create console members
   ingest       load events from NDJSON, JSON or CSV files
 
 Run 'usagelog COMMAND -h' for a command's flags. Every flag can also be set
@@ -105,6 +106,8 @@ func run(ctx context.Context, args []string, env Env) error {
 		return keys(ctx, rest, env)
 	case "ingest":
 		return ingestCmd(ctx, rest, env)
+	case "members":
+		return members(ctx, rest, env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, topUsage)
 		return nil

@@ -265,6 +265,17 @@ func TestServeDemoIngestShutdownRestart(t *testing.T) {
 	if len(page.Items) != 1000 {
 		t.Errorf("after restart the day holds %d events, want the page full (3000 acknowledged)", len(page.Items))
 	}
+	// The console is served beside the API, and the API log holds
+	// usagelog's own calls, refusals included.
+	if code, body := get(t, s.url+"/login", ""); code != 200 || !bytes.Contains(body, []byte(`<form method="post" action="/login">`)) {
+		t.Errorf("console sign-in page: %d", code)
+	}
+	get(t, s.url+"/api/v1/logs", "")
+	time.Sleep(600 * time.Millisecond) // the recorder flushes every 250 ms
+	code, body = get(t, s.url+"/api/v1/logs?collection=usagelog+API&status=401", token)
+	if code != 200 || !bytes.Contains(body, []byte(`"gateway_code":4012`)) {
+		t.Errorf("self-logged refusal missing: %d %.400s", code, body)
+	}
 	code, body = get(t, s.url+"/metrics", "")
 	if code != 200 || !bytes.Contains(body, []byte(`usagelog_store_operation_duration_seconds_count{op="logs"}`)) {
 		t.Errorf("metrics lack store latency: %d", code)
@@ -284,5 +295,39 @@ func TestServeBadFlags(t *testing.T) {
 	}
 	if r := run(t, nil, "serve", "--data", data, "--addr", "256.0.0.1:1"); r.code != 1 || !strings.Contains(r.stderr, "listen") {
 		t.Errorf("bad address: %+v", r)
+	}
+}
+
+func TestMembersCreate(t *testing.T) {
+	data := t.TempDir()
+	withStdin := func(stdin string, args ...string) result {
+		var out, errb syncBuffer
+		code := cli.Run(context.Background(), args, cli.Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }})
+		return result{code, out.String(), errb.String()}
+	}
+	r := withStdin("a long enough secret\n", "members", "create", "--data", data, "--email", "Ann@Acme.example", "--role", "admin", "--password-stdin")
+	if r.code != 0 || r.stdout != "" || !strings.Contains(r.stderr, "created admin ann@acme.example") {
+		t.Fatalf("with stdin: %+v", r)
+	}
+	r = withStdin("", "members", "create", "--data", data, "--email", "bob@acme.example", "--role", "analyst")
+	if r.code != 0 || len(strings.TrimSpace(r.stdout)) < 20 || !strings.Contains(r.stderr, "shown once") {
+		t.Fatalf("generated password: %+v", r)
+	}
+	for _, c := range []struct {
+		stdin string
+		args  []string
+		code  int
+		msg   string
+	}{
+		{"", []string{"--email", "not-an-email", "--role", "admin"}, 2, "invalid email"},
+		{"", []string{"--email", "c@acme.example", "--role", "owner"}, 2, `unknown role "owner"`},
+		{"short\n", []string{"--email", "c@acme.example", "--role", "admin", "--password-stdin"}, 2, "shorter than 12"},
+		{"", []string{"--email", "c@acme.example", "--role", "admin", "--password-stdin"}, 2, "no password"},
+		{"", []string{"--email", "ann@acme.example", "--role", "admin"}, 1, "already exists"},
+	} {
+		r := withStdin(c.stdin, append([]string{"members", "create", "--data", data}, c.args...)...)
+		if r.code != c.code || !strings.Contains(r.stderr, c.msg) {
+			t.Errorf("%v: exit %d %q, want %d with %q", c.args, r.code, r.stderr, c.code, c.msg)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/console"
 	"github.com/usagelog/usagelog/internal/demo"
 	"github.com/usagelog/usagelog/internal/httpapi"
 	"github.com/usagelog/usagelog/internal/usage"
@@ -29,6 +30,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	fs.IntVar(&limits.Ingest, "rate-ingest", httpapi.DefaultRateLimits.Ingest, "ingest calls a minute per key")
 	fs.IntVar(&limits.Reads, "rate-reads", httpapi.DefaultRateLimits.Reads, "read calls a minute per key")
 	fs.IntVar(&limits.Exports, "rate-exports", httpapi.DefaultRateLimits.Exports, "export calls a minute per key")
+	secureCookies := fs.Bool("secure-cookies", false, "mark console cookies Secure (when served over HTTPS)")
 	shutdownGrace := fs.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	if _, err := fs.parse(args); err != nil {
 		return err
@@ -74,6 +76,13 @@ func serve(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	con, err := console.New(console.Config{Meta: st.meta, Logger: log, SecureCookies: *secureCookies})
+	if err != nil {
+		return err
+	}
+	for _, p := range console.Patterns {
+		api.Handle(p, con)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -81,6 +90,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	fmt.Fprintf(env.Stdout, "usagelog listening on http://%s (data in %s)\n", ln.Addr(), d.data)
 	fmt.Fprintf(env.Stdout, "get a key: usagelog keys create --data %s --name me --scope LOGS_READ --scope EVENTS_WRITE\n", d.data)
+	fmt.Fprintf(env.Stdout, "console: http://%s/ (add a member: usagelog members create --data %s --email you@example.com --role admin)\n", ln.Addr(), d.data)
 	log.Info("serving", "addr", ln.Addr().String(), "data", d.data)
 
 	errc := make(chan error, 1)

@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+func members(ctx context.Context, args []string, env Env) error {
+	if len(args) == 0 || args[0] != "create" {
+		return usagef("members: want 'create --email E --role admin|analyst [--password-stdin]'")
+	}
+	fs := newFlagSet("members create", env)
+	var d dataFlags
+	d.register(fs)
+	workspace := fs.String("workspace", usage.DefaultWorkspace, "workspace of the member")
+	email := fs.String("email", "", "the member's email, used to sign in")
+	role := fs.String("role", "", "admin or analyst")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (otherwise one is generated and printed)")
+	pos, err := fs.parse(args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("members create: unexpected argument %q", pos[0])
+	}
+	addr, err := usage.NormalizeEmail(*email)
+	if err != nil {
+		return usagef("members create: --email: %s", usage.ErrorMessage(err))
+	}
+	r, err := usage.ParseRole(*role)
+	if err != nil {
+		return usagef("members create: --role: %s", usage.ErrorMessage(err))
+	}
+	password := ""
+	if *fromStdin {
+		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return usagef("members create: --password-stdin: no password on standard input")
+		}
+		password = strings.TrimRight(line, "\r\n")
+	} else {
+		password = usage.RandomToken(18)
+	}
+	hash, err := usage.HashPassword(password)
+	if err != nil {
+		return usagef("members create: %s", usage.ErrorMessage(err))
+	}
+	st, err := d.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	ws, err := resolveWorkspace(ctx, st.meta, *workspace)
+	if err != nil {
+		return err
+	}
+	m := usage.Member{ID: usage.RandomID("mem_", 8), WorkspaceID: ws.ID, Email: addr, PasswordHash: hash, Role: r, CreatedAt: usage.TruncateMS(time.Now())}
+	if err := st.meta.CreateMember(ctx, m); err != nil {
+		return err
+	}
+	if !*fromStdin {
+		fmt.Fprintln(env.Stdout, password)
+		fmt.Fprintf(env.Stderr, "created %s %s in workspace %s; the password above is shown once\n", r, addr, ws.Name)
+	} else {
+		fmt.Fprintf(env.Stderr, "created %s %s in workspace %s\n", r, addr, ws.Name)
+	}
+	return nil
+}

@@ -1,0 +1,372 @@
+// Package console is usagelog's web console: server-rendered pages, member
+// sign-in with sessions, CSRF protection and role checks.
+package console
+
+import (
+	"context"
+	"crypto/subtle"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"upper": strings.ToUpper,
+}).ParseFS(assets, "templates/*.html"))
+
+// Store is what the console needs of the metadata store.
+type Store interface {
+	WorkspaceByID(ctx context.Context, id int64) (usage.Workspace, error)
+	MemberByEmail(ctx context.Context, email string) (usage.Member, error)
+	MemberByID(ctx context.Context, id string) (usage.Member, error)
+	CreateSession(ctx context.Context, s usage.Session) error
+	SessionByHash(ctx context.Context, hash string, now time.Time) (usage.Session, error)
+	DeleteSession(ctx context.Context, hash string) error
+	Settings(ctx context.Context, workspaceID int64) (usage.Settings, error)
+	SaveSettings(ctx context.Context, workspaceID int64, s usage.Settings) error
+}
+
+// Config configures the console.
+type Config struct {
+	Meta   Store
+	Logger *slog.Logger
+	Now    func() time.Time
+	// SessionTTL is how long a sign-in lasts; default 12 hours.
+	SessionTTL time.Duration
+	// SecureCookies marks cookies Secure (serve behind HTTPS).
+	SecureCookies bool
+	// MaxFailures sign-in failures per email or address within
+	// FailureWindow lock further attempts for the rest of the window;
+	// defaults 5 and 15 minutes.
+	MaxFailures   int
+	FailureWindow time.Duration
+}
+
+// Console serves the web console.
+type Console struct {
+	cfg      Config
+	log      *slog.Logger
+	mux      *http.ServeMux
+	throttle *throttle
+}
+
+const (
+	sessionCookie = "usagelog_session"
+	loginCSRF     = "usagelog_login_csrf"
+)
+
+// New returns the console.
+func New(cfg Config) (*Console, error) {
+	if cfg.Meta == nil {
+		return nil, errors.New("console: meta store is required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.MaxFailures <= 0 {
+		cfg.MaxFailures = 5
+	}
+	if cfg.FailureWindow <= 0 {
+		cfg.FailureWindow = 15 * time.Minute
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Console{cfg: cfg, log: log, mux: http.NewServeMux(), throttle: newThrottle(cfg.MaxFailures, cfg.FailureWindow)}
+	static, _ := fs.Sub(assets, "static")
+	c.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	c.mux.HandleFunc("GET /login", c.loginPage)
+	c.mux.HandleFunc("POST /login", c.login)
+	c.mux.HandleFunc("POST /logout", c.member(usage.RoleAnalyst, c.logout))
+	c.mux.HandleFunc("GET /{$}", c.member(usage.RoleAnalyst, c.home))
+	c.mux.HandleFunc("GET /settings", c.member(usage.RoleAdmin, c.settingsPage))
+	c.mux.HandleFunc("POST /settings", c.member(usage.RoleAdmin, c.saveSettings))
+	return c, nil
+}
+
+// Patterns are the routes the console serves, for mounting on a shared mux.
+var Patterns = []string{"GET /static/", "GET /login", "POST /login", "POST /logout", "GET /{$}", "GET /settings", "POST /settings"}
+
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	c.mux.ServeHTTP(w, r)
+}
+
+// viewer is the signed-in member of a request.
+type viewer struct {
+	Member    usage.Member
+	Workspace usage.Workspace
+	Session   usage.Session
+}
+
+// IsAdmin is for templates.
+func (v *viewer) IsAdmin() bool { return v.Member.Role == usage.RoleAdmin }
+
+type memberHandler func(w http.ResponseWriter, r *http.Request, v *viewer)
+
+// member wraps a page that needs a signed-in member of at least role; every
+// POST must also carry the session's CSRF token.
+func (c *Console) member(role usage.Role, h memberHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := c.viewer(r)
+		if err != nil {
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/login?next="+urlPath(r), http.StatusSeeOther)
+				return
+			}
+			c.errorPage(w, r, nil, http.StatusUnauthorized, "Your session has ended. Sign in again.")
+			return
+		}
+		if r.Method == http.MethodPost {
+			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(v.Session.CSRF)) != 1 {
+				c.errorPage(w, r, v, http.StatusForbidden, "The form was not sent from this console (missing or wrong CSRF token). Reload the page and try again.")
+				return
+			}
+		}
+		if role == usage.RoleAdmin && v.Member.Role != usage.RoleAdmin {
+			c.errorPage(w, r, v, http.StatusForbidden, "This page is for workspace admins.")
+			return
+		}
+		h(w, r, v)
+	}
+}
+
+func urlPath(r *http.Request) string {
+	return template.URLQueryEscaper(r.URL.Path)
+}
+
+// viewer finds the member behind the session cookie.
+func (c *Console) viewer(r *http.Request) (*viewer, error) {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil || ck.Value == "" {
+		return nil, errors.New("no session")
+	}
+	ctx := r.Context()
+	sess, err := c.cfg.Meta.SessionByHash(ctx, usage.HashToken(ck.Value), c.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.cfg.Meta.MemberByID(ctx, sess.MemberID)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := c.cfg.Meta.WorkspaceByID(ctx, m.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	return &viewer{Member: m, Workspace: ws, Session: sess}, nil
+}
+
+func (c *Console) render(w http.ResponseWriter, status int, name string, data map[string]any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := pages.ExecuteTemplate(w, name, data); err != nil {
+		c.log.Error("console: render", "page", name, "err", err)
+	}
+}
+
+func (c *Console) errorPage(w http.ResponseWriter, r *http.Request, v *viewer, status int, msg string) {
+	c.render(w, status, "error.html", map[string]any{"Title": http.StatusText(status), "Viewer": v, "Status": status, "Message": msg})
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	c.showLogin(w, r, http.StatusOK, "", "")
+}
+
+// showLogin renders the sign-in form with a fresh double-submit CSRF token:
+// there is no session yet to hold one.
+func (c *Console) showLogin(w http.ResponseWriter, r *http.Request, status int, email, problem string) {
+	token := usage.RandomToken(24)
+	http.SetCookie(w, &http.Cookie{Name: loginCSRF, Value: token, Path: "/login", HttpOnly: true, Secure: c.cfg.SecureCookies, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	c.render(w, status, "login.html", map[string]any{"Title": "Sign in", "CSRF": token, "Email": email, "Problem": problem, "Next": safeNext(r.FormValue("next"))})
+}
+
+// safeNext keeps redirects after sign-in on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	ck, err := r.Cookie(loginCSRF)
+	if err != nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.PostFormValue("csrf"))) != 1 {
+		c.errorPage(w, r, nil, http.StatusForbidden, "The sign-in form was not sent from this console (missing or wrong CSRF token). Reload the page and try again.")
+		return
+	}
+	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
+	password := r.PostFormValue("password")
+	now := c.cfg.Now()
+	ip := clientIP(r)
+	if wait := c.throttle.locked(now, "email:"+email, "ip:"+ip); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		c.showLogin(w, r, http.StatusTooManyRequests, email, fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", int(wait.Minutes())+1))
+		return
+	}
+	m, err := c.cfg.Meta.MemberByEmail(r.Context(), email)
+	if err != nil && usage.ErrorCode(err) != usage.ENotFound {
+		c.log.Error("console: sign in", "err", err)
+		c.errorPage(w, r, nil, http.StatusInternalServerError, "Sign-in is not available right now.")
+		return
+	}
+	if !usage.CheckPassword(m.PasswordHash, password) {
+		c.throttle.fail(now, "email:"+email, "ip:"+ip)
+		c.log.Info("console: sign-in failed", "email", email, "ip", ip)
+		c.showLogin(w, r, http.StatusUnauthorized, email, "Wrong email or password.")
+		return
+	}
+	c.throttle.reset("email:" + email)
+	token := usage.RandomToken(32)
+	sess := usage.Session{Hash: usage.HashToken(token), MemberID: m.ID, CSRF: usage.RandomToken(24), CreatedAt: now, ExpiresAt: now.Add(c.cfg.SessionTTL)}
+	if err := c.cfg.Meta.CreateSession(r.Context(), sess); err != nil {
+		c.log.Error("console: create session", "err", err)
+		c.errorPage(w, r, nil, http.StatusInternalServerError, "Sign-in is not available right now.")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: c.cfg.SecureCookies, SameSite: http.SameSiteLaxMode, Expires: sess.ExpiresAt, MaxAge: int(c.cfg.SessionTTL.Seconds())})
+	http.SetCookie(w, &http.Cookie{Name: loginCSRF, Value: "", Path: "/login", MaxAge: -1})
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *viewer) {
+	if err := c.cfg.Meta.DeleteSession(r.Context(), v.Session.Hash); err != nil {
+		c.log.Error("console: sign out", "err", err)
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, MaxAge: -1})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+func (c *Console) home(w http.ResponseWriter, r *http.Request, v *viewer) {
+	c.render(w, http.StatusOK, "home.html", map[string]any{"Title": "Overview", "Viewer": v})
+}
+
+func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
+	st, err := c.cfg.Meta.Settings(r.Context(), v.Workspace.ID)
+	if err != nil {
+		c.log.Error("console: settings", "err", err)
+		c.errorPage(w, r, v, http.StatusInternalServerError, "Settings are not available right now.")
+		return
+	}
+	c.render(w, http.StatusOK, "settings.html", map[string]any{"Title": "Settings", "Viewer": v, "Settings": st, "Saved": r.URL.Query().Get("saved") == "1"})
+}
+
+func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, v *viewer) {
+	st := usage.Settings{
+		AnonymizeUsers: r.PostFormValue("anonymize_users") == "on",
+		AnonymizeIPs:   r.PostFormValue("anonymize_ips") == "on",
+		Timezone:       strings.TrimSpace(r.PostFormValue("timezone")),
+	}
+	var problems []string
+	if _, err := usage.LoadLocation(st.Timezone); err != nil || st.Timezone == "" {
+		problems = append(problems, fmt.Sprintf("Timezone %q is not an IANA timezone name such as Europe/Berlin.", st.Timezone))
+	}
+	if s := strings.TrimSpace(r.PostFormValue("export_row_limit")); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			problems = append(problems, fmt.Sprintf("Export row limit %q must be a whole number, 0 for the server default.", s))
+		}
+		st.ExportRowLimit = n
+	}
+	if len(problems) > 0 {
+		c.render(w, http.StatusBadRequest, "settings.html", map[string]any{"Title": "Settings", "Viewer": v, "Settings": st, "Problems": problems})
+		return
+	}
+	if err := c.cfg.Meta.SaveSettings(r.Context(), v.Workspace.ID, st); err != nil {
+		c.log.Error("console: save settings", "err", err)
+		c.errorPage(w, r, v, http.StatusInternalServerError, "Settings could not be saved.")
+		return
+	}
+	http.Redirect(w, r, "/settings?saved=1", http.StatusSeeOther)
+}
+
+func clientIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}
+
+// throttle counts failed sign-ins per email and per address.
+type throttle struct {
+	max    int
+	window time.Duration
+	mu     sync.Mutex
+	fails  map[string][]time.Time
+}
+
+func newThrottle(max int, window time.Duration) *throttle {
+	return &throttle{max: max, window: window, fails: map[string][]time.Time{}}
+}
+
+// locked returns how long any of keys stays locked.
+func (t *throttle) locked(now time.Time, keys ...string) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var wait time.Duration
+	for _, k := range keys {
+		recent := t.recent(now, k)
+		if len(recent) >= t.max {
+			if w := recent[len(recent)-t.max].Add(t.window).Sub(now); w > wait {
+				wait = w
+			}
+		}
+	}
+	return wait
+}
+
+func (t *throttle) fail(now time.Time, keys ...string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, k := range keys {
+		t.fails[k] = append(t.recent(now, k), now)
+	}
+	if len(t.fails) > 100_000 { // bound memory under a spray of addresses
+		t.fails = map[string][]time.Time{}
+	}
+}
+
+func (t *throttle) reset(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.fails, key)
+}
+
+// recent drops failures older than the window; t.mu is held.
+func (t *throttle) recent(now time.Time, key string) []time.Time {
+	list := t.fails[key]
+	i := 0
+	for i < len(list) && now.Sub(list[i]) >= t.window {
+		i++
+	}
+	list = list[i:]
+	if len(list) == 0 {
+		delete(t.fails, key)
+		return nil
+	}
+	t.fails[key] = list
+	return list
+}

@@ -1,0 +1,251 @@
+package console_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/console"
+	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+func init() { usage.PasswordCost = 4 } // bcrypt's minimum: tests need not be slow
+
+type site struct {
+	t     *testing.T
+	url   string
+	store *sqlite.Store
+	now   time.Time
+}
+
+func newSite(t *testing.T) *site {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "u.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s := &site{t: t, store: st, now: time.Now()}
+	c, err := console.New(console.Config{Meta: st, Now: func() time.Time { return s.now }, SessionTTL: time.Hour, MaxFailures: 3, FailureWindow: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	s.url = srv.URL
+	return s
+}
+
+func (s *site) member(ws, email string, role usage.Role) {
+	s.t.Helper()
+	ctx := context.Background()
+	w, err := s.store.EnsureWorkspace(ctx, ws)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	hash, err := usage.HashPassword("correct horse battery")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := s.store.CreateMember(ctx, usage.Member{ID: usage.RandomID("mem_", 6), WorkspaceID: w.ID, Email: email, PasswordHash: hash, Role: role, CreatedAt: time.Now()}); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// browser is a client with cookies that does not follow redirects.
+func (s *site) browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+type page struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (s *site) get(c *http.Client, path string) page {
+	s.t.Helper()
+	resp, err := c.Get(s.url + path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return page{resp.StatusCode, resp.Header, string(b)}
+}
+
+func (s *site) post(c *http.Client, path string, form url.Values) page {
+	s.t.Helper()
+	resp, err := c.PostForm(s.url+path, form)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return page{resp.StatusCode, resp.Header, string(b)}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrf(t *testing.T, body string) string {
+	t.Helper()
+	m := csrfField.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no CSRF field in %s", body)
+	}
+	return m[1]
+}
+
+// signIn signs in and returns the browser and the session's CSRF token.
+func (s *site) signIn(email string) (*http.Client, string) {
+	s.t.Helper()
+	b := s.browser()
+	form := url.Values{"email": {email}, "password": {"correct horse battery"}, "csrf": {csrf(s.t, s.get(b, "/login").body)}}
+	p := s.post(b, "/login", form)
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/" {
+		s.t.Fatalf("sign in as %s: %d %s", email, p.status, p.body)
+	}
+	home := s.get(b, "/")
+	if home.status != 200 {
+		s.t.Fatalf("home after sign-in: %d", home.status)
+	}
+	return b, csrf(s.t, home.body)
+}
+
+func TestSignInSessionAndRoles(t *testing.T) {
+	s := newSite(t)
+	s.member("acme", "admin@acme.example", usage.RoleAdmin)
+	s.member("acme", "analyst@acme.example", usage.RoleAnalyst)
+	s.member("globex", "boss@globex.example", usage.RoleAdmin)
+
+	// Not signed in: pages send you to sign in.
+	anon := s.browser()
+	if p := s.get(anon, "/settings"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/login") {
+		t.Errorf("anonymous /settings: %d %s", p.status, p.header.Get("Location"))
+	}
+
+	// A sign-in form without its CSRF token is refused.
+	if p := s.post(anon, "/login", url.Values{"email": {"admin@acme.example"}, "password": {"correct horse battery"}}); p.status != http.StatusForbidden {
+		t.Errorf("login without CSRF: %d", p.status)
+	}
+
+	// The session cookie is HttpOnly, SameSite and expires.
+	b := s.browser()
+	form := url.Values{"email": {"Admin@Acme.example "}, "password": {"correct horse battery"}, "csrf": {csrf(t, s.get(b, "/login").body)}}
+	p := s.post(b, "/login", form)
+	cookie := p.header.Get("Set-Cookie")
+	if p.status != http.StatusSeeOther || !strings.Contains(cookie, "HttpOnly") || !strings.Contains(cookie, "SameSite=Lax") || !strings.Contains(cookie, "Max-Age=3600") {
+		t.Fatalf("sign in: %d cookie %q", p.status, cookie)
+	}
+	home := s.get(b, "/")
+	if !strings.Contains(home.body, "acme") || strings.Contains(home.body, "globex") || !strings.Contains(home.body, `href="/settings"`) {
+		t.Errorf("admin home: %s", home.body)
+	}
+
+	// The analyst sees no settings link and cannot open or post the page.
+	a, aCSRF := s.signIn("analyst@acme.example")
+	if p := s.get(a, "/"); strings.Contains(p.body, `href="/settings"`) {
+		t.Error("analyst sees the settings link")
+	}
+	if p := s.get(a, "/settings"); p.status != http.StatusForbidden {
+		t.Errorf("analyst GET /settings: %d", p.status)
+	}
+	if p := s.post(a, "/settings", url.Values{"csrf": {aCSRF}, "timezone": {"UTC"}}); p.status != http.StatusForbidden {
+		t.Errorf("analyst POST /settings: %d", p.status)
+	}
+
+	// Admin settings: a post without the session's CSRF token is refused;
+	// with it, saved for this workspace only.
+	adminCSRF := csrf(t, home.body)
+	if p := s.post(b, "/settings", url.Values{"timezone": {"Europe/Berlin"}, "anonymize_ips": {"on"}}); p.status != http.StatusForbidden {
+		t.Errorf("settings without CSRF: %d", p.status)
+	}
+	if p := s.post(b, "/settings", url.Values{"csrf": {adminCSRF}, "timezone": {"Nowhere/City"}}); p.status != http.StatusBadRequest || !strings.Contains(p.body, "Nowhere/City") {
+		t.Errorf("bad timezone: %d", p.status)
+	}
+	if p := s.post(b, "/settings", url.Values{"csrf": {adminCSRF}, "timezone": {"Europe/Berlin"}, "anonymize_ips": {"on"}, "export_row_limit": {"5000"}}); p.status != http.StatusSeeOther {
+		t.Errorf("save settings: %d %s", p.status, p.body)
+	}
+	acme, _ := s.store.WorkspaceByName(context.Background(), "acme")
+	globex, _ := s.store.WorkspaceByName(context.Background(), "globex")
+	if st, _ := s.store.Settings(context.Background(), acme.ID); st != (usage.Settings{AnonymizeIPs: true, Timezone: "Europe/Berlin", ExportRowLimit: 5000}) {
+		t.Errorf("acme settings = %+v", st)
+	}
+	if st, _ := s.store.Settings(context.Background(), globex.ID); st != usage.DefaultSettings() {
+		t.Errorf("globex settings changed: %+v", st)
+	}
+
+	// Another workspace's member sees their own workspace only.
+	g, _ := s.signIn("boss@globex.example")
+	if p := s.get(g, "/settings"); !strings.Contains(p.body, `value="UTC"`) || strings.Contains(p.body, "Europe/Berlin") {
+		t.Errorf("globex settings page shows acme's: %s", p.body)
+	}
+
+	// Sign out ends the session for good; a copied cookie is useless after.
+	if p := s.post(b, "/logout", url.Values{"csrf": {adminCSRF}}); p.status != http.StatusSeeOther {
+		t.Errorf("logout: %d", p.status)
+	}
+	if p := s.get(b, "/"); p.status != http.StatusSeeOther {
+		t.Errorf("home after logout: %d", p.status)
+	}
+
+	// Sessions expire.
+	s.now = s.now.Add(2 * time.Hour)
+	if p := s.get(a, "/"); p.status != http.StatusSeeOther {
+		t.Errorf("home after expiry: %d", p.status)
+	}
+}
+
+func TestSignInThrottle(t *testing.T) {
+	s := newSite(t)
+	s.member("acme", "ann@acme.example", usage.RoleAdmin)
+	b := s.browser()
+	try := func(pw string) page {
+		return s.post(b, "/login", url.Values{"email": {"ann@acme.example"}, "password": {pw}, "csrf": {csrf(t, s.get(b, "/login").body)}})
+	}
+	for i := 0; i < 3; i++ {
+		if p := try("wrong password!"); p.status != http.StatusUnauthorized || !strings.Contains(p.body, "Wrong email or password") {
+			t.Fatalf("failure %d: %d", i, p.status)
+		}
+	}
+	// Locked now, even with the right password.
+	p := try("correct horse battery")
+	if p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") == "" {
+		t.Fatalf("after 3 failures: %d", p.status)
+	}
+	// The window passes.
+	s.now = s.now.Add(11 * time.Minute)
+	if p := try("correct horse battery"); p.status != http.StatusSeeOther {
+		t.Errorf("after the window: %d %s", p.status, p.body)
+	}
+	// An unknown email fails like a wrong password.
+	if p := s.post(s.browser(), "/login", url.Values{"email": {"ghost@acme.example"}, "password": {"whatever"}, "csrf": {"x"}}); p.status != http.StatusForbidden {
+		t.Errorf("csrf first: %d", p.status)
+	}
+}
+
+func TestHostileInputIsEscaped(t *testing.T) {
+	s := newSite(t)
+	b := s.browser()
+	p := s.post(b, "/login", url.Values{"email": {`"><script>alert(1)</script>`}, "password": {"x"}, "csrf": {csrf(t, s.get(b, "/login").body)}})
+	if strings.Contains(p.body, "<script>alert(1)") {
+		t.Error("email echoed unescaped")
+	}
+	if p := s.get(b, "/login?next=//evil.example/"); !strings.Contains(p.body, `name="next" value="/"`) {
+		t.Error("an off-site next survived")
+	}
+	if p.header.Get("Content-Security-Policy") == "" {
+		t.Error("no CSP header")
+	}
+}
