@@ -1,0 +1,60 @@
+package httpapi_test
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/usagelog/usagelog/internal/httpapi"
+	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/storetest"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// stalledStore is a real SQLite store whose Append waits until released,
+// as a store does when its disk stalls.
+type stalledStore struct {
+	*sqlite.Store
+	release chan struct{}
+}
+
+func (s *stalledStore) Append(ctx context.Context, ws int64, ev []usage.Event) (usage.AppendResult, error) {
+	<-s.release
+	return s.Store.Append(ctx, ws, ev)
+}
+
+func TestRecorderNeverBlocksAndCountsDrops(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "u.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	stalled := &stalledStore{Store: st, release: make(chan struct{})}
+	reg := prometheus.NewRegistry()
+	rec := httpapi.NewRecorder(httpapi.RecorderConfig{Events: stalled, Registry: reg, Buffer: 10, FlushEvery: time.Millisecond})
+	events := storetest.Fixture(1000)
+	start := time.Now()
+	for _, e := range events {
+		rec.Record(1, e)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("recording 1000 events with a stalled store took %s", d)
+	}
+	close(stalled.release)
+	rec.Close()
+	n, _ := st.Count(context.Background(), 1, usage.KindAPIRequest)
+	if n == 0 || n >= 1000 {
+		t.Fatalf("stored %d of 1000; want some kept and some dropped", n)
+	}
+	expected := strings.NewReader("# HELP usagelog_selflog_dropped_total usagelog API calls not recorded because the recording buffer was full.\n# TYPE usagelog_selflog_dropped_total counter\nusagelog_selflog_dropped_total " + strconv.FormatInt(1000-n, 10) + "\n")
+	if err := testutil.GatherAndCompare(reg, expected, "usagelog_selflog_dropped_total"); err != nil {
+		t.Errorf("dropped counter: %v", err)
+	}
+}
+
