@@ -57,4 +57,3 @@ func TestRecorderNeverBlocksAndCountsDrops(t *testing.T) {
 		t.Errorf("dropped counter: %v", err)
 	}
 }
-

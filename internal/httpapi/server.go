@@ -105,6 +105,8 @@ func (s *Server) routes() {
 	}
 	s.api("POST /api/v1/events", usage.ScopeEventsWrite, groupIngest, s.handleIngest)
 	s.api("GET /api/v1/logs", usage.ScopeLogsRead, groupReads, s.handleLogs)
+	s.api("GET /api/v1/logs.csv", usage.ScopeLogsRead, groupExports, s.handleLogsCSV)
+	s.api("GET /api/v1/exports/api-usage", usage.ScopeLogsRead, groupExports, s.handleAPIUsage)
 	s.api("GET /api/v1/keys", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleKeys)
 	s.api("POST /api/v1/keys", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleCreateKey)
 	s.api("DELETE /api/v1/keys/{id}", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleRevokeKey)
