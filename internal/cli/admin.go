@@ -101,15 +101,11 @@ func keys(ctx context.Context, args []string, env Env) error {
 				parsed = append(parsed, sc)
 			}
 		}
-		st, err := d.open(ctx)
+		st, ws, err := d.openWorkspace(ctx, *workspace)
 		if err != nil {
 			return err
 		}
 		defer st.close()
-		ws, err := resolveWorkspace(ctx, st.meta, *workspace)
-		if err != nil {
-			return err
-		}
 		token, key, err := usage.NewKey(ws.ID, name, parsed, time.Now())
 		if err != nil {
 			return usagef("keys create: %s", usage.ErrorMessage(err))
@@ -121,15 +117,11 @@ func keys(ctx context.Context, args []string, env Env) error {
 		fmt.Fprintf(env.Stderr, "created key %s in workspace %s; the token above is shown once\n", key.ID, ws.Name)
 		return nil
 	case "list":
-		st, err := d.open(ctx)
+		st, ws, err := d.openWorkspace(ctx, *workspace)
 		if err != nil {
 			return err
 		}
 		defer st.close()
-		ws, err := resolveWorkspace(ctx, st.meta, *workspace)
-		if err != nil {
-			return err
-		}
 		all, err := st.meta.Keys(ctx, ws.ID)
 		if err != nil {
 			return err
@@ -155,15 +147,11 @@ func keys(ctx context.Context, args []string, env Env) error {
 		if len(pos) != 1 {
 			return usagef("keys revoke: want one key ID (see 'usagelog keys list')")
 		}
-		st, err := d.open(ctx)
+		st, ws, err := d.openWorkspace(ctx, *workspace)
 		if err != nil {
 			return err
 		}
 		defer st.close()
-		ws, err := resolveWorkspace(ctx, st.meta, *workspace)
-		if err != nil {
-			return err
-		}
 		if err := st.meta.RevokeKey(ctx, ws.ID, pos[0], time.Now()); err != nil {
 			if usage.ErrorCode(err) == usage.ENotFound {
 				return fmt.Errorf("key %q not found in workspace %s", pos[0], ws.Name)

@@ -56,15 +56,11 @@ func ingestCmd(ctx context.Context, args []string, env Env) error {
 			return usage.AppendResult{Inserted: res.Accepted, Duplicates: res.Duplicates}, nil
 		}
 	} else {
-		st, err := d.open(ctx)
+		st, ws, err := d.openWorkspace(ctx, *workspace)
 		if err != nil {
 			return err
 		}
 		defer st.close()
-		ws, err := resolveWorkspace(ctx, st.meta, *workspace)
-		if err != nil {
-			return err
-		}
 		send = func(ctx context.Context, batch []usage.Event) (usage.AppendResult, error) {
 			return st.events.Append(ctx, ws.ID, batch)
 		}

@@ -50,15 +50,11 @@ func members(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return usagef("members create: %s", usage.ErrorMessage(err))
 	}
-	st, err := d.open(ctx)
+	st, ws, err := d.openWorkspace(ctx, *workspace)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	ws, err := resolveWorkspace(ctx, st.meta, *workspace)
-	if err != nil {
-		return err
-	}
 	m := usage.Member{ID: usage.RandomID("mem_", 8), WorkspaceID: ws.ID, Email: addr, PasswordHash: hash, Role: r, CreatedAt: usage.TruncateMS(time.Now())}
 	if err := st.meta.CreateMember(ctx, m); err != nil {
 		return err

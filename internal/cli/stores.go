@@ -71,7 +71,22 @@ func (d *dataFlags) open(ctx context.Context) (*stores, error) {
 	return openStores(ctx, storeConfig{Data: d.data, Events: d.events, Meta: d.meta})
 }
 
-// workspaceFlag resolves --workspace, default "default".
+// openWorkspace opens the stores and resolves the named workspace; the
+// caller closes the stores.
+func (d *dataFlags) openWorkspace(ctx context.Context, name string) (*stores, usage.Workspace, error) {
+	st, err := d.open(ctx)
+	if err != nil {
+		return nil, usage.Workspace{}, err
+	}
+	ws, err := resolveWorkspace(ctx, st.meta, name)
+	if err != nil {
+		st.close()
+		return nil, usage.Workspace{}, err
+	}
+	return st, ws, nil
+}
+
+// resolveWorkspace finds a workspace by name, with a hint when it is missing.
 func resolveWorkspace(ctx context.Context, meta usage.MetaStore, name string) (usage.Workspace, error) {
 	ws, err := meta.WorkspaceByName(ctx, name)
 	if usage.ErrorCode(err) == usage.ENotFound {
