@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -302,12 +303,13 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, v *viewer
 	http.Redirect(w, r, "/settings?saved=1", http.StatusSeeOther)
 }
 
+// clientIP is the peer address, as the API's self-log records it.
 func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		host = host[:i]
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
 	}
-	return strings.Trim(host, "[]")
+	return host
 }
 
 // throttle counts failed sign-ins per email and per address.
