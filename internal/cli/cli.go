@@ -51,6 +51,7 @@ commands:
   keys         create, list or revoke API keys
   members      create console members
   ingest       load events from NDJSON, JSON or CSV files
+  export       write the api-logs or api-usage report to a file
 
 Run 'usagelog COMMAND -h' for a command's flags. Every flag can also be set
 with a USAGELOG_* environment variable (--data: USAGELOG_DATA).
@@ -108,6 +109,8 @@ func run(ctx context.Context, args []string, env Env) error {
 		return ingestCmd(ctx, rest, env)
 	case "members":
 		return members(ctx, rest, env)
+	case "export":
+		return exportCmd(ctx, rest, env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, topUsage)
 		return nil

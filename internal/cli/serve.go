@@ -30,6 +30,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	fs.IntVar(&limits.Ingest, "rate-ingest", httpapi.DefaultRateLimits.Ingest, "ingest calls a minute per key")
 	fs.IntVar(&limits.Reads, "rate-reads", httpapi.DefaultRateLimits.Reads, "read calls a minute per key")
 	fs.IntVar(&limits.Exports, "rate-exports", httpapi.DefaultRateLimits.Exports, "export calls a minute per key")
+	rowLimit := fs.Int64("export-row-limit", httpapi.DefaultExportRowLimit, "most rows one export may hold, unless a workspace sets its own")
 	secureCookies := fs.Bool("secure-cookies", false, "mark console cookies Secure (when served over HTTPS)")
 	shutdownGrace := fs.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	if _, err := fs.parse(args); err != nil {
@@ -44,6 +45,9 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	if limits.Ingest <= 0 || limits.Reads <= 0 || limits.Exports <= 0 {
 		return usagef("--rate-ingest, --rate-reads and --rate-exports must be positive")
+	}
+	if *rowLimit <= 0 {
+		return usagef("--export-row-limit must be positive")
 	}
 	if *maxBody <= 0 {
 		return usagef("--max-body must be positive")
@@ -71,7 +75,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	defer rec.Close()
 	api, err := httpapi.New(httpapi.Config{
 		Events: st.events, Meta: st.meta, Logger: log, Metrics: metrics, MaxBodyBytes: *maxBody,
-		Recorder: rec, RateLimits: limits,
+		Recorder: rec, RateLimits: limits, ExportRowLimit: *rowLimit,
 	})
 	if err != nil {
 		return err

@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/xuri/excelize/v2"
 
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -43,29 +49,209 @@ func seq(ev []usage.Event) func(func(*usage.Event, error) bool) {
 
 func TestGolden(t *testing.T) {
 	ny, _ := time.LoadLocation("America/New_York")
-	for _, d := range []*Definition{APILogs, APIUsage} {
-		var buf bytes.Buffer
-		n, err := Write(context.Background(), d, seq(fixture()), ny, NewCSV(&buf), nil)
-		if err != nil || n != 3 {
-			t.Fatalf("%s: %d rows, %v", d.Name, n, err)
+	for _, d := range []*Definition[Event]{APILogs, APIUsage} {
+		for _, f := range []Format{CSVFormat, JSONFormat, NDJSONFormat} {
+			var buf bytes.Buffer
+			n, err := Write(context.Background(), d, seq(fixture()), ny, NewWriter(f, &buf, d.Name), nil)
+			if err != nil || n != 3 {
+				t.Fatalf("%s %s: %d rows, %v", d.Name, f, n, err)
+			}
+			golden := filepath.Join("testdata", d.Name+".golden."+string(f))
+			if *update {
+				os.WriteFile(golden, buf.Bytes(), 0o644)
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				t.Errorf("%s differs from %s:\n%s", d.Name, golden, buf.Bytes())
+			}
 		}
-		golden := filepath.Join("testdata", d.Name+".golden.csv")
-		if *update {
-			os.WriteFile(golden, buf.Bytes(), 0o644)
+	}
+}
+
+// TestFormatsAgree reads every format back with an independent reader
+// (encoding/csv, encoding/json, excelize) and checks they hold the same
+// cells.
+func TestFormatsAgree(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	for _, d := range []*Definition[Event]{APILogs, APIUsage} {
+		want := writeCSVRows(t, d, ny)
+		if len(want) != 4 {
+			t.Fatalf("%s: %d csv rows", d.Name, len(want))
 		}
-		want, err := os.ReadFile(golden)
+		got := xlsxRows(t, writeAll(t, d, XLSXFormat, fixture(), ny), d.Name)
+		if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+			t.Errorf("%s: xlsx cells\n%q\nwant\n%q", d.Name, got, want)
+		}
+		for _, f := range []Format{JSONFormat, NDJSONFormat} {
+			raw := writeAll(t, d, f, fixture(), ny)
+			var objs []map[string]any
+			if f == JSONFormat {
+				if err := json.Unmarshal(raw, &objs); err != nil {
+					t.Fatalf("%s json: %v", d.Name, err)
+				}
+			} else {
+				for _, line := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
+					var o map[string]any
+					if err := json.Unmarshal(line, &o); err != nil {
+						t.Fatalf("%s ndjson line %q: %v", d.Name, line, err)
+					}
+					objs = append(objs, o)
+				}
+			}
+			if len(objs) != 3 {
+				t.Fatalf("%s %s: %d objects", d.Name, f, len(objs))
+			}
+			for i, o := range objs {
+				for j, fl := range d.Fields() {
+					cell := want[i+1][j]
+					var v string
+					switch x := o[fl.Key()].(type) {
+					case nil:
+					case float64:
+						v = fmt.Sprint(x)
+					case string:
+						v = Neutralize(x)
+					}
+					if v != cell {
+						t.Errorf("%s %s row %d %s = %q, csv has %q", d.Name, f, i, fl.Key(), v, cell)
+					}
+				}
+			}
+		}
+	}
+}
+
+func writeAll(t testing.TB, d *Definition[Event], f Format, ev []usage.Event, loc *time.Location) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := Write(context.Background(), d, seq(ev), loc, NewWriter(f, &buf, d.Name), nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func writeCSVRows(t *testing.T, d *Definition[Event], loc *time.Location) [][]string {
+	rows, err := csv.NewReader(bytes.NewReader(writeAll(t, d, CSVFormat, fixture(), loc))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// xlsxRows returns every sheet's rows, as excelize formats them.
+func xlsxRows(t *testing.T, raw []byte, base string) [][][]string {
+	t.Helper()
+	wb, err := excelize.OpenReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("excelize cannot open the workbook: %v", err)
+	}
+	defer wb.Close()
+	var out [][][]string
+	for i, name := range wb.GetSheetList() {
+		want := base
+		if i > 0 {
+			want = fmt.Sprintf("%s (%d)", base, i+1)
+		}
+		if name != want {
+			t.Errorf("sheet %d is %q, want %q", i, name, want)
+		}
+		rows, err := wb.GetRows(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(buf.Bytes(), want) {
-			t.Errorf("%s differs from %s:\n%s", d.Name, golden, buf.Bytes())
+		for _, r := range rows { // excelize drops trailing empty cells
+			for len(r) < len(rows[0]) {
+				r = append(r, "")
+			}
 		}
-		// And it reads back as CSV with the header first.
-		rows, err := csv.NewReader(bytes.NewReader(buf.Bytes())).ReadAll()
-		if err != nil || len(rows) != 4 {
-			t.Errorf("%s: read back %d rows, %v", d.Name, len(rows), err)
+		for j := range rows {
+			for len(rows[j]) < len(rows[0]) {
+				rows[j] = append(rows[j], "")
+			}
+		}
+		out = append(out, rows)
+	}
+	return out
+}
+
+// TestXLSXSheetSplit: rows past a sheet's capacity continue on the next
+// sheet, under the header again.
+func TestXLSXSheetSplit(t *testing.T) {
+	var ev []usage.Event
+	for i := range 12 {
+		e := fixture()[i%3]
+		e.ID = fmt.Sprintf("e%02d", i)
+		ev = append(ev, e)
+	}
+	var buf bytes.Buffer
+	x := NewXLSX(&buf, "api-usage")
+	x.limit = 5
+	if n, err := Write(context.Background(), APIUsage, seq(ev), time.UTC, x, nil); err != nil || n != 12 {
+		t.Fatalf("%d rows, %v", n, err)
+	}
+	sheets := xlsxRows(t, buf.Bytes(), "api-usage")
+	if len(sheets) != 3 {
+		t.Fatalf("%d sheets, want 3", len(sheets))
+	}
+	id := 0
+	for i, rows := range sheets {
+		if rows[0][0] != "ID" || rows[0][6] != "Remote System Info" {
+			t.Errorf("sheet %d header %q", i, rows[0])
+		}
+		for _, r := range rows[1:] {
+			if want := fmt.Sprintf("e%02d", id); r[0] != want {
+				t.Errorf("sheet %d: row %q, want id %s", i, r, want)
+			}
+			id++
+		}
+		if i < 2 && len(rows) != 5 {
+			t.Errorf("sheet %d holds %d rows, want 5", i, len(rows))
 		}
 	}
+	if id != 12 {
+		t.Errorf("%d rows read back, want 12", id)
+	}
+}
+
+// TestXLSXHostileText: markup, control characters, invalid UTF-8 and
+// over-long text become cells that read back, never a broken workbook.
+func TestXLSXHostileText(t *testing.T) {
+	long := strings.Repeat("é", 20_000) // 40,000 bytes
+	cases := map[string]string{
+		"<b>&amp;</b>": "<b>&amp;</b>",
+		"a\x00b\x1fc":  "abc",
+		"bad\xffutf8":  "badutf8",
+		" padded ":     " padded ",
+		"=1+1":         "'=1+1",
+		"line\nbreak":  "line\nbreak",
+		"x\uFFFEy":     "xy",
+		"crlf\r\nend":  "crlf\r\nend",
+		long:           long[:32_766],
+	}
+	var ev []usage.Event
+	var wants []string
+	for in, want := range cases {
+		e := fixture()[0]
+		e.Community = in
+		ev = append(ev, e)
+		wants = append(wants, want)
+	}
+	sheets := xlsxRows(t, writeAll(t, APIUsage, XLSXFormat, ev, time.UTC), "api-usage")
+	for i, want := range wants {
+		if got := sheets[0][i+1][1]; got != want {
+			t.Errorf("cell %d: %q, want %q", i, trunc(got), trunc(want))
+		}
+	}
+}
+
+func trunc(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
 }
 
 func TestNeutralize(t *testing.T) {
@@ -87,10 +273,11 @@ func FuzzCSVRoundTrip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b, c string) {
 		var buf bytes.Buffer
 		w := NewCSV(&buf)
-		if err := w.WriteRow([]string{a, b, c}, []CellKind{Text, Text, Text}); err != nil {
+		w.fields = []Field{{Kind: Text}, {Kind: Text}, {Kind: Text}}
+		if err := w.WriteRow([]Value{{S: a}, {S: b}, {S: c}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Flush(); err != nil {
+		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
 		r := csv.NewReader(&buf)

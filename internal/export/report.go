@@ -1,20 +1,19 @@
-// Package export turns streams of events into reports: a report is a
-// definition (its source, the filters it takes, its columns), and writers
-// stream its rows to CSV without holding the export in memory.
+// Package export turns streams of rows into reports. A report is a
+// definition — its source, the filters it takes, its columns — and writers
+// (CSV, XLSX, JSON, NDJSON) stream its rows to an io.Writer without holding
+// the export in memory.
 package export
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"iter"
-	"net/http"
-	"strconv"
+	"strings"
 	"time"
-
-	"github.com/usagelog/usagelog/internal/usage"
 )
 
-// CellKind says how a writer should type a cell.
+// CellKind says how a writer types a cell.
 type CellKind int
 
 // Cell kinds.
@@ -24,63 +23,188 @@ const (
 	Time
 )
 
-// Column is one column of a report: its header, how its value is written
-// and from which event field.
-type Column struct {
+// Field is what a writer needs to know about a column.
+type Field struct {
 	Header string
 	Kind   CellKind
-	Value  func(e *usage.Event, loc *time.Location) string
+	// Layout is the Go time layout Time cells are written with in CSV and
+	// JSON.
+	Layout string
+	// Excel is the number format of a Time cell in a workbook; empty
+	// writes the Layout text instead (for times that carry an offset).
+	Excel string
 }
 
-// Definition describes a report over api_request events.
-type Definition struct {
-	Name    string
-	Columns []Column
-	// Filters are the query parameters the report accepts besides the log
-	// filters of usage.ParseLogFilter.
+// Key is the field's name in JSON output: the header in snake case.
+func (f Field) Key() string {
+	return strings.ReplaceAll(strings.ToLower(f.Header), " ", "_")
+}
+
+// Value is one cell of a row. Writers read S, N or T by the field's kind;
+// Null leaves the cell empty.
+type Value struct {
+	S    string
+	N    int64
+	T    time.Time
+	Null bool
+}
+
+// Column is one column of a report over rows of type R.
+type Column[R any] struct {
+	Field
+	text func(R) string
+	num  func(R) (int64, bool)
+	at   func(R) time.Time
+}
+
+// TextColumn is a column of strings.
+func TextColumn[R any](header string, f func(R) string) Column[R] {
+	return Column[R]{Field: Field{Header: header, Kind: Text}, text: f}
+}
+
+// NumberColumn is a column of integers; ok false leaves the cell empty.
+func NumberColumn[R any](header string, f func(R) (n int64, ok bool)) Column[R] {
+	return Column[R]{Field: Field{Header: header, Kind: Number}, num: f}
+}
+
+// TimeColumn is a column of instants, written in the export's timezone with
+// layout, and in workbooks as dates with the excel number format (or as
+// layout text when excel is empty).
+func TimeColumn[R any](header, layout, excel string, f func(R) time.Time) Column[R] {
+	return Column[R]{Field: Field{Header: header, Kind: Time, Layout: layout, Excel: excel}, at: f}
+}
+
+func (c *Column[R]) value(r R, loc *time.Location, v *Value) {
+	*v = Value{}
+	switch c.Kind {
+	case Text:
+		v.S = c.text(r)
+	case Number:
+		n, ok := c.num(r)
+		v.N, v.Null = n, !ok
+	case Time:
+		t := c.at(r)
+		if t.IsZero() {
+			v.Null = true
+		} else {
+			v.T = t.In(loc)
+		}
+	}
+}
+
+// Definition describes a report over rows of type R.
+type Definition[R any] struct {
+	Name string
+	// Source says where the rows come from, for documentation and errors.
+	Source string
+	// Aggregates is true when a row summarises many events.
+	Aggregates bool
+	// Filters are the query parameters the report accepts besides the
+	// shared log filters.
 	Filters []string
+	Columns []Column[R]
 }
 
-// Headers returns the report's header row.
-func (d *Definition) Headers() []string {
-	out := make([]string, len(d.Columns))
+// Fields returns the writers' view of the columns.
+func (d *Definition[R]) Fields() []Field {
+	out := make([]Field, len(d.Columns))
 	for i, c := range d.Columns {
-		out[i] = c.Header
+		out[i] = c.Field
 	}
 	return out
 }
 
-// RowWriter receives a report's rows.
+// RowWriter receives a report: one header, then rows whose values follow
+// the header's fields. Close finishes the output; it does not close the
+// io.Writer underneath.
 type RowWriter interface {
-	WriteRow(cells []string, kinds []CellKind) error
-	Flush() error
+	WriteHeader(fields []Field) error
+	WriteRow(vals []Value) error
+	Close() error
 }
 
-// Write streams every event of rows through d's columns into w, calling
-// progress (if set) with the rows written so far every 10,000 rows. It
-// returns the number of data rows written.
-func Write(ctx context.Context, d *Definition, rows iter.Seq2[*usage.Event, error], loc *time.Location, w RowWriter, progress func(int)) (int, error) {
-	kinds := make([]CellKind, len(d.Columns))
-	for i, c := range d.Columns {
-		kinds[i] = c.Kind
+// Format is an output format.
+type Format string
+
+// Formats.
+const (
+	CSVFormat    Format = "csv"
+	XLSXFormat   Format = "xlsx"
+	JSONFormat   Format = "json"
+	NDJSONFormat Format = "ndjson"
+)
+
+// Formats lists every format a report can be written in.
+var Formats = []Format{CSVFormat, XLSXFormat, JSONFormat, NDJSONFormat}
+
+// ParseFormat validates a format name; empty means CSV.
+func ParseFormat(s string) (Format, error) {
+	if s == "" {
+		return CSVFormat, nil
 	}
-	if err := w.WriteRow(d.Headers(), nil); err != nil {
+	for _, f := range Formats {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("unknown format %q (want csv, xlsx, json or ndjson)", s)
+}
+
+// ContentType is the media type of the format.
+func (f Format) ContentType() string {
+	switch f {
+	case XLSXFormat:
+		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	case JSONFormat:
+		return "application/json"
+	case NDJSONFormat:
+		return "application/x-ndjson"
+	}
+	return "text/csv; charset=utf-8"
+}
+
+// NewWriter returns the format's writer on w; sheet names the workbook's
+// sheet (XLSX only).
+func NewWriter(f Format, w io.Writer, sheet string) RowWriter {
+	switch f {
+	case XLSXFormat:
+		return NewXLSX(w, sheet)
+	case JSONFormat:
+		return NewJSON(w, false)
+	case NDJSONFormat:
+		return NewJSON(w, true)
+	}
+	return NewCSV(w)
+}
+
+// progressEvery is how many rows pass between progress calls and context
+// checks.
+const progressEvery = 10_000
+
+// Write streams rows through d's columns into w, calling progress (if set)
+// with the rows written so far every 10,000 rows and at the end. It
+// returns the number of data rows written.
+func Write[R any](ctx context.Context, d *Definition[R], rows iter.Seq2[R, error], loc *time.Location, w RowWriter, progress func(int)) (int, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	if err := w.WriteHeader(d.Fields()); err != nil {
 		return 0, fmt.Errorf("export %s: %w", d.Name, err)
 	}
-	cells := make([]string, len(d.Columns))
+	vals := make([]Value, len(d.Columns))
 	n := 0
-	for e, err := range rows {
+	for r, err := range rows {
 		if err != nil {
 			return n, fmt.Errorf("export %s: %w", d.Name, err)
 		}
-		for i, c := range d.Columns {
-			cells[i] = c.Value(e, loc)
+		for i := range d.Columns {
+			d.Columns[i].value(r, loc, &vals[i])
 		}
-		if err := w.WriteRow(cells, kinds); err != nil {
+		if err := w.WriteRow(vals); err != nil {
 			return n, fmt.Errorf("export %s: %w", d.Name, err)
 		}
 		n++
-		if n%10_000 == 0 {
+		if n%progressEvery == 0 {
 			if progress != nil {
 				progress(n)
 			}
@@ -89,61 +213,11 @@ func Write(ctx context.Context, d *Definition, rows iter.Seq2[*usage.Event, erro
 			}
 		}
 	}
-	if err := w.Flush(); err != nil {
+	if err := w.Close(); err != nil {
 		return n, fmt.Errorf("export %s: %w", d.Name, err)
 	}
 	if progress != nil {
 		progress(n)
 	}
 	return n, nil
-}
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-// APILogs is the seed 002 CSV: every field of the logs table and the
-// diagnostic ones.
-var APILogs = &Definition{
-	Name: "api-logs",
-	Columns: []Column{
-		{"Date", Time, func(e *usage.Event, loc *time.Location) string {
-			return e.Time.In(loc).Format("2006-01-02T15:04:05.000Z07:00")
-		}},
-		{"Type", Text, func(e *usage.Event, _ *time.Location) string { return usage.TypeText(e.Status) }},
-		{"Code", Number, func(e *usage.Event, _ *time.Location) string { return strconv.Itoa(e.Status) }},
-		{"Status", Text, func(e *usage.Event, _ *time.Location) string { return http.StatusText(e.Status) }},
-		{"Gateway code", Number, func(e *usage.Event, _ *time.Location) string {
-			if e.GatewayCode == 0 {
-				return ""
-			}
-			return strconv.Itoa(e.GatewayCode)
-		}},
-		{"Status details", Text, func(e *usage.Event, _ *time.Location) string { return e.StatusDetails }},
-		{"IP", Text, func(e *usage.Event, _ *time.Location) string { return e.IP }},
-		{"Timing", Number, func(e *usage.Event, _ *time.Location) string { return itoa(e.TimingMS) }},
-		{"Delay", Number, func(e *usage.Event, _ *time.Location) string { return itoa(e.DelayMS) }},
-		{"API collection", Text, func(e *usage.Event, _ *time.Location) string { return e.Collection }},
-		{"Endpoint", Text, func(e *usage.Event, _ *time.Location) string { return e.Endpoint }},
-		{"Client", Text, func(e *usage.Event, _ *time.Location) string { return e.Client }},
-		{"Job details", Text, func(e *usage.Event, _ *time.Location) string { return e.JobURL }},
-	},
-}
-
-// APIUsage is the seed 000 export of API actions.
-var APIUsage = &Definition{
-	Name:    "api-usage",
-	Filters: []string{"type", "format"},
-	Columns: []Column{
-		{"ID", Text, func(e *usage.Event, _ *time.Location) string { return e.ID }},
-		{"Community Name", Text, func(e *usage.Event, _ *time.Location) string { return e.Community }},
-		{"Member Name", Text, func(e *usage.Event, _ *time.Location) string { return e.MemberName }},
-		{"Timestamp", Time, func(e *usage.Event, loc *time.Location) string { return e.Time.In(loc).Format("01/02/2006 15:04") }},
-		{"IP Address", Text, func(e *usage.Event, _ *time.Location) string { return e.IP }},
-		{"URL", Text, func(e *usage.Event, _ *time.Location) string { return e.URL }},
-		{"Remote System Info", Text, func(e *usage.Event, _ *time.Location) string {
-			if e.UserAgent == "" {
-				return "System: " + e.ClientClass.Label()
-			}
-			return "System: " + e.ClientClass.Label() + ", User-Agent: " + e.UserAgent
-		}},
-	},
 }

@@ -11,71 +11,69 @@ import (
 )
 
 func (s *Server) handleLogsCSV(w http.ResponseWriter, r *http.Request, c *caller) error {
-	f, err := usage.ParseLogFilter(r.URL.Query(), s.now(), time.UTC)
-	if err != nil {
-		return err
-	}
-	return s.streamCSV(w, r, c, export.APILogs, f)
-}
-
-func (s *Server) handleAPIUsage(w http.ResponseWriter, r *http.Request, c *caller) error {
 	q := r.URL.Query()
-	f, err := usage.ParseLogFilter(q, s.now(), time.UTC, export.APIUsage.Filters...)
-	if err != nil {
-		return err
+	if q.Has("format") {
+		return usage.Errorf(usage.EInvalid, "unknown parameter \"format\": logs.csv is CSV; /api/v1/exports/api-logs takes a format")
 	}
-	switch t := q.Get("type"); t {
-	case "", "all":
-	case "mcp", "other":
-		if f.UsageType != "" && string(f.UsageType) != t {
-			return usage.Errorf(usage.EInvalid, "type %q contradicts usage_type %q", t, f.UsageType)
-		}
-		f.UsageType = usage.UsageType(t)
-	default:
-		return usage.Errorf(usage.EInvalid, "unknown type %q (want all, mcp or other)", t)
-	}
-	if len(f.Communities) > 1 {
-		return usage.Errorf(usage.EInvalid, "community: give one community, or none for all")
-	}
-	switch format := q.Get("format"); format {
-	case "", "csv":
-	default:
-		return usage.Errorf(usage.EInvalid, "unknown format %q (this version writes csv)", format)
-	}
-	return s.streamCSV(w, r, c, export.APIUsage, f)
+	return s.exportLogs(w, r, c, export.APILogs.Name)
 }
 
-// streamCSV writes a report straight into the response as rows come from
-// the store.
-func (s *Server) streamCSV(w http.ResponseWriter, r *http.Request, c *caller, d *export.Definition, f usage.LogFilter) error {
+func (s *Server) handleLogExport(w http.ResponseWriter, r *http.Request, c *caller) error {
+	report := r.PathValue("report")
+	if _, ok := export.LogReports[report]; !ok {
+		return usage.Refusal(usage.GatewayEndpointNotFound, "")
+	}
+	return s.exportLogs(w, r, c, report)
+}
+
+// workspaceSettings returns the workspace's settings and its default
+// timezone for written times.
+func (s *Server) workspaceSettings(r *http.Request, workspaceID int64) (usage.Settings, *time.Location, error) {
+	st, err := s.meta.Settings(r.Context(), workspaceID)
+	if err != nil {
+		return st, nil, err
+	}
+	loc := time.UTC
+	if st.Timezone != "" {
+		if loc, err = usage.LoadLocation(st.Timezone); err != nil {
+			return st, nil, fmt.Errorf("workspace timezone: %w", err)
+		}
+	}
+	return st, loc, nil
+}
+
+// exportLogs streams a report over api_request events straight into the
+// response as rows come from the store. The row count is checked against
+// the workspace's limit first, so a refusal is still a clean 422.
+func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, report string) error {
 	scanner, ok := s.events.(usage.LogScanner)
 	if !ok {
-		return fmt.Errorf("export: the events store cannot stream")
+		return usage.Errorf(usage.EInternal, "the events store cannot stream exports")
 	}
-	name := fmt.Sprintf("%s-%s-%s.csv", c.Workspace.Name, d.Name, rangeName(f, s.now()))
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
-	w.Header().Set("Cache-Control", "no-store")
-	if _, err := export.Write(r.Context(), d, scanner.ScanLogs(r.Context(), c.Workspace.ID, f), f.Location(), export.NewCSV(w), nil); err != nil {
+	st, loc, err := s.workspaceSettings(r, c.Workspace.ID)
+	if err != nil {
+		return err
+	}
+	lr, err := export.ParseLogRequest(report, r.URL.Query(), s.now(), loc)
+	if err != nil {
+		return err
+	}
+	limit := st.ExportRowLimit
+	if limit == 0 {
+		limit = s.exportRowLimit
+	}
+	if _, err := lr.Count(r.Context(), scanner, c.Workspace.ID, limit); err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", lr.Format.ContentType())
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": lr.FileName(c.Workspace.Name, s.now())}))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	rw := export.NewWriter(lr.Format, w, lr.Report.Name)
+	if n, err := lr.Run(r.Context(), scanner, c.Workspace.ID, rw, nil); err != nil {
 		// The header is out: the client sees a cut file; the log says why.
-		s.log.Error("export failed mid-stream", "report", d.Name, "workspace", c.Workspace.Name, "err", err)
+		s.log.Error("export failed mid-stream", "report", lr.Report.Name, "workspace", c.Workspace.Name, "rows", n, "err", err)
 	}
 	return nil
-}
-
-// rangeName names an export's range in its timezone: 2026-03-01_2026-03-31,
-// or "all" when unbounded.
-func rangeName(f usage.LogFilter, now time.Time) string {
-	if f.From.IsZero() && f.To.IsZero() {
-		return "all"
-	}
-	loc := f.Location()
-	from, to := "start", now.In(loc).Format("2006-01-02")
-	if !f.From.IsZero() {
-		from = f.From.In(loc).Format("2006-01-02")
-	}
-	if !f.To.IsZero() {
-		to = f.To.Add(-time.Millisecond).In(loc).Format("2006-01-02")
-	}
-	return from + "_" + to
 }

@@ -60,7 +60,11 @@ type logsPage struct {
 
 func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) error {
 	q := r.URL.Query()
-	f, err := usage.ParseLogFilter(q, s.now(), time.UTC, "limit", "cursor")
+	_, loc, err := s.workspaceSettings(r, c.Workspace.ID)
+	if err != nil {
+		return err
+	}
+	f, err := usage.ParseLogFilter(q, s.now(), loc, "limit", "cursor")
 	if err != nil {
 		return err
 	}
@@ -91,7 +95,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) e
 		last := events[len(events)-1]
 		page.NextCursor = usage.Cursor{TimeMS: last.Time.UnixMilli(), ID: last.ID}.Encode()
 	}
-	loc := f.Location()
+	loc = f.Location()
 	for i := range events {
 		page.Items = append(page.Items, NewLogItem(&events[i], loc))
 	}

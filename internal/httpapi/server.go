@@ -33,7 +33,13 @@ type Config struct {
 	Recorder *Recorder
 	// RateLimits per key; zero values take DefaultRateLimits.
 	RateLimits RateLimits
+	// ExportRowLimit bounds the rows of one export unless a workspace
+	// sets its own; default DefaultExportRowLimit.
+	ExportRowLimit int64
 }
+
+// DefaultExportRowLimit is the server's export row limit unless configured.
+const DefaultExportRowLimit = 5_000_000
 
 // Validate reports what is missing from c.
 func (c *Config) Validate() error {
@@ -43,6 +49,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Meta == nil {
 		errs = append(errs, errors.New("httpapi: meta store is required"))
+	}
+	if c.ExportRowLimit < 0 {
+		errs = append(errs, errors.New("httpapi: export row limit must not be negative"))
 	}
 	if c.MaxBodyBytes < 0 {
 		errs = append(errs, errors.New("httpapi: max body bytes must not be negative"))
@@ -61,6 +70,8 @@ type Server struct {
 	mux     *http.ServeMux
 	rec     *Recorder
 	limits  *limiter
+	// exportRowLimit applies to workspaces that set none.
+	exportRowLimit int64
 	// defaultWorkspace receives calls no token attributes.
 	defaultWorkspace int64
 }
@@ -76,7 +87,10 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		events: cfg.Events, meta: cfg.Meta, log: cfg.Logger, metrics: cfg.Metrics,
 		maxBody: cfg.MaxBodyBytes, now: cfg.Now, mux: http.NewServeMux(),
-		rec: cfg.Recorder, limits: newLimiter(cfg.RateLimits),
+		rec: cfg.Recorder, limits: newLimiter(cfg.RateLimits), exportRowLimit: cfg.ExportRowLimit,
+	}
+	if s.exportRowLimit == 0 {
+		s.exportRowLimit = DefaultExportRowLimit
 	}
 	ws, err := cfg.Meta.EnsureWorkspace(context.Background(), usage.DefaultWorkspace)
 	if err != nil {
@@ -106,7 +120,7 @@ func (s *Server) routes() {
 	s.api("POST /api/v1/events", usage.ScopeEventsWrite, groupIngest, s.handleIngest)
 	s.api("GET /api/v1/logs", usage.ScopeLogsRead, groupReads, s.handleLogs)
 	s.api("GET /api/v1/logs.csv", usage.ScopeLogsRead, groupExports, s.handleLogsCSV)
-	s.api("GET /api/v1/exports/api-usage", usage.ScopeLogsRead, groupExports, s.handleAPIUsage)
+	s.api("GET /api/v1/exports/{report}", usage.ScopeLogsRead, groupExports, s.handleLogExport)
 	s.api("GET /api/v1/keys", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleKeys)
 	s.api("POST /api/v1/keys", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleCreateKey)
 	s.api("DELETE /api/v1/keys/{id}", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleRevokeKey)

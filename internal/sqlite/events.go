@@ -141,12 +141,18 @@ type logsQuery struct {
 	filter      usage.LogFilter
 	after       *usage.Cursor
 	limit       int // 0: no limit
+	count       bool
 }
 
 func (q logsQuery) toSQL() (string, []any) {
 	var b strings.Builder
 	args := []any{q.workspaceID, kindCodes[usage.KindAPIRequest]}
-	b.WriteString("SELECT " + apiSelect + " FROM events WHERE workspace_id = ? AND kind = ?")
+	if q.count {
+		b.WriteString("SELECT count(*)")
+	} else {
+		b.WriteString("SELECT " + apiSelect)
+	}
+	b.WriteString(" FROM events WHERE workspace_id = ? AND kind = ?")
 	f := q.filter
 	if !f.From.IsZero() {
 		b.WriteString(" AND time_ms >= ?")
@@ -184,6 +190,9 @@ func (q logsQuery) toSQL() (string, []any) {
 	if q.after != nil {
 		b.WriteString(" AND (time_ms < ? OR (time_ms = ? AND id < ?))")
 		args = append(args, q.after.TimeMS, q.after.TimeMS, q.after.ID)
+	}
+	if q.count {
+		return b.String(), args
 	}
 	b.WriteString(" ORDER BY time_ms DESC, id DESC")
 	if q.limit > 0 {
@@ -270,6 +279,17 @@ func (s *Store) ScanLogs(ctx context.Context, workspaceID int64, f usage.LogFilt
 			yield(nil, fmt.Errorf("sqlite: scan logs: %w", err))
 		}
 	}
+}
+
+// CountLogs returns how many api_request events match f.
+func (s *Store) CountLogs(ctx context.Context, workspaceID int64, f usage.LogFilter) (int64, error) {
+	defer s.timed("count_logs", time.Now())
+	query, args := logsQuery{workspaceID: workspaceID, filter: f, count: true}.toSQL()
+	var n int64
+	if err := s.read.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count logs: %w", err)
+	}
+	return n, nil
 }
 
 // Count returns how many events of a kind the workspace holds.

@@ -195,6 +195,12 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 					if !reflect.DeepEqual(scanned, ids(want)) {
 						t.Errorf("scan: %d events, want %d", len(scanned), len(want))
 					}
+					if n, err := sc.CountLogs(ctx, 1, f.Filter); err != nil || n != int64(len(want)) {
+						t.Errorf("count: %d (err %v), want %d", n, err, len(want))
+					}
+					if n, err := sc.CountLogs(ctx, 2, f.Filter); err != nil || n != 0 {
+						t.Errorf("count in workspace 2: %d (err %v), want 0", n, err)
+					}
 				}
 			})
 		}

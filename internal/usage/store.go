@@ -91,6 +91,9 @@ type EventStore interface {
 // without holding them in memory. Exports use it.
 type LogScanner interface {
 	ScanLogs(ctx context.Context, workspaceID int64, f LogFilter) iter.Seq2[*Event, error]
+	// CountLogs returns how many api_request events match f: exports check
+	// it against the row limit before writing and show it as progress.
+	CountLogs(ctx context.Context, workspaceID int64, f LogFilter) (int64, error)
 }
 
 // MetaStore keeps workspaces, keys, members, sessions and settings.

@@ -1,0 +1,101 @@
+package cli_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/usagelog/usagelog/internal/ingest"
+	"github.com/usagelog/usagelog/internal/storetest"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+func TestExportCommand(t *testing.T) {
+	data := t.TempDir()
+	events := storetest.Fixture(300)
+	var nd bytes.Buffer
+	mcp := 0
+	for i := range events {
+		line, err := ingest.MarshalJSON(&events[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		nd.Write(append(line, '\n'))
+		if events[i].UsageType == usage.UsageMCP {
+			mcp++
+		}
+	}
+	in := filepath.Join(data, "events.ndjson")
+	os.WriteFile(in, nd.Bytes(), 0o644)
+	if r := run(t, nil, "ingest", "--data", data, in); r.code != 0 {
+		t.Fatalf("ingest: %+v", r)
+	}
+
+	out := filepath.Join(data, "mcp.csv")
+	r := run(t, nil, "export", "api-usage", "--data", data, "--type", "mcp", "--tz", "America/New_York", "--out", out)
+	if r.code != 0 || !strings.Contains(r.stderr, "rows") || !strings.Contains(r.stderr, "wrote ") {
+		t.Fatalf("export: %+v", r)
+	}
+	raw, _ := os.ReadFile(out)
+	rows, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+	if err != nil || len(rows)-1 != mcp || rows[0][0] != "ID" {
+		t.Fatalf("%d rows (%v), want %d MCP calls", len(rows)-1, err, mcp)
+	}
+
+	// The format follows the extension; the workbook holds the same cells.
+	xout := filepath.Join(data, "mcp.xlsx")
+	if r := run(t, nil, "export", "api-usage", "--data", data, "--type=mcp", "--tz=America/New_York", "--quiet", "--out", xout); r.code != 0 || strings.Contains(r.stderr, "%") {
+		t.Fatalf("xlsx export: %+v", r)
+	}
+	wb, err := excelize.OpenFile(xout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wb.Close()
+	xrows, _ := wb.GetRows("api-usage")
+	if !reflect.DeepEqual(xrows, rows) {
+		t.Errorf("xlsx differs from csv: %q… vs %q…", xrows[:2], rows[:2])
+	}
+
+	// Filters repeat and reach the query: two statuses, one client.
+	r = run(t, nil, "export", "api-logs", "--data", data, "--status", "401", "--status", "500", "--format", "ndjson", "--quiet", "--out", "-")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) == 0 || !strings.HasPrefix(lines[0], `{"date":`) {
+		t.Fatalf("ndjson to stdout: %+v", r)
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, `"code":401`) && !strings.Contains(l, `"code":500`) {
+			t.Fatalf("line outside the status filter: %s", l)
+		}
+	}
+
+	// Bad input: exit 2 naming the problem, and no file left behind.
+	bad := filepath.Join(data, "bad.csv")
+	for _, tt := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"export", "api-usage", "--tz", "Mars/Olympus", "--out", bad}, `unknown timezone "Mars/Olympus"`},
+		{[]string{"export", "api-usage", "--type", "ai", "--out", bad}, `unknown type "ai"`},
+		{[]string{"export", "api-usage", "--format", "pdf", "--out", bad}, `unknown format "pdf"`},
+		{[]string{"export", "billing", "--out", bad}, `unknown report "billing"`},
+		{[]string{"export", "api-usage"}, "--out FILE is required"},
+	} {
+		r := run(t, nil, append(tt.args, "--data", data)...)
+		if r.code != 2 || !strings.Contains(r.stderr, tt.msg) {
+			t.Errorf("%v: exit %d %q, want 2 with %q", tt.args, r.code, r.stderr, tt.msg)
+		}
+	}
+	if _, err := os.Stat(bad); !os.IsNotExist(err) {
+		t.Errorf("a refused export left %s", bad)
+	}
+	if left, _ := filepath.Glob(filepath.Join(data, ".*.tmp")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}

@@ -1,0 +1,62 @@
+package export
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// Event reports read api_request events as a store streams them.
+type Event = *usage.Event
+
+func always(n int64) (int64, bool) { return n, true }
+
+// APILogs is the seed 002 download: every field of the logs table and the
+// diagnostic ones.
+var APILogs = &Definition[Event]{
+	Name:   "api-logs",
+	Source: "api_request events",
+	Columns: []Column[Event]{
+		TimeColumn("Date", "2006-01-02T15:04:05.000Z07:00", "", func(e Event) time.Time { return e.Time }),
+		TextColumn("Type", func(e Event) string { return usage.TypeText(e.Status) }),
+		NumberColumn("Code", func(e Event) (int64, bool) { return always(int64(e.Status)) }),
+		TextColumn("Status", func(e Event) string { return http.StatusText(e.Status) }),
+		NumberColumn("Gateway code", func(e Event) (int64, bool) { return int64(e.GatewayCode), e.GatewayCode != 0 }),
+		TextColumn("Status details", func(e Event) string { return e.StatusDetails }),
+		TextColumn("IP", func(e Event) string { return e.IP }),
+		NumberColumn("Timing", func(e Event) (int64, bool) { return always(e.TimingMS) }),
+		NumberColumn("Delay", func(e Event) (int64, bool) { return always(e.DelayMS) }),
+		TextColumn("API collection", func(e Event) string { return e.Collection }),
+		TextColumn("Endpoint", func(e Event) string { return e.Endpoint }),
+		TextColumn("Client", func(e Event) string { return e.Client }),
+		TextColumn("Job details", func(e Event) string { return e.JobURL }),
+	},
+}
+
+// APIUsage is the seed 000 export of API actions.
+var APIUsage = &Definition[Event]{
+	Name:    "api-usage",
+	Source:  "api_request events",
+	Filters: []string{"type", "format"},
+	Columns: []Column[Event]{
+		TextColumn("ID", func(e Event) string { return e.ID }),
+		TextColumn("Community Name", func(e Event) string { return e.Community }),
+		TextColumn("Member Name", func(e Event) string { return e.MemberName }),
+		TimeColumn("Timestamp", "01/02/2006 15:04", "mm/dd/yyyy hh:mm", func(e Event) time.Time { return e.Time }),
+		TextColumn("IP Address", func(e Event) string { return e.IP }),
+		TextColumn("URL", func(e Event) string { return e.URL }),
+		TextColumn("Remote System Info", func(e Event) string {
+			if e.UserAgent == "" {
+				return "System: " + e.ClientClass.Label()
+			}
+			return "System: " + e.ClientClass.Label() + ", User-Agent: " + e.UserAgent
+		}),
+	},
+}
+
+// LogReports are the reports over api_request events, by name.
+var LogReports = map[string]*Definition[Event]{
+	APILogs.Name:  APILogs,
+	APIUsage.Name: APIUsage,
+}
