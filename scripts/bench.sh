@@ -11,3 +11,8 @@ go test -run '^$' -bench 'IngestHTTP' -benchtime 20x -count "$count" ./internal/
 go test -run '^$' -bench 'Append' -benchtime 40x -count "$count" ./internal/sqlite/
 go test -run '^$' -bench 'DecodeNDJSON' -count "$count" ./internal/ingest/
 go test -run '^$' -bench 'LogsFirstPage' -benchtime 200x -count "$count" -timeout 60m ./internal/sqlite/
+# Exports: writers from memory (CSV, XLSX beside excelize, NDJSON), the
+# peak heap of 2,000,000-row exports, and SQLite to file end to end.
+go test -run '^$' -bench 'CSV|XLSX|JSON' -benchtime 3x -count "$count" ./internal/export/
+go test -run '^$' -bench 'ExportMemory' -benchtime 1x -count "$count" ./internal/export/
+go test -run '^$' -bench 'BenchmarkExport$' -benchtime 2x -count "$count" -timeout 60m ./internal/sqlite/

@@ -1,18 +1,22 @@
 package export
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"encoding/xml"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
 
@@ -273,7 +277,9 @@ func FuzzCSVRoundTrip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b, c string) {
 		var buf bytes.Buffer
 		w := NewCSV(&buf)
-		w.fields = []Field{{Kind: Text}, {Kind: Text}, {Kind: Text}}
+		if err := w.WriteHeader([]Field{{Header: "a"}, {Header: "b"}, {Header: "c"}}); err != nil {
+			t.Fatal(err)
+		}
 		if err := w.WriteRow([]Value{{S: a}, {S: b}, {S: c}}); err != nil {
 			t.Fatal(err)
 		}
@@ -286,9 +292,10 @@ func FuzzCSVRoundTrip(f *testing.F) {
 		if err != nil {
 			t.Fatalf("read back: %v", err)
 		}
-		if len(rows) != 1 || len(rows[0]) != 3 {
+		if len(rows) != 2 || len(rows[1]) != 3 {
 			t.Fatalf("rows %q", rows)
 		}
+		rows = rows[1:]
 		for i, in := range []string{a, b, c} {
 			// encoding/csv reads \r\n inside quotes as \n.
 			want := bytes.ReplaceAll([]byte(Neutralize(in)), []byte("\r\n"), []byte("\n"))
@@ -297,4 +304,88 @@ func FuzzCSVRoundTrip(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzXLSXText: any string becomes a well-formed <t> element whose text is
+// the string less what XML cannot carry.
+func FuzzXLSXText(f *testing.F) {
+	f.Add("<a href='x'>&amp;</a>")
+	f.Add("\x00\x01 \r\n\t\xff\xfe")
+	f.Add(" lead and trail ")
+	f.Fuzz(func(t *testing.T, s string) {
+		b := appendXMLText(nil, s)
+		var got struct {
+			Text string `xml:",chardata"`
+		}
+		if err := xml.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%q gave malformed XML %q: %v", s, b, err)
+		}
+		if len(s) <= maxCellChars && utf8.ValidString(s) && !strings.ContainsAny(s, "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\uFFFE\uFFFF") && got.Text != s {
+			t.Errorf("%q read back as %q", s, got.Text)
+		}
+	})
+}
+
+// TestXLSXSheetLimit writes one row more than a sheet holds: the first
+// sheet ends at Excel's last row, 1,048,576, and the second holds the
+// header and the last row.
+func TestXLSXSheetLimit(t *testing.T) {
+	if raceEnabled {
+		t.Skip("too slow under the race detector; scripts/test.sh runs it without")
+	}
+	f, err := os.CreateTemp(t.TempDir(), "big-*.xlsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows := MaxSheetRows // data rows: the header takes one, so one spills over
+	if _, err := Write(context.Background(), APIUsage, memoryRows(rows), time.UTC, NewXLSX(f, "api-usage"), nil); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.Stat()
+	zr, err := zip.NewReader(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	lastRow := map[string]string{}
+	for _, zf := range zr.File {
+		if !strings.HasPrefix(zf.Name, "xl/worksheets/") {
+			continue
+		}
+		r, err := zf.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Count "<row " without holding the sheet: scan in chunks after the
+		// previous chunk's last 4 bytes, too few to hold a whole tag, so a
+		// tag split between chunks is counted once.
+		var carry []byte
+		chunk := make([]byte, 1<<20)
+		for {
+			n, err := io.ReadFull(r, chunk)
+			buf := append(carry, chunk[:n]...)
+			counts[zf.Name] += bytes.Count(buf, []byte("<row "))
+			if i := bytes.LastIndex(buf, []byte(`<row r="`)); i >= 0 {
+				if j := bytes.IndexByte(buf[i+8:], '"'); j >= 0 {
+					lastRow[zf.Name] = string(buf[i+8 : i+8+j])
+				}
+			}
+			carry = append([]byte(nil), buf[max(0, len(buf)-4):]...)
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.Close()
+	}
+	want := map[string]int{"xl/worksheets/sheet1.xml": MaxSheetRows, "xl/worksheets/sheet2.xml": 2}
+	if !reflect.DeepEqual(counts, want) {
+		t.Errorf("rows per sheet %v, want %v", counts, want)
+	}
+	if lastRow["xl/worksheets/sheet1.xml"] != "1048576" || lastRow["xl/worksheets/sheet2.xml"] != "2" {
+		t.Errorf("last rows %v", lastRow)
+	}
 }

@@ -91,5 +91,5 @@ func rangeName(f usage.LogFilter, now time.Time) string {
 
 // Run writes the request's rows from src into w.
 func (lr LogRequest) Run(ctx context.Context, src usage.LogScanner, workspaceID int64, w RowWriter, progress func(int)) (int, error) {
-	return Write(ctx, lr.Report, src.ScanLogs(ctx, workspaceID, lr.Filter), lr.Filter.Location(), w, progress)
+	return Write(ctx, lr.Report, src.ScanLogs(ctx, workspaceID, lr.Filter, lr.Report.Reads...), lr.Filter.Location(), w, progress)
 }

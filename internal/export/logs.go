@@ -17,6 +17,7 @@ func always(n int64) (int64, bool) { return n, true }
 var APILogs = &Definition[Event]{
 	Name:   "api-logs",
 	Source: "api_request events",
+	Reads:  []string{"id", "time", "status", "gateway_code", "status_details", "ip", "timing_ms", "delay_ms", "collection", "endpoint", "client", "job_url"},
 	Columns: []Column[Event]{
 		TimeColumn("Date", "2006-01-02T15:04:05.000Z07:00", "", func(e Event) time.Time { return e.Time }),
 		TextColumn("Type", func(e Event) string { return usage.TypeText(e.Status) }),
@@ -39,6 +40,7 @@ var APIUsage = &Definition[Event]{
 	Name:    "api-usage",
 	Source:  "api_request events",
 	Filters: []string{"type", "format"},
+	Reads:   []string{"id", "time", "community", "member_name", "ip", "url", "user_agent", "client_class"},
 	Columns: []Column[Event]{
 		TextColumn("ID", func(e Event) string { return e.ID }),
 		TextColumn("Community Name", func(e Event) string { return e.Community }),

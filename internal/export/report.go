@@ -102,6 +102,9 @@ type Definition[R any] struct {
 	// Filters are the query parameters the report accepts besides the
 	// shared log filters.
 	Filters []string
+	// Reads names the event fields the columns use, so a store reads only
+	// those columns (TestReportsReadOnlyWhatTheyDeclare checks it).
+	Reads   []string
 	Columns []Column[R]
 }
 

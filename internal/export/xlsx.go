@@ -3,12 +3,13 @@ package export
 import (
 	"archive/zip"
 	"bufio"
-	"compress/flate"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // MaxSheetRows is how many rows a worksheet holds (Excel's limit). An export
@@ -40,8 +41,9 @@ type XLSX struct {
 // NewXLSX returns a workbook writer on w whose first sheet is called sheet.
 func NewXLSX(w io.Writer, sheet string) *XLSX {
 	zw := zip.NewWriter(w)
-	// BestSpeed: the default level spends three times as long for files
-	// a tenth smaller.
+	// Deflate is two thirds of this writer's CPU time (BenchmarkXLSX
+	// profile); klauspost's level 1 made the api-logs workbook 1.4× faster
+	// than compress/flate's BestSpeed did.
 	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
 		return flate.NewWriter(w, flate.BestSpeed)
 	})

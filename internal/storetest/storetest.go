@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,6 +157,57 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 		other, err := s.Logs(ctx, 2, usage.LogQuery{Limit: 10})
 		if err != nil || len(other) != 0 {
 			t.Errorf("workspace 2 sees %d events (err %v)", len(other), err)
+		}
+	})
+
+	t.Run("ScanFieldsAndEarlyStop", func(t *testing.T) {
+		s := open(t)
+		sc, ok := s.(usage.LogScanner)
+		if !ok {
+			t.Skip("store does not stream")
+		}
+		ev := Fixture(2000)
+		if _, err := s.Append(ctx, 1, ev); err != nil {
+			t.Fatal(err)
+		}
+		byID := map[string]*usage.Event{}
+		for i := range ev {
+			byID[ev[i].ID] = &ev[i]
+		}
+		n := 0
+		for e, err := range sc.ScanLogs(ctx, 1, usage.LogFilter{}, "id", "time", "community", "client_class") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := byID[e.ID]
+			if want == nil || !e.Time.Equal(want.Time) || e.Community != want.Community || e.ClientClass != want.ClientClass {
+				t.Fatalf("projected scan gave %+v, want %+v", e, want)
+			}
+			n++
+		}
+		if n != len(ev) {
+			t.Errorf("projected scan gave %d events, want %d", n, len(ev))
+		}
+		for _, err := range sc.ScanLogs(ctx, 1, usage.LogFilter{}, "no_such_field") {
+			if err == nil || !strings.Contains(err.Error(), "no_such_field") {
+				t.Errorf("unknown field: %v", err)
+			}
+			break
+		}
+		// Stopping early releases the scan: the store keeps serving.
+		for range 20 {
+			k := 0
+			for _, err := range sc.ScanLogs(ctx, 1, usage.LogFilter{}) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if k++; k == 700 {
+					break
+				}
+			}
+		}
+		if page, err := s.Logs(ctx, 1, usage.LogQuery{Limit: 5}); err != nil || len(page) != 5 {
+			t.Errorf("after early stops: %d events, %v", len(page), err)
 		}
 	})
 

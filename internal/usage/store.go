@@ -90,7 +90,11 @@ type EventStore interface {
 // LogScanner streams every api_request matching a filter, newest first,
 // without holding them in memory. Exports use it.
 type LogScanner interface {
-	ScanLogs(ctx context.Context, workspaceID int64, f LogFilter) iter.Seq2[*Event, error]
+	// ScanLogs yields the events; fields names the event fields (as
+	// ingested: "id", "time", "community", … and "client_class",
+	// "usage_type") the caller reads, none meaning all. A store may fill
+	// more. The yielded event may be reused: copy it to keep it.
+	ScanLogs(ctx context.Context, workspaceID int64, f LogFilter, fields ...string) iter.Seq2[*Event, error]
 	// CountLogs returns how many api_request events match f: exports check
 	// it against the row limit before writing and show it as progress.
 	CountLogs(ctx context.Context, workspaceID int64, f LogFilter) (int64, error)
