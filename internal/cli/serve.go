@@ -6,13 +6,18 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/console"
 	"github.com/usagelog/usagelog/internal/demo"
+	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/httpapi"
+	"github.com/usagelog/usagelog/internal/localfs"
+	"github.com/usagelog/usagelog/internal/signedurl"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -31,6 +36,12 @@ func serve(ctx context.Context, args []string, env Env) error {
 	fs.IntVar(&limits.Reads, "rate-reads", httpapi.DefaultRateLimits.Reads, "read calls a minute per key")
 	fs.IntVar(&limits.Exports, "rate-exports", httpapi.DefaultRateLimits.Exports, "export calls a minute per key")
 	rowLimit := fs.Int64("export-row-limit", httpapi.DefaultExportRowLimit, "most rows one export may hold, unless a workspace sets its own")
+	publicURL := fs.String("public-url", "", "absolute URL clients reach this server at, for download links (default: http://ADDR)")
+	secret := fs.String("secret", "", "server secret for download links and pseudonyms, shared by replicas (default: created once in DATA/secret)")
+	downloadTTL := fs.Duration("download-ttl", signedurl.DefaultTTL, "how long a download link works")
+	retention := fs.Duration("file-retention", 7*24*time.Hour, "how long export files are kept")
+	maxRangeDays := fs.Int("max-range-days", export.DefaultMaxRangeDays, "longest range of a usage export, in days")
+	concurrency := fs.Int("export-concurrency", httpapi.DefaultExportConcurrency, "usage exports running at once per workspace")
 	secureCookies := fs.Bool("secure-cookies", false, "mark console cookies Secure (when served over HTTPS)")
 	shutdownGrace := fs.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	if _, err := fs.parse(args); err != nil {
@@ -45,6 +56,14 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	if limits.Ingest <= 0 || limits.Reads <= 0 || limits.Exports <= 0 {
 		return usagef("--rate-ingest, --rate-reads and --rate-exports must be positive")
+	}
+	if *downloadTTL <= 0 || *retention <= 0 || *maxRangeDays <= 0 || *concurrency <= 0 {
+		return usagef("--download-ttl, --file-retention, --max-range-days and --export-concurrency must be positive")
+	}
+	if *publicURL != "" {
+		if u, err := url.Parse(*publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usagef("--public-url %q: want an absolute http(s) URL such as https://usage.example.com", *publicURL)
+		}
 	}
 	if *rowLimit <= 0 {
 		return usagef("--export-row-limit must be positive")
@@ -69,6 +88,24 @@ func serve(ctx context.Context, args []string, env Env) error {
 		}
 	}
 
+	key, err := loadSecret(d.data, *secret)
+	if err != nil {
+		return err
+	}
+	files, err := localfs.Open(filepath.Join(d.data, "exports"))
+	if err != nil {
+		return err
+	}
+	defer files.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	base := *publicURL
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+
 	rec := httpapi.NewRecorder(httpapi.RecorderConfig{Events: st.events, Logger: log, Registry: metrics.Registry()})
 	// Runs after the server has shut down, before the store closes: the
 	// last calls' events are flushed.
@@ -76,20 +113,21 @@ func serve(ctx context.Context, args []string, env Env) error {
 	api, err := httpapi.New(httpapi.Config{
 		Events: st.events, Meta: st.meta, Logger: log, Metrics: metrics, MaxBodyBytes: *maxBody,
 		Recorder: rec, RateLimits: limits, ExportRowLimit: *rowLimit,
+		Files: files, Signer: signedurl.New(key, base, *downloadTTL), Secret: key,
+		MaxRangeDays: *maxRangeDays, ExportConcurrency: *concurrency,
 	})
 	if err != nil {
+		ln.Close()
 		return err
 	}
+	go janitor(ctx, files, *retention, time.Hour, log)
 	con, err := console.New(console.Config{Meta: st.meta, Logger: log, SecureCookies: *secureCookies})
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	for _, p := range console.Patterns {
 		api.Handle(p, con)
-	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	fmt.Fprintf(env.Stdout, "usagelog listening on http://%s (data in %s)\n", ln.Addr(), d.data)

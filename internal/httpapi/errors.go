@@ -14,6 +14,7 @@ var statusOf = map[usage.Code]int{
 	usage.EInvalid:       http.StatusBadRequest,
 	usage.EUnauthorized:  http.StatusUnauthorized,
 	usage.EForbidden:     http.StatusForbidden,
+	usage.EGone:          http.StatusGone,
 	usage.ENotFound:      http.StatusNotFound,
 	usage.EConflict:      http.StatusConflict,
 	usage.ETooLarge:      http.StatusRequestEntityTooLarge,

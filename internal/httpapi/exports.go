@@ -58,11 +58,7 @@ func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, r
 	if err != nil {
 		return err
 	}
-	limit := st.ExportRowLimit
-	if limit == 0 {
-		limit = s.exportRowLimit
-	}
-	if _, err := lr.Count(r.Context(), scanner, c.Workspace.ID, limit); err != nil {
+	if _, err := lr.Count(r.Context(), scanner, c.Workspace.ID, s.rowLimit(st)); err != nil {
 		return err
 	}
 	h := w.Header()
@@ -71,7 +67,8 @@ func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, r
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	rw := export.NewWriter(lr.Format, w, lr.Report.Name)
-	if n, err := lr.Run(r.Context(), scanner, c.Workspace.ID, rw, nil); err != nil {
+	rows := withPrivacy(scanner.ScanLogs(r.Context(), c.Workspace.ID, lr.Filter, lr.Report.Reads...), usage.NewPrivacy(st, s.secret, c.Workspace.ID))
+	if n, err := export.Write(r.Context(), lr.Report, rows, lr.Filter.Location(), rw, nil); err != nil {
 		// The header is out: the client sees a cut file; the log says why.
 		s.log.Error("export failed mid-stream", "report", lr.Report.Name, "workspace", c.Workspace.Name, "rows", n, "err", err)
 	}

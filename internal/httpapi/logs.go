@@ -60,7 +60,7 @@ type logsPage struct {
 
 func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) error {
 	q := r.URL.Query()
-	_, loc, err := s.workspaceSettings(r, c.Workspace.ID)
+	st, loc, err := s.workspaceSettings(r, c.Workspace.ID)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,9 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) e
 		page.NextCursor = usage.Cursor{TimeMS: last.Time.UnixMilli(), ID: last.ID}.Encode()
 	}
 	loc = f.Location()
+	privacy := usage.NewPrivacy(st, s.secret, c.Workspace.ID)
 	for i := range events {
+		privacy.Apply(&events[i])
 		page.Items = append(page.Items, NewLogItem(&events[i], loc))
 	}
 	writeJSON(w, http.StatusOK, page)

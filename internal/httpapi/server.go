@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/export"
+	"github.com/usagelog/usagelog/internal/signedurl"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -36,6 +38,19 @@ type Config struct {
 	// ExportRowLimit bounds the rows of one export unless a workspace
 	// sets its own; default DefaultExportRowLimit.
 	ExportRowLimit int64
+	// Files keeps the usage exports' files; Signer signs their download
+	// links. Without them the usage export endpoints answer 500.
+	Files  usage.FileStore
+	Signer *signedurl.Signer
+	// Secret is the server's secret, from which per-workspace pseudonym
+	// keys are derived.
+	Secret []byte
+	// MaxRangeDays bounds a usage export's range; default
+	// export.DefaultMaxRangeDays.
+	MaxRangeDays int
+	// ExportConcurrency bounds the usage exports running at once per
+	// workspace; default DefaultExportConcurrency.
+	ExportConcurrency int
 }
 
 // DefaultExportRowLimit is the server's export row limit unless configured.
@@ -49,6 +64,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Meta == nil {
 		errs = append(errs, errors.New("httpapi: meta store is required"))
+	}
+	if c.MaxRangeDays < 0 || c.ExportConcurrency < 0 {
+		errs = append(errs, errors.New("httpapi: max range days and export concurrency must not be negative"))
 	}
 	if c.ExportRowLimit < 0 {
 		errs = append(errs, errors.New("httpapi: export row limit must not be negative"))
@@ -72,6 +90,11 @@ type Server struct {
 	limits  *limiter
 	// exportRowLimit applies to workspaces that set none.
 	exportRowLimit int64
+	files          usage.FileStore
+	signer         *signedurl.Signer
+	secret         []byte
+	maxRangeDays   int
+	running        *exportSlots
 	// defaultWorkspace receives calls no token attributes.
 	defaultWorkspace int64
 }
@@ -88,6 +111,14 @@ func New(cfg Config) (*Server, error) {
 		events: cfg.Events, meta: cfg.Meta, log: cfg.Logger, metrics: cfg.Metrics,
 		maxBody: cfg.MaxBodyBytes, now: cfg.Now, mux: http.NewServeMux(),
 		rec: cfg.Recorder, limits: newLimiter(cfg.RateLimits), exportRowLimit: cfg.ExportRowLimit,
+		files: cfg.Files, signer: cfg.Signer, secret: cfg.Secret, maxRangeDays: cfg.MaxRangeDays,
+		running: &exportSlots{max: cfg.ExportConcurrency, running: map[int64]int{}},
+	}
+	if s.maxRangeDays == 0 {
+		s.maxRangeDays = export.DefaultMaxRangeDays
+	}
+	if s.running.max == 0 {
+		s.running.max = DefaultExportConcurrency
 	}
 	if s.exportRowLimit == 0 {
 		s.exportRowLimit = DefaultExportRowLimit
@@ -121,6 +152,8 @@ func (s *Server) routes() {
 	s.api("GET /api/v1/logs", usage.ScopeLogsRead, groupReads, s.handleLogs)
 	s.api("GET /api/v1/logs.csv", usage.ScopeLogsRead, groupExports, s.handleLogsCSV)
 	s.api("GET /api/v1/exports/{report}", usage.ScopeLogsRead, groupExports, s.handleLogExport)
+	s.api("POST /export/{dataType}", usage.ScopeUsageExportAPI, groupExports, s.handleUsageExport)
+	s.mux.HandleFunc("GET /files/{path...}", s.handleFile)
 	s.api("GET /api/v1/keys", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleKeys)
 	s.api("POST /api/v1/keys", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleCreateKey)
 	s.api("DELETE /api/v1/keys/{id}", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleRevokeKey)

@@ -16,6 +16,8 @@ import (
 
 	"github.com/usagelog/usagelog/internal/httpapi"
 	"github.com/usagelog/usagelog/internal/ingest"
+	"github.com/usagelog/usagelog/internal/localfs"
+	"github.com/usagelog/usagelog/internal/signedurl"
 	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/storetest"
 	"github.com/usagelog/usagelog/internal/usage"
@@ -26,6 +28,7 @@ type harness struct {
 	url   string
 	store *sqlite.Store
 	ws    usage.Workspace
+	files *localfs.Dir
 }
 
 func newHarness(t testing.TB, maxBody int64, opts ...func(*httpapi.Config)) *harness {
@@ -40,7 +43,18 @@ func newHarness(t testing.TB, maxBody int64, opts ...func(*httpapi.Config)) *har
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := httpapi.Config{Events: st, Meta: st, Metrics: httpapi.NewMetrics(), MaxBodyBytes: maxBody}
+	files, err := localfs.Open(filepath.Join(t.TempDir(), "exports"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { files.Close() })
+	// The download links' base is the server's own URL, known once it
+	// listens.
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
+	secret := []byte("test secret, at least 32 characters long")
+	cfg := httpapi.Config{Events: st, Meta: st, Metrics: httpapi.NewMetrics(), MaxBodyBytes: maxBody,
+		Files: files, Signer: signedurl.New(secret, base, 0), Secret: secret}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -48,9 +62,10 @@ func newHarness(t testing.TB, maxBody int64, opts ...func(*httpapi.Config)) *har
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api)
+	srv.Config.Handler = api
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return &harness{t: t, url: srv.URL, store: st, ws: ws}
+	return &harness{t: t, url: srv.URL, store: st, ws: ws, files: files}
 }
 
 // key creates a key in workspace ws with the given scopes and returns its token.

@@ -270,13 +270,46 @@ const (
 // runs at the pace of the slower half instead of their sum. The yielded
 // event is reused: copy it to keep it.
 func (s *Store) ScanLogs(ctx context.Context, workspaceID int64, f usage.LogFilter, fields ...string) iter.Seq2[*usage.Event, error] {
+	cols, err := projection(apiColumns, fields)
+	if err != nil {
+		return func(yield func(*usage.Event, error) bool) { yield(nil, fmt.Errorf("sqlite: scan logs: %w", err)) }
+	}
+	query, args := logsQuery{workspaceID: workspaceID, filter: f, cols: cols}.toSQL()
+	return s.stream(ctx, "scan_logs", usage.KindAPIRequest, cols, query, args)
+}
+
+// ScanEvents streams a workspace's events of one kind with from <= time <
+// to (zero bounds are open), oldest first, reading only fields (none:
+// all). The yielded event is reused: copy it to keep it.
+func (s *Store) ScanEvents(ctx context.Context, workspaceID int64, kind usage.Kind, from, to time.Time, fields ...string) iter.Seq2[*usage.Event, error] {
+	cols, err := projection(kindColumns(kind), fields)
+	if err != nil {
+		return func(yield func(*usage.Event, error) bool) { yield(nil, fmt.Errorf("sqlite: scan events: %w", err)) }
+	}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
+	}
+	query := "SELECT " + strings.Join(names, ", ") + " FROM events WHERE workspace_id = ? AND kind = ?"
+	args := []any{workspaceID, kindCodes[kind]}
+	if !from.IsZero() {
+		query += " AND time_ms >= ?"
+		args = append(args, from.UnixMilli())
+	}
+	if !to.IsZero() {
+		query += " AND time_ms < ?"
+		args = append(args, to.UnixMilli())
+	}
+	query += " ORDER BY time_ms, id"
+	return s.stream(ctx, "scan_events", kind, cols, query, args)
+}
+
+// stream runs query in a goroutine that decodes rows into batches while the
+// caller consumes the previous one: on two cores an export runs at the
+// pace of the slower half instead of their sum.
+func (s *Store) stream(ctx context.Context, op string, kind usage.Kind, cols []column, query string, args []any) iter.Seq2[*usage.Event, error] {
 	return func(yield func(*usage.Event, error) bool) {
-		defer s.timed("scan_logs", time.Now())
-		cols, err := projection(fields)
-		if err != nil {
-			yield(nil, err)
-			return
-		}
+		defer s.timed(op, time.Now())
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		free := make(chan []usage.Event, scanBatches)
@@ -287,7 +320,7 @@ func (s *Store) ScanLogs(ctx context.Context, workspaceID int64, f usage.LogFilt
 		errc := make(chan error, 1)
 		go func() {
 			defer close(full)
-			errc <- s.scanRows(ctx, workspaceID, f, cols, free, full)
+			errc <- s.scanRows(ctx, kind, cols, query, args, free, full)
 		}()
 		stopped := false
 		for batch := range full {
@@ -300,17 +333,16 @@ func (s *Store) ScanLogs(ctx context.Context, workspaceID int64, f usage.LogFilt
 			free <- batch[:0]
 		}
 		if err := <-errc; err != nil && !stopped {
-			yield(nil, err)
+			yield(nil, fmt.Errorf("sqlite: %s: %w", strings.ReplaceAll(op, "_", " "), err))
 		}
 	}
 }
 
 // scanRows runs the query and fills batches taken from free into full.
-func (s *Store) scanRows(ctx context.Context, workspaceID int64, f usage.LogFilter, cols []column, free <-chan []usage.Event, full chan<- []usage.Event) error {
-	query, args := logsQuery{workspaceID: workspaceID, filter: f, cols: cols}.toSQL()
+func (s *Store) scanRows(ctx context.Context, kind usage.Kind, cols []column, query string, args []any, free <-chan []usage.Event, full chan<- []usage.Event) error {
 	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
-		return fmt.Errorf("sqlite: scan logs: %w", err)
+		return err
 	}
 	defer rows.Close()
 	dest := make([]any, len(cols))
@@ -323,13 +355,13 @@ func (s *Store) scanRows(ctx context.Context, workspaceID int64, f usage.LogFilt
 				return ctx.Err()
 			}
 		}
-		batch = append(batch, usage.Event{Kind: usage.KindAPIRequest})
+		batch = append(batch, usage.Event{Kind: kind})
 		e := &batch[len(batch)-1]
 		for i, c := range cols {
 			dest[i] = c.ptr(e)
 		}
 		if err := rows.Scan(dest...); err != nil {
-			return fmt.Errorf("sqlite: scan logs: %w", err)
+			return err
 		}
 		if len(batch) == cap(batch) {
 			select {
@@ -341,7 +373,7 @@ func (s *Store) scanRows(ctx context.Context, workspaceID int64, f usage.LogFilt
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: scan logs: %w", err)
+		return err
 	}
 	if len(batch) > 0 {
 		select {
@@ -353,23 +385,23 @@ func (s *Store) scanRows(ctx context.Context, workspaceID int64, f usage.LogFilt
 	return nil
 }
 
-// projection returns the api_request columns holding the named event
-// fields (all when none are named).
-func projection(fields []string) ([]column, error) {
+// projection returns the columns of all holding the named event fields
+// (all when none are named).
+func projection(all []column, fields []string) ([]column, error) {
 	if len(fields) == 0 {
-		return apiColumns, nil
+		return all, nil
 	}
 	var out []column
 	for _, name := range fields {
 		if name == "time" {
 			name = "time_ms"
 		}
-		i := slices.IndexFunc(apiColumns, func(c column) bool { return c.name == name })
+		i := slices.IndexFunc(all, func(c column) bool { return c.name == name })
 		if i < 0 {
-			return nil, fmt.Errorf("sqlite: scan logs: no api_request field %q", name)
+			return nil, fmt.Errorf("no such event field %q", name)
 		}
 		if !slices.ContainsFunc(out, func(c column) bool { return c.name == name }) {
-			out = append(out, apiColumns[i])
+			out = append(out, all[i])
 		}
 	}
 	return out, nil

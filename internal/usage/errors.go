@@ -18,6 +18,7 @@ const (
 	EUnprocessable Code = "unprocessable" // valid but over a limit: 422
 	EUnauthorized  Code = "unauthorized"  // 401
 	EForbidden     Code = "forbidden"     // 403
+	EGone          Code = "gone"          // 410
 	ERateLimited   Code = "rate_limited"  // 429
 	EInternal      Code = "internal"      // 500
 )

@@ -100,6 +100,13 @@ type LogScanner interface {
 	CountLogs(ctx context.Context, workspaceID int64, f LogFilter) (int64, error)
 }
 
+// EventScanner streams a workspace's events of one kind with from <= time
+// < to (zero bounds are open), oldest first; fields as for ScanLogs, names
+// of the kind's fields. Aggregating reports use it.
+type EventScanner interface {
+	ScanEvents(ctx context.Context, workspaceID int64, kind Kind, from, to time.Time, fields ...string) iter.Seq2[*Event, error]
+}
+
 // MetaStore keeps workspaces, keys, members, sessions and settings.
 type MetaStore interface {
 	// EnsureWorkspace returns the named workspace, creating it if needed.

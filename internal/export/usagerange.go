@@ -1,0 +1,115 @@
+package export
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// UsageRequest is the seed 001 request body:
+// {"from":{"date","timezone"},"to":{"date","timezone"}}.
+type UsageRequest struct {
+	From *RangeBound `json:"from"`
+	To   *RangeBound `json:"to"`
+}
+
+// RangeBound is one end of the range.
+type RangeBound struct {
+	Date     *string `json:"date"`
+	Timezone *string `json:"timezone"`
+}
+
+// UsageRange is a validated range: From inclusive, To exclusive, days and
+// written times in Loc (the from timezone).
+type UsageRange struct {
+	From, To time.Time
+	Loc      *time.Location
+}
+
+// DefaultMaxRangeDays bounds a usage export's range unless configured.
+const DefaultMaxRangeDays = 366
+
+// Resolve validates the request field by field. A date's clock reading is
+// taken in its timezone (the seed pairs "…T00:00:00.000Z" with a
+// "timezone" field, so a trailing Z or offset is not an instant of its
+// own); a bare to date means the end of that day; a to with a time
+// includes that millisecond. Errors name the field; a range longer than
+// maxDays is usage.EUnprocessable.
+func (r UsageRequest) Resolve(maxDays int) (UsageRange, error) {
+	from, loc, err := r.From.resolve("from", false)
+	if err != nil {
+		return UsageRange{}, err
+	}
+	to, _, err := r.To.resolve("to", true)
+	if err != nil {
+		return UsageRange{}, err
+	}
+	if !from.Before(to) {
+		return UsageRange{}, usage.Errorf(usage.EInvalid, "field \"from.date\": %s is after \"to.date\" %s", from.Format(time.RFC3339), to.Add(-time.Millisecond).Format(time.RFC3339))
+	}
+	if maxDays > 0 && to.Sub(from) > time.Duration(maxDays)*24*time.Hour {
+		days := to.Sub(from).Hours() / 24
+		return UsageRange{}, usage.Errorf(usage.EUnprocessable, "the range spans %.1f days, over the limit of %d days: export it in shorter ranges", days, maxDays)
+	}
+	return UsageRange{From: from, To: to, Loc: loc}, nil
+}
+
+func (b *RangeBound) resolve(name string, upper bool) (time.Time, *time.Location, error) {
+	if b == nil {
+		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "field %q is required: {\"date\":\"2024-01-01T00:00:00.000Z\",\"timezone\":\"UTC\"}", name)
+	}
+	if b.Timezone == nil || *b.Timezone == "" {
+		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "field %q is required (an IANA name such as \"UTC\" or \"Europe/Berlin\")", name+".timezone")
+	}
+	loc, err := usage.LoadLocation(*b.Timezone)
+	if err != nil {
+		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "field %q: %s", name+".timezone", usage.ErrorMessage(err))
+	}
+	if b.Date == nil || *b.Date == "" {
+		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "field %q is required (ISO 8601, such as \"2024-01-01T00:00:00.000Z\")", name+".date")
+	}
+	s := *b.Date
+	if d, err := time.ParseInLocation(time.DateOnly, s, loc); err == nil {
+		if upper {
+			d = time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc)
+		}
+		return d, loc, nil
+	}
+	var wall time.Time
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04Z07:00", "2006-01-02T15:04"} {
+		if wall, err = time.Parse(layout, s); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "field %q: %q is not an ISO 8601 date (want e.g. \"2024-01-31T23:59:59.999Z\" or \"2024-01-31\")", name+".date", s)
+	}
+	t := time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), wall.Nanosecond(), loc).Truncate(time.Millisecond)
+	if upper {
+		t = t.Add(time.Millisecond)
+	}
+	return t, loc, nil
+}
+
+// DateRange is the answer's data.dateRange: the range exported, inclusive,
+// in its timezone.
+type DateRange struct {
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Timezone string `json:"timezone"`
+}
+
+// Answer returns the range as the answer states it.
+func (r UsageRange) Answer() DateRange {
+	const layout = "2006-01-02T15:04:05.000Z07:00"
+	return DateRange{From: r.From.In(r.Loc).Format(layout), To: r.To.Add(-time.Millisecond).In(r.Loc).Format(layout), Timezone: r.Loc.String()}
+}
+
+// FilePath is where the export is stored, as the seed names it:
+// {type}-usage/{workspace id}/{type}-usage-{from}-{to}-{8 hex}.{ext}.
+func (r UsageRange) FilePath(dataType string, workspaceID int64, suffix string, f Format) string {
+	from := r.From.In(r.Loc).Format(time.DateOnly)
+	to := r.To.Add(-time.Millisecond).In(r.Loc).Format(time.DateOnly)
+	return fmt.Sprintf("%s-usage/%d/%s-usage-%s-%s-%s.%s", dataType, workspaceID, dataType, from, to, suffix, f)
+}

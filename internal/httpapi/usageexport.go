@@ -1,0 +1,184 @@
+package httpapi
+
+import (
+	"fmt"
+	"iter"
+	"mime"
+	"net/http"
+	"path"
+	"strconv"
+	"sync"
+
+	"github.com/usagelog/usagelog/internal/export"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// usageExportAnswer is the seed 001 answer.
+type usageExportAnswer struct {
+	Success bool            `json:"success"`
+	Data    usageExportData `json:"data"`
+}
+
+type usageExportData struct {
+	FilePath    string           `json:"filePath"`
+	DownloadURL string           `json:"downloadUrl"`
+	DataType    string           `json:"dataType"`
+	RecordCount int              `json:"recordCount"`
+	DateRange   export.DateRange `json:"dateRange"`
+}
+
+// handleUsageExport is POST /export/{dataType}: aggregate the workspace's
+// activity in the range, store the file, answer where to download it.
+func (s *Server) handleUsageExport(w http.ResponseWriter, r *http.Request, c *caller) error {
+	name := r.PathValue("dataType")
+	u, ok := export.UsageExports[name]
+	if !ok {
+		return usage.Errorf(usage.ENotFound, "unknown data type %q (want %s)", name, export.UsageExportNames)
+	}
+	q := r.URL.Query()
+	for k := range q {
+		if k != "format" {
+			return usage.Errorf(usage.EInvalid, "unknown parameter %q (this endpoint takes format)", k)
+		}
+	}
+	format, err := export.ParseFormat(q.Get("format"))
+	if err != nil {
+		return usage.Errorf(usage.EInvalid, "%v", err)
+	}
+	if s.files == nil || s.signer == nil {
+		return usage.Errorf(usage.EInternal, "no file store is configured")
+	}
+	scanner, ok := s.events.(usage.EventScanner)
+	if !ok {
+		return usage.Errorf(usage.EInternal, "the events store cannot stream activity")
+	}
+	var req export.UsageRequest
+	if err := decodeJSONBody(w, r, &req); err != nil {
+		return err
+	}
+	rng, err := req.Resolve(s.maxRangeDays)
+	if err != nil {
+		return err
+	}
+	release, err := s.running.acquire(c.Workspace.ID)
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	st, _, err := s.workspaceSettings(r, c.Workspace.ID)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	events := scanner.ScanEvents(ctx, c.Workspace.ID, usage.KindActivity, rng.From, rng.To)
+	rows, err := u.Aggregate(ctx, events, rng.Loc, usage.NewPrivacy(st, s.secret, c.Workspace.ID))
+	if err != nil {
+		return err
+	}
+	if limit := s.rowLimit(st); int64(len(rows)) > limit {
+		return usage.Errorf(usage.EUnprocessable, "the export would hold %d rows, over this workspace's limit of %d: export a shorter range", len(rows), limit)
+	}
+	filePath := rng.FilePath(u.Name, c.Workspace.ID, usage.RandomID("", 4), format)
+	fw, err := s.files.Create(ctx, filePath)
+	if err != nil {
+		return err
+	}
+	n, err := export.Write(ctx, u.Definition, export.Rows(rows), rng.Loc, export.NewWriter(format, fw, u.Name), nil)
+	if err == nil {
+		err = fw.Commit()
+	}
+	if err != nil {
+		fw.Abort()
+		return err
+	}
+	writeJSON(w, http.StatusOK, usageExportAnswer{Success: true, Data: usageExportData{
+		FilePath: filePath, DownloadURL: s.signer.URL(filePath, s.now()), DataType: u.Name,
+		RecordCount: n, DateRange: rng.Answer(),
+	}})
+	return nil
+}
+
+// handleFile is GET /files/{path...}: a signed download of a stored
+// export. The signature covers the path, so no other file can be named;
+// the file store refuses paths that leave its root all the same.
+func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
+	if s.files == nil || s.signer == nil {
+		s.writeError(w, r, usage.Errorf(usage.ENotFound, "no such file"))
+		return
+	}
+	p := r.PathValue("path")
+	q := r.URL.Query()
+	if err := s.signer.Verify(p, q.Get("expires"), q.Get("signature"), s.now()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f, err := s.files.Open(r.Context(), p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer f.Close()
+	name := path.Base(p)
+	h := w.Header()
+	if f, err := export.ParseFormat(path.Ext(name)[min(1, len(path.Ext(name))):]); err == nil {
+		h.Set("Content-Type", f.ContentType())
+	}
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	h.Set("Cache-Control", "private, no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	http.ServeContent(w, r, name, f.ModTime(), f)
+}
+
+// rowLimit is the workspace's export row limit, or the server's.
+func (s *Server) rowLimit(st usage.Settings) int64 {
+	if st.ExportRowLimit > 0 {
+		return st.ExportRowLimit
+	}
+	return s.exportRowLimit
+}
+
+// withPrivacy applies privacy to each event of rows as it passes.
+func withPrivacy(rows iter.Seq2[*usage.Event, error], p usage.Privacy) iter.Seq2[*usage.Event, error] {
+	if !p.Active() {
+		return rows
+	}
+	return func(yield func(*usage.Event, error) bool) {
+		for e, err := range rows {
+			if e != nil {
+				p.Apply(e)
+			}
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
+}
+
+// exportSlots bounds the exports running at once in each workspace.
+type exportSlots struct {
+	mu      sync.Mutex
+	max     int
+	running map[int64]int
+}
+
+// DefaultExportConcurrency is how many exports may run at once in a
+// workspace unless configured.
+const DefaultExportConcurrency = 2
+
+func (e *exportSlots) acquire(workspaceID int64) (func(), error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.running[workspaceID] >= e.max {
+		return nil, &usage.Error{Code: usage.ERateLimited,
+			Message: fmt.Sprintf("%s exports are already running in this workspace (the limit); try again when one finishes", strconv.Itoa(e.max))}
+	}
+	e.running[workspaceID]++
+	return func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.running[workspaceID]--; e.running[workspaceID] == 0 {
+			delete(e.running, workspaceID)
+		}
+	}, nil
+}
