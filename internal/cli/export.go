@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 )
 
 const exportUsage = `usage: usagelog export api-logs|api-usage [filters] [--format csv|xlsx|json|ndjson] --out FILE
+       usagelog export users|assistants|agents|workflows|projects|models|api-keys --from D --to D [--tz ZONE] --out FILE
 
 Writes a report of the workspace's API calls from the local store. Filters
 are those of GET /api/v1/logs: --from/--to (RFC 3339 or YYYY-MM-DD in --tz)
@@ -25,6 +27,10 @@ or --period 1h|24h|7d|30d|90d, --status, --status-class, --client,
 api-usage --type all|mcp|other. --tz (default: the workspace's timezone)
 changes the times written, never the rows selected. The format defaults to
 the extension of --out. A progress bar goes to stderr.
+
+The seed 001 usage exports (users … api-keys) aggregate activity from
+--from to --to (YYYY-MM-DD or ISO 8601, read in --tz; a bare --to is the
+whole day), one row per entity, with the workspace's privacy settings.
 
 `
 
@@ -85,6 +91,9 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer st.close()
+	if u, ok := export.UsageExports[pos[0]]; ok {
+		return exportUsageData(ctx, env, st, ws, d.data, u, q, *out, *quiet)
+	}
 	scanner, ok := st.events.(usage.LogScanner)
 	if !ok {
 		return fmt.Errorf("export: the events store cannot stream exports")
@@ -167,4 +176,94 @@ func writeExport(ctx context.Context, path string, env Env, write func(io.Writer
 		return n, 0, fmt.Errorf("export: %w", err)
 	}
 	return n, info.Size(), nil
+}
+
+// exportUsageData writes a seed 001 usage export to a file.
+func exportUsageData(ctx context.Context, env Env, st *stores, ws usage.Workspace, data string, u *export.UsageExport, q url.Values, out string, quiet bool) error {
+	for k := range q {
+		if k != "from" && k != "to" && k != "tz" && k != "format" {
+			return usagef("export %s: --%s does not apply (it takes --from, --to, --tz and --format)", u.Name, strings.ReplaceAll(k, "_", "-"))
+		}
+	}
+	if !q.Has("from") || !q.Has("to") {
+		return usagef("export %s: --from and --to are required", u.Name)
+	}
+	format, err := export.ParseFormat(q.Get("format"))
+	if err != nil {
+		return usagef("export: %v", err)
+	}
+	settings, err := st.meta.Settings(ctx, ws.ID)
+	if err != nil {
+		return err
+	}
+	tz := q.Get("tz")
+	if tz == "" {
+		tz = settings.Timezone
+	}
+	if tz == "" {
+		tz = "UTC"
+	}
+	from, to := q.Get("from"), q.Get("to")
+	rng, err := export.UsageRequest{
+		From: &export.RangeBound{Date: &from, Timezone: &tz},
+		To:   &export.RangeBound{Date: &to, Timezone: &tz},
+	}.Resolve(0)
+	if err != nil {
+		msg := strings.NewReplacer(`field "from.date"`, "--from", `field "to.date"`, "--to", `field "from.timezone"`, "--tz").Replace(usage.ErrorMessage(err))
+		return usagef("export %s: %s", u.Name, msg)
+	}
+	scanner, ok := st.events.(usage.EventScanner)
+	if !ok {
+		return fmt.Errorf("export: the events store cannot stream activity")
+	}
+	secret, err := loadSecret(data, env.Getenv("USAGELOG_SECRET"))
+	if err != nil {
+		return err
+	}
+	events := scanner.ScanEvents(ctx, ws.ID, usage.KindActivity, rng.From, rng.To)
+	if !quiet {
+		bar := progressbar.NewOptions64(-1,
+			progressbar.OptionSetWriter(env.Stderr),
+			progressbar.OptionSetDescription(u.Name+": reading activity"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("events"),
+			progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(env.Stderr) }),
+		)
+		events = counted(events, func(n int) { bar.Set64(int64(n)) })
+		defer bar.Finish()
+	}
+	start := time.Now()
+	rows, err := u.Aggregate(ctx, events, rng.Loc, usage.NewPrivacy(settings, secret, ws.ID))
+	if err != nil {
+		return err
+	}
+	n, size, err := writeExport(ctx, out, env, func(w io.Writer) (int, error) {
+		return export.Write(ctx, u.Definition, export.Rows(rows), rng.Loc, export.NewWriter(format, w, u.Name), nil)
+	})
+	if err != nil {
+		return err
+	}
+	if out != "-" {
+		fmt.Fprintf(env.Stderr, "wrote %d %s rows (%s, %d bytes) to %s in %s\n", n, u.Name, format, size, out, time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// counted calls progress with the number of items passed so far, every
+// 10,000 items and at the end.
+func counted[T any](seq iter.Seq2[T, error], progress func(int)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		n := 0
+		defer func() { progress(n) }()
+		for v, err := range seq {
+			if n++; n%10_000 == 0 {
+				progress(n)
+			}
+			if !yield(v, err) {
+				return
+			}
+		}
+	}
 }

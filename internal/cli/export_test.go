@@ -99,3 +99,44 @@ func TestExportCommand(t *testing.T) {
 		t.Errorf("temporary files left: %v", left)
 	}
 }
+
+func TestExportUsageCommand(t *testing.T) {
+	data := t.TempDir()
+	var nd bytes.Buffer
+	for _, e := range storetest.ActivityFixture() {
+		line, err := ingest.MarshalJSON(&e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nd.Write(append(line, '\n'))
+	}
+	in := filepath.Join(data, "activity.ndjson")
+	os.WriteFile(in, nd.Bytes(), 0o644)
+	if r := run(t, nil, "ingest", "--data", data, in); r.code != 0 {
+		t.Fatalf("ingest: %+v", r)
+	}
+	out := filepath.Join(data, "models.csv")
+	r := run(t, nil, "export", "models", "--data", data, "--from", "2026-03-01", "--to", "2026-03-31", "--tz", "America/New_York", "--out", out)
+	if r.code != 0 || !strings.Contains(r.stderr, "wrote 2 models rows") {
+		t.Fatalf("export models: %+v", r)
+	}
+	raw, _ := os.ReadFile(out)
+	want := "Model,Messages,Input Tokens,Output Tokens,Unique Users\r\ngpt-4o,9,1100,2200,2\r\nclaude,7,60,80,2\r\n"
+	if string(raw) != want {
+		t.Errorf("models.csv:\n%s\nwant\n%s", raw, want)
+	}
+	for _, tt := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"export", "users", "--to", "2026-03-31", "--out", out}, "--from and --to are required"},
+		{[]string{"export", "users", "--from", "2026-03-31", "--to", "2026-03-01", "--out", out}, "--from: "},
+		{[]string{"export", "users", "--from", "yesterday", "--to", "2026-03-01", "--out", out}, `--from: "yesterday" is not an ISO 8601 date`},
+		{[]string{"export", "users", "--from", "2026-03-01", "--to", "2026-03-31", "--status", "500", "--out", out}, "--status does not apply"},
+	} {
+		r := run(t, nil, append(tt.args, "--data", data)...)
+		if r.code != 2 || !strings.Contains(r.stderr, tt.msg) {
+			t.Errorf("%v: exit %d %q, want 2 with %q", tt.args, r.code, r.stderr, tt.msg)
+		}
+	}
+}

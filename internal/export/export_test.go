@@ -392,3 +392,29 @@ func TestXLSXSheetLimit(t *testing.T) {
 		t.Errorf("last rows %v", lastRow)
 	}
 }
+
+// FuzzUsageRequest: any body either resolves to a non-empty range or is
+// refused with a message, never a panic.
+func FuzzUsageRequest(f *testing.F) {
+	f.Add(`{"from":{"date":"2024-01-01T00:00:00.000Z","timezone":"UTC"},"to":{"date":"2024-01-31T23:59:59.999Z","timezone":"UTC"}}`)
+	f.Add(`{"from":{"date":"2024-01-01","timezone":"America/New_York"},"to":{"date":"2024-01-01","timezone":"Asia/Kolkata"}}`)
+	f.Add(`{"from":{"date":"0000-01-01T00:00:00+14:00","timezone":"Local"}}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		var req UsageRequest
+		if json.Unmarshal([]byte(body), &req) != nil {
+			return
+		}
+		r, err := req.Resolve(DefaultMaxRangeDays)
+		if err != nil {
+			if usage.ErrorMessage(err) == "internal error" {
+				t.Fatalf("unexplained refusal: %v", err)
+			}
+			return
+		}
+		if !r.From.Before(r.To) || r.Loc == nil {
+			t.Fatalf("resolved to an empty range %v – %v", r.From, r.To)
+		}
+		_ = r.Answer()
+		_ = r.FilePath("users", 1, "abcd1234", CSVFormat)
+	})
+}
