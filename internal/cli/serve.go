@@ -110,22 +110,22 @@ func serve(ctx context.Context, args []string, env Env) error {
 	// Runs after the server has shut down, before the store closes: the
 	// last calls' events are flushed.
 	defer rec.Close()
+	con, err := console.New(console.Config{Meta: st.meta, Logger: log, SecureCookies: *secureCookies})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	api, err := httpapi.New(httpapi.Config{
 		Events: st.events, Meta: st.meta, Logger: log, Metrics: metrics, MaxBodyBytes: *maxBody,
 		Recorder: rec, RateLimits: limits, ExportRowLimit: *rowLimit,
 		Files: files, Signer: signedurl.New(key, base, *downloadTTL), Secret: key,
-		MaxRangeDays: *maxRangeDays, ExportConcurrency: *concurrency,
+		MaxRangeDays: *maxRangeDays, ExportConcurrency: *concurrency, Member: con.Member,
 	})
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	go janitor(ctx, files, *retention, time.Hour, log)
-	con, err := console.New(console.Config{Meta: st.meta, Logger: log, SecureCookies: *secureCookies})
-	if err != nil {
-		ln.Close()
-		return err
-	}
 	for _, p := range console.Patterns {
 		api.Handle(p, con)
 	}

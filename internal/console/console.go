@@ -156,6 +156,16 @@ func urlPath(r *http.Request) string {
 	return template.URLQueryEscaper(r.URL.Path)
 }
 
+// Member returns the member signed in on r and their workspace, for
+// endpoints outside the console that also take a session.
+func (c *Console) Member(r *http.Request) (usage.Member, usage.Workspace, bool) {
+	v, err := c.viewer(r)
+	if err != nil {
+		return usage.Member{}, usage.Workspace{}, false
+	}
+	return v.Member, v.Workspace, true
+}
+
 // viewer finds the member behind the session cookie.
 func (c *Console) viewer(r *http.Request) (*viewer, error) {
 	ck, err := r.Cookie(sessionCookie)

@@ -71,6 +71,34 @@ func convertToCSV(t *testing.T, bin, file string, infilter string) [][][]string 
 	return sheets
 }
 
+// convertSheets has LibreOffice write every sheet of a workbook as CSV and
+// returns them by sheet name.
+func convertSheets(t *testing.T, bin, file string) map[string][][]string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "-env:UserInstallation=file://"+filepath.Join(dir, "profile"), "--headless",
+		"--convert-to", "csv:Text - txt - csv (StarCalc):44,34,UTF8,1,,0,false,true,false,false,false,-1",
+		"--outdir", filepath.Join(dir, "out"), file)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("soffice: %v\n%s", err, out)
+	}
+	prefix := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)) + "-"
+	names, _ := filepath.Glob(filepath.Join(dir, "out", "*.csv"))
+	sheets := map[string][][]string{}
+	for _, n := range names {
+		raw, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+		if err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		sheets[strings.TrimSuffix(strings.TrimPrefix(filepath.Base(n), prefix), ".csv")] = rows
+	}
+	return sheets
+}
+
 // TestLibreOfficeReadsExports opens the CSV and XLSX exports of both reports
 // in LibreOffice and compares its cells with the rows written, across New
 // York's DST change and with hostile strings.

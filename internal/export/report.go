@@ -33,6 +33,9 @@ type Field struct {
 	// Excel is the number format of a Time cell in a workbook; empty
 	// writes the Layout text instead (for times that carry an offset).
 	Excel string
+	// Width is the column's width in characters in a workbook, when the
+	// writer knows the data (0: from the header).
+	Width int
 }
 
 // Key is the field's name in JSON output: the header in snake case.

@@ -32,6 +32,7 @@ type XLSX struct {
 	styles  []int    // cell style per field
 	refs    [][]byte // column letters per field
 	formats []string // number formats, style i+2 uses formats[i]
+	part    int      // sheets written under base, for continuation names
 	rows    int      // rows in the open sheet, header included
 	limit   int      // rows per sheet; MaxSheetRows but for tests
 	buf     []byte
@@ -70,6 +71,27 @@ func sheetName(s string) string {
 
 // WriteHeader starts the first sheet with the header row.
 func (x *XLSX) WriteHeader(fields []Field) error {
+	x.setFields(fields)
+	return x.startSheet()
+}
+
+// Sheet ends the open sheet, if any, and starts another called name with
+// its own header: a workbook of different tables.
+func (x *XLSX) Sheet(name string, fields []Field) error {
+	if x.err != nil {
+		return x.err
+	}
+	if x.sheet != nil {
+		if err := x.endSheet(); err != nil {
+			return err
+		}
+	}
+	x.base, x.part = sheetName(name), 0
+	x.setFields(fields)
+	return x.startSheet()
+}
+
+func (x *XLSX) setFields(fields []Field) {
 	x.fields = fields
 	x.styles = make([]int, len(fields))
 	x.refs = make([][]byte, len(fields))
@@ -79,7 +101,6 @@ func (x *XLSX) WriteHeader(fields []Field) error {
 			x.styles[i] = x.style(f.Excel)
 		}
 	}
-	return x.startSheet()
 }
 
 // style returns the cell style of a number format, adding it if new.
@@ -107,9 +128,10 @@ const sheetHead = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>` + "\
 
 func (x *XLSX) startSheet() error {
 	name := x.base
-	if n := len(x.sheets); n > 0 {
-		name = fmt.Sprintf("%s (%d)", x.base, n+1)
+	if x.part > 0 {
+		name = fmt.Sprintf("%s (%d)", x.base, x.part+1)
 	}
+	x.part++
 	x.sheets = append(x.sheets, name)
 	f, err := x.zw.Create(fmt.Sprintf("xl/worksheets/sheet%d.xml", len(x.sheets)))
 	if err != nil {
@@ -126,6 +148,9 @@ func (x *XLSX) startSheet() error {
 		w := max(10, min(60, utf8.RuneCountInString(f.Header)+4))
 		if f.Kind == Time {
 			w = max(w, len(f.Layout)+2)
+		}
+		if f.Width > 0 {
+			w = max(w, min(f.Width, 100))
 		}
 		b = fmt.Appendf(b, `<col min="%d" max="%d" width="%d" customWidth="1"/>`, i+1, i+1, w)
 	}

@@ -51,6 +51,9 @@ type Config struct {
 	// ExportConcurrency bounds the usage exports running at once per
 	// workspace; default DefaultExportConcurrency.
 	ExportConcurrency int
+	// Member, when set, finds the console member signed in on a request
+	// (the usage reports also take an admin's session).
+	Member func(r *http.Request) (usage.Member, usage.Workspace, bool)
 }
 
 // DefaultExportRowLimit is the server's export row limit unless configured.
@@ -95,6 +98,7 @@ type Server struct {
 	secret         []byte
 	maxRangeDays   int
 	running        *exportSlots
+	member         func(r *http.Request) (usage.Member, usage.Workspace, bool)
 	// defaultWorkspace receives calls no token attributes.
 	defaultWorkspace int64
 }
@@ -112,7 +116,7 @@ func New(cfg Config) (*Server, error) {
 		maxBody: cfg.MaxBodyBytes, now: cfg.Now, mux: http.NewServeMux(),
 		rec: cfg.Recorder, limits: newLimiter(cfg.RateLimits), exportRowLimit: cfg.ExportRowLimit,
 		files: cfg.Files, signer: cfg.Signer, secret: cfg.Secret, maxRangeDays: cfg.MaxRangeDays,
-		running: &exportSlots{max: cfg.ExportConcurrency, running: map[int64]int{}},
+		running: &exportSlots{max: cfg.ExportConcurrency, running: map[int64]int{}}, member: cfg.Member,
 	}
 	if s.maxRangeDays == 0 {
 		s.maxRangeDays = export.DefaultMaxRangeDays
@@ -152,6 +156,7 @@ func (s *Server) routes() {
 	s.api("GET /api/v1/logs", usage.ScopeLogsRead, groupReads, s.handleLogs)
 	s.api("GET /api/v1/logs.csv", usage.ScopeLogsRead, groupExports, s.handleLogsCSV)
 	s.api("GET /api/v1/exports/{report}", usage.ScopeLogsRead, groupExports, s.handleLogExport)
+	s.mux.HandleFunc("GET /export/usage-reports", s.handleUsageReports)
 	s.api("POST /export/{dataType}", usage.ScopeUsageExportAPI, groupExports, s.handleUsageExport)
 	s.mux.HandleFunc("GET /files/{path...}", s.handleFile)
 	s.api("GET /api/v1/keys", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleKeys)

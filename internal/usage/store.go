@@ -107,6 +107,38 @@ type EventScanner interface {
 	ScanEvents(ctx context.Context, workspaceID int64, kind Kind, from, to time.Time, fields ...string) iter.Seq2[*Event, error]
 }
 
+// SyncGroup sums the sync events of one integration between two projects
+// for one end system and entity type.
+type SyncGroup struct {
+	Integration, System1, System2, Project1, Project2, EndSystem, EntityType string
+	// Recent is true for the events at or after the split time of the
+	// query, false for those before it.
+	Recent      bool
+	Synced      int64     // successful syncs (outcome synced)
+	LastSynced  time.Time // latest successful sync; zero when none
+	LastUpdated time.Time // latest integration_updated_at
+}
+
+// SeenGroup is the user_seen observations of one identity in one system:
+// one (system, email, username, display name), compared case-insensitively.
+type SeenGroup struct {
+	System, Email, Username, DisplayName string
+	Recent                               bool
+	Interactions                         []string
+	ServiceAccount                       bool
+	LastSeen                             time.Time
+}
+
+// UsageReportSource computes the seed 003 report's aggregates in the store.
+// Both methods cover from <= time < to and mark groups at or after split
+// as Recent, so one scan serves the 6-month and the 1-year workbook.
+type UsageReportSource interface {
+	SyncGroups(ctx context.Context, workspaceID int64, from, split, to time.Time) ([]SyncGroup, error)
+	SeenGroups(ctx context.Context, workspaceID int64, from, split, to time.Time) ([]SeenGroup, error)
+	// IntegrationStatus returns each integration's latest status.
+	IntegrationStatus(ctx context.Context, workspaceID int64) (map[string]string, error)
+}
+
 // MetaStore keeps workspaces, keys, members, sessions and settings.
 type MetaStore interface {
 	// EnsureWorkspace returns the named workspace, creating it if needed.

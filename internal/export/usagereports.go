@@ -1,0 +1,344 @@
+package export
+
+import (
+	"archive/zip"
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/usagelog/usagelog/internal/identity"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// UsageReportsName is the seed 003 download's file name.
+const UsageReportsName = "Usage Reports.zip"
+
+// UsageReportSheets are the sheets of each workbook, in order.
+var UsageReportSheets = []string{"Summary", "Unique User Count", "Entity Type Count", "Integrated Project Count", "Synced Data Count", "Detailed User Report"}
+
+// reportTime is how the workbooks show times (in the workspace's zone).
+const reportTime = "2006-01-02 15:04"
+
+// UsageReports holds the aggregates of the seed 003 download: groups and
+// distinct observations, not the events behind them.
+type UsageReports struct {
+	now    time.Time
+	syncs  []usage.SyncGroup
+	seen   []usage.SeenGroup
+	status map[string]string
+}
+
+// LoadUsageReports reads the aggregates of the year before now from src,
+// marking the last 6 months, in one pass.
+func LoadUsageReports(ctx context.Context, src usage.UsageReportSource, workspaceID int64, now time.Time) (*UsageReports, error) {
+	yearAgo, halfAgo := now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0)
+	r := &UsageReports{now: now}
+	var err error
+	if r.syncs, err = src.SyncGroups(ctx, workspaceID, yearAgo, halfAgo, now); err != nil {
+		return nil, err
+	}
+	if r.seen, err = src.SeenGroups(ctx, workspaceID, yearAgo, halfAgo, now); err != nil {
+		return nil, err
+	}
+	if r.status, err = src.IntegrationStatus(ctx, workspaceID); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Write writes "Usage Reports.zip" to w: the workbooks of the last 6
+// months and of the last year, times in loc.
+func (u *UsageReports) Write(w io.Writer, loc *time.Location) error {
+	zw := zip.NewWriter(w)
+	for _, period := range []struct {
+		name       string
+		recentOnly bool
+	}{{"Usage Report (Last 6 Months).xlsx", true}, {"Usage Report (Last 1 Year).xlsx", false}} {
+		var s []usage.SyncGroup
+		for _, g := range u.syncs {
+			if g.Recent || !period.recentOnly {
+				s = append(s, g)
+			}
+		}
+		var o []usage.SeenGroup
+		for _, g := range u.seen {
+			if g.Recent || !period.recentOnly {
+				o = append(o, g)
+			}
+		}
+		// The workbook is already deflated: store it as it is.
+		f, err := zw.CreateHeader(&zip.FileHeader{Name: period.name, Method: zip.Store, Modified: u.now})
+		if err != nil {
+			return fmt.Errorf("usage reports: %w", err)
+		}
+		if err := writeUsageWorkbook(f, buildUsageReport(s, o, u.status), loc); err != nil {
+			return fmt.Errorf("usage reports: %s: %w", period.name, err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("usage reports: %w", err)
+	}
+	return nil
+}
+
+// usageReport is one workbook's content.
+type usageReport struct {
+	users       []*identity.User
+	bySystem    map[string]map[identity.Rule]int
+	systemUsers map[string]int
+	entityTypes [][]Value
+	projects    [][]Value
+	pairs       [][]Value
+	totals      struct{ entityTypes, projects, synced int64 }
+}
+
+// toObservations converts the store's groups, in a fixed order (system,
+// then identity), so that which spelling is shown first does not depend on
+// the store's grouping order.
+func toObservations(groups []usage.SeenGroup) []identity.Observation {
+	out := make([]identity.Observation, len(groups))
+	for i, g := range groups {
+		out[i] = identity.Observation{System: g.System, Email: g.Email, Username: g.Username, DisplayName: g.DisplayName,
+			Interactions: g.Interactions, ServiceAccount: g.ServiceAccount, LastSeen: g.LastSeen}
+	}
+	fold := func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+	slices.SortStableFunc(out, func(a, b identity.Observation) int {
+		return cmp.Or(cmp.Compare(a.System, b.System), cmp.Compare(fold(a.Email), fold(b.Email)),
+			cmp.Compare(fold(a.Username), fold(b.Username)), cmp.Compare(fold(a.DisplayName), fold(b.DisplayName)),
+			a.LastSeen.Compare(b.LastSeen))
+	})
+	return out
+}
+
+func buildUsageReport(syncs []usage.SyncGroup, seen []usage.SeenGroup, status map[string]string) *usageReport {
+	r := &usageReport{bySystem: map[string]map[identity.Rule]int{}, systemUsers: map[string]int{}}
+	obs := toObservations(seen)
+	r.users = identity.Resolve(obs)
+	perSystem := map[string][]identity.Observation{}
+	for _, o := range obs {
+		perSystem[o.System] = append(perSystem[o.System], o)
+	}
+	for sys, o := range perSystem {
+		users := identity.Resolve(o)
+		r.bySystem[sys] = identity.Counts(users)
+		r.systemUsers[sys] = len(users)
+	}
+
+	// Only successful syncs count; an integration is Active when its latest
+	// event says so.
+	type agg struct {
+		synced               int64
+		lastSynced, lastUpd  time.Time
+		active               bool
+		s1, s2, p1, p2, e, t string
+	}
+	merge := func(m map[string]*agg, key string, g usage.SyncGroup) *agg {
+		a := m[key]
+		if a == nil {
+			a = &agg{s1: g.System1, s2: g.System2, p1: g.Project1, p2: g.Project2, e: g.EndSystem, t: g.EntityType}
+			m[key] = a
+		}
+		a.synced += g.Synced
+		if g.LastSynced.After(a.lastSynced) {
+			a.lastSynced = g.LastSynced
+		}
+		if g.LastUpdated.After(a.lastUpd) {
+			a.lastUpd = g.LastUpdated
+		}
+		a.active = a.active || strings.EqualFold(status[g.Integration], "active")
+		return a
+	}
+	types, projects, pairs := map[string]*agg{}, map[string]*agg{}, map[string]*agg{}
+	entityTypes, projectSet := map[string]bool{}, map[string]bool{}
+	for _, g := range syncs {
+		if g.Synced == 0 {
+			continue
+		}
+		k := func(parts ...string) string { return strings.Join(parts, "\x00") }
+		merge(types, k(g.System1, g.System2, g.EndSystem, g.EntityType), g)
+		merge(projects, k(g.System1, g.System2, g.Project1, g.Project2), g)
+		merge(pairs, k(g.System1, g.System2), g)
+		if g.EntityType != "" {
+			entityTypes[g.EntityType] = true
+		}
+		if g.Project1 != "" {
+			projectSet[k(g.System1, g.Project1)] = true
+		}
+		if g.Project2 != "" {
+			projectSet[k(g.System2, g.Project2)] = true
+		}
+		r.totals.synced += g.Synced
+	}
+	r.totals.entityTypes, r.totals.projects = int64(len(entityTypes)), int64(len(projectSet))
+	sorted := func(m map[string]*agg) []*agg {
+		return slices.Collect(func(yield func(*agg) bool) {
+			for _, k := range slices.Sorted(maps.Keys(m)) {
+				if !yield(m[k]) {
+					return
+				}
+			}
+		})
+	}
+	statusText := func(a *agg) string {
+		if a.active {
+			return "Active"
+		}
+		return "Inactive"
+	}
+	for _, a := range sorted(types) {
+		r.entityTypes = append(r.entityTypes, []Value{{S: a.s1 + " ↔ " + a.s2}, {S: a.e}, {S: a.t}, {S: statusText(a)}, timeValue(a.lastSynced)})
+	}
+	for _, a := range sorted(projects) {
+		r.projects = append(r.projects, []Value{{S: a.s1}, {S: a.s2}, {S: a.p1}, {S: a.p2}, {S: statusText(a)}, timeValue(a.lastUpd), timeValue(a.lastSynced)})
+	}
+	for _, a := range sorted(pairs) {
+		r.pairs = append(r.pairs, []Value{{S: a.s1}, {S: a.s2}, {N: a.synced}, timeValue(a.lastSynced)})
+	}
+	slices.SortStableFunc(r.users, func(a, b *identity.User) int {
+		return cmp.Compare(strings.ToLower(userKey(a)), strings.ToLower(userKey(b)))
+	})
+	return r
+}
+
+func userKey(u *identity.User) string {
+	for _, l := range [][]string{u.Emails, u.Usernames, u.DisplayNames} {
+		if len(l) > 0 {
+			return l[0]
+		}
+	}
+	return ""
+}
+
+func timeValue(t time.Time) Value {
+	if t.IsZero() {
+		return Value{Null: true}
+	}
+	return Value{T: t}
+}
+
+func breakdown(c map[identity.Rule]int) []Value {
+	out := make([]Value, len(identity.Rules))
+	for i, rule := range identity.Rules {
+		out[i] = Value{S: fmt.Sprintf("%s: %d", rule, c[rule])}
+	}
+	return out
+}
+
+var interactionLabels = map[string]string{
+	"comment_author": "Comment author", "attachment_author": "Attachment author",
+	"mapped_user_field": "Mapped user field", "mention": "Mention in rich text", "update_author": "Update author",
+}
+
+func textFields(headers ...string) []Field {
+	out := make([]Field, len(headers))
+	for i, h := range headers {
+		out[i] = Field{Header: h, Kind: Text}
+	}
+	return out
+}
+
+func timeField(h string) Field {
+	return Field{Header: h, Kind: Time, Layout: reportTime, Excel: "yyyy-mm-dd hh:mm"}
+}
+
+func writeUsageWorkbook(w io.Writer, r *usageReport, loc *time.Location) error {
+	x := NewXLSX(w, "Summary")
+	in := func(v Value) Value {
+		if !v.Null && !v.T.IsZero() {
+			v.T = v.T.In(loc)
+		}
+		return v
+	}
+	sheet := func(name string, fields []Field, rows [][]Value) error {
+		// The rows are in hand: widths fit the longest cell.
+		for _, row := range rows {
+			for i, v := range row {
+				if fields[i].Kind == Text {
+					fields[i].Width = max(fields[i].Width, utf8.RuneCountInString(v.S)+2)
+				}
+			}
+		}
+		if err := x.Sheet(name, fields); err != nil {
+			return err
+		}
+		for _, row := range rows {
+			for i := range row {
+				row[i] = in(row[i])
+			}
+			if err := x.WriteRow(row); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	total := identity.Counts(r.users)
+	summary := [][]Value{
+		append([]Value{{S: "Total Unique Users"}, {N: int64(len(r.users))}}, breakdown(total)...),
+		{{S: "Total Unique Entity Types"}, {N: r.totals.entityTypes}, {Null: true}, {Null: true}, {Null: true}, {Null: true}},
+		{{S: "Total Unique Projects"}, {N: r.totals.projects}, {Null: true}, {Null: true}, {Null: true}, {Null: true}},
+		{{S: "Total Entities Synced"}, {N: r.totals.synced}, {Null: true}, {Null: true}, {Null: true}, {Null: true}},
+	}
+	summaryFields := append([]Field{{Header: "Metric", Kind: Text}, {Header: "Count", Kind: Number}}, textFields("Breakdown", "", "", "")...)
+	if err := sheet("Summary", summaryFields, summary); err != nil {
+		return err
+	}
+
+	var userRows [][]Value
+	for _, sys := range slices.Sorted(maps.Keys(r.bySystem)) {
+		userRows = append(userRows, []Value{{S: sys}, {N: int64(r.systemUsers[sys])}, {S: joinValues(breakdown(r.bySystem[sys]))}})
+	}
+	userRows = append(userRows, []Value{{S: "All systems"}, {N: int64(len(r.users))}, {S: joinValues(breakdown(total))}})
+	if err := sheet("Unique User Count", []Field{{Header: "System / Source", Kind: Text}, {Header: "Count", Kind: Number}, {Header: "Identifiers", Kind: Text}}, userRows); err != nil {
+		return err
+	}
+	if err := sheet("Entity Type Count", append(textFields("System Pairs", "End System", "Entity Types", "Status"), timeField("Last Synced")), r.entityTypes); err != nil {
+		return err
+	}
+	if err := sheet("Integrated Project Count", append(textFields("End System 1", "End System 2", "End System 1 Project", "End System 2 Project", "Status"), timeField("Last Updated"), timeField("Last Synced")), r.projects); err != nil {
+		return err
+	}
+	if err := sheet("Synced Data Count", []Field{{Header: "End System 1", Kind: Text}, {Header: "End System 2", Kind: Text}, {Header: "Counts Based on System Pair", Kind: Number}, timeField("Last Synced")}, r.pairs); err != nil {
+		return err
+	}
+
+	var detail [][]Value
+	for _, u := range r.users {
+		var observed []string
+		for _, sys := range slices.Sorted(maps.Keys(u.Systems)) {
+			observed = append(observed, fmt.Sprintf("%s (%s)", sys, u.Systems[sys].In(loc).Format(reportTime)))
+		}
+		var interactions []string
+		for _, i := range u.Interactions {
+			interactions = append(interactions, cmp.Or(interactionLabels[i], i))
+		}
+		service := "No"
+		if u.ServiceAccount {
+			service = "Yes"
+		}
+		detail = append(detail, []Value{
+			{S: strings.Join(u.Emails, "; ")}, {S: strings.Join(u.Usernames, "; ")}, {S: strings.Join(u.DisplayNames, "; ")},
+			{S: strings.Join(interactions, "; ")}, {S: strings.Join(observed, "; ")}, {S: service},
+			timeValue(u.LastSeen), {S: strings.Join(u.Duplicates, "; ")},
+		})
+	}
+	detailFields := append(textFields("Email", "Username", "Display Name", "Interaction Types", "Observed In", "Service Account"), timeField("Last Seen"), Field{Header: "Duplicates", Kind: Text})
+	if err := sheet("Detailed User Report", detailFields, detail); err != nil {
+		return err
+	}
+	return x.Close()
+}
+
+func joinValues(vs []Value) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = v.S
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,73 @@
+package httpapi
+
+import (
+	"mime"
+	"net/http"
+
+	"github.com/usagelog/usagelog/internal/export"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// handleUsageReports is GET /export/usage-reports: "Usage Reports.zip" for
+// a key with SERVER_MANAGEMENT_READ, or for an admin member signed in to
+// the console.
+func (s *Server) handleUsageReports(w http.ResponseWriter, r *http.Request) {
+	ri := info(r)
+	ri.api = true
+	var c *caller
+	var err error
+	if bearerToken(r) == "" && s.member != nil {
+		if m, ws, ok := s.member(r); ok {
+			c = &caller{Workspace: ws}
+			if m.Role != usage.RoleAdmin {
+				err = usage.Errorf(usage.EForbidden, "usage reports are for workspace admins")
+			}
+		}
+	}
+	if c == nil {
+		c, err = s.authenticate(r.Context(), r, usage.ScopeServerMgmtRead)
+		if c != nil {
+			ri.caller = c
+		}
+		if err == nil {
+			err = s.limits.allow(w, c.Key.ID, groupExports, s.now())
+		}
+	}
+	if err == nil {
+		ri.started = s.now()
+		err = s.writeUsageReports(w, r, c)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+func (s *Server) writeUsageReports(w http.ResponseWriter, r *http.Request, c *caller) error {
+	src, ok := s.events.(usage.UsageReportSource)
+	if !ok {
+		return usage.Errorf(usage.EInternal, "the events store cannot compute usage reports")
+	}
+	_, loc, err := s.workspaceSettings(r, c.Workspace.ID)
+	if err != nil {
+		return err
+	}
+	release, err := s.running.acquire(c.Workspace.ID)
+	if err != nil {
+		return err
+	}
+	defer release()
+	reports, err := export.LoadUsageReports(r.Context(), src, c.Workspace.ID, s.now())
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/zip")
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": export.UsageReportsName}))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if err := reports.Write(w, loc); err != nil {
+		// The header is out: the client sees a cut file; the log says why.
+		s.log.Error("usage reports failed mid-stream", "workspace", c.Workspace.Name, "err", err)
+	}
+	return nil
+}
