@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 
 const exportUsage = `usage: usagelog export api-logs|api-usage [filters] [--format csv|xlsx|json|ndjson] --out FILE
        usagelog export users|assistants|agents|workflows|projects|models|api-keys --from D --to D [--tz ZONE] --out FILE
+       usagelog export usage-reports [--tz ZONE] --out "Usage Reports.zip"
 
 Writes a report of the workspace's API calls from the local store. Filters
 are those of GET /api/v1/logs: --from/--to (RFC 3339 or YYYY-MM-DD in --tz)
@@ -91,6 +93,9 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer st.close()
+	if pos[0] == "usage-reports" {
+		return exportUsageReports(ctx, env, st, ws, q, *out)
+	}
 	if u, ok := export.UsageExports[pos[0]]; ok {
 		return exportUsageData(ctx, env, st, ws, d.data, u, q, *out, *quiet)
 	}
@@ -266,4 +271,42 @@ func counted[T any](seq iter.Seq2[T, error], progress func(int)) iter.Seq2[T, er
 			}
 		}
 	}
+}
+
+// exportUsageReports writes the seed 003 zip: the last 6 months and the
+// last year before now.
+func exportUsageReports(ctx context.Context, env Env, st *stores, ws usage.Workspace, q url.Values, out string) error {
+	for k := range q {
+		if k != "tz" && k != "format" {
+			return usagef("export usage-reports: --%s does not apply (it covers the last 6 months and the last year; it takes --tz)", strings.ReplaceAll(k, "_", "-"))
+		}
+	}
+	if f := q.Get("format"); f != "" && f != "zip" {
+		return usagef("export usage-reports: it is a zip of two workbooks, not %s", f)
+	}
+	src, ok := st.events.(usage.UsageReportSource)
+	if !ok {
+		return fmt.Errorf("export: the events store cannot compute usage reports")
+	}
+	settings, err := st.meta.Settings(ctx, ws.ID)
+	if err != nil {
+		return err
+	}
+	loc, err := usage.LoadLocation(cmp.Or(q.Get("tz"), settings.Timezone))
+	if err != nil {
+		return usagef("export usage-reports: --tz: %s", usage.ErrorMessage(err))
+	}
+	start := time.Now()
+	reports, err := export.LoadUsageReports(ctx, src, ws.ID, start)
+	if err != nil {
+		return err
+	}
+	_, size, err := writeExport(ctx, out, env, func(w io.Writer) (int, error) { return 0, reports.Write(w, loc) })
+	if err != nil {
+		return err
+	}
+	if out != "-" {
+		fmt.Fprintf(env.Stderr, "wrote the usage reports (%d bytes) to %s in %s\n", size, out, time.Since(start).Round(time.Millisecond))
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/csv"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 
@@ -138,5 +140,48 @@ func TestExportUsageCommand(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, tt.msg) {
 			t.Errorf("%v: exit %d %q, want 2 with %q", tt.args, r.code, r.stderr, tt.msg)
 		}
+	}
+}
+
+func TestExportUsageReportsCommand(t *testing.T) {
+	data := t.TempDir()
+	var nd bytes.Buffer
+	for _, e := range storetest.ReportsFixture() {
+		e.Time = time.Now().Add(-24 * time.Hour) // inside both periods of a run now
+		e.ID += "-now"
+		line, err := ingest.MarshalJSON(&e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nd.Write(append(line, '\n'))
+	}
+	in := filepath.Join(data, "reports.ndjson")
+	os.WriteFile(in, nd.Bytes(), 0o644)
+	if r := run(t, nil, "ingest", "--data", data, in); r.code != 0 {
+		t.Fatalf("ingest: %+v", r)
+	}
+	out := filepath.Join(data, "Usage Reports.zip")
+	if r := run(t, nil, "export", "usage-reports", "--data", data, "--out", out); r.code != 0 || !strings.Contains(r.stderr, "wrote the usage reports") {
+		t.Fatalf("export: %+v", r)
+	}
+	zr, err := zip.OpenReader(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	f, _ := zr.File[1].Open()
+	defer f.Close()
+	wb, err := excelize.OpenReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := wb.GetRows("Summary")
+	// Every observation and sync of the fixture now falls in the year: the
+	// ancient user and the old GitHub sync count too.
+	if zr.File[1].Name != "Usage Report (Last 1 Year).xlsx" || len(rows) != 5 || rows[1][1] != "7" || rows[4][1] != "5" {
+		t.Errorf("summary %q", rows)
+	}
+	if r := run(t, nil, "export", "usage-reports", "--data", data, "--from", "2026-01-01", "--out", out); r.code != 2 {
+		t.Errorf("--from: %+v", r)
 	}
 }
