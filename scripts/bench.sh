@@ -16,3 +16,6 @@ go test -run '^$' -bench 'LogsFirstPage' -benchtime 200x -count "$count" -timeou
 go test -run '^$' -bench 'CSV|XLSX|JSON' -benchtime 3x -count "$count" ./internal/export/
 go test -run '^$' -bench 'ExportMemory' -benchtime 1x -count "$count" ./internal/export/
 go test -run '^$' -bench 'BenchmarkExport$' -benchtime 2x -count "$count" -timeout 60m ./internal/sqlite/
+# Usage reports: a year of 5,000,000 syncs and 1,000,000 observations
+# (built once in the temp directory, about a minute).
+go test -run '^$' -bench 'UsageReports' -benchtime 1x -count "$count" -timeout 60m ./internal/sqlite/

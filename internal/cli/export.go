@@ -124,15 +124,7 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 
 	var progress func(int)
 	if !*quiet {
-		bar := progressbar.NewOptions64(total,
-			progressbar.OptionSetWriter(env.Stderr),
-			progressbar.OptionSetDescription(lr.Report.Name),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("rows"),
-			progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(env.Stderr) }),
-		)
+		bar := newProgressBar(env, lr.Report.Name, total, "rows")
 		progress = func(n int) { bar.Set64(int64(n)) }
 	}
 
@@ -227,15 +219,7 @@ func exportUsageData(ctx context.Context, env Env, st *stores, ws usage.Workspac
 	}
 	events := scanner.ScanEvents(ctx, ws.ID, usage.KindActivity, rng.From, rng.To)
 	if !quiet {
-		bar := progressbar.NewOptions64(-1,
-			progressbar.OptionSetWriter(env.Stderr),
-			progressbar.OptionSetDescription(u.Name+": reading activity"),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("events"),
-			progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(env.Stderr) }),
-		)
+		bar := newProgressBar(env, u.Name+": reading activity", -1, "events")
 		events = counted(events, func(n int) { bar.Set64(int64(n)) })
 		defer bar.Finish()
 	}
@@ -309,4 +293,18 @@ func exportUsageReports(ctx context.Context, env Env, st *stores, ws usage.Works
 		fmt.Fprintf(env.Stderr, "wrote the usage reports (%d bytes) to %s in %s\n", size, out, time.Since(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// newProgressBar draws progress on stderr: a bar with count and rate when
+// total is known, a spinner with both when it is -1.
+func newProgressBar(env Env, desc string, total int64, unit string) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(env.Stderr),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString(unit),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(env.Stderr) }),
+	)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"iter"
-	"runtime/metrics"
-	"sync"
 	"testing"
 	"time"
 
@@ -94,39 +92,10 @@ func BenchmarkExportMemory(b *testing.B) {
 	const rows = 2_000_000
 	for _, f := range Formats {
 		b.Run(string(f), func(b *testing.B) {
-			peak := sampleHeap(b)
+			peak := storetest.PeakHeap()
 			benchWrite(b, APILogs, rows, func(w io.Writer) RowWriter { return NewWriter(f, w, "api-logs") })
 			b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
 		})
-	}
-}
-
-// sampleHeap samples the bytes of live and not-yet-swept heap objects
-// until the returned function is called, which returns the peak.
-func sampleHeap(b *testing.B) func() uint64 {
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var peak uint64
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(sample)
-			peak = max(peak, sample[0].Value.Uint64())
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() uint64 {
-		close(stop)
-		wg.Wait()
-		return peak
 	}
 }
 

@@ -5,11 +5,12 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,9 +33,24 @@ func soffice(t *testing.T) string {
 	return path
 }
 
-// convertToCSV has LibreOffice open file and write every sheet as CSV; it
-// returns each sheet's cells in sheet order.
+// convertToCSV has LibreOffice open file (read with infilter, if given)
+// and write every sheet as CSV; it returns each sheet's cells in sheet
+// order.
 func convertToCSV(t *testing.T, bin, file string, infilter string) [][][]string {
+	t.Helper()
+	sheets := convertSheets(t, bin, file, infilter)
+	// "x (2)" sorts after "x".
+	names := slices.Sorted(maps.Keys(sheets))
+	var out [][][]string
+	for _, n := range names {
+		out = append(out, sheets[n])
+	}
+	return out
+}
+
+// convertSheets has LibreOffice write every sheet of a workbook as CSV and
+// returns them by sheet name.
+func convertSheets(t *testing.T, bin, file, infilter string) map[string][][]string {
 	t.Helper()
 	dir := t.TempDir()
 	args := []string{"-env:UserInstallation=file://" + filepath.Join(dir, "profile"), "--headless"}
@@ -47,43 +63,11 @@ func convertToCSV(t *testing.T, bin, file string, infilter string) [][][]string 
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("soffice: %v\n%s", err, out)
 	}
-	names, _ := filepath.Glob(filepath.Join(dir, "out", "*.csv"))
-	// Sheet files are named "{file}-{sheet}.csv": without the extension,
-	// "x (2)" sorts after "x".
-	sort.Slice(names, func(i, j int) bool {
-		return strings.TrimSuffix(names[i], ".csv") < strings.TrimSuffix(names[j], ".csv")
-	})
-	var sheets [][][]string
-	for _, n := range names {
-		raw, err := os.ReadFile(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
-		if err != nil {
-			t.Fatalf("%s: %v", n, err)
-		}
-		sheets = append(sheets, rows)
-	}
-	if len(sheets) == 0 {
-		t.Fatalf("soffice wrote nothing for %s", file)
-	}
-	return sheets
-}
-
-// convertSheets has LibreOffice write every sheet of a workbook as CSV and
-// returns them by sheet name.
-func convertSheets(t *testing.T, bin, file string) map[string][][]string {
-	t.Helper()
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "-env:UserInstallation=file://"+filepath.Join(dir, "profile"), "--headless",
-		"--convert-to", "csv:Text - txt - csv (StarCalc):44,34,UTF8,1,,0,false,true,false,false,false,-1",
-		"--outdir", filepath.Join(dir, "out"), file)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("soffice: %v\n%s", err, out)
-	}
 	prefix := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)) + "-"
 	names, _ := filepath.Glob(filepath.Join(dir, "out", "*.csv"))
+	if len(names) == 0 {
+		t.Fatalf("soffice wrote nothing for %s", file)
+	}
 	sheets := map[string][][]string{}
 	for _, n := range names {
 		raw, err := os.ReadFile(n)

@@ -46,6 +46,7 @@ func LoadUsageReports(ctx context.Context, src usage.UsageReportSource, workspac
 	if r.seen, err = src.SeenGroups(ctx, workspaceID, yearAgo, halfAgo, now); err != nil {
 		return nil, err
 	}
+	sortObservations(r.seen)
 	if r.status, err = src.IntegrationStatus(ctx, workspaceID); err != nil {
 		return nil, err
 	}
@@ -66,10 +67,13 @@ func (u *UsageReports) Write(w io.Writer, loc *time.Location) error {
 				s = append(s, g)
 			}
 		}
-		var o []usage.SeenGroup
-		for _, g := range u.seen {
-			if g.Recent || !period.recentOnly {
-				o = append(o, g)
+		o := u.seen
+		if period.recentOnly {
+			o = nil
+			for _, g := range u.seen {
+				if g.Recent {
+					o = append(o, g)
+				}
 			}
 		}
 		// The workbook is already deflated: store it as it is.
@@ -98,36 +102,31 @@ type usageReport struct {
 	totals      struct{ entityTypes, projects, synced int64 }
 }
 
-// toObservations converts the store's groups, in a fixed order (system,
-// then identity), so that which spelling is shown first does not depend on
-// the store's grouping order.
-func toObservations(groups []usage.SeenGroup) []identity.Observation {
-	out := make([]identity.Observation, len(groups))
-	for i, g := range groups {
-		out[i] = identity.Observation{System: g.System, Email: g.Email, Username: g.Username, DisplayName: g.DisplayName,
-			Interactions: g.Interactions, ServiceAccount: g.ServiceAccount, LastSeen: g.LastSeen}
-	}
+// sortObservations orders the store's groups by system, then identity, so
+// that which spelling is shown first does not depend on the store, and
+// each system's observations are one run of the slice.
+func sortObservations(obs []usage.SeenGroup) {
 	fold := func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
-	slices.SortStableFunc(out, func(a, b identity.Observation) int {
+	slices.SortStableFunc(obs, func(a, b usage.SeenGroup) int {
 		return cmp.Or(cmp.Compare(a.System, b.System), cmp.Compare(fold(a.Email), fold(b.Email)),
 			cmp.Compare(fold(a.Username), fold(b.Username)), cmp.Compare(fold(a.DisplayName), fold(b.DisplayName)),
 			a.LastSeen.Compare(b.LastSeen))
 	})
-	return out
 }
 
 func buildUsageReport(syncs []usage.SyncGroup, seen []usage.SeenGroup, status map[string]string) *usageReport {
 	r := &usageReport{bySystem: map[string]map[identity.Rule]int{}, systemUsers: map[string]int{}}
-	obs := toObservations(seen)
-	r.users = identity.Resolve(obs)
-	perSystem := map[string][]identity.Observation{}
-	for _, o := range obs {
-		perSystem[o.System] = append(perSystem[o.System], o)
-	}
-	for sys, o := range perSystem {
-		users := identity.Resolve(o)
-		r.bySystem[sys] = identity.Counts(users)
-		r.systemUsers[sys] = len(users)
+	r.users = identity.Resolve(seen)
+	// seen is sorted by system: each system is a run of it.
+	for start := 0; start < len(seen); {
+		end := start + 1
+		for end < len(seen) && seen[end].System == seen[start].System {
+			end++
+		}
+		n, byRule := identity.CountUsers(seen[start:end])
+		r.bySystem[seen[start].System] = byRule
+		r.systemUsers[seen[start].System] = n
+		start = end
 	}
 
 	// Only successful syncs count; an integration is Active when its latest

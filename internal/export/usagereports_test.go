@@ -155,7 +155,7 @@ func TestUsageReportsLibreOffice(t *testing.T) {
 		}
 		wb.Close()
 
-		got := convertSheets(t, bin, filepath.Join(dir, f.Name))
+		got := convertSheets(t, bin, filepath.Join(dir, f.Name), "")
 		want := wantReports[f.Name]
 		if len(got) != len(want) {
 			t.Fatalf("%s: %d sheets read back", f.Name, len(got))

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/usagelog/usagelog/internal/usage"
 )
 
 // Rule is how a user was first identified.
@@ -29,17 +31,11 @@ func (r Rule) String() string {
 	return [...]string{"Usernames or Emails", "Emails", "Display Names", "Usernames"}[r]
 }
 
-// Observation is what is known of one identity seen in one system:
-// typically one row per distinct (system, email, username, display name).
-type Observation struct {
-	System         string
-	Email          string
-	Username       string
-	DisplayName    string
-	Interactions   []string
-	ServiceAccount bool
-	LastSeen       time.Time
-}
+// Observation is what is known of one identity seen in one system: the
+// store's group of user_seen events per distinct (system, email, username,
+// display name). It is the store's type, so that a year of groups is
+// resolved without a copy.
+type Observation = usage.SeenGroup
 
 // User is one resolved user.
 type User struct {
@@ -54,7 +50,7 @@ type User struct {
 	// Duplicates lists the usernames one email was seen under in
 	// different systems, when there are two or more.
 	Duplicates []string
-	obs        []Observation
+	obs        []int32 // indexes into Resolve's observations
 }
 
 func norm(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
@@ -77,6 +73,21 @@ func localPart(email string) string {
 // Observations with none of these are skipped. Users come in the order
 // they were identified.
 func Resolve(obs []Observation) []*User {
+	users := resolve(obs)
+	for _, u := range users {
+		u.finish(obs)
+	}
+	return users
+}
+
+// CountUsers resolves obs and returns how many users each rule
+// identified, without building the users' details.
+func CountUsers(obs []Observation) (total int, byRule map[Rule]int) {
+	users := resolve(obs)
+	return len(users), Counts(users)
+}
+
+func resolve(obs []Observation) []*User {
 	var users []*User
 	newUser := func(r Rule) *User { u := &User{Rule: r}; users = append(users, u); return u }
 
@@ -102,24 +113,26 @@ func Resolve(obs []Observation) []*User {
 			parent[rb] = ra
 		}
 	}
-	var rule1 []Observation
-	for _, o := range obs {
+	var rule1 []int32
+	for i := range obs {
+		o := &obs[i]
 		if norm(o.Email) != "" && norm(o.Username) != "" {
-			rule1 = append(rule1, o)
-			union("u:"+norm(o.Username), "u:"+localPart(o.Email))
+			rule1 = append(rule1, int32(i))
+			union(norm(o.Username), localPart(o.Email))
 		}
 	}
 	// keyed maps a key (username or local part) to its user.
 	keyed := map[string]*User{}
 	byRoot := map[string]*User{}
-	for _, o := range rule1 {
-		root := find("u:" + norm(o.Username))
+	for _, i := range rule1 {
+		o := &obs[i]
+		root := find(norm(o.Username))
 		u := byRoot[root]
 		if u == nil {
 			u = newUser(UsernamesOrEmails)
 			byRoot[root] = u
 		}
-		u.obs = append(u.obs, o)
+		u.obs = append(u.obs, i)
 		keyed[norm(o.Username)] = u
 		keyed[localPart(o.Email)] = u
 	}
@@ -127,7 +140,8 @@ func Resolve(obs []Observation) []*User {
 
 	// Rule 2: email, no username.
 	byEmail := map[string]*User{}
-	for _, o := range obs {
+	for i := range obs {
+		o := &obs[i]
 		if norm(o.Email) == "" || norm(o.Username) != "" {
 			continue
 		}
@@ -142,12 +156,13 @@ func Resolve(obs []Observation) []*User {
 		if _, ok := keyed[localPart(o.Email)]; !ok {
 			keyed[localPart(o.Email)] = u
 		}
-		u.obs = append(u.obs, o)
+		u.obs = append(u.obs, int32(i))
 	}
 
 	// Rule 3: no email, a display name.
 	byName := map[string]*User{}
-	for _, o := range obs {
+	for i := range obs {
+		o := &obs[i]
 		if norm(o.Email) != "" || norm(o.DisplayName) == "" {
 			continue
 		}
@@ -156,12 +171,13 @@ func Resolve(obs []Observation) []*User {
 			u = newUser(DisplayNames)
 			byName[norm(o.DisplayName)] = u
 		}
-		u.obs = append(u.obs, o)
+		u.obs = append(u.obs, int32(i))
 	}
 
 	// Rule 4: a username only.
 	byUsername := map[string]*User{}
-	for _, o := range obs {
+	for i := range obs {
+		o := &obs[i]
 		if norm(o.Email) != "" || norm(o.DisplayName) != "" || norm(o.Username) == "" {
 			continue
 		}
@@ -173,12 +189,9 @@ func Resolve(obs []Observation) []*User {
 			u = newUser(Usernames)
 			byUsername[norm(o.Username)] = u
 		}
-		u.obs = append(u.obs, o)
+		u.obs = append(u.obs, int32(i))
 	}
 
-	for _, u := range users {
-		u.finish()
-	}
 	return users
 }
 
@@ -192,13 +205,14 @@ func addDistinct(list []string, s string) []string {
 	return append(list, s)
 }
 
-func (u *User) finish() {
+func (u *User) finish(all []Observation) {
 	u.Systems = map[string]time.Time{}
 	interactions := map[string]bool{}
 	// usernames of each email, by system, for Duplicates.
 	seen := map[string]map[string]string{} // email → username → a system
 	dupSystems := map[string]map[string]bool{}
-	for _, o := range u.obs {
+	for _, i := range u.obs {
+		o := &all[i]
 		u.Emails = addDistinct(u.Emails, o.Email)
 		u.Usernames = addDistinct(u.Usernames, o.Username)
 		u.DisplayNames = addDistinct(u.DisplayNames, o.DisplayName)

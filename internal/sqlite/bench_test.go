@@ -144,3 +144,98 @@ func BenchmarkExport(b *testing.B) {
 type byteCounter int64
 
 func (c *byteCounter) Write(p []byte) (int, error) { *c += byteCounter(len(p)); return len(p), nil }
+
+// BenchmarkUsageReports builds "Usage Reports.zip" from a store holding a
+// year of 5,000,000 sync events and 1,000,000 user_seen observations (of
+// 60,000 people in six systems), built once in the temp directory. The
+// issue's targets: at most 15 s and 300 MB of peak heap.
+func BenchmarkUsageReports(b *testing.B) {
+	ctx := context.Background()
+	const syncs, seen = 5_000_000, 1_000_000
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	path := filepath.Join(os.TempDir(), "usagelog-bench-reports.db")
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	have, _ := s.Count(ctx, 1, usage.KindSync)
+	if have == 0 {
+		b.Logf("building %s (once)", path)
+		buildReportsStore(b, s, syncs, seen, now)
+	} else if have != syncs {
+		b.Fatalf("%s holds %d syncs, want %d: remove it", path, have, syncs)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		peak := storetest.PeakHeap()
+		reports, err := export.LoadUsageReports(ctx, s, 1, now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var out byteCounter
+		if err := reports.Write(&out, time.UTC); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
+		b.ReportMetric(float64(out), "zip-bytes")
+	}
+}
+
+func buildReportsStore(b *testing.B, s *sqlite.Store, syncs, seen int, now time.Time) {
+	ctx := context.Background()
+	systems := []string{"Jira", "ServiceNow", "Azure DevOps", "GitHub", "Salesforce", "Zendesk"}
+	types := []string{"Bug", "Story", "Task", "Incident", "Problem", "Change", "Case", "Issue", "Epic", "Request"}
+	interactions := []string{"comment_author", "attachment_author", "mapped_user_field", "mention", "update_author"}
+	start := now.AddDate(-1, 0, 0)
+	span := now.Sub(start)
+	batch := make([]usage.Event, 0, 10_000)
+	flush := func() {
+		if _, err := s.Append(ctx, 1, batch); err != nil {
+			b.Fatal(err)
+		}
+		batch = batch[:0]
+	}
+	for i := range syncs {
+		integ := i % 40
+		s1, s2 := systems[integ%6], systems[(integ+1+integ/6)%6]
+		outcome := "synced"
+		if i%17 == 0 {
+			outcome = "failed"
+		}
+		status := "active"
+		if integ%7 == 0 {
+			status = "inactive"
+		}
+		batch = append(batch, usage.Event{Kind: usage.KindSync, ID: fmt.Sprintf("s%08d", i),
+			Time:        start.Add(time.Duration(i) * (span / time.Duration(syncs))).Truncate(time.Millisecond),
+			Integration: fmt.Sprintf("int-%02d", integ), System1: s1, System2: s2,
+			Project1: fmt.Sprintf("P%d", i%50), Project2: fmt.Sprintf("Q%d", (i/50)%50), EndSystem: s2,
+			EntityType: types[i%len(types)], EntityID: strconv.Itoa(i), IntegrationStatus: status,
+			IntegrationUpdatedAt: start, Outcome: outcome})
+		if len(batch) == cap(batch) {
+			flush()
+		}
+	}
+	for i := range seen {
+		p := i % 60_000
+		e := usage.Event{Kind: usage.KindUserSeen, ID: fmt.Sprintf("o%08d", i),
+			Time:   start.Add(time.Duration(i) * (span / time.Duration(seen))).Truncate(time.Millisecond),
+			System: systems[(i/60_000)%6], Interaction: interactions[i%5], ServiceAccount: p%500 == 0}
+		switch p % 4 {
+		case 0:
+			e.Email, e.Username = fmt.Sprintf("user%d@example.com", p), fmt.Sprintf("user%d", p)
+		case 1:
+			e.Email = fmt.Sprintf("User%d@Example.com", p)
+		case 2:
+			e.DisplayName = fmt.Sprintf("User %d", p)
+		case 3:
+			e.Username = fmt.Sprintf("u%d", p)
+		}
+		batch = append(batch, e)
+		if len(batch) == cap(batch) {
+			flush()
+		}
+	}
+	flush()
+}

@@ -10,20 +10,25 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-// SyncGroups sums sync events with GROUP BY in SQLite: the report reads
-// groups, not the millions of events behind them.
+// SyncGroups sums sync events with GROUP BY in SQLite, in the order of
+// the events_sync_groups index (no sort), each group's recent and older
+// events apart by conditional aggregates: the report reads groups, not the
+// millions of events behind them.
 func (s *Store) SyncGroups(ctx context.Context, workspaceID int64, from, split, to time.Time) ([]usage.SyncGroup, error) {
 	defer s.timed("sync_groups", time.Now())
-	rows, err := s.read.QueryContext(ctx, `
+	// kind is a literal so the planner can use the partial index.
+	rows, err := s.read.QueryContext(ctx, fmt.Sprintf(`
 		SELECT integration, system1, system2, project1, project2, end_system, entity_type,
-		       time_ms >= ? AS recent,
-		       SUM(CASE WHEN outcome = 'synced' THEN 1 ELSE 0 END),
-		       MAX(CASE WHEN outcome = 'synced' THEN time_ms END),
-		       MAX(integration_updated_ms)
-		FROM events
-		WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms < ?
-		GROUP BY integration, system1, system2, project1, project2, end_system, entity_type, recent`,
-		split.UnixMilli(), workspaceID, kindCodes[usage.KindSync], from.UnixMilli(), to.UnixMilli())
+		       SUM(time_ms >= ?1), SUM(time_ms < ?1),
+		       SUM(outcome = 'synced' AND time_ms >= ?1), SUM(outcome = 'synced' AND time_ms < ?1),
+		       MAX(CASE WHEN outcome = 'synced' AND time_ms >= ?1 THEN time_ms END),
+		       MAX(CASE WHEN outcome = 'synced' AND time_ms < ?1 THEN time_ms END),
+		       MAX(CASE WHEN time_ms >= ?1 THEN integration_updated_ms END),
+		       MAX(CASE WHEN time_ms < ?1 THEN integration_updated_ms END)
+		FROM events INDEXED BY events_sync_groups
+		WHERE workspace_id = ?2 AND kind = %d AND time_ms >= ?3 AND time_ms < ?4
+		GROUP BY integration, system1, system2, project1, project2, end_system, entity_type`, kindCodes[usage.KindSync]),
+		split.UnixMilli(), workspaceID, from.UnixMilli(), to.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: sync groups: %w", err)
 	}
@@ -31,13 +36,21 @@ func (s *Store) SyncGroups(ctx context.Context, workspaceID int64, from, split, 
 	var out []usage.SyncGroup
 	for rows.Next() {
 		var g usage.SyncGroup
-		var lastSynced, lastUpdated sql.NullInt64
+		var nRecent, nOld, syncedRecent, syncedOld int64
+		var lastRecent, lastOld, updRecent, updOld sql.NullInt64
 		if err := rows.Scan(&g.Integration, &g.System1, &g.System2, &g.Project1, &g.Project2, &g.EndSystem, &g.EntityType,
-			&g.Recent, &g.Synced, &lastSynced, &lastUpdated); err != nil {
+			&nRecent, &nOld, &syncedRecent, &syncedOld, &lastRecent, &lastOld, &updRecent, &updOld); err != nil {
 			return nil, fmt.Errorf("sqlite: sync groups: %w", err)
 		}
-		g.LastSynced, g.LastUpdated = nullTime(lastSynced), nullTime(lastUpdated)
-		out = append(out, g)
+		if nRecent > 0 {
+			r := g
+			r.Recent, r.Synced, r.LastSynced, r.LastUpdated = true, syncedRecent, nullTime(lastRecent), nullTime(updRecent)
+			out = append(out, r)
+		}
+		if nOld > 0 {
+			g.Synced, g.LastSynced, g.LastUpdated = syncedOld, nullTime(lastOld), nullTime(updOld)
+			out = append(out, g)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: sync groups: %w", err)
@@ -53,36 +66,59 @@ func nullTime(n sql.NullInt64) time.Time {
 }
 
 // SeenGroups groups user_seen events by system and identity, compared
-// case-insensitively without surrounding spaces.
+// case-insensitively without surrounding spaces, in the order of the
+// events_seen_groups index; each group's recent and older sightings apart.
 func (s *Store) SeenGroups(ctx context.Context, workspaceID int64, from, split, to time.Time) ([]usage.SeenGroup, error) {
 	defer s.timed("seen_groups", time.Now())
-	rows, err := s.read.QueryContext(ctx, `
+	rows, err := s.read.QueryContext(ctx, fmt.Sprintf(`
 		SELECT system, MIN(email), MIN(username), MIN(display_name),
-		       time_ms >= ? AS recent,
-		       group_concat(DISTINCT interaction), MAX(service_account), MAX(time_ms)
-		FROM events
-		WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms < ?
-		GROUP BY system, lower(trim(email)), lower(trim(username)), lower(trim(display_name)), recent`,
-		split.UnixMilli(), workspaceID, kindCodes[usage.KindUserSeen], from.UnixMilli(), to.UnixMilli())
+		       group_concat(DISTINCT CASE WHEN time_ms >= ?1 THEN interaction END),
+		       group_concat(DISTINCT CASE WHEN time_ms < ?1 THEN interaction END),
+		       MAX(CASE WHEN time_ms >= ?1 THEN service_account END),
+		       MAX(CASE WHEN time_ms < ?1 THEN service_account END),
+		       MAX(CASE WHEN time_ms >= ?1 THEN time_ms END),
+		       MAX(CASE WHEN time_ms < ?1 THEN time_ms END)
+		FROM events INDEXED BY events_seen_groups
+		WHERE workspace_id = ?2 AND kind = %d AND time_ms >= ?3 AND time_ms < ?4
+		GROUP BY system, lower(trim(email)), lower(trim(username)), lower(trim(display_name))`, kindCodes[usage.KindUserSeen]),
+		split.UnixMilli(), workspaceID, from.UnixMilli(), to.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: seen groups: %w", err)
 	}
 	defer rows.Close()
 	var out []usage.SeenGroup
+	// Systems and interaction lists repeat across hundreds of thousands of
+	// groups: one copy of each is shared.
+	systems, lists := map[string]string{}, map[string][]string{}
+	intern := func(s string) []string {
+		l, ok := lists[s]
+		if !ok {
+			l = splitList(s)
+			lists[s] = l
+		}
+		return l
+	}
 	for rows.Next() {
 		var g usage.SeenGroup
-		var interactions sql.NullString
-		var last int64
-		if err := rows.Scan(&g.System, &g.Email, &g.Username, &g.DisplayName, &g.Recent, &interactions, &g.ServiceAccount, &last); err != nil {
+		var inRecent, inOld sql.NullString
+		var svcRecent, svcOld, lastRecent, lastOld sql.NullInt64
+		if err := rows.Scan(&g.System, &g.Email, &g.Username, &g.DisplayName, &inRecent, &inOld, &svcRecent, &svcOld, &lastRecent, &lastOld); err != nil {
 			return nil, fmt.Errorf("sqlite: seen groups: %w", err)
 		}
-		for _, i := range strings.Split(interactions.String, ",") {
-			if i != "" {
-				g.Interactions = append(g.Interactions, i)
-			}
+		if sys, ok := systems[g.System]; ok {
+			g.System = sys
+		} else {
+			systems[g.System] = g.System
 		}
-		g.LastSeen = time.UnixMilli(last).UTC()
-		out = append(out, g)
+		if lastRecent.Valid {
+			r := g
+			r.Recent, r.Interactions, r.ServiceAccount, r.LastSeen = true, intern(inRecent.String), svcRecent.Int64 != 0, nullTime(lastRecent)
+			out = append(out, r)
+		}
+		if lastOld.Valid {
+			g.Interactions, g.ServiceAccount, g.LastSeen = intern(inOld.String), svcOld.Int64 != 0, nullTime(lastOld)
+			out = append(out, g)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: seen groups: %w", err)
@@ -90,14 +126,24 @@ func (s *Store) SeenGroups(ctx context.Context, workspaceID int64, from, split, 
 	return out, nil
 }
 
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // IntegrationStatus returns each integration's status as of its latest
 // sync event (SQLite returns the bare column of the MAX row).
 func (s *Store) IntegrationStatus(ctx context.Context, workspaceID int64) (map[string]string, error) {
 	defer s.timed("integration_status", time.Now())
 	rows, err := s.read.QueryContext(ctx, `
-		SELECT integration, integration_status, MAX(time_ms) FROM events
-		WHERE workspace_id = ? AND kind = ? GROUP BY integration`,
-		workspaceID, kindCodes[usage.KindSync])
+		SELECT integration, integration_status, MAX(time_ms) FROM events INDEXED BY events_sync_groups
+		WHERE workspace_id = ? AND kind = `+fmt.Sprint(kindCodes[usage.KindSync])+` GROUP BY integration`,
+		workspaceID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: integration status: %w", err)
 	}

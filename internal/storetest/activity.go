@@ -13,15 +13,8 @@ import (
 // outside the range, a9 is inside though on 1 April in UTC, and the range
 // crosses the 8 March DST change.
 func ActivityFixture() []usage.Event {
-	at := func(s string) time.Time {
-		t, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			panic(err)
-		}
-		return t
-	}
 	act := func(id, ts, user string, e usage.Event) usage.Event {
-		e.Kind, e.ID, e.Time, e.UserID = usage.KindActivity, id, at(ts), user
+		e.Kind, e.ID, e.Time, e.UserID = usage.KindActivity, id, mustTime(ts), user
 		switch user {
 		case "u1":
 			e.UserName, e.UserEmail = "Ada Lovelace", "ada@example.com"
@@ -46,4 +39,13 @@ func ActivityFixture() []usage.Event {
 		act("a8", "2026-04-01T04:30:00Z", "u1", usage.Event{Feature: "chat", AssistantID: "as1", Assistant: "Writer", Messages: 7}),
 		act("a9", "2026-04-01T03:30:00Z", "u2", usage.Event{Feature: "chat", AssistantID: "as2", Assistant: "Coder", Model: "claude"}),
 	}
+}
+
+// mustTime parses a fixture's RFC 3339 time.
+func mustTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
 }

@@ -18,13 +18,7 @@ var ReportsNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 // identity worked example of package identity, plus one user only the
 // 1-year workbook sees.
 func ReportsFixture() []usage.Event {
-	at := func(s string) time.Time {
-		t, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			panic(err)
-		}
-		return t
-	}
+	at := mustTime
 	n := 0
 	sync := func(ts, integration, s1, s2, p1, p2, end, typ, status, updated, outcome string) usage.Event {
 		n++

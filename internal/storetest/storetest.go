@@ -160,6 +160,57 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 		}
 	})
 
+	t.Run("UsageReportAggregates", func(t *testing.T) {
+		s := open(t)
+		src, ok := s.(usage.UsageReportSource)
+		if !ok {
+			t.Skip("store does not compute usage reports")
+		}
+		if _, err := s.Append(ctx, 1, ReportsFixture()); err != nil {
+			t.Fatal(err)
+		}
+		now := ReportsNow
+		groups, err := src.SyncGroups(ctx, 1, now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var synced, recent int64
+		for _, g := range groups {
+			synced += g.Synced
+			if g.Recent {
+				recent += g.Synced
+			}
+		}
+		if synced != 4 || recent != 3 || len(groups) != 4 {
+			t.Errorf("sync groups: %d groups, %d synced, %d recent; want 4, 4, 3", len(groups), synced, recent)
+		}
+		seen, err := src.SeenGroups(ctx, 1, now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		service := 0
+		for _, g := range seen {
+			if g.ServiceAccount {
+				service++
+				if len(g.Interactions) != 2 {
+					t.Errorf("svc-sync's interactions %q, want both", g.Interactions)
+				}
+			}
+		}
+		// 13 observations in the year; Carol's two spellings and
+		// svc-sync's two sightings are one group each.
+		if len(seen) != 12 || service != 1 {
+			t.Errorf("%d seen groups (%d service accounts), want 12 (1)", len(seen), service)
+		}
+		status, err := src.IntegrationStatus(ctx, 1)
+		if err != nil || !reflect.DeepEqual(status, map[string]string{"Jira-SN": "active", "ADO-Jira": "inactive", "Old": "active"}) {
+			t.Errorf("status %v (%v)", status, err)
+		}
+		if other, _ := src.SyncGroups(ctx, 2, now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0), now); len(other) != 0 {
+			t.Errorf("workspace 2 sees %d sync groups", len(other))
+		}
+	})
+
 	t.Run("ScanFieldsAndEarlyStop", func(t *testing.T) {
 		s := open(t)
 		sc, ok := s.(usage.LogScanner)
