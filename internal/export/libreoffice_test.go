@@ -19,16 +19,12 @@ import (
 )
 
 // soffice finds LibreOffice, the independent client the exports are checked
-// with. scripts/test.sh installs it and sets USAGELOG_REQUIRE_SOFFICE, so
-// CI fails rather than skips when it is missing.
+// with; scripts/test.sh installs it.
 func soffice(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("soffice")
 	if err != nil {
-		if os.Getenv("USAGELOG_REQUIRE_SOFFICE") != "" {
-			t.Fatal("soffice not found; install libreoffice-calc-nogui")
-		}
-		t.Skip("soffice not found; scripts/test.sh installs libreoffice-calc-nogui")
+		t.Fatal("soffice not found: run scripts/test.sh, which installs libreoffice-calc-nogui")
 	}
 	return path
 }

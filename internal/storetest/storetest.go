@@ -164,7 +164,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 		s := open(t)
 		src, ok := s.(usage.UsageReportSource)
 		if !ok {
-			t.Skip("store does not compute usage reports")
+			t.Fatal("every events store must implement usage.UsageReportSource")
 		}
 		if _, err := s.Append(ctx, 1, ReportsFixture()); err != nil {
 			t.Fatal(err)
@@ -215,7 +215,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 		s := open(t)
 		sc, ok := s.(usage.LogScanner)
 		if !ok {
-			t.Skip("store does not stream")
+			t.Fatal("every events store must implement usage.LogScanner")
 		}
 		ev := Fixture(2000)
 		if _, err := s.Append(ctx, 1, ev); err != nil {
