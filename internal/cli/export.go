@@ -93,25 +93,23 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer st.close()
+	settings, err := st.meta.Settings(ctx, ws.ID)
+	if err != nil {
+		return err
+	}
 	if pos[0] == "usage-reports" {
-		return exportUsageReports(ctx, env, st, ws, q, *out)
+		return exportUsageReports(ctx, env, st, ws, settings, q, *out)
 	}
 	if u, ok := export.UsageExports[pos[0]]; ok {
-		return exportUsageData(ctx, env, st, ws, d.data, u, q, *out, *quiet)
+		return exportUsageData(ctx, env, st, ws, settings, d.data, u, q, *out, *quiet)
 	}
 	scanner, ok := st.events.(usage.LogScanner)
 	if !ok {
 		return fmt.Errorf("export: the events store cannot stream exports")
 	}
-	settings, err := st.meta.Settings(ctx, ws.ID)
+	loc, err := settings.Location()
 	if err != nil {
 		return err
-	}
-	loc := time.UTC
-	if settings.Timezone != "" {
-		if loc, err = usage.LoadLocation(settings.Timezone); err != nil {
-			return fmt.Errorf("workspace timezone: %w", err)
-		}
 	}
 	lr, err := export.ParseLogRequest(pos[0], q, time.Now(), loc)
 	if err != nil {
@@ -176,7 +174,7 @@ func writeExport(ctx context.Context, path string, env Env, write func(io.Writer
 }
 
 // exportUsageData writes a seed 001 usage export to a file.
-func exportUsageData(ctx context.Context, env Env, st *stores, ws usage.Workspace, data string, u *export.UsageExport, q url.Values, out string, quiet bool) error {
+func exportUsageData(ctx context.Context, env Env, st *stores, ws usage.Workspace, settings usage.Settings, data string, u *export.UsageExport, q url.Values, out string, quiet bool) error {
 	for k := range q {
 		if k != "from" && k != "to" && k != "tz" && k != "format" {
 			return usagef("export %s: --%s does not apply (it takes --from, --to, --tz and --format)", u.Name, strings.ReplaceAll(k, "_", "-"))
@@ -189,17 +187,7 @@ func exportUsageData(ctx context.Context, env Env, st *stores, ws usage.Workspac
 	if err != nil {
 		return usagef("export: %v", err)
 	}
-	settings, err := st.meta.Settings(ctx, ws.ID)
-	if err != nil {
-		return err
-	}
-	tz := q.Get("tz")
-	if tz == "" {
-		tz = settings.Timezone
-	}
-	if tz == "" {
-		tz = "UTC"
-	}
+	tz := cmp.Or(q.Get("tz"), settings.Timezone, "UTC")
 	from, to := q.Get("from"), q.Get("to")
 	rng, err := export.UsageRequest{
 		From: &export.RangeBound{Date: &from, Timezone: &tz},
@@ -259,7 +247,7 @@ func counted[T any](seq iter.Seq2[T, error], progress func(int)) iter.Seq2[T, er
 
 // exportUsageReports writes the seed 003 zip: the last 6 months and the
 // last year before now.
-func exportUsageReports(ctx context.Context, env Env, st *stores, ws usage.Workspace, q url.Values, out string) error {
+func exportUsageReports(ctx context.Context, env Env, st *stores, ws usage.Workspace, settings usage.Settings, q url.Values, out string) error {
 	for k := range q {
 		if k != "tz" && k != "format" {
 			return usagef("export usage-reports: --%s does not apply (it covers the last 6 months and the last year; it takes --tz)", strings.ReplaceAll(k, "_", "-"))
@@ -271,10 +259,6 @@ func exportUsageReports(ctx context.Context, env Env, st *stores, ws usage.Works
 	src, ok := st.events.(usage.UsageReportSource)
 	if !ok {
 		return fmt.Errorf("export: the events store cannot compute usage reports")
-	}
-	settings, err := st.meta.Settings(ctx, ws.ID)
-	if err != nil {
-		return err
 	}
 	loc, err := usage.LoadLocation(cmp.Or(q.Get("tz"), settings.Timezone))
 	if err != nil {

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"fmt"
 	"mime"
 	"net/http"
 	"time"
@@ -33,13 +32,8 @@ func (s *Server) workspaceSettings(r *http.Request, workspaceID int64) (usage.Se
 	if err != nil {
 		return st, nil, err
 	}
-	loc := time.UTC
-	if st.Timezone != "" {
-		if loc, err = usage.LoadLocation(st.Timezone); err != nil {
-			return st, nil, fmt.Errorf("workspace timezone: %w", err)
-		}
-	}
-	return st, loc, nil
+	loc, err := st.Location()
+	return st, loc, err
 }
 
 // exportLogs streams a report over api_request events straight into the

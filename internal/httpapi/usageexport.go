@@ -6,7 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
-	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/usagelog/usagelog/internal/export"
@@ -121,7 +121,7 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
 	defer f.Close()
 	name := path.Base(p)
 	h := w.Header()
-	if f, err := export.ParseFormat(path.Ext(name)[min(1, len(path.Ext(name))):]); err == nil {
+	if f, err := export.ParseFormat(strings.TrimPrefix(path.Ext(name), ".")); err == nil {
 		h.Set("Content-Type", f.ContentType())
 	}
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
@@ -171,7 +171,7 @@ func (e *exportSlots) acquire(workspaceID int64) (func(), error) {
 	defer e.mu.Unlock()
 	if e.running[workspaceID] >= e.max {
 		return nil, &usage.Error{Code: usage.ERateLimited,
-			Message: fmt.Sprintf("%s exports are already running in this workspace (the limit); try again when one finishes", strconv.Itoa(e.max))}
+			Message: fmt.Sprintf("%d exports are already running in this workspace (the limit); try again when one finishes", e.max)}
 	}
 	e.running[workspaceID]++
 	return func() {

@@ -66,6 +66,15 @@ type Settings struct {
 	ExportRowLimit int64  // 0: the server's default
 }
 
+// Location is the workspace's timezone for written times (UTC unless set).
+func (s Settings) Location() (*time.Location, error) {
+	loc, err := LoadLocation(s.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("workspace timezone: %w", err)
+	}
+	return loc, nil
+}
+
 // DefaultSettings are a new workspace's.
 func DefaultSettings() Settings { return Settings{Timezone: "UTC"} }
 
