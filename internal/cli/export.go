@@ -269,7 +269,7 @@ func exportUsageReports(ctx context.Context, env Env, st *stores, ws usage.Works
 	if err != nil {
 		return err
 	}
-	_, size, err := writeExport(ctx, out, env, func(w io.Writer) (int, error) { return 0, reports.Write(w, loc) })
+	_, size, err := writeExport(ctx, out, env, func(w io.Writer) (int, error) { return 0, reports.Write(ctx, w, loc) })
 	if err != nil {
 		return err
 	}

@@ -25,28 +25,25 @@ var UsageReportSheets = []string{"Summary", "Unique User Count", "Entity Type Co
 // reportTime is how the workbooks show times (in the workspace's zone).
 const reportTime = "2006-01-02 15:04"
 
-// UsageReports holds the aggregates of the seed 003 download: groups and
-// distinct observations, not the events behind them.
+// UsageReports holds the sync aggregates of the seed 003 download, and
+// where to read each workbook's user observations from: groups and
+// distinct observations, never the events behind them.
 type UsageReports struct {
-	now    time.Time
-	syncs  []usage.SyncGroup
-	seen   []usage.SeenGroup
-	status map[string]string
+	now         time.Time
+	src         usage.UsageReportSource
+	workspaceID int64
+	syncs       []usage.SyncGroup
+	status      map[string]string
 }
 
-// LoadUsageReports reads the aggregates of the year before now from src,
-// marking the last 6 months, in one pass.
+// LoadUsageReports reads the sync aggregates of the year before now from
+// src, marking the last 6 months, in one pass. Write reads the rest.
 func LoadUsageReports(ctx context.Context, src usage.UsageReportSource, workspaceID int64, now time.Time) (*UsageReports, error) {
-	yearAgo, halfAgo := now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0)
-	r := &UsageReports{now: now}
+	r := &UsageReports{now: now, src: src, workspaceID: workspaceID}
 	var err error
-	if r.syncs, err = src.SyncGroups(ctx, workspaceID, yearAgo, halfAgo, now); err != nil {
+	if r.syncs, err = src.SyncGroups(ctx, workspaceID, now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0), now); err != nil {
 		return nil, err
 	}
-	if r.seen, err = src.SeenGroups(ctx, workspaceID, yearAgo, halfAgo, now); err != nil {
-		return nil, err
-	}
-	sortObservations(r.seen)
 	if r.status, err = src.IntegrationStatus(ctx, workspaceID); err != nil {
 		return nil, err
 	}
@@ -54,35 +51,52 @@ func LoadUsageReports(ctx context.Context, src usage.UsageReportSource, workspac
 }
 
 // Write writes "Usage Reports.zip" to w: the workbooks of the last 6
-// months and of the last year, times in loc.
-func (u *UsageReports) Write(w io.Writer, loc *time.Location) error {
+// months and of the last year, times in loc. The year's observations are
+// read while the 6-month workbook is written (the store's queries and the
+// writer use different cores); each workbook's users are let go before
+// the next one is resolved.
+func (u *UsageReports) Write(ctx context.Context, w io.Writer, loc *time.Location) error {
+	type loaded struct {
+		seen []usage.SeenGroup
+		err  error
+	}
+	load := func(from time.Time) <-chan loaded {
+		ch := make(chan loaded, 1)
+		go func() {
+			seen, err := u.src.SeenGroups(ctx, u.workspaceID, from, u.now)
+			if err == nil {
+				sortObservations(seen)
+			}
+			ch <- loaded{seen, err}
+		}()
+		return ch
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	zw := zip.NewWriter(w)
-	for _, period := range []struct {
-		name       string
-		recentOnly bool
-	}{{"Usage Report (Last 6 Months).xlsx", true}, {"Usage Report (Last 1 Year).xlsx", false}} {
+	next := load(u.now.AddDate(0, -6, 0))
+	for i, name := range []string{"Usage Report (Last 6 Months).xlsx", "Usage Report (Last 1 Year).xlsx"} {
+		recentOnly := i == 0
+		got := <-next
+		if got.err != nil {
+			return fmt.Errorf("usage reports: %w", got.err)
+		}
+		if recentOnly {
+			next = load(u.now.AddDate(-1, 0, 0))
+		}
 		var s []usage.SyncGroup
 		for _, g := range u.syncs {
-			if g.Recent || !period.recentOnly {
+			if g.Recent || !recentOnly {
 				s = append(s, g)
 			}
 		}
-		o := u.seen
-		if period.recentOnly {
-			o = nil
-			for _, g := range u.seen {
-				if g.Recent {
-					o = append(o, g)
-				}
-			}
-		}
 		// The workbook is already deflated: store it as it is.
-		f, err := zw.CreateHeader(&zip.FileHeader{Name: period.name, Method: zip.Store, Modified: u.now})
+		f, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store, Modified: u.now})
 		if err != nil {
 			return fmt.Errorf("usage reports: %w", err)
 		}
-		if err := writeUsageWorkbook(f, buildUsageReport(s, o, u.status), loc); err != nil {
-			return fmt.Errorf("usage reports: %s: %w", period.name, err)
+		if err := writeUsageWorkbook(f, buildUsageReport(s, got.seen, u.status), loc); err != nil {
+			return fmt.Errorf("usage reports: %s: %w", name, err)
 		}
 	}
 	if err := zw.Close(); err != nil {

@@ -120,7 +120,7 @@ func usageReportsZip(t *testing.T) []byte {
 	}
 	ny, _ := time.LoadLocation("America/New_York")
 	var buf bytes.Buffer
-	if err := reports.Write(&buf, ny); err != nil {
+	if err := reports.Write(ctx, &buf, ny); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()

@@ -65,7 +65,7 @@ func (s *Server) writeUsageReports(w http.ResponseWriter, r *http.Request, c *ca
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": export.UsageReportsName}))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if err := reports.Write(w, loc); err != nil {
+	if err := reports.Write(r.Context(), w, loc); err != nil {
 		// The header is out: the client sees a cut file; the log says why.
 		s.log.Error("usage reports failed mid-stream", "workspace", c.Workspace.Name, "err", err)
 	}

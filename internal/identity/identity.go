@@ -53,7 +53,17 @@ type User struct {
 	obs        []int32 // indexes into Resolve's observations
 }
 
-func norm(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// norm folds s for comparison. Most identities are already trimmed ASCII
+// lower case: those are returned as they are, without a copy.
+func norm(s string) string {
+	s = strings.TrimSpace(s)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || ('A' <= c && c <= 'Z') {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
 
 func localPart(email string) string {
 	e := norm(email)
@@ -116,9 +126,9 @@ func resolve(obs []Observation) []*User {
 	var rule1 []int32
 	for i := range obs {
 		o := &obs[i]
-		if norm(o.Email) != "" && norm(o.Username) != "" {
+		if email, user := norm(o.Email), norm(o.Username); email != "" && user != "" {
 			rule1 = append(rule1, int32(i))
-			union(norm(o.Username), localPart(o.Email))
+			union(user, localPart(email))
 		}
 	}
 	// keyed maps a key (username or local part) to its user.
@@ -126,14 +136,15 @@ func resolve(obs []Observation) []*User {
 	byRoot := map[string]*User{}
 	for _, i := range rule1 {
 		o := &obs[i]
-		root := find(norm(o.Username))
+		user := norm(o.Username)
+		root := find(user)
 		u := byRoot[root]
 		if u == nil {
 			u = newUser(UsernamesOrEmails)
 			byRoot[root] = u
 		}
 		u.obs = append(u.obs, i)
-		keyed[norm(o.Username)] = u
+		keyed[user] = u
 		keyed[localPart(o.Email)] = u
 	}
 	rule1Keys := maps.Clone(keyed)
@@ -142,19 +153,21 @@ func resolve(obs []Observation) []*User {
 	byEmail := map[string]*User{}
 	for i := range obs {
 		o := &obs[i]
-		if norm(o.Email) == "" || norm(o.Username) != "" {
+		email := norm(o.Email)
+		if email == "" || norm(o.Username) != "" {
 			continue
 		}
-		u := rule1Keys[localPart(o.Email)]
+		local := localPart(email)
+		u := rule1Keys[local]
 		if u == nil {
-			u = byEmail[norm(o.Email)]
+			u = byEmail[email]
 		}
 		if u == nil {
 			u = newUser(Emails)
-			byEmail[norm(o.Email)] = u
+			byEmail[email] = u
 		}
-		if _, ok := keyed[localPart(o.Email)]; !ok {
-			keyed[localPart(o.Email)] = u
+		if _, ok := keyed[local]; !ok {
+			keyed[local] = u
 		}
 		u.obs = append(u.obs, int32(i))
 	}
@@ -163,13 +176,14 @@ func resolve(obs []Observation) []*User {
 	byName := map[string]*User{}
 	for i := range obs {
 		o := &obs[i]
-		if norm(o.Email) != "" || norm(o.DisplayName) == "" {
+		name := norm(o.DisplayName)
+		if name == "" || norm(o.Email) != "" {
 			continue
 		}
-		u := byName[norm(o.DisplayName)]
+		u := byName[name]
 		if u == nil {
 			u = newUser(DisplayNames)
-			byName[norm(o.DisplayName)] = u
+			byName[name] = u
 		}
 		u.obs = append(u.obs, int32(i))
 	}
@@ -178,16 +192,17 @@ func resolve(obs []Observation) []*User {
 	byUsername := map[string]*User{}
 	for i := range obs {
 		o := &obs[i]
-		if norm(o.Email) != "" || norm(o.DisplayName) != "" || norm(o.Username) == "" {
+		user := norm(o.Username)
+		if user == "" || norm(o.Email) != "" || norm(o.DisplayName) != "" {
 			continue
 		}
-		u := keyed[norm(o.Username)]
+		u := keyed[user]
 		if u == nil {
-			u = byUsername[norm(o.Username)]
+			u = byUsername[user]
 		}
 		if u == nil {
 			u = newUser(Usernames)
-			byUsername[norm(o.Username)] = u
+			byUsername[user] = u
 		}
 		u.obs = append(u.obs, int32(i))
 	}

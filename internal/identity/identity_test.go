@@ -145,3 +145,17 @@ func TestDuplicates(t *testing.T) {
 		})
 	}
 }
+
+func TestNorm(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                  "",
+		"ada":               "ada",
+		" Ada@Example.COM ": "ada@example.com",
+		"\tÄDA ÖZ":          "äda öz",
+		"ǅemal":             "ǆemal",
+	} {
+		if got := norm(in); got != want {
+			t.Errorf("norm(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -174,7 +174,7 @@ func BenchmarkUsageReports(b *testing.B) {
 			b.Fatal(err)
 		}
 		var out byteCounter
-		if err := reports.Write(&out, time.UTC); err != nil {
+		if err := reports.Write(ctx, &out, time.UTC); err != nil {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")

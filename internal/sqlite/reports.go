@@ -3,9 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -13,11 +17,16 @@ import (
 // SyncGroups sums sync events with GROUP BY in SQLite, in the order of
 // the events_sync_groups index (no sort), each group's recent and older
 // events apart by conditional aggregates: the report reads groups, not the
-// millions of events behind them.
+// millions of events behind them. Each integration is its own query, and
+// the queries share the cores.
 func (s *Store) SyncGroups(ctx context.Context, workspaceID int64, from, split, to time.Time) ([]usage.SyncGroup, error) {
 	defer s.timed("sync_groups", time.Now())
+	integrations, err := s.distinct(ctx, workspaceID, usage.KindSync, "events_sync_groups", "integration")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: sync groups: %w", err)
+	}
 	// kind is a literal so the planner can use the partial index.
-	rows, err := s.read.QueryContext(ctx, fmt.Sprintf(`
+	query := fmt.Sprintf(`
 		SELECT integration, system1, system2, project1, project2, end_system, entity_type,
 		       SUM(time_ms >= ?1), SUM(time_ms < ?1),
 		       SUM(outcome = 'synced' AND time_ms >= ?1), SUM(outcome = 'synced' AND time_ms < ?1),
@@ -26,34 +35,97 @@ func (s *Store) SyncGroups(ctx context.Context, workspaceID int64, from, split, 
 		       MAX(CASE WHEN time_ms >= ?1 THEN integration_updated_ms END),
 		       MAX(CASE WHEN time_ms < ?1 THEN integration_updated_ms END)
 		FROM events INDEXED BY events_sync_groups
-		WHERE workspace_id = ?2 AND kind = %d AND time_ms >= ?3 AND time_ms < ?4
-		GROUP BY integration, system1, system2, project1, project2, end_system, entity_type`, kindCodes[usage.KindSync]),
-		split.UnixMilli(), workspaceID, from.UnixMilli(), to.UnixMilli())
+		WHERE workspace_id = ?2 AND kind = %d AND integration = ?5 AND time_ms >= ?3 AND time_ms < ?4
+		GROUP BY system1, system2, project1, project2, end_system, entity_type`, kindCodes[usage.KindSync])
+	out, err := partitioned(ctx, integrations, func(ctx context.Context, integration string) ([]usage.SyncGroup, error) {
+		rows, err := s.read.QueryContext(ctx, query, split.UnixMilli(), workspaceID, from.UnixMilli(), to.UnixMilli(), integration)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []usage.SyncGroup
+		for rows.Next() {
+			var g usage.SyncGroup
+			var nRecent, nOld, syncedRecent, syncedOld int64
+			var lastRecent, lastOld, updRecent, updOld sql.NullInt64
+			if err := rows.Scan(&g.Integration, &g.System1, &g.System2, &g.Project1, &g.Project2, &g.EndSystem, &g.EntityType,
+				&nRecent, &nOld, &syncedRecent, &syncedOld, &lastRecent, &lastOld, &updRecent, &updOld); err != nil {
+				return nil, err
+			}
+			if nRecent > 0 {
+				r := g
+				r.Recent, r.Synced, r.LastSynced, r.LastUpdated = true, syncedRecent, nullTime(lastRecent), nullTime(updRecent)
+				out = append(out, r)
+			}
+			if nOld > 0 {
+				g.Synced, g.LastSynced, g.LastUpdated = syncedOld, nullTime(lastOld), nullTime(updOld)
+				out = append(out, g)
+			}
+		}
+		return out, rows.Err()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: sync groups: %w", err)
 	}
-	defer rows.Close()
-	var out []usage.SyncGroup
-	for rows.Next() {
-		var g usage.SyncGroup
-		var nRecent, nOld, syncedRecent, syncedOld int64
-		var lastRecent, lastOld, updRecent, updOld sql.NullInt64
-		if err := rows.Scan(&g.Integration, &g.System1, &g.System2, &g.Project1, &g.Project2, &g.EndSystem, &g.EntityType,
-			&nRecent, &nOld, &syncedRecent, &syncedOld, &lastRecent, &lastOld, &updRecent, &updOld); err != nil {
-			return nil, fmt.Errorf("sqlite: sync groups: %w", err)
+	return out, nil
+}
+
+// distinct lists the values of an index's column after workspace_id by
+// seeking to the next one, one index probe per value, where SELECT
+// DISTINCT would read every entry.
+func (s *Store) distinct(ctx context.Context, workspaceID int64, kind usage.Kind, index, column string) ([]string, error) {
+	query := fmt.Sprintf(`SELECT %[2]s FROM events INDEXED BY %[1]s
+		WHERE workspace_id = ? AND kind = %[3]d AND %[2]s > ? ORDER BY %[2]s LIMIT 1`, index, column, kindCodes[kind])
+	first := strings.Replace(query, column+" > ?", column+" >= ?", 1)
+	var out []string
+	for {
+		q := query
+		if out == nil {
+			q = first
 		}
-		if nRecent > 0 {
-			r := g
-			r.Recent, r.Synced, r.LastSynced, r.LastUpdated = true, syncedRecent, nullTime(lastRecent), nullTime(updRecent)
-			out = append(out, r)
+		after := ""
+		if len(out) > 0 {
+			after = out[len(out)-1]
 		}
-		if nOld > 0 {
-			g.Synced, g.LastSynced, g.LastUpdated = syncedOld, nullTime(lastOld), nullTime(updOld)
-			out = append(out, g)
+		var v string
+		err := s.read.QueryRowContext(ctx, q, workspaceID, after).Scan(&v)
+		if errors.Is(err, sql.ErrNoRows) {
+			return out, nil
 		}
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = []string{}
+		}
+		out = append(out, v)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: sync groups: %w", err)
+}
+
+// partitioned runs part for every key on as many connections as there are
+// cores and returns the parts in key order.
+func partitioned[T any](ctx context.Context, keys []string, part func(context.Context, string) ([]T, error)) ([]T, error) {
+	parts := make([][]T, len(keys))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, k := range keys {
+		g.Go(func() error {
+			var err error
+			parts[i], err = part(ctx, k)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	out := make([]T, 0, n)
+	for i := range parts {
+		out = append(out, parts[i]...)
+		parts[i] = nil
 	}
 	return out, nil
 }
@@ -67,60 +139,48 @@ func nullTime(n sql.NullInt64) time.Time {
 
 // SeenGroups groups user_seen events by system and identity, compared
 // case-insensitively without surrounding spaces, in the order of the
-// events_seen_groups index; each group's recent and older sightings apart.
-func (s *Store) SeenGroups(ctx context.Context, workspaceID int64, from, split, to time.Time) ([]usage.SeenGroup, error) {
+// events_seen_groups index; each system is its own query, and the
+// queries share the cores.
+func (s *Store) SeenGroups(ctx context.Context, workspaceID int64, from, to time.Time) ([]usage.SeenGroup, error) {
 	defer s.timed("seen_groups", time.Now())
-	rows, err := s.read.QueryContext(ctx, fmt.Sprintf(`
-		SELECT system, MIN(email), MIN(username), MIN(display_name),
-		       group_concat(DISTINCT CASE WHEN time_ms >= ?1 THEN interaction END),
-		       group_concat(DISTINCT CASE WHEN time_ms < ?1 THEN interaction END),
-		       MAX(CASE WHEN time_ms >= ?1 THEN service_account END),
-		       MAX(CASE WHEN time_ms < ?1 THEN service_account END),
-		       MAX(CASE WHEN time_ms >= ?1 THEN time_ms END),
-		       MAX(CASE WHEN time_ms < ?1 THEN time_ms END)
-		FROM events INDEXED BY events_seen_groups
-		WHERE workspace_id = ?2 AND kind = %d AND time_ms >= ?3 AND time_ms < ?4
-		GROUP BY system, lower(trim(email)), lower(trim(username)), lower(trim(display_name))`, kindCodes[usage.KindUserSeen]),
-		split.UnixMilli(), workspaceID, from.UnixMilli(), to.UnixMilli())
+	systems, err := s.distinct(ctx, workspaceID, usage.KindUserSeen, "events_seen_groups", "system")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: seen groups: %w", err)
 	}
-	defer rows.Close()
-	var out []usage.SeenGroup
-	// Systems and interaction lists repeat across hundreds of thousands of
-	// groups: one copy of each is shared.
-	systems, lists := map[string]string{}, map[string][]string{}
-	intern := func(s string) []string {
-		l, ok := lists[s]
-		if !ok {
-			l = splitList(s)
-			lists[s] = l
+	query := fmt.Sprintf(`
+		SELECT MIN(email), MIN(username), MIN(display_name), group_concat(DISTINCT interaction),
+		       MAX(service_account), MAX(time_ms)
+		FROM events INDEXED BY events_seen_groups
+		WHERE workspace_id = ?1 AND kind = %d AND system = ?4 AND time_ms >= ?2 AND time_ms < ?3
+		GROUP BY lower(trim(email)), lower(trim(username)), lower(trim(display_name))`, kindCodes[usage.KindUserSeen])
+	out, err := partitioned(ctx, systems, func(ctx context.Context, system string) ([]usage.SeenGroup, error) {
+		rows, err := s.read.QueryContext(ctx, query, workspaceID, from.UnixMilli(), to.UnixMilli(), system)
+		if err != nil {
+			return nil, err
 		}
-		return l
-	}
-	for rows.Next() {
-		var g usage.SeenGroup
-		var inRecent, inOld sql.NullString
-		var svcRecent, svcOld, lastRecent, lastOld sql.NullInt64
-		if err := rows.Scan(&g.System, &g.Email, &g.Username, &g.DisplayName, &inRecent, &inOld, &svcRecent, &svcOld, &lastRecent, &lastOld); err != nil {
-			return nil, fmt.Errorf("sqlite: seen groups: %w", err)
-		}
-		if sys, ok := systems[g.System]; ok {
-			g.System = sys
-		} else {
-			systems[g.System] = g.System
-		}
-		if lastRecent.Valid {
-			r := g
-			r.Recent, r.Interactions, r.ServiceAccount, r.LastSeen = true, intern(inRecent.String), svcRecent.Int64 != 0, nullTime(lastRecent)
-			out = append(out, r)
-		}
-		if lastOld.Valid {
-			g.Interactions, g.ServiceAccount, g.LastSeen = intern(inOld.String), svcOld.Int64 != 0, nullTime(lastOld)
+		defer rows.Close()
+		var out []usage.SeenGroup
+		// Interaction lists repeat across hundreds of thousands of
+		// groups: one copy of each is shared.
+		lists := map[string][]string{}
+		for rows.Next() {
+			g := usage.SeenGroup{System: system}
+			var interactions sql.NullString
+			var service, last int64
+			if err := rows.Scan(&g.Email, &g.Username, &g.DisplayName, &interactions, &service, &last); err != nil {
+				return nil, err
+			}
+			l, ok := lists[interactions.String]
+			if !ok {
+				l = splitList(interactions.String)
+				lists[interactions.String] = l
+			}
+			g.Interactions, g.ServiceAccount, g.LastSeen = l, service != 0, time.UnixMilli(last).UTC()
 			out = append(out, g)
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return out, rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: seen groups: %w", err)
 	}
 	return out, nil
@@ -137,25 +197,28 @@ func splitList(s string) []string {
 }
 
 // IntegrationStatus returns each integration's status as of its latest
-// sync event (SQLite returns the bare column of the MAX row).
+// sync event (SQLite returns the bare column of the MAX row), one query
+// per integration on as many connections as there are cores.
 func (s *Store) IntegrationStatus(ctx context.Context, workspaceID int64) (map[string]string, error) {
 	defer s.timed("integration_status", time.Now())
-	rows, err := s.read.QueryContext(ctx, `
-		SELECT integration, integration_status, MAX(time_ms) FROM events INDEXED BY events_sync_groups
-		WHERE workspace_id = ? AND kind = `+fmt.Sprint(kindCodes[usage.KindSync])+` GROUP BY integration`,
-		workspaceID)
+	integrations, err := s.distinct(ctx, workspaceID, usage.KindSync, "events_sync_groups", "integration")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: integration status: %w", err)
 	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var name, status string
+	query := `SELECT integration_status, MAX(time_ms) FROM events INDEXED BY events_sync_groups
+		WHERE workspace_id = ? AND kind = ` + fmt.Sprint(kindCodes[usage.KindSync]) + ` AND integration = ?`
+	statuses, err := partitioned(ctx, integrations, func(ctx context.Context, integration string) ([]string, error) {
+		var status string
 		var last int64
-		if err := rows.Scan(&name, &status, &last); err != nil {
-			return nil, fmt.Errorf("sqlite: integration status: %w", err)
-		}
-		out[name] = status
+		err := s.read.QueryRowContext(ctx, query, workspaceID, integration).Scan(&status, &last)
+		return []string{status}, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: integration status: %w", err)
 	}
-	return out, rows.Err()
+	out := make(map[string]string, len(integrations))
+	for i, name := range integrations {
+		out[name] = statuses[i]
+	}
+	return out, nil
 }

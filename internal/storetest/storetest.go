@@ -184,7 +184,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 		if synced != 4 || recent != 3 || len(groups) != 4 {
 			t.Errorf("sync groups: %d groups, %d synced, %d recent; want 4, 4, 3", len(groups), synced, recent)
 		}
-		seen, err := src.SeenGroups(ctx, 1, now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0), now)
+		seen, err := src.SeenGroups(ctx, 1, now.AddDate(-1, 0, 0), now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,6 +201,10 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 		// svc-sync's two sightings are one group each.
 		if len(seen) != 12 || service != 1 {
 			t.Errorf("%d seen groups (%d service accounts), want 12 (1)", len(seen), service)
+		}
+		// olduser was seen 9½ months before now: only in the year.
+		if recent, err := src.SeenGroups(ctx, 1, now.AddDate(0, -6, 0), now); err != nil || len(recent) != 11 {
+			t.Errorf("%d seen groups in 6 months (%v), want 11", len(recent), err)
 		}
 		status, err := src.IntegrationStatus(ctx, 1)
 		if err != nil || !reflect.DeepEqual(status, map[string]string{"Jira-SN": "active", "ADO-Jira": "inactive", "Old": "active"}) {

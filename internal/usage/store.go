@@ -123,18 +123,19 @@ type SyncGroup struct {
 // one (system, email, username, display name), compared case-insensitively.
 type SeenGroup struct {
 	System, Email, Username, DisplayName string
-	Recent                               bool
 	Interactions                         []string
 	ServiceAccount                       bool
 	LastSeen                             time.Time
 }
 
 // UsageReportSource computes the seed 003 report's aggregates in the store.
-// Both methods cover from <= time < to and mark groups at or after split
-// as Recent, so one scan serves the 6-month and the 1-year workbook.
+// SyncGroups covers from <= time < to and marks groups at or after split
+// as Recent, so one scan of the big sync table serves the 6-month and the
+// 1-year workbook. SeenGroups covers one period: a workbook resolves its
+// users and lets them go before the next one loads.
 type UsageReportSource interface {
 	SyncGroups(ctx context.Context, workspaceID int64, from, split, to time.Time) ([]SyncGroup, error)
-	SeenGroups(ctx context.Context, workspaceID int64, from, split, to time.Time) ([]SeenGroup, error)
+	SeenGroups(ctx context.Context, workspaceID int64, from, to time.Time) ([]SeenGroup, error)
 	// IntegrationStatus returns each integration's latest status.
 	IntegrationStatus(ctx context.Context, workspaceID int64) (map[string]string, error)
 }
