@@ -17,14 +17,6 @@ func (s *Server) handleLogsCSV(w http.ResponseWriter, r *http.Request, c *caller
 	return s.exportLogs(w, r, c, export.APILogs.Name)
 }
 
-func (s *Server) handleLogExport(w http.ResponseWriter, r *http.Request, c *caller) error {
-	report := r.PathValue("report")
-	if _, ok := export.LogReports[report]; !ok {
-		return usage.Refusal(usage.GatewayEndpointNotFound, "")
-	}
-	return s.exportLogs(w, r, c, report)
-}
-
 // workspaceSettings returns the workspace's settings and its default
 // timezone for written times.
 func (s *Server) workspaceSettings(r *http.Request, workspaceID int64) (usage.Settings, *time.Location, error) {

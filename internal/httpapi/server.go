@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/usagelog/usagelog/internal/export"
+	"github.com/usagelog/usagelog/internal/jobs"
 	"github.com/usagelog/usagelog/internal/signedurl"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -54,6 +55,9 @@ type Config struct {
 	// Member, when set, finds the console member signed in on a request
 	// (the usage reports also take an admin's session).
 	Member func(r *http.Request) (usage.Member, usage.Workspace, bool)
+	// Jobs, when set, runs the export jobs and schedules of
+	// /api/v1/exports and /api/v1/schedules.
+	Jobs *jobs.Runner
 }
 
 // DefaultExportRowLimit is the server's export row limit unless configured.
@@ -99,6 +103,8 @@ type Server struct {
 	maxRangeDays   int
 	running        *exportSlots
 	member         func(r *http.Request) (usage.Member, usage.Workspace, bool)
+	jobs           *jobs.Runner
+	exporter       *jobs.Exporter
 	// defaultWorkspace receives calls no token attributes.
 	defaultWorkspace int64
 }
@@ -117,6 +123,7 @@ func New(cfg Config) (*Server, error) {
 		rec: cfg.Recorder, limits: newLimiter(cfg.RateLimits), exportRowLimit: cfg.ExportRowLimit,
 		files: cfg.Files, signer: cfg.Signer, secret: cfg.Secret, maxRangeDays: cfg.MaxRangeDays,
 		running: &exportSlots{max: cfg.ExportConcurrency, running: map[int64]int{}}, member: cfg.Member,
+		jobs: cfg.Jobs,
 	}
 	if s.maxRangeDays == 0 {
 		s.maxRangeDays = export.DefaultMaxRangeDays
@@ -127,6 +134,8 @@ func New(cfg Config) (*Server, error) {
 	if s.exportRowLimit == 0 {
 		s.exportRowLimit = DefaultExportRowLimit
 	}
+	s.exporter = &jobs.Exporter{Events: cfg.Events, Meta: cfg.Meta, Files: cfg.Files, Secret: cfg.Secret,
+		MaxRangeDays: s.maxRangeDays, RowLimit: s.exportRowLimit}
 	ws, err := cfg.Meta.EnsureWorkspace(context.Background(), usage.DefaultWorkspace)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: default workspace: %w", err)
@@ -155,7 +164,16 @@ func (s *Server) routes() {
 	s.api("POST /api/v1/events", usage.ScopeEventsWrite, groupIngest, s.handleIngest)
 	s.api("GET /api/v1/logs", usage.ScopeLogsRead, groupReads, s.handleLogs)
 	s.api("GET /api/v1/logs.csv", usage.ScopeLogsRead, groupExports, s.handleLogsCSV)
-	s.api("GET /api/v1/exports/{report}", usage.ScopeLogsRead, groupExports, s.handleLogExport)
+	// Export jobs need the scope of their report, known from the body or
+	// the stored job: the handlers check it.
+	s.api("POST /api/v1/exports", anyScope, groupExports, s.handleCreateJob)
+	s.api("GET /api/v1/exports", anyScope, groupReads, s.handleJobs)
+	s.api("GET /api/v1/exports/{id}", anyScope, groupReads, s.handleExportsItem)
+	s.api("DELETE /api/v1/exports/{id}", anyScope, groupExports, s.handleCancelJob)
+	s.api("POST /api/v1/schedules", anyScope, groupAdmin, s.handleCreateSchedule)
+	s.api("GET /api/v1/schedules", anyScope, groupReads, s.handleSchedules)
+	s.api("GET /api/v1/schedules/{id}", anyScope, groupReads, s.handleSchedule)
+	s.api("DELETE /api/v1/schedules/{id}", anyScope, groupAdmin, s.handleDeleteSchedule)
 	s.mux.HandleFunc("GET /export/usage-reports", s.handleUsageReports)
 	s.api("POST /export/{dataType}", usage.ScopeUsageExportAPI, groupExports, s.handleUsageExport)
 	s.mux.HandleFunc("GET /files/{path...}", s.handleFile)

@@ -48,10 +48,6 @@ func (s *Server) handleUsageExport(w http.ResponseWriter, r *http.Request, c *ca
 	if s.files == nil || s.signer == nil {
 		return usage.Errorf(usage.EInternal, "no file store is configured")
 	}
-	scanner, ok := s.events.(usage.EventScanner)
-	if !ok {
-		return usage.Errorf(usage.EInternal, "the events store cannot stream activity")
-	}
 	var req export.UsageRequest
 	if err := decodeJSONBody(w, r, &req); err != nil {
 		return err
@@ -65,33 +61,16 @@ func (s *Server) handleUsageExport(w http.ResponseWriter, r *http.Request, c *ca
 		return err
 	}
 	defer release()
-
-	st, _, err := s.workspaceSettings(r, c.Workspace.ID)
+	// The same plan an export job of this data type runs.
+	plan, err := s.exporter.PlanUsageExport(r.Context(), c.Workspace, u, rng, format)
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	events := scanner.ScanEvents(ctx, c.Workspace.ID, usage.KindActivity, rng.From, rng.To)
-	rows, err := u.Aggregate(ctx, events, rng.Loc, usage.NewPrivacy(st, s.secret, c.Workspace.ID))
+	res, err := plan.Run(r.Context(), nil)
 	if err != nil {
 		return err
 	}
-	if limit := s.rowLimit(st); int64(len(rows)) > limit {
-		return usage.Errorf(usage.EUnprocessable, "the export would hold %d rows, over this workspace's limit of %d: export a shorter range", len(rows), limit)
-	}
-	filePath := rng.FilePath(u.Name, c.Workspace.ID, usage.RandomID("", 4), format)
-	fw, err := s.files.Create(ctx, filePath)
-	if err != nil {
-		return err
-	}
-	n, err := export.Write(ctx, u.Definition, export.Rows(rows), rng.Loc, export.NewWriter(format, fw, u.Name), nil)
-	if err == nil {
-		err = fw.Commit()
-	}
-	if err != nil {
-		fw.Abort()
-		return err
-	}
+	filePath, n := res.FilePath, int(res.Records)
 	writeJSON(w, http.StatusOK, usageExportAnswer{Success: true, Data: usageExportData{
 		FilePath: filePath, DownloadURL: s.signer.URL(filePath, s.now()), DataType: u.Name,
 		RecordCount: n, DateRange: rng.Answer(),

@@ -128,6 +128,17 @@ func (d *Dir) Open(ctx context.Context, p string) (usage.StoredFile, error) {
 	return stored{File: f, info: info}, nil
 }
 
+// Remove deletes a committed file.
+func (d *Dir) Remove(ctx context.Context, p string) error {
+	if err := checkPath(p); err != nil {
+		return usage.Errorf(usage.EInvalid, "invalid file path %q", p)
+	}
+	if err := d.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("localfs: remove: %w", err)
+	}
+	return nil
+}
+
 // Sweep deletes files (committed, or abandoned half-written ones) last
 // modified before cutoff.
 func (d *Dir) Sweep(ctx context.Context, cutoff time.Time) (int, error) {
@@ -138,6 +149,9 @@ func (d *Dir) Sweep(ctx context.Context, cutoff time.Time) (int, error) {
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if e.IsDir() && p == usage.ScheduledDir {
+			return fs.SkipDir
 		}
 		if !e.Type().IsRegular() {
 			return nil

@@ -15,9 +15,17 @@ type FileStore interface {
 	Create(ctx context.Context, path string) (FileWriter, error)
 	// Open opens a committed file; ENotFound when there is none.
 	Open(ctx context.Context, path string) (StoredFile, error)
-	// Sweep deletes files last written before cutoff and returns how many.
+	// Remove deletes a committed file; no error when there is none.
+	Remove(ctx context.Context, path string) error
+	// Sweep deletes files last written before cutoff and returns how
+	// many. Files under ScheduledDir are left to their schedule's
+	// retention.
 	Sweep(ctx context.Context, cutoff time.Time) (int, error)
 }
+
+// ScheduledDir holds the files of scheduled exports, which each schedule
+// keeps as long as it says.
+const ScheduledDir = "scheduled"
 
 // FileWriter is a file being written.
 type FileWriter interface {

@@ -142,6 +142,8 @@ type UsageReportSource interface {
 
 // MetaStore keeps workspaces, keys, members, sessions and settings.
 type MetaStore interface {
+	JobStore
+
 	// EnsureWorkspace returns the named workspace, creating it if needed.
 	EnsureWorkspace(ctx context.Context, name string) (Workspace, error)
 	// CreateWorkspace creates a workspace; EConflict when the name is taken.

@@ -1,0 +1,265 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/export"
+	"github.com/usagelog/usagelog/internal/jobs"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// JobJSON is an export job as the API answers it.
+type JobJSON struct {
+	ID       string             `json:"id"`
+	Report   string             `json:"report"`
+	Format   string             `json:"format"`
+	Filters  usage.FilterValues `json:"filters"`
+	Timezone string             `json:"timezone"`
+	Status   usage.JobStatus    `json:"status"`
+	// RowsTotal is null while the store cannot tell.
+	RowsWritten int64      `json:"rowsWritten"`
+	RowsTotal   *int64     `json:"rowsTotal"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	StartedAt   *time.Time `json:"startedAt"`
+	FinishedAt  *time.Time `json:"finishedAt"`
+	FilePath    string     `json:"filePath,omitempty"`
+	DownloadURL string     `json:"downloadUrl,omitempty"`
+	RecordCount *int64     `json:"recordCount,omitempty"`
+	Error       string     `json:"error,omitempty"`
+	ScheduleID  string     `json:"scheduleId,omitempty"`
+	CreatedBy   string     `json:"createdBy,omitempty"`
+	ExpiresAt   *time.Time `json:"expiresAt,omitempty"`
+}
+
+// JobView renders a job with a fresh signed download link when it has a
+// file.
+func (s *Server) JobView(j usage.ExportJob) JobJSON {
+	opt := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
+	}
+	v := JobJSON{ID: j.ID, Report: j.Spec.Report, Format: j.Spec.Format, Filters: j.Spec.Filters, Timezone: j.Spec.Timezone,
+		Status: j.Status, RowsWritten: j.RowsWritten, CreatedAt: j.CreatedAt, StartedAt: opt(j.StartedAt),
+		FinishedAt: opt(j.FinishedAt), Error: j.Error, ScheduleID: j.ScheduleID, CreatedBy: j.CreatedBy, ExpiresAt: opt(j.ExpiresAt)}
+	if v.Filters == nil {
+		v.Filters = usage.FilterValues{}
+	}
+	if j.RowsTotal >= 0 {
+		v.RowsTotal = &j.RowsTotal
+	}
+	if j.Status == usage.JobSucceeded && j.FilePath != "" {
+		v.FilePath, v.RecordCount = j.FilePath, &j.RecordCount
+		if s.signer != nil {
+			v.DownloadURL = s.signer.URL(j.FilePath, s.now())
+		}
+	}
+	return v
+}
+
+func (s *Server) needJobs() error {
+	if s.jobs == nil {
+		return usage.Errorf(usage.EInternal, "export jobs are not running on this server")
+	}
+	return nil
+}
+
+func needScope(c *caller, scope usage.Scope) error {
+	if !c.Key.Has(scope) {
+		return usage.MissingScope(scope)
+	}
+	return nil
+}
+
+// handleCreateJob is POST /api/v1/exports.
+func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if err := s.needJobs(); err != nil {
+		return err
+	}
+	var spec usage.ExportSpec
+	if err := decodeJSONBody(w, r, &spec); err != nil {
+		return err
+	}
+	if spec.Report == "" {
+		return usage.Errorf(usage.EInvalid, "report is required (one of api-logs, api-usage, users, …, usage-reports)")
+	}
+	if err := needScope(c, jobs.Scope(spec.Report)); err != nil {
+		return err
+	}
+	j, err := s.jobs.Submit(r.Context(), c.Workspace, spec, c.Key.Name)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/exports/"+j.ID)
+	writeJSON(w, http.StatusAccepted, s.JobView(j))
+	return nil
+}
+
+// handleJobs is GET /api/v1/exports: the workspace's jobs that the key may
+// see, newest first.
+func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request, c *caller) error {
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return usage.Errorf(usage.EInvalid, "limit: %q is not a number from 1 to 1000", v)
+		}
+		limit = n
+	}
+	for k := range r.URL.Query() {
+		if k != "limit" {
+			return usage.Errorf(usage.EInvalid, "unknown parameter %q (this endpoint takes limit)", k)
+		}
+	}
+	list, err := s.meta.Jobs(r.Context(), c.Workspace.ID, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]JobJSON, 0, len(list))
+	for _, j := range list {
+		if c.Key.Has(jobs.Scope(j.Spec.Report)) {
+			out = append(out, s.JobView(j))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	return nil
+}
+
+// handleExportsItem is GET /api/v1/exports/{id}: a job, or the synchronous
+// export of a log report by its name.
+func (s *Server) handleExportsItem(w http.ResponseWriter, r *http.Request, c *caller) error {
+	id := r.PathValue("id")
+	if _, ok := export.LogReports[id]; ok {
+		if err := needScope(c, usage.ScopeLogsRead); err != nil {
+			return err
+		}
+		return s.exportLogs(w, r, c, id)
+	}
+	j, err := s.meta.Job(r.Context(), c.Workspace.ID, id)
+	if err != nil {
+		return err
+	}
+	if err := needScope(c, jobs.Scope(j.Spec.Report)); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.JobView(j))
+	return nil
+}
+
+// handleCancelJob is DELETE /api/v1/exports/{id}.
+func (s *Server) handleCancelJob(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if err := s.needJobs(); err != nil {
+		return err
+	}
+	j, err := s.meta.Job(r.Context(), c.Workspace.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := needScope(c, jobs.Scope(j.Spec.Report)); err != nil {
+		return err
+	}
+	if j.Status.Final() {
+		return usage.Errorf(usage.EConflict, "export job %s already %s", j.ID, j.Status)
+	}
+	j, err = s.jobs.Cancel(r.Context(), c.Workspace.ID, j.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.JobView(j))
+	return nil
+}
+
+// scheduleJSON is a schedule as the API answers it; the webhook secret is
+// shown once, when the schedule is created.
+type scheduleJSON struct {
+	usage.Schedule
+	WebhookSecret string `json:"webhookSecret,omitempty"`
+}
+
+// handleCreateSchedule is POST /api/v1/schedules.
+func (s *Server) handleCreateSchedule(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if err := s.needJobs(); err != nil {
+		return err
+	}
+	var body struct {
+		Name          string             `json:"name"`
+		Report        string             `json:"report"`
+		Format        string             `json:"format"`
+		Filters       usage.FilterValues `json:"filters"`
+		Timezone      string             `json:"timezone"`
+		Range         string             `json:"range"`
+		Cadence       usage.Cadence      `json:"cadence"`
+		RetentionDays int                `json:"retentionDays"`
+		WebhookURL    string             `json:"webhookUrl"`
+	}
+	if err := decodeJSONBody(w, r, &body); err != nil {
+		return err
+	}
+	if err := needScope(c, jobs.Scope(body.Report)); err != nil {
+		return err
+	}
+	sc := usage.Schedule{ID: usage.RandomID("sch_", 8), WorkspaceID: c.Workspace.ID, Name: body.Name,
+		Spec:  usage.ExportSpec{Report: body.Report, Format: body.Format, Filters: body.Filters, Timezone: body.Timezone},
+		Range: body.Range, Cadence: body.Cadence, RetentionDays: body.RetentionDays, WebhookURL: body.WebhookURL,
+		CreatedBy: c.Key.Name, CreatedAt: s.now().UTC().Truncate(time.Millisecond)}
+	if sc.WebhookURL != "" {
+		sc.WebhookSecret = usage.RandomID("whsec_", 24)
+	}
+	if err := s.jobs.PlanSchedule(r.Context(), c.Workspace, &sc, s.now()); err != nil {
+		return err
+	}
+	if err := s.meta.CreateSchedule(r.Context(), &sc); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, scheduleJSON{Schedule: sc, WebhookSecret: sc.WebhookSecret})
+	return nil
+}
+
+// handleSchedules is GET /api/v1/schedules.
+func (s *Server) handleSchedules(w http.ResponseWriter, r *http.Request, c *caller) error {
+	list, err := s.meta.Schedules(r.Context(), c.Workspace.ID)
+	if err != nil {
+		return err
+	}
+	out := make([]usage.Schedule, 0, len(list))
+	for _, sc := range list {
+		if c.Key.Has(jobs.Scope(sc.Spec.Report)) {
+			out = append(out, sc)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	return nil
+}
+
+func (s *Server) schedule(r *http.Request, c *caller) (usage.Schedule, error) {
+	sc, err := s.meta.Schedule(r.Context(), c.Workspace.ID, r.PathValue("id"))
+	if err != nil {
+		return sc, err
+	}
+	return sc, needScope(c, jobs.Scope(sc.Spec.Report))
+}
+
+// handleSchedule is GET /api/v1/schedules/{id}.
+func (s *Server) handleSchedule(w http.ResponseWriter, r *http.Request, c *caller) error {
+	sc, err := s.schedule(r, c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sc)
+	return nil
+}
+
+// handleDeleteSchedule is DELETE /api/v1/schedules/{id}.
+func (s *Server) handleDeleteSchedule(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if _, err := s.schedule(r, c); err != nil {
+		return err
+	}
+	if err := s.meta.DeleteSchedule(r.Context(), c.Workspace.ID, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
