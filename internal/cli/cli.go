@@ -51,7 +51,8 @@ commands:
   keys         create, list or revoke API keys
   members      create console members
   ingest       load events from NDJSON, JSON or CSV files
-  export       write the api-logs or api-usage report to a file
+  export       write a report to a file (locally, or as a job of a server)
+  schedules    create, list or delete a server's scheduled exports
 
 Run 'usagelog COMMAND -h' for a command's flags. Every flag can also be set
 with a USAGELOG_* environment variable (--data: USAGELOG_DATA).
@@ -111,6 +112,8 @@ func run(ctx context.Context, args []string, env Env) error {
 		return members(ctx, rest, env)
 	case "export":
 		return exportCmd(ctx, rest, env)
+	case "schedules":
+		return schedules(ctx, rest, env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, topUsage)
 		return nil

@@ -22,6 +22,11 @@ const exportUsage = `usage: usagelog export api-logs|api-usage [filters] [--form
        usagelog export users|assistants|agents|workflows|projects|models|api-keys --from D --to D [--tz ZONE] --out FILE
        usagelog export usage-reports [--tz ZONE] --out "Usage Reports.zip"
 
+With --server URL --token T the export runs as a job of that server (any
+report, including the usage exports and usage-reports), with a progress bar
+fed by the job, and the file is downloaded when it is ready; Ctrl-C
+cancels the job.
+
 Writes a report of the workspace's API calls from the local store. Filters
 are those of GET /api/v1/logs: --from/--to (RFC 3339 or YYYY-MM-DD in --tz)
 or --period 1h|24h|7d|30d|90d, --status, --status-class, --client,
@@ -44,6 +49,8 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 	workspace := fs.String("workspace", usage.DefaultWorkspace, "workspace to export")
 	out := fs.String("out", "", "file to write (- for standard output)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	server := fs.String("server", "", "URL of a running usagelog: run the export as a job there and download the file")
+	token := fs.String("token", "", "key with the report's scope, with --server")
 	// Each filter flag is passed on as the query parameter of the same
 	// name, so the CLI and the API validate filters in one place.
 	single := []string{"from", "to", "period", "tz", "collection-type", "usage-type", "type", "format"}
@@ -88,6 +95,13 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 		}
 	}
 
+	if *server != "" {
+		c, err := newAPIClient(*server, *token)
+		if err != nil {
+			return err
+		}
+		return exportRemote(ctx, env, c, pos[0], q, *out, *quiet)
+	}
 	st, ws, err := d.openWorkspace(ctx, *workspace)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/usagelog/usagelog/internal/demo"
 	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/httpapi"
+	"github.com/usagelog/usagelog/internal/jobs"
 	"github.com/usagelog/usagelog/internal/localfs"
 	"github.com/usagelog/usagelog/internal/signedurl"
 	"github.com/usagelog/usagelog/internal/usage"
@@ -41,7 +42,9 @@ func serve(ctx context.Context, args []string, env Env) error {
 	downloadTTL := fs.Duration("download-ttl", signedurl.DefaultTTL, "how long a download link works")
 	retention := fs.Duration("file-retention", 7*24*time.Hour, "how long export files are kept")
 	maxRangeDays := fs.Int("max-range-days", export.DefaultMaxRangeDays, "longest range of a usage export, in days")
-	concurrency := fs.Int("export-concurrency", httpapi.DefaultExportConcurrency, "usage exports running at once per workspace")
+	concurrency := fs.Int("export-concurrency", httpapi.DefaultExportConcurrency, "exports running at once per workspace (synchronous, and jobs across replicas)")
+	workers := fs.Int("job-workers", 2, "export jobs this process runs at once")
+	scheduleTick := fs.Duration("schedule-tick", 30*time.Second, "how often due export schedules are looked for")
 	secureCookies := fs.Bool("secure-cookies", false, "mark console cookies Secure (when served over HTTPS)")
 	shutdownGrace := fs.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	if _, err := fs.parse(args); err != nil {
@@ -57,8 +60,8 @@ func serve(ctx context.Context, args []string, env Env) error {
 	if limits.Ingest <= 0 || limits.Reads <= 0 || limits.Exports <= 0 {
 		return usagef("--rate-ingest, --rate-reads and --rate-exports must be positive")
 	}
-	if *downloadTTL <= 0 || *retention <= 0 || *maxRangeDays <= 0 || *concurrency <= 0 {
-		return usagef("--download-ttl, --file-retention, --max-range-days and --export-concurrency must be positive")
+	if *downloadTTL <= 0 || *retention <= 0 || *maxRangeDays <= 0 || *concurrency <= 0 || *workers <= 0 || *scheduleTick <= 0 {
+		return usagef("--download-ttl, --file-retention, --max-range-days, --export-concurrency, --job-workers and --schedule-tick must be positive")
 	}
 	if *publicURL != "" {
 		if u, err := url.Parse(*publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -115,17 +118,35 @@ func serve(ctx context.Context, args []string, env Env) error {
 		ln.Close()
 		return err
 	}
-	api, err := httpapi.New(httpapi.Config{
+	var api *httpapi.Server
+	hook := &jobs.Webhook{Meta: st.meta, Client: &http.Client{Timeout: 30 * time.Second}, Log: log, Now: time.Now,
+		View: func(j usage.ExportJob) any { return api.JobView(j) }}
+	runner, err := jobs.NewRunner(jobs.RunnerConfig{
+		Meta: st.meta, Workers: *workers, PerWorkspace: *concurrency, Log: log, Finished: hook.Deliver,
+		Exporter: &jobs.Exporter{Events: st.events, Meta: st.meta, Files: files, Secret: key, MaxRangeDays: *maxRangeDays, RowLimit: *rowLimit},
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	api, err = httpapi.New(httpapi.Config{
 		Events: st.events, Meta: st.meta, Logger: log, Metrics: metrics, MaxBodyBytes: *maxBody,
 		Recorder: rec, RateLimits: limits, ExportRowLimit: *rowLimit,
 		Files: files, Signer: signedurl.New(key, base, *downloadTTL), Secret: key,
-		MaxRangeDays: *maxRangeDays, ExportConcurrency: *concurrency, Member: con.Member,
+		MaxRangeDays: *maxRangeDays, ExportConcurrency: *concurrency, Member: con.Member, Jobs: runner,
 	})
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	go janitor(ctx, files, *retention, time.Hour, log)
+	// Jobs stop with ctx (SIGTERM): a running job is failed with a reason;
+	// queued jobs wait for the next start.
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	runner.Start(jobsCtx)
+	runner.Schedule(jobsCtx, *scheduleTick)
+	defer runner.Wait()
+	defer stopJobs()
 	for _, p := range console.Patterns {
 		api.Handle(p, con)
 	}

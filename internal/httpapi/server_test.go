@@ -29,6 +29,7 @@ type harness struct {
 	store *sqlite.Store
 	ws    usage.Workspace
 	files *localfs.Dir
+	api   *httpapi.Server
 }
 
 func newHarness(t testing.TB, maxBody int64, opts ...func(*httpapi.Config)) *harness {
@@ -65,7 +66,7 @@ func newHarness(t testing.TB, maxBody int64, opts ...func(*httpapi.Config)) *har
 	srv.Config.Handler = api
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &harness{t: t, url: srv.URL, store: st, ws: ws, files: files}
+	return &harness{t: t, url: srv.URL, store: st, ws: ws, files: files, api: api}
 }
 
 // key creates a key in workspace ws with the given scopes and returns its token.

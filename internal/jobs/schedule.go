@@ -324,6 +324,10 @@ func (h *Webhook) Deliver(j usage.ExportJob) {
 	if j.ScheduleID == "" {
 		return
 	}
+	log := h.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -333,7 +337,7 @@ func (h *Webhook) Deliver(j usage.ExportJob) {
 		}
 		body, err := json.Marshal(h.View(j))
 		if err != nil {
-			h.Log.Error("webhook body", "job", j.ID, "err", err)
+			log.Error("webhook body", "job", j.ID, "err", err)
 			return
 		}
 		for attempt := range 3 {
@@ -342,7 +346,7 @@ func (h *Webhook) Deliver(j usage.ExportJob) {
 			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, sc.WebhookURL, bytes.NewReader(body))
 			if err != nil {
-				h.Log.Error("webhook", "schedule", sc.ID, "err", err)
+				log.Error("webhook", "schedule", sc.ID, "err", err)
 				return
 			}
 			req.Header.Set("Content-Type", "application/json")
@@ -352,12 +356,12 @@ func (h *Webhook) Deliver(j usage.ExportJob) {
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode < 300 {
-					h.Log.Info("webhook delivered", "schedule", sc.ID, "job", j.ID, "status", resp.StatusCode)
+					log.Info("webhook delivered", "schedule", sc.ID, "job", j.ID, "status", resp.StatusCode)
 					return
 				}
 				err = fmt.Errorf("receiver answered %s", resp.Status)
 			}
-			h.Log.Warn("webhook delivery failed", "schedule", sc.ID, "job", j.ID, "attempt", attempt+1, "err", err)
+			log.Warn("webhook delivery failed", "schedule", sc.ID, "job", j.ID, "attempt", attempt+1, "err", err)
 		}
 	}()
 }

@@ -12,6 +12,8 @@ import (
 func MetaStore(t *testing.T, open func(t *testing.T) usage.MetaStore) {
 	ctx := context.Background()
 
+	t.Run("JobsAndSchedules", func(t *testing.T) { jobStore(t, open(t)) })
+
 	t.Run("Workspaces", func(t *testing.T) {
 		s := open(t)
 		a, err := s.EnsureWorkspace(ctx, "acme")
@@ -161,4 +163,134 @@ func MetaStore(t *testing.T, open func(t *testing.T) usage.MetaStore) {
 			t.Errorf("globex got acme's settings: %+v", st)
 		}
 	})
+}
+
+func jobStore(t *testing.T, s usage.MetaStore) {
+	ctx := context.Background()
+	a, err := s.CreateWorkspace(ctx, "jobs-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.CreateWorkspace(ctx, "jobs-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	newJob := func(id string, ws usage.Workspace, at time.Time) usage.ExportJob {
+		j := usage.ExportJob{ID: id, WorkspaceID: ws.ID, Status: usage.JobQueued, RowsTotal: -1, CreatedAt: at,
+			Spec: usage.ExportSpec{Report: "api-logs", Format: "csv", Filters: usage.FilterValues{"status": {"4xx", "5xx"}}, Timezone: "Europe/Berlin"}}
+		if err := s.CreateJob(ctx, &j); err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	newJob("a1", a, t0)
+	newJob("a2", a, t0.Add(time.Second))
+	newJob("b1", b, t0.Add(2*time.Second))
+
+	got, err := s.Job(ctx, a.ID, "a1")
+	if err != nil || got.Spec.Filters["status"][1] != "5xx" || got.Spec.Timezone != "Europe/Berlin" || !got.CreatedAt.Equal(t0) || got.RowsTotal != -1 {
+		t.Fatalf("job a1 = %+v (%v)", got, err)
+	}
+	if _, err := s.Job(ctx, b.ID, "a1"); usage.ErrorCode(err) != usage.ENotFound {
+		t.Errorf("another workspace's job: %v", err)
+	}
+	// One job a workspace: a1 and b1 are claimed, a2 waits for a1.
+	var claimed []string
+	for {
+		j, err := s.ClaimJob(ctx, t0.Add(time.Minute), 1)
+		if usage.ErrorCode(err) == usage.ENotFound {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Status != usage.JobRunning || !j.StartedAt.Equal(t0.Add(time.Minute)) {
+			t.Errorf("claimed %+v", j)
+		}
+		claimed = append(claimed, j.ID)
+	}
+	if len(claimed) != 2 || claimed[0] != "a1" || claimed[1] != "b1" {
+		t.Fatalf("claimed %v, want [a1 b1]", claimed)
+	}
+	if ok, err := s.JobProgress(ctx, "a1", 10, 100, t0.Add(2*time.Minute)); !ok || err != nil {
+		t.Errorf("progress of a running job: %v %v", ok, err)
+	}
+	if j, _ := s.Job(ctx, a.ID, "a1"); j.RowsWritten != 10 || j.RowsTotal != 100 {
+		t.Errorf("after progress %+v", j)
+	}
+	done, _ := s.Job(ctx, a.ID, "a1")
+	done.Status, done.FinishedAt, done.FilePath, done.RecordCount, done.RowsWritten = usage.JobSucceeded, t0.Add(3*time.Minute), "api-logs/1/x.csv", 100, 100
+	done.ExpiresAt = t0.Add(time.Hour)
+	if ok, err := s.FinishJob(ctx, done); !ok || err != nil {
+		t.Fatalf("finish: %v %v", ok, err)
+	}
+	if j, err := s.ClaimJob(ctx, t0.Add(4*time.Minute), 1); err != nil || j.ID != "a2" {
+		t.Fatalf("after a1 finished, claimed %+v (%v), want a2", j, err)
+	}
+	// Cancelled while running: progress and finish say so.
+	if j, err := s.CancelJob(ctx, a.ID, "a2", t0.Add(5*time.Minute)); err != nil || j.Status != usage.JobCancelled {
+		t.Fatalf("cancel: %+v %v", j, err)
+	}
+	if ok, _ := s.JobProgress(ctx, "a2", 5, 10, t0.Add(5*time.Minute)); ok {
+		t.Error("progress of a cancelled job reports running")
+	}
+	if ok, _ := s.FinishJob(ctx, usage.ExportJob{ID: "a2", Status: usage.JobSucceeded}); ok {
+		t.Error("a cancelled job finished")
+	}
+	if j, _ := s.CancelJob(ctx, a.ID, "a1", t0); j.Status != usage.JobSucceeded {
+		t.Errorf("cancelling a finished job changed it: %+v", j)
+	}
+	// b1 stopped beating: it is failed with the reason.
+	stale, err := s.FailStaleJobs(ctx, t0.Add(30*time.Minute), t0.Add(31*time.Minute), "runner died")
+	if err != nil || len(stale) != 1 || stale[0].ID != "b1" || stale[0].Status != usage.JobFailed || stale[0].Error != "runner died" {
+		t.Fatalf("stale %+v (%v)", stale, err)
+	}
+	list, err := s.Jobs(ctx, a.ID, 10)
+	if err != nil || len(list) != 2 || list[0].ID != "a2" || list[1].ID != "a1" {
+		t.Fatalf("history %+v (%v), want a2, a1", list, err)
+	}
+	expired, err := s.ExpiredJobFiles(ctx, t0.Add(2*time.Hour))
+	if err != nil || len(expired) != 1 || expired[0].ID != "a1" {
+		t.Fatalf("expired %+v (%v)", expired, err)
+	}
+	if err := s.ForgetJobFile(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	if expired, _ := s.ExpiredJobFiles(ctx, t0.Add(2*time.Hour)); len(expired) != 0 {
+		t.Errorf("forgotten file still expires: %+v", expired)
+	}
+
+	sc := usage.Schedule{ID: "s1", WorkspaceID: a.ID, Name: "daily", Range: "previous_day", CreatedAt: t0, NextRun: t0.Add(time.Hour),
+		Spec:    usage.ExportSpec{Report: "api-usage", Format: "xlsx"},
+		Cadence: usage.Cadence{Every: "daily", At: "13:00", Timezone: "UTC"}, WebhookURL: "https://example.com/h", WebhookSecret: "whsec_x"}
+	if err := s.CreateSchedule(ctx, &sc); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Schedule(ctx, a.ID, "s1"); err != nil || got.Cadence != sc.Cadence || got.WebhookSecret != "whsec_x" || !got.NextRun.Equal(sc.NextRun) {
+		t.Fatalf("schedule %+v (%v)", got, err)
+	}
+	if due, _ := s.DueSchedules(ctx, t0); len(due) != 0 {
+		t.Errorf("due before its time: %+v", due)
+	}
+	due, err := s.DueSchedules(ctx, t0.Add(2*time.Hour))
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due %+v (%v)", due, err)
+	}
+	// Two replicas race for the run: one wins.
+	next := t0.Add(25 * time.Hour)
+	ok1, err1 := s.AdvanceSchedule(ctx, "s1", due[0].NextRun, next, t0.Add(2*time.Hour), "j1")
+	ok2, err2 := s.AdvanceSchedule(ctx, "s1", due[0].NextRun, next, t0.Add(2*time.Hour), "j2")
+	if !ok1 || ok2 || err1 != nil || err2 != nil {
+		t.Errorf("advance: %v %v / %v %v, want one winner", ok1, err1, ok2, err2)
+	}
+	if list, _ := s.Schedules(ctx, b.ID); len(list) != 0 {
+		t.Errorf("workspace b sees %d schedules", len(list))
+	}
+	if err := s.DeleteSchedule(ctx, b.ID, "s1"); usage.ErrorCode(err) != usage.ENotFound {
+		t.Errorf("workspace b deletes a's schedule: %v", err)
+	}
+	if err := s.DeleteSchedule(ctx, a.ID, "s1"); err != nil {
+		t.Error(err)
+	}
 }
