@@ -19,3 +19,5 @@ go test -run '^$' -bench 'BenchmarkExport$' -benchtime 2x -count "$count" -timeo
 # Usage reports: a year of 5,000,000 syncs and 1,000,000 observations
 # (built once in the temp directory, about a minute).
 go test -run '^$' -bench 'UsageReports' -benchtime 1x -count "$count" -timeout 60m ./internal/sqlite/
+# Export jobs: the same export directly and as a job.
+go test -run '^$' -bench 'JobOverhead' -benchtime 5x -count "$count" ./internal/jobs/
