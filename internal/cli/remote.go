@@ -93,9 +93,11 @@ func exportRemote(ctx context.Context, env Env, c *apiClient, report string, q u
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "export job %s queued\n", j.ID)
-	bar := newProgressBar(env, report, -1, "rows")
-	if quiet {
-		bar = nil
+	// The bar appears once the server knows the total (a spinner's own
+	// goroutine would race with a later change of its maximum).
+	var bar interface {
+		Set64(int64) error
+		Finish() error
 	}
 	tick := time.NewTicker(300 * time.Millisecond)
 	defer tick.Stop()
@@ -114,10 +116,10 @@ func exportRemote(ctx context.Context, env Env, c *apiClient, report string, q u
 		if err := c.call(ctx, http.MethodGet, "/api/v1/exports/"+j.ID, nil, &j); err != nil {
 			return err
 		}
+		if bar == nil && !quiet && j.RowsTotal != nil && *j.RowsTotal > 0 {
+			bar = newProgressBar(env, report, *j.RowsTotal, "rows")
+		}
 		if bar != nil {
-			if j.RowsTotal != nil && bar.GetMax64() != *j.RowsTotal {
-				bar.ChangeMax64(*j.RowsTotal)
-			}
 			bar.Set64(j.RowsWritten)
 		}
 	}
