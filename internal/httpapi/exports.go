@@ -3,6 +3,7 @@ package httpapi
 import (
 	"mime"
 	"net/http"
+	"path"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/export"
@@ -15,6 +16,11 @@ func (s *Server) handleLogsCSV(w http.ResponseWriter, r *http.Request, c *caller
 		return usage.Errorf(usage.EInvalid, "unknown parameter \"format\": logs.csv is CSV; /api/v1/exports/api-logs takes a format")
 	}
 	return s.exportLogs(w, r, c, export.APILogs.Name)
+}
+
+// handleLogExport is GET /api/v1/exports/{api-logs|api-usage}.
+func (s *Server) handleLogExport(w http.ResponseWriter, r *http.Request, c *caller) error {
+	return s.exportLogs(w, r, c, path.Base(r.URL.Path))
 }
 
 // workspaceSettings returns the workspace's settings and its default

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/jobs"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -128,17 +127,9 @@ func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request, c *caller) e
 	return nil
 }
 
-// handleExportsItem is GET /api/v1/exports/{id}: a job, or the synchronous
-// export of a log report by its name.
+// handleExportsItem is GET /api/v1/exports/{id}.
 func (s *Server) handleExportsItem(w http.ResponseWriter, r *http.Request, c *caller) error {
-	id := r.PathValue("id")
-	if _, ok := export.LogReports[id]; ok {
-		if err := needScope(c, usage.ScopeLogsRead); err != nil {
-			return err
-		}
-		return s.exportLogs(w, r, c, id)
-	}
-	j, err := s.meta.Job(r.Context(), c.Workspace.ID, id)
+	j, err := s.meta.Job(r.Context(), c.Workspace.ID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}

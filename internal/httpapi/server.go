@@ -164,6 +164,9 @@ func (s *Server) routes() {
 	s.api("POST /api/v1/events", usage.ScopeEventsWrite, groupIngest, s.handleIngest)
 	s.api("GET /api/v1/logs", usage.ScopeLogsRead, groupReads, s.handleLogs)
 	s.api("GET /api/v1/logs.csv", usage.ScopeLogsRead, groupExports, s.handleLogsCSV)
+	// The synchronous log exports; their exact paths win over {id}.
+	s.api("GET /api/v1/exports/api-logs", usage.ScopeLogsRead, groupExports, s.handleLogExport)
+	s.api("GET /api/v1/exports/api-usage", usage.ScopeLogsRead, groupExports, s.handleLogExport)
 	// Export jobs need the scope of their report, known from the body or
 	// the stored job: the handlers check it.
 	s.api("POST /api/v1/exports", anyScope, groupExports, s.handleCreateJob)
