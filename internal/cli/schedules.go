@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/httpapi"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -37,17 +38,7 @@ func schedules(ctx context.Context, args []string, env Env) error {
 	fs.Usage = func() { fmt.Fprint(env.Stderr, schedulesUsage); fs.PrintDefaults() }
 	server := fs.String("server", "", "URL of the usagelog server that runs the schedules")
 	token := fs.String("token", "", "key with the scope of the schedule's report")
-	var body struct {
-		Name          string             `json:"name"`
-		Report        string             `json:"report"`
-		Format        string             `json:"format,omitempty"`
-		Filters       usage.FilterValues `json:"filters,omitempty"`
-		Timezone      string             `json:"timezone,omitempty"`
-		Range         string             `json:"range,omitempty"`
-		Cadence       usage.Cadence      `json:"cadence"`
-		RetentionDays int                `json:"retentionDays,omitempty"`
-		WebhookURL    string             `json:"webhookUrl,omitempty"`
-	}
+	var body httpapi.ScheduleRequest
 	var filters stringList
 	if sub == "create" {
 		fs.StringVar(&body.Name, "name", "", "name of the schedule")

@@ -170,22 +170,25 @@ type scheduleJSON struct {
 	WebhookSecret string `json:"webhookSecret,omitempty"`
 }
 
+// ScheduleRequest is the body of POST /api/v1/schedules.
+type ScheduleRequest struct {
+	Name          string             `json:"name"`
+	Report        string             `json:"report"`
+	Format        string             `json:"format,omitempty"`
+	Filters       usage.FilterValues `json:"filters,omitempty"`
+	Timezone      string             `json:"timezone,omitempty"`
+	Range         string             `json:"range,omitempty"`
+	Cadence       usage.Cadence      `json:"cadence"`
+	RetentionDays int                `json:"retentionDays,omitempty"`
+	WebhookURL    string             `json:"webhookUrl,omitempty"`
+}
+
 // handleCreateSchedule is POST /api/v1/schedules.
 func (s *Server) handleCreateSchedule(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err := s.needJobs(); err != nil {
 		return err
 	}
-	var body struct {
-		Name          string             `json:"name"`
-		Report        string             `json:"report"`
-		Format        string             `json:"format"`
-		Filters       usage.FilterValues `json:"filters"`
-		Timezone      string             `json:"timezone"`
-		Range         string             `json:"range"`
-		Cadence       usage.Cadence      `json:"cadence"`
-		RetentionDays int                `json:"retentionDays"`
-		WebhookURL    string             `json:"webhookUrl"`
-	}
+	var body ScheduleRequest
 	if err := decodeJSONBody(w, r, &body); err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"fmt"
-	"iter"
 	"mime"
 	"net/http"
 	"path"
@@ -115,23 +114,6 @@ func (s *Server) rowLimit(st usage.Settings) int64 {
 		return st.ExportRowLimit
 	}
 	return s.exportRowLimit
-}
-
-// withPrivacy applies privacy to each event of rows as it passes.
-func withPrivacy(rows iter.Seq2[*usage.Event, error], p usage.Privacy) iter.Seq2[*usage.Event, error] {
-	if !p.Active() {
-		return rows
-	}
-	return func(yield func(*usage.Event, error) bool) {
-		for e, err := range rows {
-			if e != nil {
-				p.Apply(e)
-			}
-			if !yield(e, err) {
-				return
-			}
-		}
-	}
 }
 
 // exportSlots bounds the exports running at once in each workspace.

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"iter"
 	"net/url"
 	"slices"
 	"strings"
@@ -144,7 +143,7 @@ func (e *Exporter) planLogs(p *Plan, loc *time.Location, privacy usage.Privacy, 
 			return Result{}, err
 		}
 		progress(0, total)
-		rows := withPrivacy(scanner.ScanLogs(ctx, p.ws.ID, lr.Filter, lr.Report.Reads...), privacy)
+		rows := privacy.Events(scanner.ScanLogs(ctx, p.ws.ID, lr.Filter, lr.Report.Reads...))
 		return store(ctx, e.Files, p.filePath, func(w io.Writer) (int, error) {
 			return export.Write(ctx, lr.Report, rows, lr.Filter.Location(), export.NewWriter(lr.Format, w, lr.Report.Name),
 				func(n int) { progress(int64(n), total) })
@@ -278,21 +277,4 @@ func store(ctx context.Context, files usage.FileStore, path string, write func(i
 		return Result{}, err
 	}
 	return Result{FilePath: path, Records: int64(n)}, nil
-}
-
-// withPrivacy applies privacy to each event as it passes.
-func withPrivacy(rows iter.Seq2[*usage.Event, error], p usage.Privacy) iter.Seq2[*usage.Event, error] {
-	if !p.Active() {
-		return rows
-	}
-	return func(yield func(*usage.Event, error) bool) {
-		for e, err := range rows {
-			if e != nil {
-				p.Apply(e)
-			}
-			if !yield(e, err) {
-				return
-			}
-		}
-	}
 }

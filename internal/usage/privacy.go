@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"iter"
 	"net/netip"
 	"strconv"
 )
@@ -26,6 +27,23 @@ func NewPrivacy(st Settings, secret []byte, workspaceID int64) Privacy {
 
 // Active reports whether anything is changed.
 func (p Privacy) Active() bool { return p.users || p.ips }
+
+// Events applies p to each event of rows as it passes.
+func (p Privacy) Events(rows iter.Seq2[*Event, error]) iter.Seq2[*Event, error] {
+	if !p.Active() {
+		return rows
+	}
+	return func(yield func(*Event, error) bool) {
+		for e, err := range rows {
+			if e != nil {
+				p.Apply(e)
+			}
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
+}
 
 // Pseudonym is the stable stand-in for a user: "user-" and 8 hex digits of
 // a keyed HMAC of the user's identifier.
