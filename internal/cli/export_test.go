@@ -104,19 +104,7 @@ func TestExportCommand(t *testing.T) {
 
 func TestExportUsageCommand(t *testing.T) {
 	data := t.TempDir()
-	var nd bytes.Buffer
-	for _, e := range storetest.ActivityFixture() {
-		line, err := ingest.MarshalJSON(&e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nd.Write(append(line, '\n'))
-	}
-	in := filepath.Join(data, "activity.ndjson")
-	os.WriteFile(in, nd.Bytes(), 0o644)
-	if r := run(t, nil, "ingest", "--data", data, in); r.code != 0 {
-		t.Fatalf("ingest: %+v", r)
-	}
+	ingestLocal(t, data, storetest.ActivityFixture())
 	out := filepath.Join(data, "models.csv")
 	r := run(t, nil, "export", "models", "--data", data, "--from", "2026-03-01", "--to", "2026-03-31", "--tz", "America/New_York", "--out", out)
 	if r.code != 0 || !strings.Contains(r.stderr, "wrote 2 models rows") {
@@ -145,21 +133,12 @@ func TestExportUsageCommand(t *testing.T) {
 
 func TestExportUsageReportsCommand(t *testing.T) {
 	data := t.TempDir()
-	var nd bytes.Buffer
-	for _, e := range storetest.ReportsFixture() {
-		e.Time = time.Now().Add(-24 * time.Hour) // inside both periods of a run now
-		e.ID += "-now"
-		line, err := ingest.MarshalJSON(&e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nd.Write(append(line, '\n'))
+	events := storetest.ReportsFixture()
+	for i := range events {
+		events[i].Time = time.Now().Add(-24 * time.Hour) // inside both periods of a run now
+		events[i].ID += "-now"
 	}
-	in := filepath.Join(data, "reports.ndjson")
-	os.WriteFile(in, nd.Bytes(), 0o644)
-	if r := run(t, nil, "ingest", "--data", data, in); r.code != 0 {
-		t.Fatalf("ingest: %+v", r)
-	}
+	ingestLocal(t, data, events)
 	out := filepath.Join(data, "Usage Reports.zip")
 	if r := run(t, nil, "export", "usage-reports", "--data", data, "--out", out); r.code != 0 || !strings.Contains(r.stderr, "wrote the usage reports") {
 		t.Fatalf("export: %+v", r)
@@ -183,5 +162,26 @@ func TestExportUsageReportsCommand(t *testing.T) {
 	}
 	if r := run(t, nil, "export", "usage-reports", "--data", data, "--from", "2026-01-01", "--out", out); r.code != 2 {
 		t.Errorf("--from: %+v", r)
+	}
+}
+
+// ingestLocal writes events as NDJSON and ingests them into the local
+// store in data with the CLI.
+func ingestLocal(t *testing.T, data string, events []usage.Event) {
+	t.Helper()
+	var nd bytes.Buffer
+	for i := range events {
+		line, err := ingest.MarshalJSON(&events[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		nd.Write(append(line, '\n'))
+	}
+	in := filepath.Join(data, "events.ndjson")
+	if err := os.WriteFile(in, nd.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, nil, "ingest", "--data", data, in); r.code != 0 {
+		t.Fatalf("ingest: %+v", r)
 	}
 }

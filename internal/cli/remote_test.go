@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/usagelog/usagelog/internal/ingest"
 	"github.com/usagelog/usagelog/internal/storetest"
 )
 
@@ -16,20 +15,7 @@ import (
 // schedule through the same server.
 func TestExportThroughServerJob(t *testing.T) {
 	data := t.TempDir()
-	events := storetest.Fixture(3_000)
-	var nd bytes.Buffer
-	for i := range events {
-		line, err := ingest.MarshalJSON(&events[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		nd.Write(append(line, '\n'))
-	}
-	in := filepath.Join(data, "events.ndjson")
-	os.WriteFile(in, nd.Bytes(), 0o644)
-	if r := run(t, nil, "ingest", "--data", data, in); r.code != 0 {
-		t.Fatalf("ingest: %+v", r)
-	}
+	ingestLocal(t, data, storetest.Fixture(3_000))
 	local := filepath.Join(data, "local.csv")
 	if r := run(t, nil, "export", "api-usage", "--data", data, "--type", "mcp", "--tz", "America/New_York", "--quiet", "--out", local); r.code != 0 {
 		t.Fatalf("local export: %+v", r)
