@@ -31,5 +31,8 @@ echo "== go vet"
 go vet ./...
 echo "== go test -race"
 go test -race -count=1 -timeout 30m ./...
+echo "== go vet and go test, pure-Go SQLite (what builds without a C compiler use)"
+go vet -tags purego ./internal/sqlite/
+go test -tags purego -count=1 ./internal/sqlite/ ./internal/httpapi/
 echo "== go test (tests too slow for the race detector)"
 go test -count=1 -run 'SheetLimit' ./internal/export/

@@ -19,6 +19,7 @@ import (
 	"github.com/usagelog/usagelog/internal/jobs"
 	"github.com/usagelog/usagelog/internal/localfs"
 	"github.com/usagelog/usagelog/internal/signedurl"
+	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -154,7 +155,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	fmt.Fprintf(env.Stdout, "usagelog listening on http://%s (data in %s)\n", ln.Addr(), d.data)
 	fmt.Fprintf(env.Stdout, "get a key: usagelog keys create --data %s --name me --scope LOGS_READ --scope EVENTS_WRITE\n", d.data)
 	fmt.Fprintf(env.Stdout, "console: http://%s/ (add a member: usagelog members create --data %s --email you@example.com --role admin)\n", ln.Addr(), d.data)
-	log.Info("serving", "addr", ln.Addr().String(), "data", d.data)
+	log.Info("serving", "addr", ln.Addr().String(), "data", d.data, "sqlite", sqlite.Driver)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -1,0 +1,44 @@
+//go:build cgo && !purego
+
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"net/url"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+// Driver names the SQLite library this binary was built with, for logs.
+const Driver = "mattn/go-sqlite3 (cgo)"
+
+// openDB opens path with the C SQLite library when a C compiler was at hand:
+// it inserts about twice as fast as the pure-Go translation (BenchmarkAppend),
+// which builds without cgo take instead (driver_purego.go). Every connection
+// runs pragmas first.
+func openDB(path string, pragmas []string, immediate bool) (*sql.DB, error) {
+	drv := &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		for _, p := range pragmas {
+			if _, err := c.Exec("PRAGMA "+p, nil); err != nil {
+				return fmt.Errorf("pragma %s: %w", p, err)
+			}
+		}
+		return nil
+	}}
+	q := url.Values{}
+	if immediate {
+		q.Set("_txlock", "immediate")
+	}
+	return sql.OpenDB(connector{drv: drv, dsn: "file:" + path + "?" + q.Encode()}), nil
+}
+
+type connector struct {
+	drv *sqlite3.SQLiteDriver
+	dsn string
+}
+
+func (c connector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+func (c connector) Driver() driver.Driver                        { return c.drv }
