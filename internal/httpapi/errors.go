@@ -23,17 +23,6 @@ var statusOf = map[usage.Code]int{
 	usage.EInternal:      http.StatusInternalServerError,
 }
 
-// slugOf names refusals in the JSON "code" field.
-var slugOf = map[int]string{
-	usage.GatewayUnrecognizedToken:  "unrecognized_token",
-	usage.GatewayMissingToken:       "missing_token",
-	usage.GatewayRevokedToken:       "revoked_token",
-	usage.GatewayMissingScope:       "missing_scope",
-	usage.GatewayEndpointNotFound:   "endpoint_not_found",
-	usage.GatewayCollectionInactive: "collection_inactive",
-	usage.GatewayPayloadTooLarge:    "payload_too_large",
-	usage.GatewayRateLimited:        "rate_limited",
-}
 
 type errorBody struct {
 	Error errorDetail `json:"error"`
@@ -58,7 +47,7 @@ func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, err erro
 	detail := errorDetail{Code: string(code), Message: usage.ErrorMessage(err)}
 	var e *usage.Error
 	if errors.As(err, &e) && e.Gateway != 0 {
-		detail.Code, detail.GatewayCode = slugOf[e.Gateway], e.Gateway
+		detail.Code, detail.GatewayCode = usage.RefusalSlug(e.Gateway), e.Gateway
 		info(r).refusal = e
 	}
 	if code == usage.EInternal {

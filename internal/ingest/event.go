@@ -19,9 +19,9 @@ import (
 // MaxIDLength bounds event ids; an id is a key, not a payload.
 const MaxIDLength = 256
 
-// maxFieldLength bounds every string field, so one event cannot be a
+// MaxFieldLength bounds every string field, so one event cannot be a
 // megabyte of user agent.
-const maxFieldLength = 8192
+const MaxFieldLength = 8192
 
 // wire is an event as it arrives. Pointers tell a missing field from a zero.
 type wire struct {
@@ -236,7 +236,7 @@ func (w *wire) event() (usage.Event, error) {
 		e.Interaction, e.ServiceAccount = w.Interaction, w.ServiceAccount
 	}
 	if name := tooLong(&e); name != "" {
-		return e, fmt.Errorf("field %q: longer than %d bytes", name, maxFieldLength)
+		return e, fmt.Errorf("field %q: longer than %d bytes", name, MaxFieldLength)
 	}
 	return e, nil
 }
@@ -274,7 +274,7 @@ func tooLong(e *usage.Event) string {
 		{"email", e.Email}, {"username", e.Username}, {"display_name", e.DisplayName},
 	}
 	for _, f := range fields {
-		if len(f.v) > maxFieldLength {
+		if len(f.v) > MaxFieldLength {
 			return f.name
 		}
 	}

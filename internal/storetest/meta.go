@@ -13,6 +13,7 @@ func MetaStore(t *testing.T, open func(t *testing.T) usage.MetaStore) {
 	ctx := context.Background()
 
 	t.Run("JobsAndSchedules", func(t *testing.T) { jobStore(t, open(t)) })
+	t.Run("CollectionsAndClients", func(t *testing.T) { collectionStore(t, open(t)) })
 
 	t.Run("Workspaces", func(t *testing.T) {
 		s := open(t)

@@ -72,6 +72,20 @@ const (
 	GatewayRateLimited        = 4291
 )
 
+// RefusalSlug names a refusal in an error body's "code" field.
+func RefusalSlug(gw int) string {
+	return map[int]string{
+		GatewayUnrecognizedToken:  "unrecognized_token",
+		GatewayMissingToken:       "missing_token",
+		GatewayRevokedToken:       "revoked_token",
+		GatewayMissingScope:       "missing_scope",
+		GatewayEndpointNotFound:   "endpoint_not_found",
+		GatewayCollectionInactive: "collection_inactive",
+		GatewayPayloadTooLarge:    "payload_too_large",
+		GatewayRateLimited:        "rate_limited",
+	}[gw]
+}
+
 // Refusal returns the error of a refused call with gateway code gw. Details
 // override the table's status details where the call knows more (the
 // missing scope's name, "Recipe is inactive").

@@ -143,6 +143,7 @@ type UsageReportSource interface {
 // MetaStore keeps workspaces, keys, members, sessions and settings.
 type MetaStore interface {
 	JobStore
+	CollectionStore
 
 	// EnsureWorkspace returns the named workspace, creating it if needed.
 	EnsureWorkspace(ctx context.Context, name string) (Workspace, error)

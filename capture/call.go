@@ -1,0 +1,82 @@
+// Package capture records API calls as usagelog api_request events without
+// slowing or failing the calls: Handler is the middleware for any Go
+// service, and usagelog's recording gateway is built on the same Recorder.
+//
+// A Recorder takes calls into a bounded buffer and delivers them in batches
+// to a Sink (a usagelog server, or a store). While the sink is down,
+// batches wait in a bounded on-disk spool and go out when it returns; when
+// even the spool is full, calls are dropped, counted and logged at most once
+// a minute. Close delivers or spools what is buffered.
+package capture
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/usagelog/usagelog/internal/ingest"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// Call is one API call as the event contract's api_request records it.
+type Call struct {
+	Time           time.Time // when the call arrived
+	Method         string
+	URL            string // the path as called
+	Endpoint       string // the path as defined; the URL when not known
+	Status         int
+	GatewayCode    int
+	StatusDetails  string
+	Community      string
+	Collection     string
+	CollectionType string // "proxy" or "recipe"
+	Client         string
+	IP             string
+	UserAgent      string
+	TimingMS       int64 // time spent answering (the upstream's, behind the gateway)
+	DelayMS        int64 // time before the answering began
+}
+
+// event turns c into the api_request event id.
+func (c *Call) event(id string) usage.Event {
+	ct := c.CollectionType
+	if ct != usage.CollectionProxy && ct != usage.CollectionRecipe {
+		ct = ""
+	}
+	return usage.Event{
+		Kind: usage.KindAPIRequest, ID: id, Time: usage.TruncateMS(c.Time.UTC()),
+		Method: clip(c.Method), URL: clip(c.URL), Endpoint: clip(c.Endpoint), Status: status(c.Status),
+		GatewayCode: c.GatewayCode, StatusDetails: clip(c.StatusDetails), Community: clip(c.Community),
+		Collection: clip(c.Collection), CollectionType: ct, Client: clip(c.Client), IP: clip(c.IP),
+		UserAgent: clip(c.UserAgent), TimingMS: max(c.TimingMS, 0), DelayMS: max(c.DelayMS, 0),
+	}
+}
+
+// clip makes s what ingest accepts: valid UTF-8 (a percent-decoded path
+// need not be) of at most MaxFieldLength bytes, cut on a rune boundary, so
+// that a hostile path or user agent is recorded rather than refused.
+func clip(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) <= ingest.MaxFieldLength {
+		return s
+	}
+	cut := ingest.MaxFieldLength
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
+
+// status keeps a status ingest accepts: a handler that never wrote one
+// answered 200, and a nonsense code is recorded as a server error.
+func status(s int) int {
+	switch {
+	case s == 0:
+		return 200
+	case s < 100 || s > 599:
+		return 500
+	}
+	return s
+}

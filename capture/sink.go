@@ -1,0 +1,83 @@
+package capture
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/usagelog/usagelog/internal/ingest"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// Server delivers batches to a usagelog server's POST /api/v1/events with a
+// key that has the EVENTS_WRITE scope. A refusal of the batch itself (400,
+// 413, 422) is final; anything else (unreachable, 5xx, 401 while a key is
+// being fixed, 429) is tried again.
+func Server(baseURL, token string, hc *http.Client) Sink {
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	return &serverSink{c: &ingest.Client{BaseURL: baseURL, Token: token, HTTP: hc}}
+}
+
+type serverSink struct{ c *ingest.Client }
+
+func (s *serverSink) Send(ctx context.Context, events []usage.Event) error {
+	res, err := s.c.Send(ctx, events)
+	var se *ingest.ServerError
+	if errors.As(err, &se) {
+		switch se.Status {
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+			return fmt.Errorf("%w: %v", ErrRejected, err)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if len(res.Rejected) > 0 {
+		return fmt.Errorf("%w: %d of %d events, first: line %d: %s", ErrRejected, len(res.Rejected), len(events), res.Rejected[0].Line, res.Rejected[0].Error)
+	}
+	return nil
+}
+
+// Store delivers batches into an event store through the ingest path that
+// POST /api/v1/events and `usagelog ingest` use: the batch is encoded as
+// NDJSON and decoded, validated and appended like any other.
+func Store(events usage.EventStore, workspaceID int64, log *slog.Logger) Sink {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &storeSink{events: events, ws: workspaceID, log: log}
+}
+
+type storeSink struct {
+	events usage.EventStore
+	ws     int64
+	log    *slog.Logger
+}
+
+func (s *storeSink) Send(ctx context.Context, events []usage.Event) error {
+	var buf bytes.Buffer
+	for i := range events {
+		b, err := ingest.MarshalJSON(&events[i])
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrRejected, err)
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+	}
+	var rejected []ingest.Record
+	_, err := ingest.Load(ctx, ingest.NewDecoder(&buf, ingest.NDJSON), len(events), func(ctx context.Context, batch []usage.Event) (usage.AppendResult, error) {
+		return s.events.Append(ctx, s.ws, batch)
+	}, func(r ingest.Record) { rejected = append(rejected, r) })
+	if err != nil {
+		return err
+	}
+	if len(rejected) > 0 {
+		return fmt.Errorf("%w: %d of %d events, first: %v", ErrRejected, len(rejected), len(events), rejected[0].Err)
+	}
+	return nil
+}
