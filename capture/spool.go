@@ -2,8 +2,8 @@ package capture
 
 import (
 	"bufio"
-	"cmp"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,7 +24,7 @@ import (
 // then renamed) and is removed only once delivered, so a crash loses
 // nothing that was spooled and a restart picks the files up.
 type spool struct {
-	dir string
+	dir   string
 	limit int64 // bytes
 
 	mu    sync.Mutex

@@ -23,7 +23,6 @@ var statusOf = map[usage.Code]int{
 	usage.EInternal:      http.StatusInternalServerError,
 }
 
-
 type errorBody struct {
 	Error errorDetail `json:"error"`
 }
