@@ -53,6 +53,9 @@ commands:
   ingest       load events from NDJSON, JSON or CSV files
   export       write a report to a file (locally, or as a job of a server)
   schedules    create, list or delete a server's scheduled exports
+  collections  create, list, activate or deactivate the gateway's API collections
+  clients      create, list or revoke gateway clients (the token is printed alone)
+  gateway      run the recording API gateway in front of an API
 
 Run 'usagelog COMMAND -h' for a command's flags. Every flag can also be set
 with a USAGELOG_* environment variable (--data: USAGELOG_DATA).
@@ -114,6 +117,12 @@ func run(ctx context.Context, args []string, env Env) error {
 		return exportCmd(ctx, rest, env)
 	case "schedules":
 		return schedules(ctx, rest, env)
+	case "collections":
+		return collections(ctx, rest, env)
+	case "clients":
+		return clients(ctx, rest, env)
+	case "gateway":
+		return gatewayCmd(ctx, rest, env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, topUsage)
 		return nil

@@ -1,0 +1,327 @@
+// Package gateway is usagelog's recording API gateway: a reverse proxy that
+// authenticates API clients of one collection, forwards their calls and
+// records every call — refused ones with DESIGN.md's gateway codes — as an
+// api_request event through a capture.Recorder.
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/usagelog/usagelog/capture"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// Directory is where the gateway learns its collection and the clients
+// allowed through: the store, or a usagelog server.
+type Directory interface {
+	Load(ctx context.Context) (usage.Collection, []usage.Client, error)
+}
+
+// Config configures a Gateway.
+type Config struct {
+	Upstream  *url.URL
+	Directory Directory
+	Recorder  *capture.Recorder
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// RatePerMinute limits each client (token bucket, a tenth of a minute
+	// of burst); 0 means no limit.
+	RatePerMinute int
+	// Refresh is how often the directory is read again, so that a revoked
+	// client or a deactivated collection takes effect; default 5 s.
+	Refresh   time.Duration
+	Logger    *slog.Logger
+	Transport http.RoundTripper
+}
+
+// Gateway is an http.Handler.
+type Gateway struct {
+	cfg   Config
+	log   *slog.Logger
+	proxy *httputil.ReverseProxy
+	snap  atomic.Pointer[snapshot]
+
+	limitMu  sync.Mutex
+	limiters map[string]*rate.Limiter // by client id, kept across refreshes
+}
+
+// snapshot is one reading of the directory.
+type snapshot struct {
+	collection usage.Collection
+	endpoints  []usage.Endpoint
+	clients    map[string]*usage.Client // by token hash
+}
+
+// New reads the directory once (an error if it cannot) and returns the
+// gateway; Run keeps it fresh.
+func New(ctx context.Context, cfg Config) (*Gateway, error) {
+	if cfg.Upstream == nil || cfg.Upstream.Scheme == "" || cfg.Upstream.Host == "" {
+		return nil, errors.New("gateway: the upstream must be an absolute URL such as http://127.0.0.1:9000")
+	}
+	if cfg.Directory == nil || cfg.Recorder == nil {
+		return nil, errors.New("gateway: a directory and a recorder are required")
+	}
+	if cfg.Refresh <= 0 {
+		cfg.Refresh = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Transport == nil {
+		cfg.Transport = &http.Transport{
+			Proxy:               nil,
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: 1024,
+			IdleConnTimeout:     90 * time.Second,
+			ForceAttemptHTTP2:   true,
+		}
+	}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, limiters: map[string]*rate.Limiter{}}
+	g.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(cfg.Upstream)
+			pr.SetXForwarded()
+			// The client's token is the gateway's business, not the
+			// upstream's.
+			pr.Out.Header.Del("Authorization")
+			pr.Out.Header.Del("Api-Token")
+			if st := stateOf(pr.In); st != nil {
+				pr.Out.Header.Set("X-Forwarded-For", st.call.IP)
+			}
+		},
+		Transport:     cfg.Transport,
+		FlushInterval: -1, // stream answers as they come
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if st := stateOf(r); st != nil {
+				st.call.StatusDetails = "Upstream unavailable"
+			}
+			g.log.Warn("gateway: upstream", "err", err)
+			writeError(w, http.StatusBadGateway, "bad_gateway", "Upstream unavailable", 0)
+		},
+	}
+	if err := g.refresh(ctx); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func (g *Gateway) refresh(ctx context.Context) error {
+	col, clients, err := g.cfg.Directory.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("gateway: directory: %w", err)
+	}
+	s := &snapshot{collection: col, clients: make(map[string]*usage.Client, len(clients))}
+	for _, e := range col.Endpoints {
+		ep, err := usage.ParseEndpoint(e)
+		if err != nil {
+			return fmt.Errorf("gateway: collection %q: %w", col.Name, err)
+		}
+		s.endpoints = append(s.endpoints, ep)
+	}
+	for i := range clients {
+		s.clients[clients[i].Hash] = &clients[i]
+	}
+	g.snap.Store(s)
+	return nil
+}
+
+// Run reads the directory every Refresh until ctx ends. While it cannot be
+// read, the last reading stands.
+func (g *Gateway) Run(ctx context.Context) {
+	t := time.NewTicker(g.cfg.Refresh)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := g.refresh(ctx)
+		switch {
+		case err != nil && !failing:
+			g.log.Warn("gateway: keeping the last directory", "err", err)
+		case err == nil && failing:
+			g.log.Info("gateway: directory readable again")
+		}
+		failing = err != nil
+	}
+}
+
+type stateKey struct{}
+
+// state is what the proxy's hooks add to a call's record.
+type state struct{ call *capture.Call }
+
+func stateOf(r *http.Request) *state {
+	st, _ := r.Context().Value(stateKey{}).(*state)
+	return st
+}
+
+// ServeHTTP authenticates, checks, forwards and records one call.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	s := g.snap.Load()
+	col := &s.collection
+	c := capture.Call{
+		Time: start, Method: r.Method, URL: r.URL.Path, Endpoint: r.URL.Path,
+		Community: col.Community, Collection: col.Name, CollectionType: col.Type,
+		IP: capture.ClientIP(r, g.cfg.TrustedProxies), UserAgent: r.Header.Get("User-Agent"),
+	}
+	defer func() {
+		c.TimingMS = max(time.Since(start).Milliseconds()-c.DelayMS, 0)
+		g.cfg.Recorder.Record(c)
+	}()
+	refuse := func(gw int, details string, extra func(http.Header)) {
+		e := usage.Refusal(gw, details)
+		c.GatewayCode, c.StatusDetails = gw, e.Message
+		c.Status = statusOf(gw)
+		if extra != nil {
+			extra(w.Header())
+		}
+		writeError(w, c.Status, usage.RefusalSlug(gw), e.Message, gw)
+	}
+
+	token := bearer(r)
+	if token == "" {
+		refuse(usage.GatewayMissingToken, "", nil)
+		return
+	}
+	cl := s.clients[usage.HashToken(token)]
+	switch {
+	case cl == nil:
+		refuse(usage.GatewayUnrecognizedToken, "", nil)
+		return
+	case cl.Revoked():
+		c.Client = cl.Name
+		refuse(usage.GatewayRevokedToken, "", nil)
+		return
+	}
+	c.Client = cl.Name
+	if !col.Active {
+		refuse(usage.GatewayCollectionInactive, col.InactiveDetails(), nil)
+		return
+	}
+	if len(s.endpoints) > 0 {
+		found := false
+		for i := range s.endpoints {
+			if s.endpoints[i].Match(r.Method, r.URL.Path) {
+				c.Endpoint = endpointPath(s.endpoints[i].Pattern)
+				found = true
+				break
+			}
+		}
+		if !found {
+			refuse(usage.GatewayEndpointNotFound, "", nil)
+			return
+		}
+	}
+	if wait, ok := g.allow(cl.ID, start); !ok {
+		refuse(usage.GatewayRateLimited, "", func(h http.Header) {
+			h.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		})
+		return
+	}
+
+	sw := &statusWriter{ResponseWriter: w}
+	c.DelayMS = time.Since(start).Milliseconds()
+	st := &state{call: &c}
+	g.proxy.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+	c.Status = sw.status
+	if c.Status == 0 {
+		c.Status = http.StatusBadGateway // the client went away before an answer
+	}
+}
+
+// allow takes a token from the client's bucket, or says how long to wait.
+func (g *Gateway) allow(clientID string, now time.Time) (time.Duration, bool) {
+	if g.cfg.RatePerMinute <= 0 {
+		return 0, true
+	}
+	g.limitMu.Lock()
+	lim := g.limiters[clientID]
+	if lim == nil {
+		lim = rate.NewLimiter(rate.Limit(float64(g.cfg.RatePerMinute)/60), max(g.cfg.RatePerMinute/10, 1))
+		g.limiters[clientID] = lim
+	}
+	g.limitMu.Unlock()
+	res := lim.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return d, false
+	}
+	return 0, true
+}
+
+// bearer is the client's token from "Authorization: Bearer …" or an
+// api-token header.
+func bearer(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+			return strings.TrimSpace(t)
+		}
+		return ""
+	}
+	return strings.TrimSpace(r.Header.Get("Api-Token"))
+}
+
+func statusOf(gw int) int { return gw / 10 }
+
+// endpointPath drops a declared endpoint's method: the event records the
+// method apart.
+func endpointPath(pattern string) string {
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		return path
+	}
+	return pattern
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string, gw int) {
+	type detail struct {
+		Code        string `json:"code"`
+		Message     string `json:"message"`
+		GatewayCode int    `json:"gateway_code,omitempty"`
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]detail{"error": {code, message, gw}})
+}
+
+// statusWriter remembers the status the upstream answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
