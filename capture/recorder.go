@@ -68,6 +68,7 @@ type Recorder struct {
 	seq    uint64
 
 	closing  chan struct{}
+	flushed  chan struct{} // closed when flushLoop has handed on its last batch
 	closed   atomic.Bool
 	wake     chan struct{} // tells the spool drainer to try now
 	wg       sync.WaitGroup
@@ -127,6 +128,7 @@ func New(cfg Config) (*Recorder, error) {
 		ch:      make(chan Call, cfg.Buffer),
 		prefix:  "cap-" + hex.EncodeToString(id[:]) + "-" + strconv.FormatInt(time.Now().UnixMilli(), 36) + "-",
 		closing: make(chan struct{}),
+		flushed: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 		mDelivered: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "usagelog_capture_delivered_total", Help: "Recorded API calls delivered to the store or server.",
@@ -184,9 +186,9 @@ func (r *Recorder) drop(reason string, n int) {
 	}
 }
 
-// Close stops taking calls and delivers what is buffered, or spools it if
-// the sink does not answer before ctx ends. Spooled calls go out at the
-// next start.
+// Close stops taking calls and delivers what is buffered and spooled; what
+// the sink does not take stays in the spool and goes out at the next start.
+// It returns when that is done or ctx ends.
 func (r *Recorder) Close(ctx context.Context) error {
 	if r.closed.Swap(true) {
 		return nil
@@ -205,6 +207,7 @@ func (r *Recorder) Close(ctx context.Context) error {
 // flushLoop batches calls from the buffer and hands each batch on.
 func (r *Recorder) flushLoop() {
 	defer r.wg.Done()
+	defer close(r.flushed)
 	tick := time.NewTicker(r.cfg.FlushEvery)
 	defer tick.Stop()
 	calls := make([]Call, 0, r.cfg.BatchSize)
@@ -291,7 +294,8 @@ func (r *Recorder) send(events []usage.Event) error {
 }
 
 // drainLoop delivers spooled batches, oldest first, backing off while the
-// sink stays down.
+// sink stays down. On Close it makes a last attempt once the final batch is
+// flushed, so that a sink that is up gets everything before the process ends.
 func (r *Recorder) drainLoop() {
 	defer r.wg.Done()
 	wait := r.cfg.RetryMin
@@ -301,6 +305,8 @@ func (r *Recorder) drainLoop() {
 	for {
 		select {
 		case <-r.closing:
+			<-r.flushed
+			_ = r.drainAll()
 			return
 		case <-r.wake:
 			if backingOff {
@@ -309,34 +315,36 @@ func (r *Recorder) drainLoop() {
 		case <-timer.C:
 			backingOff = false
 		}
-		for {
-			seg, events, bad, ok, err := r.spool.oldest()
-			if !ok {
-				break
-			}
-			if bad > 0 {
-				r.log.Error("capture: spool file had unreadable lines; skipping them", "file", r.spool.path(seg.seq), "lines", bad)
-				r.drop("spool", bad)
-			}
-			if err == nil && len(events) > 0 {
-				err = r.send(events)
-				if errors.Is(err, ErrRejected) {
-					err = nil
-				}
-			}
-			if err != nil {
-				backingOff = true
-				timer.Reset(wait)
-				wait = min(wait*2, r.cfg.RetryMax)
-				break
-			}
-			r.spool.remove(seg)
-			wait = r.cfg.RetryMin
-			select {
-			case <-r.closing:
-				return
-			default:
+		if err := r.drainAll(); err != nil {
+			backingOff = true
+			timer.Reset(wait)
+			wait = min(wait*2, r.cfg.RetryMax)
+			continue
+		}
+		wait = r.cfg.RetryMin
+	}
+}
+
+// drainAll delivers spooled batches until none is left or one fails.
+func (r *Recorder) drainAll() error {
+	for {
+		seg, events, bad, ok, err := r.spool.oldest()
+		if !ok {
+			return nil
+		}
+		if bad > 0 {
+			r.log.Error("capture: spool file had unreadable lines; skipping them", "file", r.spool.path(seg.seq), "lines", bad)
+			r.drop("spool", bad)
+		}
+		if err == nil && len(events) > 0 {
+			err = r.send(events)
+			if errors.Is(err, ErrRejected) {
+				err = nil
 			}
 		}
+		if err != nil {
+			return err
+		}
+		r.spool.remove(seg)
 	}
 }
