@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 
 	"github.com/usagelog/usagelog/internal/ingest"
 	"github.com/usagelog/usagelog/internal/usage"
@@ -70,8 +71,10 @@ func (s *storeSink) Send(ctx context.Context, events []usage.Event) error {
 		buf.WriteByte('\n')
 	}
 	var rejected []ingest.Record
-	_, err := ingest.Load(ctx, ingest.NewDecoder(&buf, ingest.NDJSON), len(events), func(ctx context.Context, batch []usage.Event) (usage.AppendResult, error) {
-		return s.events.Append(ctx, s.ws, batch)
+	_, err := ingest.Load(ctx, ingest.NewDecoder(&buf, ingest.NDJSON), yieldEvery, func(ctx context.Context, batch []usage.Event) (usage.AppendResult, error) {
+		res, err := s.events.Append(ctx, s.ws, batch)
+		runtime.Gosched() // see yieldEvery
+		return res, err
 	}, func(r ingest.Record) { rejected = append(rejected, r) })
 	if err != nil {
 		return err

@@ -21,3 +21,9 @@ go test -run '^$' -bench 'BenchmarkExport$' -benchtime 2x -count "$count" -timeo
 go test -run '^$' -bench 'UsageReports' -benchtime 1x -count "$count" -timeout 60m ./internal/sqlite/
 # Export jobs: the same export directly and as a job.
 go test -run '^$' -bench 'JobOverhead' -benchtime 5x -count "$count" ./internal/jobs/
+# Capture: the middleware's cost a request (-benchmem: allocations), and
+# the gateway at 5,000 requests/s in one process, with lost calls counted.
+go test -run '^$' -bench 'Handler' -benchmem -count "$count" ./capture/
+USAGELOG_BENCH_GATEWAY_REQUESTS=${USAGELOG_BENCH_GATEWAY_REQUESTS:-100000} \
+  go test -run '^$' -bench 'GatewayLoad' -benchtime 1x -count 1 -timeout 60m ./internal/gateway/
+# The gateway as its own process, as deployed: scripts/gateway-bench.sh.

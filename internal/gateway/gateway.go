@@ -6,6 +6,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,7 +67,7 @@ type Gateway struct {
 type snapshot struct {
 	collection usage.Collection
 	endpoints  []usage.Endpoint
-	clients    map[string]*usage.Client // by token hash
+	clients    map[[32]byte]*usage.Client // by SHA-256 of the token: no hex string a call
 }
 
 // New reads the directory once (an error if it cannot) and returns the
@@ -101,15 +103,13 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			// upstream's.
 			pr.Out.Header.Del("Authorization")
 			pr.Out.Header.Del("Api-Token")
-			if st := stateOf(pr.In); st != nil {
-				pr.Out.Header.Set("X-Forwarded-For", st.call.IP)
-			}
+			pr.Out.Header.Set("X-Forwarded-For", capture.ClientIP(pr.In, cfg.TrustedProxies))
 		},
 		Transport:     cfg.Transport,
 		FlushInterval: -1, // stream answers as they come
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if st := stateOf(r); st != nil {
-				st.call.StatusDetails = "Upstream unavailable"
+			if sw, ok := w.(*statusWriter); ok {
+				sw.upstreamDown = true
 			}
 			g.log.Warn("gateway: upstream", "err", err)
 			writeError(w, http.StatusBadGateway, "bad_gateway", "Upstream unavailable", 0)
@@ -126,7 +126,7 @@ func (g *Gateway) refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gateway: directory: %w", err)
 	}
-	s := &snapshot{collection: col, clients: make(map[string]*usage.Client, len(clients))}
+	s := &snapshot{collection: col, clients: make(map[[32]byte]*usage.Client, len(clients))}
 	for _, e := range col.Endpoints {
 		ep, err := usage.ParseEndpoint(e)
 		if err != nil {
@@ -135,7 +135,11 @@ func (g *Gateway) refresh(ctx context.Context) error {
 		s.endpoints = append(s.endpoints, ep)
 	}
 	for i := range clients {
-		s.clients[clients[i].Hash] = &clients[i]
+		var sum [32]byte
+		if n, err := hex.Decode(sum[:], []byte(clients[i].Hash)); err != nil || n != len(sum) {
+			return fmt.Errorf("gateway: client %s: malformed token hash", clients[i].ID)
+		}
+		s.clients[sum] = &clients[i]
 	}
 	g.snap.Store(s)
 	return nil
@@ -162,16 +166,6 @@ func (g *Gateway) Run(ctx context.Context) {
 		}
 		failing = err != nil
 	}
-}
-
-type stateKey struct{}
-
-// state is what the proxy's hooks add to a call's record.
-type state struct{ call *capture.Call }
-
-func stateOf(r *http.Request) *state {
-	st, _ := r.Context().Value(stateKey{}).(*state)
-	return st
 }
 
 // ServeHTTP authenticates, checks, forwards and records one call.
@@ -203,7 +197,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(usage.GatewayMissingToken, "", nil)
 		return
 	}
-	cl := s.clients[usage.HashToken(token)]
+	cl := s.clients[sha256.Sum256([]byte(token))]
 	switch {
 	case cl == nil:
 		refuse(usage.GatewayUnrecognizedToken, "", nil)
@@ -241,9 +235,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	sw := &statusWriter{ResponseWriter: w}
 	c.DelayMS = time.Since(start).Milliseconds()
-	st := &state{call: &c}
-	g.proxy.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+	g.proxy.ServeHTTP(sw, r)
 	c.Status = sw.status
+	if sw.upstreamDown {
+		c.StatusDetails = "Upstream unavailable"
+	}
 	if c.Status == 0 {
 		c.Status = http.StatusBadGateway // the client went away before an answer
 	}
@@ -307,7 +303,8 @@ func writeError(w http.ResponseWriter, status int, code, message string, gw int)
 // statusWriter remembers the status the upstream answered with.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status       int
+	upstreamDown bool // the proxy could not reach the upstream
 }
 
 func (w *statusWriter) WriteHeader(code int) {

@@ -1,0 +1,114 @@
+// Package loadgen sends HTTP requests at a fixed rate and measures their
+// latency: the load behind the gateway's latency figures. It is open loop —
+// request i is sent at start + i/rate whether or not earlier ones have
+// answered — so a slow server cannot slow the load down and hide its tail.
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config describes one run.
+type Config struct {
+	// URL is requested with "/" and the request's number appended.
+	URL      string
+	Header   http.Header
+	Rate     int // requests a second
+	Requests int
+	// Workers bounds requests in flight; default 64.
+	Workers int
+}
+
+// Result is what a run measured.
+type Result struct {
+	Latencies []time.Duration // by request, from send to the answer read
+	Failed    int             // transport errors and non-2xx answers
+	Late      int             // requests sent over 1 ms after they were due
+	Elapsed   time.Duration
+}
+
+// Percentile returns the latency below which a share p of requests fall.
+func (r Result) Percentile(p float64) time.Duration {
+	s := slices.Clone(r.Latencies)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[int(float64(len(s)-1)*p)]
+}
+
+// Run sends cfg.Requests requests and waits for every answer.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	if cfg.Rate <= 0 || cfg.Requests <= 0 {
+		return Result{}, fmt.Errorf("loadgen: rate and requests must be positive")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 64
+	}
+	tr := &http.Transport{MaxIdleConns: cfg.Workers, MaxIdleConnsPerHost: cfg.Workers}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	res := Result{Latencies: make([]time.Duration, cfg.Requests)}
+	var next, failed, late atomic.Int64
+	interval := time.Second / time.Duration(cfg.Rate)
+	start := time.Now().Add(10 * time.Millisecond)
+	var wg sync.WaitGroup
+	for range cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= cfg.Requests {
+					return
+				}
+				due := start.Add(time.Duration(i) * interval)
+				time.Sleep(time.Until(due))
+				sent := time.Now()
+				if sent.Sub(due) > time.Millisecond {
+					late.Add(1)
+				}
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.URL+"/"+strconv.Itoa(i), nil)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				for k, v := range cfg.Header {
+					req.Header[k] = v
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				res.Latencies[i] = time.Since(sent)
+				if resp.StatusCode/100 != 2 {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	res.Failed, res.Late = int(failed.Load()), int(late.Load())
+	return res, ctx.Err()
+}
+
+// Upstream is the trivial API behind the gateway in the measurements: it
+// answers every request with 200 and "ok".
+func Upstream() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok")
+	})
+}
