@@ -134,7 +134,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 		Events: st.events, Meta: st.meta, Logger: log, Metrics: metrics, MaxBodyBytes: *maxBody,
 		Recorder: rec, RateLimits: limits, ExportRowLimit: *rowLimit,
 		Files: files, Signer: signedurl.New(key, base, *downloadTTL), Secret: key,
-		MaxRangeDays: *maxRangeDays, ExportConcurrency: *concurrency, Member: con.Member, Jobs: runner,
+		MaxRangeDays: *maxRangeDays, ExportConcurrency: *concurrency, Session: con.Session, Jobs: runner,
 	})
 	if err != nil {
 		ln.Close()

@@ -156,14 +156,14 @@ func urlPath(r *http.Request) string {
 	return template.URLQueryEscaper(r.URL.Path)
 }
 
-// Member returns the member signed in on r and their workspace, for
-// endpoints outside the console that also take a session.
-func (c *Console) Member(r *http.Request) (usage.Member, usage.Workspace, bool) {
+// Session returns the member signed in on r, for the API, which the
+// console's pages call with the session.
+func (c *Console) Session(r *http.Request) (usage.SignedIn, bool) {
 	v, err := c.viewer(r)
 	if err != nil {
-		return usage.Member{}, usage.Workspace{}, false
+		return usage.SignedIn{}, false
 	}
-	return v.Member, v.Workspace, true
+	return usage.SignedIn{Member: v.Member, Workspace: v.Workspace, CSRF: v.Session.CSRF}, true
 }
 
 // viewer finds the member behind the session cookie.

@@ -355,3 +355,40 @@ func joinValues(vs []Value) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// ReportSummary is a workbook's Summary numbers, for the console's
+// licenses page.
+type ReportSummary struct {
+	Period      string // "Last 6 Months" or "Last 1 Year"
+	Users       int
+	EntityTypes int64
+	Projects    int64
+	Synced      int64
+}
+
+// Summaries computes the Summary sheet's numbers of both workbooks the way
+// Write does, without writing them.
+func (u *UsageReports) Summaries(ctx context.Context) ([]ReportSummary, error) {
+	var out []ReportSummary
+	for i, period := range []string{"Last 6 Months", "Last 1 Year"} {
+		recentOnly := i == 0
+		from := u.now.AddDate(-1, 0, 0)
+		if recentOnly {
+			from = u.now.AddDate(0, -6, 0)
+		}
+		seen, err := u.src.SeenGroups(ctx, u.workspaceID, from, u.now)
+		if err != nil {
+			return nil, fmt.Errorf("usage reports: %w", err)
+		}
+		sortObservations(seen)
+		var s []usage.SyncGroup
+		for _, g := range u.syncs {
+			if g.Recent || !recentOnly {
+				s = append(s, g)
+			}
+		}
+		r := buildUsageReport(s, seen, u.status)
+		out = append(out, ReportSummary{Period: period, Users: len(r.users), EntityTypes: r.totals.entityTypes, Projects: r.totals.projects, Synced: r.totals.synced})
+	}
+	return out, nil
+}

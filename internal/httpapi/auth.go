@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"time"
@@ -21,6 +22,11 @@ const anyScope usage.Scope = ""
 // the refusal is logged in that key's workspace.
 func (s *Server) authenticate(ctx context.Context, r *http.Request, scope usage.Scope) (*caller, error) {
 	token := bearerToken(r)
+	if token == "" && s.session != nil {
+		if si, ok := s.session(r); ok {
+			return sessionCaller(r, si, scope)
+		}
+	}
 	if token == "" {
 		return nil, usage.Refusal(usage.GatewayMissingToken, "")
 	}
@@ -48,6 +54,27 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, scope usage.
 			// Last-used is informational; the call goes on.
 			s.log.Warn("touch key", "key", key.ID, "err", err)
 		}
+	}
+	return c, nil
+}
+
+// sessionCaller is a console member calling the API from the console's
+// pages. The member stands in for a key: its id (for the rate limits), its
+// email (the client in the self-log) and its role's scopes.
+func sessionCaller(r *http.Request, si usage.SignedIn, scope usage.Scope) (*caller, error) {
+	c := &caller{Workspace: si.Workspace, Key: usage.APIKey{
+		ID: "member:" + si.Member.ID, WorkspaceID: si.Workspace.ID, Name: si.Member.Email, Scopes: usage.RoleScopes(si.Member.Role),
+	}}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	default:
+		got := r.Header.Get("X-CSRF-Token")
+		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(si.CSRF)) != 1 {
+			return c, usage.Errorf(usage.EForbidden, "a console session must send its CSRF token in X-CSRF-Token")
+		}
+	}
+	if scope != anyScope && !c.Key.Has(scope) {
+		return c, usage.MissingScope(scope)
 	}
 	return c, nil
 }

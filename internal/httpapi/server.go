@@ -52,9 +52,11 @@ type Config struct {
 	// ExportConcurrency bounds the usage exports running at once per
 	// workspace; default DefaultExportConcurrency.
 	ExportConcurrency int
-	// Member, when set, finds the console member signed in on a request
-	// (the usage reports also take an admin's session).
-	Member func(r *http.Request) (usage.Member, usage.Workspace, bool)
+	// Session, when set, finds the console member signed in on a request:
+	// a call without a key then acts with the member's role's scopes
+	// (usage.RoleScopes), and unsafe methods need the session's CSRF token
+	// in X-CSRF-Token. The console's pages call the API this way.
+	Session func(r *http.Request) (usage.SignedIn, bool)
 	// Jobs, when set, runs the export jobs and schedules of
 	// /api/v1/exports and /api/v1/schedules.
 	Jobs *jobs.Runner
@@ -102,7 +104,7 @@ type Server struct {
 	secret         []byte
 	maxRangeDays   int
 	running        *exportSlots
-	member         func(r *http.Request) (usage.Member, usage.Workspace, bool)
+	session        func(r *http.Request) (usage.SignedIn, bool)
 	jobs           *jobs.Runner
 	exporter       *jobs.Exporter
 	// defaultWorkspace receives calls no token attributes.
@@ -122,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 		maxBody: cfg.MaxBodyBytes, now: cfg.Now, mux: http.NewServeMux(),
 		rec: cfg.Recorder, limits: newLimiter(cfg.RateLimits), exportRowLimit: cfg.ExportRowLimit,
 		files: cfg.Files, signer: cfg.Signer, secret: cfg.Secret, maxRangeDays: cfg.MaxRangeDays,
-		running: &exportSlots{max: cfg.ExportConcurrency, running: map[int64]int{}}, member: cfg.Member,
+		running: &exportSlots{max: cfg.ExportConcurrency, running: map[int64]int{}}, session: cfg.Session,
 		jobs: cfg.Jobs,
 	}
 	if s.maxRangeDays == 0 {

@@ -14,24 +14,12 @@ import (
 func (s *Server) handleUsageReports(w http.ResponseWriter, r *http.Request) {
 	ri := info(r)
 	ri.api = true
-	var c *caller
-	var err error
-	if bearerToken(r) == "" && s.member != nil {
-		if m, ws, ok := s.member(r); ok {
-			c = &caller{Workspace: ws}
-			if m.Role != usage.RoleAdmin {
-				err = usage.Errorf(usage.EForbidden, "usage reports are for workspace admins")
-			}
-		}
+	c, err := s.authenticate(r.Context(), r, usage.ScopeServerMgmtRead)
+	if c != nil {
+		ri.caller = c
 	}
-	if c == nil {
-		c, err = s.authenticate(r.Context(), r, usage.ScopeServerMgmtRead)
-		if c != nil {
-			ri.caller = c
-		}
-		if err == nil {
-			err = s.limits.allow(w, c.Key.ID, groupExports, s.now())
-		}
+	if err == nil {
+		err = s.limits.allow(w, c.Key.ID, groupExports, s.now())
 	}
 	if err == nil {
 		ri.started = s.now()

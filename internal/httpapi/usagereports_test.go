@@ -20,7 +20,7 @@ import (
 func TestUsageReportsAccess(t *testing.T) {
 	var con *console.Console
 	h := newHarness(t, 0, func(c *httpapi.Config) {
-		c.Member = func(r *http.Request) (usage.Member, usage.Workspace, bool) { return con.Member(r) }
+		c.Session = func(r *http.Request) (usage.SignedIn, bool) { return con.Session(r) }
 		c.Now = func() time.Time { return storetest.ReportsNow }
 	})
 	ctx := context.Background()

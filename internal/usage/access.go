@@ -95,3 +95,20 @@ func RandomID(prefix string, n int) string {
 	}
 	return prefix + hex.EncodeToString(b)
 }
+
+// SignedIn is a console member's session as the API sees it: the API takes
+// it instead of a key, with the member's role's scopes.
+type SignedIn struct {
+	Member    Member
+	Workspace Workspace
+	CSRF      string // unsafe methods must send it in X-CSRF-Token
+}
+
+// RoleScopes are the API scopes of a console role: an analyst reads and
+// exports usage; an admin does everything.
+func RoleScopes(r Role) []Scope {
+	if r == RoleAdmin {
+		return AllScopes
+	}
+	return []Scope{ScopeLogsRead, ScopeUsageExportAPI}
+}
