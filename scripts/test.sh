@@ -21,6 +21,8 @@ command -v go >/dev/null || { echo "scripts/test.sh: Go is required (https://go.
 command -v gcc >/dev/null || apt_install gcc libc6-dev
 # LibreOffice opens the CSV and XLSX exports as an independent client.
 command -v soffice >/dev/null || apt_install libreoffice-calc-nogui
+# The console's tests drive Debian's Chromium headless (chromedp).
+command -v chromium >/dev/null || apt_install chromium
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(find . -name '*.go' -not -path './.git/*'))

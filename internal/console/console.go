@@ -26,6 +26,15 @@ var assets embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"upper": strings.ToUpper,
+	"list":  func(v ...string) []string { return v },
+	"num":   thousands,
+	// cur marks the navigation link of the page being shown.
+	"cur": func(nav any, name string) template.HTMLAttr {
+		if fmt.Sprint(nav) == name {
+			return `aria-current="page"`
+		}
+		return ""
+	},
 }).ParseFS(assets, "templates/*.html"))
 
 // Store is what the console needs of the metadata store.
@@ -38,11 +47,19 @@ type Store interface {
 	DeleteSession(ctx context.Context, hash string) error
 	Settings(ctx context.Context, workspaceID int64) (usage.Settings, error)
 	SaveSettings(ctx context.Context, workspaceID int64, s usage.Settings) error
+	CreateKey(ctx context.Context, k usage.APIKey) error
+	Keys(ctx context.Context, workspaceID int64) ([]usage.APIKey, error)
+	RevokeKey(ctx context.Context, workspaceID int64, id string, at time.Time) error
 }
 
 // Config configures the console.
 type Config struct {
 	Meta   Store
+	Events Events
+	// Reports, when the event store computes them, feeds the licenses page.
+	Reports usage.UsageReportSource
+	// Secret keys the pseudonyms of the privacy settings, as in the API.
+	Secret []byte
 	Logger *slog.Logger
 	Now    func() time.Time
 	// SessionTTL is how long a sign-in lasts; default 12 hours.
@@ -71,8 +88,8 @@ const (
 
 // New returns the console.
 func New(cfg Config) (*Console, error) {
-	if cfg.Meta == nil {
-		return nil, errors.New("console: meta store is required")
+	if cfg.Meta == nil || cfg.Events == nil {
+		return nil, errors.New("console: the meta and events stores are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -96,14 +113,43 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("GET /login", c.loginPage)
 	c.mux.HandleFunc("POST /login", c.login)
 	c.mux.HandleFunc("POST /logout", c.member(usage.RoleAnalyst, c.logout))
-	c.mux.HandleFunc("GET /{$}", c.member(usage.RoleAnalyst, c.home))
-	c.mux.HandleFunc("GET /settings", c.member(usage.RoleAdmin, c.settingsPage))
-	c.mux.HandleFunc("POST /settings", c.member(usage.RoleAdmin, c.saveSettings))
+	for _, rt := range routes(c) {
+		c.mux.HandleFunc(rt.pattern, c.member(rt.role, rt.h))
+	}
 	return c, nil
 }
 
+type route struct {
+	pattern string
+	role    usage.Role
+	h       memberHandler
+}
+
+// routes are the console's pages and the least role that sees each.
+func routes(c *Console) []route {
+	return []route{
+		{"GET /{$}", usage.RoleAnalyst, c.home},
+		{"GET /logs", usage.RoleAnalyst, c.logsPage},
+		{"GET /logs/rows", usage.RoleAnalyst, c.logsRowsFragment},
+		{"GET /export/api-usage", usage.RoleAnalyst, c.apiUsagePage},
+		{"GET /export/usage", usage.RoleAnalyst, c.usageExportsPage},
+		{"GET /licenses", usage.RoleAdmin, c.licensesPage},
+		{"GET /keys", usage.RoleAdmin, c.keysPage},
+		{"POST /keys", usage.RoleAdmin, c.createKey},
+		{"POST /keys/{id}/revoke", usage.RoleAdmin, c.revokeKey},
+		{"GET /settings", usage.RoleAdmin, c.settingsPage},
+		{"POST /settings", usage.RoleAdmin, c.saveSettings},
+	}
+}
+
 // Patterns are the routes the console serves, for mounting on a shared mux.
-var Patterns = []string{"GET /static/", "GET /login", "POST /login", "POST /logout", "GET /{$}", "GET /settings", "POST /settings"}
+var Patterns = func() []string {
+	out := []string{"GET /static/", "GET /login", "POST /login", "POST /logout"}
+	for _, rt := range routes(&Console{}) {
+		out = append(out, rt.pattern)
+	}
+	return out
+}()
 
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
@@ -270,10 +316,6 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *viewer) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-func (c *Console) home(w http.ResponseWriter, r *http.Request, v *viewer) {
-	c.render(w, http.StatusOK, "home.html", map[string]any{"Title": "Overview", "Viewer": v})
-}
-
 func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	st, err := c.cfg.Meta.Settings(r.Context(), v.Workspace.ID)
 	if err != nil {
@@ -281,7 +323,7 @@ func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, v *viewer
 		c.errorPage(w, r, v, http.StatusInternalServerError, "Settings are not available right now.")
 		return
 	}
-	c.render(w, http.StatusOK, "settings.html", map[string]any{"Title": "Settings", "Viewer": v, "Settings": st, "Saved": r.URL.Query().Get("saved") == "1"})
+	c.render(w, http.StatusOK, "settings.html", map[string]any{"Title": "Settings", "Viewer": v, "Nav": "settings", "Settings": st, "Saved": r.URL.Query().Get("saved") == "1"})
 }
 
 func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -302,7 +344,7 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, v *viewer
 		st.ExportRowLimit = n
 	}
 	if len(problems) > 0 {
-		c.render(w, http.StatusBadRequest, "settings.html", map[string]any{"Title": "Settings", "Viewer": v, "Settings": st, "Problems": problems})
+		c.render(w, http.StatusBadRequest, "settings.html", map[string]any{"Title": "Settings", "Viewer": v, "Nav": "settings", "Settings": st, "Problems": problems})
 		return
 	}
 	if err := c.cfg.Meta.SaveSettings(r.Context(), v.Workspace.ID, st); err != nil {
@@ -381,4 +423,22 @@ func (t *throttle) recent(now time.Time, key string) []time.Time {
 	}
 	t.fails[key] = list
 	return list
+}
+
+// thousands writes n with comma separators: 12,345.
+func thousands(n any) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }

@@ -21,7 +21,7 @@ func TestConsoleSessionCallsAPI(t *testing.T) {
 		c.Session = func(r *http.Request) (usage.SignedIn, bool) { return con.Session(r) }
 	})
 	var err error
-	if con, err = console.New(console.Config{Meta: h.store}); err != nil {
+	if con, err = console.New(console.Config{Meta: h.store, Events: h.store}); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

@@ -25,7 +25,7 @@ func TestUsageReportsAccess(t *testing.T) {
 	})
 	ctx := context.Background()
 	var err error
-	if con, err = console.New(console.Config{Meta: h.store}); err != nil {
+	if con, err = console.New(console.Config{Meta: h.store, Events: h.store}); err != nil {
 		t.Fatal(err)
 	}
 	h.store.Append(ctx, h.ws.ID, storetest.ReportsFixture())

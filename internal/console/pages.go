@@ -1,0 +1,301 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/export"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// Events is what the console reads of the event store.
+type Events interface {
+	usage.LogScanner
+	Logs(ctx context.Context, workspaceID int64, q usage.LogQuery) ([]usage.Event, error)
+}
+
+// location is the workspace's timezone, UTC when unset or unknown.
+func (c *Console) location(ctx context.Context, workspaceID int64) (*time.Location, usage.Settings) {
+	st, err := c.cfg.Meta.Settings(ctx, workspaceID)
+	if err != nil {
+		c.log.Error("console: settings", "err", err)
+		return time.UTC, st
+	}
+	loc, err := usage.LoadLocation(st.Timezone)
+	if err != nil {
+		return time.UTC, st
+	}
+	return loc, st
+}
+
+func (c *Console) home(w http.ResponseWriter, r *http.Request, v *viewer) {
+	period := r.URL.Query().Get("period")
+	if period == "" {
+		period = "7d"
+	}
+	loc, _ := c.location(r.Context(), v.Workspace.ID)
+	o, err := loadOverview(r.Context(), c.cfg.Events, v.Workspace.ID, period, c.cfg.Now(), loc)
+	if usage.ErrorCode(err) == usage.EInvalid {
+		c.errorPage(w, r, v, http.StatusBadRequest, usage.ErrorMessage(err))
+		return
+	}
+	if err != nil {
+		c.log.Error("console: overview", "err", err)
+		c.errorPage(w, r, v, http.StatusInternalServerError, "The overview is not available right now.")
+		return
+	}
+	bars, yMax, ticks := o.requestsChart(loc)
+	var periods []string
+	for _, p := range overviewPeriods {
+		periods = append(periods, p.Name)
+	}
+	c.render(w, http.StatusOK, "overview.html", map[string]any{
+		"Title": "Overview", "Viewer": v, "Nav": "overview", "O": o, "Periods": periods,
+		"Bars": bars, "YMax": yMax, "XTicks": ticks, "Clients": o.clientsChart(),
+		"ChartW": chartW, "ChartH": chartH, "PlotH": chartH - chartBottom, "Left": chartLeft,
+		"ClientsH": float64(len(o.Clients)) * clientRowH, "ClientLabelW": clientLabelWidth,
+		"Zone": loc.String(),
+	})
+}
+
+// logFilterKeys are the filters the logs page offers; the same names as the
+// API's, so its download link carries them unchanged.
+var logFilterKeys = []string{"period", "status_class", "client", "collection_type", "collection"}
+
+// logsQuery reads the page's filters, dropping empty ones; period defaults
+// to 24h so that the first view is quick and alive.
+func logsQuery(r *http.Request) url.Values {
+	q := url.Values{}
+	in := r.URL.Query()
+	for _, k := range logFilterKeys {
+		if v := strings.TrimSpace(in.Get(k)); v != "" {
+			q.Set(k, v)
+		}
+	}
+	if q.Get("period") == "" {
+		q.Set("period", "24h")
+	}
+	return q
+}
+
+const logsPageSize = 50
+
+// logRow is one row of the logs table.
+type logRow struct {
+	Time, Status, Type, Collection, Endpoint, Client, IP string
+	Timing                                              int64
+	Error                                               bool
+	Method                                              string
+}
+
+func (c *Console) logRows(r *http.Request, v *viewer, q url.Values) ([]logRow, string, error) {
+	loc, st := c.location(r.Context(), v.Workspace.ID)
+	f, err := usage.ParseLogFilter(q, c.cfg.Now(), loc)
+	if err != nil {
+		return nil, "", err
+	}
+	lq := usage.LogQuery{LogFilter: f, Limit: logsPageSize + 1}
+	if cur := r.URL.Query().Get("cursor"); cur != "" {
+		after, err := usage.ParseCursor(cur)
+		if err != nil {
+			return nil, "", err
+		}
+		lq.After = &after
+	}
+	events, err := c.cfg.Events.Logs(r.Context(), v.Workspace.ID, lq)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(events) > logsPageSize {
+		events = events[:logsPageSize]
+		last := events[len(events)-1]
+		next = usage.Cursor{TimeMS: last.Time.UnixMilli(), ID: last.ID}.Encode()
+	}
+	privacy := usage.NewPrivacy(st, c.cfg.Secret, v.Workspace.ID)
+	rows := make([]logRow, 0, len(events))
+	for i := range events {
+		e := &events[i]
+		privacy.Apply(e)
+		status := strconv.Itoa(e.Status)
+		if e.GatewayCode != 0 {
+			status += " · " + strconv.Itoa(e.GatewayCode)
+		}
+		rows = append(rows, logRow{
+			Time: e.Time.In(loc).Format("2006-01-02 15:04:05"), Status: status, Type: usage.TypeText(e.Status),
+			Collection: e.Collection, Endpoint: e.Endpoint, Client: e.Client, IP: e.IP, Timing: e.TimingMS,
+			Error: e.Status >= 400, Method: e.Method,
+		})
+	}
+	return rows, next, nil
+}
+
+func (c *Console) logsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
+	q := logsQuery(r)
+	rows, next, err := c.logRows(r, v, q)
+	data := map[string]any{"Title": "API logs", "Viewer": v, "Nav": "logs", "Q": q, "Rows": rows}
+	if err != nil {
+		if usage.ErrorCode(err) != usage.EInvalid {
+			c.log.Error("console: logs", "err", err)
+			c.errorPage(w, r, v, http.StatusInternalServerError, "The logs are not available right now.")
+			return
+		}
+		data["Problem"] = usage.ErrorMessage(err)
+		c.render(w, http.StatusBadRequest, "logs.html", data)
+		return
+	}
+	more := url.Values{}
+	for k, vs := range q {
+		more[k] = vs
+	}
+	if next != "" {
+		more.Set("cursor", next)
+		data["More"] = more.Encode()
+	}
+	dl := url.Values{"format": {"csv"}}
+	for k, vs := range q {
+		dl[k] = vs
+	}
+	data["Download"] = "/api/v1/exports/api-logs?" + dl.Encode()
+	c.render(w, http.StatusOK, "logs.html", data)
+}
+
+// logsRowsFragment is the next page of rows for "Load more": the rows alone,
+// with the cursor after them in a header.
+func (c *Console) logsRowsFragment(w http.ResponseWriter, r *http.Request, v *viewer) {
+	q := logsQuery(r)
+	rows, next, err := c.logRows(r, v, q)
+	if err != nil {
+		http.Error(w, usage.ErrorMessage(err), http.StatusBadRequest)
+		return
+	}
+	if next != "" {
+		q.Set("cursor", next)
+		w.Header().Set("X-More", q.Encode())
+	}
+	c.render(w, http.StatusOK, "logrows", map[string]any{"Rows": rows})
+}
+
+// reportOptions are the seed 001 data types the usage export page offers.
+var reportOptions = []struct{ Value, Label string }{
+	{"users", "Users"}, {"assistants", "Assistants"}, {"workflows", "Workflows"},
+	{"projects", "Projects"}, {"models", "Models"}, {"api-keys", "API keys"},
+}
+
+func (c *Console) apiUsagePage(w http.ResponseWriter, r *http.Request, v *viewer) {
+	loc, _ := c.location(r.Context(), v.Workspace.ID)
+	communities, err := c.communities(r.Context(), v.Workspace.ID)
+	if err != nil {
+		c.log.Error("console: communities", "err", err)
+	}
+	now := c.cfg.Now().In(loc)
+	c.render(w, http.StatusOK, "apiusage.html", map[string]any{
+		"Title": "Export data · API usage", "Viewer": v, "Nav": "export", "Communities": communities,
+		"Zone": loc.String(), "Zones": zoneNames(), "From": now.AddDate(0, 0, -30).Format("2006-01-02"), "To": now.Format("2006-01-02"),
+	})
+}
+
+// communities lists the communities of the last 90 days' API calls.
+func (c *Console) communities(ctx context.Context, workspaceID int64) ([]string, error) {
+	now := c.cfg.Now()
+	seen := map[string]bool{}
+	var out []string
+	for e, err := range c.cfg.Events.ScanLogs(ctx, workspaceID, usage.LogFilter{From: now.AddDate(0, 0, -90), To: now}, "community") {
+		if err != nil {
+			return out, err
+		}
+		if e.Community != "" && !seen[e.Community] {
+			seen[e.Community] = true
+			out = append(out, e.Community)
+		}
+	}
+	sortFold(out)
+	return out, nil
+}
+
+func (c *Console) usageExportsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
+	loc, _ := c.location(r.Context(), v.Workspace.ID)
+	now := c.cfg.Now().In(loc)
+	first := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
+	c.render(w, http.StatusOK, "usageexports.html", map[string]any{
+		"Title": "Export data · Usage exports", "Viewer": v, "Nav": "usage", "Reports": reportOptions,
+		"Zone": loc.String(), "Zones": zoneNames(),
+		"From": first.AddDate(0, -1, 0).Format("2006-01-02"), "To": first.AddDate(0, 0, -1).Format("2006-01-02"),
+	})
+}
+
+func (c *Console) licensesPage(w http.ResponseWriter, r *http.Request, v *viewer) {
+	data := map[string]any{"Title": "Licenses", "Viewer": v, "Nav": "licenses"}
+	if c.cfg.Reports == nil {
+		data["Problem"] = "The events store cannot compute usage reports."
+		c.render(w, http.StatusOK, "licenses.html", data)
+		return
+	}
+	reports, err := export.LoadUsageReports(r.Context(), c.cfg.Reports, v.Workspace.ID, c.cfg.Now())
+	var sums []export.ReportSummary
+	if err == nil {
+		sums, err = reports.Summaries(r.Context())
+	}
+	if err != nil {
+		c.log.Error("console: licenses", "err", err)
+		c.errorPage(w, r, v, http.StatusInternalServerError, "The usage summary is not available right now.")
+		return
+	}
+	data["Summaries"] = sums
+	c.render(w, http.StatusOK, "licenses.html", data)
+}
+
+func (c *Console) keysPage(w http.ResponseWriter, r *http.Request, v *viewer) {
+	c.showKeys(w, r, v, http.StatusOK, "", "")
+}
+
+func (c *Console) showKeys(w http.ResponseWriter, r *http.Request, v *viewer, status int, token, problem string) {
+	keys, err := c.cfg.Meta.Keys(r.Context(), v.Workspace.ID)
+	if err != nil {
+		c.log.Error("console: keys", "err", err)
+		c.errorPage(w, r, v, http.StatusInternalServerError, "Keys are not available right now.")
+		return
+	}
+	c.render(w, status, "keys.html", map[string]any{"Title": "API keys", "Viewer": v, "Nav": "keys", "Keys": keys, "Scopes": usage.AllScopes, "Token": token, "Problem": problem})
+}
+
+func (c *Console) createKey(w http.ResponseWriter, r *http.Request, v *viewer) {
+	var scopes []usage.Scope
+	for _, s := range r.PostForm["scope"] {
+		sc, err := usage.ParseScope(s)
+		if err != nil {
+			c.showKeys(w, r, v, http.StatusBadRequest, "", usage.ErrorMessage(err))
+			return
+		}
+		scopes = append(scopes, sc)
+	}
+	token, key, err := usage.NewKey(v.Workspace.ID, r.PostFormValue("name"), scopes, c.cfg.Now())
+	if err != nil {
+		c.showKeys(w, r, v, http.StatusBadRequest, "", usage.ErrorMessage(err))
+		return
+	}
+	if err := c.cfg.Meta.CreateKey(r.Context(), key); err != nil {
+		c.log.Error("console: create key", "err", err)
+		c.errorPage(w, r, v, http.StatusInternalServerError, "The key could not be created.")
+		return
+	}
+	c.showKeys(w, r, v, http.StatusCreated, token, "")
+}
+
+func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, v *viewer) {
+	err := c.cfg.Meta.RevokeKey(r.Context(), v.Workspace.ID, r.PathValue("id"), c.cfg.Now())
+	if usage.ErrorCode(err) == usage.ENotFound {
+		c.errorPage(w, r, v, http.StatusNotFound, "That key does not exist in this workspace.")
+		return
+	}
+	if err != nil {
+		c.log.Error("console: revoke key", "err", err)
+		c.errorPage(w, r, v, http.StatusInternalServerError, "The key could not be revoked.")
+		return
+	}
+	http.Redirect(w, r, "/keys", http.StatusSeeOther)
+}
