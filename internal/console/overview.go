@@ -152,9 +152,9 @@ const (
 
 // bar is one stacked column of the requests chart.
 type bar struct {
-	X, W                float64
+	X, W                 float64
 	OkY, OkH, ErrY, ErrH float64
-	Title               string
+	Title                string
 }
 
 type tick struct {

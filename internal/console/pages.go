@@ -87,9 +87,9 @@ const logsPageSize = 50
 // logRow is one row of the logs table.
 type logRow struct {
 	Time, Status, Type, Collection, Endpoint, Client, IP string
-	Timing                                              int64
-	Error                                               bool
-	Method                                              string
+	Timing                                               int64
+	Error                                                bool
+	Method                                               string
 }
 
 func (c *Console) logRows(r *http.Request, v *viewer, q url.Values) ([]logRow, string, error) {
