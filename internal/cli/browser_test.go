@@ -207,6 +207,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.SetValue(`select[name="period"]`, "30d", chromedp.ByQuery),
 		chromedp.SetValue(`select[name="status_class"]`, "4xx", chromedp.ByQuery),
 		chromedp.Click(`#log-filters button[type="submit"]`, chromedp.ByQuery),
+		// The answer's page marks the chosen option: the old page does not.
+		chromedp.WaitReady(`select[name="status_class"] option[value="4xx"][selected]`, chromedp.ByQuery),
 		chromedp.WaitVisible("#load-more", chromedp.ByID),
 	)
 	var loc string
