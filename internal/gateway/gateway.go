@@ -106,7 +106,8 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			pr.Out.Header.Set("X-Forwarded-For", capture.ClientIP(pr.In, cfg.TrustedProxies))
 		},
 		Transport:     cfg.Transport,
-		FlushInterval: -1, // stream answers as they come
+		// Default flushing: streamed answers (unknown length, event streams)
+		// are flushed as they come; others go out in one write.
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if sw, ok := w.(*statusWriter); ok {
 				sw.upstreamDown = true
