@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/sqlmeta"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -38,8 +39,10 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Store is both the EventStore and the MetaStore of the embedded default.
+// Store is both the EventStore and the MetaStore of the embedded default;
+// the metadata methods are sqlmeta's, on the same file.
 type Store struct {
+	*sqlmeta.Store
 	write   *sql.DB // one connection: SQLite has one writer at a time
 	read    *sql.DB
 	observe func(op string, d time.Duration)
@@ -79,7 +82,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 	read.SetMaxOpenConns(8)
-	s := &Store{write: write, read: read, observe: cfg.Observe, inserts: map[insertKey]*sql.Stmt{}}
+	s := &Store{write: write, read: read, observe: cfg.Observe, inserts: map[insertKey]*sql.Stmt{},
+		Store: sqlmeta.New(write, read, sqlmeta.Dialect{Name: "sqlite", IsUnique: func(err error) bool {
+			return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+		}})}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err

@@ -1,11 +1,10 @@
-package sqlite
+package sqlmeta
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/usage"
@@ -13,13 +12,13 @@ import (
 
 // CreateMember stores a member; EConflict when the email is taken.
 func (s *Store) CreateMember(ctx context.Context, m usage.Member) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO members (id, workspace_id, email, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO members (id, workspace_id, email, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		m.ID, m.WorkspaceID, m.Email, m.PasswordHash, string(m.Role), m.CreatedAt.UnixMilli())
-	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed: members.email") {
+	if err != nil && s.d.IsUnique(err) {
 		return usage.Errorf(usage.EConflict, "a member with email %q already exists", m.Email)
 	}
 	if err != nil {
-		return fmt.Errorf("sqlite: create member: %w", err)
+		return fmt.Errorf("meta: create member: %w", err)
 	}
 	return nil
 }
@@ -29,13 +28,13 @@ const memberColumns = `id, workspace_id, email, password_hash, role, created_at`
 func (s *Store) member(ctx context.Context, where string, arg any) (usage.Member, error) {
 	var m usage.Member
 	var role string
-	err := s.read.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members WHERE `+where, arg).
-		Scan(&m.ID, &m.WorkspaceID, &m.Email, &m.PasswordHash, &role, msTime{&m.CreatedAt})
+	err := s.queryRow(ctx, `SELECT `+memberColumns+` FROM members WHERE `+where, arg).
+		Scan(&m.ID, &m.WorkspaceID, &m.Email, &m.PasswordHash, &role, MillisTime{&m.CreatedAt})
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, usage.Errorf(usage.ENotFound, "member not found")
 	}
 	if err != nil {
-		return m, fmt.Errorf("sqlite: member: %w", err)
+		return m, fmt.Errorf("meta: member: %w", err)
 	}
 	m.Role = usage.Role(role)
 	return m, nil
@@ -53,17 +52,17 @@ func (s *Store) MemberByID(ctx context.Context, id string) (usage.Member, error)
 
 // Members lists a workspace's members by email.
 func (s *Store) Members(ctx context.Context, workspaceID int64) ([]usage.Member, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+memberColumns+` FROM members WHERE workspace_id = ? ORDER BY email`, workspaceID)
+	rows, err := s.query(ctx, `SELECT `+memberColumns+` FROM members WHERE workspace_id = ? ORDER BY email`, workspaceID)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: members: %w", err)
+		return nil, fmt.Errorf("meta: members: %w", err)
 	}
 	defer rows.Close()
 	var out []usage.Member
 	for rows.Next() {
 		var m usage.Member
 		var role string
-		if err := rows.Scan(&m.ID, &m.WorkspaceID, &m.Email, &m.PasswordHash, &role, msTime{&m.CreatedAt}); err != nil {
-			return nil, fmt.Errorf("sqlite: members: %w", err)
+		if err := rows.Scan(&m.ID, &m.WorkspaceID, &m.Email, &m.PasswordHash, &role, MillisTime{&m.CreatedAt}); err != nil {
+			return nil, fmt.Errorf("meta: members: %w", err)
 		}
 		m.Role = usage.Role(role)
 		out = append(out, m)
@@ -73,13 +72,13 @@ func (s *Store) Members(ctx context.Context, workspaceID int64) ([]usage.Member,
 
 // CreateSession stores a session and drops expired ones.
 func (s *Store) CreateSession(ctx context.Context, sess usage.Session) error {
-	if _, err := s.write.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, sess.CreatedAt.UnixMilli()); err != nil {
-		return fmt.Errorf("sqlite: create session: %w", err)
+	if _, err := s.exec(ctx, `DELETE FROM sessions WHERE expires_at < ?`, sess.CreatedAt.UnixMilli()); err != nil {
+		return fmt.Errorf("meta: create session: %w", err)
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO sessions (hash, member_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO sessions (hash, member_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
 		sess.Hash, sess.MemberID, sess.CSRF, sess.CreatedAt.UnixMilli(), sess.ExpiresAt.UnixMilli())
 	if err != nil {
-		return fmt.Errorf("sqlite: create session: %w", err)
+		return fmt.Errorf("meta: create session: %w", err)
 	}
 	return nil
 }
@@ -87,21 +86,21 @@ func (s *Store) CreateSession(ctx context.Context, sess usage.Session) error {
 // SessionByHash finds a session that has not expired at now.
 func (s *Store) SessionByHash(ctx context.Context, hash string, now time.Time) (usage.Session, error) {
 	var sess usage.Session
-	err := s.read.QueryRowContext(ctx, `SELECT hash, member_id, csrf, created_at, expires_at FROM sessions WHERE hash = ? AND expires_at > ?`, hash, now.UnixMilli()).
-		Scan(&sess.Hash, &sess.MemberID, &sess.CSRF, msTime{&sess.CreatedAt}, msTime{&sess.ExpiresAt})
+	err := s.queryRow(ctx, `SELECT hash, member_id, csrf, created_at, expires_at FROM sessions WHERE hash = ? AND expires_at > ?`, hash, now.UnixMilli()).
+		Scan(&sess.Hash, &sess.MemberID, &sess.CSRF, MillisTime{&sess.CreatedAt}, MillisTime{&sess.ExpiresAt})
 	if errors.Is(err, sql.ErrNoRows) {
 		return sess, usage.Errorf(usage.ENotFound, "session not found")
 	}
 	if err != nil {
-		return sess, fmt.Errorf("sqlite: session: %w", err)
+		return sess, fmt.Errorf("meta: session: %w", err)
 	}
 	return sess, nil
 }
 
 // DeleteSession ends a session.
 func (s *Store) DeleteSession(ctx context.Context, hash string) error {
-	if _, err := s.write.ExecContext(ctx, `DELETE FROM sessions WHERE hash = ?`, hash); err != nil {
-		return fmt.Errorf("sqlite: delete session: %w", err)
+	if _, err := s.exec(ctx, `DELETE FROM sessions WHERE hash = ?`, hash); err != nil {
+		return fmt.Errorf("meta: delete session: %w", err)
 	}
 	return nil
 }
@@ -109,25 +108,25 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 // Settings returns a workspace's settings.
 func (s *Store) Settings(ctx context.Context, workspaceID int64) (usage.Settings, error) {
 	st := usage.DefaultSettings()
-	err := s.read.QueryRowContext(ctx, `SELECT anonymize_users, anonymize_ips, timezone, export_row_limit FROM workspace_settings WHERE workspace_id = ?`, workspaceID).
-		Scan(boolInt{&st.AnonymizeUsers}, boolInt{&st.AnonymizeIPs}, &st.Timezone, &st.ExportRowLimit)
+	err := s.queryRow(ctx, `SELECT anonymize_users, anonymize_ips, timezone, export_row_limit FROM workspace_settings WHERE workspace_id = ?`, workspaceID).
+		Scan(flag{&st.AnonymizeUsers}, flag{&st.AnonymizeIPs}, &st.Timezone, &st.ExportRowLimit)
 	if errors.Is(err, sql.ErrNoRows) {
 		return usage.DefaultSettings(), nil
 	}
 	if err != nil {
-		return st, fmt.Errorf("sqlite: settings: %w", err)
+		return st, fmt.Errorf("meta: settings: %w", err)
 	}
 	return st, nil
 }
 
 // SaveSettings replaces a workspace's settings.
 func (s *Store) SaveSettings(ctx context.Context, workspaceID int64, st usage.Settings) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO workspace_settings (workspace_id, anonymize_users, anonymize_ips, timezone, export_row_limit) VALUES (?, ?, ?, ?, ?)
+	_, err := s.exec(ctx, `INSERT INTO workspace_settings (workspace_id, anonymize_users, anonymize_ips, timezone, export_row_limit) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (workspace_id) DO UPDATE SET anonymize_users = excluded.anonymize_users, anonymize_ips = excluded.anonymize_ips,
 		timezone = excluded.timezone, export_row_limit = excluded.export_row_limit`,
 		workspaceID, st.AnonymizeUsers, st.AnonymizeIPs, st.Timezone, st.ExportRowLimit)
 	if err != nil {
-		return fmt.Errorf("sqlite: save settings: %w", err)
+		return fmt.Errorf("meta: save settings: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlmeta
 
 import (
 	"context"
@@ -31,16 +31,13 @@ func (s *Store) CreateWorkspace(ctx context.Context, name string) (usage.Workspa
 		return usage.Workspace{}, err
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	r, err := s.write.ExecContext(ctx, `INSERT INTO workspaces (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, now.UnixMilli())
-	if err != nil {
-		return usage.Workspace{}, fmt.Errorf("sqlite: create workspace: %w", err)
-	}
-	if n, _ := r.RowsAffected(); n == 0 {
+	var id int64
+	err := s.queryRowW(ctx, `INSERT INTO workspaces (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING RETURNING id`, name, now.UnixMilli()).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
 		return usage.Workspace{}, usage.Errorf(usage.EConflict, "workspace %q already exists", name)
 	}
-	id, err := r.LastInsertId()
 	if err != nil {
-		return usage.Workspace{}, fmt.Errorf("sqlite: create workspace: %w", err)
+		return usage.Workspace{}, fmt.Errorf("meta: create workspace: %w", err)
 	}
 	return usage.Workspace{ID: id, Name: name, CreatedAt: now}, nil
 }
@@ -48,12 +45,12 @@ func (s *Store) CreateWorkspace(ctx context.Context, name string) (usage.Workspa
 func (s *Store) workspace(ctx context.Context, where string, arg any, what string) (usage.Workspace, error) {
 	var ws usage.Workspace
 	var created int64
-	err := s.read.QueryRowContext(ctx, `SELECT id, name, created_at FROM workspaces WHERE `+where, arg).Scan(&ws.ID, &ws.Name, &created)
+	err := s.queryRow(ctx, `SELECT id, name, created_at FROM workspaces WHERE `+where, arg).Scan(&ws.ID, &ws.Name, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ws, usage.Errorf(usage.ENotFound, "workspace %s not found", what)
 	}
 	if err != nil {
-		return ws, fmt.Errorf("sqlite: workspace: %w", err)
+		return ws, fmt.Errorf("meta: workspace: %w", err)
 	}
 	ws.CreatedAt = time.UnixMilli(created).UTC()
 	return ws, nil
@@ -71,9 +68,9 @@ func (s *Store) WorkspaceByID(ctx context.Context, id int64) (usage.Workspace, e
 
 // Workspaces lists every workspace by id.
 func (s *Store) Workspaces(ctx context.Context) ([]usage.Workspace, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, name, created_at FROM workspaces ORDER BY id`)
+	rows, err := s.query(ctx, `SELECT id, name, created_at FROM workspaces ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: workspaces: %w", err)
+		return nil, fmt.Errorf("meta: workspaces: %w", err)
 	}
 	defer rows.Close()
 	var out []usage.Workspace
@@ -81,7 +78,7 @@ func (s *Store) Workspaces(ctx context.Context) ([]usage.Workspace, error) {
 		var ws usage.Workspace
 		var created int64
 		if err := rows.Scan(&ws.ID, &ws.Name, &created); err != nil {
-			return nil, fmt.Errorf("sqlite: workspaces: %w", err)
+			return nil, fmt.Errorf("meta: workspaces: %w", err)
 		}
 		ws.CreatedAt = time.UnixMilli(created).UTC()
 		out = append(out, ws)
@@ -91,10 +88,10 @@ func (s *Store) Workspaces(ctx context.Context) ([]usage.Workspace, error) {
 
 // CreateKey stores a key.
 func (s *Store) CreateKey(ctx context.Context, k usage.APIKey) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO api_keys (id, workspace_id, name, scopes, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO api_keys (id, workspace_id, name, scopes, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		k.ID, k.WorkspaceID, k.Name, joinScopes(k.Scopes), k.Hash, k.CreatedAt.UnixMilli())
 	if err != nil {
-		return fmt.Errorf("sqlite: create key: %w", err)
+		return fmt.Errorf("meta: create key: %w", err)
 	}
 	return nil
 }
@@ -104,35 +101,35 @@ const keyColumns = `id, workspace_id, name, scopes, hash, created_at, last_used_
 func scanKey(row interface{ Scan(...any) error }) (usage.APIKey, error) {
 	var k usage.APIKey
 	var scopes string
-	err := row.Scan(&k.ID, &k.WorkspaceID, &k.Name, &scopes, &k.Hash, msTime{&k.CreatedAt}, msTime{&k.LastUsedAt}, msTime{&k.RevokedAt})
+	err := row.Scan(&k.ID, &k.WorkspaceID, &k.Name, &scopes, &k.Hash, MillisTime{&k.CreatedAt}, MillisTime{&k.LastUsedAt}, MillisTime{&k.RevokedAt})
 	k.Scopes = splitScopes(scopes)
 	return k, err
 }
 
 // KeyByHash finds a key by the hash of its token.
 func (s *Store) KeyByHash(ctx context.Context, hash string) (usage.APIKey, error) {
-	k, err := scanKey(s.read.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE hash = ?`, hash))
+	k, err := scanKey(s.queryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, usage.Errorf(usage.ENotFound, "key not found")
 	}
 	if err != nil {
-		return k, fmt.Errorf("sqlite: key: %w", err)
+		return k, fmt.Errorf("meta: key: %w", err)
 	}
 	return k, nil
 }
 
 // Keys lists a workspace's keys, oldest first.
 func (s *Store) Keys(ctx context.Context, workspaceID int64) ([]usage.APIKey, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE workspace_id = ? ORDER BY created_at, id`, workspaceID)
+	rows, err := s.query(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE workspace_id = ? ORDER BY created_at, id`, workspaceID)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: keys: %w", err)
+		return nil, fmt.Errorf("meta: keys: %w", err)
 	}
 	defer rows.Close()
 	var out []usage.APIKey
 	for rows.Next() {
 		k, err := scanKey(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: keys: %w", err)
+			return nil, fmt.Errorf("meta: keys: %w", err)
 		}
 		out = append(out, k)
 	}
@@ -142,13 +139,13 @@ func (s *Store) Keys(ctx context.Context, workspaceID int64) ([]usage.APIKey, er
 // RevokeKey revokes a key of the workspace; ENotFound when the workspace has
 // no such key, whoever else may have one.
 func (s *Store) RevokeKey(ctx context.Context, workspaceID int64, id string, at time.Time) error {
-	r, err := s.write.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at = 0`, at.UnixMilli(), workspaceID, id)
+	r, err := s.exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at = 0`, at.UnixMilli(), workspaceID, id)
 	if err != nil {
-		return fmt.Errorf("sqlite: revoke key: %w", err)
+		return fmt.Errorf("meta: revoke key: %w", err)
 	}
 	if n, _ := r.RowsAffected(); n == 0 {
 		var exists int
-		_ = s.read.QueryRowContext(ctx, `SELECT count(*) FROM api_keys WHERE workspace_id = ? AND id = ?`, workspaceID, id).Scan(&exists)
+		_ = s.queryRow(ctx, `SELECT count(*) FROM api_keys WHERE workspace_id = ? AND id = ?`, workspaceID, id).Scan(&exists)
 		if exists == 0 {
 			return usage.Errorf(usage.ENotFound, "key %q not found", id)
 		}
@@ -158,8 +155,8 @@ func (s *Store) RevokeKey(ctx context.Context, workspaceID int64, id string, at 
 
 // TouchKey records that a key was used.
 func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
-	if _, err := s.write.ExecContext(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, at.UnixMilli(), id); err != nil {
-		return fmt.Errorf("sqlite: touch key: %w", err)
+	if _, err := s.exec(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, at.UnixMilli(), id); err != nil {
+		return fmt.Errorf("meta: touch key: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlmeta
 
 import (
 	"context"
@@ -13,13 +13,13 @@ import (
 
 // CreateCollection stores a new collection.
 func (s *Store) CreateCollection(ctx context.Context, c usage.Collection) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO collections (id, workspace_id, name, type, community, endpoints, active, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO collections (id, workspace_id, name, type, community, endpoints, active, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.WorkspaceID, c.Name, c.Type, c.Community, strings.Join(c.Endpoints, "\n"), c.Active, c.CreatedAt.UnixMilli())
-	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed: collections.") {
+	if err != nil && s.d.IsUnique(err) {
 		return usage.Errorf(usage.EConflict, "collection %q already exists", c.Name)
 	}
 	if err != nil {
-		return fmt.Errorf("sqlite: create collection: %w", err)
+		return fmt.Errorf("meta: create collection: %w", err)
 	}
 	return nil
 }
@@ -27,10 +27,10 @@ func (s *Store) CreateCollection(ctx context.Context, c usage.Collection) error 
 // UpdateCollection saves a collection's type, community, endpoints and
 // active flag.
 func (s *Store) UpdateCollection(ctx context.Context, c usage.Collection) error {
-	r, err := s.write.ExecContext(ctx, `UPDATE collections SET type = ?, community = ?, endpoints = ?, active = ? WHERE workspace_id = ? AND name = ?`,
+	r, err := s.exec(ctx, `UPDATE collections SET type = ?, community = ?, endpoints = ?, active = ? WHERE workspace_id = ? AND name = ?`,
 		c.Type, c.Community, strings.Join(c.Endpoints, "\n"), c.Active, c.WorkspaceID, c.Name)
 	if err != nil {
-		return fmt.Errorf("sqlite: update collection: %w", err)
+		return fmt.Errorf("meta: update collection: %w", err)
 	}
 	if n, _ := r.RowsAffected(); n == 0 {
 		return usage.Errorf(usage.ENotFound, "collection %q not found", c.Name)
@@ -43,7 +43,7 @@ const collectionColumns = `id, workspace_id, name, type, community, endpoints, a
 func scanCollection(row interface{ Scan(...any) error }) (usage.Collection, error) {
 	var c usage.Collection
 	var endpoints string
-	err := row.Scan(&c.ID, &c.WorkspaceID, &c.Name, &c.Type, &c.Community, &endpoints, &c.Active, msTime{&c.CreatedAt})
+	err := row.Scan(&c.ID, &c.WorkspaceID, &c.Name, &c.Type, &c.Community, &endpoints, flag{&c.Active}, MillisTime{&c.CreatedAt})
 	if endpoints != "" {
 		c.Endpoints = strings.Split(endpoints, "\n")
 	}
@@ -52,28 +52,28 @@ func scanCollection(row interface{ Scan(...any) error }) (usage.Collection, erro
 
 // CollectionByName finds the workspace's collection of that name.
 func (s *Store) CollectionByName(ctx context.Context, workspaceID int64, name string) (usage.Collection, error) {
-	c, err := scanCollection(s.read.QueryRowContext(ctx, `SELECT `+collectionColumns+` FROM collections WHERE workspace_id = ? AND name = ?`, workspaceID, name))
+	c, err := scanCollection(s.queryRow(ctx, `SELECT `+collectionColumns+` FROM collections WHERE workspace_id = ? AND name = ?`, workspaceID, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, usage.Errorf(usage.ENotFound, "collection %q not found", name)
 	}
 	if err != nil {
-		return c, fmt.Errorf("sqlite: collection: %w", err)
+		return c, fmt.Errorf("meta: collection: %w", err)
 	}
 	return c, nil
 }
 
 // Collections lists the workspace's collections by name.
 func (s *Store) Collections(ctx context.Context, workspaceID int64) ([]usage.Collection, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+collectionColumns+` FROM collections WHERE workspace_id = ? ORDER BY name`, workspaceID)
+	rows, err := s.query(ctx, `SELECT `+collectionColumns+` FROM collections WHERE workspace_id = ? ORDER BY name`, workspaceID)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: collections: %w", err)
+		return nil, fmt.Errorf("meta: collections: %w", err)
 	}
 	defer rows.Close()
 	var out []usage.Collection
 	for rows.Next() {
 		c, err := scanCollection(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: collections: %w", err)
+			return nil, fmt.Errorf("meta: collections: %w", err)
 		}
 		out = append(out, c)
 	}
@@ -83,11 +83,11 @@ func (s *Store) Collections(ctx context.Context, workspaceID int64) ([]usage.Col
 // CreateClient stores a new gateway client.
 func (s *Store) CreateClient(ctx context.Context, c usage.Client) error {
 	// The SELECT keeps a client from naming another workspace's collection.
-	r, err := s.write.ExecContext(ctx, `INSERT INTO gateway_clients (id, workspace_id, collection_id, name, hash, created_at)
+	r, err := s.exec(ctx, `INSERT INTO gateway_clients (id, workspace_id, collection_id, name, hash, created_at)
 		SELECT ?, ?, id, ?, ?, ? FROM collections WHERE id = ? AND workspace_id = ?`,
 		c.ID, c.WorkspaceID, c.Name, c.Hash, c.CreatedAt.UnixMilli(), c.CollectionID, c.WorkspaceID)
 	if err != nil {
-		return fmt.Errorf("sqlite: create client: %w", err)
+		return fmt.Errorf("meta: create client: %w", err)
 	}
 	if n, _ := r.RowsAffected(); n == 0 {
 		return usage.Errorf(usage.ENotFound, "collection %q not found", c.Collection)
@@ -105,16 +105,16 @@ func (s *Store) Clients(ctx context.Context, workspaceID int64, collectionID str
 		q += ` AND g.collection_id = ?`
 		args = append(args, collectionID)
 	}
-	rows, err := s.read.QueryContext(ctx, q+` ORDER BY g.created_at, g.id`, args...)
+	rows, err := s.query(ctx, q+` ORDER BY g.created_at, g.id`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: clients: %w", err)
+		return nil, fmt.Errorf("meta: clients: %w", err)
 	}
 	defer rows.Close()
 	var out []usage.Client
 	for rows.Next() {
 		var c usage.Client
-		if err := rows.Scan(&c.ID, &c.WorkspaceID, &c.CollectionID, &c.Collection, &c.Name, &c.Hash, msTime{&c.CreatedAt}, msTime{&c.RevokedAt}); err != nil {
-			return nil, fmt.Errorf("sqlite: clients: %w", err)
+		if err := rows.Scan(&c.ID, &c.WorkspaceID, &c.CollectionID, &c.Collection, &c.Name, &c.Hash, MillisTime{&c.CreatedAt}, MillisTime{&c.RevokedAt}); err != nil {
+			return nil, fmt.Errorf("meta: clients: %w", err)
 		}
 		out = append(out, c)
 	}
@@ -124,12 +124,12 @@ func (s *Store) Clients(ctx context.Context, workspaceID int64, collectionID str
 // RevokeClient revokes a client of the workspace; revoking it again is
 // harmless.
 func (s *Store) RevokeClient(ctx context.Context, workspaceID int64, id string, at time.Time) error {
-	if _, err := s.write.ExecContext(ctx, `UPDATE gateway_clients SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at = 0`, at.UnixMilli(), workspaceID, id); err != nil {
-		return fmt.Errorf("sqlite: revoke client: %w", err)
+	if _, err := s.exec(ctx, `UPDATE gateway_clients SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at = 0`, at.UnixMilli(), workspaceID, id); err != nil {
+		return fmt.Errorf("meta: revoke client: %w", err)
 	}
 	var n int
-	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM gateway_clients WHERE workspace_id = ? AND id = ?`, workspaceID, id).Scan(&n); err != nil {
-		return fmt.Errorf("sqlite: revoke client: %w", err)
+	if err := s.queryRow(ctx, `SELECT count(*) FROM gateway_clients WHERE workspace_id = ? AND id = ?`, workspaceID, id).Scan(&n); err != nil {
+		return fmt.Errorf("meta: revoke client: %w", err)
 	}
 	if n == 0 {
 		return usage.Errorf(usage.ENotFound, "client %q not found", id)

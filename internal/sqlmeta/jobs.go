@@ -1,4 +1,4 @@
-package sqlite
+package sqlmeta
 
 import (
 	"context"
@@ -45,10 +45,8 @@ func scanJob(row scanner) (usage.ExportJob, error) {
 	return j, nil
 }
 
-func (s *Store) queryJobs(ctx context.Context, db interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, query string, args ...any) ([]usage.ExportJob, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
+func (s *Store) queryJobs(ctx context.Context, db *sql.DB, query string, args ...any) ([]usage.ExportJob, error) {
+	rows, err := db.QueryContext(ctx, s.rebind(query), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -68,25 +66,25 @@ func (s *Store) queryJobs(ctx context.Context, db interface {
 func (s *Store) CreateJob(ctx context.Context, j *usage.ExportJob) error {
 	spec, err := json.Marshal(j.Spec)
 	if err != nil {
-		return fmt.Errorf("sqlite: create job: %w", err)
+		return fmt.Errorf("meta: create job: %w", err)
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO export_jobs (id, workspace_id, spec, status, rows_total, created_by, schedule_id, created_at, expires_at)
+	_, err = s.exec(ctx, `INSERT INTO export_jobs (id, workspace_id, spec, status, rows_total, created_by, schedule_id, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		j.ID, j.WorkspaceID, string(spec), j.Status, j.RowsTotal, j.CreatedBy, j.ScheduleID, ms(j.CreatedAt), ms(j.ExpiresAt))
 	if err != nil {
-		return fmt.Errorf("sqlite: create job: %w", err)
+		return fmt.Errorf("meta: create job: %w", err)
 	}
 	return nil
 }
 
 // Job returns one of the workspace's jobs.
 func (s *Store) Job(ctx context.Context, workspaceID int64, id string) (usage.ExportJob, error) {
-	j, err := scanJob(s.read.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM export_jobs WHERE workspace_id = ? AND id = ?`, workspaceID, id))
+	j, err := scanJob(s.queryRow(ctx, `SELECT `+jobColumns+` FROM export_jobs WHERE workspace_id = ? AND id = ?`, workspaceID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return j, usage.Errorf(usage.ENotFound, "export job %q not found", id)
 	}
 	if err != nil {
-		return j, fmt.Errorf("sqlite: job: %w", err)
+		return j, fmt.Errorf("meta: job: %w", err)
 	}
 	return j, nil
 }
@@ -96,7 +94,7 @@ func (s *Store) Jobs(ctx context.Context, workspaceID int64, limit int) ([]usage
 	out, err := s.queryJobs(ctx, s.read, `SELECT `+jobColumns+` FROM export_jobs WHERE workspace_id = ?
 		ORDER BY created_at DESC, id DESC LIMIT ?`, workspaceID, limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: jobs: %w", err)
+		return nil, fmt.Errorf("meta: jobs: %w", err)
 	}
 	return out, nil
 }
@@ -104,7 +102,7 @@ func (s *Store) Jobs(ctx context.Context, workspaceID int64, limit int) ([]usage
 // ClaimJob takes the oldest queued job of a workspace below its limit.
 // SQLite has one writer: the UPDATE … RETURNING is the claim.
 func (s *Store) ClaimJob(ctx context.Context, now time.Time, perWorkspace int) (usage.ExportJob, error) {
-	j, err := scanJob(s.write.QueryRowContext(ctx, `
+	j, err := scanJob(s.queryRowW(ctx, `
 		UPDATE export_jobs SET status = 'running', started_at = ?1, heartbeat_at = ?1
 		WHERE id = (
 			SELECT q.id FROM export_jobs q WHERE q.status = 'queued'
@@ -115,17 +113,17 @@ func (s *Store) ClaimJob(ctx context.Context, now time.Time, perWorkspace int) (
 		return j, usage.Errorf(usage.ENotFound, "no queued job")
 	}
 	if err != nil {
-		return j, fmt.Errorf("sqlite: claim job: %w", err)
+		return j, fmt.Errorf("meta: claim job: %w", err)
 	}
 	return j, nil
 }
 
 // JobProgress records a running job's rows and heartbeat.
 func (s *Store) JobProgress(ctx context.Context, id string, rows, total int64, now time.Time) (bool, error) {
-	r, err := s.write.ExecContext(ctx, `UPDATE export_jobs SET rows_written = ?, rows_total = ?, heartbeat_at = ?
+	r, err := s.exec(ctx, `UPDATE export_jobs SET rows_written = ?, rows_total = ?, heartbeat_at = ?
 		WHERE id = ? AND status = 'running'`, rows, total, ms(now), id)
 	if err != nil {
-		return false, fmt.Errorf("sqlite: job progress: %w", err)
+		return false, fmt.Errorf("meta: job progress: %w", err)
 	}
 	n, _ := r.RowsAffected()
 	return n == 1, nil
@@ -133,12 +131,12 @@ func (s *Store) JobProgress(ctx context.Context, id string, rows, total int64, n
 
 // FinishJob records a running job's end.
 func (s *Store) FinishJob(ctx context.Context, j usage.ExportJob) (bool, error) {
-	r, err := s.write.ExecContext(ctx, `UPDATE export_jobs SET status = ?, rows_written = ?, rows_total = ?, finished_at = ?,
+	r, err := s.exec(ctx, `UPDATE export_jobs SET status = ?, rows_written = ?, rows_total = ?, finished_at = ?,
 		heartbeat_at = ?, file_path = ?, record_count = ?, error = ?, expires_at = ?
 		WHERE id = ? AND status = 'running'`,
 		j.Status, j.RowsWritten, j.RowsTotal, ms(j.FinishedAt), ms(j.FinishedAt), j.FilePath, j.RecordCount, j.Error, ms(j.ExpiresAt), j.ID)
 	if err != nil {
-		return false, fmt.Errorf("sqlite: finish job: %w", err)
+		return false, fmt.Errorf("meta: finish job: %w", err)
 	}
 	n, _ := r.RowsAffected()
 	return n == 1, nil
@@ -146,9 +144,9 @@ func (s *Store) FinishJob(ctx context.Context, j usage.ExportJob) (bool, error) 
 
 // CancelJob cancels a queued or running job.
 func (s *Store) CancelJob(ctx context.Context, workspaceID int64, id string, now time.Time) (usage.ExportJob, error) {
-	if _, err := s.write.ExecContext(ctx, `UPDATE export_jobs SET status = 'cancelled', finished_at = ?, error = 'cancelled by request'
+	if _, err := s.exec(ctx, `UPDATE export_jobs SET status = 'cancelled', finished_at = ?, error = 'cancelled by request'
 		WHERE workspace_id = ? AND id = ? AND status IN ('queued', 'running')`, ms(now), workspaceID, id); err != nil {
-		return usage.ExportJob{}, fmt.Errorf("sqlite: cancel job: %w", err)
+		return usage.ExportJob{}, fmt.Errorf("meta: cancel job: %w", err)
 	}
 	return s.Job(ctx, workspaceID, id)
 }
@@ -158,7 +156,7 @@ func (s *Store) FailStaleJobs(ctx context.Context, before, now time.Time, reason
 	out, err := s.queryJobs(ctx, s.write, `UPDATE export_jobs SET status = 'failed', finished_at = ?, error = ?
 		WHERE status = 'running' AND heartbeat_at < ? RETURNING `+jobColumns, ms(now), reason, ms(before))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: fail stale jobs: %w", err)
+		return nil, fmt.Errorf("meta: fail stale jobs: %w", err)
 	}
 	return out, nil
 }
@@ -168,15 +166,15 @@ func (s *Store) ExpiredJobFiles(ctx context.Context, now time.Time) ([]usage.Exp
 	out, err := s.queryJobs(ctx, s.read, `SELECT `+jobColumns+` FROM export_jobs
 		WHERE expires_at > 0 AND expires_at <= ? AND file_path != ''`, ms(now))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: expired job files: %w", err)
+		return nil, fmt.Errorf("meta: expired job files: %w", err)
 	}
 	return out, nil
 }
 
 // ForgetJobFile clears a job's file path once its file is gone.
 func (s *Store) ForgetJobFile(ctx context.Context, id string) error {
-	if _, err := s.write.ExecContext(ctx, `UPDATE export_jobs SET file_path = '' WHERE id = ?`, id); err != nil {
-		return fmt.Errorf("sqlite: forget job file: %w", err)
+	if _, err := s.exec(ctx, `UPDATE export_jobs SET file_path = '' WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("meta: forget job file: %w", err)
 	}
 	return nil
 }
@@ -203,7 +201,7 @@ func scanSchedule(row scanner) (usage.Schedule, error) {
 }
 
 func (s *Store) querySchedules(ctx context.Context, query string, args ...any) ([]usage.Schedule, error) {
-	rows, err := s.read.QueryContext(ctx, query, args...)
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -223,30 +221,30 @@ func (s *Store) querySchedules(ctx context.Context, query string, args ...any) (
 func (s *Store) CreateSchedule(ctx context.Context, sc *usage.Schedule) error {
 	spec, err := json.Marshal(sc.Spec)
 	if err != nil {
-		return fmt.Errorf("sqlite: create schedule: %w", err)
+		return fmt.Errorf("meta: create schedule: %w", err)
 	}
 	cadence, err := json.Marshal(sc.Cadence)
 	if err != nil {
-		return fmt.Errorf("sqlite: create schedule: %w", err)
+		return fmt.Errorf("meta: create schedule: %w", err)
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO export_schedules (id, workspace_id, name, spec, range_name, cadence,
+	_, err = s.exec(ctx, `INSERT INTO export_schedules (id, workspace_id, name, spec, range_name, cadence,
 		retention_days, webhook_url, webhook_secret, created_by, created_at, next_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sc.ID, sc.WorkspaceID, sc.Name, string(spec), sc.Range, string(cadence), sc.RetentionDays, sc.WebhookURL,
 		sc.WebhookSecret, sc.CreatedBy, ms(sc.CreatedAt), ms(sc.NextRun))
 	if err != nil {
-		return fmt.Errorf("sqlite: create schedule: %w", err)
+		return fmt.Errorf("meta: create schedule: %w", err)
 	}
 	return nil
 }
 
 // Schedule returns one of the workspace's schedules.
 func (s *Store) Schedule(ctx context.Context, workspaceID int64, id string) (usage.Schedule, error) {
-	sc, err := scanSchedule(s.read.QueryRowContext(ctx, `SELECT `+scheduleColumns+` FROM export_schedules WHERE workspace_id = ? AND id = ?`, workspaceID, id))
+	sc, err := scanSchedule(s.queryRow(ctx, `SELECT `+scheduleColumns+` FROM export_schedules WHERE workspace_id = ? AND id = ?`, workspaceID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return sc, usage.Errorf(usage.ENotFound, "schedule %q not found", id)
 	}
 	if err != nil {
-		return sc, fmt.Errorf("sqlite: schedule: %w", err)
+		return sc, fmt.Errorf("meta: schedule: %w", err)
 	}
 	return sc, nil
 }
@@ -255,16 +253,16 @@ func (s *Store) Schedule(ctx context.Context, workspaceID int64, id string) (usa
 func (s *Store) Schedules(ctx context.Context, workspaceID int64) ([]usage.Schedule, error) {
 	out, err := s.querySchedules(ctx, `SELECT `+scheduleColumns+` FROM export_schedules WHERE workspace_id = ? ORDER BY created_at, id`, workspaceID)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: schedules: %w", err)
+		return nil, fmt.Errorf("meta: schedules: %w", err)
 	}
 	return out, nil
 }
 
 // DeleteSchedule deletes a schedule; its past jobs stay.
 func (s *Store) DeleteSchedule(ctx context.Context, workspaceID int64, id string) error {
-	r, err := s.write.ExecContext(ctx, `DELETE FROM export_schedules WHERE workspace_id = ? AND id = ?`, workspaceID, id)
+	r, err := s.exec(ctx, `DELETE FROM export_schedules WHERE workspace_id = ? AND id = ?`, workspaceID, id)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete schedule: %w", err)
+		return fmt.Errorf("meta: delete schedule: %w", err)
 	}
 	if n, _ := r.RowsAffected(); n == 0 {
 		return usage.Errorf(usage.ENotFound, "schedule %q not found", id)
@@ -276,17 +274,17 @@ func (s *Store) DeleteSchedule(ctx context.Context, workspaceID int64, id string
 func (s *Store) DueSchedules(ctx context.Context, now time.Time) ([]usage.Schedule, error) {
 	out, err := s.querySchedules(ctx, `SELECT `+scheduleColumns+` FROM export_schedules WHERE next_run <= ? ORDER BY next_run, id`, ms(now))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: due schedules: %w", err)
+		return nil, fmt.Errorf("meta: due schedules: %w", err)
 	}
 	return out, nil
 }
 
 // AdvanceSchedule moves next_run from prev to next, if no one did.
 func (s *Store) AdvanceSchedule(ctx context.Context, id string, prev, next, ran time.Time, jobID string) (bool, error) {
-	r, err := s.write.ExecContext(ctx, `UPDATE export_schedules SET next_run = ?, last_run = ?, last_job_id = ?
+	r, err := s.exec(ctx, `UPDATE export_schedules SET next_run = ?, last_run = ?, last_job_id = ?
 		WHERE id = ? AND next_run = ?`, ms(next), ms(ran), jobID, id, ms(prev))
 	if err != nil {
-		return false, fmt.Errorf("sqlite: advance schedule: %w", err)
+		return false, fmt.Errorf("meta: advance schedule: %w", err)
 	}
 	n, _ := r.RowsAffected()
 	return n == 1, nil

@@ -1,0 +1,118 @@
+// Package sqlmeta is the MetaStore on a SQL database: workspaces, keys,
+// members, sessions, settings, export jobs and schedules, the gateway's
+// collections and clients. One implementation serves SQLite (the embedded
+// default, which shares its file with the events) and PostgreSQL (several
+// replicas); a Dialect holds the few places where they differ.
+package sqlmeta
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Dialect is what differs between the engines.
+type Dialect struct {
+	// Name prefixes errors and chooses the job claim.
+	Name string
+	// Numbered says placeholders are $1, $2 (PostgreSQL), not ?.
+	Numbered bool
+	// IsUnique reports whether err is a unique-constraint violation.
+	IsUnique func(err error) bool
+}
+
+// Store implements usage.MetaStore but Close (and Ping): the engine's
+// package owns the connections.
+type Store struct {
+	write, read *sql.DB
+	d           Dialect
+}
+
+
+// New returns the store on write (the connection that changes things) and
+// read (the pool that reads; the same as write is fine). The caller owns
+// both and applies the schema.
+func New(write, read *sql.DB, d Dialect) *Store {
+	return &Store{write: write, read: read, d: d}
+}
+
+// rebind turns ? and ?N placeholders into $N where the dialect wants them.
+func (s *Store) rebind(q string) string {
+	if !s.d.Numbered {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n, quoted := 0, false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '\'':
+			quoted = !quoted
+		case c == '?' && !quoted:
+			j := i + 1
+			for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+				j++
+			}
+			b.WriteByte('$')
+			if j > i+1 {
+				b.WriteString(q[i+1 : j])
+			} else {
+				n++
+				b.WriteString(strconv.Itoa(n))
+			}
+			i = j - 1
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return s.write.ExecContext(ctx, s.rebind(q), args...)
+}
+
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return s.read.QueryContext(ctx, s.rebind(q), args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return s.read.QueryRowContext(ctx, s.rebind(q), args...)
+}
+
+// queryRowW reads through the write connection: an UPDATE … RETURNING.
+func (s *Store) queryRowW(ctx context.Context, q string, args ...any) *sql.Row {
+	return s.write.QueryRowContext(ctx, s.rebind(q), args...)
+}
+
+// MillisTime scans a column of Unix milliseconds, 0 for none.
+type MillisTime struct{ T *time.Time }
+
+// Scan implements sql.Scanner.
+func (m MillisTime) Scan(src any) error {
+	ms, _ := src.(int64)
+	if ms == 0 {
+		*m.T = time.Time{}
+		return nil
+	}
+	*m.T = time.UnixMilli(ms).UTC()
+	return nil
+}
+
+// flag scans a boolean stored as BOOLEAN or as INTEGER 0/1.
+type flag struct{ b *bool }
+
+func (f flag) Scan(src any) error {
+	switch v := src.(type) {
+	case bool:
+		*f.b = v
+	case int64:
+		*f.b = v != 0
+	default:
+		*f.b = false
+	}
+	return nil
+}
