@@ -105,7 +105,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			pr.Out.Header.Del("Api-Token")
 			pr.Out.Header.Set("X-Forwarded-For", capture.ClientIP(pr.In, cfg.TrustedProxies))
 		},
-		Transport:     cfg.Transport,
+		Transport: cfg.Transport,
 		// Default flushing: streamed answers (unknown length, event streams)
 		// are flushed as they come; others go out in one write.
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

@@ -30,7 +30,6 @@ type Store struct {
 	d           Dialect
 }
 
-
 // New returns the store on write (the connection that changes things) and
 // read (the pool that reads; the same as write is fine). The caller owns
 // both and applies the schema.
