@@ -23,6 +23,22 @@ command -v gcc >/dev/null || apt_install gcc libc6-dev
 command -v soffice >/dev/null || apt_install libreoffice-calc-nogui
 # The console's tests drive Debian's Chromium headless (chromedp).
 command -v chromium >/dev/null || apt_install chromium
+# PostgreSQL for the metadata store's conformance suite: the machine's own
+# server when it answers, else Debian's, installed and started here.
+pg_dsn=${USAGELOG_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
+pg_up() { psql "$pg_dsn" -qAtc 'SELECT 1' >/dev/null 2>&1; }
+command -v psql >/dev/null || apt_install postgresql
+if ! pg_up; then
+  command -v pg_lsclusters >/dev/null || apt_install postgresql
+  pg_lsclusters -h | while read -r ver name _; do pg_ctlcluster "$ver" "$name" start || true; done
+  if ! pg_up; then
+    # A fresh Debian cluster wants a password over TCP: give postgres one.
+    su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'usagelog-test'\"" >/dev/null
+    pg_dsn="postgres://postgres:usagelog-test@127.0.0.1:5432/postgres?sslmode=disable"
+  fi
+  pg_up || { echo "scripts/test.sh: PostgreSQL does not answer at $pg_dsn" >&2; exit 1; }
+fi
+export USAGELOG_TEST_POSTGRES=$pg_dsn
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(find . -name '*.go' -not -path './.git/*'))

@@ -92,7 +92,13 @@ func serve(ctx context.Context, args []string, env Env) error {
 		}
 	}
 
-	key, err := loadSecret(d.data, *secret)
+	var key []byte
+	if *secret == "" && st.secret != nil {
+		// Replicas on one metadata database share its secret.
+		key, err = st.secret(ctx)
+	} else {
+		key, err = loadSecret(d.data, *secret)
+	}
 	if err != nil {
 		return err
 	}

@@ -2,12 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/postgres"
 	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -20,6 +22,9 @@ type stores struct {
 	events usage.EventStore
 	meta   usage.MetaStore
 	close  func() error
+	// secret, when the metadata store keeps the server secret (PostgreSQL:
+	// every replica shares it), returns it.
+	secret func(context.Context) ([]byte, error)
 }
 
 // storeConfig chooses the stores: the SQLite file under Data unless a DSN
@@ -32,11 +37,14 @@ type storeConfig struct {
 }
 
 func openStores(ctx context.Context, cfg storeConfig) (*stores, error) {
-	for _, dsn := range []struct{ flag, v string }{{"events", cfg.Events}, {"meta", cfg.Meta}} {
-		if dsn.v != "" && !strings.HasPrefix(dsn.v, "sqlite:") {
-			scheme, _, _ := strings.Cut(dsn.v, ":")
-			return nil, usagef("--%s: store %q is not available in this version (want sqlite:PATH, or nothing for the file under --data)", dsn.flag, scheme)
-		}
+	if cfg.Events != "" && !strings.HasPrefix(cfg.Events, "sqlite:") {
+		scheme, _, _ := strings.Cut(cfg.Events, ":")
+		return nil, usagef("--events: store %q is not available in this version (want sqlite:PATH, or nothing for the file under --data)", scheme)
+	}
+	pgMeta := strings.HasPrefix(cfg.Meta, "postgres://") || strings.HasPrefix(cfg.Meta, "postgresql://")
+	if cfg.Meta != "" && !pgMeta && !strings.HasPrefix(cfg.Meta, "sqlite:") {
+		scheme, _, _ := strings.Cut(cfg.Meta, ":")
+		return nil, usagef("--meta: store %q is not available (want postgres://…, sqlite:PATH, or nothing for the file under --data)", scheme)
 	}
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -49,11 +57,21 @@ func openStores(ctx context.Context, cfg storeConfig) (*stores, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.EnsureWorkspace(ctx, usage.DefaultWorkspace); err != nil {
-		s.Close()
+	st := &stores{events: s, meta: s, close: s.Close}
+	if pgMeta {
+		pg, err := postgres.Open(ctx, cfg.Meta)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		st.meta, st.secret = pg, pg.Secret
+		st.close = func() error { return errors.Join(pg.Close(), s.Close()) }
+	}
+	if _, err := st.meta.EnsureWorkspace(ctx, usage.DefaultWorkspace); err != nil {
+		st.close()
 		return nil, err
 	}
-	return &stores{events: s, meta: s, close: s.Close}, nil
+	return st, nil
 }
 
 // dataFlags are the flags every command that opens stores has.

@@ -100,8 +100,12 @@ func (s *Store) Jobs(ctx context.Context, workspaceID int64, limit int) ([]usage
 }
 
 // ClaimJob takes the oldest queued job of a workspace below its limit.
-// SQLite has one writer: the UPDATE … RETURNING is the claim.
+// SQLite has one writer: the UPDATE … RETURNING is the claim. PostgreSQL
+// has many (replicas): see claimShared.
 func (s *Store) ClaimJob(ctx context.Context, now time.Time, perWorkspace int) (usage.ExportJob, error) {
+	if s.d.Numbered {
+		return s.claimShared(ctx, now, perWorkspace)
+	}
 	j, err := scanJob(s.queryRowW(ctx, `
 		UPDATE export_jobs SET status = 'running', started_at = ?1, heartbeat_at = ?1
 		WHERE id = (
@@ -116,6 +120,66 @@ func (s *Store) ClaimJob(ctx context.Context, now time.Time, perWorkspace int) (
 		return j, fmt.Errorf("meta: claim job: %w", err)
 	}
 	return j, nil
+}
+
+// claimLock keys the advisory locks that serialize claims per workspace.
+const claimLock = 7_405_002
+
+// claimShared claims on a database that replicas share. Queued jobs are
+// locked FOR UPDATE SKIP LOCKED, so two replicas never take the same one;
+// a transaction-scoped advisory lock on the job's workspace makes the count
+// of its running jobs and the claim one step, so replicas together respect
+// the per-workspace limit.
+func (s *Store) claimShared(ctx context.Context, now time.Time, perWorkspace int) (usage.ExportJob, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return usage.ExportJob{}, fmt.Errorf("meta: claim job: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT id, workspace_id FROM export_jobs WHERE status = 'queued'
+		ORDER BY created_at, id LIMIT 32 FOR UPDATE SKIP LOCKED`)
+	if err != nil {
+		return usage.ExportJob{}, fmt.Errorf("meta: claim job: %w", err)
+	}
+	type candidate struct {
+		id string
+		ws int64
+	}
+	var cands []candidate
+	for rows.Next() {
+		var c candidate
+		if err := rows.Scan(&c.id, &c.ws); err != nil {
+			rows.Close()
+			return usage.ExportJob{}, fmt.Errorf("meta: claim job: %w", err)
+		}
+		cands = append(cands, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return usage.ExportJob{}, fmt.Errorf("meta: claim job: %w", err)
+	}
+	for _, c := range cands {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2::int)`, claimLock, c.ws); err != nil {
+			return usage.ExportJob{}, fmt.Errorf("meta: claim job: %w", err)
+		}
+		var running int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM export_jobs WHERE status = 'running' AND workspace_id = $1`, c.ws).Scan(&running); err != nil {
+			return usage.ExportJob{}, fmt.Errorf("meta: claim job: %w", err)
+		}
+		if running >= perWorkspace {
+			continue
+		}
+		j, err := scanJob(tx.QueryRowContext(ctx, `UPDATE export_jobs SET status = 'running', started_at = $1, heartbeat_at = $1
+			WHERE id = $2 RETURNING `+jobColumns, ms(now), c.id))
+		if err != nil {
+			return usage.ExportJob{}, fmt.Errorf("meta: claim job: %w", err)
+		}
+		if err := tx.Commit(); err != nil {
+			return usage.ExportJob{}, fmt.Errorf("meta: claim job: %w", err)
+		}
+		return j, nil
+	}
+	return usage.ExportJob{}, usage.Errorf(usage.ENotFound, "no queued job")
 }
 
 // JobProgress records a running job's rows and heartbeat.
