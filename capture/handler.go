@@ -39,14 +39,14 @@ type handler struct {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &StatusWriter{ResponseWriter: w}
 	h.next.ServeHTTP(sw, r)
 	c := Call{
 		Time:           start,
 		Method:         r.Method,
 		URL:            r.URL.Path,
 		Endpoint:       endpoint(r),
-		Status:         sw.status,
+		Status:         sw.Status,
 		Community:      h.opts.Community,
 		Collection:     h.opts.Collection,
 		CollectionType: h.opts.CollectionType,
@@ -73,28 +73,32 @@ func endpoint(r *http.Request) string {
 	return p
 }
 
-// statusWriter remembers the status a handler answered with.
-type statusWriter struct {
+// StatusWriter is a ResponseWriter that remembers the status answered
+// with: 200 when the handler wrote without WriteHeader, 0 while nothing was
+// written.
+type StatusWriter struct {
 	http.ResponseWriter
-	status int
+	Status int
 }
 
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
+// WriteHeader implements http.ResponseWriter.
+func (w *StatusWriter) WriteHeader(code int) {
+	if w.Status == 0 && code >= 200 {
+		w.Status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
+// Write implements http.ResponseWriter.
+func (w *StatusWriter) Write(b []byte) (int, error) {
+	if w.Status == 0 {
+		w.Status = http.StatusOK
 	}
 	return w.ResponseWriter.Write(b)
 }
 
 // Unwrap lets http.ResponseController reach Flush, Hijack and deadlines.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ClientIP is the caller's address: the peer's, or, when the peer is a
 // trusted proxy, the nearest X-Forwarded-For entry that is not itself a

@@ -238,27 +238,21 @@ func (r *Recorder) flushLoop() {
 		calls = calls[:0]
 		r.deliver(events)
 	}
+	take := func(c Call) {
+		calls = append(calls, c)
+		if len(calls) == r.cfg.BatchSize {
+			flush()
+		}
+	}
 	for {
 		select {
 		case c := <-r.ch:
-			calls = append(calls, c)
-			if len(calls) == r.cfg.BatchSize {
-				flush()
-			}
+			take(c)
 		case <-tick.C:
 			flush()
 		case <-r.closing:
-			for {
-				select {
-				case c := <-r.ch:
-					calls = append(calls, c)
-					if len(calls) == r.cfg.BatchSize {
-						flush()
-					}
-					continue
-				default:
-				}
-				break
+			for len(r.ch) > 0 { // Record no longer sends: what is here is all
+				take(<-r.ch)
 			}
 			flush()
 			return

@@ -3,79 +3,34 @@ package gateway_test
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/usagelog/usagelog/capture"
 	"github.com/usagelog/usagelog/internal/gateway"
+	"github.com/usagelog/usagelog/internal/loadgen"
 	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-// load sends n GET requests to target at a fixed rate (open loop: request
-// i is due at start + i/rate whether or not earlier ones have answered)
-// and returns each request's latency, from when it was sent to when its
-// answer was read.
-func load(tb testing.TB, target, token string, n, rate int) []time.Duration {
+// load sends n requests through loadgen and fails the benchmark on any
+// failure.
+func load(tb testing.TB, target, token string, n, rate int) loadgen.Result {
 	tb.Helper()
-	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256, DialContext: (&net.Dialer{}).DialContext}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
-	lat := make([]time.Duration, n)
-	var next atomic.Int64
-	var failed atomic.Int64
-	start := time.Now().Add(10 * time.Millisecond)
-	interval := time.Second / time.Duration(rate)
-	var wg sync.WaitGroup
-	for range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				due := start.Add(time.Duration(i) * interval)
-				time.Sleep(time.Until(due))
-				sent := time.Now()
-				req, _ := http.NewRequest("GET", target+"/orders/"+strconv.Itoa(i), nil)
-				req.Header.Set("Authorization", "Bearer "+token)
-				resp, err := client.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					failed.Add(1)
-				}
-				lat[i] = time.Since(sent)
-			}
-		}()
+	res, err := loadgen.Run(context.Background(), loadgen.Config{URL: target + "/orders", Header: http.Header{"Authorization": {"Bearer " + token}}, Rate: rate, Requests: n})
+	if err != nil {
+		tb.Fatal(err)
 	}
-	wg.Wait()
-	if f := failed.Load(); f > 0 {
-		tb.Fatalf("%d of %d requests failed", f, n)
+	if res.Failed > 0 {
+		tb.Fatalf("%d of %d requests failed", res.Failed, n)
 	}
-	return lat
-}
-
-func percentile(d []time.Duration, p float64) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[int(float64(len(s)-1)*p)]
+	return res
 }
 
 // BenchmarkGatewayLoad drives the gateway at 5,000 requests/s on loopback
@@ -94,7 +49,6 @@ func BenchmarkGatewayLoad(b *testing.B) {
 		}
 	}
 	const rate = 5000
-	flushEvery, _ := time.ParseDuration(os.Getenv("X_FLUSH"))
 	ctx := context.Background()
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
@@ -110,11 +64,7 @@ func BenchmarkGatewayLoad(b *testing.B) {
 		st.CreateCollection(ctx, col)
 		token, cl, _ := usage.NewClient(col, "load", time.Now())
 		st.CreateClient(ctx, cl)
-		var sink capture.Sink = capture.Store(st, ws.ID, nil)
-		if os.Getenv("X_DISCARD") != "" {
-			sink = discard{}
-		}
-		rec, err := capture.New(capture.Config{Sink: sink, SpoolDir: b.TempDir(), FlushEvery: flushEvery})
+		rec, err := capture.New(capture.Config{Sink: capture.Store(st, ws.ID, nil), SpoolDir: b.TempDir()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -137,17 +87,13 @@ func BenchmarkGatewayLoad(b *testing.B) {
 		}
 		st.Close()
 		s := rec.Stats()
-		b.ReportMetric(float64(percentile(via, 0.5).Microseconds()), "gw-p50-µs")
-		b.ReportMetric(float64(percentile(via, 0.99).Microseconds()), "gw-p99-µs")
-		b.ReportMetric(float64(percentile(direct, 0.5).Microseconds()), "direct-p50-µs")
-		b.ReportMetric(float64(percentile(direct, 0.99).Microseconds()), "direct-p99-µs")
-		b.ReportMetric(float64((percentile(via, 0.99) - percentile(direct, 0.99)).Microseconds()), "added-p99-µs")
+		b.ReportMetric(float64(via.Percentile(0.5).Microseconds()), "gw-p50-µs")
+		b.ReportMetric(float64(via.Percentile(0.99).Microseconds()), "gw-p99-µs")
+		b.ReportMetric(float64(direct.Percentile(0.5).Microseconds()), "direct-p50-µs")
+		b.ReportMetric(float64(direct.Percentile(0.99).Microseconds()), "direct-p99-µs")
+		b.ReportMetric(float64((via.Percentile(0.99) - direct.Percentile(0.99)).Microseconds()), "added-p99-µs")
 		b.ReportMetric(float64(int64(n)-stored), "lost")
 		b.ReportMetric(float64(s.Dropped), "dropped")
 		b.ReportMetric(float64(n), "requests")
 	}
 }
-
-type discard struct{}
-
-func (discard) Send(context.Context, []usage.Event) error { return nil }

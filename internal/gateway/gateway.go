@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		// Default flushing: streamed answers (unknown length, event streams)
 		// are flushed as they come; others go out in one write.
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if sw, ok := w.(*statusWriter); ok {
+			if sw, ok := w.(*proxyWriter); ok {
 				sw.upstreamDown = true
 			}
 			g.log.Warn("gateway: upstream", "err", err)
@@ -234,10 +234,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &proxyWriter{StatusWriter: capture.StatusWriter{ResponseWriter: w}}
 	c.DelayMS = time.Since(start).Milliseconds()
 	g.proxy.ServeHTTP(sw, r)
-	c.Status = sw.status
+	c.Status = sw.Status
 	if sw.upstreamDown {
 		c.StatusDetails = "Upstream unavailable"
 	}
@@ -301,25 +301,9 @@ func writeError(w http.ResponseWriter, status int, code, message string, gw int)
 	_ = json.NewEncoder(w).Encode(map[string]detail{"error": {code, message, gw}})
 }
 
-// statusWriter remembers the status the upstream answered with.
-type statusWriter struct {
-	http.ResponseWriter
-	status       int
-	upstreamDown bool // the proxy could not reach the upstream
+// proxyWriter is the status writer of a forwarded call, which the proxy's
+// error handler marks when the upstream could not be reached.
+type proxyWriter struct {
+	capture.StatusWriter
+	upstreamDown bool
 }
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

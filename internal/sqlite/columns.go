@@ -3,6 +3,7 @@ package sqlite
 import (
 	"time"
 
+	"github.com/usagelog/usagelog/internal/sqlmeta"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -24,17 +25,7 @@ type column struct {
 }
 
 // msTime scans and writes a time as Unix milliseconds.
-type msTime struct{ t *time.Time }
-
-func (m msTime) Scan(src any) error {
-	ms, _ := src.(int64)
-	if ms == 0 {
-		*m.t = time.Time{}
-		return nil
-	}
-	*m.t = time.UnixMilli(ms).UTC()
-	return nil
-}
+type msTime = sqlmeta.MillisTime
 
 func msOf(t time.Time) int64 {
 	if t.IsZero() {
@@ -77,7 +68,7 @@ const (
 
 var columns = []column{
 	{"id", "", func(e *usage.Event) any { return &e.ID }},
-	{"time_ms", "", func(e *usage.Event) any { return msTime{&e.Time} }},
+	{"time_ms", "", func(e *usage.Event) any { return msTime{T: &e.Time} }},
 
 	{"method", api, func(e *usage.Event) any { return &e.Method }},
 	{"url", api, func(e *usage.Event) any { return &e.URL }},
@@ -124,7 +115,7 @@ var columns = []column{
 	{"entity_type", syn, func(e *usage.Event) any { return &e.EntityType }},
 	{"entity_id", syn, func(e *usage.Event) any { return &e.EntityID }},
 	{"integration_status", syn, func(e *usage.Event) any { return &e.IntegrationStatus }},
-	{"integration_updated_ms", syn, func(e *usage.Event) any { return msTime{&e.IntegrationUpdatedAt} }},
+	{"integration_updated_ms", syn, func(e *usage.Event) any { return msTime{T: &e.IntegrationUpdatedAt} }},
 	{"outcome", syn, func(e *usage.Event) any { return &e.Outcome }},
 
 	{"system", seen, func(e *usage.Event) any { return &e.System }},
@@ -145,7 +136,7 @@ func insertValue(p any) any {
 	case *int64:
 		return *v
 	case msTime:
-		return msOf(*v.t)
+		return msOf(*v.T)
 	case boolInt:
 		if *v.b {
 			return int64(1)

@@ -40,7 +40,7 @@ func (s *Store) UpdateCollection(ctx context.Context, c usage.Collection) error 
 
 const collectionColumns = `id, workspace_id, name, type, community, endpoints, active, created_at`
 
-func scanCollection(row interface{ Scan(...any) error }) (usage.Collection, error) {
+func scanCollection(row scanner) (usage.Collection, error) {
 	var c usage.Collection
 	var endpoints string
 	err := row.Scan(&c.ID, &c.WorkspaceID, &c.Name, &c.Type, &c.Community, &endpoints, flag{&c.Active}, MillisTime{&c.CreatedAt})
@@ -65,19 +65,11 @@ func (s *Store) CollectionByName(ctx context.Context, workspaceID int64, name st
 // Collections lists the workspace's collections by name.
 func (s *Store) Collections(ctx context.Context, workspaceID int64) ([]usage.Collection, error) {
 	rows, err := s.query(ctx, `SELECT `+collectionColumns+` FROM collections WHERE workspace_id = ? ORDER BY name`, workspaceID)
+	out, err := collect(rows, err, scanCollection)
 	if err != nil {
 		return nil, fmt.Errorf("meta: collections: %w", err)
 	}
-	defer rows.Close()
-	var out []usage.Collection
-	for rows.Next() {
-		c, err := scanCollection(rows)
-		if err != nil {
-			return nil, fmt.Errorf("meta: collections: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CreateClient stores a new gateway client.
@@ -106,19 +98,15 @@ func (s *Store) Clients(ctx context.Context, workspaceID int64, collectionID str
 		args = append(args, collectionID)
 	}
 	rows, err := s.query(ctx, q+` ORDER BY g.created_at, g.id`, args...)
+	out, err := collect(rows, err, func(row scanner) (usage.Client, error) {
+		var c usage.Client
+		err := row.Scan(&c.ID, &c.WorkspaceID, &c.CollectionID, &c.Collection, &c.Name, &c.Hash, MillisTime{&c.CreatedAt}, MillisTime{&c.RevokedAt})
+		return c, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("meta: clients: %w", err)
 	}
-	defer rows.Close()
-	var out []usage.Client
-	for rows.Next() {
-		var c usage.Client
-		if err := rows.Scan(&c.ID, &c.WorkspaceID, &c.CollectionID, &c.Collection, &c.Name, &c.Hash, MillisTime{&c.CreatedAt}, MillisTime{&c.RevokedAt}); err != nil {
-			return nil, fmt.Errorf("meta: clients: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RevokeClient revokes a client of the workspace; revoking it again is

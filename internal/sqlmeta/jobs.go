@@ -28,8 +28,6 @@ func fromMS(n int64) time.Time {
 const jobColumns = `id, workspace_id, spec, status, rows_written, rows_total, created_by, schedule_id,
 	created_at, started_at, finished_at, heartbeat_at, file_path, record_count, error, expires_at`
 
-type scanner interface{ Scan(...any) error }
-
 func scanJob(row scanner) (usage.ExportJob, error) {
 	var j usage.ExportJob
 	var spec string
@@ -47,19 +45,7 @@ func scanJob(row scanner) (usage.ExportJob, error) {
 
 func (s *Store) queryJobs(ctx context.Context, db *sql.DB, query string, args ...any) ([]usage.ExportJob, error) {
 	rows, err := db.QueryContext(ctx, s.rebind(query), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []usage.ExportJob
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanJob)
 }
 
 // CreateJob stores a new job.
@@ -266,19 +252,7 @@ func scanSchedule(row scanner) (usage.Schedule, error) {
 
 func (s *Store) querySchedules(ctx context.Context, query string, args ...any) ([]usage.Schedule, error) {
 	rows, err := s.query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []usage.Schedule
-	for rows.Next() {
-		sc, err := scanSchedule(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sc)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanSchedule)
 }
 
 // CreateSchedule stores a new schedule.

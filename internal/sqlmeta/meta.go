@@ -98,7 +98,7 @@ func (s *Store) CreateKey(ctx context.Context, k usage.APIKey) error {
 
 const keyColumns = `id, workspace_id, name, scopes, hash, created_at, last_used_at, revoked_at`
 
-func scanKey(row interface{ Scan(...any) error }) (usage.APIKey, error) {
+func scanKey(row scanner) (usage.APIKey, error) {
 	var k usage.APIKey
 	var scopes string
 	err := row.Scan(&k.ID, &k.WorkspaceID, &k.Name, &scopes, &k.Hash, MillisTime{&k.CreatedAt}, MillisTime{&k.LastUsedAt}, MillisTime{&k.RevokedAt})
@@ -121,19 +121,11 @@ func (s *Store) KeyByHash(ctx context.Context, hash string) (usage.APIKey, error
 // Keys lists a workspace's keys, oldest first.
 func (s *Store) Keys(ctx context.Context, workspaceID int64) ([]usage.APIKey, error) {
 	rows, err := s.query(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE workspace_id = ? ORDER BY created_at, id`, workspaceID)
+	out, err := collect(rows, err, scanKey)
 	if err != nil {
 		return nil, fmt.Errorf("meta: keys: %w", err)
 	}
-	defer rows.Close()
-	var out []usage.APIKey
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("meta: keys: %w", err)
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RevokeKey revokes a key of the workspace; ENotFound when the workspace has

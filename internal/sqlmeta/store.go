@@ -115,3 +115,22 @@ func (f flag) Scan(src any) error {
 	}
 	return nil
 }
+
+type scanner interface{ Scan(...any) error }
+
+// collect scans every row of a query's answer with scan.
+func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
