@@ -106,6 +106,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			pr.Out.Header.Set("X-Forwarded-For", capture.ClientIP(pr.In, cfg.TrustedProxies))
 		},
 		Transport: cfg.Transport,
+		// Without a pool each answer is copied through a fresh 32 KiB
+		// buffer: 160 MB/s of garbage at 5,000 calls/s.
+		BufferPool: &bufferPool{},
 		// Default flushing: streamed answers (unknown length, event streams)
 		// are flushed as they come; others go out in one write.
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -300,6 +303,18 @@ func writeError(w http.ResponseWriter, status int, code, message string, gw int)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]detail{"error": {code, message, gw}})
 }
+
+// bufferPool lends the proxy its copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.p.Get().(*[]byte); ok {
+		return *buf
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // proxyWriter is the status writer of a forwarded call, which the proxy's
 // error handler marks when the upstream could not be reached.
