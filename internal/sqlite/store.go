@@ -70,7 +70,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(ON)", "cache_size(-65536)", "wal_autocheckpoint(8192)"}
+	// A WAL of up to 32,768 pages (128 MiB) before each checkpoint: index
+	// pages that many batches touch are copied back once, not once per 32
+	// MiB (BenchmarkIngestHTTP: 113k–120k events/s against 97k–107k).
+	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(ON)", "cache_size(-65536)", "wal_autocheckpoint(32768)"}
 	write, err := openDB(path, pragmas, true)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
