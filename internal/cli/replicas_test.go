@@ -1,0 +1,133 @@
+package cli_test
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/usagelog/usagelog/internal/ingest"
+	"github.com/usagelog/usagelog/internal/storetest"
+)
+
+// postgresDatabase creates an empty database for one test on the server
+// scripts/test.sh provides (USAGELOG_TEST_POSTGRES) and returns its DSN.
+func postgresDatabase(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("USAGELOG_TEST_POSTGRES")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("usagelog_replicas_%d_%d", os.Getpid(), time.Now().UnixNano()%1_000_000)
+	if _, err := admin.Exec(`CREATE DATABASE ` + name); err != nil {
+		admin.Close()
+		t.Fatalf("postgres at %s: %v (scripts/test.sh installs and starts it)", base, err)
+	}
+	t.Cleanup(func() {
+		admin.Exec(`DROP DATABASE ` + name + ` WITH (FORCE)`)
+		admin.Close()
+	})
+	u, _ := url.Parse(base)
+	u.Path = "/" + name
+	return u.String()
+}
+
+// TestReplicasSharePostgres runs two servers on one PostgreSQL metadata
+// database (and one data folder): a key made once works on both, events
+// ingested through one are exported by a job submitted to the other, and a
+// download link one replica signed is honoured by the other.
+func TestReplicasSharePostgres(t *testing.T) {
+	meta := postgresDatabase(t)
+	data := t.TempDir()
+	a := startServer(t, "--data", data, "--meta", meta)
+	defer a.stop(t)
+	b := startServer(t, "--data", data, "--meta", meta)
+	defer b.stop(t)
+	key := run(t, nil, "keys", "create", "--data", data, "--meta", meta, "--name", "replicas", "--scope", "EVENTS_WRITE", "--scope", "LOGS_READ")
+	token := strings.TrimSpace(key.stdout)
+	if key.code != 0 || token == "" {
+		t.Fatalf("keys create: %+v", key)
+	}
+
+	var nd strings.Builder
+	events := storetest.Fixture(2_000)
+	for i := range events {
+		line, _ := ingest.MarshalJSON(&events[i])
+		nd.Write(line)
+		nd.WriteByte('\n')
+	}
+	file := filepath.Join(t.TempDir(), "events.ndjson")
+	os.WriteFile(file, []byte(nd.String()), 0o600)
+	if r := run(t, nil, "ingest", file, "--server", a.url, "--token", token); r.code != 0 {
+		t.Fatalf("ingest through A: %+v", r)
+	}
+
+	call := func(method, u, body string) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, u, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, out
+	}
+	status, body := call("POST", b.url+"/api/v1/exports", `{"report":"api-logs","format":"csv"}`)
+	if status != 202 {
+		t.Fatalf("job through B: %d %s", status, body)
+	}
+	var job struct {
+		ID, Status, DownloadURL, Error string
+		RecordCount                    int64
+	}
+	json.Unmarshal(body, &job)
+	deadline := time.Now().Add(60 * time.Second)
+	for job.Status != "succeeded" {
+		if job.Status == "failed" || time.Now().After(deadline) {
+			t.Fatalf("job %s: %s %s", job.ID, job.Status, job.Error)
+		}
+		time.Sleep(100 * time.Millisecond)
+		// Followed through A: both replicas read the one job table.
+		_, body = call("GET", a.url+"/api/v1/exports/"+job.ID, "")
+		json.Unmarshal(body, &job)
+	}
+	if job.RecordCount < 2_000 {
+		t.Errorf("the job exported %d rows, want the 2,000 ingested through A (and the API's own calls)", job.RecordCount)
+	}
+	// The link was signed by A; B honours it with the shared secret.
+	link, _ := url.Parse(job.DownloadURL)
+	viaB, _ := url.Parse(b.url)
+	link.Host = viaB.Host
+	resp, err := http.Get(link.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	csv, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || int64(strings.Count(string(csv), "\n")) != job.RecordCount+1 {
+		t.Errorf("download through B: %d, %d lines for %d rows", resp.StatusCode, strings.Count(string(csv), "\n"), job.RecordCount)
+	}
+	tampered := link.String() + "x"
+	if resp, err := http.Get(tampered); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != 403 {
+			t.Errorf("tampered link: %d", resp.StatusCode)
+		}
+	}
+}
