@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/usagelog/usagelog/internal/eventsql"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -36,7 +37,7 @@ func (s *Store) SyncGroups(ctx context.Context, workspaceID int64, from, split, 
 		       MAX(CASE WHEN time_ms < ?1 THEN integration_updated_ms END)
 		FROM events INDEXED BY events_sync_groups
 		WHERE workspace_id = ?2 AND kind = %d AND integration = ?5 AND time_ms >= ?3 AND time_ms < ?4
-		GROUP BY system1, system2, project1, project2, end_system, entity_type`, kindCodes[usage.KindSync])
+		GROUP BY system1, system2, project1, project2, end_system, entity_type`, eventsql.KindCode(usage.KindSync))
 	out, err := partitioned(ctx, integrations, func(ctx context.Context, integration string) ([]usage.SyncGroup, error) {
 		rows, err := s.read.QueryContext(ctx, query, split.UnixMilli(), workspaceID, from.UnixMilli(), to.UnixMilli(), integration)
 		if err != nil {
@@ -75,7 +76,7 @@ func (s *Store) SyncGroups(ctx context.Context, workspaceID int64, from, split, 
 // DISTINCT would read every entry.
 func (s *Store) distinct(ctx context.Context, workspaceID int64, kind usage.Kind, index, column string) ([]string, error) {
 	query := fmt.Sprintf(`SELECT %[2]s FROM events INDEXED BY %[1]s
-		WHERE workspace_id = ? AND kind = %[3]d AND %[2]s > ? ORDER BY %[2]s LIMIT 1`, index, column, kindCodes[kind])
+		WHERE workspace_id = ? AND kind = %[3]d AND %[2]s > ? ORDER BY %[2]s LIMIT 1`, index, column, eventsql.KindCode(kind))
 	first := strings.Replace(query, column+" > ?", column+" >= ?", 1)
 	var out []string
 	for {
@@ -152,7 +153,7 @@ func (s *Store) SeenGroups(ctx context.Context, workspaceID int64, from, to time
 		       MAX(service_account), MAX(time_ms)
 		FROM events INDEXED BY events_seen_groups
 		WHERE workspace_id = ?1 AND kind = %d AND system = ?4 AND time_ms >= ?2 AND time_ms < ?3
-		GROUP BY lower(trim(email)), lower(trim(username)), lower(trim(display_name))`, kindCodes[usage.KindUserSeen])
+		GROUP BY lower(trim(email)), lower(trim(username)), lower(trim(display_name))`, eventsql.KindCode(usage.KindUserSeen))
 	out, err := partitioned(ctx, systems, func(ctx context.Context, system string) ([]usage.SeenGroup, error) {
 		rows, err := s.read.QueryContext(ctx, query, workspaceID, from.UnixMilli(), to.UnixMilli(), system)
 		if err != nil {
@@ -206,7 +207,7 @@ func (s *Store) IntegrationStatus(ctx context.Context, workspaceID int64) (map[s
 		return nil, fmt.Errorf("sqlite: integration status: %w", err)
 	}
 	query := `SELECT integration_status, MAX(time_ms) FROM events INDEXED BY events_sync_groups
-		WHERE workspace_id = ? AND kind = ` + fmt.Sprint(kindCodes[usage.KindSync]) + ` AND integration = ?`
+		WHERE workspace_id = ? AND kind = ` + fmt.Sprint(eventsql.KindCode(usage.KindSync)) + ` AND integration = ?`
 	statuses, err := partitioned(ctx, integrations, func(ctx context.Context, integration string) ([]string, error) {
 		var status string
 		var last int64

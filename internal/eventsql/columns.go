@@ -1,4 +1,8 @@
-package sqlite
+// Package eventsql is the events table as SQL stores lay it out: one wide
+// table of every kind's columns, the column list of each kind with the
+// Event field it holds, the log query with its filters and keyset
+// pagination, and the streamed scan. SQLite and ClickHouse share it.
+package eventsql
 
 import (
 	"time"
@@ -15,13 +19,16 @@ var kindCodes = map[usage.Kind]int64{
 	usage.KindUserSeen:   4,
 }
 
-// column ties an events column to the Event field it holds. ptr gives the
+// KindCode is a kind as stored.
+func KindCode(k usage.Kind) int64 { return kindCodes[k] }
+
+// Column ties an events Column to the Event field it holds. ptr gives the
 // scan destination; get the insert value (scan and insert use one pointer,
 // so they cannot disagree).
-type column struct {
-	name string
-	kind usage.Kind // "" for the columns every kind has
-	ptr  func(e *usage.Event) any
+type Column struct {
+	Name string
+	Kind usage.Kind // "" for the columns every kind has
+	Ptr  func(e *usage.Event) any
 }
 
 // msTime scans and writes a time as Unix milliseconds.
@@ -66,7 +73,7 @@ const (
 	seen = usage.KindUserSeen
 )
 
-var columns = []column{
+var columns = []Column{
 	{"id", "", func(e *usage.Event) any { return &e.ID }},
 	{"time_ms", "", func(e *usage.Event) any { return msTime{T: &e.Time} }},
 
@@ -126,8 +133,8 @@ var columns = []column{
 	{"service_account", seen, func(e *usage.Event) any { return boolInt{&e.ServiceAccount} }},
 }
 
-// insertValue turns a scan destination into the value to insert.
-func insertValue(p any) any {
+// InsertValue turns a scan destination into the value to insert.
+func InsertValue(p any) any {
 	switch v := p.(type) {
 	case *string:
 		return *v
@@ -147,15 +154,15 @@ func insertValue(p any) any {
 	case usageCol:
 		return string(*v.u)
 	}
-	panic("sqlite: no insert value for column type")
+	panic("sqlite: no insert value for Column type")
 }
 
 // columnsByKind holds the columns each kind writes, the common ones first.
-var columnsByKind = func() map[usage.Kind][]column {
-	m := map[usage.Kind][]column{}
+var columnsByKind = func() map[usage.Kind][]Column {
+	m := map[usage.Kind][]Column{}
 	for _, k := range usage.Kinds {
 		for _, c := range columns {
-			if c.kind == "" || c.kind == k {
+			if c.Kind == "" || c.Kind == k {
 				m[k] = append(m[k], c)
 			}
 		}
@@ -163,4 +170,5 @@ var columnsByKind = func() map[usage.Kind][]column {
 	return m
 }()
 
-func kindColumns(k usage.Kind) []column { return columnsByKind[k] }
+// KindColumns are the columns a kind writes, the common ones first.
+func KindColumns(k usage.Kind) []Column { return columnsByKind[k] }
