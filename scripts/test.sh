@@ -40,6 +40,18 @@ if ! pg_up; then
 fi
 export USAGELOG_TEST_POSTGRES=$pg_dsn
 
+# ClickHouse for the event store's conformance suite: Debian's (18.16),
+# started here when it does not answer.
+ch_up() { clickhouse-client --query 'SELECT 1' >/dev/null 2>&1; }
+command -v clickhouse-client >/dev/null || apt_install clickhouse-server clickhouse-client
+if ! ch_up; then
+  command -v clickhouse-server >/dev/null || apt_install clickhouse-server clickhouse-client
+  (clickhouse-server --config-file=/etc/clickhouse-server/config.xml >/tmp/usagelog-clickhouse.log 2>&1 &)
+  for _ in $(seq 120); do ch_up && break; sleep 0.5; done
+  ch_up || { echo "scripts/test.sh: ClickHouse did not start (see /tmp/usagelog-clickhouse.log)" >&2; exit 1; }
+fi
+export USAGELOG_TEST_CLICKHOUSE=${USAGELOG_TEST_CLICKHOUSE:-127.0.0.1:9000}
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(find . -name '*.go' -not -path './.git/*'))
 if [ -n "$unformatted" ]; then

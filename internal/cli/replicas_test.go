@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/usagelog/usagelog/internal/clickhouse"
 	"github.com/usagelog/usagelog/internal/ingest"
 	"github.com/usagelog/usagelog/internal/storetest"
 )
@@ -45,27 +47,47 @@ func postgresDatabase(t *testing.T) string {
 	return u.String()
 }
 
-// TestReplicasSharePostgres runs two servers on one PostgreSQL metadata
-// database (and one data folder): a key made once works on both, events
-// ingested through one are exported by a job submitted to the other, and a
-// download link one replica signed is honoured by the other.
-func TestReplicasSharePostgres(t *testing.T) {
+// clickhouseDatabase names a database of its own on the test ClickHouse
+// (USAGELOG_TEST_CLICKHOUSE, which scripts/test.sh sets), dropped after.
+func clickhouseDatabase(t *testing.T) string {
+	t.Helper()
+	server := os.Getenv("USAGELOG_TEST_CLICKHOUSE")
+	if server == "" {
+		server = "127.0.0.1:9000"
+	}
+	dsn := fmt.Sprintf("clickhouse://%s/usagelog_replicas_%d_%d", server, os.Getpid(), time.Now().UnixNano()%1_000_000)
+	t.Cleanup(func() {
+		if s, err := clickhouse.Open(context.Background(), dsn); err == nil {
+			s.DropDatabase(context.Background())
+			s.Close()
+		}
+	})
+	return dsn
+}
+
+// TestReplicasShareClickHouseAndPostgres runs two servers on one ClickHouse
+// (events) and one PostgreSQL (metadata), with one folder for files: a key
+// made once works on both, events ingested through one are exported by a
+// job submitted to the other, and a download link one replica signed is
+// honoured by the other.
+func TestReplicasShareClickHouseAndPostgres(t *testing.T) {
 	meta := postgresDatabase(t)
+	events := clickhouseDatabase(t)
 	data := t.TempDir()
-	a := startServer(t, "--data", data, "--meta", meta)
+	a := startServer(t, "--data", data, "--meta", meta, "--events", events)
 	defer a.stop(t)
-	b := startServer(t, "--data", data, "--meta", meta)
+	b := startServer(t, "--data", data, "--meta", meta, "--events", events)
 	defer b.stop(t)
-	key := run(t, nil, "keys", "create", "--data", data, "--meta", meta, "--name", "replicas", "--scope", "EVENTS_WRITE", "--scope", "LOGS_READ")
+	key := run(t, nil, "keys", "create", "--data", data, "--meta", meta, "--events", events, "--name", "replicas", "--scope", "EVENTS_WRITE", "--scope", "LOGS_READ")
 	token := strings.TrimSpace(key.stdout)
 	if key.code != 0 || token == "" {
 		t.Fatalf("keys create: %+v", key)
 	}
 
 	var nd strings.Builder
-	events := storetest.Fixture(2_000)
-	for i := range events {
-		line, _ := ingest.MarshalJSON(&events[i])
+	fixture := storetest.Fixture(2_000)
+	for i := range fixture {
+		line, _ := ingest.MarshalJSON(&fixture[i])
 		nd.Write(line)
 		nd.WriteByte('\n')
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/clickhouse"
 	"github.com/usagelog/usagelog/internal/postgres"
 	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/usage"
@@ -37,9 +38,10 @@ type storeConfig struct {
 }
 
 func openStores(ctx context.Context, cfg storeConfig) (*stores, error) {
-	if cfg.Events != "" && !strings.HasPrefix(cfg.Events, "sqlite:") {
+	chEvents := strings.HasPrefix(cfg.Events, "clickhouse://")
+	if cfg.Events != "" && !chEvents && !strings.HasPrefix(cfg.Events, "sqlite:") {
 		scheme, _, _ := strings.Cut(cfg.Events, ":")
-		return nil, usagef("--events: store %q is not available in this version (want sqlite:PATH, or nothing for the file under --data)", scheme)
+		return nil, usagef("--events: store %q is not available (want clickhouse://host:9000/db, sqlite:PATH, or nothing for the file under --data)", scheme)
 	}
 	pgMeta := strings.HasPrefix(cfg.Meta, "postgres://") || strings.HasPrefix(cfg.Meta, "postgresql://")
 	if cfg.Meta != "" && !pgMeta && !strings.HasPrefix(cfg.Meta, "sqlite:") {
@@ -58,6 +60,15 @@ func openStores(ctx context.Context, cfg storeConfig) (*stores, error) {
 		return nil, err
 	}
 	st := &stores{events: s, meta: s, close: s.Close}
+	if chEvents {
+		c, err := clickhouse.Open(ctx, cfg.Events)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		st.events = c
+		st.close = func() error { return errors.Join(c.Close(), s.Close()) }
+	}
 	if pgMeta {
 		pg, err := postgres.Open(ctx, cfg.Meta)
 		if err != nil {
@@ -65,7 +76,8 @@ func openStores(ctx context.Context, cfg storeConfig) (*stores, error) {
 			return nil, err
 		}
 		st.meta, st.secret = pg, pg.Secret
-		st.close = func() error { return errors.Join(pg.Close(), s.Close()) }
+		closeEvents := st.close
+		st.close = func() error { return errors.Join(pg.Close(), closeEvents()) }
 	}
 	if _, err := st.meta.EnsureWorkspace(ctx, usage.DefaultWorkspace); err != nil {
 		st.close()

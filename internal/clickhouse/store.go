@@ -1,0 +1,332 @@
+// Package clickhouse is usagelog's event store on ClickHouse, for more
+// events than one machine's SQLite holds: the native protocol
+// (clickhouse-go v2 behind database/sql), the events table of eventsql,
+// and SQL that runs on Debian's ClickHouse 18.16 and on current releases.
+package clickhouse
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"iter"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/usagelog/usagelog/internal/eventsql"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// table is what every read reads: FINAL merges re-sent events that the
+// engine has not merged yet, so they count once.
+const table = "events FINAL"
+
+// Store is the EventStore on ClickHouse.
+type Store struct {
+	db *sql.DB
+}
+
+var (
+	_ usage.EventStore        = (*Store)(nil)
+	_ usage.LogScanner        = (*Store)(nil)
+	_ usage.EventScanner      = (*Store)(nil)
+	_ usage.UsageReportSource = (*Store)(nil)
+)
+
+// Open connects to dsn (clickhouse://host:9000/database), creates the
+// database if needed and applies the migrations not yet applied.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	opts, err := ch.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: %w", err)
+	}
+	database := opts.Auth.Database
+	if database == "" {
+		database = "default"
+	}
+	if !validName(database) {
+		return nil, fmt.Errorf("clickhouse: database name %q: use letters, digits and _", database)
+	}
+	opts.Auth.Database = "default"
+	admin := ch.OpenDB(opts)
+	_, err = admin.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+database)
+	admin.Close()
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: create database: %w", err)
+	}
+	opts.Auth.Database = database
+	db := ch.OpenDB(opts)
+	db.SetMaxOpenConns(16)
+	s := &Store{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func validName(s string) bool {
+	for _, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// migrate applies each embedded migration once, in order. A migration is
+// one statement; its CREATE … IF NOT EXISTS makes a second replica's run
+// harmless.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version Int64, applied_ms Int64) ENGINE = MergeTree() ORDER BY version`); err != nil {
+		return fmt.Errorf("clickhouse: migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("clickhouse: migrate: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := path.Base(name)
+		version, err := strconv.ParseInt(strings.SplitN(base, "_", 2)[0], 10, 64)
+		if err != nil {
+			return fmt.Errorf("clickhouse: migration %s: bad version", base)
+		}
+		var n uint64
+		if err := s.db.QueryRowContext(ctx, `SELECT count() FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+			return fmt.Errorf("clickhouse: migration %s: %w", base, err)
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("clickhouse: migration %s: %w", base, err)
+		}
+		if _, err := s.db.ExecContext(ctx, string(body)); err != nil {
+			return fmt.Errorf("clickhouse: migration %s: %w", base, err)
+		}
+		if err := s.insert(ctx, `INSERT INTO schema_migrations (version, applied_ms)`, [][]any{{version, time.Now().UnixMilli()}}); err != nil {
+			return fmt.Errorf("clickhouse: migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+// insert sends rows as one batch; every INSERT names its columns.
+func (s *Store) insert(ctx context.Context, stmt string, rows [][]any) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	batch, err := tx.PrepareContext(ctx, stmt)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if _, err := batch.ExecContext(ctx, r...); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// Append stores events. An id the workspace already has (looked up among
+// the events of the same kind and time range), or one repeated in the
+// batch, is a duplicate and not stored again.
+func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Event) (usage.AppendResult, error) {
+	var res usage.AppendResult
+	byKind := map[usage.Kind][]*usage.Event{}
+	seen := make(map[string]bool, len(events))
+	for i := range events {
+		e := &events[i]
+		if seen[e.ID] {
+			res.Duplicates++
+			continue
+		}
+		seen[e.ID] = true
+		byKind[e.Kind] = append(byKind[e.Kind], e)
+	}
+	for _, k := range usage.Kinds {
+		evs := byKind[k]
+		if len(evs) == 0 {
+			continue
+		}
+		existing, err := s.existing(ctx, workspaceID, k, evs)
+		if err != nil {
+			return usage.AppendResult{}, fmt.Errorf("clickhouse: append: %w", err)
+		}
+		cols := eventsql.KindColumns(k)
+		rows := make([][]any, 0, len(evs))
+		for _, e := range evs {
+			if existing[e.ID] {
+				res.Duplicates++
+				continue
+			}
+			row := make([]any, 0, len(cols)+2)
+			row = append(row, workspaceID, eventsql.KindCode(k))
+			for _, c := range cols {
+				row = append(row, eventsql.InsertValue(c.Ptr(e)))
+			}
+			rows = append(rows, row)
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		stmt := "INSERT INTO events (workspace_id, kind, " + eventsql.Names(cols) + ")"
+		if err := s.insert(ctx, stmt, rows); err != nil {
+			return usage.AppendResult{}, fmt.Errorf("clickhouse: append: %w", err)
+		}
+		res.Inserted += len(rows)
+	}
+	return res, nil
+}
+
+// existing returns which of evs' ids the workspace already holds, among
+// its events of kind between their earliest and latest time: a re-sent
+// event carries its time, and the table's order makes that range cheap.
+func (s *Store) existing(ctx context.Context, workspaceID int64, kind usage.Kind, evs []*usage.Event) (map[string]bool, error) {
+	lo, hi := evs[0].Time.UnixMilli(), evs[0].Time.UnixMilli()
+	ids := make([]any, 0, len(evs))
+	for _, e := range evs {
+		t := e.Time.UnixMilli()
+		lo, hi = min(lo, t), max(hi, t)
+		ids = append(ids, e.ID)
+	}
+	out := map[string]bool{}
+	const chunk = 1000
+	for i := 0; i < len(ids); i += chunk {
+		part := ids[i:min(i+chunk, len(ids))]
+		args := append([]any{workspaceID, eventsql.KindCode(kind), lo, hi}, part...)
+		rows, err := s.db.QueryContext(ctx, `SELECT id FROM events WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms <= ? AND id IN (`+eventsql.Placeholders(len(part))+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Logs returns one page of api_request events, newest first.
+func (s *Store) Logs(ctx context.Context, workspaceID int64, q usage.LogQuery) ([]usage.Event, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	query, args := eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: q.LogFilter, After: q.After, Limit: limit, Table: table}.SQL()
+	out, err := eventsql.Query(ctx, s.db, usage.KindAPIRequest, eventsql.APIColumns, query, args)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: logs: %w", err)
+	}
+	return out, nil
+}
+
+// ScanLogs streams every matching api_request, newest first, reading only
+// the columns of fields (none: all).
+func (s *Store) ScanLogs(ctx context.Context, workspaceID int64, f usage.LogFilter, fields ...string) iter.Seq2[*usage.Event, error] {
+	cols, err := eventsql.Projection(eventsql.APIColumns, fields)
+	if err != nil {
+		return failed(fmt.Errorf("clickhouse: scan logs: %w", err))
+	}
+	query, args := eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: f, Cols: cols, Table: table}.SQL()
+	return wrap("scan logs", eventsql.Stream(ctx, s.db, usage.KindAPIRequest, cols, query, args))
+}
+
+// ScanEvents streams a workspace's events of one kind with from <= time <
+// to (zero bounds are open), oldest first.
+func (s *Store) ScanEvents(ctx context.Context, workspaceID int64, kind usage.Kind, from, to time.Time, fields ...string) iter.Seq2[*usage.Event, error] {
+	cols, err := eventsql.Projection(eventsql.KindColumns(kind), fields)
+	if err != nil {
+		return failed(fmt.Errorf("clickhouse: scan events: %w", err))
+	}
+	query := "SELECT " + eventsql.Names(cols) + " FROM " + table + " WHERE workspace_id = ? AND kind = ?"
+	args := []any{workspaceID, eventsql.KindCode(kind)}
+	if !from.IsZero() {
+		query += " AND time_ms >= ?"
+		args = append(args, from.UnixMilli())
+	}
+	if !to.IsZero() {
+		query += " AND time_ms < ?"
+		args = append(args, to.UnixMilli())
+	}
+	query += " ORDER BY time_ms, id"
+	return wrap("scan events", eventsql.Stream(ctx, s.db, kind, cols, query, args))
+}
+
+func failed(err error) iter.Seq2[*usage.Event, error] {
+	return func(yield func(*usage.Event, error) bool) { yield(nil, err) }
+}
+
+func wrap(op string, seq iter.Seq2[*usage.Event, error]) iter.Seq2[*usage.Event, error] {
+	return func(yield func(*usage.Event, error) bool) {
+		for e, err := range seq {
+			if err != nil {
+				err = fmt.Errorf("clickhouse: %s: %w", op, err)
+			}
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
+}
+
+// CountLogs returns how many api_request events match f.
+func (s *Store) CountLogs(ctx context.Context, workspaceID int64, f usage.LogFilter) (int64, error) {
+	query, args := eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: f, Count: true, Table: table}.SQL()
+	var n int64
+	if err := s.db.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("clickhouse: count logs: %w", err)
+	}
+	return n, nil
+}
+
+// Count returns how many events of a kind the workspace holds.
+func (s *Store) Count(ctx context.Context, workspaceID int64, kind usage.Kind) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT count() FROM `+table+` WHERE workspace_id = ? AND kind = ?`, workspaceID, eventsql.KindCode(kind)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("clickhouse: count: %w", err)
+	}
+	return n, nil
+}
+
+// Ping checks that the server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("clickhouse: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the connections.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DropDatabase removes the store's database: for tests.
+func (s *Store) DropDatabase(ctx context.Context) error {
+	var name string
+	if err := s.db.QueryRowContext(ctx, `SELECT currentDatabase()`).Scan(&name); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name)
+	return err
+}

@@ -1,0 +1,79 @@
+package clickhouse_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+
+	"github.com/usagelog/usagelog/internal/clickhouse"
+	"github.com/usagelog/usagelog/internal/storetest"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// server is the test ClickHouse: USAGELOG_TEST_CLICKHOUSE, which
+// scripts/test.sh sets after starting it, or the local default. The tests
+// fail, never skip, when it does not answer.
+func server() string {
+	if s := os.Getenv("USAGELOG_TEST_CLICKHOUSE"); s != "" {
+		return s
+	}
+	return "127.0.0.1:9000"
+}
+
+var seq atomic.Int64
+
+// open returns a store in a database of its own, dropped after the test.
+func open(t testing.TB) *clickhouse.Store {
+	t.Helper()
+	db := fmt.Sprintf("usagelog_test_%d_%d", os.Getpid(), seq.Add(1))
+	s, err := clickhouse.Open(context.Background(), "clickhouse://"+server()+"/"+db)
+	if err != nil {
+		t.Fatalf("clickhouse at %s: %v (scripts/test.sh installs and starts it)", server(), err)
+	}
+	t.Cleanup(func() {
+		s.DropDatabase(context.Background())
+		s.Close()
+	})
+	return s
+}
+
+func TestEventStoreConformance(t *testing.T) {
+	storetest.EventStore(t, func(t *testing.T) usage.EventStore { return open(t) })
+}
+
+// TestResentBeforeMerge appends one batch from two writers at once: both
+// may find the ids new and insert them, and the reads still count each
+// event once (FINAL), before ClickHouse merges the parts.
+func TestResentBeforeMerge(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	events := storetest.Fixture(500)
+	done := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := s.Append(ctx, 1, events)
+			done <- err
+		}()
+	}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Append(ctx, 1, events); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Count(ctx, 1, usage.KindAPIRequest)
+	if err != nil || n != 500 {
+		t.Errorf("count = %d, %v; want 500", n, err)
+	}
+	page, err := s.Logs(ctx, 1, usage.LogQuery{Limit: 1000})
+	if err != nil || len(page) != 500 {
+		t.Errorf("logs = %d rows, %v; want 500", len(page), err)
+	}
+	if m, err := s.CountLogs(ctx, 1, usage.LogFilter{}); err != nil || m != 500 {
+		t.Errorf("count logs = %d, %v", m, err)
+	}
+}
