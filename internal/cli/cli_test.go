@@ -285,7 +285,8 @@ func TestServeDemoIngestShutdownRestart(t *testing.T) {
 func TestServeBadFlags(t *testing.T) {
 	data := t.TempDir()
 	for _, args := range [][]string{
-		{"serve", "--data", data, "--events", "clickhouse://localhost:9000/x"},
+		{"serve", "--data", data, "--events", "mongodb://localhost/x"},
+		{"serve", "--data", data, "--meta", "mysql://localhost/x"},
 		{"serve", "--data", data, "--max-body", "0"},
 		{"serve", "--data", data, "--log-level", "loud"},
 	} {
