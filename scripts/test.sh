@@ -52,6 +52,21 @@ if ! ch_up; then
 fi
 export USAGELOG_TEST_CLICKHOUSE=${USAGELOG_TEST_CLICKHOUSE:-127.0.0.1:9000}
 
+# MinIO for the S3 file store: built once with the Go toolchain (a few
+# minutes; the binary stays in GOPATH/bin) and started on loopback.
+export USAGELOG_TEST_S3=${USAGELOG_TEST_S3:-s3://usagelog:usagelog-test-secret@127.0.0.1:9100/usagelog-test?secure=false}
+s3_up() { curl -sf http://127.0.0.1:9100/minio/health/live >/dev/null 2>&1; }
+command -v curl >/dev/null || apt_install curl ca-certificates
+if ! s3_up; then
+  minio=$(go env GOPATH)/bin/minio
+  [ -x "$minio" ] || go install github.com/minio/minio@latest
+  s3_data=$(mktemp -d /tmp/usagelog-minio.XXXXXX)
+  (MINIO_ROOT_USER=usagelog MINIO_ROOT_PASSWORD=usagelog-test-secret "$minio" server --quiet \
+    --address 127.0.0.1:9100 --console-address 127.0.0.1:9101 "$s3_data" >/tmp/usagelog-minio.log 2>&1 &)
+  for _ in $(seq 120); do s3_up && break; sleep 0.5; done
+  s3_up || { echo "scripts/test.sh: MinIO did not start (see /tmp/usagelog-minio.log)" >&2; exit 1; }
+fi
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(find . -name '*.go' -not -path './.git/*'))
 if [ -n "$unformatted" ]; then

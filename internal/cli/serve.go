@@ -18,6 +18,7 @@ import (
 	"github.com/usagelog/usagelog/internal/httpapi"
 	"github.com/usagelog/usagelog/internal/jobs"
 	"github.com/usagelog/usagelog/internal/localfs"
+	"github.com/usagelog/usagelog/internal/s3files"
 	"github.com/usagelog/usagelog/internal/signedurl"
 	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/usage"
@@ -42,6 +43,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	secret := fs.String("secret", "", "server secret for download links and pseudonyms, shared by replicas (default: created once in DATA/secret)")
 	downloadTTL := fs.Duration("download-ttl", signedurl.DefaultTTL, "how long a download link works")
 	retention := fs.Duration("file-retention", 7*24*time.Hour, "how long export files are kept")
+	filesDSN := fs.String("files", "", "export files in an S3-compatible bucket, s3://ACCESS:SECRET@host:port/bucket[?secure=false] (default: DATA/exports)")
 	maxRangeDays := fs.Int("max-range-days", export.DefaultMaxRangeDays, "longest range of a usage export, in days")
 	concurrency := fs.Int("export-concurrency", httpapi.DefaultExportConcurrency, "exports running at once per workspace (synchronous, and jobs across replicas)")
 	workers := fs.Int("job-workers", 2, "export jobs this process runs at once")
@@ -102,11 +104,27 @@ func serve(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	files, err := localfs.Open(filepath.Join(d.data, "exports"))
-	if err != nil {
-		return err
+	var files usage.FileStore
+	var links httpapi.Linker // nil: links signed by this server, served by /files/
+	if *filesDSN != "" {
+		cfg, err := s3files.ParseDSN(*filesDSN)
+		if err != nil {
+			return usagef("--files: %v", err)
+		}
+		cfg.LinkTTL = *downloadTTL
+		bucket, err := s3files.Open(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		files, links = bucket, bucket
+	} else {
+		dir, err := localfs.Open(filepath.Join(d.data, "exports"))
+		if err != nil {
+			return err
+		}
+		defer dir.Close()
+		files = dir
 	}
-	defer files.Close()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -145,7 +163,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	api, err = httpapi.New(httpapi.Config{
 		Events: st.events, Meta: st.meta, Logger: log, Metrics: metrics, MaxBodyBytes: *maxBody,
 		Recorder: rec, RateLimits: limits, ExportRowLimit: *rowLimit,
-		Files: files, Signer: signedurl.New(key, base, *downloadTTL), Secret: key,
+		Files: files, Signer: signedurl.New(key, base, *downloadTTL), Links: links, Secret: key,
 		MaxRangeDays: *maxRangeDays, ExportConcurrency: *concurrency, Session: con.Session, Jobs: runner,
 	})
 	if err != nil {

@@ -53,7 +53,7 @@ func (s *Server) JobView(j usage.ExportJob) JobJSON {
 	if j.Status == usage.JobSucceeded && j.FilePath != "" {
 		v.FilePath, v.RecordCount = j.FilePath, &j.RecordCount
 		if s.signer != nil {
-			v.DownloadURL = s.signer.URL(j.FilePath, s.now())
+			v.DownloadURL = s.links.URL(j.FilePath, s.now())
 		}
 	}
 	return v

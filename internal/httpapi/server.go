@@ -43,6 +43,9 @@ type Config struct {
 	// links. Without them the usage export endpoints answer 500.
 	Files  usage.FileStore
 	Signer *signedurl.Signer
+	// Links, when set, makes the download links instead of Signer: an S3
+	// file store's presigned URLs.
+	Links Linker
 	// Secret is the server's secret, from which per-workspace pseudonym
 	// keys are derived.
 	Secret []byte
@@ -101,6 +104,7 @@ type Server struct {
 	exportRowLimit int64
 	files          usage.FileStore
 	signer         *signedurl.Signer
+	links          Linker
 	secret         []byte
 	maxRangeDays   int
 	running        *exportSlots
@@ -123,7 +127,7 @@ func New(cfg Config) (*Server, error) {
 		events: cfg.Events, meta: cfg.Meta, log: cfg.Logger, metrics: cfg.Metrics,
 		maxBody: cfg.MaxBodyBytes, now: cfg.Now, mux: http.NewServeMux(),
 		rec: cfg.Recorder, limits: newLimiter(cfg.RateLimits), exportRowLimit: cfg.ExportRowLimit,
-		files: cfg.Files, signer: cfg.Signer, secret: cfg.Secret, maxRangeDays: cfg.MaxRangeDays,
+		files: cfg.Files, signer: cfg.Signer, links: cfg.Links, secret: cfg.Secret, maxRangeDays: cfg.MaxRangeDays,
 		running: &exportSlots{max: cfg.ExportConcurrency, running: map[int64]int{}}, session: cfg.Session,
 		jobs: cfg.Jobs,
 	}
@@ -149,11 +153,19 @@ func New(cfg Config) (*Server, error) {
 	if s.maxBody == 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
+	if s.links == nil && s.signer != nil {
+		s.links = s.signer
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	s.routes()
 	return s, nil
+}
+
+// Linker makes the download link of a stored file.
+type Linker interface {
+	URL(path string, now time.Time) string
 }
 
 // routes is the API's table: each endpoint with the scope it requires.

@@ -71,7 +71,7 @@ func (s *Server) handleUsageExport(w http.ResponseWriter, r *http.Request, c *ca
 	}
 	filePath, n := res.FilePath, int(res.Records)
 	writeJSON(w, http.StatusOK, usageExportAnswer{Success: true, Data: usageExportData{
-		FilePath: filePath, DownloadURL: s.signer.URL(filePath, s.now()), DataType: u.Name,
+		FilePath: filePath, DownloadURL: s.links.URL(filePath, s.now()), DataType: u.Name,
 		RecordCount: n, DateRange: rng.Answer(),
 	}})
 	return nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/storetest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -108,4 +109,15 @@ func TestSweep(t *testing.T) {
 	if _, err := d.Open(ctx, "users-usage/1/new.csv"); err != nil {
 		t.Errorf("new file swept: %v", err)
 	}
+}
+
+func TestFileStoreConformance(t *testing.T) {
+	storetest.FileStore(t, func(t *testing.T) usage.FileStore {
+		d, err := Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		return d
+	})
 }
