@@ -260,17 +260,7 @@ func (s *Store) ScanEvents(ctx context.Context, workspaceID int64, kind usage.Ki
 	if err != nil {
 		return failed(fmt.Errorf("clickhouse: scan events: %w", err))
 	}
-	query := "SELECT " + eventsql.Names(cols) + " FROM " + table + " WHERE workspace_id = ? AND kind = ?"
-	args := []any{workspaceID, eventsql.KindCode(kind)}
-	if !from.IsZero() {
-		query += " AND time_ms >= ?"
-		args = append(args, from.UnixMilli())
-	}
-	if !to.IsZero() {
-		query += " AND time_ms < ?"
-		args = append(args, to.UnixMilli())
-	}
-	query += " ORDER BY time_ms, id"
+	query, args := eventsql.EventsQuery(table, workspaceID, kind, cols, from, to)
 	return wrap("scan events", eventsql.Stream(ctx, s.db, kind, cols, query, args))
 }
 

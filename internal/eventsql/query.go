@@ -7,6 +7,7 @@ import (
 	"iter"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -103,6 +104,25 @@ func in(b *strings.Builder, col string, vals []string, args []any) []any {
 		args = append(args, v)
 	}
 	return args
+}
+
+// EventsQuery is the SQL of a scan of one kind's events with from <= time <
+// to (zero bounds are open), oldest first, from table (default "events").
+func EventsQuery(table string, workspaceID int64, kind usage.Kind, cols []Column, from, to time.Time) (string, []any) {
+	if table == "" {
+		table = "events"
+	}
+	query := "SELECT " + Names(cols) + " FROM " + table + " WHERE workspace_id = ? AND kind = ?"
+	args := []any{workspaceID, KindCode(kind)}
+	if !from.IsZero() {
+		query += " AND time_ms >= ?"
+		args = append(args, from.UnixMilli())
+	}
+	if !to.IsZero() {
+		query += " AND time_ms < ?"
+		args = append(args, to.UnixMilli())
+	}
+	return query + " ORDER BY time_ms, id", args
 }
 
 // Placeholders is n comma-separated ?.

@@ -161,17 +161,7 @@ func (s *Store) ScanEvents(ctx context.Context, workspaceID int64, kind usage.Ki
 	if err != nil {
 		return func(yield func(*usage.Event, error) bool) { yield(nil, fmt.Errorf("sqlite: scan events: %w", err)) }
 	}
-	query := "SELECT " + eventsql.Names(cols) + " FROM events WHERE workspace_id = ? AND kind = ?"
-	args := []any{workspaceID, eventsql.KindCode(kind)}
-	if !from.IsZero() {
-		query += " AND time_ms >= ?"
-		args = append(args, from.UnixMilli())
-	}
-	if !to.IsZero() {
-		query += " AND time_ms < ?"
-		args = append(args, to.UnixMilli())
-	}
-	query += " ORDER BY time_ms, id"
+	query, args := eventsql.EventsQuery("", workspaceID, kind, cols, from, to)
 	return s.stream(ctx, "scan_events", kind, cols, query, args)
 }
 
