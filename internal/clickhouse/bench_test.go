@@ -87,4 +87,3 @@ func BenchmarkLogsFirstPageClickHouse(b *testing.B) {
 		})
 	}
 }
-
