@@ -11,6 +11,7 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/usagelog/usagelog/internal/clickhouse"
+	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -87,3 +88,24 @@ func BenchmarkLogsFirstPageClickHouse(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkExportClickHouse streams every api_request of the 1,000,000-event
+// bench store through the api-usage CSV writer: ClickHouse scan, columns
+// and formatting, to compare with clickhouse-client … FORMAT CSVWithNames.
+func BenchmarkExportClickHouse(b *testing.B) {
+	const n = 1_000_000
+	s := benchStore(b, n, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	ctx := context.Background()
+	var out byteCounter
+	for b.Loop() {
+		rows, err := export.Write(ctx, export.APIUsage, s.ScanLogs(ctx, 1, usage.LogFilter{}, export.APIUsage.Reads...), time.UTC, export.NewWriter(export.CSVFormat, &out, "api-usage"), nil)
+		if err != nil || rows != n {
+			b.Fatalf("%d rows, %v", rows, err)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
+}
+
+type byteCounter int64
+
+func (c *byteCounter) Write(p []byte) (int, error) { *c += byteCounter(len(p)); return len(p), nil }
