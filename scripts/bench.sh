@@ -23,6 +23,12 @@ go test -run '^$' -bench 'BenchmarkExport$' -benchtime 2x -count "$count" -timeo
 go test -run '^$' -bench 'UsageReports' -benchtime 1x -count "$count" -timeout 60m ./internal/sqlite/
 # Export jobs: the same export directly and as a job.
 go test -run '^$' -bench 'JobOverhead' -benchtime 5x -count "$count" ./internal/jobs/
+# ClickHouse (USAGELOG_TEST_CLICKHOUSE): the first logs page over
+# USAGELOG_BENCH_CH_EVENTS events (default 50,000,000; filled once by
+# ClickHouse itself) and the 1,000,000-row api-usage export.
+USAGELOG_BENCH_CH_EVENTS=${USAGELOG_BENCH_CH_EVENTS:-50000000} \
+  go test -run '^$' -bench 'LogsFirstPageClickHouse' -benchtime 20x -count "$count" -timeout 60m ./internal/clickhouse/
+go test -run '^$' -bench 'ExportClickHouse' -benchtime 3x -count "$count" -timeout 60m ./internal/clickhouse/
 # Capture: the middleware's cost a request (-benchmem: allocations), and
 # the gateway at 5,000 requests/s in one process, with lost calls counted.
 go test -run '^$' -bench 'Handler' -benchmem -count "$count" ./capture/
