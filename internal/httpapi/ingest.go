@@ -16,6 +16,10 @@ import (
 // streams in.
 const ingestBatch = 2000
 
+// batchSizer is an event store that wants other batches: ClickHouse makes
+// a part of every insert, and fewer, larger ones cost less.
+type batchSizer interface{ IngestBatch() int }
+
 // maxRejectedListed bounds the rejected list of one answer; the count is
 // always complete.
 const maxRejectedListed = 1000
@@ -77,7 +81,11 @@ func (s *Server) ingest(r *http.Request, workspaceID int64, dec *ingest.Decoder)
 		s.metrics.countIngest(ar.Inserted, ar.Duplicates, 0)
 		return ar, nil
 	}
-	sum, err := ingest.Load(r.Context(), dec, ingestBatch, store, func(rec ingest.Record) {
+	batch := ingestBatch
+	if b, ok := s.events.(batchSizer); ok {
+		batch = b.IngestBatch()
+	}
+	sum, err := ingest.Load(r.Context(), dec, batch, store, func(rec ingest.Record) {
 		s.metrics.countIngest(0, 0, 1)
 		if len(res.Rejected) < maxRejectedListed {
 			res.Rejected = append(res.Rejected, rejection{Line: rec.Line, Error: rec.Err.Error()})
