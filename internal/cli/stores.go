@@ -51,33 +51,68 @@ func openStores(ctx context.Context, cfg storeConfig) (*stores, error) {
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	path := filepath.Join(cfg.Data, "usagelog.db")
-	if p, ok := strings.CutPrefix(cfg.Events, "sqlite:"); ok && p != "" {
-		path = p
+	// Only the SQLite files a store needs are opened, each once: events
+	// and metadata share the file under --data by default.
+	st := &stores{}
+	var closers []func() error
+	st.close = func() error {
+		var errs []error
+		for i := len(closers) - 1; i >= 0; i-- {
+			errs = append(errs, closers[i]())
+		}
+		return errors.Join(errs...)
 	}
-	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, Observe: cfg.Observe})
-	if err != nil {
-		return nil, err
+	files := map[string]*sqlite.Store{}
+	openSQLite := func(dsn string) (*sqlite.Store, error) {
+		path := filepath.Join(cfg.Data, "usagelog.db")
+		if p, ok := strings.CutPrefix(dsn, "sqlite:"); ok && p != "" {
+			path = p
+		}
+		if s := files[path]; s != nil {
+			return s, nil
+		}
+		s, err := sqlite.Open(ctx, sqlite.Config{Path: path, Observe: cfg.Observe})
+		if err != nil {
+			return nil, err
+		}
+		files[path] = s
+		closers = append(closers, s.Close)
+		return s, nil
 	}
-	st := &stores{events: s, meta: s, close: s.Close}
 	if chEvents {
 		c, err := clickhouse.Open(ctx, cfg.Events)
 		if err != nil {
-			s.Close()
 			return nil, err
 		}
 		st.events = c
-		st.close = func() error { return errors.Join(c.Close(), s.Close()) }
+		closers = append(closers, c.Close)
+	} else {
+		s, err := openSQLite(cfg.Events)
+		if err != nil {
+			return nil, err
+		}
+		st.events = s
 	}
 	if pgMeta {
 		pg, err := postgres.Open(ctx, cfg.Meta)
 		if err != nil {
-			s.Close()
+			st.close()
 			return nil, err
 		}
 		st.meta, st.secret = pg, pg.Secret
-		closeEvents := st.close
-		st.close = func() error { return errors.Join(pg.Close(), closeEvents()) }
+		closers = append(closers, pg.Close)
+	} else {
+		// Without --meta the metadata sits beside SQLite events.
+		dsn := cfg.Meta
+		if dsn == "" && !chEvents {
+			dsn = cfg.Events
+		}
+		s, err := openSQLite(dsn)
+		if err != nil {
+			st.close()
+			return nil, err
+		}
+		st.meta = s
 	}
 	if _, err := st.meta.EnsureWorkspace(ctx, usage.DefaultWorkspace); err != nil {
 		st.close()
