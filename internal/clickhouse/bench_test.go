@@ -12,6 +12,7 @@ import (
 
 	"github.com/usagelog/usagelog/internal/clickhouse"
 	"github.com/usagelog/usagelog/internal/export"
+	"github.com/usagelog/usagelog/internal/storetest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -68,25 +69,7 @@ func BenchmarkLogsFirstPageClickHouse(b *testing.B) {
 	}
 	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	s := benchStore(b, n, end)
-	day := end.AddDate(0, 0, -3)
-	cases := []struct {
-		name string
-		f    usage.LogFilter
-	}{
-		{"Unfiltered", usage.LogFilter{From: day, To: day.AddDate(0, 0, 1)}},
-		{"Errors", usage.LogFilter{From: day, To: day.AddDate(0, 0, 1), StatusClasses: []int{4, 5}}},
-		{"OneClientMCP", usage.LogFilter{From: day, To: day.AddDate(0, 0, 1), Clients: []string{"Claude MCP"}, UsageType: usage.UsageMCP}},
-	}
-	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			for b.Loop() {
-				page, err := s.Logs(context.Background(), 1, usage.LogQuery{LogFilter: c.f, Limit: 101})
-				if err != nil || len(page) != 101 {
-					b.Fatalf("%d rows, %v", len(page), err)
-				}
-			}
-		})
-	}
+	storetest.LogsFirstPage(b, s, end.AddDate(0, 0, -3), "Claude MCP")
 }
 
 // BenchmarkExportClickHouse streams every api_request of the 1,000,000-event

@@ -40,7 +40,6 @@ func BenchmarkAppend(b *testing.B) {
 // over a year (default 1,000,000; the bench script uses 10,000,000). The
 // store is built once and kept in the temp directory between runs.
 func BenchmarkLogsFirstPage(b *testing.B) {
-	ctx := context.Background()
 	n := 1_000_000
 	if v := os.Getenv("USAGELOG_BENCH_EVENTS"); v != "" {
 		var err error
@@ -50,28 +49,7 @@ func BenchmarkLogsFirstPage(b *testing.B) {
 	}
 	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	s := benchStore(b, n, end)
-	day := end.AddDate(0, 0, -3)
-	cases := []struct {
-		name string
-		f    usage.LogFilter
-	}{
-		{"Unfiltered", usage.LogFilter{From: day, To: day.AddDate(0, 0, 1)}},
-		{"Errors", usage.LogFilter{From: day, To: day.AddDate(0, 0, 1), StatusClasses: []int{4, 5}}},
-		{"OneClientMCP", usage.LogFilter{From: day, To: day.AddDate(0, 0, 1), Clients: []string{"Data Team"}, UsageType: usage.UsageMCP}},
-	}
-	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				page, err := s.Logs(ctx, 1, usage.LogQuery{LogFilter: c.f, Limit: 101})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(page) == 0 {
-					b.Fatal("empty page")
-				}
-			}
-		})
-	}
+	storetest.LogsFirstPage(b, s, end.AddDate(0, 0, -3), "Data Team")
 }
 
 // benchStore opens (building on first use) a store of n api_request events
