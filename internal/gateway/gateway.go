@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
@@ -86,12 +87,16 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Transport == nil {
-		cfg.Transport = &http.Transport{
+		std := &http.Transport{
 			Proxy:               nil,
 			MaxIdleConns:        1024,
 			MaxIdleConnsPerHost: 1024,
 			IdleConnTimeout:     90 * time.Second,
 			ForceAttemptHTTP2:   true,
+		}
+		cfg.Transport = std
+		if cfg.Upstream.Scheme == "http" {
+			cfg.Transport = newDirectTransport(hostPort(cfg.Upstream), std, 1024)
 		}
 	}
 	g := &Gateway{cfg: cfg, log: cfg.Logger, limiters: map[string]*rate.Limiter{}}
@@ -282,6 +287,14 @@ func bearer(r *http.Request) string {
 }
 
 func statusOf(gw int) int { return gw / 10 }
+
+// hostPort is the address to dial for an http URL.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
+}
 
 // endpointPath drops a declared endpoint's method: the event records the
 // method apart.
