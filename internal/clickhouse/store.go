@@ -8,6 +8,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"iter"
@@ -19,6 +20,7 @@ import (
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
 	"github.com/usagelog/usagelog/internal/usage"
@@ -33,7 +35,8 @@ const table = "events FINAL"
 
 // Store is the EventStore on ClickHouse.
 type Store struct {
-	db *sql.DB
+	db   *sql.DB
+	conn driver.Conn // native interface, for scans (stream)
 }
 
 var (
@@ -67,9 +70,14 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	opts.Auth.Database = database
 	db := ch.OpenDB(opts)
 	db.SetMaxOpenConns(16)
-	s := &Store{db: db}
-	if err := s.migrate(ctx); err != nil {
+	conn, err := ch.Open(opts)
+	if err != nil {
 		db.Close()
+		return nil, fmt.Errorf("clickhouse: %w", err)
+	}
+	s := &Store{db: db, conn: conn}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -278,7 +286,7 @@ func (s *Store) ScanLogs(ctx context.Context, workspaceID int64, f usage.LogFilt
 		return failed(fmt.Errorf("clickhouse: scan logs: %w", err))
 	}
 	query, args := eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: f, Cols: cols, Table: table}.SQL()
-	return wrap("scan logs", eventsql.Stream(ctx, s.db, usage.KindAPIRequest, cols, query, args))
+	return wrap("scan logs", s.stream(ctx, usage.KindAPIRequest, cols, query, args))
 }
 
 // ScanEvents streams a workspace's events of one kind with from <= time <
@@ -289,7 +297,7 @@ func (s *Store) ScanEvents(ctx context.Context, workspaceID int64, kind usage.Ki
 		return failed(fmt.Errorf("clickhouse: scan events: %w", err))
 	}
 	query, args := eventsql.EventsQuery(table, workspaceID, kind, cols, from, to)
-	return wrap("scan events", eventsql.Stream(ctx, s.db, kind, cols, query, args))
+	return wrap("scan events", s.stream(ctx, kind, cols, query, args))
 }
 
 func failed(err error) iter.Seq2[*usage.Event, error] {
@@ -337,7 +345,7 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close closes the connections.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return errors.Join(s.conn.Close(), s.db.Close()) }
 
 // DropDatabase removes the store's database: for tests.
 func (s *Store) DropDatabase(ctx context.Context) error {

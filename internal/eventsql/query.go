@@ -191,10 +191,38 @@ const (
 )
 
 // Stream runs query in a goroutine that decodes rows into batches while the
-// caller consumes the previous one: on two cores an export runs at the
-// pace of the slower half instead of their sum. The yielded event is
-// reused: copy it to keep it.
+// caller consumes the previous one (Pipe). The yielded event is reused:
+// copy it to keep it.
 func Stream(ctx context.Context, db *sql.DB, kind usage.Kind, cols []Column, query string, args []any) iter.Seq2[*usage.Event, error] {
+	return Pipe(ctx, kind, func(ctx context.Context, slot func() (*usage.Event, error)) error {
+		rows, err := db.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		dest := make([]any, len(cols))
+		for rows.Next() {
+			e, err := slot()
+			if err != nil {
+				return err
+			}
+			for i, c := range cols {
+				dest[i] = c.Ptr(e)
+			}
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+}
+
+// Pipe runs produce in a goroutine that decodes rows into batches of events
+// while the caller consumes the previous batch: on two cores an export runs
+// at the pace of the slower half instead of their sum. produce fills each
+// event that slot hands it (zeroed but for its kind) before asking for the
+// next. The yielded event is reused: copy it to keep it.
+func Pipe(ctx context.Context, kind usage.Kind, produce func(ctx context.Context, slot func() (*usage.Event, error)) error) iter.Seq2[*usage.Event, error] {
 	return func(yield func(*usage.Event, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -206,7 +234,37 @@ func Stream(ctx context.Context, db *sql.DB, kind usage.Kind, cols []Column, que
 		errc := make(chan error, 1)
 		go func() {
 			defer close(full)
-			errc <- scanRows(ctx, db, kind, cols, query, args, free, full)
+			var batch []usage.Event
+			send := func() error {
+				select {
+				case full <- batch:
+					batch = nil
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			slot := func() (*usage.Event, error) {
+				if len(batch) == cap(batch) && batch != nil {
+					if err := send(); err != nil {
+						return nil, err
+					}
+				}
+				if batch == nil {
+					select {
+					case batch = <-free:
+					case <-ctx.Done():
+						return nil, ctx.Err()
+					}
+				}
+				batch = append(batch, usage.Event{Kind: kind})
+				return &batch[len(batch)-1], nil
+			}
+			err := produce(ctx, slot)
+			if err == nil && len(batch) > 0 {
+				err = send()
+			}
+			errc <- err
 		}()
 		stopped := false
 		for batch := range full {
@@ -222,51 +280,4 @@ func Stream(ctx context.Context, db *sql.DB, kind usage.Kind, cols []Column, que
 			yield(nil, err)
 		}
 	}
-}
-
-// scanRows runs the query and fills batches taken from free into full.
-func scanRows(ctx context.Context, db *sql.DB, kind usage.Kind, cols []Column, query string, args []any, free <-chan []usage.Event, full chan<- []usage.Event) error {
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	dest := make([]any, len(cols))
-	var batch []usage.Event
-	for rows.Next() {
-		if batch == nil {
-			select {
-			case batch = <-free:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		batch = append(batch, usage.Event{Kind: kind})
-		e := &batch[len(batch)-1]
-		for i, c := range cols {
-			dest[i] = c.Ptr(e)
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return err
-		}
-		if len(batch) == cap(batch) {
-			select {
-			case full <- batch:
-				batch = nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if len(batch) > 0 {
-		select {
-		case full <- batch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
 }

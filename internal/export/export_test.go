@@ -307,6 +307,47 @@ func FuzzCSVRoundTrip(f *testing.F) {
 	})
 }
 
+// FuzzCSVMatchesEncodingCSV: the CSV writer writes any cells exactly as
+// encoding/csv (UseCRLF) writes them once neutralised, so that replacing
+// it changed no byte of any export.
+func FuzzCSVMatchesEncodingCSV(f *testing.F) {
+	for _, seed := range [][3]string{
+		{"a", "=cmd|' /C calc'!A0", "line\nbreak"},
+		{"\"quoted\"", "", "-5,6"},
+		{" lead", "\\.", "\r\nx"},
+		{"\u00a0nbsp", "\rcarriage", "tab\t"},
+		{"@x\"y", "+\n", "\t"},
+	} {
+		f.Add(seed[0], seed[1], seed[2])
+	}
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		var got, want bytes.Buffer
+		w := NewCSV(&got)
+		if err := w.WriteHeader([]Field{{Header: a}, {Header: "n", Kind: Number}, {Header: "t", Kind: Time, Layout: "01/02/2006 15:04"}}); err != nil {
+			t.Fatal(err)
+		}
+		when := time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)
+		if err := w.WriteRow([]Value{{S: b}, {N: -42}, {T: when}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteRow([]Value{{S: c}, {Null: true}, {Null: true}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		cw := csv.NewWriter(&want)
+		cw.UseCRLF = true
+		cw.Write([]string{Neutralize(a), "n", "t"})
+		cw.Write([]string{Neutralize(b), "-42", "03/04/2026 05:06"})
+		cw.Write([]string{Neutralize(c), "", ""})
+		cw.Flush()
+		if got.String() != want.String() {
+			t.Fatalf("got\n%q\nwant\n%q", got.String(), want.String())
+		}
+	})
+}
+
 // FuzzXLSXText: any string becomes a well-formed <t> element whose text is
 // the string less what XML cannot carry.
 func FuzzXLSXText(f *testing.F) {
