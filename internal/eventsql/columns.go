@@ -41,30 +41,28 @@ func msOf(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-// BoolInt scans an INTEGER 0/1 into a bool.
-type BoolInt struct{ B *bool }
+// boolInt scans an INTEGER 0/1 into a bool.
+type boolInt struct{ b *bool }
 
-func (b BoolInt) Scan(src any) error {
+func (b boolInt) Scan(src any) error {
 	n, _ := src.(int64)
-	*b.B = n != 0
+	*b.b = n != 0
 	return nil
 }
 
-// ClassCol scans a client class.
-type ClassCol struct{ C *usage.ClientClass }
+type classCol struct{ c *usage.ClientClass }
 
-func (c ClassCol) Scan(src any) error {
+func (c classCol) Scan(src any) error {
 	s, _ := src.(string)
-	*c.C = usage.ClientClass(s)
+	*c.c = usage.ClientClass(s)
 	return nil
 }
 
-// UsageCol scans a usage type.
-type UsageCol struct{ U *usage.UsageType }
+type usageCol struct{ u *usage.UsageType }
 
-func (u UsageCol) Scan(src any) error {
+func (u usageCol) Scan(src any) error {
 	s, _ := src.(string)
-	*u.U = usage.UsageType(s)
+	*u.u = usage.UsageType(s)
 	return nil
 }
 
@@ -96,8 +94,8 @@ var columns = []Column{
 	{"timing_ms", api, func(e *usage.Event) any { return &e.TimingMS }},
 	{"delay_ms", api, func(e *usage.Event) any { return &e.DelayMS }},
 	{"job_url", api, func(e *usage.Event) any { return &e.JobURL }},
-	{"client_class", api, func(e *usage.Event) any { return ClassCol{&e.ClientClass} }},
-	{"usage_type", api, func(e *usage.Event) any { return UsageCol{&e.UsageType} }},
+	{"client_class", api, func(e *usage.Event) any { return classCol{&e.ClientClass} }},
+	{"usage_type", api, func(e *usage.Event) any { return usageCol{&e.UsageType} }},
 
 	{"user_id", act, func(e *usage.Event) any { return &e.UserID }},
 	{"user_email", act, func(e *usage.Event) any { return &e.UserEmail }},
@@ -132,7 +130,7 @@ var columns = []Column{
 	{"username", seen, func(e *usage.Event) any { return &e.Username }},
 	{"display_name", seen, func(e *usage.Event) any { return &e.DisplayName }},
 	{"interaction", seen, func(e *usage.Event) any { return &e.Interaction }},
-	{"service_account", seen, func(e *usage.Event) any { return BoolInt{&e.ServiceAccount} }},
+	{"service_account", seen, func(e *usage.Event) any { return boolInt{&e.ServiceAccount} }},
 }
 
 // InsertValue turns a scan destination into the value to insert.
@@ -146,15 +144,15 @@ func InsertValue(p any) any {
 		return *v
 	case msTime:
 		return msOf(*v.T)
-	case BoolInt:
-		if *v.B {
+	case boolInt:
+		if *v.b {
 			return int64(1)
 		}
 		return int64(0)
-	case ClassCol:
-		return string(*v.C)
-	case UsageCol:
-		return string(*v.U)
+	case classCol:
+		return string(*v.c)
+	case usageCol:
+		return string(*v.u)
 	}
 	panic("sqlite: no insert value for Column type")
 }

@@ -190,12 +190,26 @@ const (
 	scanBatches = 3
 )
 
-// Stream runs query in a goroutine that decodes rows into batches while the
-// caller consumes the previous one (Pipe). The yielded event is reused:
-// copy it to keep it.
-func Stream(ctx context.Context, db *sql.DB, kind usage.Kind, cols []Column, query string, args []any) iter.Seq2[*usage.Event, error] {
-	return Pipe(ctx, kind, func(ctx context.Context, slot func() (*usage.Event, error)) error {
-		rows, err := db.QueryContext(ctx, query, args...)
+// Rows is what Stream reads: *sql.Rows, or a driver's own rows
+// (clickhouse-go's native interface).
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
+// SQLRows is a query for Stream on a database/sql pool.
+func SQLRows(db *sql.DB, query string, args []any) func(context.Context) (Rows, error) {
+	return func(ctx context.Context) (Rows, error) { return db.QueryContext(ctx, query, args...) }
+}
+
+// Stream runs query in a goroutine that decodes its rows into events of
+// kind, with the columns cols, while the caller consumes the previous
+// batch (pipe). The yielded event is reused: copy it to keep it.
+func Stream(ctx context.Context, kind usage.Kind, cols []Column, query func(context.Context) (Rows, error)) iter.Seq2[*usage.Event, error] {
+	return pipe(ctx, kind, func(ctx context.Context, slot func() (*usage.Event, error)) error {
+		rows, err := query(ctx)
 		if err != nil {
 			return err
 		}
@@ -207,7 +221,7 @@ func Stream(ctx context.Context, db *sql.DB, kind usage.Kind, cols []Column, que
 				return err
 			}
 			for i, c := range cols {
-				dest[i] = c.Ptr(e)
+				dest[i] = scanDest(c.Ptr(e))
 			}
 			if err := rows.Scan(dest...); err != nil {
 				return err
@@ -217,12 +231,29 @@ func Stream(ctx context.Context, db *sql.DB, kind usage.Kind, cols []Column, que
 	})
 }
 
-// Pipe runs produce in a goroutine that decodes rows into batches of events
+// scanDest adapts the destinations that not every driver takes:
+// clickhouse-go's native Scan fills *int64 but not *int.
+func scanDest(p any) any {
+	if n, ok := p.(*int); ok {
+		return intDest{n}
+	}
+	return p
+}
+
+type intDest struct{ p *int }
+
+func (d intDest) Scan(src any) error {
+	n, _ := src.(int64)
+	*d.p = int(n)
+	return nil
+}
+
+// pipe runs produce in a goroutine that decodes rows into batches of events
 // while the caller consumes the previous batch: on two cores an export runs
 // at the pace of the slower half instead of their sum. produce fills each
 // event that slot hands it (zeroed but for its kind) before asking for the
 // next. The yielded event is reused: copy it to keep it.
-func Pipe(ctx context.Context, kind usage.Kind, produce func(ctx context.Context, slot func() (*usage.Event, error)) error) iter.Seq2[*usage.Event, error] {
+func pipe(ctx context.Context, kind usage.Kind, produce func(ctx context.Context, slot func() (*usage.Event, error)) error) iter.Seq2[*usage.Event, error] {
 	return func(yield func(*usage.Event, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()

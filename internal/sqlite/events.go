@@ -169,7 +169,7 @@ func (s *Store) ScanEvents(ctx context.Context, workspaceID int64, kind usage.Ki
 func (s *Store) stream(ctx context.Context, op string, kind usage.Kind, cols []eventsql.Column, query string, args []any) iter.Seq2[*usage.Event, error] {
 	return func(yield func(*usage.Event, error) bool) {
 		defer s.timed(op, time.Now())
-		for e, err := range eventsql.Stream(ctx, s.read, kind, cols, query, args) {
+		for e, err := range eventsql.Stream(ctx, kind, cols, eventsql.SQLRows(s.read, query, args)) {
 			if err != nil {
 				err = fmt.Errorf("sqlite: %s: %w", strings.ReplaceAll(op, "_", " "), err)
 			}
