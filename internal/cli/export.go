@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -129,21 +130,38 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return usagef("export: %s", usage.ErrorMessage(err))
 	}
-	total, err := lr.Count(ctx, scanner, ws.ID, 0)
-	if err != nil {
-		return err
-	}
-
 	var progress func(int)
+	stopCount := func() {}
 	if !*quiet {
-		bar := newProgressBar(env, lr.Report.Name, total, "rows")
-		progress = func(n int) { bar.Set64(int64(n)) }
+		// The total only sizes the bar, so it is counted beside the export
+		// rather than before it: on ClickHouse the count is a FINAL read of
+		// its own (a quarter of a second for a million rows).
+		bar := newProgressBar(env, lr.Report.Name, -1, "rows")
+		var mu sync.Mutex
+		progress = func(n int) {
+			mu.Lock()
+			bar.Set64(int64(n))
+			mu.Unlock()
+		}
+		countCtx, cancel := context.WithCancel(ctx)
+		counted := make(chan struct{})
+		go func() {
+			defer close(counted)
+			if total, err := lr.Count(countCtx, scanner, ws.ID, 0); err == nil {
+				mu.Lock()
+				bar.ChangeMax64(total)
+				mu.Unlock()
+			}
+		}()
+		stopCount = sync.OnceFunc(func() { cancel(); <-counted })
+		defer stopCount()
 	}
 
 	start := time.Now()
 	n, size, err := writeExport(ctx, *out, env, func(f io.Writer) (int, error) {
 		return lr.Run(ctx, scanner, ws.ID, export.NewWriter(lr.Format, f, lr.Report.Name), progress)
 	})
+	stopCount()
 	if err != nil {
 		return err
 	}

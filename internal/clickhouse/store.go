@@ -278,28 +278,6 @@ func (s *Store) Logs(ctx context.Context, workspaceID int64, q usage.LogQuery) (
 	return out, nil
 }
 
-// ScanLogs streams every matching api_request, newest first, reading only
-// the columns of fields (none: all).
-func (s *Store) ScanLogs(ctx context.Context, workspaceID int64, f usage.LogFilter, fields ...string) iter.Seq2[*usage.Event, error] {
-	cols, err := eventsql.Projection(eventsql.APIColumns, fields)
-	if err != nil {
-		return failed(fmt.Errorf("clickhouse: scan logs: %w", err))
-	}
-	query, args := eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: f, Cols: cols, Table: table}.SQL()
-	return wrap("scan logs", s.stream(ctx, usage.KindAPIRequest, cols, query, args))
-}
-
-// ScanEvents streams a workspace's events of one kind with from <= time <
-// to (zero bounds are open), oldest first.
-func (s *Store) ScanEvents(ctx context.Context, workspaceID int64, kind usage.Kind, from, to time.Time, fields ...string) iter.Seq2[*usage.Event, error] {
-	cols, err := eventsql.Projection(eventsql.KindColumns(kind), fields)
-	if err != nil {
-		return failed(fmt.Errorf("clickhouse: scan events: %w", err))
-	}
-	query, args := eventsql.EventsQuery(table, workspaceID, kind, cols, from, to)
-	return wrap("scan events", s.stream(ctx, kind, cols, query, args))
-}
-
 func failed(err error) iter.Seq2[*usage.Event, error] {
 	return func(yield func(*usage.Event, error) bool) { yield(nil, err) }
 }

@@ -204,31 +204,62 @@ func SQLRows(db *sql.DB, query string, args []any) func(context.Context) (Rows, 
 	return func(ctx context.Context) (Rows, error) { return db.QueryContext(ctx, query, args...) }
 }
 
-// Stream runs query in a goroutine that decodes its rows into events of
-// kind, with the columns cols, while the caller consumes the previous
-// batch (pipe). The yielded event is reused: copy it to keep it.
-func Stream(ctx context.Context, kind usage.Kind, cols []Column, query func(context.Context) (Rows, error)) iter.Seq2[*usage.Event, error] {
+// Stream runs queries one after the other in a goroutine that decodes
+// their rows into events of kind, with the columns cols, while the caller
+// consumes the previous batch (pipe). It opens each query before reading
+// the one before it, so that a server can prepare the next (sort, merge)
+// meanwhile. The yielded event is reused: copy it to keep it.
+func Stream(ctx context.Context, kind usage.Kind, cols []Column, queries ...func(context.Context) (Rows, error)) iter.Seq2[*usage.Event, error] {
 	return pipe(ctx, kind, func(ctx context.Context, slot func() (*usage.Event, error)) error {
-		rows, err := query(ctx)
-		if err != nil {
+		var next Rows
+		defer func() {
+			if next != nil {
+				next.Close()
+			}
+		}()
+		open := func(i int) (err error) {
+			next = nil
+			if i < len(queries) {
+				next, err = queries[i](ctx)
+			}
 			return err
 		}
-		defer rows.Close()
+		if err := open(0); err != nil {
+			return err
+		}
 		dest := make([]any, len(cols))
-		for rows.Next() {
-			e, err := slot()
+		for i := range queries {
+			rows := next
+			if err := open(i + 1); err != nil {
+				rows.Close()
+				return err
+			}
+			err := readRows(rows, cols, dest, slot)
+			if cerr := rows.Close(); err == nil {
+				err = cerr
+			}
 			if err != nil {
 				return err
 			}
-			for i, c := range cols {
-				dest[i] = scanDest(c.Ptr(e))
-			}
-			if err := rows.Scan(dest...); err != nil {
-				return err
-			}
 		}
-		return rows.Err()
+		return nil
 	})
+}
+
+func readRows(rows Rows, cols []Column, dest []any, slot func() (*usage.Event, error)) error {
+	for rows.Next() {
+		e, err := slot()
+		if err != nil {
+			return err
+		}
+		for i, c := range cols {
+			dest[i] = scanDest(c.Ptr(e))
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // scanDest adapts the destinations that not every driver takes:

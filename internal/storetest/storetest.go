@@ -266,6 +266,65 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 		}
 	})
 
+	// Scans over several months: stores may read a long range in pieces
+	// (ClickHouse reads a month at a time), and the order, the bounds and
+	// re-sent events must come out as from one query.
+	t.Run("ScanAcrossMonths", func(t *testing.T) {
+		s := open(t)
+		ev := Fixture(400)
+		start := time.Date(2026, 1, 30, 22, 0, 0, 0, time.UTC)
+		for i := range ev {
+			ev[i].Time = start.Add(time.Duration(i/2) * 13 * time.Hour) // pairs tie on time
+		}
+		if _, err := s.Append(ctx, 1, ev); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Append(ctx, 1, ev[100:150]); err != nil { // re-sent
+			t.Fatal(err)
+		}
+		from, to := time.Date(2026, 2, 14, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+		var want []usage.Event
+		for i := range ev {
+			if !ev[i].Time.Before(from) && ev[i].Time.Before(to) {
+				want = append(want, ev[i])
+			}
+		}
+		for _, tc := range []struct {
+			name     string
+			from, to time.Time
+			want     []usage.Event
+		}{
+			{"all", time.Time{}, time.Time{}, ev},
+			{"bounded", from, to, want},
+			{"empty", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), time.Time{}, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				newest := ids(sortedNewestFirst(tc.want))
+				var got []string
+				for e, err := range s.(usage.LogScanner).ScanLogs(ctx, 1, usage.LogFilter{From: tc.from, To: tc.to}, "id", "time") {
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, e.ID)
+				}
+				if !slices.Equal(got, newest) {
+					t.Errorf("scan logs: %d events %v…, want %d %v…", len(got), head(got), len(newest), head(newest))
+				}
+				got = got[:0]
+				for e, err := range s.(usage.EventScanner).ScanEvents(ctx, 1, usage.KindAPIRequest, tc.from, tc.to, "id", "time") {
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, e.ID)
+				}
+				slices.Reverse(newest)
+				if !slices.Equal(got, newest) {
+					t.Errorf("scan events: %d events %v…, want %d %v… (oldest first)", len(got), head(got), len(newest), head(newest))
+				}
+			})
+		}
+	})
+
 	t.Run("Filters", func(t *testing.T) {
 		s := open(t)
 		ev := Fixture(300)
