@@ -32,6 +32,8 @@ go test -run '^$' -bench 'ExportClickHouse' -benchtime 3x -count "$count" -timeo
 # Capture: the middleware's cost a request (-benchmem: allocations), and
 # the gateway at 5,000 requests/s in one process, with lost calls counted.
 go test -run '^$' -bench 'Handler' -benchmem -count "$count" ./capture/
+# The gateway's forwarding: net/http's transport beside its own.
+go test -run '^$' -bench 'Transport' -count "$count" ./internal/gateway/
 USAGELOG_BENCH_GATEWAY_REQUESTS=${USAGELOG_BENCH_GATEWAY_REQUESTS:-100000} \
   go test -run '^$' -bench 'GatewayLoad' -benchtime 1x -count 1 -timeout 60m ./internal/gateway/
 # The gateway as its own process, as deployed: scripts/gateway-bench.sh.
