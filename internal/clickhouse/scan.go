@@ -5,17 +5,19 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-// Scans (the exports) read a month at a time, the next month's query
-// opened while the current one is read: ClickHouse must merge (FINAL) and
-// sort a query's rows before it sends the first, so one query over a year
-// keeps the export idle until the server is done, and the server idle
-// after. Month by month the two overlap (BenchmarkExportClickHouse). They
+// Scans (the exports) read about a month at a time, the next piece's
+// query opened while the current one is read: ClickHouse must merge
+// (FINAL) and sort a query's rows before it sends the first, so one query
+// over a year keeps the export idle until the server is done, and the
+// server idle after. Piece by piece the two overlap
+// (BenchmarkExportClickHouse). They
 // read through clickhouse-go's native interface, not database/sql, which
 // boxes every cell into a driver.Value and converts it again on Scan.
 
@@ -64,10 +66,20 @@ func (s *Store) query(query string, args []any) func(context.Context) (eventsql.
 
 type span struct{ from, to time.Time }
 
-// months splits [from, to) (zero bounds open) into the calendar months (UTC)
-// between the first and the last event of kind in it, newest first if desc.
+// Scans go in pieces of whole 30-day windows, merged until a piece holds
+// at least chunkRows events: a month at a time for a busy workspace, few
+// queries for a sparse one, however far apart its events lie (1970 to 9999).
+const (
+	window    = 30 * 24 * time.Hour
+	chunkRows = 50_000
+)
+
+// months splits [from, to) (zero bounds open) into pieces that hold events
+// of kind, newest first if desc.
 func (s *Store) months(ctx context.Context, workspaceID int64, kind usage.Kind, from, to time.Time, desc bool) ([]span, error) {
-	query, args := "SELECT count(), min(time_ms), max(time_ms) FROM events WHERE workspace_id = ? AND kind = ?", []any{workspaceID, eventsql.KindCode(kind)}
+	w := window.Milliseconds()
+	query := "SELECT intDiv(time_ms, " + strconv.FormatInt(w, 10) + ") AS w, count() FROM events WHERE workspace_id = ? AND kind = ?"
+	args := []any{workspaceID, eventsql.KindCode(kind)}
 	if !from.IsZero() {
 		query += " AND time_ms >= ?"
 		args = append(args, from.UnixMilli())
@@ -76,25 +88,40 @@ func (s *Store) months(ctx context.Context, workspaceID int64, kind usage.Kind, 
 		query += " AND time_ms < ?"
 		args = append(args, to.UnixMilli())
 	}
-	var n uint64
-	var lo, hi int64
-	if err := s.db.QueryRowContext(ctx, query, args...).Scan(&n, &lo, &hi); err != nil {
+	rows, err := s.db.QueryContext(ctx, query+" GROUP BY w ORDER BY w", args...)
+	if err != nil {
 		return nil, err
 	}
-	if n == 0 {
-		return nil, nil
-	}
-	first, last := time.UnixMilli(lo).UTC(), time.UnixMilli(hi).UTC()
+	defer rows.Close()
 	var out []span
-	for m := time.Date(first.Year(), first.Month(), 1, 0, 0, 0, 0, time.UTC); !m.After(last); m = m.AddDate(0, 1, 0) {
-		sp := span{m, m.AddDate(0, 1, 0)}
-		if !from.IsZero() && from.After(sp.from) {
-			sp.from = from
+	var start, acc int64 = -1, 0
+	var last int64
+	for rows.Next() {
+		var n uint64
+		if err := rows.Scan(&last, &n); err != nil {
+			return nil, err
 		}
-		if !to.IsZero() && to.Before(sp.to) {
-			sp.to = to
+		if start < 0 {
+			start = last
 		}
-		out = append(out, sp)
+		if acc += int64(n); acc >= s.chunkRows {
+			out = append(out, span{time.UnixMilli(start * w).UTC(), time.UnixMilli((last + 1) * w).UTC()})
+			start, acc = -1, 0
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if start >= 0 {
+		out = append(out, span{time.UnixMilli(start * w).UTC(), time.UnixMilli((last + 1) * w).UTC()})
+	}
+	if len(out) > 0 {
+		if !from.IsZero() && from.After(out[0].from) {
+			out[0].from = from
+		}
+		if end := &out[len(out)-1]; !to.IsZero() && to.Before(end.to) {
+			end.to = to
+		}
 	}
 	if desc {
 		slices.Reverse(out)

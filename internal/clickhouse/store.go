@@ -36,7 +36,10 @@ const table = "events FINAL"
 // Store is the EventStore on ClickHouse.
 type Store struct {
 	db   *sql.DB
-	conn driver.Conn // native interface, for scans (stream)
+	conn driver.Conn // native interface, for scans
+	// chunkRows is the fewest events a scan's piece holds (chunkRows;
+	// smaller in tests, so that their scans come in many pieces).
+	chunkRows int64
 }
 
 var (
@@ -75,7 +78,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("clickhouse: %w", err)
 	}
-	s := &Store{db: db, conn: conn}
+	s := &Store{db: db, conn: conn, chunkRows: chunkRows}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err

@@ -43,6 +43,17 @@ func TestEventStoreConformance(t *testing.T) {
 	storetest.EventStore(t, func(t *testing.T) usage.EventStore { return open(t) })
 }
 
+// TestEventStoreConformanceInPieces runs the suite again with scans in
+// pieces of a few events, as a big store's scans go: order, bounds and
+// re-sent events must not depend on where the pieces meet.
+func TestEventStoreConformanceInPieces(t *testing.T) {
+	storetest.EventStore(t, func(t *testing.T) usage.EventStore {
+		s := open(t)
+		clickhouse.SetChunkRows(s, 7)
+		return s
+	})
+}
+
 // TestResentBeforeMerge appends one batch from two writers at once: both
 // may find the ids new and insert them, and the reads still count each
 // event once (FINAL), before ClickHouse merges the parts.

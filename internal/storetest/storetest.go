@@ -325,6 +325,39 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 		}
 	})
 
+	// Events decades apart: a store that scans in pieces of time must not
+	// make one per empty month between them.
+	t.Run("ScanFarApart", func(t *testing.T) {
+		s := open(t)
+		ev := Fixture(3)
+		ev[0].Time = time.Date(1970, 1, 1, 0, 0, 1, 0, time.UTC)
+		ev[1].Time = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+		ev[2].Time = time.Date(9999, 12, 31, 23, 59, 0, 0, time.UTC)
+		if _, err := s.Append(ctx, 1, ev); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for e, err := range s.(usage.LogScanner).ScanLogs(ctx, 1, usage.LogFilter{}, "id") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, e.ID)
+		}
+		if want := []string{ev[2].ID, ev[1].ID, ev[0].ID}; !slices.Equal(got, want) {
+			t.Errorf("scan logs: %v, want %v", got, want)
+		}
+		got = got[:0]
+		for e, err := range s.(usage.EventScanner).ScanEvents(ctx, 1, usage.KindAPIRequest, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Time{}, "id") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, e.ID)
+		}
+		if want := []string{ev[1].ID, ev[2].ID}; !slices.Equal(got, want) {
+			t.Errorf("scan events from 2000: %v, want %v", got, want)
+		}
+	})
+
 	t.Run("Filters", func(t *testing.T) {
 		s := open(t)
 		ev := Fixture(300)
