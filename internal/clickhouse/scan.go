@@ -78,17 +78,9 @@ const (
 // of kind, newest first if desc.
 func (s *Store) months(ctx context.Context, workspaceID int64, kind usage.Kind, from, to time.Time, desc bool) ([]span, error) {
 	w := window.Milliseconds()
-	query := "SELECT intDiv(time_ms, " + strconv.FormatInt(w, 10) + ") AS w, count() FROM events WHERE workspace_id = ? AND kind = ?"
-	args := []any{workspaceID, eventsql.KindCode(kind)}
-	if !from.IsZero() {
-		query += " AND time_ms >= ?"
-		args = append(args, from.UnixMilli())
-	}
-	if !to.IsZero() {
-		query += " AND time_ms < ?"
-		args = append(args, to.UnixMilli())
-	}
-	rows, err := s.db.QueryContext(ctx, query+" GROUP BY w ORDER BY w", args...)
+	where, args := eventsql.KindRange(workspaceID, kind, from, to)
+	query := "SELECT intDiv(time_ms, " + strconv.FormatInt(w, 10) + ") AS w, count() FROM events" + where + " GROUP BY w ORDER BY w"
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

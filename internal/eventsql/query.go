@@ -112,17 +112,24 @@ func EventsQuery(table string, workspaceID int64, kind usage.Kind, cols []Column
 	if table == "" {
 		table = "events"
 	}
-	query := "SELECT " + Names(cols) + " FROM " + table + " WHERE workspace_id = ? AND kind = ?"
+	where, args := KindRange(workspaceID, kind, from, to)
+	return "SELECT " + Names(cols) + " FROM " + table + where + " ORDER BY time_ms, id", args
+}
+
+// KindRange is the WHERE clause, and its arguments, of a workspace's events
+// of one kind with from <= time < to (zero bounds are open).
+func KindRange(workspaceID int64, kind usage.Kind, from, to time.Time) (string, []any) {
+	where := " WHERE workspace_id = ? AND kind = ?"
 	args := []any{workspaceID, KindCode(kind)}
 	if !from.IsZero() {
-		query += " AND time_ms >= ?"
+		where += " AND time_ms >= ?"
 		args = append(args, from.UnixMilli())
 	}
 	if !to.IsZero() {
-		query += " AND time_ms < ?"
+		where += " AND time_ms < ?"
 		args = append(args, to.UnixMilli())
 	}
-	return query + " ORDER BY time_ms, id", args
+	return where, args
 }
 
 // Placeholders is n comma-separated ?.

@@ -276,18 +276,8 @@ func FuzzCSVRoundTrip(f *testing.F) {
 	f.Add("a", "=cmd|' /C calc'!A0", "line\nbreak")
 	f.Add("\"quoted\"", "", "-5")
 	f.Fuzz(func(t *testing.T, a, b, c string) {
-		var buf bytes.Buffer
-		w := NewCSV(&buf)
-		if err := w.WriteHeader([]Field{{Header: "a"}, {Header: "b"}, {Header: "c"}}); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.WriteRow([]Value{{S: a}, {S: b}, {S: c}}); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		r := csv.NewReader(&buf)
+		buf := writeCSV(t, []Field{{Header: "a"}, {Header: "b"}, {Header: "c"}}, []Value{{S: a}, {S: b}, {S: c}})
+		r := csv.NewReader(buf)
 		r.LazyQuotes = false
 		rows, err := r.ReadAll()
 		if err != nil {
@@ -321,21 +311,10 @@ func FuzzCSVMatchesEncodingCSV(f *testing.F) {
 		f.Add(seed[0], seed[1], seed[2])
 	}
 	f.Fuzz(func(t *testing.T, a, b, c string) {
-		var got, want bytes.Buffer
-		w := NewCSV(&got)
-		if err := w.WriteHeader([]Field{{Header: a}, {Header: "n", Kind: Number}, {Header: "t", Kind: Time, Layout: "01/02/2006 15:04"}}); err != nil {
-			t.Fatal(err)
-		}
 		when := time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)
-		if err := w.WriteRow([]Value{{S: b}, {N: -42}, {T: when}}); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.WriteRow([]Value{{S: c}, {Null: true}, {Null: true}}); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
+		got := writeCSV(t, []Field{{Header: a}, {Header: "n", Kind: Number}, {Header: "t", Kind: Time, Layout: "01/02/2006 15:04"}},
+			[]Value{{S: b}, {N: -42}, {T: when}}, []Value{{S: c}, {Null: true}, {Null: true}})
+		var want bytes.Buffer
 		cw := csv.NewWriter(&want)
 		cw.UseCRLF = true
 		cw.Write([]string{Neutralize(a), "n", "t"})
@@ -346,6 +325,25 @@ func FuzzCSVMatchesEncodingCSV(f *testing.F) {
 			t.Fatalf("got\n%q\nwant\n%q", got.String(), want.String())
 		}
 	})
+}
+
+// writeCSV writes a header of fields and rows with the CSV writer.
+func writeCSV(t *testing.T, fields []Field, rows ...[]Value) *bytes.Buffer {
+	t.Helper()
+	var buf bytes.Buffer
+	w := NewCSV(&buf)
+	if err := w.WriteHeader(fields); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if err := w.WriteRow(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return &buf
 }
 
 // FuzzXLSXText: any string becomes a well-formed <t> element whose text is
