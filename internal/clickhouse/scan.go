@@ -17,9 +17,9 @@ import (
 // (FINAL) and sort a query's rows before it sends the first, so one query
 // over a year keeps the export idle until the server is done, and the
 // server idle after. Piece by piece the two overlap
-// (BenchmarkExportClickHouse). They
-// read through clickhouse-go's native interface, not database/sql, which
-// boxes every cell into a driver.Value and converts it again on Scan.
+// (BenchmarkExportClickHouse). Scans read through clickhouse-go's native
+// interface, not database/sql, which boxes every cell into a driver.Value
+// and converts it again on Scan.
 
 // ScanLogs streams every matching api_request, newest first, reading only
 // the columns of fields (none: all).
@@ -28,17 +28,11 @@ func (s *Store) ScanLogs(ctx context.Context, workspaceID int64, f usage.LogFilt
 	if err != nil {
 		return failed(fmt.Errorf("clickhouse: scan logs: %w", err))
 	}
-	spans, err := s.months(ctx, workspaceID, usage.KindAPIRequest, f.From, f.To, true)
-	if err != nil {
-		return failed(fmt.Errorf("clickhouse: scan logs: %w", err))
-	}
-	queries := make([]func(context.Context) (eventsql.Rows, error), len(spans))
-	for i, sp := range spans {
-		mf := f
-		mf.From, mf.To = sp.from, sp.to
-		queries[i] = s.query(eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: mf, Cols: cols, Table: table}.SQL())
-	}
-	return wrap("scan logs", eventsql.Stream(ctx, usage.KindAPIRequest, cols, queries...))
+	return wrap("scan logs", s.inPieces(ctx, usage.KindAPIRequest, cols, workspaceID, f.From, f.To, true, func(from, to time.Time) (string, []any) {
+		pf := f
+		pf.From, pf.To = from, to
+		return eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: pf, Cols: cols, Table: table}.SQL()
+	}))
 }
 
 // ScanEvents streams a workspace's events of one kind with from <= time <
@@ -48,15 +42,30 @@ func (s *Store) ScanEvents(ctx context.Context, workspaceID int64, kind usage.Ki
 	if err != nil {
 		return failed(fmt.Errorf("clickhouse: scan events: %w", err))
 	}
-	spans, err := s.months(ctx, workspaceID, kind, from, to, false)
-	if err != nil {
-		return failed(fmt.Errorf("clickhouse: scan events: %w", err))
+	return wrap("scan events", s.inPieces(ctx, kind, cols, workspaceID, from, to, false, func(from, to time.Time) (string, []any) {
+		return eventsql.EventsQuery(table, workspaceID, kind, cols, from, to)
+	}))
+}
+
+// inPieces streams the rows of the query that sql makes for each piece of
+// [from, to), newest piece first if desc.
+func (s *Store) inPieces(ctx context.Context, kind usage.Kind, cols []eventsql.Column, workspaceID int64, from, to time.Time, desc bool, sql func(from, to time.Time) (string, []any)) iter.Seq2[*usage.Event, error] {
+	return func(yield func(*usage.Event, error) bool) {
+		spans, err := s.pieces(ctx, workspaceID, kind, from, to, desc)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		queries := make([]func(context.Context) (eventsql.Rows, error), len(spans))
+		for i, sp := range spans {
+			queries[i] = s.query(sql(sp.from, sp.to))
+		}
+		for e, err := range eventsql.Stream(ctx, kind, cols, queries...) {
+			if !yield(e, err) {
+				return
+			}
+		}
 	}
-	queries := make([]func(context.Context) (eventsql.Rows, error), len(spans))
-	for i, sp := range spans {
-		queries[i] = s.query(eventsql.EventsQuery(table, workspaceID, kind, cols, sp.from, sp.to))
-	}
-	return wrap("scan events", eventsql.Stream(ctx, kind, cols, queries...))
 }
 
 // query is a query for eventsql.Stream on the native interface.
@@ -74,9 +83,9 @@ const (
 	chunkRows = 50_000
 )
 
-// months splits [from, to) (zero bounds open) into pieces that hold events
+// pieces splits [from, to) (zero bounds open) into pieces that hold events
 // of kind, newest first if desc.
-func (s *Store) months(ctx context.Context, workspaceID int64, kind usage.Kind, from, to time.Time, desc bool) ([]span, error) {
+func (s *Store) pieces(ctx context.Context, workspaceID int64, kind usage.Kind, from, to time.Time, desc bool) ([]span, error) {
 	w := window.Milliseconds()
 	where, args := eventsql.KindRange(workspaceID, kind, from, to)
 	query := "SELECT intDiv(time_ms, " + strconv.FormatInt(w, 10) + ") AS w, count() FROM events" + where + " GROUP BY w ORDER BY w"
