@@ -323,6 +323,21 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 				}
 			})
 		}
+		// Stopping in the middle releases whatever the scan holds.
+		for range 30 {
+			k := 0
+			for _, err := range s.(usage.LogScanner).ScanLogs(ctx, 1, usage.LogFilter{}) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if k++; k == 150 {
+					break
+				}
+			}
+		}
+		if page, err := s.Logs(ctx, 1, usage.LogQuery{Limit: 5}); err != nil || len(page) != 5 {
+			t.Errorf("after early stops: %d events, %v", len(page), err)
+		}
 	})
 
 	// Events decades apart: a store that scans in pieces of time must not
