@@ -41,21 +41,25 @@ func main() {
 		os.Exit(2)
 	}
 	h := http.Header{"Authorization": {"Bearer " + *token}}
+	gs := loadgen.ReadCPU()
 	g, err := loadgen.Run(ctx, loadgen.Config{URL: *via, Header: h, Rate: *rate, Requests: *n})
+	gs = loadgen.ReadCPU().Since(gs)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "usagelog-loadgen:", err)
 		os.Exit(1)
 	}
+	ds := loadgen.ReadCPU()
 	d, err := loadgen.Run(ctx, loadgen.Config{URL: *direct, Rate: *rate, Requests: min(*n, 100_000)})
+	ds = loadgen.ReadCPU().Since(ds)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "usagelog-loadgen:", err)
 		os.Exit(1)
 	}
 	us := func(t time.Duration) float64 { return float64(t.Microseconds()) }
-	fmt.Printf("gateway: %d requests at %d/s in %.1f s, %d failed, %d sent late; p50 %.0f µs, p99 %.0f µs, p99.9 %.0f µs\n",
-		len(g.Latencies), *rate, g.Elapsed.Seconds(), g.Failed, g.Late, us(g.Percentile(.5)), us(g.Percentile(.99)), us(g.Percentile(.999)))
-	fmt.Printf("direct:  %d requests at %d/s in %.1f s, %d failed, %d sent late; p50 %.0f µs, p99 %.0f µs, p99.9 %.0f µs\n",
-		len(d.Latencies), *rate, d.Elapsed.Seconds(), d.Failed, d.Late, us(d.Percentile(.5)), us(d.Percentile(.99)), us(d.Percentile(.999)))
+	fmt.Printf("gateway: %d requests at %d/s in %.1f s, %d failed, %d sent late; p50 %.0f µs, p99 %.0f µs, p99.9 %.0f µs%s\n",
+		len(g.Latencies), *rate, g.Elapsed.Seconds(), g.Failed, g.Late, us(g.Percentile(.5)), us(g.Percentile(.99)), us(g.Percentile(.999)), gs)
+	fmt.Printf("direct:  %d requests at %d/s in %.1f s, %d failed, %d sent late; p50 %.0f µs, p99 %.0f µs, p99.9 %.0f µs%s\n",
+		len(d.Latencies), *rate, d.Elapsed.Seconds(), d.Failed, d.Late, us(d.Percentile(.5)), us(d.Percentile(.99)), us(d.Percentile(.999)), ds)
 	fmt.Printf("added by the gateway: p50 %.0f µs, p99 %.0f µs\n", us(g.Percentile(.5)-d.Percentile(.5)), us(g.Percentile(.99)-d.Percentile(.99)))
 	if g.Failed > 0 || d.Failed > 0 {
 		os.Exit(1)

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,4 +113,49 @@ func Upstream() http.Handler {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "ok")
 	})
+}
+
+// CPU is the machine's CPU time so far, from /proc/stat (Linux), in clock
+// ticks: on a virtual machine the host may take some of it (steal), which
+// shows in latency and is worth printing beside it.
+type CPU struct{ total, idle, steal uint64 }
+
+// ReadCPU reads /proc/stat; the zero CPU where there is none.
+func ReadCPU() CPU {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return CPU{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return CPU{}
+	}
+	var c CPU
+	for i, s := range f[1:9] { // user nice system idle iowait irq softirq steal
+		n, _ := strconv.ParseUint(s, 10, 64)
+		c.total += n
+		switch i {
+		case 3:
+			c.idle = n
+		case 7:
+			c.steal = n
+		}
+	}
+	return c
+}
+
+// Since is the CPU time between earlier and c.
+func (c CPU) Since(earlier CPU) CPU {
+	return CPU{c.total - earlier.total, c.idle - earlier.idle, c.steal - earlier.steal}
+}
+
+// String is ", machine busy B%, host took S%" of the interval, or "" when
+// unknown.
+func (c CPU) String() string {
+	if c.total == 0 {
+		return ""
+	}
+	pct := func(n uint64) float64 { return 100 * float64(n) / float64(c.total) }
+	return fmt.Sprintf("; machine busy %.0f%%, taken by the host %.0f%%", pct(c.total-c.idle-c.steal), pct(c.steal))
 }
