@@ -208,7 +208,13 @@ type Rows interface {
 
 // SQLRows is a query for Stream on a database/sql pool.
 func SQLRows(db *sql.DB, query string, args []any) func(context.Context) (Rows, error) {
-	return func(ctx context.Context) (Rows, error) { return db.QueryContext(ctx, query, args...) }
+	return func(ctx context.Context) (Rows, error) {
+		rows, err := db.QueryContext(ctx, query, args...)
+		if err != nil {
+			return nil, err
+		}
+		return rows, nil
+	}
 }
 
 // Stream runs queries one after the other in a goroutine that decodes
@@ -227,7 +233,9 @@ func Stream(ctx context.Context, kind usage.Kind, cols []Column, queries ...func
 		open := func(i int) (err error) {
 			next = nil
 			if i < len(queries) {
-				next, err = queries[i](ctx)
+				if next, err = queries[i](ctx); err != nil {
+					next = nil // a failed query may still return a typed nil
+				}
 			}
 			return err
 		}
