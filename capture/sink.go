@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -44,9 +43,10 @@ func (s *serverSink) Send(ctx context.Context, events []usage.Event) error {
 	return nil
 }
 
-// Store delivers batches into an event store through the ingest path that
-// POST /api/v1/events and `usagelog ingest` use: the batch is encoded as
-// NDJSON and decoded, validated and appended like any other.
+// Store delivers batches into an event store through ingest's rules: each
+// event is validated and normalised by ingest.Check, which gives what
+// POST /api/v1/events and `usagelog ingest` give for the same event as
+// NDJSON, and appended like any other.
 func Store(events usage.EventStore, workspaceID int64, log *slog.Logger) Sink {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -61,26 +61,37 @@ type storeSink struct {
 }
 
 func (s *storeSink) Send(ctx context.Context, events []usage.Event) error {
-	var buf bytes.Buffer
-	for i := range events {
-		b, err := ingest.MarshalJSON(&events[i])
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrRejected, err)
+	batch := make([]usage.Event, 0, min(len(events), yieldEvery))
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
 		}
-		buf.Write(b)
-		buf.WriteByte('\n')
-	}
-	var rejected []ingest.Record
-	_, err := ingest.Load(ctx, ingest.NewDecoder(&buf, ingest.NDJSON), yieldEvery, func(ctx context.Context, batch []usage.Event) (usage.AppendResult, error) {
-		res, err := s.events.Append(ctx, s.ws, batch)
+		_, err := s.events.Append(ctx, s.ws, batch)
+		batch = batch[:0]
 		runtime.Gosched() // see yieldEvery
-		return res, err
-	}, func(r ingest.Record) { rejected = append(rejected, r) })
-	if err != nil {
 		return err
 	}
-	if len(rejected) > 0 {
-		return fmt.Errorf("%w: %d of %d events, first: %v", ErrRejected, len(rejected), len(events), rejected[0].Err)
+	rejected := 0
+	var first error
+	for i := range events {
+		e, err := ingest.Check(&events[i])
+		if err != nil {
+			if rejected++; first == nil {
+				first = err
+			}
+			continue
+		}
+		if batch = append(batch, e); len(batch) == yieldEvery {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if rejected > 0 {
+		return fmt.Errorf("%w: %d of %d events, first: %v", ErrRejected, rejected, len(events), first)
 	}
 	return nil
 }

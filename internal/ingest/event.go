@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -91,6 +92,66 @@ func ParseJSON(data []byte) (usage.Event, error) {
 		return usage.Event{}, jsonError(err)
 	}
 	return w.event()
+}
+
+// Check validates and normalises an event that is already a struct: the
+// same rules and errors as ParseJSON on MarshalJSON's encoding of it
+// (FuzzCheckMatchesJSON), without the round trip through JSON. The capture
+// package records through it.
+func Check(e *usage.Event) (usage.Event, error) {
+	v := validUTF8
+	opt := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		s = v(s)
+		return &s
+	}
+	kind, id, t := v(string(e.Kind)), v(e.ID), e.Time.UTC().Format(rfc3339ms)
+	w := wire{
+		Kind: &kind, ID: &id, Time: &t,
+		Method: v(e.Method), URL: v(e.URL), Endpoint: v(e.Endpoint), GatewayCode: e.GatewayCode,
+		StatusDetails: v(e.StatusDetails), Community: v(e.Community), Collection: v(e.Collection), CollectionType: v(e.CollectionType),
+		Client: v(e.Client), MemberID: v(e.MemberID), MemberName: v(e.MemberName), IP: v(e.IP), UserAgent: v(e.UserAgent),
+		TimingMS: e.TimingMS, DelayMS: e.DelayMS, JobURL: v(e.JobURL),
+		UserID: opt(e.UserID), UserEmail: v(e.UserEmail), UserName: v(e.UserName), Feature: v(e.Feature), AssistantID: v(e.AssistantID),
+		Assistant: v(e.Assistant), WorkflowID: v(e.WorkflowID), Workflow: v(e.Workflow), ProjectID: v(e.ProjectID), Project: v(e.Project),
+		Model: v(e.Model), APIKey: v(e.APIKey), InputTokens: e.InputTokens, OutputTokens: e.OutputTokens,
+		Integration: v(e.Integration), System1: v(e.System1), System2: v(e.System2), Project1: v(e.Project1), Project2: v(e.Project2),
+		EndSystem: v(e.EndSystem), EntityType: v(e.EntityType), EntityID: v(e.EntityID), IntegrationStatus: v(e.IntegrationStatus),
+		Outcome: v(e.Outcome), System: opt(e.System), Email: v(e.Email), Username: v(e.Username), DisplayName: v(e.DisplayName),
+		Interaction: v(e.Interaction), ServiceAccount: e.ServiceAccount,
+	}
+	if e.Status != 0 {
+		w.Status = &e.Status
+	}
+	if e.Kind == usage.KindActivity {
+		m := e.Messages
+		w.Messages = &m
+	}
+	if !e.IntegrationUpdatedAt.IsZero() {
+		w.IntegrationUpdatedAt = e.IntegrationUpdatedAt.UTC().Format(rfc3339ms)
+	}
+	return w.event()
+}
+
+// validUTF8 replaces each byte that is not UTF-8 with U+FFFD, as
+// encoding/json does when it writes a string.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // jsonError rewrites decoding errors so that they name the field in the

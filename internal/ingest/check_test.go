@@ -1,0 +1,50 @@
+package ingest
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// FuzzCheckMatchesJSON: Check gives what ParseJSON gives for
+// MarshalJSON's encoding of the same event — the same event or the same
+// error — whatever the strings, numbers and times.
+func FuzzCheckMatchesJSON(f *testing.F) {
+	f.Add(uint8(0), "req-1", "/a/rest/v1/ideas", "PostmanRuntime/7.43.3", int64(1_780_000_000_123_456_789), int64(200))
+	f.Add(uint8(1), "act-1", "alice", "ai_assistant", int64(1_780_000_000_000_000_000), int64(3))
+	f.Add(uint8(2), "sync-1", "Jira", "active", int64(1_780_000_000_000_000_000), int64(0))
+	f.Add(uint8(3), "seen-1", "Salesforce", "login", int64(1_780_000_000_000_000_000), int64(0))
+	f.Add(uint8(0), "bad\xffid", "\xc3(", "=cmd|' /C calc'!A0", int64(-5), int64(99))
+	f.Add(uint8(4), "", "", "", int64(0), int64(0))
+	kinds := []usage.Kind{usage.KindAPIRequest, usage.KindActivity, usage.KindSync, usage.KindUserSeen, "bogus", ""}
+	f.Fuzz(func(t *testing.T, k uint8, id, a, b string, ns, n int64) {
+		e := usage.Event{
+			Kind: kinds[int(k)%len(kinds)], ID: id, Time: time.Unix(0, ns),
+			Method: a, URL: a, Endpoint: b, Status: int(n), GatewayCode: int(n / 7), StatusDetails: b,
+			Community: a, Collection: b, CollectionType: b, Client: a, MemberID: b, MemberName: a, IP: b, UserAgent: b,
+			TimingMS: n, DelayMS: n % 3,
+			UserID: a, UserEmail: b, Feature: b, Model: a, Messages: n%5 - 1, InputTokens: n, OutputTokens: n % 11,
+			Integration: a, System1: b, IntegrationStatus: b, Outcome: a, EntityID: b,
+			System: a, Email: b, Interaction: b, ServiceAccount: n%2 == 0,
+		}
+		if n%3 == 0 {
+			e.IntegrationUpdatedAt = time.Unix(0, ns/3)
+		}
+		line, err := MarshalJSON(&e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, werr := ParseJSON(line)
+		got, gerr := Check(&e)
+		switch {
+		case (werr == nil) != (gerr == nil):
+			t.Fatalf("JSON: %v; Check: %v", werr, gerr)
+		case werr != nil && werr.Error() != gerr.Error():
+			t.Fatalf("JSON error %q, Check error %q", werr, gerr)
+		case werr == nil && !reflect.DeepEqual(got, want):
+			t.Fatalf("Check gave\n%+v\nJSON gave\n%+v", got, want)
+		}
+	})
+}
