@@ -250,20 +250,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 			break
 		}
 		// Stopping early releases the scan: the store keeps serving.
-		for range 20 {
-			k := 0
-			for _, err := range sc.ScanLogs(ctx, 1, usage.LogFilter{}) {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if k++; k == 700 {
-					break
-				}
-			}
-		}
-		if page, err := s.Logs(ctx, 1, usage.LogQuery{Limit: 5}); err != nil || len(page) != 5 {
-			t.Errorf("after early stops: %d events, %v", len(page), err)
-		}
+		stopEarly(t, s, 20, 700)
 	})
 
 	// Scans over several months: stores may read a long range in pieces
@@ -324,20 +311,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 			})
 		}
 		// Stopping in the middle releases whatever the scan holds.
-		for range 30 {
-			k := 0
-			for _, err := range s.(usage.LogScanner).ScanLogs(ctx, 1, usage.LogFilter{}) {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if k++; k == 150 {
-					break
-				}
-			}
-		}
-		if page, err := s.Logs(ctx, 1, usage.LogQuery{Limit: 5}); err != nil || len(page) != 5 {
-			t.Errorf("after early stops: %d events, %v", len(page), err)
-		}
+		stopEarly(t, s, 30, 150)
 	})
 
 	// Events decades apart: a store that scans in pieces of time must not
@@ -419,6 +393,27 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 			})
 		}
 	})
+}
+
+// stopEarly stops times scans of workspace 1's logs after n events each,
+// then checks that the store still serves a logs page.
+func stopEarly(t *testing.T, s usage.EventStore, times, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for range times {
+		k := 0
+		for _, err := range s.(usage.LogScanner).ScanLogs(ctx, 1, usage.LogFilter{}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k++; k == n {
+				break
+			}
+		}
+	}
+	if page, err := s.Logs(ctx, 1, usage.LogQuery{Limit: 5}); err != nil || len(page) != 5 {
+		t.Errorf("after early stops: %d events, %v", len(page), err)
+	}
 }
 
 // NamedFilter is a filter with a name for subtests.
