@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/usagelog/usagelog/internal/eventsql"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -70,8 +72,17 @@ func (s *Store) inPieces(ctx context.Context, kind usage.Kind, cols []eventsql.C
 
 // query is a query for eventsql.Stream on the native interface.
 func (s *Store) query(query string, args []any) func(context.Context) (eventsql.Rows, error) {
-	return func(ctx context.Context) (eventsql.Rows, error) { return s.conn.Query(ctx, query, args...) }
+	return func(ctx context.Context) (eventsql.Rows, error) {
+		// A scan holds a few blocks per open query (clickhouse-go buffers
+		// two ahead): smaller blocks keep a big export's memory small.
+		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"max_block_size": scanBlockRows}))
+		return s.conn.Query(ctx, query, args...)
+	}
 }
+
+// scanBlockRows is the block size of scans, a quarter of ClickHouse's
+// default.
+const scanBlockRows = 16384
 
 type span struct{ from, to time.Time }
 
