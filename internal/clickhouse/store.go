@@ -10,12 +10,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"iter"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -23,6 +18,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
+	"github.com/usagelog/usagelog/internal/migration"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -102,33 +98,23 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version Int64, applied_ms Int64) ENGINE = MergeTree() ORDER BY version`); err != nil {
 		return fmt.Errorf("clickhouse: migrate: %w", err)
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	files, err := migration.List(migrations, "migrations")
 	if err != nil {
-		return fmt.Errorf("clickhouse: migrate: %w", err)
+		return fmt.Errorf("clickhouse: %w", err)
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		base := path.Base(name)
-		version, err := strconv.ParseInt(strings.SplitN(base, "_", 2)[0], 10, 64)
-		if err != nil {
-			return fmt.Errorf("clickhouse: migration %s: bad version", base)
-		}
+	for _, m := range files {
 		var n uint64
-		if err := s.db.QueryRowContext(ctx, `SELECT count() FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
-			return fmt.Errorf("clickhouse: migration %s: %w", base, err)
+		if err := s.db.QueryRowContext(ctx, `SELECT count() FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
+			return fmt.Errorf("clickhouse: migration %s: %w", m.Name, err)
 		}
 		if n > 0 {
 			continue
 		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("clickhouse: migration %s: %w", base, err)
+		if _, err := s.db.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("clickhouse: migration %s: %w", m.Name, err)
 		}
-		if _, err := s.db.ExecContext(ctx, string(body)); err != nil {
-			return fmt.Errorf("clickhouse: migration %s: %w", base, err)
-		}
-		if err := s.insert(ctx, `INSERT INTO schema_migrations (version, applied_ms)`, []any{[]int64{version}, []int64{time.Now().UnixMilli()}}); err != nil {
-			return fmt.Errorf("clickhouse: migration %s: %w", base, err)
+		if err := s.insert(ctx, `INSERT INTO schema_migrations (version, applied_ms)`, []any{[]int64{m.Version}, []int64{time.Now().UnixMilli()}}); err != nil {
+			return fmt.Errorf("clickhouse: migration %s: %w", m.Name, err)
 		}
 	}
 	return nil
