@@ -88,8 +88,11 @@ type wire struct {
 // errors name the field at fault.
 func ParseJSON(data []byte) (usage.Event, error) {
 	var w wire
-	if err := jsonv2.Unmarshal(data, &w, jsonv2.RejectUnknownMembers(true)); err != nil {
-		return usage.Event{}, jsonError(err)
+	if !fastWire(data, &w) {
+		w = wire{}
+		if err := jsonv2.Unmarshal(data, &w, jsonv2.RejectUnknownMembers(true)); err != nil {
+			return usage.Event{}, jsonError(err)
+		}
 	}
 	return w.event()
 }
