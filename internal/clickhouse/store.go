@@ -194,17 +194,27 @@ func columnsOf(workspaceID int64, kind usage.Kind, cols []eventsql.Column, evs [
 	}
 	out = append(out, ws, kc)
 	for _, c := range cols {
+		// Plain string and int64 fields are read directly: InsertValue's
+		// any would box every value.
 		switch eventsql.InsertValue(c.Ptr(evs[0])).(type) {
 		case string:
 			v := make([]string, len(evs))
 			for i, e := range evs {
-				v[i] = eventsql.InsertValue(c.Ptr(e)).(string)
+				if p, ok := c.Ptr(e).(*string); ok {
+					v[i] = *p
+				} else {
+					v[i] = eventsql.InsertValue(c.Ptr(e)).(string)
+				}
 			}
 			out = append(out, v)
 		default:
 			v := make([]int64, len(evs))
 			for i, e := range evs {
-				v[i] = eventsql.InsertValue(c.Ptr(e)).(int64)
+				if p, ok := c.Ptr(e).(*int64); ok {
+					v[i] = *p
+				} else {
+					v[i] = eventsql.InsertValue(c.Ptr(e)).(int64)
+				}
 			}
 			out = append(out, v)
 		}

@@ -50,6 +50,8 @@ type Decoder struct {
 
 	csv    *csv.Reader
 	header []string
+
+	w wire // reused by every NDJSON line
 }
 
 // NewDecoder returns a decoder for r in the given format.
@@ -126,7 +128,8 @@ func (d *Decoder) nextLine() (Record, error) {
 			}
 			continue // blank lines are allowed and count as lines
 		}
-		ev, perr := ParseJSON(line)
+		d.w = wire{}
+		ev, perr := parseInto(line, &d.w)
 		return Record{Line: d.line, Event: ev, Err: perr}, nil
 	}
 }

@@ -88,9 +88,15 @@ type wire struct {
 // errors name the field at fault.
 func ParseJSON(data []byte) (usage.Event, error) {
 	var w wire
-	if !fastWire(data, &w) {
-		w = wire{}
-		if err := jsonv2.Unmarshal(data, &w, jsonv2.RejectUnknownMembers(true)); err != nil {
+	return parseInto(data, &w)
+}
+
+// parseInto is ParseJSON into a zero w that the caller provides: the
+// decoder reuses one rather than allocate one an event.
+func parseInto(data []byte, w *wire) (usage.Event, error) {
+	if !fastWire(data, w) {
+		*w = wire{}
+		if err := jsonv2.Unmarshal(data, w, jsonv2.RejectUnknownMembers(true)); err != nil {
 			return usage.Event{}, jsonError(err)
 		}
 	}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"io"
+	"sync"
 
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -29,10 +30,15 @@ func Load(ctx context.Context, dec *Decoder, batchSize int, store AppendFunc, re
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	// Two buffers: one being filled, one being stored.
+	// Two buffers: one being filled, one being stored. The second is taken
+	// only when the first is full: most bodies are one batch.
 	free := make(chan []usage.Event, 2)
-	free <- make([]usage.Event, 0, batchSize)
-	free <- make([]usage.Event, 0, batchSize)
+	taken := 1
+	defer func() {
+		for range taken {
+			putBatch(<-free)
+		}
+	}()
 	full := make(chan []usage.Event)
 	type outcome struct {
 		res usage.AppendResult
@@ -58,7 +64,7 @@ func Load(ctx context.Context, dec *Decoder, batchSize int, store AppendFunc, re
 	}()
 
 	var sum Summary
-	batch := <-free
+	batch := getBatch(batchSize)
 	var decodeErr error
 	for {
 		rec, err := dec.Next()
@@ -78,18 +84,35 @@ func Load(ctx context.Context, dec *Decoder, batchSize int, store AppendFunc, re
 		}
 		batch = append(batch, rec.Event)
 		if len(batch) == batchSize {
+			sent := false
 			select {
 			case full <- batch:
+				sent = true
 			case <-ctx.Done():
+			}
+			if !sent {
+				break
+			}
+			select {
+			case batch = <-free:
+			default:
+				if taken < 2 {
+					taken++
+					batch = getBatch(batchSize)
+				} else {
+					batch = <-free
+				}
 			}
 			if ctx.Err() != nil {
 				break
 			}
-			batch = <-free
 		}
 	}
+	// batch is the decoder's own here: stored, or back with the others.
 	if len(batch) > 0 && ctx.Err() == nil {
 		full <- batch
+	} else {
+		free <- batch
 	}
 	close(full)
 	out := <-done
@@ -101,4 +124,20 @@ func Load(ctx context.Context, dec *Decoder, batchSize int, store AppendFunc, re
 		return sum, decodeErr
 	}
 	return sum, ctx.Err()
+}
+
+// batches keeps event buffers between loads: a batch of 10,000 events is
+// about 10 MB, which every ingest request would otherwise allocate.
+var batches sync.Pool
+
+func getBatch(n int) []usage.Event {
+	if p, ok := batches.Get().(*[]usage.Event); ok && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]usage.Event, 0, n)
+}
+
+func putBatch(b []usage.Event) {
+	clear(b[:cap(b)]) // drop the events' strings before the buffer waits
+	batches.Put(&b)
 }
