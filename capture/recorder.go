@@ -215,6 +215,7 @@ func (r *Recorder) Close(ctx context.Context) error {
 
 // flushLoop batches calls from the buffer and hands each batch on.
 func (r *Recorder) flushLoop() {
+	background()
 	defer r.wg.Done()
 	defer close(r.flushed)
 	tick := time.NewTicker(r.cfg.FlushEvery)
@@ -303,6 +304,7 @@ func (r *Recorder) send(events []usage.Event) error {
 // sink stays down. On Close it makes a last attempt once the final batch is
 // flushed, so that a sink that is up gets everything before the process ends.
 func (r *Recorder) drainLoop() {
+	background()
 	defer r.wg.Done()
 	wait := r.cfg.RetryMin
 	timer := time.NewTimer(0)
