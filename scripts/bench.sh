@@ -9,7 +9,9 @@ count=${COUNT:-3}
 export USAGELOG_BENCH_EVENTS=${USAGELOG_BENCH_EVENTS:-10000000}
 go test -run '^$' -bench 'IngestHTTP$' -benchtime 20x -count "$count" ./internal/httpapi/
 # The same into ClickHouse (USAGELOG_TEST_CLICKHOUSE, default 127.0.0.1:9000),
-# from one client and from four.
+# from one client and from four. Where the root filesystem is ext4 without a
+# journal, ClickHouse's inserts measure the filesystem: run
+# USAGELOG_TEST_CLICKHOUSE=$(scripts/clickhouse-journaled.sh) scripts/bench.sh
 go test -run '^$' -bench 'IngestHTTPClickHouse' -benchtime 20x -count "$count" ./internal/httpapi/
 go test -run '^$' -bench 'Append' -benchtime 40x -count "$count" ./internal/sqlite/
 go test -run '^$' -bench 'DecodeNDJSON' -count "$count" ./internal/ingest/
