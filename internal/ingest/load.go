@@ -127,7 +127,8 @@ func Load(ctx context.Context, dec *Decoder, batchSize int, store AppendFunc, re
 }
 
 // batches keeps event buffers between loads: a batch of 10,000 events is
-// about 10 MB, which every ingest request would otherwise allocate.
+// 8 MB (816 bytes an event), which every ingest request would otherwise
+// allocate and zero.
 var batches sync.Pool
 
 func getBatch(n int) []usage.Event {
