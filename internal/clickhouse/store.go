@@ -194,32 +194,28 @@ func columnsOf(workspaceID int64, kind usage.Kind, cols []eventsql.Column, evs [
 	}
 	out = append(out, ws, kc)
 	for _, c := range cols {
-		// Plain string and int64 fields are read directly: InsertValue's
-		// any would box every value.
 		switch eventsql.InsertValue(c.Ptr(evs[0])).(type) {
 		case string:
-			v := make([]string, len(evs))
-			for i, e := range evs {
-				if p, ok := c.Ptr(e).(*string); ok {
-					v[i] = *p
-				} else {
-					v[i] = eventsql.InsertValue(c.Ptr(e)).(string)
-				}
-			}
-			out = append(out, v)
+			out = append(out, column[string](c, evs))
 		default:
-			v := make([]int64, len(evs))
-			for i, e := range evs {
-				if p, ok := c.Ptr(e).(*int64); ok {
-					v[i] = *p
-				} else {
-					v[i] = eventsql.InsertValue(c.Ptr(e)).(int64)
-				}
-			}
-			out = append(out, v)
+			out = append(out, column[int64](c, evs))
 		}
 	}
 	return out
+}
+
+// column is one insert column of evs. Plain string and int64 fields are
+// read directly: InsertValue's any would box every value.
+func column[T string | int64](c eventsql.Column, evs []*usage.Event) []T {
+	v := make([]T, len(evs))
+	for i, e := range evs {
+		if p, ok := c.Ptr(e).(*T); ok {
+			v[i] = *p
+		} else {
+			v[i] = eventsql.InsertValue(c.Ptr(e)).(T)
+		}
+	}
+	return v
 }
 
 // existing returns which of evs' ids the workspace already holds, among

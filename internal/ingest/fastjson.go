@@ -69,11 +69,10 @@ type fastField struct {
 
 type fieldKind int
 
+// Kinds of JSON value; a pointer field takes its element's.
 const (
 	kindString fieldKind = iota
-	kindStringPtr
 	kindInt
-	kindIntPtr
 	kindBool
 )
 
@@ -87,20 +86,20 @@ var fastFields = func() map[string]fastField {
 	m := make(map[string]fastField, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
 		var k fieldKind
-		switch ft := f.Type; {
-		case ft.Kind() == reflect.String:
+		switch ft.Kind() {
+		case reflect.String:
 			k = kindString
-		case ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.String:
-			k = kindStringPtr
-		case ft.Kind() == reflect.Int || ft.Kind() == reflect.Int64:
+		case reflect.Int, reflect.Int64:
 			k = kindInt
-		case ft.Kind() == reflect.Pointer && (ft.Elem().Kind() == reflect.Int || ft.Elem().Kind() == reflect.Int64):
-			k = kindIntPtr
-		case ft.Kind() == reflect.Bool:
+		case reflect.Bool:
 			k = kindBool
 		default:
-			panic(fmt.Sprintf("ingest: fastWire cannot read wire field %s of type %s", f.Name, ft))
+			panic(fmt.Sprintf("ingest: fastWire cannot read wire field %s of type %s", f.Name, f.Type))
 		}
 		m[f.Tag.Get("json")] = fastField{index: i, kind: k}
 	}
@@ -191,33 +190,27 @@ func (p *scanner) literal(word string) bool {
 	return false
 }
 
-// value reads one member's value into f.
+// value reads one member's value into f, through the pointer when f is
+// one (only pointer fields allocate).
 func (p *scanner) value(f reflect.Value, kind fieldKind) bool {
+	if f.Kind() == reflect.Pointer {
+		ptr := reflect.New(f.Type().Elem())
+		f.Set(ptr)
+		f = ptr.Elem()
+	}
 	switch kind {
-	case kindString, kindStringPtr:
+	case kindString:
 		v, ok := p.str()
 		if !ok {
 			return false
 		}
-		if kind == kindString {
-			f.SetString(v)
-		} else {
-			ptr := new(string) // only pointer fields allocate
-			*ptr = v
-			f.Set(reflect.ValueOf(ptr))
-		}
-	case kindInt, kindIntPtr:
+		f.SetString(v)
+	case kindInt:
 		n, ok := p.int()
 		if !ok {
 			return false
 		}
-		if kind == kindInt {
-			f.SetInt(n)
-		} else {
-			ptr := reflect.New(f.Type().Elem())
-			ptr.Elem().SetInt(n)
-			f.Set(ptr)
-		}
+		f.SetInt(n)
 	case kindBool:
 		switch {
 		case p.literal("true"):

@@ -86,9 +86,9 @@ func TestFastWireEveryField(t *testing.T) {
 	for name, f := range fastFields {
 		var v string
 		switch f.kind {
-		case kindString, kindStringPtr:
+		case kindString:
 			v = `"` + strings.Repeat("v", 3) + `"`
-		case kindInt, kindIntPtr:
+		case kindInt:
 			v = "-42"
 		case kindBool:
 			v = "true"
