@@ -4,23 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
 func openStore(tb testing.TB) (*sqlite.Store, int64) {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(tb.TempDir(), "usagelog.db")})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(tb)
 	ws, err := st.EnsureWorkspace(ctx, usage.DefaultWorkspace)
 	if err != nil {
 		tb.Fatal(err)

@@ -2,21 +2,16 @@ package console
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
 func TestLoadOverview(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "u.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqlitetest.Open(t)
 	ws, _ := st.EnsureWorkspace(ctx, "default")
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	now := time.Date(2026, 3, 10, 12, 30, 0, 0, berlin)

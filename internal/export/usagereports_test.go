@@ -13,7 +13,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
 	"github.com/usagelog/usagelog/internal/storetest"
 )
 
@@ -106,11 +106,7 @@ func detailRows(year bool) [][]string {
 func usageReportsZip(t *testing.T) []byte {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "usagelog.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqlitetest.Open(t)
 	if _, err := st.Append(ctx, 1, storetest.ReportsFixture()); err != nil {
 		t.Fatal(err)
 	}

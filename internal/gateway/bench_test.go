@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -15,7 +14,7 @@ import (
 	"github.com/usagelog/usagelog/capture"
 	"github.com/usagelog/usagelog/internal/gateway"
 	"github.com/usagelog/usagelog/internal/loadgen"
-	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -55,10 +54,7 @@ func BenchmarkGatewayLoad(b *testing.B) {
 	}))
 	defer upstream.Close()
 	for b.Loop() {
-		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(b.TempDir(), "usagelog.db")})
-		if err != nil {
-			b.Fatal(err)
-		}
+		st := sqlitetest.Open(b)
 		ws, _ := st.EnsureWorkspace(ctx, usage.DefaultWorkspace)
 		col, _ := usage.NewCollection(ws.ID, usage.Collection{Name: "Orders", Active: true, Endpoints: []string{"GET /orders/{id}"}}, time.Now())
 		st.CreateCollection(ctx, col)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/usagelog/usagelog/capture"
 	"github.com/usagelog/usagelog/internal/gateway"
 	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -34,11 +34,7 @@ type fixture struct {
 func newFixture(t *testing.T, ratePerMinute int) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "usagelog.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	ws, _ := st.EnsureWorkspace(ctx, usage.DefaultWorkspace)
 	now := time.Now()
 	col, err := usage.NewCollection(ws.ID, usage.Collection{Name: "Orders <API>", Type: usage.CollectionRecipe, Community: "Shop",

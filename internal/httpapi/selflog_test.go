@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/usagelog/usagelog/internal/httpapi"
 	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
 	"github.com/usagelog/usagelog/internal/storetest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -30,11 +30,7 @@ func (s *stalledStore) Append(ctx context.Context, ws int64, ev []usage.Event) (
 }
 
 func TestRecorderNeverBlocksAndCountsDrops(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "u.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqlitetest.Open(t)
 	stalled := &stalledStore{Store: st, release: make(chan struct{})}
 	reg := prometheus.NewRegistry()
 	rec := httpapi.NewRecorder(httpapi.RecorderConfig{Events: stalled, Registry: reg, Buffer: 10, FlushEvery: time.Millisecond})

@@ -19,6 +19,7 @@ import (
 	"github.com/usagelog/usagelog/internal/localfs"
 	"github.com/usagelog/usagelog/internal/signedurl"
 	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
 	"github.com/usagelog/usagelog/internal/storetest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -35,11 +36,7 @@ type harness struct {
 func newHarness(t testing.TB, maxBody int64, opts ...func(*httpapi.Config)) *harness {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "usagelog.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	ws, err := st.EnsureWorkspace(ctx, usage.DefaultWorkspace)
 	if err != nil {
 		t.Fatal(err)
