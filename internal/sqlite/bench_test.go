@@ -11,6 +11,7 @@ import (
 
 	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
 	"github.com/usagelog/usagelog/internal/storetest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -19,7 +20,7 @@ import (
 // bulk of ingest.
 func BenchmarkAppend(b *testing.B) {
 	ctx := context.Background()
-	s := open(b)
+	s := sqlitetest.Open(b)
 	const batch = 2000
 	events := storetest.Fixture(batch)
 	b.ReportAllocs()

@@ -9,26 +9,17 @@ import (
 
 	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
 	"github.com/usagelog/usagelog/internal/storetest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-func open(t testing.TB) *sqlite.Store {
-	t.Helper()
-	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "usagelog.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 func TestEventStoreConformance(t *testing.T) {
-	storetest.EventStore(t, func(t *testing.T) usage.EventStore { return open(t) })
+	storetest.EventStore(t, func(t *testing.T) usage.EventStore { return sqlitetest.Open(t) })
 }
 
 func TestMetaStoreConformance(t *testing.T) {
-	storetest.MetaStore(t, func(t *testing.T) usage.MetaStore { return open(t) })
+	storetest.MetaStore(t, func(t *testing.T) usage.MetaStore { return sqlitetest.Open(t) })
 }
 
 func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
@@ -57,7 +48,7 @@ func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
 // its declared fields equals the report written from whole events.
 func TestReportsReadOnlyWhatTheyDeclare(t *testing.T) {
 	ctx := context.Background()
-	s := open(t)
+	s := sqlitetest.Open(t)
 	if _, err := s.Append(ctx, 1, storetest.Fixture(500)); err != nil {
 		t.Fatal(err)
 	}
