@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	ch "github.com/ClickHouse/clickhouse-go/v2"
-
 	"github.com/usagelog/usagelog/internal/eventsql"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -19,9 +17,8 @@ import (
 // (FINAL) and sort a query's rows before it sends the first, so one query
 // over a year keeps the export idle until the server is done, and the
 // server idle after. Piece by piece the two overlap
-// (BenchmarkExportClickHouse). Scans read through clickhouse-go's native
-// interface, not database/sql, which boxes every cell into a driver.Value
-// and converts it again on Scan.
+// (BenchmarkExportClickHouse). Scans read through native.go, not
+// clickhouse-go.
 
 // ScanLogs streams every matching api_request, newest first, reading only
 // the columns of fields (none: all).
@@ -70,13 +67,21 @@ func (s *Store) inPieces(ctx context.Context, kind usage.Kind, cols []eventsql.C
 	}
 }
 
-// query is a query for eventsql.Stream on the native interface.
+// query is a query for eventsql.Stream on a connection of its own
+// (native.go).
 func (s *Store) query(query string, args []any) func(context.Context) (eventsql.Rows, error) {
 	return func(ctx context.Context) (eventsql.Rows, error) {
-		// A scan holds a few blocks per open query (clickhouse-go buffers
-		// two ahead): smaller blocks keep a big export's memory small.
-		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"max_block_size": scanBlockRows}))
-		return s.conn.Query(ctx, query, args...)
+		q, err := bind(query, args)
+		if err != nil {
+			return nil, err
+		}
+		// A scan holds a block or two per open query: smaller blocks keep a
+		// big export's memory small.
+		rows, err := queryNative(ctx, s.native, q+" SETTINGS max_block_size = "+strconv.Itoa(scanBlockRows))
+		if err != nil {
+			return nil, err
+		}
+		return rows, nil
 	}
 }
 

@@ -32,7 +32,9 @@ const table = "events FINAL"
 // Store is the EventStore on ClickHouse.
 type Store struct {
 	db   *sql.DB
-	conn driver.Conn // native interface, for scans
+	conn driver.Conn // native interface, for inserts
+	// native is where scans connect (native.go).
+	native nativeConfig
 	// chunkRows is the fewest events a scan's piece holds (chunkRows;
 	// smaller in tests, so that their scans come in many pieces).
 	chunkRows int64
@@ -74,7 +76,14 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("clickhouse: %w", err)
 	}
-	s := &Store{db: db, conn: conn, chunkRows: chunkRows}
+	s := &Store{db: db, conn: conn, chunkRows: chunkRows, native: nativeConfig{
+		addrs:       opts.Addr,
+		database:    database,
+		user:        opts.Auth.Username,
+		password:    opts.Auth.Password,
+		tls:         opts.TLS,
+		dialTimeout: opts.DialTimeout,
+	}}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err

@@ -46,25 +46,39 @@ type boolInt struct{ b *bool }
 
 func (b boolInt) Scan(src any) error {
 	n, _ := src.(int64)
-	*b.b = n != 0
+	b.SetInt64(n)
 	return nil
 }
+
+func (b boolInt) SetInt64(n int64) { *b.b = n != 0 }
 
 type classCol struct{ c *usage.ClientClass }
 
 func (c classCol) Scan(src any) error {
 	s, _ := src.(string)
-	*c.c = usage.ClientClass(s)
+	c.SetString(s)
 	return nil
 }
+
+func (c classCol) SetString(s string) { *c.c = usage.ClientClass(s) }
 
 type usageCol struct{ u *usage.UsageType }
 
 func (u usageCol) Scan(src any) error {
 	s, _ := src.(string)
-	*u.u = usage.UsageType(s)
+	u.SetString(s)
 	return nil
 }
+
+func (u usageCol) SetString(s string) { *u.u = usage.UsageType(s) }
+
+// StringDest and IntDest are scan destinations that a driver's own rows
+// fill without boxing the value in an any, as sql.Scanner takes it: a
+// million-row scan would otherwise allocate for every time and class.
+type (
+	StringDest interface{ SetString(string) }
+	IntDest    interface{ SetInt64(int64) }
+)
 
 const (
 	api  = usage.KindAPIRequest

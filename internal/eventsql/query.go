@@ -281,18 +281,20 @@ func readRows(rows Rows, cols []Column, dest []any, slot func() (*usage.Event, e
 // clickhouse-go's native Scan fills *int64 but not *int.
 func scanDest(p any) any {
 	if n, ok := p.(*int); ok {
-		return intDest{n}
+		return intPtr{n}
 	}
 	return p
 }
 
-type intDest struct{ p *int }
+type intPtr struct{ p *int }
 
-func (d intDest) Scan(src any) error {
+func (d intPtr) Scan(src any) error {
 	n, _ := src.(int64)
-	*d.p = int(n)
+	d.SetInt64(n)
 	return nil
 }
+
+func (d intPtr) SetInt64(n int64) { *d.p = int(n) }
 
 // pipe runs produce in a goroutine that decodes rows into batches of events
 // while the caller consumes the previous batch: on two cores an export runs

@@ -93,12 +93,17 @@ type MillisTime struct{ T *time.Time }
 // Scan implements sql.Scanner.
 func (m MillisTime) Scan(src any) error {
 	ms, _ := src.(int64)
+	m.SetInt64(ms)
+	return nil
+}
+
+// SetInt64 sets the time to ms Unix milliseconds, 0 for none.
+func (m MillisTime) SetInt64(ms int64) {
 	if ms == 0 {
 		*m.T = time.Time{}
-		return nil
+		return
 	}
 	*m.T = time.UnixMilli(ms).UTC()
-	return nil
 }
 
 // flag scans a boolean stored as BOOLEAN or as INTEGER 0/1.
