@@ -2,6 +2,7 @@ package usage
 
 import (
 	"fmt"
+	"sync"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -31,14 +32,18 @@ func HashPassword(pw string) (string, error) {
 }
 
 // dummyHash is compared against when no member has the email, so that an
-// unknown email takes as long as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("usagelog-dummy-password"), bcrypt.DefaultCost)
+// unknown email takes as long as a wrong password. It is made on first use:
+// at init it cost every CLI command 50 ms.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("usagelog-dummy-password"), bcrypt.DefaultCost)
+	return h
+})
 
 // CheckPassword reports whether pw matches hash; an empty hash spends the
 // same time and fails.
 func CheckPassword(hash, pw string) bool {
 	if hash == "" {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(pw))
+		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(pw))
 		return false
 	}
 	err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw))
