@@ -3,6 +3,7 @@ package eventsql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -224,41 +225,80 @@ func SQLRows(db *sql.DB, query string, args []any) func(context.Context) (Rows, 
 // meanwhile. The yielded event is reused: copy it to keep it.
 func Stream(ctx context.Context, kind usage.Kind, cols []Column, queries ...func(context.Context) (Rows, error)) iter.Seq2[*usage.Event, error] {
 	return pipe(ctx, kind, func(ctx context.Context, slot func() (*usage.Event, error)) error {
-		var next Rows
-		defer func() {
-			if next != nil {
-				next.Close()
-			}
-		}()
-		open := func(i int) (err error) {
-			next = nil
-			if i < len(queries) {
-				if next, err = queries[i](ctx); err != nil {
-					next = nil // a failed query may still return a typed nil
-				}
-			}
-			return err
-		}
-		if err := open(0); err != nil {
-			return err
-		}
 		dest := make([]any, len(cols))
-		for i := range queries {
-			rows := next
-			if err := open(i + 1); err != nil {
-				rows.Close()
-				return err
-			}
-			err := readRows(rows, cols, dest, slot)
-			if cerr := rows.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
+		return inTurn(ctx, queries, func(rows Rows) error { return readRows(rows, cols, dest, slot) })
+	})
+}
+
+// StreamInline is Stream without the decoding goroutine, for rows that
+// cost little to decode (ClickHouse's native reader): handing every event
+// to another core cost more than decoding it, and left that core less to
+// the server (BenchmarkExportClickHouse). The yielded event is reused.
+func StreamInline(ctx context.Context, kind usage.Kind, cols []Column, queries ...func(context.Context) (Rows, error)) iter.Seq2[*usage.Event, error] {
+	return func(yield func(*usage.Event, error) bool) {
+		// Each row is yielded when the next is asked for, or at the end:
+		// readRows fills the event only after asking for it.
+		var e usage.Event
+		filled, stopped := false, false
+		dest := make([]any, len(cols))
+		err := inTurn(ctx, queries, func(rows Rows) error {
+			return readRows(rows, cols, dest, func() (*usage.Event, error) {
+				if filled && !yield(&e, nil) {
+					stopped = true
+					return nil, errStopped
+				}
+				e, filled = usage.Event{Kind: kind}, true
+				return &e, nil
+			})
+		})
+		switch {
+		case stopped:
+		case err != nil:
+			yield(nil, err)
+		case filled:
+			yield(&e, nil)
+		}
+	}
+}
+
+var errStopped = errors.New("stopped")
+
+// inTurn reads each query's rows with read, in order, opening each query
+// before reading the one before it.
+func inTurn(ctx context.Context, queries []func(context.Context) (Rows, error), read func(Rows) error) error {
+	var next Rows
+	defer func() {
+		if next != nil {
+			next.Close()
+		}
+	}()
+	open := func(i int) (err error) {
+		next = nil
+		if i < len(queries) {
+			if next, err = queries[i](ctx); err != nil {
+				next = nil // a failed query may still return a typed nil
 			}
 		}
-		return nil
-	})
+		return err
+	}
+	if err := open(0); err != nil {
+		return err
+	}
+	for i := range queries {
+		rows := next
+		if err := open(i + 1); err != nil {
+			rows.Close()
+			return err
+		}
+		err := read(rows)
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func readRows(rows Rows, cols []Column, dest []any, slot func() (*usage.Event, error)) error {

@@ -391,3 +391,62 @@ func FuzzUsageRequest(f *testing.F) {
 		_ = r.FilePath("users", 1, "abcd1234", CSVFormat)
 	})
 }
+
+// TestCSVMinuteCache writes times second by second across offset changes
+// (daylight saving, a half-hour zone, Amsterdam's pre-1937 offset of
+// 19 minutes 32 seconds) and back in time: each cell is what
+// time.Format writes, though the writer formats a minute only once.
+func TestCSVMinuteCache(t *testing.T) {
+	for _, tc := range []struct {
+		zone  string
+		start time.Time
+	}{
+		{"America/New_York", time.Date(2026, 3, 8, 6, 58, 0, 0, time.UTC)},  // 02:00 local is skipped
+		{"America/New_York", time.Date(2026, 11, 1, 5, 58, 0, 0, time.UTC)}, // 01:00 local comes twice
+		{"Asia/Kolkata", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"Australia/Lord_Howe", time.Date(2026, 4, 4, 14, 58, 0, 0, time.UTC)}, // a half-hour change
+		{"Europe/Amsterdam", time.Date(1937, 6, 30, 23, 38, 0, 0, time.UTC)},   // +00:19:32 to +00:20
+		{"UTC", time.Date(2026, 3, 4, 5, 6, 59, 0, time.UTC)},
+	} {
+		t.Run(tc.zone+"/"+tc.start.Format(time.DateOnly), func(t *testing.T) {
+			loc, err := time.LoadLocation(tc.zone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const layout = "01/02/2006 15:04"
+			var rows [][]Value
+			var want strings.Builder
+			want.WriteString("t\r\n")
+			at := func(tm time.Time) {
+				rows = append(rows, []Value{{T: tm.In(loc)}})
+				want.WriteString(tm.In(loc).Format(layout) + "\r\n")
+			}
+			for s := range 240 {
+				at(tc.start.Add(time.Duration(s) * time.Second))
+			}
+			for s := range 240 {
+				at(tc.start.Add(time.Duration(240-s)*time.Second - time.Millisecond))
+			}
+			got := writeCSV(t, []Field{{Header: "t", Kind: Time, Layout: layout}}, rows...)
+			if got.String() != want.String() {
+				t.Errorf("got\n%s\nwant\n%s", got, want.String())
+			}
+		})
+	}
+}
+
+func TestHasSpecial(t *testing.T) {
+	for _, s := range []string{"", "a", "abcdefgh", "abcdefghi", "abcdefghijklmnopq", "\x80\xff\x7f\x01abcdefgh"} {
+		for i := 0; i <= len(s); i++ {
+			for _, b := range []byte{',', '"', '\r', '\n', '+', 0x2b, 0xac} {
+				x := s[:i] + string([]byte{b}) + s[i:]
+				if got, want := hasSpecial(x), strings.ContainsAny(x, ",\"\r\n"); got != want {
+					t.Errorf("hasSpecial(%q) = %v, want %v", x, got, want)
+				}
+			}
+		}
+		if hasSpecial(s) {
+			t.Errorf("hasSpecial(%q) = true", s)
+		}
+	}
+}
