@@ -3,7 +3,6 @@ package eventsql
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -229,39 +228,6 @@ func Stream(ctx context.Context, kind usage.Kind, cols []Column, queries ...func
 		return inTurn(ctx, queries, func(rows Rows) error { return readRows(rows, cols, dest, slot) })
 	})
 }
-
-// StreamInline is Stream without the decoding goroutine, for rows that
-// cost little to decode (ClickHouse's native reader): handing every event
-// to another core cost more than decoding it, and left that core less to
-// the server (BenchmarkExportClickHouse). The yielded event is reused.
-func StreamInline(ctx context.Context, kind usage.Kind, cols []Column, queries ...func(context.Context) (Rows, error)) iter.Seq2[*usage.Event, error] {
-	return func(yield func(*usage.Event, error) bool) {
-		// Each row is yielded when the next is asked for, or at the end:
-		// readRows fills the event only after asking for it.
-		var e usage.Event
-		filled, stopped := false, false
-		dest := make([]any, len(cols))
-		err := inTurn(ctx, queries, func(rows Rows) error {
-			return readRows(rows, cols, dest, func() (*usage.Event, error) {
-				if filled && !yield(&e, nil) {
-					stopped = true
-					return nil, errStopped
-				}
-				e, filled = usage.Event{Kind: kind}, true
-				return &e, nil
-			})
-		})
-		switch {
-		case stopped:
-		case err != nil:
-			yield(nil, err)
-		case filled:
-			yield(&e, nil)
-		}
-	}
-}
-
-var errStopped = errors.New("stopped")
 
 // inTurn reads each query's rows with read, in order, opening each query
 // before reading the one before it.
