@@ -313,13 +313,15 @@ func FuzzCSVMatchesEncodingCSV(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b, c string) {
 		when := time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)
 		got := writeCSV(t, []Field{{Header: a}, {Header: "n", Kind: Number}, {Header: "t", Kind: Time, Layout: "01/02/2006 15:04"}},
-			[]Value{{S: b}, {N: -42}, {T: when}}, []Value{{S: c}, {Null: true}, {Null: true}})
+			[]Value{{S: b}, {N: -42}, {T: when}}, []Value{{S: c}, {Null: true}, {Null: true}},
+			[]Value{{B: []byte(b)}, {N: 7}, {T: when.Add(time.Second)}}) // text as bytes (AppendTextColumn)
 		var want bytes.Buffer
 		cw := csv.NewWriter(&want)
 		cw.UseCRLF = true
 		cw.Write([]string{Neutralize(a), "n", "t"})
 		cw.Write([]string{Neutralize(b), "-42", "03/04/2026 05:06"})
 		cw.Write([]string{Neutralize(c), "", ""})
+		cw.Write([]string{Neutralize(b), "7", "03/04/2026 05:06"})
 		cw.Flush()
 		if got.String() != want.String() {
 			t.Fatalf("got\n%q\nwant\n%q", got.String(), want.String())

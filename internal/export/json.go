@@ -68,7 +68,11 @@ func (j *JSON) WriteRow(vals []Value) error {
 			b = append(b, '"')
 		default:
 			// Invalid UTF-8 comes out as U+FFFD; the row is still written.
-			b, _ = jsontext.AppendQuote(b, v.S)
+			if v.B != nil {
+				b, _ = jsontext.AppendQuote(b, v.B)
+			} else {
+				b, _ = jsontext.AppendQuote(b, v.S)
+			}
 		}
 	}
 	b = append(b, '}')

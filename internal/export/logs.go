@@ -48,11 +48,14 @@ var APIUsage = &Definition[Event]{
 		TimeColumn("Timestamp", "01/02/2006 15:04", "mm/dd/yyyy hh:mm", func(e Event) time.Time { return e.Time }),
 		TextColumn("IP Address", func(e Event) string { return e.IP }),
 		TextColumn("URL", func(e Event) string { return e.URL }),
-		TextColumn("Remote System Info", func(e Event) string {
-			if e.UserAgent == "" {
-				return "System: " + e.ClientClass.Label()
+		AppendTextColumn("Remote System Info", func(b []byte, e Event) []byte {
+			b = append(b, "System: "...)
+			b = append(b, e.ClientClass.Label()...)
+			if e.UserAgent != "" {
+				b = append(b, ", User-Agent: "...)
+				b = append(b, e.UserAgent...)
 			}
-			return "System: " + e.ClientClass.Label() + ", User-Agent: " + e.UserAgent
+			return b
 		}),
 	},
 }

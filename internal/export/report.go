@@ -43,26 +43,46 @@ func (f Field) Key() string {
 	return strings.ReplaceAll(strings.ToLower(f.Header), " ", "_")
 }
 
-// Value is one cell of a row. Writers read S, N or T by the field's kind;
-// Null leaves the cell empty.
+// Value is one cell of a row. Writers read the text (S, or B when set),
+// N or T by the field's kind; Null leaves the cell empty.
 type Value struct {
-	S    string
+	S string
+	// B, when not nil, is a Text cell's text instead of S: text built for
+	// the row (AppendTextColumn) in a buffer that the next row reuses, so a
+	// writer must not keep it.
+	B    []byte
 	N    int64
 	T    time.Time
 	Null bool
 }
 
+// Text is a Text cell's text, as a string.
+func (v *Value) Text() string {
+	if v.B != nil {
+		return string(v.B)
+	}
+	return v.S
+}
+
 // Column is one column of a report over rows of type R.
 type Column[R any] struct {
 	Field
-	text func(R) string
-	num  func(R) (int64, bool)
-	at   func(R) time.Time
+	text       func(R) string
+	appendText func([]byte, R) []byte
+	num        func(R) (int64, bool)
+	at         func(R) time.Time
 }
 
 // TextColumn is a column of strings.
 func TextColumn[R any](header string, f func(R) string) Column[R] {
 	return Column[R]{Field: Field{Header: header, Kind: Text}, text: f}
+}
+
+// AppendTextColumn is a column of text that f appends to dst, for text
+// made of parts: a string built for each row was an allocation a row, and
+// a sixth of the CPU of a million-row api-usage export.
+func AppendTextColumn[R any](header string, f func(dst []byte, r R) []byte) Column[R] {
+	return Column[R]{Field: Field{Header: header, Kind: Text}, appendText: f}
 }
 
 // NumberColumn is a column of integers; ok false leaves the cell empty.
@@ -78,14 +98,20 @@ func TimeColumn[R any](header, layout, excel string, f func(R) time.Time) Column
 }
 
 func (c *Column[R]) value(r R, loc *time.Location, v *Value) {
+	buf := v.B[:0] // the last row's, reused
 	*v = Value{}
-	switch c.Kind {
-	case Text:
+	switch {
+	case c.appendText != nil:
+		v.B = c.appendText(buf, r)
+		if v.B == nil {
+			v.B = []byte{}
+		}
+	case c.Kind == Text:
 		v.S = c.text(r)
-	case Number:
+	case c.Kind == Number:
 		n, ok := c.num(r)
 		v.N, v.Null = n, !ok
-	case Time:
+	case c.Kind == Time:
 		t := c.at(r)
 		if t.IsZero() {
 			v.Null = true

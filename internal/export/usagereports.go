@@ -273,7 +273,7 @@ func writeUsageWorkbook(w io.Writer, r *usageReport, loc *time.Location) error {
 		for _, row := range rows {
 			for i, v := range row {
 				if fields[i].Kind == Text {
-					fields[i].Width = max(fields[i].Width, utf8.RuneCountInString(v.S)+2)
+					fields[i].Width = max(fields[i].Width, utf8.RuneCountInString(v.Text())+2)
 				}
 			}
 		}
@@ -351,7 +351,7 @@ func writeUsageWorkbook(w io.Writer, r *usageReport, loc *time.Location) error {
 func joinValues(vs []Value) string {
 	parts := make([]string, len(vs))
 	for i, v := range vs {
-		parts[i] = v.S
+		parts[i] = v.Text()
 	}
 	return strings.Join(parts, "; ")
 }

@@ -223,12 +223,13 @@ func (x *XLSX) WriteRow(vals []Value) error {
 			b = v.T.AppendFormat(b, f.Layout)
 			b = append(b, "</t></is></c>"...)
 		default:
-			if v.S == "" {
+			text := v.Text()
+			if text == "" {
 				continue
 			}
 			b = x.appendRef(b, i)
 			b = append(b, `" t="inlineStr"><is>`...)
-			b = appendXMLText(b, Neutralize(v.S))
+			b = appendXMLText(b, Neutralize(text))
 			b = append(b, "</is></c>"...)
 		}
 	}
