@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -264,12 +265,12 @@ func appendString(b []byte, s string) []byte {
 }
 
 // nativeColumn is one column of a block: a String column's cells are
-// substrings of str, cell i ending at ends[i]; an integer column's are
-// ints.
+// substrings of str, cell i ending at ends[i] (32 bits: the scan touches
+// less memory); an integer column's are ints.
 type nativeColumn struct {
 	name, typ string
 	str       string
-	ends      []int
+	ends      []uint32
 	ints      []int64
 	raw       []byte // scratch the strings are read into
 }
@@ -277,9 +278,9 @@ type nativeColumn struct {
 func (c *nativeColumn) text(i int) string {
 	start := 0
 	if i > 0 {
-		start = c.ends[i-1]
+		start = int(c.ends[i-1])
 	}
-	return c.str[start:c.ends[i]]
+	return c.str[start:int(c.ends[i])]
 }
 
 // block reads a data block: its columns' names, types and cells.
@@ -368,7 +369,7 @@ func (n *nativeConn) strings(c *nativeColumn, rows int) error {
 				break
 			}
 			c.raw = append(c.raw, buf[used+k:used+k+int(l)]...)
-			c.ends = append(c.ends, len(c.raw))
+			c.ends = append(c.ends, uint32(len(c.raw)))
 			used += k + int(l)
 		}
 		n.r.Discard(used)
@@ -388,7 +389,10 @@ func (n *nativeConn) strings(c *nativeColumn, rows int) error {
 		if _, err := io.ReadFull(n.r, c.raw[start:]); err != nil {
 			return err
 		}
-		c.ends = append(c.ends, len(c.raw))
+		c.ends = append(c.ends, uint32(len(c.raw)))
+	}
+	if len(c.raw) > math.MaxUint32 {
+		return fmt.Errorf("%d bytes in one block", len(c.raw))
 	}
 	c.str = string(c.raw)
 	return nil

@@ -75,8 +75,8 @@ func (s *Store) query(query string, args []any) func(context.Context) (eventsql.
 		if err != nil {
 			return nil, err
 		}
-		// A scan holds a block or two per open query: smaller blocks keep a
-		// big export's memory small.
+		// Small blocks keep a big export's memory small, and the block
+		// being read in the processor's cache.
 		rows, err := queryNative(ctx, s.native, q+" SETTINGS max_block_size = "+strconv.Itoa(scanBlockRows))
 		if err != nil {
 			return nil, err
@@ -85,9 +85,9 @@ func (s *Store) query(query string, args []any) func(context.Context) (eventsql.
 	}
 }
 
-// scanBlockRows is the block size of scans, a quarter of ClickHouse's
+// scanBlockRows is the block size of scans, a sixteenth of ClickHouse's
 // default.
-const scanBlockRows = 16384
+const scanBlockRows = 4096
 
 type span struct{ from, to time.Time }
 

