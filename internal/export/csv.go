@@ -21,7 +21,7 @@ type CSV struct {
 	b      []byte // output not yet written to w
 	err    error
 	fields []Field
-	times  []minuteCache // by field, for Time fields written to the minute
+	times  []timeCell // by field, for Time fields
 }
 
 // csvFlush is how much output the writer gathers before writing it out.
@@ -35,13 +35,15 @@ func NewCSV(w io.Writer) *CSV {
 // WriteHeader writes the header row.
 func (c *CSV) WriteHeader(fields []Field) error {
 	c.fields = fields
-	c.times = make([]minuteCache, len(fields))
+	c.times = make([]timeCell, len(fields))
 	for i, f := range fields {
 		if i > 0 {
 			c.b = append(c.b, ',')
 		}
 		c.b = appendText(c.b, f.Header)
-		c.times[i].on = f.Kind == Time && toTheMinute(f.Layout)
+		if f.Kind == Time {
+			c.times[i] = timeCell{layout: compileLayout(f.Layout), minutes: toTheMinute(f.Layout)}
+		}
 	}
 	c.b = append(c.b, "\r\n"...)
 	return c.flush(false)
@@ -59,7 +61,7 @@ func (c *CSV) WriteRow(vals []Value) error {
 		case f.Kind == Number:
 			c.b = strconv.AppendInt(c.b, v.N, 10)
 		case f.Kind == Time:
-			c.time(f, &c.times[i], v.T)
+			c.time(&c.times[i], v.T)
 		case v.B != nil:
 			c.b = appendText(c.b, v.B)
 		default:
@@ -79,13 +81,13 @@ func (c *CSV) flush(all bool) error {
 	return c.err
 }
 
-// time writes t with f's layout.
-func (c *CSV) time(f *Field, m *minuteCache, t time.Time) {
+// time writes t with the cell's layout.
+func (c *CSV) time(m *timeCell, t time.Time) {
 	u := t.Unix()
-	if !m.on || u < m.from || u >= m.to {
-		m.text = t.AppendFormat(m.text[:0], f.Layout)
+	if !m.minutes || u < m.from || u >= m.to {
+		m.text = m.layout.append(m.text[:0], t)
 		m.quoted = needsQuotes(false, m.text)
-		if m.on {
+		if m.minutes {
 			m.from, m.to = m.minute(t)
 		}
 	}
@@ -96,10 +98,13 @@ func (c *CSV) time(f *Field, m *minuteCache, t time.Time) {
 	c.b = append(c.b, m.text...)
 }
 
-// minuteCache holds a time's text for the instants [from, to) that write
-// the same: the rows of an export come in time order, often many a minute.
-type minuteCache struct {
-	on       bool // the layout writes no unit finer than the minute
+// timeCell is how a Time field is written: its layout, read once, and for
+// a layout to the minute the text of the last minute written, for the
+// instants [from, to) that write the same: the rows of an export come in
+// time order, often many a minute.
+type timeCell struct {
+	layout   timeLayout
+	minutes  bool // the layout writes no unit finer than the minute
 	text     []byte
 	quoted   bool  // text is written quoted
 	from, to int64 // Unix seconds
@@ -108,7 +113,7 @@ type minuteCache struct {
 // minute returns the Unix seconds of the local minute that holds t, or an
 // empty span when the zone's offset changes within it (offsets of whole
 // seconds, as before 1900).
-func (m *minuteCache) minute(t time.Time) (from, to int64) {
+func (m *timeCell) minute(t time.Time) (from, to int64) {
 	from = t.Unix() - int64(t.Second())
 	to = from + 60
 	_, off := t.Zone()
