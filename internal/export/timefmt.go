@@ -83,7 +83,7 @@ scan:
 	// element and zone sign.
 	for _, t := range []time.Time{
 		time.Date(2026, 12, 31, 23, 59, 58, 999_999_999, time.UTC),
-		time.Date(1999, 1, 2, 3, 4, 5, 6_000_000, time.FixedZone("", -(9*3600 + 30*60))),
+		time.Date(1999, 1, 2, 3, 4, 5, 6_000_000, time.FixedZone("", -(9*3600+30*60))),
 		time.Date(2001, 10, 11, 12, 13, 14, 150_000_000, time.FixedZone("", 5*3600+45*60)),
 	} {
 		if string(l.append(nil, t)) != t.Format(layout) {
