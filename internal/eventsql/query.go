@@ -197,6 +197,7 @@ func Query(ctx context.Context, db *sql.DB, kind usage.Kind, cols []Column, quer
 const (
 	scanBatch   = 2048
 	scanBatches = 3
+	cancelEvery = 256
 )
 
 // Rows is what Stream reads: *sql.Rows, or a driver's own rows
@@ -353,17 +354,30 @@ func pipe(ctx context.Context, kind usage.Kind, produce func(ctx context.Context
 			}
 			errc <- err
 		}()
-		stopped := false
+		// A cancel is looked for every cancelEvery events, not only between
+		// batches, so that a slow consumer stops soon.
+		var stopped bool
+		var cancelled error
 		for batch := range full {
 			for i := range batch {
-				if !stopped && !yield(&batch[i], nil) {
+				if i%cancelEvery == 0 && cancelled == nil {
+					cancelled = ctx.Err()
+				}
+				if stopped || cancelled != nil {
+					break
+				}
+				if !yield(&batch[i], nil) {
 					stopped = true
 					cancel()
 				}
 			}
 			free <- batch[:0]
 		}
-		if err := <-errc; err != nil && !stopped {
+		err := <-errc
+		if err == nil {
+			err = cancelled // the rows were all read, not all yielded
+		}
+		if err != nil && !stopped {
 			yield(nil, err)
 		}
 	}
