@@ -40,7 +40,7 @@ var APIUsage = &Definition[Event]{
 	Name:    "api-usage",
 	Source:  "api_request events",
 	Filters: []string{"type", "format"},
-	Reads:   []string{"id", "time", "community", "member_id", "member_name", "ip", "url", "user_agent", "client_class"},
+	Reads:   []string{"id", "time", "community", "member_name", "ip", "url", "user_agent", "client_class"},
 	Columns: []Column[Event]{
 		TextColumn("ID", func(e Event) string { return e.ID }),
 		TextColumn("Community Name", func(e Event) string { return e.Community }),

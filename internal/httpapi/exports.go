@@ -59,7 +59,8 @@ func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, r
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	rw := export.NewWriter(lr.Format, w, lr.Report.Name)
-	rows := usage.NewPrivacy(st, s.secret, c.Workspace.ID).Events(scanner.ScanLogs(r.Context(), c.Workspace.ID, lr.Filter, lr.Report.Reads...))
+	privacy := usage.NewPrivacy(st, s.secret, c.Workspace.ID)
+	rows := privacy.Events(scanner.ScanLogs(r.Context(), c.Workspace.ID, lr.Filter, privacy.Reads(lr.Report.Reads)...))
 	if n, err := export.Write(r.Context(), lr.Report, rows, lr.Filter.Location(), rw, nil); err != nil {
 		// The header is out: the client sees a cut file; the log says why.
 		s.log.Error("export failed mid-stream", "report", lr.Report.Name, "workspace", c.Workspace.Name, "rows", n, "err", err)

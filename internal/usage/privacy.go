@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"iter"
 	"net/netip"
+	"slices"
 	"strconv"
 )
 
@@ -27,6 +28,27 @@ func NewPrivacy(st Settings, secret []byte, workspaceID int64) Privacy {
 
 // Active reports whether anything is changed.
 func (p Privacy) Active() bool { return p.users || p.ips }
+
+// Reads returns the event fields a scan must read so that Apply can work
+// on fields: a report reads what its columns show, and a pseudonym is made
+// from the person's id, which the report may not show.
+func (p Privacy) Reads(fields []string) []string {
+	if !p.users || len(fields) == 0 { // none: every field
+		return fields
+	}
+	out := slices.Clone(fields)
+	need := func(field string, when ...string) {
+		if !slices.Contains(out, field) && slices.ContainsFunc(when, func(f string) bool { return slices.Contains(fields, f) }) {
+			out = append(out, field)
+		}
+	}
+	need("member_id", "member_name")
+	need("member_name", "member_id")
+	need("user_id", "user_name", "user_email")
+	need("email", "username", "display_name")
+	need("username", "email", "display_name")
+	return out
+}
 
 // Events applies p to each event of rows as it passes.
 func (p Privacy) Events(rows iter.Seq2[*Event, error]) iter.Seq2[*Event, error] {

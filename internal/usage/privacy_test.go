@@ -2,6 +2,7 @@ package usage
 
 import (
 	"regexp"
+	"slices"
 	"testing"
 )
 
@@ -42,5 +43,30 @@ func TestPseudonyms(t *testing.T) {
 	off.Apply(&e)
 	if e.MemberName != "Ada" || e.IP != "203.0.113.7" || off.Active() {
 		t.Errorf("privacy off changed %+v", e)
+	}
+}
+
+func TestPrivacyReads(t *testing.T) {
+	on := NewPrivacy(Settings{AnonymizeUsers: true}, []byte("s"), 1)
+	ipsOnly := NewPrivacy(Settings{AnonymizeIPs: true}, []byte("s"), 1)
+	for _, tc := range []struct {
+		name   string
+		p      Privacy
+		fields []string
+		want   []string
+	}{
+		{"member name needs the id", on, []string{"id", "member_name"}, []string{"id", "member_name", "member_id"}},
+		{"both read", on, []string{"member_id", "member_name"}, []string{"member_id", "member_name"}},
+		{"no person", on, []string{"id", "url"}, []string{"id", "url"}},
+		{"activity", on, []string{"user_email"}, []string{"user_email", "user_id"}},
+		{"user seen", on, []string{"display_name"}, []string{"display_name", "email", "username"}},
+		{"every field", on, nil, nil},
+		{"users not anonymised", ipsOnly, []string{"member_name", "ip"}, []string{"member_name", "ip"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.p.Reads(tc.fields); !slices.Equal(got, tc.want) {
+				t.Errorf("Reads(%q) = %q, want %q", tc.fields, got, tc.want)
+			}
+		})
 	}
 }
