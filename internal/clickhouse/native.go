@@ -243,7 +243,8 @@ func (e *ServerError) Error() string {
 	return "code " + strconv.Itoa(int(e.Code)) + ": " + e.Message
 }
 
-// str reads a short string (names, types, messages).
+// str reads a string of the protocol (names, types, messages). It reads
+// what arrives rather than allocating what the length claims.
 func (n *nativeConn) str() (string, error) {
 	l, err := binary.ReadUvarint(n.r)
 	if err != nil {
@@ -252,11 +253,11 @@ func (n *nativeConn) str() (string, error) {
 	if l > maxStringLen {
 		return "", fmt.Errorf("string of %d bytes", l)
 	}
-	b := make([]byte, l)
-	if _, err := io.ReadFull(n.r, b); err != nil {
+	var b strings.Builder
+	if _, err := io.CopyN(&b, n.r, int64(l)); err != nil {
 		return "", err
 	}
-	return string(b), nil
+	return b.String(), nil
 }
 
 func appendString(b []byte, s string) []byte {
@@ -376,7 +377,8 @@ func (n *nativeConn) strings(c *nativeColumn, rows int) error {
 		if used > 0 || len(c.ends) == rows {
 			continue
 		}
-		// The next cell is longer than what is buffered.
+		// The next cell is longer than what is buffered: it is read as it
+		// arrives.
 		l, err := binary.ReadUvarint(n.r)
 		if err != nil {
 			return err
@@ -384,10 +386,14 @@ func (n *nativeConn) strings(c *nativeColumn, rows int) error {
 		if l > maxStringLen {
 			return fmt.Errorf("string of %d bytes", l)
 		}
-		start := len(c.raw)
-		c.raw = append(c.raw, make([]byte, l)...)
-		if _, err := io.ReadFull(n.r, c.raw[start:]); err != nil {
-			return err
+		for left := int(l); left > 0; {
+			buf, err := n.r.Peek(min(left, max(n.r.Buffered(), 1)))
+			if err != nil {
+				return err
+			}
+			c.raw = append(c.raw, buf...)
+			n.r.Discard(len(buf))
+			left -= len(buf)
 		}
 		c.ends = append(c.ends, uint32(len(c.raw)))
 	}

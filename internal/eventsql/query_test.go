@@ -55,6 +55,7 @@ func (*countRows) Close() error      { return nil }
 func TestStreamCancel(t *testing.T) {
 	for _, rows := range []int{100_000, scanBatch} {
 		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
 		query := func(context.Context) (Rows, error) { return &countRows{rows}, nil }
 		n, after := 0, 0
 		var got error
