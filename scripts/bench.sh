@@ -32,6 +32,8 @@ go test -run '^$' -bench 'JobOverhead' -benchtime 5x -count "$count" ./internal/
 USAGELOG_BENCH_CH_EVENTS=${USAGELOG_BENCH_CH_EVENTS:-50000000} \
   go test -run '^$' -bench 'LogsFirstPageClickHouse' -benchtime 20x -count "$count" -timeout 60m ./internal/clickhouse/
 go test -run '^$' -bench 'ExportClickHouse' -benchtime 3x -count "$count" -timeout 60m ./internal/clickhouse/
+# The same export end to end, beside clickhouse-client writing the same CSV.
+ROUNDS=$count scripts/export-bench.sh
 # Capture: the middleware's cost a request (-benchmem: allocations), and
 # the gateway at 5,000 requests/s in one process, with lost calls counted.
 go test -run '^$' -bench 'Handler' -benchmem -count "$count" ./capture/
