@@ -25,8 +25,7 @@ import (
 // cell: that was half the CPU of a million-row export, which made the
 // export slower than clickhouse-client on a two-core machine. Here a
 // block's String column is parsed straight out of the read buffer into one
-// string, and cells are substrings of it (BenchmarkExportClickHouse,
-// BenchmarkNativeDecode).
+// string, and cells are substrings of it (BenchmarkExportClickHouse).
 //
 // It speaks protocol revision 54405, which Debian's ClickHouse 18.16 and
 // current releases both accept: below it the server sends no logs,
@@ -69,7 +68,7 @@ type nativeConfig struct {
 type nativeConn struct {
 	c   net.Conn
 	r   *bufio.Reader
-	buf []byte // scratch for writing packets and reading short strings
+	buf []byte // the packet being written
 }
 
 // dialNative connects and says hello to the first address that answers.
@@ -150,25 +149,18 @@ func (n *nativeConn) hello(cfg nativeConfig) error {
 			return fmt.Errorf("hello: %w", err)
 		}
 	}
-	rev := min(v[2], nativeRevision)
-	if rev < 54213 {
-		return fmt.Errorf("hello: server revision %d is too old", v[2])
-	}
-	if _, err := n.str(); err != nil { // timezone (54058)
-		return fmt.Errorf("hello: %w", err)
-	}
-	if rev >= 54372 {
-		if _, err := n.str(); err != nil { // display name
-			return fmt.Errorf("hello: %w", err)
-		}
-	}
-	if rev >= 54401 {
-		if _, err := binary.ReadUvarint(n.r); err != nil { // version patch
-			return fmt.Errorf("hello: %w", err)
-		}
-	}
-	if rev != nativeRevision {
+	if v[2] < nativeRevision {
 		return fmt.Errorf("hello: server revision %d is older than %d", v[2], nativeRevision)
+	}
+	// The rest of revision 54405's hello: timezone, display name, version
+	// patch.
+	for range 2 {
+		if _, err := n.str(); err != nil {
+			return fmt.Errorf("hello: %w", err)
+		}
+	}
+	if _, err := binary.ReadUvarint(n.r); err != nil {
+		return fmt.Errorf("hello: %w", err)
 	}
 	return nil
 }
