@@ -88,3 +88,22 @@ func TestResentBeforeMerge(t *testing.T) {
 		t.Errorf("count logs = %d, %v", m, err)
 	}
 }
+
+// EstimateLogs counts what CountLogs counts while nothing is re-sent, with
+// the same filters.
+func TestEstimateLogs(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	if _, err := s.Append(ctx, 1, storetest.Fixture(300)); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []usage.LogFilter{{}, {Statuses: []int{404}}, {StatusClasses: []int{2}, Clients: []string{"Data Team"}}} {
+		want, err := s.CountLogs(ctx, 1, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.EstimateLogs(ctx, 1, f); err != nil || got != want || want == 0 {
+			t.Errorf("filter %+v: estimate %d, %v; count %d", f, got, err, want)
+		}
+	}
+}

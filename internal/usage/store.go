@@ -87,6 +87,14 @@ type EventStore interface {
 	Close() error
 }
 
+// LogEstimator is a store that counts the api_request events matching a
+// filter for less than LogScanner.CountLogs, but may count an event twice
+// (a re-sent event not yet merged away, on ClickHouse): for sizing progress
+// bars, never for limits.
+type LogEstimator interface {
+	EstimateLogs(ctx context.Context, workspaceID int64, f LogFilter) (int64, error)
+}
+
 // LogScanner streams every api_request matching a filter, newest first,
 // without holding them in memory. Exports use it.
 type LogScanner interface {
