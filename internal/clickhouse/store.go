@@ -1,7 +1,8 @@
 // Package clickhouse is usagelog's event store on ClickHouse, for more
 // events than one machine's SQLite holds: the native protocol
-// (clickhouse-go v2 behind database/sql), the events table of eventsql,
-// and SQL that runs on Debian's ClickHouse 18.16 and on current releases.
+// (clickhouse-go v2, and for scans a reader of its own, native.go), the
+// events table of eventsql, and SQL that runs on Debian's ClickHouse 18.16
+// and on current releases.
 package clickhouse
 
 import (
