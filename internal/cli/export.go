@@ -132,6 +132,11 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return usagef("export: %s", usage.ErrorMessage(err))
 	}
+	secret, err := st.serverSecret(ctx, d.data, env.Getenv("USAGELOG_SECRET"))
+	if err != nil {
+		return err
+	}
+	privacy := usage.NewPrivacy(settings, secret, ws.ID)
 	var progress func(int)
 	stopCount, finish := func() {}, func(int) {}
 	if !*quiet {
@@ -172,7 +177,7 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 
 	start := time.Now()
 	n, size, err := writeExport(ctx, *out, env, func(f io.Writer) (int, error) {
-		return lr.Run(ctx, scanner, ws.ID, export.NewWriter(lr.Format, f, lr.Report.Name), progress)
+		return lr.Run(ctx, scanner, ws.ID, privacy, export.NewWriter(lr.Format, f, lr.Report.Name), progress)
 	})
 	stopCount()
 	if err != nil {
@@ -262,7 +267,7 @@ func exportUsageData(ctx context.Context, env Env, st *stores, ws usage.Workspac
 	if !ok {
 		return fmt.Errorf("export: the events store cannot stream activity")
 	}
-	secret, err := loadSecret(data, env.Getenv("USAGELOG_SECRET"))
+	secret, err := st.serverSecret(ctx, data, env.Getenv("USAGELOG_SECRET"))
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/usagelog/usagelog/internal/ingest"
+	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/storetest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -99,6 +101,39 @@ func TestExportCommand(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(data, ".*.tmp")); len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
+	}
+
+	// The workspace's privacy settings hold in the command line's exports
+	// too: members become the pseudonyms of the server's secret, IPs /24s.
+	on := usage.Settings{AnonymizeUsers: true, AnonymizeIPs: true}
+	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(data, "usagelog.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.SaveSettings(context.Background(), 1, on)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, nil, "export", "api-usage", "--data", data, "--quiet", "--out", "-")
+	rows, err = csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if r.code != 0 || err != nil || len(rows) != len(events)+1 {
+		t.Fatalf("export with privacy: %d rows, %v, %+v", len(rows), err, r.stderr)
+	}
+	secret, _ := os.ReadFile(filepath.Join(data, "secret"))
+	privacy := usage.NewPrivacy(on, []byte(strings.TrimSpace(string(secret))), 1)
+	byID := map[string]usage.Event{}
+	for _, e := range events {
+		byID[e.ID] = e
+	}
+	for _, row := range rows[1:] {
+		e := byID[row[0]]
+		if want := privacy.Pseudonym(e.MemberID); row[2] != want || want == "" {
+			t.Fatalf("member of %s: %q, want the pseudonym %q", row[0], row[2], want)
+		}
+		if want := usage.TruncateIP(e.IP); row[4] != want {
+			t.Fatalf("IP of %s: %q, want %q", row[0], row[4], want)
+		}
 	}
 }
 

@@ -94,13 +94,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 		}
 	}
 
-	var key []byte
-	if *secret == "" && st.secret != nil {
-		// Replicas on one metadata database share its secret.
-		key, err = st.secret(ctx)
-	} else {
-		key, err = loadSecret(d.data, *secret)
-	}
+	key, err := st.serverSecret(ctx, d.data, *secret)
 	if err != nil {
 		return err
 	}

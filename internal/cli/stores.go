@@ -159,3 +159,13 @@ func resolveWorkspace(ctx context.Context, meta usage.MetaStore, name string) (u
 	}
 	return ws, err
 }
+
+// serverSecret is the secret of download links and pseudonyms: given (the
+// --secret flag or USAGELOG_SECRET), else the metadata store's when it keeps
+// one (PostgreSQL, shared by replicas), else the one in data.
+func (st *stores) serverSecret(ctx context.Context, data, given string) ([]byte, error) {
+	if given == "" && st.secret != nil {
+		return st.secret(ctx)
+	}
+	return loadSecret(data, given)
+}

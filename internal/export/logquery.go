@@ -89,7 +89,9 @@ func rangeName(f usage.LogFilter, now time.Time) string {
 	return from + "_" + to
 }
 
-// Run writes the request's rows from src into w.
-func (lr LogRequest) Run(ctx context.Context, src usage.LogScanner, workspaceID int64, w RowWriter, progress func(int)) (int, error) {
-	return Write(ctx, lr.Report, src.ScanLogs(ctx, workspaceID, lr.Filter, lr.Report.Reads...), lr.Filter.Location(), w, progress)
+// Run writes the request's rows from src into w, with the workspace's
+// privacy settings applied.
+func (lr LogRequest) Run(ctx context.Context, src usage.LogScanner, workspaceID int64, privacy usage.Privacy, w RowWriter, progress func(int)) (int, error) {
+	rows := privacy.Events(src.ScanLogs(ctx, workspaceID, lr.Filter, privacy.Reads(lr.Report.Reads)...))
+	return Write(ctx, lr.Report, rows, lr.Filter.Location(), w, progress)
 }

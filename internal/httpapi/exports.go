@@ -59,9 +59,7 @@ func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, r
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	rw := export.NewWriter(lr.Format, w, lr.Report.Name)
-	privacy := usage.NewPrivacy(st, s.secret, c.Workspace.ID)
-	rows := privacy.Events(scanner.ScanLogs(r.Context(), c.Workspace.ID, lr.Filter, privacy.Reads(lr.Report.Reads)...))
-	if n, err := export.Write(r.Context(), lr.Report, rows, lr.Filter.Location(), rw, nil); err != nil {
+	if n, err := lr.Run(r.Context(), scanner, c.Workspace.ID, usage.NewPrivacy(st, s.secret, c.Workspace.ID), rw, nil); err != nil {
 		// The header is out: the client sees a cut file; the log says why.
 		s.log.Error("export failed mid-stream", "report", lr.Report.Name, "workspace", c.Workspace.Name, "rows", n, "err", err)
 	}

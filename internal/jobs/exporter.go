@@ -143,9 +143,8 @@ func (e *Exporter) planLogs(p *Plan, loc *time.Location, privacy usage.Privacy, 
 			return Result{}, err
 		}
 		progress(0, total)
-		rows := privacy.Events(scanner.ScanLogs(ctx, p.ws.ID, lr.Filter, privacy.Reads(lr.Report.Reads)...))
 		return store(ctx, e.Files, p.filePath, func(w io.Writer) (int, error) {
-			return export.Write(ctx, lr.Report, rows, lr.Filter.Location(), export.NewWriter(lr.Format, w, lr.Report.Name),
+			return lr.Run(ctx, scanner, p.ws.ID, privacy, export.NewWriter(lr.Format, w, lr.Report.Name),
 				func(n int) { progress(int64(n), total) })
 		})
 	}
