@@ -10,7 +10,6 @@ import (
 	"io"
 	"math"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -62,6 +61,7 @@ type nativeConfig struct {
 	database, user, password string
 	tls                      *tls.Config
 	dialTimeout              time.Duration
+	hostname                 string // this machine's, for the server's query log
 }
 
 // nativeConn is one connection, used for one query.
@@ -167,8 +167,7 @@ func (n *nativeConn) hello(cfg nativeConfig) error {
 
 // send sends a SELECT and the empty block that ends the (absent) external
 // tables, as the protocol wants.
-func (n *nativeConn) send(query string) error {
-	host, _ := os.Hostname()
+func (n *nativeConn) send(query, hostname string) error {
 	b := n.buf[:0]
 	b = binary.AppendUvarint(b, clientQuery)
 	b = appendString(b, "") // query id: the server makes one
@@ -177,9 +176,9 @@ func (n *nativeConn) send(query string) error {
 	b = appendString(b, "") // initial user
 	b = appendString(b, "") // initial query id
 	b = appendString(b, n.c.LocalAddr().String())
-	b = append(b, 1)          // interface: TCP
-	b = appendString(b, "")   // OS user
-	b = appendString(b, host) // client hostname
+	b = append(b, 1)              // interface: TCP
+	b = appendString(b, "")       // OS user
+	b = appendString(b, hostname) // client hostname
 	b = appendString(b, "usagelog")
 	b = binary.AppendUvarint(b, 1)
 	b = binary.AppendUvarint(b, 0)
@@ -262,13 +261,14 @@ func appendString(b []byte, s string) []byte {
 // less memory); an integer column's are ints.
 type nativeColumn struct {
 	name, typ string
+	text      bool // a String column: cells in str, else in ints
 	str       string
 	ends      []uint32
 	ints      []int64
 	raw       []byte // scratch the strings are read into
 }
 
-func (c *nativeColumn) text(i int) string {
+func (c *nativeColumn) cell(i int) string {
 	start := 0
 	if i > 0 {
 		start = int(c.ends[i-1])
@@ -325,6 +325,7 @@ func (n *nativeConn) block(cols []nativeColumn) ([]nativeColumn, int, error) {
 		if c.typ, err = n.str(); err != nil {
 			return cols, 0, err
 		}
+		c.text = c.typ == "String"
 		if rows == 0 {
 			continue
 		}
@@ -432,7 +433,7 @@ func queryNative(ctx context.Context, cfg nativeConfig, query string) (*nativeRo
 	if err != nil {
 		return nil, err
 	}
-	if err := conn.send(query); err != nil {
+	if err := conn.send(query, cfg.hostname); err != nil {
 		conn.c.Close()
 		return nil, err
 	}
@@ -518,8 +519,8 @@ func (r *nativeRows) Scan(dest ...any) error {
 	}
 	for i, d := range dest {
 		c := &r.cols[i]
-		if c.typ == "String" {
-			s := c.text(r.row)
+		if c.text {
+			s := c.cell(r.row)
 			switch d := d.(type) {
 			case *string:
 				*d = s

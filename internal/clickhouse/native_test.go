@@ -20,7 +20,7 @@ func testNative() nativeConfig {
 	if addr == "" {
 		addr = "127.0.0.1:9000"
 	}
-	return nativeConfig{addrs: []string{addr}, database: "default", dialTimeout: 10 * time.Second}
+	return nativeConfig{addrs: []string{addr}, database: "default", dialTimeout: 10 * time.Second, hostname: hostname()}
 }
 
 // readAll reads every row of query into strings (Int64 cells formatted).
@@ -39,7 +39,7 @@ func rowStrings(rows *nativeRows) ([][]string, error) {
 	for rows.Next() {
 		dest := make([]any, len(rows.cols))
 		for i, c := range rows.cols {
-			if c.typ == "String" {
+			if c.text {
 				dest[i] = new(string)
 			} else {
 				dest[i] = new(int64)

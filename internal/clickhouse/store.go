@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"os"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -85,6 +86,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		password:    opts.Auth.Password,
 		tls:         opts.TLS,
 		dialTimeout: opts.DialTimeout,
+		hostname:    hostname(),
 	}}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
@@ -373,4 +375,9 @@ func (s *Store) DropDatabase(ctx context.Context) error {
 	}
 	_, err := s.db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name)
 	return err
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
 }
