@@ -56,6 +56,26 @@ func (q LogsQuery) SQL() (string, []any) {
 		b.WriteString(" AND time_ms < ?")
 		args = append(args, f.To.UnixMilli())
 	}
+	args = FilterSQL(&b, &f, args)
+	if q.After != nil {
+		b.WriteString(" AND (time_ms < ? OR (time_ms = ? AND id < ?))")
+		args = append(args, q.After.TimeMS, q.After.TimeMS, q.After.ID)
+	}
+	if q.Count {
+		return b.String(), args
+	}
+	b.WriteString(" ORDER BY time_ms DESC, id DESC")
+	if q.Limit > 0 {
+		b.WriteString(fmt.Sprintf(" LIMIT %d", q.Limit))
+	}
+	return b.String(), args
+}
+
+// FilterSQL appends to b the AND terms of f's statuses, clients,
+// collections, communities, collection type and usage type (not its
+// times), on columns of those names, and returns args with theirs: the
+// events table and the rollups that keep those columns share it.
+func FilterSQL(b *strings.Builder, f *usage.LogFilter, args []any) []any {
 	if len(f.Statuses) > 0 || len(f.StatusClasses) > 0 {
 		var ors []string
 		if len(f.Statuses) > 0 {
@@ -70,9 +90,9 @@ func (q LogsQuery) SQL() (string, []any) {
 		}
 		b.WriteString(" AND (" + strings.Join(ors, " OR ") + ")")
 	}
-	args = in(&b, "client", f.Clients, args)
-	args = in(&b, "collection", f.Collections, args)
-	args = in(&b, "community", f.Communities, args)
+	args = in(b, "client", f.Clients, args)
+	args = in(b, "collection", f.Collections, args)
+	args = in(b, "community", f.Communities, args)
 	if f.CollectionType != "" {
 		b.WriteString(" AND collection_type = ?")
 		args = append(args, f.CollectionType)
@@ -81,18 +101,7 @@ func (q LogsQuery) SQL() (string, []any) {
 		b.WriteString(" AND usage_type = ?")
 		args = append(args, string(f.UsageType))
 	}
-	if q.After != nil {
-		b.WriteString(" AND (time_ms < ? OR (time_ms = ? AND id < ?))")
-		args = append(args, q.After.TimeMS, q.After.TimeMS, q.After.ID)
-	}
-	if q.Count {
-		return b.String(), args
-	}
-	b.WriteString(" ORDER BY time_ms DESC, id DESC")
-	if q.Limit > 0 {
-		b.WriteString(fmt.Sprintf(" LIMIT %d", q.Limit))
-	}
-	return b.String(), args
+	return args
 }
 
 func in(b *strings.Builder, col string, vals []string, args []any) []any {
@@ -169,7 +178,7 @@ func Projection(all []Column, fields []string) ([]Column, error) {
 }
 
 // Query runs query and returns its rows as events of kind.
-func Query(ctx context.Context, db *sql.DB, kind usage.Kind, cols []Column, query string, args []any) ([]usage.Event, error) {
+func Query(ctx context.Context, db Queryer, kind usage.Kind, cols []Column, query string, args []any) ([]usage.Event, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -209,8 +218,13 @@ type Rows interface {
 	Close() error
 }
 
-// SQLRows is a query for Stream on a database/sql pool.
-func SQLRows(db *sql.DB, query string, args []any) func(context.Context) (Rows, error) {
+// Queryer is a database/sql pool, connection or transaction.
+type Queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// SQLRows is a query for Stream on a database/sql pool or transaction.
+func SQLRows(db Queryer, query string, args []any) func(context.Context) (Rows, error) {
 	return func(ctx context.Context) (Rows, error) {
 		rows, err := db.QueryContext(ctx, query, args...)
 		if err != nil {

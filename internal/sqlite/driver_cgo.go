@@ -10,6 +10,8 @@ import (
 	"net/url"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/usagelog/usagelog/internal/summary"
 )
 
 // Driver names the SQLite library this binary was built with, for logs.
@@ -21,6 +23,10 @@ const Driver = "mattn/go-sqlite3 (cgo)"
 // runs pragmas first.
 func openDB(path string, pragmas []string, immediate bool) (*sql.DB, error) {
 	drv := &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		// The rollups merge timing histograms in their upserts.
+		if err := c.RegisterFunc(histMergeFunc, summary.MergeEncoded, true); err != nil {
+			return fmt.Errorf("register %s: %w", histMergeFunc, err)
+		}
 		for _, p := range pragmas {
 			if _, err := c.Exec("PRAGMA "+p, nil); err != nil {
 				return fmt.Errorf("pragma %s: %w", p, err)

@@ -4,9 +4,14 @@ package sqlite
 
 import (
 	"database/sql"
+	"database/sql/driver"
+	"fmt"
 	"net/url"
+	"sync"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
+
+	"github.com/usagelog/usagelog/internal/summary"
 )
 
 // Driver names the SQLite library this binary was built with, for logs.
@@ -16,6 +21,9 @@ const Driver = "modernc.org/sqlite (pure Go)"
 // compiler still builds and runs usagelog; the file format is the same as
 // the cgo build's (driver_cgo.go). Every connection runs pragmas first.
 func openDB(path string, pragmas []string, immediate bool) (*sql.DB, error) {
+	if err := registerOnce(); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
 	for _, p := range pragmas {
 		q.Add("_pragma", p)
@@ -25,3 +33,17 @@ func openDB(path string, pragmas []string, immediate bool) (*sql.DB, error) {
 	}
 	return sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 }
+
+// registerOnce registers the rollups' histogram merge with the driver, for
+// every connection it opens from then on.
+var registerOnce = sync.OnceValue(func() error {
+	err := sqlite.RegisterDeterministicScalarFunction(histMergeFunc, 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		a, _ := args[0].([]byte)
+		b, _ := args[1].([]byte)
+		return summary.MergeEncoded(a, b), nil
+	})
+	if err != nil {
+		return fmt.Errorf("register %s: %w", histMergeFunc, err)
+	}
+	return nil
+})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
+	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -38,6 +39,11 @@ func (s *Store) insertStmt(ctx context.Context, k usage.Kind, n int) (*sql.Stmt,
 	row := "(" + eventsql.Placeholders(len(names)) + ")"
 	q := "INSERT OR IGNORE INTO events (" + strings.Join(names, ", ") + ") VALUES " +
 		strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+	if k == usage.KindAPIRequest {
+		// The ids inserted, not those ignored as duplicates, go into
+		// the rollups.
+		q += " RETURNING id"
+	}
 	st, err := s.write.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
@@ -100,6 +106,7 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	}
 	defer tx.Rollback()
 	args := make([]any, 0, rowsPerInsert*64)
+	var rollups *summary.Batch
 	for _, r := range runs {
 		k := sorted[r.from].Kind
 		cols := eventsql.KindColumns(k)
@@ -111,18 +118,66 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 				args = append(args, eventsql.InsertValue(c.Ptr(e)))
 			}
 		}
-		result, err := tx.StmtContext(ctx, r.stmt).ExecContext(ctx, args...)
+		var n int
+		var err error
+		if k == usage.KindAPIRequest {
+			if rollups == nil {
+				rollups = summary.NewBatch()
+			}
+			n, err = insertReturning(ctx, tx.StmtContext(ctx, r.stmt), args, sorted[r.from:r.to], rollups)
+		} else {
+			var result sql.Result
+			if result, err = tx.StmtContext(ctx, r.stmt).ExecContext(ctx, args...); err == nil {
+				n64, _ := result.RowsAffected()
+				n = int(n64)
+			}
+		}
 		if err != nil {
 			return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
 		}
-		n, _ := result.RowsAffected()
-		res.Inserted += int(n)
-		res.Duplicates += r.to - r.from - int(n)
+		res.Inserted += n
+		res.Duplicates += r.to - r.from - n
+	}
+	if rollups != nil {
+		if err := s.writeRollups(ctx, tx, workspaceID, rollups); err != nil {
+			return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
 	}
 	return res, nil
+}
+
+// insertReturning runs an api_request insert that returns the ids it
+// inserted, and rolls up the events it inserted: of events sharing an id,
+// the first (the sort is stable, so the first sent).
+func insertReturning(ctx context.Context, st *sql.Stmt, args []any, events []*usage.Event, rollups *summary.Batch) (int, error) {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	inserted := make(map[string]bool, len(events))
+	n := 0
+	var id string
+	for rows.Next() {
+		if err := rows.Scan(&id); err != nil {
+			return 0, err
+		}
+		inserted[id] = true
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, e := range events {
+		if inserted[e.ID] {
+			rollups.Add(e)
+			delete(inserted, e.ID)
+		}
+	}
+	return n, nil
 }
 
 // Logs returns one page of api_request events, newest first.

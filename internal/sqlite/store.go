@@ -47,6 +47,7 @@ type Store struct {
 
 	insertMu sync.Mutex
 	inserts  map[insertKey]*sql.Stmt
+	upserts  map[upsertKey]*sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error
@@ -91,6 +92,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.upserts, err = prepareUpserts(ctx, s.write); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
 	return s, nil
 }
 
@@ -112,6 +117,10 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// rollupsVersion is the migration that creates the rollup tables: applying
+// it also rolls up the events stored before it.
+const rollupsVersion = 6
+
 func (s *Store) applyMigration(ctx context.Context, version int64, body string) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -127,6 +136,11 @@ func (s *Store) applyMigration(ctx context.Context, version int64, body string) 
 	}
 	if _, err := tx.ExecContext(ctx, body); err != nil {
 		return err
+	}
+	if version == rollupsVersion {
+		if err := rebuildRollups(ctx, tx); err != nil {
+			return fmt.Errorf("rollups of the stored events: %w", err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, time.Now().UnixMilli()); err != nil {
 		return err
@@ -156,6 +170,9 @@ func (s *Store) Close() error {
 		// Fold the WAL back so the file stands alone.
 		s.insertMu.Lock()
 		for _, st := range s.inserts {
+			st.Close()
+		}
+		for _, st := range s.upserts {
 			st.Close()
 		}
 		s.insertMu.Unlock()

@@ -65,3 +65,7 @@ func TestReportsReadOnlyWhatTheyDeclare(t *testing.T) {
 		}
 	}
 }
+
+func TestSummariesConformance(t *testing.T) {
+	storetest.Summaries(t, func(t *testing.T) storetest.SummaryStore { return sqlitetest.Open(t) })
+}

@@ -1,0 +1,164 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/url"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/summary"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// SummaryStore is an event store that keeps rollups.
+type SummaryStore interface {
+	usage.EventStore
+	usage.LogScanner
+	summary.Source
+}
+
+// SummaryNow is the clock of the summaries suite: mid-quarter-hour, so that
+// every period's last bucket is in progress.
+var SummaryNow = time.Date(2026, 11, 3, 14, 37, 21, 0, time.UTC)
+
+// RandomCalls returns n api_request events at random times of the 100 days
+// before now, with random statuses, clients, collections, communities,
+// user agents (so usage types) and log-normal timings up to minutes.
+func RandomCalls(seed uint64, n int, now time.Time) []usage.Event {
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	statuses := []int{200, 200, 200, 201, 204, 301, 400, 401, 403, 404, 429, 500, 502, 503}
+	clients := []string{"Data Team", "Claude MCP", "Slack integration", "=cmd|'/C calc'!A0", "<b>Partner</b>", ""}
+	collections := []struct{ name, ctype string }{{"Ideas API", "proxy"}, {"Members sync", "recipe"}, {"Reporting", "proxy"}, {"", ""}}
+	communities := []string{"Innovation Hub", "Product Ideas", "Employee Voice", ""}
+	agents := []struct{ url, ua string }{
+		{"/a/rest/v1/ideas", "ideascale-mcp-server/1.0.0"}, {"/a/rest/chat/x", "Java/21"},
+		{"/a/rest/v1/members", "PostmanRuntime/7.43.3"}, {"/a/rest/backend/v1/s", "axios/1.7.7"},
+	}
+	out := make([]usage.Event, n)
+	span := int64(100 * 24 * time.Hour / time.Millisecond)
+	for i := range out {
+		t := now.Add(-time.Duration(rng.Int64N(span)) * time.Millisecond)
+		if i%5 == 0 {
+			// Some calls exactly on quarter hours, where buckets meet.
+			t = t.Truncate(15 * time.Minute)
+		}
+		col := collections[rng.IntN(len(collections))]
+		ag := agents[rng.IntN(len(agents))]
+		e := usage.Event{
+			Kind: usage.KindAPIRequest, ID: fmt.Sprintf("sum-%d-%06d", seed, i), Time: usage.TruncateMS(t),
+			Method: "GET", URL: ag.url, UserAgent: ag.ua, Status: statuses[rng.IntN(len(statuses))],
+			Client: clients[rng.IntN(len(clients))], Collection: col.name, CollectionType: col.ctype,
+			Community: communities[rng.IntN(len(communities))],
+			TimingMS:  int64(math.Exp(3.5 + 1.6*rng.NormFloat64())),
+		}
+		e.ClientClass, e.UsageType = usage.Classify(e.URL, e.UserAgent)
+		out[i] = e
+	}
+	return out
+}
+
+// summaryFilters are the filters the suite checks each window with.
+var summaryFilters = []struct{ name, query string }{
+	{"None", ""},
+	{"Client", "client=Data+Team"},
+	{"HostileClient", "client=%3Dcmd%7C%27%2FC+calc%27%21A0"},
+	{"TwoClients", "client=Claude+MCP&client=Slack+integration"},
+	{"Collection", "collection=Ideas+API"},
+	{"CollectionType", "collection_type=recipe"},
+	{"Community", "community=Product+Ideas"},
+	{"UsageMCP", "usage_type=mcp"},
+	{"UsageOther", "usage_type=other"},
+	{"Status", "status=404,500"},
+	{"StatusClass", "status_class=4xx"},
+	{"Combined", "client=Data+Team&collection_type=proxy&community=Innovation+Hub&usage_type=other"},
+}
+
+// Summaries checks a store's rollups against a full scan of random
+// events: every period and from/to windows with times off the quarter-hour
+// grid, in UTC, Asia/Kathmandu (+05:45) and America/New_York, with every
+// filter. Counts must be equal, p95 within 2% of the exact value.
+func Summaries(t *testing.T, open func(t *testing.T) SummaryStore) {
+	ctx := context.Background()
+	s := open(t)
+	events := RandomCalls(7, 6000, SummaryNow)
+	// Two batches, then the second again: re-sent events count once.
+	for _, b := range [][]usage.Event{events[:3500], events[3500:], events[3000:4000]} {
+		if _, err := s.Append(ctx, 1, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another workspace's calls never show.
+	if _, err := s.Append(ctx, 2, RandomCalls(8, 500, SummaryNow)); err != nil {
+		t.Fatal(err)
+	}
+	svc := &summary.Service{Rollups: s, Events: s}
+	windows := []string{"period=24h", "period=7d", "period=30d", "period=90d",
+		"from=2026-08-01&to=2026-10-15", "from=2026-10-30T10:07:13Z&to=2026-11-02T23:59:59.999Z",
+		"from=2026-11-03T09:01:00Z&to=2026-11-03T09:11:00Z", "from=2026-07-01"}
+	for _, zone := range []string{"UTC", "Asia/Kathmandu", "America/New_York"} {
+		for _, win := range windows {
+			for _, f := range summaryFilters {
+				name := fmt.Sprintf("%s/%s/%s", zone, win, f.name)
+				raw := win + "&tz=" + zone
+				if f.query != "" {
+					raw += "&" + f.query
+				}
+				q, err := url.ParseQuery(raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req, err := summary.ParseRequest(q, SummaryNow, time.UTC)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				got, err := svc.Summary(ctx, 1, req)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				want, wantFacets, _ := summary.Reference(events, req)
+				compareSummary(t, name, got, want)
+				gotFacets, err := svc.Facets(ctx, 1, req)
+				if err != nil {
+					t.Fatalf("%s: facets: %v", name, err)
+				}
+				if !reflect.DeepEqual(gotFacets, wantFacets) {
+					t.Errorf("%s: facets\n got %+v\nwant %+v", name, gotFacets, wantFacets)
+				}
+			}
+		}
+	}
+	t.Run("EmptyWorkspace", func(t *testing.T) {
+		req, err := summary.ParseRequest(url.Values{"period": {"7d"}}, SummaryNow, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := svc.Summary(ctx, 3, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Total != 0 || len(got.Series) != 28 || len(got.TopClients) != 0 || got.P95MS != 0 {
+			t.Errorf("empty workspace: %+v", got)
+		}
+	})
+}
+
+func compareSummary(t *testing.T, name string, got, want *summary.Summary) {
+	t.Helper()
+	if got.Total != want.Total || got.Errors != want.Errors || got.MCP != want.MCP || got.Other != want.Other {
+		t.Errorf("%s: total/errors/mcp/other = %d/%d/%d/%d, want %d/%d/%d/%d", name,
+			got.Total, got.Errors, got.MCP, got.Other, want.Total, want.Errors, want.MCP, want.Other)
+	}
+	if !reflect.DeepEqual(got.Series, want.Series) {
+		t.Errorf("%s: series\n got %v\nwant %v", name, got.Series, want.Series)
+	}
+	if !reflect.DeepEqual(got.TopClients, want.TopClients) {
+		t.Errorf("%s: top clients\n got %v\nwant %v", name, got.TopClients, want.TopClients)
+	}
+	if d := math.Abs(float64(got.P95MS - want.P95MS)); d > 0.02*float64(want.P95MS) {
+		t.Errorf("%s: p95 = %d ms, exact %d ms: more than 2%% off", name, got.P95MS, want.P95MS)
+	}
+}

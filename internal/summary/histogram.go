@@ -1,0 +1,157 @@
+package summary
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"slices"
+)
+
+// Timing buckets: every millisecond up to linearMax has a bucket of its own;
+// above it, buckets grow by growth each, so a bucket's middle is within 1%
+// of any timing in it and a percentile read from the histogram is within
+// 2% of the exact one (the contract of p95_ms).
+const (
+	linearMax = 128
+	growth    = 1.02
+)
+
+var logGrowth = math.Log(growth)
+
+// TimingBucket is the bucket of a timing in milliseconds. ClickHouse's
+// rollups compute the same in SQL (TimingBucketSQL).
+func TimingBucket(ms int64) int {
+	if ms <= linearMax {
+		return int(max(ms, 0))
+	}
+	return linearMax + 1 + int(math.Floor(math.Log(float64(ms)/linearMax)/logGrowth))
+}
+
+// TimingBucketSQL is TimingBucket as a SQL expression of column col, in
+// functions both ClickHouse 18.16 and current releases have.
+func TimingBucketSQL(col string) string {
+	return "if(" + col + " <= 128, greatest(" + col + ", 0), toInt64(129 + floor(log(" + col + " / 128) / log(1.02))))"
+}
+
+// BucketValue is the timing a bucket stands for: the millisecond itself up
+// to linearMax, else the geometric middle of the bucket.
+func BucketValue(b int) int64 {
+	if b <= linearMax {
+		return int64(b)
+	}
+	lo := linearMax * math.Pow(growth, float64(b-linearMax-1))
+	return int64(math.Round(lo * math.Sqrt(growth)))
+}
+
+// Histogram counts timings by bucket. The zero value is empty.
+type Histogram struct {
+	counts []int64 // by bucket
+	total  int64
+}
+
+// Add counts n timings of bucket b.
+func (h *Histogram) Add(b int, n int64) {
+	if b < 0 || n == 0 {
+		return
+	}
+	if b >= len(h.counts) {
+		h.counts = slices.Grow(h.counts, b+1-len(h.counts))[:b+1]
+	}
+	h.counts[b] += n
+	h.total += n
+}
+
+// Merge adds another histogram.
+func (h *Histogram) Merge(o *Histogram) {
+	for b, n := range o.counts {
+		h.Add(b, n)
+	}
+}
+
+// Count is how many timings the histogram holds.
+func (h *Histogram) Count() int64 { return h.total }
+
+// Quantile is the timing of nearest rank q (0 < q ≤ 1), 0 when empty.
+func (h *Histogram) Quantile(q float64) int64 {
+	if h.total == 0 {
+		return 0
+	}
+	rank := int64(math.Ceil(float64(h.total) * q))
+	rank = min(max(rank, 1), h.total)
+	var seen int64
+	for b, n := range h.counts {
+		seen += n
+		if seen >= rank {
+			return BucketValue(b)
+		}
+	}
+	return BucketValue(len(h.counts) - 1)
+}
+
+// ExactQuantile is the nearest-rank quantile of timings, the reference the
+// histogram is held to. It sorts timings.
+func ExactQuantile(timings []int64, q float64) int64 {
+	if len(timings) == 0 {
+		return 0
+	}
+	slices.Sort(timings)
+	rank := int(math.Ceil(float64(len(timings)) * q))
+	return timings[min(max(rank, 1), len(timings))-1]
+}
+
+// Encoded histograms (as SQLite keeps them) are pairs of uvarints: the
+// bucket's distance from the previous non-empty bucket, and its count.
+
+// AppendEncoded appends h's encoding to dst.
+func (h *Histogram) AppendEncoded(dst []byte) []byte {
+	prev := 0
+	for b, n := range h.counts {
+		if n == 0 {
+			continue
+		}
+		dst = binary.AppendUvarint(dst, uint64(b-prev))
+		dst = binary.AppendUvarint(dst, uint64(n))
+		prev = b
+	}
+	return dst
+}
+
+var errEncoding = errors.New("summary: malformed timing histogram")
+
+// Decode adds an encoded histogram to h.
+func (h *Histogram) Decode(p []byte) error {
+	b := 0
+	for len(p) > 0 {
+		d, n := binary.Uvarint(p)
+		if n <= 0 {
+			return errEncoding
+		}
+		p = p[n:]
+		c, n := binary.Uvarint(p)
+		if n <= 0 || c > math.MaxInt64 || d > 1<<20 {
+			return errEncoding
+		}
+		p = p[n:]
+		b += int(d)
+		if b > 1<<20 {
+			return errEncoding
+		}
+		h.Add(b, int64(c))
+	}
+	return nil
+}
+
+// MergeEncoded merges two encoded histograms into a new encoding: the
+// SQLite store's usagelog_hist_merge. A malformed side counts as empty, so
+// that one damaged cell cannot fail every later insert.
+func MergeEncoded(a, b []byte) []byte {
+	var h Histogram
+	if h.Decode(a) != nil {
+		h = Histogram{}
+	}
+	var o Histogram
+	if o.Decode(b) == nil {
+		h.Merge(&o)
+	}
+	return h.AppendEncoded(make([]byte, 0, len(a)+len(b)))
+}
