@@ -21,6 +21,7 @@ import (
 
 	"github.com/usagelog/usagelog/internal/eventsql"
 	"github.com/usagelog/usagelog/internal/migration"
+	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -48,6 +49,7 @@ var (
 	_ usage.EventScanner      = (*Store)(nil)
 	_ usage.UsageReportSource = (*Store)(nil)
 	_ usage.LogEstimator      = (*Store)(nil)
+	_ summary.Source          = (*Store)(nil)
 )
 
 // Open connects to dsn (clickhouse://host:9000/database), creates the
@@ -123,7 +125,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if n > 0 {
 			continue
 		}
-		if _, err := s.db.ExecContext(ctx, m.SQL); err != nil {
+		if _, err := s.db.ExecContext(ctx, expandMigration(m.SQL)); err != nil {
 			return fmt.Errorf("clickhouse: migration %s: %w", m.Name, err)
 		}
 		if err := s.insert(ctx, `INSERT INTO schema_migrations (version, applied_ms)`, []any{[]int64{m.Version}, []int64{time.Now().UnixMilli()}}); err != nil {

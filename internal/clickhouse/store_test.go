@@ -107,3 +107,7 @@ func TestEstimateLogs(t *testing.T) {
 		}
 	}
 }
+
+func TestSummariesConformance(t *testing.T) {
+	storetest.Summaries(t, func(t *testing.T) storetest.SummaryStore { return open(t) })
+}

@@ -106,10 +106,10 @@ func writeRollups(ctx context.Context, tx *sql.Tx, upserts map[upsertKey]*sql.St
 type rollupWriter struct {
 	upserts map[upsertKey]*sql.Stmt
 	tx      *sql.Tx
-	ctx  context.Context
-	t    *rollupTable
-	args []any
-	err  error
+	ctx     context.Context
+	t       *rollupTable
+	args    []any
+	err     error
 }
 
 func (w *rollupWriter) table(t *rollupTable) {
@@ -311,10 +311,10 @@ func (s *Store) rollupCalls(ctx context.Context, workspaceID int64, q summary.Qu
 	}
 	defer rows.Close()
 	var (
-		bucket, calls                         int64
-		status                                int
+		bucket, calls                        int64
+		status                               int
 		client, collection, community, utype string
-		hist                                  sql.RawBytes
+		hist                                 sql.RawBytes
 	)
 	for rows.Next() {
 		if err := rows.Scan(&bucket, &status, &client, &collection, &community, &utype, &calls, &hist); err != nil {
@@ -338,4 +338,3 @@ func (s *Store) rollupCalls(ctx context.Context, workspaceID int64, q summary.Qu
 	}
 	return rows.Err()
 }
-

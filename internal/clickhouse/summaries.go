@@ -1,0 +1,179 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/usagelog/usagelog/internal/eventsql"
+	"github.com/usagelog/usagelog/internal/summary"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// expandMigration writes the rollups' shared expressions into a migration:
+// QUARTER_HOUR(x), the start of x's quarter hour (also before 1970), and
+// TIMING_BUCKET(x), summary.TimingBucket in SQL.
+func expandMigration(sql string) string {
+	q := strconv.FormatInt(summary.QuarterMS, 10)
+	return strings.NewReplacer(
+		"QUARTER_HOUR(time_ms)", "(intDiv(time_ms, "+q+") * "+q+" - if(time_ms % "+q+" < 0, "+q+", 0))",
+		"TIMING_BUCKET(timing_ms)", summary.TimingBucketSQL("timing_ms"),
+	).Replace(sql)
+}
+
+// Rollup sums the workspace's rollups over q's buckets: an unfiltered
+// query from rollup_series and rollup_dims (hours and days, and quarter
+// hours from rollup_calls at the ends), a filtered one from rollup_calls.
+// The materialized views fill them as events are inserted.
+func (s *Store) Rollup(ctx context.Context, workspaceID int64, q summary.Query) (*summary.Rollup, error) {
+	n := len(q.Bounds)
+	r := summary.NewRollup(n - 1)
+	if n < 2 || q.Bounds[0] >= q.Bounds[n-1] {
+		return r, nil
+	}
+	lo, hi := q.Bounds[0], q.Bounds[n-1]
+	var err error
+	if q.Filtered() {
+		err = s.rollupFiltered(ctx, workspaceID, q, r)
+	} else {
+		err = s.rollupAll(ctx, workspaceID, q, lo, hi, r)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: rollup: %w", err)
+	}
+	return r, nil
+}
+
+func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Query, lo, hi int64, r *summary.Rollup) error {
+	span := []any{workspaceID, lo, hi}
+	err := s.rows(ctx, `SELECT bucket_ms, toInt64(sum(calls)), toInt64(sum(errors)), toInt64(sum(mcp)) FROM rollup_series
+		WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ? GROUP BY bucket_ms`, span, func(scan func(...any) error) error {
+		var bucket, mcp int64
+		var t summary.Tally
+		if err := scan(&bucket, &t.Calls, &t.Errors, &mcp); err != nil {
+			return err
+		}
+		if i := q.Bucket(bucket); i >= 0 {
+			r.Buckets[i].Calls += t.Calls
+			r.Buckets[i].Errors += t.Errors
+		}
+		r.MCP += mcp
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.timing(ctx, "rollup_series", "", span, r); err != nil {
+		return err
+	}
+	// The dimensions: hours and days from rollup_dims, the quarter hours
+	// at the ends from rollup_calls, each in one query.
+	var dims, quarters []string
+	dimArgs, quarterArgs := []any{workspaceID}, []any{workspaceID}
+	for _, p := range summary.Cover(lo, hi) {
+		if p.Grain == summary.QuarterMS {
+			quarters = append(quarters, "(bucket_ms >= ? AND bucket_ms < ?)")
+			quarterArgs = append(quarterArgs, p.From, p.To)
+		} else {
+			dims = append(dims, "(grain_ms = ? AND bucket_ms >= ? AND bucket_ms < ?)")
+			dimArgs = append(dimArgs, p.Grain, p.From, p.To)
+		}
+	}
+	if len(dims) > 0 {
+		err := s.rows(ctx, `SELECT dim, value, toInt64(sum(calls)), toInt64(sum(errors)) FROM rollup_dims
+			WHERE workspace_id = ? AND (`+strings.Join(dims, " OR ")+`) GROUP BY dim, value`, dimArgs, func(scan func(...any) error) error {
+			var dim int64
+			var value string
+			var t summary.Tally
+			if err := scan(&dim, &value, &t.Calls, &t.Errors); err != nil {
+				return err
+			}
+			r.AddDim(summary.Dim(dim), value, t)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(quarters) > 0 {
+		return s.callDims(ctx, "WHERE workspace_id = ? AND ("+strings.Join(quarters, " OR ")+")", quarterArgs, r, false)
+	}
+	return nil
+}
+
+func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary.Query, r *summary.Rollup) error {
+	var b strings.Builder
+	b.WriteString("WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?")
+	args := eventsql.FilterSQL(&b, &q.Filter, []any{workspaceID, q.Bounds[0], q.Bounds[len(q.Bounds)-1]})
+	where := b.String()
+	err := s.rows(ctx, `SELECT bucket_ms, toInt64(sum(calls)), toInt64(sumIf(calls, status >= 400)) FROM rollup_calls `+where+` GROUP BY bucket_ms`,
+		args, func(scan func(...any) error) error {
+			var bucket int64
+			var t summary.Tally
+			if err := scan(&bucket, &t.Calls, &t.Errors); err != nil {
+				return err
+			}
+			if i := q.Bucket(bucket); i >= 0 {
+				r.Buckets[i].Calls += t.Calls
+				r.Buckets[i].Errors += t.Errors
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	if err := s.timing(ctx, "rollup_calls", where, args, r); err != nil {
+		return err
+	}
+	return s.callDims(ctx, where, args, r, true)
+}
+
+// callDims adds the dimensions of rollup_calls' rows that match where, and
+// their MCP calls if mcp is set.
+func (s *Store) callDims(ctx context.Context, where string, args []any, r *summary.Rollup, mcp bool) error {
+	return s.rows(ctx, `SELECT status, client, collection, community, usage_type, toInt64(sum(calls)) FROM rollup_calls `+where+`
+		GROUP BY status, client, collection, community, usage_type`, args, func(scan func(...any) error) error {
+		var status, calls int64
+		var client, collection, community, utype string
+		if err := scan(&status, &client, &collection, &community, &utype, &calls); err != nil {
+			return err
+		}
+		if !mcp {
+			utype = ""
+		}
+		r.AddCalls(-1, int(status), client, collection, community, usage.UsageType(utype), calls)
+		return nil
+	})
+}
+
+// timing adds the timing histogram of table's rows that match where (the
+// span of args when where is empty).
+func (s *Store) timing(ctx context.Context, table, where string, args []any, r *summary.Rollup) error {
+	if where == "" {
+		where = "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?"
+	}
+	return s.rows(ctx, `SELECT tb, toInt64(sum(calls)) FROM `+table+` `+where+` GROUP BY tb`, args, func(scan func(...any) error) error {
+		var tb, n int64
+		if err := scan(&tb, &n); err != nil {
+			return err
+		}
+		r.Timing.Add(int(tb), n)
+		return nil
+	})
+}
+
+// rows runs query and calls row for each of its rows.
+func (s *Store) rows(ctx context.Context, query string, args []any, row func(scan func(...any) error) error) error {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
