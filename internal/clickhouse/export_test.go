@@ -1,4 +1,50 @@
 package clickhouse
 
+import (
+	"context"
+	"strings"
+
+	"github.com/usagelog/usagelog/internal/migration"
+)
+
 // SetChunkRows makes s scan in pieces of at least n events.
 func SetChunkRows(s *Store, n int64) { s.chunkRows = n }
+
+// MigrateOnly applies the first n migrations to a new database dsn, as a
+// store made before the later ones has it.
+func MigrateOnly(ctx context.Context, dsn string, n int) (*Store, error) {
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	files, err := migration.List(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	// Undo the migrations after the first n, newest first.
+	for i := len(files) - 1; i >= n; i-- {
+		name := strings.TrimSuffix(files[i].Name, ".sql")
+		if _, table, ok := strings.Cut(name, "_"); ok {
+			if strings.HasSuffix(table, "_view") {
+				if _, err := s.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+table); err != nil {
+					return nil, err
+				}
+			} else if !strings.HasSuffix(table, "_fill") {
+				if _, err := s.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+table); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if _, err := s.db.ExecContext(ctx, "DROP TABLE schema_migrations"); err != nil {
+		return nil, err
+	}
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE schema_migrations (version Int64, applied_ms Int64) ENGINE = MergeTree() ORDER BY version`); err != nil {
+		return nil, err
+	}
+	var versions, applied []int64
+	for _, m := range files[:n] {
+		versions, applied = append(versions, m.Version), append(applied, 0)
+	}
+	return s, s.insert(ctx, "INSERT INTO schema_migrations (version, applied_ms)", []any{versions, applied})
+}

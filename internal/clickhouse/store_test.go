@@ -111,3 +111,28 @@ func TestEstimateLogs(t *testing.T) {
 func TestSummariesConformance(t *testing.T) {
 	storetest.Summaries(t, func(t *testing.T) storetest.SummaryStore { return open(t) })
 }
+
+// TestRollupsOfEventsStoredBefore opens a store whose events were inserted
+// before the rollups and their views existed: the migrations roll them up.
+func TestRollupsOfEventsStoredBefore(t *testing.T) {
+	ctx := context.Background()
+	dsn := fmt.Sprintf("clickhouse://%s/usagelog_test_%d_%d", server(), os.Getpid(), seq.Add(1))
+	old, err := clickhouse.MigrateOnly(ctx, dsn, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := storetest.RandomCalls(3, 5000, storetest.SummaryNow)
+	if _, err := old.Append(ctx, 1, events); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s, err := clickhouse.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.DropDatabase(context.Background())
+		s.Close()
+	})
+	storetest.CompareSummaries(t, s, 1, events, []string{"period=7d", "period=90d", "from=2026-10-30T10:07:13Z"}, "UTC", "Asia/Kathmandu")
+}

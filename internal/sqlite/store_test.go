@@ -69,3 +69,29 @@ func TestReportsReadOnlyWhatTheyDeclare(t *testing.T) {
 func TestSummariesConformance(t *testing.T) {
 	storetest.Summaries(t, func(t *testing.T) storetest.SummaryStore { return sqlitetest.Open(t) })
 }
+
+// TestRollupsOfEventsStoredBefore opens a store whose events were stored
+// before rollups existed: the migration that creates them rolls up those
+// events, in several pages.
+func TestRollupsOfEventsStoredBefore(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "usagelog.db")
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := storetest.RandomCalls(3, 120_000, storetest.SummaryNow)
+	if _, err := s.Append(ctx, 1, events); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlite.ForgetRollups(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = sqlite.Open(ctx, sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.CompareSummaries(t, s, 1, events, []string{"period=7d", "period=90d", "from=2026-10-30T10:07:13Z"}, "UTC", "Asia/Kathmandu")
+}

@@ -160,22 +160,18 @@ func rebuildRollups(ctx context.Context, tx *sql.Tx) error {
 	if err != nil {
 		return err
 	}
+	// The workspaces that hold events, one index seek each.
 	var workspaces []int64
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM workspaces ORDER BY id`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
+	for next := int64(math.MinInt64); ; {
+		var ws sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT min(workspace_id) FROM events WHERE workspace_id > ?`, next).Scan(&ws); err != nil {
 			return err
 		}
-		workspaces = append(workspaces, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
+		if !ws.Valid {
+			break
+		}
+		workspaces = append(workspaces, ws.Int64)
+		next = ws.Int64
 	}
 	const page = 50_000
 	for _, ws := range workspaces {

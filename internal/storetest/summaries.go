@@ -95,11 +95,34 @@ func Summaries(t *testing.T, open func(t *testing.T) SummaryStore) {
 	if _, err := s.Append(ctx, 2, RandomCalls(8, 500, SummaryNow)); err != nil {
 		t.Fatal(err)
 	}
-	svc := &summary.Service{Rollups: s, Events: s}
 	windows := []string{"period=24h", "period=7d", "period=30d", "period=90d",
 		"from=2026-08-01&to=2026-10-15", "from=2026-10-30T10:07:13Z&to=2026-11-02T23:59:59.999Z",
 		"from=2026-11-03T09:01:00Z&to=2026-11-03T09:11:00Z", "from=2026-07-01"}
-	for _, zone := range []string{"UTC", "Asia/Kathmandu", "America/New_York"} {
+	CompareSummaries(t, s, 1, events, windows, "UTC", "Asia/Kathmandu", "America/New_York")
+	svc := &summary.Service{Rollups: s, Events: s}
+	t.Run("EmptyWorkspace", func(t *testing.T) {
+		req, err := summary.ParseRequest(url.Values{"period": {"7d"}}, SummaryNow, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := svc.Summary(ctx, 3, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Total != 0 || len(got.Series) != 28 || len(got.TopClients) != 0 || got.P95MS != 0 {
+			t.Errorf("empty workspace: %+v", got)
+		}
+	})
+}
+
+// CompareSummaries checks the store's summaries and facets of workspaceID,
+// which holds events, against a full scan of them: each window (query
+// parameters) in each zone with every filter.
+func CompareSummaries(t *testing.T, s SummaryStore, workspaceID int64, events []usage.Event, windows []string, zones ...string) {
+	t.Helper()
+	ctx := context.Background()
+	svc := &summary.Service{Rollups: s, Events: s}
+	for _, zone := range zones {
 		for _, win := range windows {
 			for _, f := range summaryFilters {
 				name := fmt.Sprintf("%s/%s/%s", zone, win, f.name)
@@ -115,13 +138,13 @@ func Summaries(t *testing.T, open func(t *testing.T) SummaryStore) {
 				if err != nil {
 					t.Fatalf("%s: %v", name, err)
 				}
-				got, err := svc.Summary(ctx, 1, req)
+				got, err := svc.Summary(ctx, workspaceID, req)
 				if err != nil {
 					t.Fatalf("%s: %v", name, err)
 				}
 				want, wantFacets, _ := summary.Reference(events, req)
 				compareSummary(t, name, got, want)
-				gotFacets, err := svc.Facets(ctx, 1, req)
+				gotFacets, err := svc.Facets(ctx, workspaceID, req)
 				if err != nil {
 					t.Fatalf("%s: facets: %v", name, err)
 				}
@@ -131,19 +154,6 @@ func Summaries(t *testing.T, open func(t *testing.T) SummaryStore) {
 			}
 		}
 	}
-	t.Run("EmptyWorkspace", func(t *testing.T) {
-		req, err := summary.ParseRequest(url.Values{"period": {"7d"}}, SummaryNow, time.UTC)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := svc.Summary(ctx, 3, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Total != 0 || len(got.Series) != 28 || len(got.TopClients) != 0 || got.P95MS != 0 {
-			t.Errorf("empty workspace: %+v", got)
-		}
-	})
 }
 
 func compareSummary(t *testing.T, name string, got, want *summary.Summary) {
