@@ -16,6 +16,7 @@ import (
 	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/jobs"
 	"github.com/usagelog/usagelog/internal/signedurl"
+	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -73,6 +74,8 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.Events == nil {
 		errs = append(errs, errors.New("httpapi: events store is required"))
+	} else if _, ok := c.Events.(summaryStore); !ok {
+		errs = append(errs, fmt.Errorf("httpapi: events store %T keeps no summaries", c.Events))
 	}
 	if c.Meta == nil {
 		errs = append(errs, errors.New("httpapi: meta store is required"))
@@ -111,6 +114,7 @@ type Server struct {
 	session        func(r *http.Request) (usage.SignedIn, bool)
 	jobs           *jobs.Runner
 	exporter       *jobs.Exporter
+	summaries      *summary.Service
 	// defaultWorkspace receives calls no token attributes.
 	defaultWorkspace int64
 }
@@ -140,6 +144,8 @@ func New(cfg Config) (*Server, error) {
 	if s.exportRowLimit == 0 {
 		s.exportRowLimit = DefaultExportRowLimit
 	}
+	ss := cfg.Events.(summaryStore)
+	s.summaries = &summary.Service{Rollups: ss, Events: ss}
 	s.exporter = &jobs.Exporter{Events: cfg.Events, Meta: cfg.Meta, Files: cfg.Files, Secret: cfg.Secret,
 		MaxRangeDays: s.maxRangeDays, RowLimit: s.exportRowLimit}
 	ws, err := cfg.Meta.EnsureWorkspace(context.Background(), usage.DefaultWorkspace)
@@ -163,6 +169,12 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// summaryStore is an event store that keeps the rollups summaries read.
+type summaryStore interface {
+	summary.Source
+	usage.LogScanner
+}
+
 // Linker makes the download link of a stored file.
 type Linker interface {
 	URL(path string, now time.Time) string
@@ -178,6 +190,8 @@ func (s *Server) routes() {
 	s.api("POST /api/v1/events", usage.ScopeEventsWrite, groupIngest, s.handleIngest)
 	s.api("GET /api/v1/logs", usage.ScopeLogsRead, groupReads, s.handleLogs)
 	s.api("GET /api/v1/logs.csv", usage.ScopeLogsRead, groupExports, s.handleLogsCSV)
+	s.api("GET /api/v1/logs/facets", usage.ScopeLogsRead, groupReads, s.handleFacets)
+	s.api("GET /api/v1/summary", usage.ScopeLogsRead, groupReads, s.handleSummary)
 	// The synchronous log exports; their exact paths win over {id}.
 	s.api("GET /api/v1/exports/api-logs", usage.ScopeLogsRead, groupExports, s.handleLogExport)
 	s.api("GET /api/v1/exports/api-usage", usage.ScopeLogsRead, groupExports, s.handleLogExport)
