@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -79,6 +80,8 @@ type Console struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	throttle *throttle
+	// summaries answer the overview and the pick-lists.
+	summaries *summary.Service
 }
 
 const (
@@ -107,7 +110,8 @@ func New(cfg Config) (*Console, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Console{cfg: cfg, log: log, mux: http.NewServeMux(), throttle: newThrottle(cfg.MaxFailures, cfg.FailureWindow)}
+	c := &Console{cfg: cfg, log: log, mux: http.NewServeMux(), throttle: newThrottle(cfg.MaxFailures, cfg.FailureWindow),
+		summaries: &summary.Service{Rollups: cfg.Events, Events: cfg.Events}}
 	static, _ := fs.Sub(assets, "static")
 	c.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	c.mux.HandleFunc("GET /login", c.loginPage)

@@ -1,33 +1,20 @@
 package console
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 )
-
-// overviewPeriods are the overview's period switch: its span and buckets.
-var overviewPeriods = []struct {
-	Name    string
-	Span    time.Duration
-	Buckets int
-}{
-	{"24h", 24 * time.Hour, 24},
-	{"7d", 7 * 24 * time.Hour, 28},
-	{"30d", 30 * 24 * time.Hour, 30},
-	{"90d", 90 * 24 * time.Hour, 45},
-}
 
 // overview is what the overview page shows of one period.
 type overview struct {
 	Period        string
 	From, To      time.Time
-	Bucket        time.Duration
+	Starts        []time.Time // of the buckets
+	Daily         bool
 	Total, Errors int64
 	P95           int64 // ms
 	MCP, Other    int64
@@ -59,85 +46,33 @@ func (o *overview) MCPShare() float64 {
 	return 100 * float64(o.MCP) / float64(o.Total)
 }
 
-// loadOverview aggregates the api_request events of the period before now
-// in one streamed pass, reading only the fields it needs.
-func loadOverview(ctx context.Context, logs usage.LogScanner, workspaceID int64, period string, now time.Time, loc *time.Location) (*overview, error) {
-	i := slices.IndexFunc(overviewPeriods, func(p struct {
-		Name    string
-		Span    time.Duration
-		Buckets int
-	}) bool {
-		return p.Name == period
-	})
-	if i < 0 {
-		return nil, usage.Errorf(usage.EInvalid, "unknown period %q (want 24h, 7d, 30d or 90d)", period)
+// loadOverview is the summary of the period ending with the bucket now is
+// in, from the store's rollups: the same as GET /api/v1/summary.
+func loadOverview(ctx context.Context, svc *summary.Service, workspaceID int64, period string, now time.Time, loc *time.Location) (*overview, error) {
+	w, err := summary.PeriodWindow(period, now, loc)
+	if err != nil {
+		return nil, err
 	}
-	p := overviewPeriods[i]
-	bucket := p.Span / time.Duration(p.Buckets)
-	end := alignEnd(now, bucket, loc)
-	o := &overview{Period: p.Name, To: now, From: end.Add(-p.Span), Bucket: bucket,
-		Success: make([]int64, p.Buckets), Failed: make([]int64, p.Buckets)}
-	clients := map[string]*clientCount{}
-	var timings []int64
-	f := usage.LogFilter{From: o.From, To: end}
-	for e, err := range logs.ScanLogs(ctx, workspaceID, f, "time", "status", "client", "timing_ms", "usage_type") {
-		if err != nil {
-			return nil, fmt.Errorf("overview: %w", err)
-		}
-		b := int(e.Time.Sub(o.From) / o.Bucket)
-		if b < 0 || b >= p.Buckets {
-			continue
-		}
-		o.Total++
-		failed := e.Status >= 400
-		if failed {
-			o.Errors++
-			o.Failed[b]++
-		} else {
-			o.Success[b]++
-		}
-		if e.UsageType == usage.UsageMCP {
-			o.MCP++
-		} else {
-			o.Other++
-		}
-		timings = append(timings, e.TimingMS)
-		name := e.Client
+	f := usage.LogFilter{From: w.From(), To: w.To(), TZ: loc}
+	s, err := svc.Summary(ctx, workspaceID, summary.Request{Window: w, Filter: f})
+	if err != nil {
+		return nil, fmt.Errorf("overview: %w", err)
+	}
+	o := &overview{Period: period, From: w.From(), To: now, Daily: w.Step == summary.StepDay,
+		Total: s.Total, Errors: s.Errors, P95: s.P95MS, MCP: s.MCP, Other: s.Other}
+	for _, p := range s.Series {
+		o.Starts = append(o.Starts, p.Start)
+		o.Success = append(o.Success, p.Success)
+		o.Failed = append(o.Failed, p.Failed)
+	}
+	for _, c := range s.TopClients[:min(len(s.TopClients), topClients)] {
+		name := c.Client
 		if name == "" {
 			name = "(no client)"
 		}
-		c := clients[name]
-		if c == nil {
-			c = &clientCount{Name: name}
-			clients[name] = c
-		}
-		c.Calls++
-		if failed {
-			c.Errors++
-		}
-	}
-	if len(timings) > 0 {
-		slices.Sort(timings)
-		o.P95 = timings[(len(timings)*95+99)/100-1]
-	}
-	all := slices.Collect(maps.Values(clients))
-	slices.SortFunc(all, func(a, b *clientCount) int { return cmp.Or(cmp.Compare(b.Calls, a.Calls), cmp.Compare(a.Name, b.Name)) })
-	for _, c := range all[:min(len(all), topClients)] {
-		o.Clients = append(o.Clients, *c)
+		o.Clients = append(o.Clients, clientCount{Name: name, Calls: c.Calls, Errors: c.Errors})
 	}
 	return o, nil
-}
-
-// alignEnd is the end of the bucket now falls in, counting buckets from
-// local midnight, so that columns start on whole hours or days of the
-// workspace's timezone; the last column is the one in progress.
-func alignEnd(now time.Time, bucket time.Duration, loc *time.Location) time.Time {
-	t := now.In(loc)
-	midnight := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
-	if bucket >= 24*time.Hour {
-		return midnight.AddDate(0, 0, 1)
-	}
-	return midnight.Add((t.Sub(midnight)/bucket + 1) * bucket)
 }
 
 // Chart geometry, in SVG user units.
@@ -176,13 +111,13 @@ func (o *overview) requestsChart(loc *time.Location) (bars []bar, yMax int64, xT
 		scale = plotH / float64(yMax)
 	}
 	layout := "Jan 2, 15:04"
-	if o.Bucket >= 24*time.Hour {
+	if o.Daily {
 		layout = "Jan 2"
 	}
 	for i := range n {
 		okH := float64(o.Success[i]) * scale
 		errH := float64(o.Failed[i]) * scale
-		start := o.From.Add(time.Duration(i) * o.Bucket).In(loc)
+		start := o.Starts[i].In(loc)
 		bars = append(bars, bar{
 			X: chartLeft + float64(i)*step + 1, W: max(step-2, 1),
 			OkY: plotH - okH, OkH: okH, ErrY: plotH - okH - errH, ErrH: errH,

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/usagelog/usagelog/internal/export"
+	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
 // Events is what the console reads of the event store.
 type Events interface {
 	usage.LogScanner
+	summary.Source
 	Logs(ctx context.Context, workspaceID int64, q usage.LogQuery) ([]usage.Event, error)
 }
 
@@ -38,7 +40,7 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, v *viewer) {
 		period = "7d"
 	}
 	loc, _ := c.location(r.Context(), v.Workspace.ID)
-	o, err := loadOverview(r.Context(), c.cfg.Events, v.Workspace.ID, period, c.cfg.Now(), loc)
+	o, err := loadOverview(r.Context(), c.summaries, v.Workspace.ID, period, c.cfg.Now(), loc)
 	if usage.ErrorCode(err) == usage.EInvalid {
 		c.errorPage(w, r, v, http.StatusBadRequest, usage.ErrorMessage(err))
 		return
@@ -50,7 +52,7 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, v *viewer) {
 	}
 	bars, yMax, ticks := o.requestsChart(loc)
 	var periods []string
-	for _, p := range overviewPeriods {
+	for _, p := range summary.Periods {
 		periods = append(periods, p.Name)
 	}
 	c.render(w, http.StatusOK, "overview.html", map[string]any{
@@ -64,7 +66,7 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, v *viewer) {
 
 // logFilterKeys are the filters the logs page offers; the same names as the
 // API's, so its download link carries them unchanged.
-var logFilterKeys = []string{"period", "status_class", "client", "collection_type", "collection"}
+var logFilterKeys = []string{"period", "status_class", "status", "client", "collection_type", "collection"}
 
 // logsQuery reads the page's filters, dropping empty ones; period defaults
 // to 24h so that the first view is quick and alive.
@@ -138,6 +140,22 @@ func (c *Console) logsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	q := logsQuery(r)
 	rows, next, err := c.logRows(r, v, q)
 	data := map[string]any{"Title": "API logs", "Viewer": v, "Nav": "logs", "Q": q, "Rows": rows}
+	// The choices are the period's values, whatever else is picked, so
+	// that picking one client does not hide the others.
+	f, ferr := c.facets(r.Context(), v.Workspace.ID, url.Values{"period": {q.Get("period")}})
+	if ferr != nil {
+		if usage.ErrorCode(ferr) != usage.EInvalid {
+			c.log.Error("console: log facets", "err", ferr)
+		}
+		f = &summary.Facets{}
+	}
+	var statuses []summary.ValueCalls
+	for _, st := range f.Statuses {
+		statuses = append(statuses, summary.ValueCalls{Value: strconv.Itoa(st.Status) + " " + st.Text, Calls: st.Calls})
+	}
+	data["Statuses"] = choices(statuses, q.Get("status"), func(v string) string { code, _, _ := strings.Cut(v, " "); return code })
+	data["ClientChoices"] = choices(f.Clients, q.Get("client"), nil)
+	data["CollectionChoices"] = choices(f.Collections, q.Get("collection"), nil)
 	if err != nil {
 		if usage.ErrorCode(err) != usage.EInvalid {
 			c.log.Error("console: logs", "err", err)
@@ -162,6 +180,32 @@ func (c *Console) logsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	}
 	data["Download"] = "/api/v1/exports/api-logs?" + dl.Encode()
 	c.render(w, http.StatusOK, "logs.html", data)
+}
+
+// choice is an option of a filter's select.
+type choice struct {
+	Value, Label string
+	Selected     bool
+}
+
+// choices are a filter's options, most calls first, with their counts;
+// value maps a facet to the option's value (nil: the facet itself). The
+// selected value stays an option when the period has none of it.
+func choices(facets []summary.ValueCalls, selected string, value func(string) string) []choice {
+	var out []choice
+	found := false
+	for _, f := range facets {
+		v := f.Value
+		if value != nil {
+			v = value(v)
+		}
+		out = append(out, choice{Value: v, Label: f.Value + " (" + thousands(f.Calls) + ")", Selected: v == selected})
+		found = found || v == selected
+	}
+	if selected != "" && !found {
+		out = append(out, choice{Value: selected, Label: selected + " (0)", Selected: true})
+	}
+	return out
 }
 
 // logsRowsFragment is the next page of rows for "Load more": the rows alone,
@@ -199,22 +243,29 @@ func (c *Console) apiUsagePage(w http.ResponseWriter, r *http.Request, v *viewer
 	})
 }
 
-// communities lists the communities of the last 90 days' API calls.
+// communities lists the communities of the last 90 days' API calls, from
+// the summaries.
 func (c *Console) communities(ctx context.Context, workspaceID int64) ([]string, error) {
-	now := c.cfg.Now()
-	seen := map[string]bool{}
+	f, err := c.facets(ctx, workspaceID, url.Values{"period": {"90d"}})
+	if err != nil {
+		return nil, err
+	}
 	var out []string
-	for e, err := range c.cfg.Events.ScanLogs(ctx, workspaceID, usage.LogFilter{From: now.AddDate(0, 0, -90), To: now}, "community") {
-		if err != nil {
-			return out, err
-		}
-		if e.Community != "" && !seen[e.Community] {
-			seen[e.Community] = true
-			out = append(out, e.Community)
-		}
+	for _, v := range f.Communities {
+		out = append(out, v.Value)
 	}
 	sortFold(out)
 	return out, nil
+}
+
+// facets are what the log filters q can pick, from the summaries.
+func (c *Console) facets(ctx context.Context, workspaceID int64, q url.Values) (*summary.Facets, error) {
+	loc, _ := c.location(ctx, workspaceID)
+	req, err := summary.ParseFacetsRequest(q, c.cfg.Now(), loc)
+	if err != nil {
+		return nil, err
+	}
+	return c.summaries.Facets(ctx, workspaceID, req)
 }
 
 func (c *Console) usageExportsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
