@@ -23,9 +23,9 @@ const Driver = "mattn/go-sqlite3 (cgo)"
 // runs pragmas first.
 func openDB(path string, pragmas []string, immediate bool) (*sql.DB, error) {
 	drv := &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-		// The rollups merge timing histograms in their upserts.
-		if err := c.RegisterFunc(histMergeFunc, summary.MergeEncoded, true); err != nil {
-			return fmt.Errorf("register %s: %w", histMergeFunc, err)
+		// The rollups add their cells up in their upserts.
+		if err := c.RegisterFunc(cellsMergeFunc, summary.MergeCells, true); err != nil {
+			return fmt.Errorf("register %s: %w", cellsMergeFunc, err)
 		}
 		for _, p := range pragmas {
 			if _, err := c.Exec("PRAGMA "+p, nil); err != nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
-	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -106,7 +105,7 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	}
 	defer tx.Rollback()
 	args := make([]any, 0, rowsPerInsert*64)
-	var rollups *summary.Batch
+	var rolled []*usage.Event
 	for _, r := range runs {
 		k := sorted[r.from].Kind
 		cols := eventsql.KindColumns(k)
@@ -121,10 +120,7 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 		var n int
 		var err error
 		if k == usage.KindAPIRequest {
-			if rollups == nil {
-				rollups = summary.NewBatch()
-			}
-			n, err = insertReturning(ctx, tx.StmtContext(ctx, r.stmt), args, sorted[r.from:r.to], rollups)
+			rolled, n, err = insertReturning(ctx, tx.StmtContext(ctx, r.stmt), args, sorted[r.from:r.to], rolled)
 		} else {
 			var result sql.Result
 			if result, err = tx.StmtContext(ctx, r.stmt).ExecContext(ctx, args...); err == nil {
@@ -138,24 +134,25 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 		res.Inserted += n
 		res.Duplicates += r.to - r.from - n
 	}
-	if rollups != nil {
-		if err := s.writeRollups(ctx, tx, workspaceID, rollups); err != nil {
-			return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
-		}
+	if err := s.rollups(ctx, tx, workspaceID, rolled); err != nil {
+		s.settleCombos(false)
+		return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	s.settleCombos(err == nil)
+	if err != nil {
 		return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
 	}
 	return res, nil
 }
 
 // insertReturning runs an api_request insert that returns the ids it
-// inserted, and rolls up the events it inserted: of events sharing an id,
-// the first (the sort is stable, so the first sent).
-func insertReturning(ctx context.Context, st *sql.Stmt, args []any, events []*usage.Event, rollups *summary.Batch) (int, error) {
+// inserted, and appends the events it inserted to rolled: of events
+// sharing an id, the first (the sort is stable, so the first sent).
+func insertReturning(ctx context.Context, st *sql.Stmt, args []any, events, rolled []*usage.Event) ([]*usage.Event, int, error) {
 	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
-		return 0, err
+		return rolled, 0, err
 	}
 	defer rows.Close()
 	inserted := make(map[string]bool, len(events))
@@ -163,21 +160,21 @@ func insertReturning(ctx context.Context, st *sql.Stmt, args []any, events []*us
 	var id string
 	for rows.Next() {
 		if err := rows.Scan(&id); err != nil {
-			return 0, err
+			return rolled, 0, err
 		}
 		inserted[id] = true
 		n++
 	}
 	if err := rows.Err(); err != nil {
-		return 0, err
+		return rolled, 0, err
 	}
 	for _, e := range events {
 		if inserted[e.ID] {
-			rollups.Add(e)
+			rolled = append(rolled, e)
 			delete(inserted, e.ID)
 		}
 	}
-	return n, nil
+	return rolled, n, nil
 }
 
 // Logs returns one page of api_request events, newest first.

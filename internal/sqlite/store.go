@@ -47,7 +47,8 @@ type Store struct {
 
 	insertMu sync.Mutex
 	inserts  map[insertKey]*sql.Stmt
-	upserts  map[upsertKey]*sql.Stmt
+	upserts  []*sql.Stmt // rollup upserts by upsertSizes
+	combos   combos
 
 	closeOnce sync.Once
 	closeErr  error
@@ -85,6 +86,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	read.SetMaxOpenConns(8)
 	s := &Store{write: write, read: read, observe: cfg.Observe, inserts: map[insertKey]*sql.Stmt{},
+		combos: combos{ids: map[int64]map[combo]int64{}, pending: map[int64]map[combo]int64{}},
 		Store: sqlmeta.New(write, read, sqlmeta.Dialect{Name: "sqlite", IsUnique: func(err error) bool {
 			return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 		}})}
@@ -138,14 +140,16 @@ func (s *Store) applyMigration(ctx context.Context, version int64, body string) 
 		return err
 	}
 	if version == rollupsVersion {
-		if err := rebuildRollups(ctx, tx); err != nil {
+		if err := s.rebuildRollups(ctx, tx); err != nil {
 			return fmt.Errorf("rollups of the stored events: %w", err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, time.Now().UnixMilli()); err != nil {
 		return err
 	}
-	return tx.Commit()
+	err = tx.Commit()
+	s.settleCombos(err == nil)
+	return err
 }
 
 func (s *Store) timed(op string, start time.Time) {

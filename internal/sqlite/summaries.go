@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
@@ -13,148 +14,172 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-// histMergeFunc is the SQL function, registered on every connection
-// (driver_*.go), that merges two encoded timing histograms.
-const histMergeFunc = "usagelog_hist_merge"
+// cellsMergeFunc is the SQL function, registered on every connection
+// (driver_*.go), that adds two encodings of rollup cells up.
+const cellsMergeFunc = "usagelog_cells_merge"
 
 var _ summary.Source = (*Store)(nil)
 
-// rollupTable is one rollup table's upsert: its columns, the key columns
-// among them, and how the other columns add up.
-type rollupTable struct {
-	name   string
-	cols   []string
-	key    int // the first len(key) columns are the key
-	update string
+// Rollup grains: quarter hours, so that every zone's local hours and days
+// are whole buckets, and hours, so that a summary of 90 days reads a row an
+// hour.
+var grains = [2]int64{summary.QuarterMS, summary.HourMS}
+
+// combo is one combination of the filterable fields of a call.
+type combo struct {
+	client, collection, collectionType, community string
+	usageType                                     usage.UsageType
 }
 
-var (
-	seriesTable = rollupTable{name: "rollup_series", key: 2,
-		cols:   []string{"workspace_id", "bucket_ms", "calls", "errors", "mcp", "timing"},
-		update: "calls = calls + excluded.calls, errors = errors + excluded.errors, mcp = mcp + excluded.mcp, timing = " + histMergeFunc + "(timing, excluded.timing)"}
-	dimsTable = rollupTable{name: "rollup_dims", key: 5,
-		cols:   []string{"workspace_id", "grain_ms", "bucket_ms", "dim", "value", "calls", "errors"},
-		update: "calls = calls + excluded.calls, errors = errors + excluded.errors"}
-	callsTable = rollupTable{name: "rollup_calls", key: 8,
-		cols:   []string{"workspace_id", "bucket_ms", "status", "client", "collection", "collection_type", "community", "usage_type", "calls", "timing"},
-		update: "calls = calls + excluded.calls, timing = " + histMergeFunc + "(timing, excluded.timing)"}
-)
+func comboOf(e *usage.Event) combo {
+	return combo{e.Client, e.Collection, e.CollectionType, e.Community, e.UsageType}
+}
 
-// upsertSizes are the row counts of the prepared upserts: full upserts of
-// the first, the rest in halves. They are prepared when the store opens:
-// the transaction that writes rollups holds the one write connection.
-var upsertSizes = []int{128, 64, 32, 16, 8, 4, 2, 1}
+// combos caches each workspace's combo ids; ids written by a transaction
+// not yet committed are pending until it is.
+type combos struct {
+	mu      sync.Mutex
+	ids     map[int64]map[combo]int64
+	pending map[int64]map[combo]int64
+}
 
-// prepareUpserts prepares every rollup table's upserts on db.
+// rollupBatch is the rollup cells of one Append.
+type rollupBatch struct {
+	cells map[[2]int64][]summary.Cell // by (grain, bucket)
+}
+
+// rollups adds events, stored in tx, to the workspace's rollups.
+func (s *Store) rollups(ctx context.Context, tx *sql.Tx, workspaceID int64, events []*usage.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	b := rollupBatch{cells: map[[2]int64][]summary.Cell{}}
+	var last combo
+	lastID := int64(-1)
+	for _, e := range events {
+		c := comboOf(e)
+		if lastID < 0 || c != last {
+			id, err := s.comboID(ctx, tx, workspaceID, c)
+			if err != nil {
+				return err
+			}
+			last, lastID = c, id
+		}
+		t := e.Time.UnixMilli()
+		cell := summary.Cell{Combo: uint64(lastID), Status: uint64(max(e.Status, 0)), Timing: uint64(summary.TimingBucket(e.TimingMS)), Calls: 1}
+		for _, g := range grains {
+			k := [2]int64{g, summary.Floor(t, g)}
+			b.cells[k] = append(b.cells[k], cell)
+		}
+	}
+	args := make([]any, 0, 4*len(b.cells))
+	for k, cells := range b.cells {
+		args = append(args, workspaceID, k[0], k[1], summary.AppendCells(nil, summary.SortCells(cells)))
+	}
+	for i, size := range upsertSizes {
+		for len(args) >= 4*size {
+			if _, err := tx.StmtContext(ctx, s.upserts[i]).ExecContext(ctx, args[:4*size]...); err != nil {
+				return fmt.Errorf("rollups: %w", err)
+			}
+			args = args[4*size:]
+		}
+	}
+	return nil
+}
+
+// comboID returns the id of c in the workspace, adding it in tx when new.
+func (s *Store) comboID(ctx context.Context, tx *sql.Tx, workspaceID int64, c combo) (int64, error) {
+	s.combos.mu.Lock()
+	defer s.combos.mu.Unlock()
+	if id, ok := s.combos.ids[workspaceID][c]; ok {
+		return id, nil
+	}
+	if id, ok := s.combos.pending[workspaceID][c]; ok {
+		return id, nil
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, `SELECT id FROM rollup_combos WHERE workspace_id = ? AND client = ? AND collection = ?
+		AND collection_type = ? AND community = ? AND usage_type = ?`,
+		workspaceID, c.client, c.collection, c.collectionType, c.community, string(c.usageType)).Scan(&id)
+	if err == sql.ErrNoRows {
+		var res sql.Result
+		res, err = tx.ExecContext(ctx, `INSERT INTO rollup_combos (workspace_id, client, collection, collection_type, community, usage_type)
+			VALUES (?, ?, ?, ?, ?, ?)`, workspaceID, c.client, c.collection, c.collectionType, c.community, string(c.usageType))
+		if err == nil {
+			id, err = res.LastInsertId()
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("rollup combo: %w", err)
+	}
+	if s.combos.pending[workspaceID] == nil {
+		s.combos.pending[workspaceID] = map[combo]int64{}
+	}
+	s.combos.pending[workspaceID][c] = id
+	return id, nil
+}
+
+// settleCombos keeps the ids of a committed transaction, or forgets those
+// of one rolled back.
+func (s *Store) settleCombos(committed bool) {
+	s.combos.mu.Lock()
+	defer s.combos.mu.Unlock()
+	if committed {
+		for ws, m := range s.combos.pending {
+			if s.combos.ids[ws] == nil {
+				s.combos.ids[ws] = map[combo]int64{}
+			}
+			for c, id := range m {
+				s.combos.ids[ws][c] = id
+			}
+		}
+	}
+	clear(s.combos.pending)
+}
+
+// upsertSizes are the row counts of the prepared rollup upserts: full
+// upserts of the first, the rest in halves. They are prepared when the
+// store opens: the transaction that writes rollups holds the one write
+// connection.
+var upsertSizes = []int{64, 32, 16, 8, 4, 2, 1}
+
+// prepareUpserts prepares the rollup upserts on db, one per size.
 func prepareUpserts(ctx context.Context, db interface {
 	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
-}) (map[upsertKey]*sql.Stmt, error) {
-	out := map[upsertKey]*sql.Stmt{}
-	for _, t := range []*rollupTable{&seriesTable, &dimsTable, &callsTable} {
-		for _, n := range upsertSizes {
-			st, err := db.PrepareContext(ctx, upsertSQL(t, n))
-			if err != nil {
-				for _, st := range out {
-					st.Close()
-				}
-				return nil, fmt.Errorf("prepare %s: %w", t.name, err)
+}) ([]*sql.Stmt, error) {
+	var out []*sql.Stmt
+	for _, n := range upsertSizes {
+		q := "INSERT INTO rollups (workspace_id, grain_ms, bucket_ms, cells) VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", n), ", ") +
+			" ON CONFLICT (workspace_id, grain_ms, bucket_ms) DO UPDATE SET cells = " + cellsMergeFunc + "(cells, excluded.cells)"
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			for _, st := range out {
+				st.Close()
 			}
-			out[upsertKey{t.name, n}] = st
+			return nil, fmt.Errorf("prepare rollups: %w", err)
 		}
+		out = append(out, st)
 	}
 	return out, nil
-}
-
-func upsertSQL(t *rollupTable, n int) string {
-	row := "(" + eventsql.Placeholders(len(t.cols)) + ")"
-	q := "INSERT INTO " + t.name + " (" + strings.Join(t.cols, ", ") + ") VALUES " +
-		strings.TrimSuffix(strings.Repeat(row+", ", n), ", ") +
-		" ON CONFLICT (" + strings.Join(t.cols[:t.key], ", ") + ") DO UPDATE SET " + t.update
-	return q
-}
-
-type upsertKey struct {
-	table string
-	rows  int
-}
-
-// writeRollups adds a batch's cells to the rollups, in tx.
-func (s *Store) writeRollups(ctx context.Context, tx *sql.Tx, workspaceID int64, b *summary.Batch) error {
-	return writeRollups(ctx, tx, s.upserts, workspaceID, b)
-}
-
-func writeRollups(ctx context.Context, tx *sql.Tx, upserts map[upsertKey]*sql.Stmt, workspaceID int64, b *summary.Batch) error {
-	w := rollupWriter{upserts: upserts, tx: tx, ctx: ctx}
-	w.table(&seriesTable)
-	for bucket, c := range b.Series {
-		w.row(workspaceID, bucket, c.Calls, c.Errors, c.MCP, c.Timing.Encode())
-	}
-	w.table(&dimsTable)
-	for k, c := range b.Dims {
-		w.row(workspaceID, k.Grain, k.Bucket, int64(k.Dim), k.Value, c.Calls, c.Errors)
-	}
-	w.table(&callsTable)
-	for k, c := range b.Calls {
-		w.row(workspaceID, k.Bucket, int64(k.Status), k.Client, k.Collection, k.CollectionType, k.Community, string(k.UsageType), c.Calls, c.Timing.Encode())
-	}
-	w.flush()
-	return w.err
-}
-
-// rollupWriter sends rows to one table at a time in upserts of up to
-// rollupRows rows.
-type rollupWriter struct {
-	upserts map[upsertKey]*sql.Stmt
-	tx      *sql.Tx
-	ctx     context.Context
-	t       *rollupTable
-	args    []any
-	err     error
-}
-
-func (w *rollupWriter) table(t *rollupTable) {
-	w.flush()
-	w.t = t
-}
-
-func (w *rollupWriter) row(vals ...any) {
-	w.args = append(w.args, vals...)
-	if len(w.args) == upsertSizes[0]*len(w.t.cols) {
-		w.flush()
-	}
-}
-
-// flush sends the rows held in upserts of the prepared sizes.
-func (w *rollupWriter) flush() {
-	width := 0
-	if w.t != nil {
-		width = len(w.t.cols)
-	}
-	for _, n := range upsertSizes {
-		for w.err == nil && len(w.args) >= n*width && len(w.args) > 0 {
-			st := w.upserts[upsertKey{w.t.name, n}]
-			if _, err := w.tx.StmtContext(w.ctx, st).ExecContext(w.ctx, w.args[:n*width]...); err != nil {
-				w.err = fmt.Errorf("%s: %w", w.t.name, err)
-			}
-			w.args = w.args[n*width:]
-		}
-	}
-	w.args = w.args[:0]
 }
 
 // rebuildRollups computes the rollups of every stored api_request, in tx:
 // a store made before rollups gets them once, when the migration that
 // creates their tables runs. It reads the events in pages, so that reads
 // and writes on the transaction's connection never interleave.
-func rebuildRollups(ctx context.Context, tx *sql.Tx) error {
+func (s *Store) rebuildRollups(ctx context.Context, tx *sql.Tx) error {
 	upserts, err := prepareUpserts(ctx, tx)
 	if err != nil {
 		return err
 	}
+	saved := s.upserts
+	s.upserts = upserts
 	defer func() {
 		for _, st := range upserts {
 			st.Close()
 		}
+		s.upserts = saved
 	}()
 	cols, err := eventsql.Projection(eventsql.APIColumns, []string{"id", "time", "status", "client", "collection", "collection_type", "community", "usage_type", "timing_ms"})
 	if err != nil {
@@ -187,11 +212,11 @@ func rebuildRollups(ctx context.Context, tx *sql.Tx) error {
 			if err != nil {
 				return err
 			}
-			b := summary.NewBatch()
+			ptrs := make([]*usage.Event, len(events))
 			for i := range events {
-				b.Add(&events[i])
+				ptrs[i] = &events[i]
 			}
-			if err := writeRollups(ctx, tx, upserts, ws, b); err != nil {
+			if err := s.rollups(ctx, tx, ws, ptrs); err != nil {
 				return err
 			}
 			if len(events) < page {
@@ -204,10 +229,10 @@ func rebuildRollups(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// Rollup sums the workspace's rollups over q's buckets: an unfiltered
-// query from the series (quarter hours) and the dimensions (hours and
-// days, and quarter hours from rollup_calls at the ends), a filtered one
-// from rollup_calls.
+// Rollup sums the workspace's rollups over q's buckets: whole hours from
+// the hourly rows, the rest (a window's ends, and hours a bucket boundary
+// cuts, in zones offset by a half or quarter hour) from the quarter-hour
+// rows.
 func (s *Store) Rollup(ctx context.Context, workspaceID int64, q summary.Query) (*summary.Rollup, error) {
 	defer s.timed("rollup", time.Now())
 	n := len(q.Bounds)
@@ -215,122 +240,167 @@ func (s *Store) Rollup(ctx context.Context, workspaceID int64, q summary.Query) 
 	if n < 2 || q.Bounds[0] >= q.Bounds[n-1] {
 		return r, nil
 	}
-	lo, hi := q.Bounds[0], q.Bounds[n-1]
-	if q.Filtered() {
-		if err := s.rollupCalls(ctx, workspaceID, q, lo, hi, r, true); err != nil {
-			return nil, fmt.Errorf("sqlite: rollup: %w", err)
-		}
-		return r, nil
-	}
-	if err := s.rollupSeries(ctx, workspaceID, q, r); err != nil {
+	a, err := s.newAggregate(ctx, workspaceID, &q, r)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: rollup: %w", err)
 	}
-	for _, p := range summary.Cover(lo, hi) {
-		var err error
-		if p.Grain == summary.QuarterMS {
-			err = s.rollupCalls(ctx, workspaceID, q, p.From, p.To, r, false)
-		} else {
-			err = s.rollupDims(ctx, workspaceID, p, r)
-		}
-		if err != nil {
+	for _, p := range plan(q.Bounds) {
+		if err := s.readRollups(ctx, workspaceID, p, a); err != nil {
 			return nil, fmt.Errorf("sqlite: rollup: %w", err)
 		}
 	}
+	a.finish()
 	return r, nil
 }
 
-func (s *Store) rollupSeries(ctx context.Context, workspaceID int64, q summary.Query, r *summary.Rollup) error {
-	rows, err := s.read.QueryContext(ctx, `SELECT bucket_ms, calls, errors, mcp, timing FROM rollup_series
-		WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?`, workspaceID, q.Bounds[0], q.Bounds[len(q.Bounds)-1])
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var (
-		bucket, mcp int64
-		t           summary.Tally
-		timing      sql.RawBytes
-	)
-	for rows.Next() {
-		if err := rows.Scan(&bucket, &t.Calls, &t.Errors, &mcp, &timing); err != nil {
-			return err
+// plan is the rollup rows that cover bounds: runs of hours that lie in one
+// bucket, and quarter hours for the rest.
+func plan(bounds []int64) []summary.Piece {
+	var out []summary.Piece
+	add := func(g, from, to int64) {
+		if from >= to {
+			return
 		}
-		if i := q.Bucket(bucket); i >= 0 {
-			r.Buckets[i].Calls += t.Calls
-			r.Buckets[i].Errors += t.Errors
+		if n := len(out); n > 0 && out[n-1].Grain == g && out[n-1].To == from {
+			out[n-1].To = to
+			return
 		}
-		r.MCP += mcp
-		if err := r.Timing.Decode(timing); err != nil {
-			return err
-		}
+		out = append(out, summary.Piece{Grain: g, From: from, To: to})
 	}
-	return rows.Err()
-}
-
-func (s *Store) rollupDims(ctx context.Context, workspaceID int64, p summary.Piece, r *summary.Rollup) error {
-	rows, err := s.read.QueryContext(ctx, `SELECT dim, value, sum(calls), sum(errors) FROM rollup_dims
-		WHERE workspace_id = ? AND grain_ms = ? AND bucket_ms >= ? AND bucket_ms < ? GROUP BY dim, value`,
-		workspaceID, p.Grain, p.From, p.To)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var (
-		dim   int
-		value string
-		t     summary.Tally
-	)
-	for rows.Next() {
-		if err := rows.Scan(&dim, &value, &t.Calls, &t.Errors); err != nil {
-			return err
-		}
-		r.AddDim(summary.Dim(dim), value, t)
-	}
-	return rows.Err()
-}
-
-// rollupCalls adds rollup_calls between from and to, with q's filter: into
-// q's buckets, MCP calls and timings when all is set, else only into the
-// dimensions.
-func (s *Store) rollupCalls(ctx context.Context, workspaceID int64, q summary.Query, from, to int64, r *summary.Rollup, all bool) error {
-	var where strings.Builder
-	args := eventsql.FilterSQL(&where, &q.Filter, []any{workspaceID, from, to})
-	timing := "x''"
-	if all {
-		timing = "timing"
-	}
-	query := `SELECT bucket_ms, status, client, collection, community, usage_type, calls, ` + timing + ` FROM rollup_calls
-		WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?` + where.String()
-	rows, err := s.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var (
-		bucket, calls                        int64
-		status                               int
-		client, collection, community, utype string
-		hist                                 sql.RawBytes
-	)
-	for rows.Next() {
-		if err := rows.Scan(&bucket, &status, &client, &collection, &community, &utype, &calls, &hist); err != nil {
-			return err
-		}
-		if !all {
-			t := summary.Tally{Calls: calls}
-			if status >= 400 {
-				t.Errors = calls
-			}
-			r.AddStatus(status, t)
-			r.AddDim(summary.DimClient, client, t)
-			r.AddDim(summary.DimCollection, collection, t)
-			r.AddDim(summary.DimCommunity, community, t)
+	for i := 0; i+1 < len(bounds); i++ {
+		lo, hi := bounds[i], bounds[i+1]
+		h0, h1 := summary.Ceil(lo, summary.HourMS), summary.Floor(hi, summary.HourMS)
+		if h0 >= h1 {
+			add(summary.QuarterMS, lo, hi)
 			continue
 		}
-		r.AddCalls(q.Bucket(bucket), status, client, collection, community, usage.UsageType(utype), calls)
-		if err := r.Timing.Decode(hist); err != nil {
+		add(summary.QuarterMS, lo, h0)
+		add(summary.HourMS, h0, h1)
+		add(summary.QuarterMS, h1, hi)
+	}
+	return out
+}
+
+func (s *Store) readRollups(ctx context.Context, workspaceID int64, p summary.Piece, a *aggregate) error {
+	rows, err := s.read.QueryContext(ctx, `SELECT bucket_ms, cells FROM rollups
+		WHERE workspace_id = ? AND grain_ms = ? AND bucket_ms >= ? AND bucket_ms < ?`, workspaceID, p.Grain, p.From, p.To)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var (
+		bucket int64
+		cells  sql.RawBytes
+	)
+	for rows.Next() {
+		if err := rows.Scan(&bucket, &cells); err != nil {
+			return err
+		}
+		if err := a.add(a.q.Bucket(bucket), cells); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
+}
+
+// aggregate adds rollup cells up for one query: by combo id while it
+// reads, into the rollup's named dimensions at the end.
+type aggregate struct {
+	q      *summary.Query
+	r      *summary.Rollup
+	combos map[uint64]*comboTally
+	status map[uint64]summary.Tally
+}
+
+type comboTally struct {
+	combo
+	pass bool // the combo passes the query's filter
+	summary.Tally
+}
+
+func (s *Store) newAggregate(ctx context.Context, workspaceID int64, q *summary.Query, r *summary.Rollup) (*aggregate, error) {
+	a := &aggregate{q: q, r: r, combos: map[uint64]*comboTally{}, status: map[uint64]summary.Tally{}}
+	rows, err := s.read.QueryContext(ctx, `SELECT id, client, collection, collection_type, community, usage_type FROM rollup_combos WHERE workspace_id = ?`, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	f := q.Filter
+	f.Statuses, f.StatusClasses, f.From, f.To = nil, nil, time.Time{}, time.Time{}
+	for rows.Next() {
+		var id uint64
+		var c combo
+		var ut string
+		if err := rows.Scan(&id, &c.client, &c.collection, &c.collectionType, &c.community, &ut); err != nil {
+			return nil, err
+		}
+		c.usageType = usage.UsageType(ut)
+		e := usage.Event{Kind: usage.KindAPIRequest, Client: c.client, Collection: c.collection, CollectionType: c.collectionType,
+			Community: c.community, UsageType: c.usageType}
+		a.combos[id] = &comboTally{combo: c, pass: f.Match(&e)}
+	}
+	return a, rows.Err()
+}
+
+// statusPasses reports whether a status passes the query's status filter.
+func (a *aggregate) statusPasses(status int) bool {
+	f := &a.q.Filter
+	if len(f.Statuses) == 0 && len(f.StatusClasses) == 0 {
+		return true
+	}
+	for _, s := range f.Statuses {
+		if s == status {
+			return true
+		}
+	}
+	for _, c := range f.StatusClasses {
+		if status/100 == c {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *aggregate) add(bucket int, cells []byte) error {
+	cr := summary.NewCellReader(cells)
+	var c summary.Cell
+	for cr.Next(&c) {
+		ct := a.combos[c.Combo]
+		if ct == nil || !ct.pass || !a.statusPasses(int(c.Status)) {
+			continue
+		}
+		t := summary.Tally{Calls: int64(c.Calls)}
+		if c.Status >= 400 {
+			t.Errors = t.Calls
+		}
+		if bucket >= 0 {
+			a.r.Buckets[bucket].Calls += t.Calls
+			a.r.Buckets[bucket].Errors += t.Errors
+		}
+		ct.Calls += t.Calls
+		ct.Errors += t.Errors
+		st := a.status[c.Status]
+		st.Calls += t.Calls
+		st.Errors += t.Errors
+		a.status[c.Status] = st
+		a.r.Timing.Add(int(c.Timing), t.Calls)
+	}
+	return cr.Err()
+}
+
+func (a *aggregate) finish() {
+	for _, ct := range a.combos {
+		if ct.Calls == 0 {
+			continue
+		}
+		if ct.usageType == usage.UsageMCP {
+			a.r.MCP += ct.Calls
+		}
+		a.r.AddDim(summary.DimClient, ct.client, ct.Tally)
+		a.r.AddDim(summary.DimCollection, ct.collection, ct.Tally)
+		a.r.AddDim(summary.DimCommunity, ct.community, ct.Tally)
+	}
+	for st, t := range a.status {
+		a.r.AddStatus(int(st), t)
+	}
 }

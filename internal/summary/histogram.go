@@ -1,8 +1,6 @@
 package summary
 
 import (
-	"encoding/binary"
-	"errors"
 	"math"
 	"slices"
 )
@@ -97,61 +95,4 @@ func ExactQuantile(timings []int64, q float64) int64 {
 	slices.Sort(timings)
 	rank := int(math.Ceil(float64(len(timings)) * q))
 	return timings[min(max(rank, 1), len(timings))-1]
-}
-
-// Encoded histograms (as SQLite keeps them) are pairs of uvarints: the
-// bucket's distance from the previous non-empty bucket, and its count.
-
-// AppendEncoded appends h's encoding to dst.
-func (h *Histogram) AppendEncoded(dst []byte) []byte {
-	prev := 0
-	for b, n := range h.counts {
-		if n == 0 {
-			continue
-		}
-		dst = binary.AppendUvarint(dst, uint64(b-prev))
-		dst = binary.AppendUvarint(dst, uint64(n))
-		prev = b
-	}
-	return dst
-}
-
-var errEncoding = errors.New("summary: malformed timing histogram")
-
-// Decode adds an encoded histogram to h.
-func (h *Histogram) Decode(p []byte) error {
-	b := 0
-	for len(p) > 0 {
-		d, n := binary.Uvarint(p)
-		if n <= 0 {
-			return errEncoding
-		}
-		p = p[n:]
-		c, n := binary.Uvarint(p)
-		if n <= 0 || c > math.MaxInt64 || d > 1<<20 {
-			return errEncoding
-		}
-		p = p[n:]
-		b += int(d)
-		if b > 1<<20 {
-			return errEncoding
-		}
-		h.Add(b, int64(c))
-	}
-	return nil
-}
-
-// MergeEncoded merges two encoded histograms into a new encoding: the
-// SQLite store's usagelog_hist_merge. A malformed side counts as empty, so
-// that one damaged cell cannot fail every later insert.
-func MergeEncoded(a, b []byte) []byte {
-	var h Histogram
-	if h.Decode(a) != nil {
-		h = Histogram{}
-	}
-	var o Histogram
-	if o.Decode(b) == nil {
-		h.Merge(&o)
-	}
-	return h.AppendEncoded(make([]byte, 0, len(a)+len(b)))
 }

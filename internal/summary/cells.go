@@ -1,0 +1,129 @@
+package summary
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"slices"
+)
+
+// Cell is the calls of one combination of filterable fields (a store's
+// combo id), one status and one timing bucket, in one bucket of time.
+// Stores that keep a bucket's cells in one value (SQLite) encode them with
+// AppendCells and add two encodings up with MergeCells.
+type Cell struct {
+	Combo  uint64
+	Status uint64
+	Timing uint64 // TimingBucket
+	Calls  uint64
+}
+
+func compareCells(a, b Cell) int {
+	return cmp.Or(cmp.Compare(a.Combo, b.Combo), cmp.Compare(a.Status, b.Status), cmp.Compare(a.Timing, b.Timing))
+}
+
+// SortCells sorts cells by combo, status and timing and adds up those of
+// one key, as AppendCells wants them.
+func SortCells(cells []Cell) []Cell {
+	slices.SortFunc(cells, compareCells)
+	out := cells[:0]
+	for _, c := range cells {
+		if n := len(out); n > 0 && compareCells(out[n-1], c) == 0 {
+			out[n-1].Calls += c.Calls
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// AppendCells appends the encoding of sorted cells (SortCells): four
+// uvarints a cell, the combo as the distance from the previous cell's.
+func AppendCells(dst []byte, cells []Cell) []byte {
+	prev := uint64(0)
+	for _, c := range cells {
+		dst = binary.AppendUvarint(dst, c.Combo-prev)
+		dst = binary.AppendUvarint(dst, c.Status)
+		dst = binary.AppendUvarint(dst, c.Timing)
+		dst = binary.AppendUvarint(dst, c.Calls)
+		prev = c.Combo
+	}
+	return dst
+}
+
+var errCells = errors.New("summary: malformed rollup cells")
+
+// CellReader reads encoded cells one at a time.
+type CellReader struct {
+	p    []byte
+	prev uint64
+	err  error
+}
+
+// NewCellReader reads the cells of p.
+func NewCellReader(p []byte) CellReader { return CellReader{p: p} }
+
+// Next reads the next cell; false at the end or on malformed input (Err).
+func (r *CellReader) Next(c *Cell) bool {
+	if len(r.p) == 0 || r.err != nil {
+		return false
+	}
+	var v [4]uint64
+	for i := range v {
+		x, n := binary.Uvarint(r.p)
+		if n <= 0 {
+			r.err = errCells
+			return false
+		}
+		v[i] = x
+		r.p = r.p[n:]
+	}
+	r.prev += v[0]
+	*c = Cell{Combo: r.prev, Status: v[1], Timing: v[2], Calls: v[3]}
+	return true
+}
+
+// Err is the reader's error, nil at a clean end.
+func (r *CellReader) Err() error { return r.err }
+
+// MergeCells adds two encodings up into a new one: the SQLite store's
+// usagelog_cells_merge, which its upserts call. A malformed side counts as
+// empty, so that one damaged value cannot fail every later insert.
+func MergeCells(a, b []byte) []byte {
+	out := make([]byte, 0, len(a)+len(b))
+	ra, rb := NewCellReader(a), NewCellReader(b)
+	var ca, cb Cell
+	okA, okB := ra.Next(&ca), rb.Next(&cb)
+	prev := uint64(0)
+	emit := func(c Cell) {
+		out = binary.AppendUvarint(out, c.Combo-prev)
+		out = binary.AppendUvarint(out, c.Status)
+		out = binary.AppendUvarint(out, c.Timing)
+		out = binary.AppendUvarint(out, c.Calls)
+		prev = c.Combo
+	}
+	for okA || okB {
+		switch {
+		case !okB || okA && compareCells(ca, cb) < 0:
+			emit(ca)
+			okA = ra.Next(&ca)
+		case !okA || compareCells(cb, ca) < 0:
+			emit(cb)
+			okB = rb.Next(&cb)
+		default:
+			ca.Calls += cb.Calls
+			emit(ca)
+			okA, okB = ra.Next(&ca), rb.Next(&cb)
+		}
+	}
+	if ra.Err() != nil && rb.Err() == nil {
+		return MergeCells(nil, b)
+	}
+	if rb.Err() != nil && ra.Err() == nil {
+		return MergeCells(a, nil)
+	}
+	if ra.Err() != nil && rb.Err() != nil {
+		return nil
+	}
+	return out
+}
