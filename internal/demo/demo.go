@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,6 +115,18 @@ func (g *gen) when() time.Time {
 	return usage.TruncateMS(t.Add(time.Duration(g.rng.IntN(1000)) * time.Millisecond))
 }
 
+// times draws n moments with when and returns them in time order: events
+// are generated oldest first, as a live stream arrives, which is how stores
+// take them fastest (an index and the rollups grow at their end).
+func (g *gen) times(n int) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = g.when().UnixMilli()
+	}
+	slices.Sort(out)
+	return out
+}
+
 func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
 
 type client struct {
@@ -191,6 +204,7 @@ func (g *gen) apiRequests(n int) error {
 	for _, f := range failures {
 		failWeights += f.weight
 	}
+	times := g.times(n)
 	for i := 0; i < n; i++ {
 		w := g.rng.IntN(clientWeights)
 		var c client
@@ -206,7 +220,7 @@ func (g *gen) apiRequests(n int) error {
 		slug := strings.ToLower(strings.ReplaceAll(col.name, " ", "-"))
 		member := g.rng.IntN(len(memberNames))
 		e := usage.Event{
-			Kind: usage.KindAPIRequest, Time: g.when(), Method: ep.method,
+			Kind: usage.KindAPIRequest, Time: time.UnixMilli(times[i]).UTC(), Method: ep.method,
 			URL: c.urlPrefix + called, Endpoint: "/" + slug + "/" + ep.path, Status: 200,
 			Community: pick(g.rng, communities), Collection: col.name, CollectionType: col.ctype,
 			Client: c.name, MemberID: fmt.Sprintf("m-%03d", member+1), MemberName: memberNames[member],
@@ -257,6 +271,7 @@ var (
 
 func (g *gen) activities(n int) error {
 	const users = 80
+	times := g.times(n)
 	for i := 0; i < n; i++ {
 		u := g.rng.IntN(users)
 		// A few heavy users and a long tail.
@@ -269,7 +284,7 @@ func (g *gen) activities(n int) error {
 			name = first
 		}
 		e := usage.Event{
-			Kind: usage.KindActivity, Time: g.when(), UserID: fmt.Sprintf("u-%03d", u+1),
+			Kind: usage.KindActivity, Time: time.UnixMilli(times[i]).UTC(), UserID: fmt.Sprintf("u-%03d", u+1),
 			UserName: name, UserEmail: strings.ToLower(strings.ReplaceAll(name, " ", ".")) + "@acme.example",
 			Project: projects[u%len(projects)], Model: pick(g.rng, models),
 		}
@@ -323,6 +338,7 @@ func (g *gen) syncs(n int) error {
 	for _, in := range integrations {
 		total += in.weight
 	}
+	times := g.times(n)
 	for i := 0; i < n; i++ {
 		w := g.rng.IntN(total)
 		var in integration
@@ -332,7 +348,7 @@ func (g *gen) syncs(n int) error {
 			}
 			w -= in.weight
 		}
-		t := g.when()
+		t := time.UnixMilli(times[i]).UTC()
 		if in.status == "inactive" {
 			// Inactive integrations stopped before their last update.
 			stop := g.end.AddDate(0, 0, -in.updatedDaysAgo)
