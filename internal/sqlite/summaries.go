@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -43,9 +44,9 @@ type combos struct {
 	pending map[int64]map[combo]int64
 }
 
-// rollupBatch is the rollup cells of one Append.
-type rollupBatch struct {
-	cells map[[2]int64][]summary.Cell // by (grain, bucket)
+// rollupCells are one rollup row's cells of one Append.
+type rollupCells struct {
+	counts, timings, comboTimings []summary.Cell
 }
 
 // rollups adds events, stored in tx, to the workspace's rollups.
@@ -53,7 +54,7 @@ func (s *Store) rollups(ctx context.Context, tx *sql.Tx, workspaceID int64, even
 	if len(events) == 0 {
 		return nil
 	}
-	b := rollupBatch{cells: map[[2]int64][]summary.Cell{}}
+	rows := map[[2]int64]*rollupCells{} // by (grain, bucket)
 	var last combo
 	lastID := int64(-1)
 	for _, e := range events {
@@ -66,22 +67,31 @@ func (s *Store) rollups(ctx context.Context, tx *sql.Tx, workspaceID int64, even
 			last, lastID = c, id
 		}
 		t := e.Time.UnixMilli()
-		cell := summary.Cell{Combo: uint64(lastID), Status: uint64(max(e.Status, 0)), Timing: uint64(summary.TimingBucket(e.TimingMS)), Calls: 1}
+		combo, tb := uint64(lastID), uint64(summary.TimingBucket(e.TimingMS))
 		for _, g := range grains {
 			k := [2]int64{g, summary.Floor(t, g)}
-			b.cells[k] = append(b.cells[k], cell)
+			c := rows[k]
+			if c == nil {
+				c = &rollupCells{}
+				rows[k] = c
+			}
+			c.counts = append(c.counts, summary.Cell{Combo: combo, Status: uint64(max(e.Status, 0)), Calls: 1})
+			c.timings = append(c.timings, summary.Cell{Timing: tb, Calls: 1})
+			c.comboTimings = append(c.comboTimings, summary.Cell{Combo: combo, Status: uint64(max(e.Status, 0)), Timing: tb, Calls: 1})
 		}
 	}
-	args := make([]any, 0, 4*len(b.cells))
-	for k, cells := range b.cells {
-		args = append(args, workspaceID, k[0], k[1], summary.AppendCells(nil, summary.SortCells(cells)))
+	const width = 6 // columns of an upsert's row
+	args := make([]any, 0, width*len(rows))
+	for k, c := range rows {
+		args = append(args, workspaceID, k[0], k[1], summary.AppendCells(nil, summary.SortCells(c.counts)),
+			summary.AppendCells(nil, summary.SortCells(c.timings)), summary.AppendCells(nil, summary.SortCells(c.comboTimings)))
 	}
 	for i, size := range upsertSizes {
-		for len(args) >= 4*size {
-			if _, err := tx.StmtContext(ctx, s.upserts[i]).ExecContext(ctx, args[:4*size]...); err != nil {
+		for len(args) >= width*size {
+			if _, err := tx.StmtContext(ctx, s.upserts[i]).ExecContext(ctx, args[:width*size]...); err != nil {
 				return fmt.Errorf("rollups: %w", err)
 			}
-			args = args[4*size:]
+			args = args[width*size:]
 		}
 	}
 	return nil
@@ -149,9 +159,10 @@ func prepareUpserts(ctx context.Context, db interface {
 }) ([]*sql.Stmt, error) {
 	var out []*sql.Stmt
 	for _, n := range upsertSizes {
-		q := "INSERT INTO rollups (workspace_id, grain_ms, bucket_ms, cells) VALUES " +
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", n), ", ") +
-			" ON CONFLICT (workspace_id, grain_ms, bucket_ms) DO UPDATE SET cells = " + cellsMergeFunc + "(cells, excluded.cells)"
+		q := "INSERT INTO rollups (workspace_id, grain_ms, bucket_ms, counts, timings, combo_timings) VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?), ", n), ", ") +
+			" ON CONFLICT (workspace_id, grain_ms, bucket_ms) DO UPDATE SET counts = " + cellsMergeFunc + "(counts, excluded.counts), timings = " +
+			cellsMergeFunc + "(timings, excluded.timings), combo_timings = " + cellsMergeFunc + "(combo_timings, excluded.combo_timings)"
 		st, err := db.PrepareContext(ctx, q)
 		if err != nil {
 			for _, st := range out {
@@ -282,21 +293,26 @@ func plan(bounds []int64) []summary.Piece {
 }
 
 func (s *Store) readRollups(ctx context.Context, workspaceID int64, p summary.Piece, a *aggregate) error {
-	rows, err := s.read.QueryContext(ctx, `SELECT bucket_ms, cells FROM rollups
+	// Unfiltered timings are summed over every combo already.
+	timings := "timings"
+	if a.filtered {
+		timings = "combo_timings"
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT bucket_ms, counts, `+timings+` FROM rollups
 		WHERE workspace_id = ? AND grain_ms = ? AND bucket_ms >= ? AND bucket_ms < ?`, workspaceID, p.Grain, p.From, p.To)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	var (
-		bucket int64
-		cells  sql.RawBytes
+		bucket          int64
+		counts, timingc sql.RawBytes
 	)
 	for rows.Next() {
-		if err := rows.Scan(&bucket, &cells); err != nil {
+		if err := rows.Scan(&bucket, &counts, &timingc); err != nil {
 			return err
 		}
-		if err := a.add(a.q.Bucket(bucket), cells); err != nil {
+		if err := a.add(a.q.Bucket(bucket), counts, timingc); err != nil {
 			return err
 		}
 	}
@@ -306,20 +322,25 @@ func (s *Store) readRollups(ctx context.Context, workspaceID int64, p summary.Pi
 // aggregate adds rollup cells up for one query: by combo id while it
 // reads, into the rollup's named dimensions at the end.
 type aggregate struct {
-	q      *summary.Query
-	r      *summary.Rollup
-	combos map[uint64]*comboTally
-	status map[uint64]summary.Tally
+	q        *summary.Query
+	r        *summary.Rollup
+	filtered bool
+	combos   []comboTally // by id
+	// status and statusPass are by HTTP status, which ingest keeps to
+	// 100-599: the tallies, and whether the query's filter keeps it.
+	status     [600]summary.Tally
+	statusPass [600]bool
 }
 
 type comboTally struct {
 	combo
-	pass bool // the combo passes the query's filter
+	known bool
+	pass  bool // the combo passes the query's filter
 	summary.Tally
 }
 
 func (s *Store) newAggregate(ctx context.Context, workspaceID int64, q *summary.Query, r *summary.Rollup) (*aggregate, error) {
-	a := &aggregate{q: q, r: r, combos: map[uint64]*comboTally{}, status: map[uint64]summary.Tally{}}
+	a := &aggregate{q: q, r: r, filtered: q.Filtered()}
 	rows, err := s.read.QueryContext(ctx, `SELECT id, client, collection, collection_type, community, usage_type FROM rollup_combos WHERE workspace_id = ?`, workspaceID)
 	if err != nil {
 		return nil, err
@@ -337,60 +358,71 @@ func (s *Store) newAggregate(ctx context.Context, workspaceID int64, q *summary.
 		c.usageType = usage.UsageType(ut)
 		e := usage.Event{Kind: usage.KindAPIRequest, Client: c.client, Collection: c.collection, CollectionType: c.collectionType,
 			Community: c.community, UsageType: c.usageType}
-		a.combos[id] = &comboTally{combo: c, pass: f.Match(&e)}
+		for uint64(len(a.combos)) <= id {
+			a.combos = append(a.combos, comboTally{})
+		}
+		a.combos[id] = comboTally{combo: c, known: true, pass: f.Match(&e)}
+	}
+	for st := range a.statusPass {
+		a.statusPass[st] = statusPasses(&q.Filter, st)
 	}
 	return a, rows.Err()
 }
 
-// statusPasses reports whether a status passes the query's status filter.
-func (a *aggregate) statusPasses(status int) bool {
-	f := &a.q.Filter
+// statusPasses reports whether a status passes f's status filter.
+func statusPasses(f *usage.LogFilter, status int) bool {
 	if len(f.Statuses) == 0 && len(f.StatusClasses) == 0 {
 		return true
 	}
-	for _, s := range f.Statuses {
-		if s == status {
-			return true
-		}
-	}
-	for _, c := range f.StatusClasses {
-		if status/100 == c {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(f.Statuses, status) || slices.Contains(f.StatusClasses, status/100)
 }
 
-func (a *aggregate) add(bucket int, cells []byte) error {
-	cr := summary.NewCellReader(cells)
+// add adds one rollup row's counts and timings (summed over every combo,
+// or by combo when the query is filtered) to bucket.
+func (a *aggregate) add(bucket int, counts, timings []byte) error {
+	cr := summary.NewCellReader(counts)
 	var c summary.Cell
+	var calls, errs int64
 	for cr.Next(&c) {
-		ct := a.combos[c.Combo]
-		if ct == nil || !ct.pass || !a.statusPasses(int(c.Status)) {
+		if c.Combo >= uint64(len(a.combos)) || !a.combos[c.Combo].pass {
 			continue
 		}
-		t := summary.Tally{Calls: int64(c.Calls)}
+		if c.Status >= uint64(len(a.status)) || !a.statusPass[c.Status] {
+			continue
+		}
+		st := &a.status[c.Status]
+		n := int64(c.Calls)
+		ct := &a.combos[c.Combo]
+		ct.Calls += n
+		st.Calls += n
+		calls += n
 		if c.Status >= 400 {
-			t.Errors = t.Calls
+			ct.Errors += n
+			st.Errors += n
+			errs += n
 		}
-		if bucket >= 0 {
-			a.r.Buckets[bucket].Calls += t.Calls
-			a.r.Buckets[bucket].Errors += t.Errors
-		}
-		ct.Calls += t.Calls
-		ct.Errors += t.Errors
-		st := a.status[c.Status]
-		st.Calls += t.Calls
-		st.Errors += t.Errors
-		a.status[c.Status] = st
-		a.r.Timing.Add(int(c.Timing), t.Calls)
 	}
-	return cr.Err()
+	if err := cr.Err(); err != nil {
+		return err
+	}
+	if bucket >= 0 {
+		a.r.Buckets[bucket].Calls += calls
+		a.r.Buckets[bucket].Errors += errs
+	}
+	tr := summary.NewCellReader(timings)
+	for tr.Next(&c) {
+		if a.filtered && (c.Combo >= uint64(len(a.combos)) || !a.combos[c.Combo].pass ||
+			c.Status >= uint64(len(a.status)) || !a.statusPass[c.Status]) {
+			continue
+		}
+		a.r.Timing.Add(int(c.Timing), int64(c.Calls))
+	}
+	return tr.Err()
 }
 
 func (a *aggregate) finish() {
 	for _, ct := range a.combos {
-		if ct.Calls == 0 {
+		if !ct.known || ct.Calls == 0 {
 			continue
 		}
 		if ct.usageType == usage.UsageMCP {
@@ -401,6 +433,8 @@ func (a *aggregate) finish() {
 		a.r.AddDim(summary.DimCommunity, ct.community, ct.Tally)
 	}
 	for st, t := range a.status {
-		a.r.AddStatus(int(st), t)
+		if t.Calls > 0 {
+			a.r.AddStatus(st, t)
+		}
 	}
 }

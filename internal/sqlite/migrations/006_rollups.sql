@@ -2,10 +2,12 @@
 -- the events (summaries.go), so that summaries never re-read the events.
 --
 -- A rollup row is one quarter hour or one hour (grain_ms) of a workspace,
--- from bucket_ms (Unix milliseconds, UTC): its cells, each the calls of
--- one combination of client, collection, collection type, community and
--- usage type (a combo), one status and one timing bucket, encoded as
--- internal/summary's cells. One row a bucket keeps a batch's writes to a
+-- from bucket_ms (Unix milliseconds, UTC), and holds three sets of cells
+-- encoded as internal/summary's cells: counts, the calls of each
+-- combination of client, collection, collection type, community and usage
+-- type (a combo) and status; timings, the calls of each timing bucket;
+-- combo_timings, the calls of each combo, status and timing bucket, which
+-- only filtered summaries read. One row a bucket keeps a batch's writes to a
 -- few rows however many combinations it holds, and a summary reads a row
 -- an hour. Deleting a workspace's rows before a time deletes its rollups
 -- before it.
@@ -24,6 +26,8 @@ CREATE TABLE rollups (
     workspace_id INTEGER NOT NULL,
     grain_ms     INTEGER NOT NULL,
     bucket_ms    INTEGER NOT NULL,
-    cells        BLOB    NOT NULL,
+    counts        BLOB   NOT NULL,
+    timings       BLOB   NOT NULL,
+    combo_timings BLOB   NOT NULL,
     PRIMARY KEY (workspace_id, grain_ms, bucket_ms)
 ) WITHOUT ROWID;
