@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/demo"
 	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
@@ -217,4 +218,46 @@ func buildReportsStore(b *testing.B, s *sqlite.Store, syncs, seen int, now time.
 		}
 	}
 	flush()
+}
+
+// BenchmarkSummary reads summaries and facets (storetest.SummariesBench) from a
+// store of the demo's year at USAGELOG_BENCH_SUMMARY_SCALE (default 4,
+// about 1,000,000 events; the bench script uses 42, about 10,000,000),
+// built once in the temp directory at the speed of ingest.
+func BenchmarkSummary(b *testing.B) {
+	scale := 4.0
+	if v := os.Getenv("USAGELOG_BENCH_SUMMARY_SCALE"); v != "" {
+		var err error
+		if scale, err = strconv.ParseFloat(v, 64); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	end := time.Date(2026, 11, 1, 10, 7, 0, 0, time.UTC)
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("usagelog-bench-summary-%g.db", scale))
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if have, err := s.Count(ctx, 1, usage.KindAPIRequest); err != nil {
+		b.Fatal(err)
+	} else if have == 0 {
+		start := time.Now()
+		n, err := demo.Generate(ctx, demo.Config{Seed: 1, End: end, Scale: scale}, func(ctx context.Context, batch []usage.Event) error {
+			_, err := s.Append(ctx, 1, batch)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("built %s: %d demo events in %s, %.0f events/s", path, n, time.Since(start).Round(time.Millisecond), float64(n)/time.Since(start).Seconds())
+	}
+	// Reopened, so that the first call of each case reads a store just
+	// opened.
+	s.Close()
+	if s, err = sqlite.Open(ctx, sqlite.Config{Path: path}); err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.SummariesBench(b, s, end, "Data Team")
 }

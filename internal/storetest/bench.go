@@ -2,9 +2,11 @@ package storetest
 
 import (
 	"context"
+	"net/url"
 	"testing"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -29,6 +31,71 @@ func LogsFirstPage(b *testing.B, s usage.EventStore, day time.Time, mcpClient st
 					b.Fatalf("%d rows, %v; want a full page of 101", len(page), err)
 				}
 			}
+		})
+	}
+}
+
+// SummariesBench runs the summary benchmark cases on a store whose workspace 1
+// holds a busy year of calls up to now: the summary of every period in UTC
+// and in Asia/Kathmandu (where days start at a quarter past the hour), one
+// client's 90 days, and the facets of 90 days. The first call of each case
+// is reported apart as first-ms: the rows' pages not yet in the store's
+// cache.
+func SummariesBench(b *testing.B, s SummaryStore, now time.Time, client string) {
+	svc := &summary.Service{Rollups: s, Events: s}
+	cases := []struct {
+		name, query string
+		facets      bool
+	}{
+		{"24h", "period=24h", false},
+		{"7d", "period=7d", false},
+		{"30d", "period=30d", false},
+		{"90d", "period=90d", false},
+		{"90d/Kathmandu", "period=90d&tz=Asia/Kathmandu", false},
+		{"90d/OneClient", "period=90d&client=" + url.QueryEscape(client), false},
+		{"Facets90d", "period=90d", true},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			q, _ := url.ParseQuery(c.query)
+			parse := summary.ParseRequest
+			if c.facets {
+				parse = summary.ParseFacetsRequest
+			}
+			req, err := parse(q, now, time.UTC)
+			if err != nil {
+				b.Fatal(err)
+			}
+			call := func() {
+				var total int64
+				if c.facets {
+					f, err := svc.Facets(context.Background(), 1, req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, st := range f.Statuses {
+						total += st.Calls
+					}
+				} else {
+					sum, err := svc.Summary(context.Background(), 1, req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					total = sum.Total
+				}
+				if total == 0 {
+					b.Fatalf("%s: no calls", c.query)
+				}
+			}
+			start := time.Now()
+			call()
+			first := time.Since(start)
+			b.ResetTimer()
+			for b.Loop() {
+				call()
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+			b.ReportMetric(float64(first.Microseconds())/1000, "first-ms")
 		})
 	}
 }
