@@ -48,3 +48,11 @@ func MigrateOnly(ctx context.Context, dsn string, n int) (*Store, error) {
 	}
 	return s, s.insert(ctx, "INSERT INTO schema_migrations (version, applied_ms)", []any{versions, applied})
 }
+
+// Migrations are the embedded migrations' SQL.
+func Migrations() ([]migration.File, error) { return migration.List(migrations, "migrations") }
+
+// QueryRow runs a query of one value on s.
+func QueryRow(ctx context.Context, s *Store, query string, dest any) error {
+	return s.db.QueryRowContext(ctx, query).Scan(dest)
+}

@@ -125,7 +125,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if n > 0 {
 			continue
 		}
-		if _, err := s.db.ExecContext(ctx, expandMigration(m.SQL)); err != nil {
+		if _, err := s.db.ExecContext(ctx, m.SQL); err != nil {
 			return fmt.Errorf("clickhouse: migration %s: %w", m.Name, err)
 		}
 		if err := s.insert(ctx, `INSERT INTO schema_migrations (version, applied_ms)`, []any{[]int64{m.Version}, []int64{time.Now().UnixMilli()}}); err != nil {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/usagelog/usagelog/internal/clickhouse"
 	"github.com/usagelog/usagelog/internal/storetest"
+	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -135,4 +137,34 @@ func TestRollupsOfEventsStoredBefore(t *testing.T) {
 		s.Close()
 	})
 	storetest.CompareSummaries(t, s, 1, events, []string{"period=7d", "period=90d", "from=2026-10-30T10:07:13Z"}, "UTC", "Asia/Kathmandu")
+}
+
+// TestRollupSQLMatchesGo checks that the rollups' views compute timing
+// buckets and quarter hours as internal/summary does.
+func TestRollupSQLMatchesGo(t *testing.T) {
+	files, err := clickhouse.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	quarter := "(intDiv(time_ms, 900000) * 900000 - if(time_ms % 900000 < 0, 900000, 0))"
+	for _, f := range files {
+		if !strings.Contains(f.Name, "rollup_series") && !strings.Contains(f.Name, "rollup_calls") || !strings.Contains(f.SQL, "SELECT") {
+			continue
+		}
+		if !strings.Contains(f.SQL, summary.TimingBucketSQL("timing_ms")) || !strings.Contains(f.SQL, quarter) {
+			t.Errorf("%s does not compute timing buckets as summary.TimingBucketSQL and quarter hours as summary.Floor", f.Name)
+		}
+	}
+	// And ClickHouse's buckets are Go's, on the values where they change.
+	s := open(t)
+	for _, ms := range []int64{-5, 0, 1, 127, 128, 129, 130, 131, 1000, 1019, 1020, 1021, 29999, 30000, 123456789} {
+		var got int64
+		q := "SELECT " + strings.ReplaceAll(summary.TimingBucketSQL("timing_ms"), "timing_ms", fmt.Sprintf("toInt64(%d)", ms))
+		if err := clickhouse.QueryRow(context.Background(), s, q, &got); err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(summary.TimingBucket(ms)); got != want {
+			t.Errorf("timing %d ms: ClickHouse bucket %d, Go %d", ms, got, want)
+		}
+	}
 }

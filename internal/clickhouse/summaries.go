@@ -3,24 +3,12 @@ package clickhouse
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
 	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 )
-
-// expandMigration writes the rollups' shared expressions into a migration:
-// QUARTER_HOUR(x), the start of x's quarter hour (also before 1970), and
-// TIMING_BUCKET(x), summary.TimingBucket in SQL.
-func expandMigration(sql string) string {
-	q := strconv.FormatInt(summary.QuarterMS, 10)
-	return strings.NewReplacer(
-		"QUARTER_HOUR(time_ms)", "(intDiv(time_ms, "+q+") * "+q+" - if(time_ms % "+q+" < 0, "+q+", 0))",
-		"TIMING_BUCKET(timing_ms)", summary.TimingBucketSQL("timing_ms"),
-	).Replace(sql)
-}
 
 // Rollup sums the workspace's rollups over q's buckets: an unfiltered
 // query from rollup_series and rollup_dims (hours and days, and quarter

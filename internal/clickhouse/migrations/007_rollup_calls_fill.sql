@@ -1,5 +1,5 @@
 INSERT INTO rollup_calls (workspace_id, bucket_ms, status, client, collection, collection_type, community, usage_type, tb, calls)
-SELECT workspace_id, QUARTER_HOUR(time_ms) AS bucket_ms, status, client, collection, collection_type, community, usage_type,
-    TIMING_BUCKET(timing_ms) AS tb, count() AS calls
+SELECT workspace_id, (intDiv(time_ms, 900000) * 900000 - if(time_ms % 900000 < 0, 900000, 0)) AS bucket_ms, status, client, collection, collection_type, community, usage_type,
+    if(timing_ms <= 128, greatest(timing_ms, 0), toInt64(129 + floor(log(timing_ms / 128) / log(1.02)))) AS tb, count() AS calls
 FROM events FINAL WHERE kind = 1
 GROUP BY workspace_id, bucket_ms, status, client, collection, collection_type, community, usage_type, tb
