@@ -38,7 +38,7 @@ func (s *Store) insertStmt(ctx context.Context, k usage.Kind, n int) (*sql.Stmt,
 	row := "(" + eventsql.Placeholders(len(names)) + ")"
 	q := "INSERT OR IGNORE INTO events (" + strings.Join(names, ", ") + ") VALUES " +
 		strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
-	if k == usage.KindAPIRequest {
+	if k == usage.KindAPIRequest || k == usage.KindSync {
 		// The ids inserted, not those ignored as duplicates, go into
 		// the rollups.
 		q += " RETURNING id"
@@ -105,7 +105,7 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	}
 	defer tx.Rollback()
 	args := make([]any, 0, rowsPerInsert*64)
-	var rolled []*usage.Event
+	var rolled, syncs []*usage.Event
 	for _, r := range runs {
 		k := sorted[r.from].Kind
 		cols := eventsql.KindColumns(k)
@@ -119,9 +119,12 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 		}
 		var n int
 		var err error
-		if k == usage.KindAPIRequest {
+		switch k {
+		case usage.KindAPIRequest:
 			rolled, n, err = insertReturning(ctx, tx.StmtContext(ctx, r.stmt), args, sorted[r.from:r.to], rolled)
-		} else {
+		case usage.KindSync:
+			syncs, n, err = insertReturning(ctx, tx.StmtContext(ctx, r.stmt), args, sorted[r.from:r.to], syncs)
+		default:
 			var result sql.Result
 			if result, err = tx.StmtContext(ctx, r.stmt).ExecContext(ctx, args...); err == nil {
 				n64, _ := result.RowsAffected()
@@ -134,7 +137,11 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 		res.Inserted += n
 		res.Duplicates += r.to - r.from - n
 	}
-	if err := s.rollups(ctx, tx, workspaceID, rolled); err != nil {
+	err = s.rollups(ctx, tx, workspaceID, rolled)
+	if err == nil {
+		err = syncRollups(ctx, tx, workspaceID, syncs)
+	}
+	if err != nil {
 		s.settleCombos(false)
 		return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
 	}

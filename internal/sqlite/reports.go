@@ -15,62 +15,6 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-// SyncGroups sums sync events with GROUP BY in SQLite, in the order of
-// the events_sync_groups index (no sort), each group's recent and older
-// events apart by conditional aggregates: the report reads groups, not the
-// millions of events behind them. Each integration is its own query, and
-// the queries share the cores.
-func (s *Store) SyncGroups(ctx context.Context, workspaceID int64, from, split, to time.Time) ([]usage.SyncGroup, error) {
-	defer s.timed("sync_groups", time.Now())
-	integrations, err := s.distinct(ctx, workspaceID, usage.KindSync, "events_sync_groups", "integration")
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: sync groups: %w", err)
-	}
-	// kind is a literal so the planner can use the partial index.
-	query := fmt.Sprintf(`
-		SELECT integration, system1, system2, project1, project2, end_system, entity_type,
-		       SUM(time_ms >= ?1), SUM(time_ms < ?1),
-		       SUM(outcome = 'synced' AND time_ms >= ?1), SUM(outcome = 'synced' AND time_ms < ?1),
-		       MAX(CASE WHEN outcome = 'synced' AND time_ms >= ?1 THEN time_ms END),
-		       MAX(CASE WHEN outcome = 'synced' AND time_ms < ?1 THEN time_ms END),
-		       MAX(CASE WHEN time_ms >= ?1 THEN integration_updated_ms END),
-		       MAX(CASE WHEN time_ms < ?1 THEN integration_updated_ms END)
-		FROM events INDEXED BY events_sync_groups
-		WHERE workspace_id = ?2 AND kind = %d AND integration = ?5 AND time_ms >= ?3 AND time_ms < ?4
-		GROUP BY system1, system2, project1, project2, end_system, entity_type`, eventsql.KindCode(usage.KindSync))
-	out, err := partitioned(ctx, integrations, func(ctx context.Context, integration string) ([]usage.SyncGroup, error) {
-		rows, err := s.read.QueryContext(ctx, query, split.UnixMilli(), workspaceID, from.UnixMilli(), to.UnixMilli(), integration)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var out []usage.SyncGroup
-		for rows.Next() {
-			var g usage.SyncGroup
-			var nRecent, nOld, syncedRecent, syncedOld int64
-			var lastRecent, lastOld, updRecent, updOld sql.NullInt64
-			if err := rows.Scan(&g.Integration, &g.System1, &g.System2, &g.Project1, &g.Project2, &g.EndSystem, &g.EntityType,
-				&nRecent, &nOld, &syncedRecent, &syncedOld, &lastRecent, &lastOld, &updRecent, &updOld); err != nil {
-				return nil, err
-			}
-			if nRecent > 0 {
-				r := g
-				r.Recent, r.Synced, r.LastSynced, r.LastUpdated = true, syncedRecent, nullTime(lastRecent), nullTime(updRecent)
-				out = append(out, r)
-			}
-			if nOld > 0 {
-				g.Synced, g.LastSynced, g.LastUpdated = syncedOld, nullTime(lastOld), nullTime(updOld)
-				out = append(out, g)
-			}
-		}
-		return out, rows.Err()
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: sync groups: %w", err)
-	}
-	return out, nil
-}
-
 // distinct lists the values of an index's column after workspace_id by
 // seeking to the next one, one index probe per value, where SELECT
 // DISTINCT would read every entry.
@@ -195,31 +139,4 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// IntegrationStatus returns each integration's status as of its latest
-// sync event (SQLite returns the bare column of the MAX row), one query
-// per integration on as many connections as there are cores.
-func (s *Store) IntegrationStatus(ctx context.Context, workspaceID int64) (map[string]string, error) {
-	defer s.timed("integration_status", time.Now())
-	integrations, err := s.distinct(ctx, workspaceID, usage.KindSync, "events_sync_groups", "integration")
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: integration status: %w", err)
-	}
-	query := `SELECT integration_status, MAX(time_ms) FROM events INDEXED BY events_sync_groups
-		WHERE workspace_id = ? AND kind = ` + fmt.Sprint(eventsql.KindCode(usage.KindSync)) + ` AND integration = ?`
-	statuses, err := partitioned(ctx, integrations, func(ctx context.Context, integration string) ([]string, error) {
-		var status string
-		var last int64
-		err := s.read.QueryRowContext(ctx, query, workspaceID, integration).Scan(&status, &last)
-		return []string{status}, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: integration status: %w", err)
-	}
-	out := make(map[string]string, len(integrations))
-	for i, name := range integrations {
-		out[name] = statuses[i]
-	}
-	return out, nil
 }

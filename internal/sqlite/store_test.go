@@ -3,7 +3,11 @@ package sqlite_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +88,31 @@ func TestRollupsOfEventsStoredBefore(t *testing.T) {
 	if _, err := s.Append(ctx, 1, events); err != nil {
 		t.Fatal(err)
 	}
+	syncs := storetest.ReportsFixture()
+	if _, err := s.Append(ctx, 1, syncs); err != nil {
+		t.Fatal(err)
+	}
+	// Re-sent sync events change nothing.
+	if _, err := s.Append(ctx, 1, syncs[:len(syncs)/2]); err != nil {
+		t.Fatal(err)
+	}
+	now := storetest.ReportsNow
+	groups := func() ([]usage.SyncGroup, map[string]string) {
+		g, err := s.SyncGroups(ctx, 1, now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(g, func(a, b usage.SyncGroup) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+		st, err := s.IntegrationStatus(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g, st
+	}
+	wantGroups, wantStatus := groups()
+	if len(wantGroups) == 0 || len(wantStatus) == 0 {
+		t.Fatalf("no sync groups (%d) or statuses (%d) in the reports fixture", len(wantGroups), len(wantStatus))
+	}
 	if err := sqlite.ForgetRollups(ctx, s); err != nil {
 		t.Fatal(err)
 	}
@@ -94,4 +123,7 @@ func TestRollupsOfEventsStoredBefore(t *testing.T) {
 	}
 	defer s.Close()
 	storetest.CompareSummaries(t, s, 1, events, []string{"period=7d", "period=90d", "from=2026-10-30T10:07:13Z"}, "UTC", "Asia/Kathmandu")
+	if g, st := groups(); !reflect.DeepEqual(g, wantGroups) || !reflect.DeepEqual(st, wantStatus) {
+		t.Errorf("sync rollups rebuilt:\n got %v %v\nwant %v %v", g, st, wantGroups, wantStatus)
+	}
 }

@@ -192,10 +192,6 @@ func (s *Store) rebuildRollups(ctx context.Context, tx *sql.Tx) error {
 		}
 		s.upserts = saved
 	}()
-	cols, err := eventsql.Projection(eventsql.APIColumns, []string{"id", "time", "status", "client", "collection", "collection_type", "community", "usage_type", "timing_ms"})
-	if err != nil {
-		return err
-	}
 	// The workspaces that hold events, one index seek each.
 	var workspaces []int64
 	for next := int64(math.MinInt64); ; {
@@ -209,35 +205,51 @@ func (s *Store) rebuildRollups(ctx context.Context, tx *sql.Tx) error {
 		workspaces = append(workspaces, ws.Int64)
 		next = ws.Int64
 	}
-	const page = 50_000
+	apiFields := []string{"id", "time", "status", "client", "collection", "collection_type", "community", "usage_type", "timing_ms"}
 	for _, ws := range workspaces {
-		var (
-			timeMS int64 = math.MinInt64
-			id     string
-		)
-		for {
-			query := "SELECT " + eventsql.Names(cols) + ` FROM events
-				WHERE workspace_id = ? AND kind = ? AND (time_ms, id) > (?, ?) ORDER BY time_ms, id LIMIT ?`
-			events, err := eventsql.Query(ctx, tx, usage.KindAPIRequest, cols, query,
-				[]any{ws, eventsql.KindCode(usage.KindAPIRequest), timeMS, id, page})
-			if err != nil {
-				return err
-			}
-			ptrs := make([]*usage.Event, len(events))
-			for i := range events {
-				ptrs[i] = &events[i]
-			}
-			if err := s.rollups(ctx, tx, ws, ptrs); err != nil {
-				return err
-			}
-			if len(events) < page {
-				break
-			}
-			last := events[len(events)-1]
-			timeMS, id = last.Time.UnixMilli(), last.ID
+		err := pages(ctx, tx, ws, usage.KindAPIRequest, apiFields, func(evs []*usage.Event) error { return s.rollups(ctx, tx, ws, evs) })
+		if err == nil {
+			err = pages(ctx, tx, ws, usage.KindSync, syncFields, func(evs []*usage.Event) error { return syncRollups(ctx, tx, ws, evs) })
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// pages reads a workspace's events of kind in tx, oldest first, a page at
+// a time, and hands each page to each.
+func pages(ctx context.Context, tx *sql.Tx, workspaceID int64, kind usage.Kind, fields []string, each func([]*usage.Event) error) error {
+	cols, err := eventsql.Projection(eventsql.KindColumns(kind), fields)
+	if err != nil {
+		return err
+	}
+	const page = 50_000
+	var (
+		timeMS int64 = math.MinInt64
+		id     string
+	)
+	for {
+		query := "SELECT " + eventsql.Names(cols) + ` FROM events
+			WHERE workspace_id = ? AND kind = ? AND (time_ms, id) > (?, ?) ORDER BY time_ms, id LIMIT ?`
+		events, err := eventsql.Query(ctx, tx, kind, cols, query, []any{workspaceID, eventsql.KindCode(kind), timeMS, id, page})
+		if err != nil {
+			return err
+		}
+		ptrs := make([]*usage.Event, len(events))
+		for i := range events {
+			ptrs[i] = &events[i]
+		}
+		if err := each(ptrs); err != nil {
+			return err
+		}
+		if len(events) < page {
+			return nil
+		}
+		last := events[len(events)-1]
+		timeMS, id = last.Time.UnixMilli(), last.ID
+	}
 }
 
 // Rollup sums the workspace's rollups over q's buckets: whole hours from

@@ -31,3 +31,25 @@ CREATE TABLE rollups (
     combo_timings BLOB   NOT NULL,
     PRIMARY KEY (workspace_id, grain_ms, bucket_ms)
 ) WITHOUT ROWID;
+
+-- Sync events per day (UTC) and group, for the seed 003 usage reports and
+-- the Licenses page: events, successful syncs, the latest of each, and the
+-- integration's status at the day's latest event of the group.
+CREATE TABLE sync_rollups (
+    workspace_id    INTEGER NOT NULL,
+    day_ms          INTEGER NOT NULL,
+    integration     TEXT    NOT NULL,
+    system1         TEXT    NOT NULL,
+    system2         TEXT    NOT NULL,
+    project1        TEXT    NOT NULL,
+    project2        TEXT    NOT NULL,
+    end_system      TEXT    NOT NULL,
+    entity_type     TEXT    NOT NULL,
+    events          INTEGER NOT NULL,
+    synced          INTEGER NOT NULL,
+    last_synced_ms  INTEGER,
+    last_updated_ms INTEGER NOT NULL,
+    status          TEXT    NOT NULL,
+    status_ms       INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, day_ms, integration, system1, system2, project1, project2, end_system, entity_type)
+) WITHOUT ROWID;
