@@ -16,6 +16,13 @@ go test -run '^$' -bench 'IngestHTTPClickHouse' -benchtime 20x -count "$count" .
 go test -run '^$' -bench 'Append' -benchtime 40x -count "$count" ./internal/sqlite/
 go test -run '^$' -bench 'DecodeNDJSON' -count "$count" ./internal/ingest/
 go test -run '^$' -bench 'LogsFirstPage' -benchtime 200x -count "$count" -timeout 60m ./internal/sqlite/
+# Summaries: every period, a quarter-hour zone, one client and the facets,
+# on the demo's year at scale 42 (about 10,000,000 events, built once in the
+# temp directory) and on the ClickHouse store of 50,000,000 below.
+USAGELOG_BENCH_SUMMARY_SCALE=${USAGELOG_BENCH_SUMMARY_SCALE:-42} \
+  go test -run '^$' -bench 'BenchmarkSummary$' -benchtime 20x -count "$count" -timeout 60m ./internal/sqlite/
+USAGELOG_BENCH_CH_EVENTS=${USAGELOG_BENCH_CH_EVENTS:-50000000} \
+  go test -run '^$' -bench 'SummaryClickHouse' -benchtime 20x -count "$count" -timeout 60m ./internal/clickhouse/
 # Exports: writers from memory (CSV, XLSX beside excelize, NDJSON), the
 # peak heap of 2,000,000-row exports, and SQLite to file end to end.
 go test -run '^$' -bench 'CSV|XLSX|JSON' -benchtime 3x -count "$count" ./internal/export/
