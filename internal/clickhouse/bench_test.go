@@ -35,7 +35,7 @@ func benchStore(b *testing.B, n int, end time.Time) *clickhouse.Store {
 	db := ch.OpenDB(opts)
 	defer db.Close()
 	// The rollups' views fill them from the insert below.
-	for _, table := range []string{"events", "rollup_series", "rollup_dims", "rollup_calls"} {
+	for _, table := range []string{"events", "rollup_series", "rollup_hours", "rollup_calls"} {
 		if _, err := db.ExecContext(ctx, `TRUNCATE TABLE `+table); err != nil {
 			b.Fatal(err)
 		}

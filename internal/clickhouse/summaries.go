@@ -11,8 +11,8 @@ import (
 )
 
 // Rollup sums the workspace's rollups over q's buckets: an unfiltered
-// query from rollup_series and rollup_dims (hours and days, and quarter
-// hours from rollup_calls at the ends), a filtered one from rollup_calls.
+// query from rollup_series and rollup_hours (whole hours, and quarter hours
+// from rollup_calls at the ends), a filtered one from rollup_calls.
 // The materialized views fill them as events are inserted.
 func (s *Store) Rollup(ctx context.Context, workspaceID int64, q summary.Query) (*summary.Rollup, error) {
 	n := len(q.Bounds)
@@ -55,37 +55,26 @@ func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Quer
 	if err := s.timing(ctx, "rollup_series", "", span, r); err != nil {
 		return err
 	}
-	// The dimensions: hours and days from rollup_dims, the quarter hours
+	// The dimensions: whole hours from rollup_hours, the quarter hours
 	// at the ends from rollup_calls, each in one query.
-	var dims, quarters []string
-	dimArgs, quarterArgs := []any{workspaceID}, []any{workspaceID}
+	var hours, quarters []string
+	hourArgs, quarterArgs := []any{workspaceID}, []any{workspaceID}
 	for _, p := range summary.Cover(lo, hi) {
 		if p.Grain == summary.QuarterMS {
 			quarters = append(quarters, "(bucket_ms >= ? AND bucket_ms < ?)")
 			quarterArgs = append(quarterArgs, p.From, p.To)
 		} else {
-			dims = append(dims, "(grain_ms = ? AND bucket_ms >= ? AND bucket_ms < ?)")
-			dimArgs = append(dimArgs, p.Grain, p.From, p.To)
+			hours = append(hours, "(bucket_ms >= ? AND bucket_ms < ?)")
+			hourArgs = append(hourArgs, p.From, p.To)
 		}
 	}
-	if len(dims) > 0 {
-		err := s.rows(ctx, `SELECT dim, value, toInt64(sum(calls)), toInt64(sum(errors)) FROM rollup_dims
-			WHERE workspace_id = ? AND (`+strings.Join(dims, " OR ")+`) GROUP BY dim, value`, dimArgs, func(scan func(...any) error) error {
-			var dim int64
-			var value string
-			var t summary.Tally
-			if err := scan(&dim, &value, &t.Calls, &t.Errors); err != nil {
-				return err
-			}
-			r.AddDim(summary.Dim(dim), value, t)
-			return nil
-		})
-		if err != nil {
+	if len(hours) > 0 {
+		if err := s.callDims(ctx, "rollup_hours", "WHERE workspace_id = ? AND ("+strings.Join(hours, " OR ")+")", hourArgs, r, false); err != nil {
 			return err
 		}
 	}
 	if len(quarters) > 0 {
-		return s.callDims(ctx, "WHERE workspace_id = ? AND ("+strings.Join(quarters, " OR ")+")", quarterArgs, r, false)
+		return s.callDims(ctx, "rollup_calls", "WHERE workspace_id = ? AND ("+strings.Join(quarters, " OR ")+")", quarterArgs, r, false)
 	}
 	return nil
 }
@@ -114,13 +103,13 @@ func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary
 	if err := s.timing(ctx, "rollup_calls", where, args, r); err != nil {
 		return err
 	}
-	return s.callDims(ctx, where, args, r, true)
+	return s.callDims(ctx, "rollup_calls", where, args, r, true)
 }
 
-// callDims adds the dimensions of rollup_calls' rows that match where, and
-// their MCP calls if mcp is set.
-func (s *Store) callDims(ctx context.Context, where string, args []any, r *summary.Rollup, mcp bool) error {
-	return s.rows(ctx, `SELECT status, client, collection, community, usage_type, toInt64(sum(calls)) FROM rollup_calls `+where+`
+// callDims adds the dimensions of table's rows (rollup_calls or
+// rollup_hours) that match where, and their MCP calls if mcp is set.
+func (s *Store) callDims(ctx context.Context, table, where string, args []any, r *summary.Rollup, mcp bool) error {
+	return s.rows(ctx, `SELECT status, client, collection, community, usage_type, toInt64(sum(calls)) FROM `+table+` `+where+`
 		GROUP BY status, client, collection, community, usage_type`, args, func(scan func(...any) error) error {
 		var status, calls int64
 		var client, collection, community, utype string
