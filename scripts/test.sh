@@ -81,3 +81,6 @@ go vet -tags purego ./internal/sqlite/
 go test -tags purego -count=1 ./internal/sqlite/ ./internal/httpapi/
 echo "== go test (tests too slow for the race detector)"
 go test -count=1 -run 'SheetLimit' ./internal/export/
+# The console in Chromium on about 2,400,000 demo events, from the summaries.
+go test -count=1 -run 'ConsoleAtScale' -v ./internal/cli/
+
