@@ -63,13 +63,7 @@ func benchStore(b *testing.B, n int, end time.Time) *clickhouse.Store {
 // day's logs from a store of USAGELOG_BENCH_CH_EVENTS events over a year
 // (default 1,000,000; the scale-out issue's figure is for 50,000,000).
 func BenchmarkLogsFirstPageClickHouse(b *testing.B) {
-	n := 1_000_000
-	if v := os.Getenv("USAGELOG_BENCH_CH_EVENTS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			b.Fatal(err)
-		}
-	}
+	n := benchEvents(b)
 	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	s := benchStore(b, n, end)
 	storetest.LogsFirstPage(b, s, end.AddDate(0, 0, -3), "Claude MCP")
@@ -101,14 +95,22 @@ func (c *byteCounter) Write(p []byte) (int, error) { *c += byteCounter(len(p)); 
 // events over a year (default 1,000,000; the bench script uses 50,000,000),
 // whose rollups the views filled as ClickHouse inserted the events.
 func BenchmarkSummaryClickHouse(b *testing.B) {
-	n := 1_000_000
-	if v := os.Getenv("USAGELOG_BENCH_CH_EVENTS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			b.Fatal(err)
-		}
-	}
+	n := benchEvents(b)
 	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	s := benchStore(b, n, end)
 	storetest.SummariesBench(b, s, end.Add(-time.Minute), "Data Team")
+}
+
+// benchEvents is USAGELOG_BENCH_CH_EVENTS, the size of the bench store
+// (default 1,000,000).
+func benchEvents(b *testing.B) int {
+	v := os.Getenv("USAGELOG_BENCH_CH_EVENTS")
+	if v == "" {
+		return 1_000_000
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
