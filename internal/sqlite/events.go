@@ -38,11 +38,6 @@ func (s *Store) insertStmt(ctx context.Context, k usage.Kind, n int) (*sql.Stmt,
 	row := "(" + eventsql.Placeholders(len(names)) + ")"
 	q := "INSERT OR IGNORE INTO events (" + strings.Join(names, ", ") + ") VALUES " +
 		strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
-	if k == usage.KindAPIRequest || k == usage.KindSync {
-		// The ids inserted, not those ignored as duplicates, go into
-		// the rollups.
-		q += " RETURNING id"
-	}
 	st, err := s.write.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
@@ -106,6 +101,15 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	defer tx.Rollback()
 	args := make([]any, 0, rowsPerInsert*64)
 	var rolled, syncs []*usage.Event
+	// Which events a statement inserted, rather than ignored as
+	// duplicates, decides what goes into the rollups. SQLite gives a new
+	// row the rowid after the largest, and this connection is the only
+	// writer, so a statement's rows are those above the largest rowid
+	// before it: looked up only when it ignored some.
+	var lastRowID int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM events`).Scan(&lastRowID); err != nil {
+		return res, fmt.Errorf("sqlite: append: %w", err)
+	}
 	for _, r := range runs {
 		k := sorted[r.from].Kind
 		cols := eventsql.KindColumns(k)
@@ -117,22 +121,25 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 				args = append(args, eventsql.InsertValue(c.Ptr(e)))
 			}
 		}
+		result, err := tx.StmtContext(ctx, r.stmt).ExecContext(ctx, args...)
 		var n int
-		var err error
-		switch k {
-		case usage.KindAPIRequest:
-			rolled, n, err = insertReturning(ctx, tx.StmtContext(ctx, r.stmt), args, sorted[r.from:r.to], rolled)
-		case usage.KindSync:
-			syncs, n, err = insertReturning(ctx, tx.StmtContext(ctx, r.stmt), args, sorted[r.from:r.to], syncs)
-		default:
-			var result sql.Result
-			if result, err = tx.StmtContext(ctx, r.stmt).ExecContext(ctx, args...); err == nil {
-				n64, _ := result.RowsAffected()
-				n = int(n64)
-			}
+		var inserted []*usage.Event
+		if err == nil {
+			n64, _ := result.RowsAffected()
+			n = int(n64)
+			inserted, err = insertedBy(ctx, tx, sorted[r.from:r.to], n, lastRowID)
+		}
+		if err == nil && n > 0 {
+			lastRowID, err = result.LastInsertId()
 		}
 		if err != nil {
 			return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
+		}
+		switch k {
+		case usage.KindAPIRequest:
+			rolled = append(rolled, inserted...)
+		case usage.KindSync:
+			syncs = append(syncs, inserted...)
 		}
 		res.Inserted += n
 		res.Duplicates += r.to - r.from - n
@@ -153,35 +160,44 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	return res, nil
 }
 
-// insertReturning runs an api_request insert that returns the ids it
-// inserted, and appends the events it inserted to rolled: of events
-// sharing an id, the first (the sort is stable, so the first sent).
-func insertReturning(ctx context.Context, st *sql.Stmt, args []any, events, rolled []*usage.Event) ([]*usage.Event, int, error) {
-	rows, err := st.QueryContext(ctx, args...)
+// insertedBy returns which of a statement's events it inserted: all when
+// it inserted as many rows, else those whose rows have a rowid above
+// before; of events sharing an id, the first (the sort is stable, so the
+// first sent).
+func insertedBy(ctx context.Context, tx *sql.Tx, events []*usage.Event, n int, before int64) ([]*usage.Event, error) {
+	if n == len(events) {
+		return events, nil
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM events WHERE rowid > ?`, before)
 	if err != nil {
-		return rolled, 0, err
+		return nil, err
 	}
 	defer rows.Close()
-	inserted := make(map[string]bool, len(events))
-	n := 0
-	var id string
+	ids := make(map[string]bool, n)
 	for rows.Next() {
+		var id string
 		if err := rows.Scan(&id); err != nil {
-			return rolled, 0, err
+			return nil, err
 		}
-		inserted[id] = true
-		n++
+		ids[id] = true
 	}
 	if err := rows.Err(); err != nil {
-		return rolled, 0, err
+		return nil, err
 	}
+	var out []*usage.Event
 	for _, e := range events {
-		if inserted[e.ID] {
-			rolled = append(rolled, e)
-			delete(inserted, e.ID)
+		if ids[e.ID] {
+			out = append(out, e)
+			delete(ids, e.ID)
 		}
 	}
-	return rolled, n, nil
+	if len(out) != n {
+		return nil, fmt.Errorf("rollups: the statement inserted %d rows, %d found above rowid %d", n, len(out), before)
+	}
+	return out, nil
 }
 
 // Logs returns one page of api_request events, newest first.

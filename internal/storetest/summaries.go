@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -85,8 +86,11 @@ func Summaries(t *testing.T, open func(t *testing.T) SummaryStore) {
 	ctx := context.Background()
 	s := open(t)
 	events := RandomCalls(7, 6000, SummaryNow)
-	// Two batches, then the second again: re-sent events count once.
-	for _, b := range [][]usage.Event{events[:3500], events[3500:], events[3000:4000]} {
+	// Re-sent events count once: a batch that overlaps the one before by
+	// 525 events (so that one insert statement holds both kinds), an id
+	// twice in one batch, and a batch of nothing new.
+	second := append(slices.Clone(events[3000:]), events[5990])
+	for _, b := range [][]usage.Event{events[:3525], second, events[100:200]} {
 		if _, err := s.Append(ctx, 1, b); err != nil {
 			t.Fatal(err)
 		}
