@@ -34,6 +34,9 @@ func (s *Store) Rollup(ctx context.Context, workspaceID int64, q summary.Query) 
 }
 
 func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Query, lo, hi int64, r *summary.Rollup) error {
+	if q.DimsOnly {
+		return s.dimsAll(ctx, workspaceID, lo, hi, r)
+	}
 	span := []any{workspaceID, lo, hi}
 	err := s.rows(ctx, `SELECT bucket_ms, toInt64(sum(calls)), toInt64(sum(errors)), toInt64(sum(mcp)) FROM rollup_series
 		WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ? GROUP BY bucket_ms`, span, func(scan func(...any) error) error {
@@ -55,6 +58,11 @@ func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Quer
 	if err := s.timing(ctx, "rollup_series", "", span, r); err != nil {
 		return err
 	}
+	return s.dimsAll(ctx, workspaceID, lo, hi, r)
+}
+
+// dimsAll adds the dimensions of every call between lo and hi.
+func (s *Store) dimsAll(ctx context.Context, workspaceID, lo, hi int64, r *summary.Rollup) error {
 	// The dimensions: whole hours from rollup_hours, the quarter hours
 	// at the ends from rollup_calls, each in one query.
 	var hours, quarters []string

@@ -305,9 +305,13 @@ func plan(bounds []int64) []summary.Piece {
 }
 
 func (s *Store) readRollups(ctx context.Context, workspaceID int64, p summary.Piece, a *aggregate) error {
-	// Unfiltered timings are summed over every combo already.
+	// Unfiltered timings are summed over every combo already; facets
+	// read none.
 	timings := "timings"
-	if a.filtered {
+	switch {
+	case a.q.DimsOnly:
+		timings = "x''"
+	case a.filtered:
 		timings = "combo_timings"
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT bucket_ms, counts, `+timings+` FROM rollups

@@ -71,6 +71,9 @@ type Query struct {
 	// milliseconds in ascending order (equal neighbours make an empty
 	// bucket): bucket i is Bounds[i] <= time < Bounds[i+1].
 	Bounds []int64
+	// DimsOnly asks only for the dimensions' calls (facets): a store may
+	// leave the buckets, MCP calls and timings empty.
+	DimsOnly bool
 }
 
 // Filtered reports whether the query selects by any dimension; stores

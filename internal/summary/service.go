@@ -120,7 +120,7 @@ type ValueCalls struct {
 
 // Summary sums the window's calls.
 func (s *Service) Summary(ctx context.Context, workspaceID int64, req Request) (*Summary, error) {
-	r, err := s.collect(ctx, workspaceID, req)
+	r, err := s.collect(ctx, workspaceID, req, false)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,7 @@ func (s *Service) Summary(ctx context.Context, workspaceID int64, req Request) (
 
 // Facets lists the values of the window's calls.
 func (s *Service) Facets(ctx context.Context, workspaceID int64, req Request) (*Facets, error) {
-	r, err := s.collect(ctx, workspaceID, req)
+	r, err := s.collect(ctx, workspaceID, req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (s *Service) Facets(ctx context.Context, workspaceID int64, req Request) (*
 
 // collect is the window's rollup: whole quarter hours from the store, the
 // rest from the events.
-func (s *Service) collect(ctx context.Context, workspaceID int64, req Request) (*Rollup, error) {
+func (s *Service) collect(ctx context.Context, workspaceID int64, req Request, dimsOnly bool) (*Rollup, error) {
 	w := req.Window
 	n := len(w.Bounds)
 	from, to := w.From().UnixMilli(), w.To().UnixMilli()
@@ -149,7 +149,7 @@ func (s *Service) collect(ctx context.Context, workspaceID int64, req Request) (
 		r = NewRollup(n - 1)
 		edges = [][2]int64{{from, to}}
 	} else {
-		q := Query{Filter: req.Filter, Bounds: make([]int64, n)}
+		q := Query{Filter: req.Filter, Bounds: make([]int64, n), DimsOnly: dimsOnly}
 		q.Bounds[0], q.Bounds[n-1] = lo, hi
 		for i := 1; i < n-1; i++ {
 			// A boundary off the quarter-hour grid (a zone's local mean
