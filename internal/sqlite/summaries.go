@@ -21,10 +21,9 @@ const cellsMergeFunc = "usagelog_cells_merge"
 
 var _ summary.Source = (*Store)(nil)
 
-// Rollup grains: quarter hours, so that every zone's local hours and days
-// are whole buckets, and hours, so that a summary of 90 days reads a row an
-// hour.
-var grains = [2]int64{summary.QuarterMS, summary.HourMS}
+// Rollup rows are kept for quarter hours, so that every zone's local hours
+// and days are whole buckets, and for hours, so that a summary of 90 days
+// reads a row an hour.
 
 // combo is one combination of the filterable fields of a call.
 type combo struct {
@@ -44,17 +43,13 @@ type combos struct {
 	pending map[int64]map[combo]int64
 }
 
-// rollupCells are one rollup row's cells of one Append.
-type rollupCells struct {
-	counts, timings, comboTimings []summary.Cell
-}
-
-// rollups adds events, stored in tx, to the workspace's rollups.
+// rollups adds events, stored in tx, to the workspace's rollups: the
+// cells of each quarter hour, and of each hour from its quarter hours'.
 func (s *Store) rollups(ctx context.Context, tx *sql.Tx, workspaceID int64, events []*usage.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	rows := map[[2]int64]*rollupCells{} // by (grain, bucket)
+	quarters := map[int64][]summary.Cell{}
 	var last combo
 	lastID := int64(-1)
 	for _, e := range events {
@@ -66,25 +61,25 @@ func (s *Store) rollups(ctx context.Context, tx *sql.Tx, workspaceID int64, even
 			}
 			last, lastID = c, id
 		}
-		t := e.Time.UnixMilli()
-		combo, tb := uint64(lastID), uint64(summary.TimingBucket(e.TimingMS))
-		for _, g := range grains {
-			k := [2]int64{g, summary.Floor(t, g)}
-			c := rows[k]
-			if c == nil {
-				c = &rollupCells{}
-				rows[k] = c
-			}
-			c.counts = append(c.counts, summary.Cell{Combo: combo, Status: uint64(max(e.Status, 0)), Calls: 1})
-			c.timings = append(c.timings, summary.Cell{Timing: tb, Calls: 1})
-			c.comboTimings = append(c.comboTimings, summary.Cell{Combo: combo, Status: uint64(max(e.Status, 0)), Timing: tb, Calls: 1})
-		}
+		q := summary.Floor(e.Time.UnixMilli(), summary.QuarterMS)
+		quarters[q] = append(quarters[q], summary.Cell{Combo: uint64(lastID), Status: uint64(max(e.Status, 0)),
+			Timing: uint64(summary.TimingBucket(e.TimingMS)), Calls: 1})
 	}
+	hours := map[int64][]summary.Cell{}
 	const width = 6 // columns of an upsert's row
-	args := make([]any, 0, width*len(rows))
-	for k, c := range rows {
-		args = append(args, workspaceID, k[0], k[1], summary.AppendCells(nil, summary.SortCells(c.counts)),
-			summary.AppendCells(nil, summary.SortCells(c.timings)), summary.AppendCells(nil, summary.SortCells(c.comboTimings)))
+	args := make([]any, 0, width*(len(quarters)+len(quarters)/4+1))
+	// A quarter hour keeps its cells alone: summaries read few quarter
+	// hours, and derive counts and timings from them.
+	var none []byte // NULL
+	for q, cells := range quarters {
+		cells = summary.SortCells(cells)
+		args = append(args, workspaceID, summary.QuarterMS, q, none, none, summary.AppendCells(make([]byte, 0, 6*len(cells)), cells))
+		h := summary.Floor(q, summary.HourMS)
+		hours[h] = append(hours[h], cells...)
+	}
+	for h, cells := range hours {
+		r := summary.EncodeRow(summary.SortCells(cells))
+		args = append(args, workspaceID, summary.HourMS, h, r.Counts, r.Timings, r.ComboTimings)
 	}
 	for i, size := range upsertSizes {
 		for len(args) >= width*size {
@@ -161,8 +156,11 @@ func prepareUpserts(ctx context.Context, db interface {
 	for _, n := range upsertSizes {
 		q := "INSERT INTO rollups (workspace_id, grain_ms, bucket_ms, counts, timings, combo_timings) VALUES " +
 			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?), ", n), ", ") +
-			" ON CONFLICT (workspace_id, grain_ms, bucket_ms) DO UPDATE SET counts = " + cellsMergeFunc + "(counts, excluded.counts), timings = " +
-			cellsMergeFunc + "(timings, excluded.timings), combo_timings = " + cellsMergeFunc + "(combo_timings, excluded.combo_timings)"
+			" ON CONFLICT (workspace_id, grain_ms, bucket_ms) DO UPDATE SET" +
+			// A quarter hour's counts and timings are NULL.
+			" counts = " + cellsMergeFunc + "(coalesce(counts, x''), coalesce(excluded.counts, x''))," +
+			" timings = " + cellsMergeFunc + "(coalesce(timings, x''), coalesce(excluded.timings, x''))," +
+			" combo_timings = " + cellsMergeFunc + "(combo_timings, excluded.combo_timings)"
 		st, err := db.PrepareContext(ctx, q)
 		if err != nil {
 			for _, st := range out {
@@ -305,30 +303,36 @@ func plan(bounds []int64) []summary.Piece {
 }
 
 func (s *Store) readRollups(ctx context.Context, workspaceID int64, p summary.Piece, a *aggregate) error {
-	// Unfiltered timings are summed over every combo already; facets
-	// read none.
-	timings := "timings"
+	// Unfiltered hours read their counts and timings, summed over every
+	// combo already (facets: no timings); the rest reads every cell.
+	full := a.filtered || p.Grain != summary.HourMS
+	cols := "counts, timings"
 	switch {
+	case full:
+		cols = "combo_timings, x''"
 	case a.q.DimsOnly:
-		timings = "x''"
-	case a.filtered:
-		timings = "combo_timings"
+		cols = "counts, x''"
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT bucket_ms, counts, `+timings+` FROM rollups
+	rows, err := s.read.QueryContext(ctx, `SELECT bucket_ms, `+cols+` FROM rollups
 		WHERE workspace_id = ? AND grain_ms = ? AND bucket_ms >= ? AND bucket_ms < ?`, workspaceID, p.Grain, p.From, p.To)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	var (
-		bucket          int64
-		counts, timingc sql.RawBytes
+		bucket   int64
+		one, two sql.RawBytes
 	)
 	for rows.Next() {
-		if err := rows.Scan(&bucket, &counts, &timingc); err != nil {
+		if err := rows.Scan(&bucket, &one, &two); err != nil {
 			return err
 		}
-		if err := a.add(a.q.Bucket(bucket), counts, timingc); err != nil {
+		if full {
+			err = a.addCells(a.q.Bucket(bucket), one)
+		} else {
+			err = a.add(a.q.Bucket(bucket), one, two)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -393,8 +397,8 @@ func statusPasses(f *usage.LogFilter, status int) bool {
 	return slices.Contains(f.Statuses, status) || slices.Contains(f.StatusClasses, status/100)
 }
 
-// add adds one rollup row's counts and timings (summed over every combo,
-// or by combo when the query is filtered) to bucket.
+// add adds an unfiltered hour's counts (by combo and status) and timings
+// (summed over every combo) to bucket.
 func (a *aggregate) add(bucket int, counts, timings []byte) error {
 	cr := summary.NewCellReader(counts)
 	var c summary.Cell
@@ -427,13 +431,39 @@ func (a *aggregate) add(bucket int, counts, timings []byte) error {
 	}
 	tr := summary.NewCellReader(timings)
 	for tr.Next(&c) {
-		if a.filtered && (c.Combo >= uint64(len(a.combos)) || !a.combos[c.Combo].pass ||
-			c.Status >= uint64(len(a.status)) || !a.statusPass[c.Status]) {
-			continue
-		}
 		a.r.Timing.Add(int(c.Timing), int64(c.Calls))
 	}
 	return tr.Err()
+}
+
+// addCells adds a row's cells by combo, status and timing to bucket, those
+// of the combos and statuses the query keeps.
+func (a *aggregate) addCells(bucket int, cells []byte) error {
+	cr := summary.NewCellReader(cells)
+	var c summary.Cell
+	for cr.Next(&c) {
+		if c.Combo >= uint64(len(a.combos)) || !a.combos[c.Combo].pass || c.Status >= uint64(len(a.status)) || !a.statusPass[c.Status] {
+			continue
+		}
+		n := int64(c.Calls)
+		t := summary.Tally{Calls: n}
+		if c.Status >= 400 {
+			t.Errors = n
+		}
+		ct, st := &a.combos[c.Combo], &a.status[c.Status]
+		ct.Calls += n
+		ct.Errors += t.Errors
+		st.Calls += n
+		st.Errors += t.Errors
+		if bucket >= 0 {
+			a.r.Buckets[bucket].Calls += n
+			a.r.Buckets[bucket].Errors += t.Errors
+		}
+		if !a.q.DimsOnly {
+			a.r.Timing.Add(int(c.Timing), n)
+		}
+	}
+	return cr.Err()
 }
 
 func (a *aggregate) finish() {

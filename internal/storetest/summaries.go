@@ -90,11 +90,17 @@ func Summaries(t *testing.T, open func(t *testing.T) SummaryStore) {
 	// 525 events (so that one insert statement holds both kinds), an id
 	// twice in one batch, and a batch of nothing new.
 	second := append(slices.Clone(events[3000:]), events[5990])
-	for _, b := range [][]usage.Event{events[:3525], second, events[100:200]} {
+	// New events at the times of stored ones add to their rollup rows.
+	again := slices.Clone(events[:700])
+	for i := range again {
+		again[i].ID = "again-" + again[i].ID
+	}
+	for _, b := range [][]usage.Event{events[:3525], second, events[100:200], again} {
 		if _, err := s.Append(ctx, 1, b); err != nil {
 			t.Fatal(err)
 		}
 	}
+	events = append(events, again...)
 	// Another workspace's calls never show.
 	if _, err := s.Append(ctx, 2, RandomCalls(8, 500, SummaryNow)); err != nil {
 		t.Fatal(err)

@@ -127,3 +127,42 @@ func MergeCells(a, b []byte) []byte {
 	}
 	return out
 }
+
+// RowCells are a rollup row's three encodings, from one set of cells by
+// combo, status and timing bucket.
+type RowCells struct {
+	// Counts are the calls by combo and status (Timing 0).
+	Counts []byte
+	// Timings are the calls by timing bucket (Combo and Status 0).
+	Timings []byte
+	// ComboTimings are the cells themselves.
+	ComboTimings []byte
+}
+
+// EncodeRow encodes sorted cells (SortCells) as a row's three sets.
+func EncodeRow(cells []Cell) RowCells {
+	var r RowCells
+	r.ComboTimings = AppendCells(make([]byte, 0, 6*len(cells)), cells)
+	var counts []Cell
+	var byTiming []uint64
+	for _, c := range cells {
+		if n := len(counts); n > 0 && counts[n-1].Combo == c.Combo && counts[n-1].Status == c.Status {
+			counts[n-1].Calls += c.Calls
+		} else {
+			counts = append(counts, Cell{Combo: c.Combo, Status: c.Status, Calls: c.Calls})
+		}
+		if c.Timing >= uint64(len(byTiming)) {
+			byTiming = slices.Grow(byTiming, int(c.Timing)+1-len(byTiming))[:c.Timing+1]
+		}
+		byTiming[c.Timing] += c.Calls
+	}
+	r.Counts = AppendCells(make([]byte, 0, 4*len(counts)), counts)
+	timings := make([]Cell, 0, 64)
+	for tb, n := range byTiming {
+		if n > 0 {
+			timings = append(timings, Cell{Timing: uint64(tb), Calls: n})
+		}
+	}
+	r.Timings = AppendCells(make([]byte, 0, 4*len(timings)), timings)
+	return r
+}

@@ -7,7 +7,8 @@
 -- combination of client, collection, collection type, community and usage
 -- type (a combo) and status; timings, the calls of each timing bucket;
 -- combo_timings, the calls of each combo, status and timing bucket, which
--- only filtered summaries read. One row a bucket keeps a batch's writes to a
+-- only filtered summaries read. A quarter hour keeps combo_timings alone
+-- (the other two NULL): summaries read few quarter hours. One row a bucket keeps a batch's writes to a
 -- few rows however many combinations it holds, and a summary reads a row
 -- an hour. Deleting a workspace's rows before a time deletes its rollups
 -- before it.
@@ -26,8 +27,8 @@ CREATE TABLE rollups (
     workspace_id INTEGER NOT NULL,
     grain_ms     INTEGER NOT NULL,
     bucket_ms    INTEGER NOT NULL,
-    counts        BLOB   NOT NULL,
-    timings       BLOB   NOT NULL,
+    counts        BLOB,
+    timings       BLOB,
     combo_timings BLOB   NOT NULL,
     PRIMARY KEY (workspace_id, grain_ms, bucket_ms)
 ) WITHOUT ROWID;
