@@ -94,8 +94,9 @@ type logRow struct {
 	Method                                               string
 }
 
-func (c *Console) logRows(r *http.Request, v *viewer, q url.Values) ([]logRow, string, error) {
-	loc, st := c.location(r.Context(), v.Workspace.ID)
+// logRows is the page of rows q selects; loc and st are the workspace's
+// timezone and settings.
+func (c *Console) logRows(r *http.Request, v *viewer, q url.Values, loc *time.Location, st usage.Settings) ([]logRow, string, error) {
 	f, err := usage.ParseLogFilter(q, c.cfg.Now(), loc)
 	if err != nil {
 		return nil, "", err
@@ -138,11 +139,12 @@ func (c *Console) logRows(r *http.Request, v *viewer, q url.Values) ([]logRow, s
 
 func (c *Console) logsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	q := logsQuery(r)
-	rows, next, err := c.logRows(r, v, q)
+	loc, st := c.location(r.Context(), v.Workspace.ID)
+	rows, next, err := c.logRows(r, v, q, loc, st)
 	data := map[string]any{"Title": "API logs", "Viewer": v, "Nav": "logs", "Q": q, "Rows": rows}
 	// The choices are the period's values, whatever else is picked, so
 	// that picking one client does not hide the others.
-	f, ferr := c.facets(r.Context(), v.Workspace.ID, url.Values{"period": {q.Get("period")}})
+	f, ferr := c.facets(r.Context(), v.Workspace.ID, url.Values{"period": {q.Get("period")}}, loc)
 	if ferr != nil {
 		if usage.ErrorCode(ferr) != usage.EInvalid {
 			c.log.Error("console: log facets", "err", ferr)
@@ -212,7 +214,8 @@ func choices(facets []summary.ValueCalls, selected string, value func(string) st
 // with the cursor after them in a header.
 func (c *Console) logsRowsFragment(w http.ResponseWriter, r *http.Request, v *viewer) {
 	q := logsQuery(r)
-	rows, next, err := c.logRows(r, v, q)
+	loc, st := c.location(r.Context(), v.Workspace.ID)
+	rows, next, err := c.logRows(r, v, q, loc, st)
 	if err != nil {
 		http.Error(w, usage.ErrorMessage(err), http.StatusBadRequest)
 		return
@@ -232,7 +235,7 @@ var reportOptions = []struct{ Value, Label string }{
 
 func (c *Console) apiUsagePage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	loc, _ := c.location(r.Context(), v.Workspace.ID)
-	communities, err := c.communities(r.Context(), v.Workspace.ID)
+	communities, err := c.communities(r.Context(), v.Workspace.ID, loc)
 	if err != nil {
 		c.log.Error("console: communities", "err", err)
 	}
@@ -245,8 +248,8 @@ func (c *Console) apiUsagePage(w http.ResponseWriter, r *http.Request, v *viewer
 
 // communities lists the communities of the last 90 days' API calls, from
 // the summaries.
-func (c *Console) communities(ctx context.Context, workspaceID int64) ([]string, error) {
-	f, err := c.facets(ctx, workspaceID, url.Values{"period": {"90d"}})
+func (c *Console) communities(ctx context.Context, workspaceID int64, loc *time.Location) ([]string, error) {
+	f, err := c.facets(ctx, workspaceID, url.Values{"period": {"90d"}}, loc)
 	if err != nil {
 		return nil, err
 	}
@@ -258,9 +261,9 @@ func (c *Console) communities(ctx context.Context, workspaceID int64) ([]string,
 	return out, nil
 }
 
-// facets are what the log filters q can pick, from the summaries.
-func (c *Console) facets(ctx context.Context, workspaceID int64, q url.Values) (*summary.Facets, error) {
-	loc, _ := c.location(ctx, workspaceID)
+// facets are what the log filters q can pick, from the summaries; loc is
+// the workspace's timezone.
+func (c *Console) facets(ctx context.Context, workspaceID int64, q url.Values, loc *time.Location) (*summary.Facets, error) {
 	req, err := summary.ParseFacetsRequest(q, c.cfg.Now(), loc)
 	if err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -383,18 +382,12 @@ func (s *Store) newAggregate(ctx context.Context, workspaceID int64, q *summary.
 		}
 		a.combos[id] = comboTally{combo: c, known: true, pass: f.Match(&e)}
 	}
+	// The statuses the filter keeps, as LogFilter.Match tells.
+	sf := usage.LogFilter{Statuses: q.Filter.Statuses, StatusClasses: q.Filter.StatusClasses}
 	for st := range a.statusPass {
-		a.statusPass[st] = statusPasses(&q.Filter, st)
+		a.statusPass[st] = sf.Match(&usage.Event{Kind: usage.KindAPIRequest, Status: st})
 	}
 	return a, rows.Err()
-}
-
-// statusPasses reports whether a status passes f's status filter.
-func statusPasses(f *usage.LogFilter, status int) bool {
-	if len(f.Statuses) == 0 && len(f.StatusClasses) == 0 {
-		return true
-	}
-	return slices.Contains(f.Statuses, status) || slices.Contains(f.StatusClasses, status/100)
 }
 
 // add adds an unfiltered hour's counts (by combo and status) and timings
@@ -402,32 +395,11 @@ func statusPasses(f *usage.LogFilter, status int) bool {
 func (a *aggregate) add(bucket int, counts, timings []byte) error {
 	cr := summary.NewCellReader(counts)
 	var c summary.Cell
-	var calls, errs int64
 	for cr.Next(&c) {
-		if c.Combo >= uint64(len(a.combos)) || !a.combos[c.Combo].pass {
-			continue
-		}
-		if c.Status >= uint64(len(a.status)) || !a.statusPass[c.Status] {
-			continue
-		}
-		st := &a.status[c.Status]
-		n := int64(c.Calls)
-		ct := &a.combos[c.Combo]
-		ct.Calls += n
-		st.Calls += n
-		calls += n
-		if c.Status >= 400 {
-			ct.Errors += n
-			st.Errors += n
-			errs += n
-		}
+		a.count(bucket, &c)
 	}
 	if err := cr.Err(); err != nil {
 		return err
-	}
-	if bucket >= 0 {
-		a.r.Buckets[bucket].Calls += calls
-		a.r.Buckets[bucket].Errors += errs
 	}
 	tr := summary.NewCellReader(timings)
 	for tr.Next(&c) {
@@ -436,34 +408,35 @@ func (a *aggregate) add(bucket int, counts, timings []byte) error {
 	return tr.Err()
 }
 
-// addCells adds a row's cells by combo, status and timing to bucket, those
-// of the combos and statuses the query keeps.
+// addCells adds a row's cells by combo, status and timing to bucket.
 func (a *aggregate) addCells(bucket int, cells []byte) error {
 	cr := summary.NewCellReader(cells)
 	var c summary.Cell
 	for cr.Next(&c) {
-		if c.Combo >= uint64(len(a.combos)) || !a.combos[c.Combo].pass || c.Status >= uint64(len(a.status)) || !a.statusPass[c.Status] {
-			continue
-		}
-		n := int64(c.Calls)
-		t := summary.Tally{Calls: n}
-		if c.Status >= 400 {
-			t.Errors = n
-		}
-		ct, st := &a.combos[c.Combo], &a.status[c.Status]
-		ct.Calls += n
-		ct.Errors += t.Errors
-		st.Calls += n
-		st.Errors += t.Errors
-		if bucket >= 0 {
-			a.r.Buckets[bucket].Calls += n
-			a.r.Buckets[bucket].Errors += t.Errors
-		}
-		if !a.q.DimsOnly {
-			a.r.Timing.Add(int(c.Timing), n)
+		if a.count(bucket, &c) && !a.q.DimsOnly {
+			a.r.Timing.Add(int(c.Timing), int64(c.Calls))
 		}
 	}
 	return cr.Err()
+}
+
+// count adds a cell's calls to bucket, its combo and its status, if the
+// query keeps its combo and status; it reports whether it did.
+func (a *aggregate) count(bucket int, c *summary.Cell) bool {
+	if c.Combo >= uint64(len(a.combos)) || !a.combos[c.Combo].pass || c.Status >= uint64(len(a.status)) || !a.statusPass[c.Status] {
+		return false
+	}
+	t := summary.Tally{Calls: int64(c.Calls)}
+	if c.Status >= 400 {
+		t.Errors = t.Calls
+	}
+	add := func(to *summary.Tally) { to.Calls += t.Calls; to.Errors += t.Errors }
+	add(&a.combos[c.Combo].Tally)
+	add(&a.status[c.Status])
+	if bucket >= 0 {
+		add(&a.r.Buckets[bucket])
+	}
+	return true
 }
 
 func (a *aggregate) finish() {

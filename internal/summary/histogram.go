@@ -59,16 +59,6 @@ func (h *Histogram) Add(b int, n int64) {
 	h.total += n
 }
 
-// Merge adds another histogram.
-func (h *Histogram) Merge(o *Histogram) {
-	for b, n := range o.counts {
-		h.Add(b, n)
-	}
-}
-
-// Count is how many timings the histogram holds.
-func (h *Histogram) Count() int64 { return h.total }
-
 // Quantile is the timing of nearest rank q (0 < q ≤ 1), 0 when empty.
 func (h *Histogram) Quantile(q float64) int64 {
 	if h.total == 0 {
