@@ -144,7 +144,7 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 		res.Inserted += n
 		res.Duplicates += r.to - r.from - n
 	}
-	err = s.rollups(ctx, tx, workspaceID, rolled)
+	err = s.rollups(ctx, tx, s.upserts, workspaceID, rolled)
 	if err == nil {
 		err = syncRollups(ctx, tx, workspaceID, syncs)
 	}

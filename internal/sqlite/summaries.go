@@ -44,7 +44,9 @@ type combos struct {
 
 // rollups adds events, stored in tx, to the workspace's rollups: the
 // cells of each quarter hour, and of each hour from its quarter hours'.
-func (s *Store) rollups(ctx context.Context, tx *sql.Tx, workspaceID int64, events []*usage.Event) error {
+// upserts are the prepared upserts to use: the store's, or during its
+// migration the transaction's own.
+func (s *Store) rollups(ctx context.Context, tx *sql.Tx, upserts []*sql.Stmt, workspaceID int64, events []*usage.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -82,7 +84,7 @@ func (s *Store) rollups(ctx context.Context, tx *sql.Tx, workspaceID int64, even
 	}
 	for i, size := range upsertSizes {
 		for len(args) >= width*size {
-			if _, err := tx.StmtContext(ctx, s.upserts[i]).ExecContext(ctx, args[:width*size]...); err != nil {
+			if _, err := tx.StmtContext(ctx, upserts[i]).ExecContext(ctx, args[:width*size]...); err != nil {
 				return fmt.Errorf("rollups: %w", err)
 			}
 			args = args[width*size:]
@@ -172,7 +174,8 @@ func prepareUpserts(ctx context.Context, db interface {
 	return out, nil
 }
 
-// rebuildRollups computes the rollups of every stored api_request, in tx:
+// rebuildRollups computes the rollups of every stored api_request and sync
+// event, in tx:
 // a store made before rollups gets them once, when the migration that
 // creates their tables runs. It reads the events in pages, so that reads
 // and writes on the transaction's connection never interleave.
@@ -181,13 +184,10 @@ func (s *Store) rebuildRollups(ctx context.Context, tx *sql.Tx) error {
 	if err != nil {
 		return err
 	}
-	saved := s.upserts
-	s.upserts = upserts
 	defer func() {
 		for _, st := range upserts {
 			st.Close()
 		}
-		s.upserts = saved
 	}()
 	// The workspaces that hold events, one index seek each.
 	var workspaces []int64
@@ -204,7 +204,7 @@ func (s *Store) rebuildRollups(ctx context.Context, tx *sql.Tx) error {
 	}
 	apiFields := []string{"id", "time", "status", "client", "collection", "collection_type", "community", "usage_type", "timing_ms"}
 	for _, ws := range workspaces {
-		err := pages(ctx, tx, ws, usage.KindAPIRequest, apiFields, func(evs []*usage.Event) error { return s.rollups(ctx, tx, ws, evs) })
+		err := pages(ctx, tx, ws, usage.KindAPIRequest, apiFields, func(evs []*usage.Event) error { return s.rollups(ctx, tx, upserts, ws, evs) })
 		if err == nil {
 			err = pages(ctx, tx, ws, usage.KindSync, syncFields, func(evs []*usage.Event) error { return syncRollups(ctx, tx, ws, evs) })
 		}
