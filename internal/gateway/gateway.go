@@ -1,7 +1,7 @@
 // Package gateway is usagelog's recording API gateway: a reverse proxy that
 // authenticates API clients of one collection, forwards their calls and
-// records every call — refused ones with DESIGN.md's gateway codes — as an
-// api_request event through a capture.Recorder.
+// records every call — refused ones with the gateway codes of
+// docs/reference.md — as an api_request event through a capture.Recorder.
 package gateway
 
 import (

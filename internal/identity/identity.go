@@ -1,7 +1,7 @@
 // Package identity resolves user observations from many systems into
-// users, by the seed 003 rules in their priority order (DESIGN.md, "User
-// identity resolution"). It works on distinct observations, not raw
-// events: the store groups those first.
+// users, by the seed 003 rules in their priority order (docs/reference.md,
+// "Users in the usage reports"). It works on distinct observations, not
+// raw events: the store groups those first.
 package identity
 
 import (

@@ -175,9 +175,8 @@ func prepareUpserts(ctx context.Context, db interface {
 }
 
 // rebuildRollups computes the rollups of every stored api_request and sync
-// event, in tx:
-// a store made before rollups gets them once, when the migration that
-// creates their tables runs. It reads the events in pages, so that reads
+// event, in tx: a store made before rollups gets them once, when the
+// migration that creates their tables runs. It reads the events in pages, so that reads
 // and writes on the transaction's connection never interleave.
 func (s *Store) rebuildRollups(ctx context.Context, tx *sql.Tx) error {
 	upserts, err := prepareUpserts(ctx, tx)

@@ -60,7 +60,7 @@ func ErrorMessage(err error) string {
 }
 
 // Gateway codes of refused API calls, with their HTTP status and status
-// details (DESIGN.md, Access).
+// details (docs/reference.md, "Gateway codes").
 const (
 	GatewayUnrecognizedToken  = 4011
 	GatewayMissingToken       = 4012
