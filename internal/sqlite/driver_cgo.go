@@ -27,6 +27,9 @@ func openDB(path string, pragmas []string, immediate bool) (*sql.DB, error) {
 		if err := c.RegisterFunc(cellsMergeFunc, summary.MergeCells, true); err != nil {
 			return fmt.Errorf("register %s: %w", cellsMergeFunc, err)
 		}
+		if err := c.RegisterFunc(quartersMergeFunc, summary.MergeQuarters, true); err != nil {
+			return fmt.Errorf("register %s: %w", quartersMergeFunc, err)
+		}
 		for _, p := range pragmas {
 			if _, err := c.Exec("PRAGMA "+p, nil); err != nil {
 				return fmt.Errorf("pragma %s: %w", p, err)

@@ -34,16 +34,18 @@ func openDB(path string, pragmas []string, immediate bool) (*sql.DB, error) {
 	return sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 }
 
-// registerOnce registers the rollups' cells merge with the driver, for
+// registerOnce registers the rollups' merges with the driver, for
 // every connection it opens from then on.
 var registerOnce = sync.OnceValue(func() error {
-	err := sqlite.RegisterDeterministicScalarFunction(cellsMergeFunc, 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-		a, _ := args[0].([]byte)
-		b, _ := args[1].([]byte)
-		return summary.MergeCells(a, b), nil
-	})
-	if err != nil {
-		return fmt.Errorf("register %s: %w", cellsMergeFunc, err)
+	for name, merge := range map[string]func(a, b []byte) []byte{cellsMergeFunc: summary.MergeCells, quartersMergeFunc: summary.MergeQuarters} {
+		err := sqlite.RegisterDeterministicScalarFunction(name, 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			a, _ := args[0].([]byte)
+			b, _ := args[1].([]byte)
+			return merge(a, b), nil
+		})
+		if err != nil {
+			return fmt.Errorf("register %s: %w", name, err)
+		}
 	}
 	return nil
 })

@@ -7,7 +7,7 @@ import "context"
 func ForgetRollups(ctx context.Context, s *Store) error {
 	s.combos = combos{ids: map[int64]map[combo]int64{}, pending: map[int64]map[combo]int64{}}
 	for _, q := range []string{"DROP TABLE rollups", "DROP TABLE rollup_combos", "DROP TABLE sync_rollups",
-		"DELETE FROM schema_migrations WHERE version = 6"} {
+		"DELETE FROM schema_migrations WHERE version IN (6, 7)"} {
 		if _, err := s.write.ExecContext(ctx, q); err != nil {
 			return err
 		}

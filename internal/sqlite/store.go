@@ -79,7 +79,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 	write.SetMaxOpenConns(1)
-	read, err := openDB(path, append(pragmas, "query_only(1)"), false)
+	read, err := openDB(path, append(pragmas, "query_only(1)", "mmap_size(2147418112)"), false)
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open: %w", err)
@@ -119,9 +119,12 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// rollupsVersion is the migration that creates the rollup tables: applying
-// it also rolls up the events stored before it.
-const rollupsVersion = 6
+// rollupMigrations are the migrations that create rollup tables, and the
+// kind of the events stored before them that applying them rolls up.
+var rollupMigrations = map[int64]usage.Kind{
+	6: usage.KindSync,       // sync_rollups
+	7: usage.KindAPIRequest, // rollups by hour
+}
 
 func (s *Store) applyMigration(ctx context.Context, version int64, body string) error {
 	tx, err := s.write.BeginTx(ctx, nil)
@@ -139,8 +142,8 @@ func (s *Store) applyMigration(ctx context.Context, version int64, body string) 
 	if _, err := tx.ExecContext(ctx, body); err != nil {
 		return err
 	}
-	if version == rollupsVersion {
-		if err := s.rebuildRollups(ctx, tx); err != nil {
+	if kind, ok := rollupMigrations[version]; ok {
+		if err := s.rebuildRollups(ctx, tx, kind); err != nil {
 			return fmt.Errorf("rollups of the stored events: %w", err)
 		}
 	}

@@ -18,11 +18,14 @@ import (
 // (driver_*.go), that adds two encodings of rollup cells up.
 const cellsMergeFunc = "usagelog_cells_merge"
 
+// quartersMergeFunc adds two encodings of an hour's quarter hours up.
+const quartersMergeFunc = "usagelog_quarters_merge"
+
 var _ summary.Source = (*Store)(nil)
 
-// Rollup rows are kept for quarter hours, so that every zone's local hours
-// and days are whole buckets, and for hours, so that a summary of 90 days
-// reads a row an hour.
+// A rollup row is an hour, which keeps the cells of each of its quarter
+// hours, so that every zone's local hours and days are whole buckets, and
+// a summary of 90 days reads a row an hour.
 
 // combo is one combination of the filterable fields of a call.
 type combo struct {
@@ -42,45 +45,45 @@ type combos struct {
 	pending map[int64]map[combo]int64
 }
 
-// rollups adds events, stored in tx, to the workspace's rollups: the
-// cells of each quarter hour, and of each hour from its quarter hours'.
-// upserts are the prepared upserts to use: the store's, or during its
-// migration the transaction's own.
+// rollups adds events, stored in tx, to the workspace's rollups: one row
+// an hour, with the cells of each of its quarter hours. upserts are the
+// prepared upserts to use: the store's, or during its migration the
+// transaction's own.
 func (s *Store) rollups(ctx context.Context, tx *sql.Tx, upserts []*sql.Stmt, workspaceID int64, events []*usage.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	quarters := map[int64][]summary.Cell{}
-	var last combo
-	lastID := int64(-1)
-	for _, e := range events {
-		c := comboOf(e)
-		if lastID < 0 || c != last {
-			id, err := s.comboID(ctx, tx, workspaceID, c)
-			if err != nil {
-				return err
+	ids, err := s.comboIDs(ctx, tx, workspaceID, events)
+	if err != nil {
+		return err
+	}
+	hours := map[int64]*[4][]summary.Cell{}
+	var (
+		lastHour int64
+		quarters *[4][]summary.Cell
+	)
+	for i, e := range events {
+		t := e.Time.UnixMilli()
+		h := summary.Floor(t, summary.HourMS)
+		if quarters == nil || h != lastHour {
+			if quarters = hours[h]; quarters == nil {
+				quarters = new([4][]summary.Cell)
+				hours[h] = quarters
 			}
-			last, lastID = c, id
+			lastHour = h
 		}
-		q := summary.Floor(e.Time.UnixMilli(), summary.QuarterMS)
-		quarters[q] = append(quarters[q], summary.Cell{Combo: uint64(lastID), Status: uint64(max(e.Status, 0)),
+		q := (t - h) / summary.QuarterMS
+		quarters[q] = append(quarters[q], summary.Cell{Combo: ids[i], Status: uint64(max(e.Status, 0)),
 			Timing: uint64(summary.TimingBucket(e.TimingMS)), Calls: 1})
 	}
-	hours := map[int64][]summary.Cell{}
-	const width = 6 // columns of an upsert's row
-	args := make([]any, 0, width*(len(quarters)+len(quarters)/4+1))
-	// A quarter hour keeps its cells alone: summaries read few quarter
-	// hours, and derive counts and timings from them.
-	var none []byte // NULL
-	for q, cells := range quarters {
-		cells = summary.SortCells(cells)
-		args = append(args, workspaceID, summary.QuarterMS, q, none, none, summary.AppendCells(make([]byte, 0, 6*len(cells)), cells))
-		h := summary.Floor(q, summary.HourMS)
-		hours[h] = append(hours[h], cells...)
-	}
-	for h, cells := range hours {
-		r := summary.EncodeRow(summary.SortCells(cells))
-		args = append(args, workspaceID, summary.HourMS, h, r.Counts, r.Timings, r.ComboTimings)
+	const width = 5 // columns of an upsert's row
+	args := make([]any, 0, width*len(hours))
+	for h, quarters := range hours {
+		for i := range quarters {
+			quarters[i] = summary.SortCells(quarters[i])
+		}
+		r := summary.EncodeHour(quarters)
+		args = append(args, workspaceID, h, r.Counts, r.Timings, r.Quarters)
 	}
 	for i, size := range upsertSizes {
 		for len(args) >= width*size {
@@ -93,16 +96,41 @@ func (s *Store) rollups(ctx context.Context, tx *sql.Tx, upserts []*sql.Stmt, wo
 	return nil
 }
 
-// comboID returns the id of c in the workspace, adding it in tx when new.
-func (s *Store) comboID(ctx context.Context, tx *sql.Tx, workspaceID int64, c combo) (int64, error) {
+// comboIDs returns the combo id of each event in the workspace, adding
+// new combos in tx.
+func (s *Store) comboIDs(ctx context.Context, tx *sql.Tx, workspaceID int64, events []*usage.Event) ([]uint64, error) {
 	s.combos.mu.Lock()
 	defer s.combos.mu.Unlock()
-	if id, ok := s.combos.ids[workspaceID][c]; ok {
-		return id, nil
+	known, pending := s.combos.ids[workspaceID], s.combos.pending[workspaceID]
+	out := make([]uint64, len(events))
+	var last combo
+	lastID := int64(-1)
+	for i, e := range events {
+		c := comboOf(e)
+		if lastID < 0 || c != last {
+			id, ok := known[c]
+			if !ok {
+				if id, ok = pending[c]; !ok {
+					var err error
+					if id, err = addCombo(ctx, tx, workspaceID, c); err != nil {
+						return nil, err
+					}
+					if pending == nil {
+						pending = map[combo]int64{}
+						s.combos.pending[workspaceID] = pending
+					}
+					pending[c] = id
+				}
+			}
+			last, lastID = c, id
+		}
+		out[i] = uint64(lastID)
 	}
-	if id, ok := s.combos.pending[workspaceID][c]; ok {
-		return id, nil
-	}
+	return out, nil
+}
+
+// addCombo returns the id of c in the workspace, adding it in tx when new.
+func addCombo(ctx context.Context, tx *sql.Tx, workspaceID int64, c combo) (int64, error) {
 	var id int64
 	err := tx.QueryRowContext(ctx, `SELECT id FROM rollup_combos WHERE workspace_id = ? AND client = ? AND collection = ?
 		AND collection_type = ? AND community = ? AND usage_type = ?`,
@@ -118,10 +146,6 @@ func (s *Store) comboID(ctx context.Context, tx *sql.Tx, workspaceID int64, c co
 	if err != nil {
 		return 0, fmt.Errorf("rollup combo: %w", err)
 	}
-	if s.combos.pending[workspaceID] == nil {
-		s.combos.pending[workspaceID] = map[combo]int64{}
-	}
-	s.combos.pending[workspaceID][c] = id
 	return id, nil
 }
 
@@ -155,13 +179,12 @@ func prepareUpserts(ctx context.Context, db interface {
 }) ([]*sql.Stmt, error) {
 	var out []*sql.Stmt
 	for _, n := range upsertSizes {
-		q := "INSERT INTO rollups (workspace_id, grain_ms, bucket_ms, counts, timings, combo_timings) VALUES " +
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?), ", n), ", ") +
-			" ON CONFLICT (workspace_id, grain_ms, bucket_ms) DO UPDATE SET" +
-			// A quarter hour's counts and timings are NULL.
-			" counts = " + cellsMergeFunc + "(coalesce(counts, x''), coalesce(excluded.counts, x''))," +
-			" timings = " + cellsMergeFunc + "(coalesce(timings, x''), coalesce(excluded.timings, x''))," +
-			" combo_timings = " + cellsMergeFunc + "(combo_timings, excluded.combo_timings)"
+		q := "INSERT INTO rollups (workspace_id, hour_ms, counts, timings, quarters) VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", n), ", ") +
+			" ON CONFLICT (workspace_id, hour_ms) DO UPDATE SET" +
+			" counts = " + cellsMergeFunc + "(counts, excluded.counts)," +
+			" timings = " + cellsMergeFunc + "(timings, excluded.timings)," +
+			" quarters = " + quartersMergeFunc + "(quarters, excluded.quarters)"
 		st, err := db.PrepareContext(ctx, q)
 		if err != nil {
 			for _, st := range out {
@@ -174,20 +197,27 @@ func prepareUpserts(ctx context.Context, db interface {
 	return out, nil
 }
 
-// rebuildRollups computes the rollups of every stored api_request and sync
-// event, in tx: a store made before rollups gets them once, when the
-// migration that creates their tables runs. It reads the events in pages, so that reads
-// and writes on the transaction's connection never interleave.
-func (s *Store) rebuildRollups(ctx context.Context, tx *sql.Tx) error {
-	upserts, err := prepareUpserts(ctx, tx)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		for _, st := range upserts {
-			st.Close()
+// rebuildRollups computes the rollups of every stored event of kind
+// (api_request or sync), in tx: a store made before them gets them once,
+// when the migration that creates their tables runs. It reads the events
+// in pages, so that reads and writes on the transaction's connection never
+// interleave.
+func (s *Store) rebuildRollups(ctx context.Context, tx *sql.Tx, kind usage.Kind) error {
+	each := func(ws int64, evs []*usage.Event) error { return syncRollups(ctx, tx, ws, evs) }
+	fields := syncFields
+	if kind == usage.KindAPIRequest {
+		upserts, err := prepareUpserts(ctx, tx)
+		if err != nil {
+			return err
 		}
-	}()
+		defer func() {
+			for _, st := range upserts {
+				st.Close()
+			}
+		}()
+		each = func(ws int64, evs []*usage.Event) error { return s.rollups(ctx, tx, upserts, ws, evs) }
+		fields = []string{"id", "time", "status", "client", "collection", "collection_type", "community", "usage_type", "timing_ms"}
+	}
 	// The workspaces that hold events, one index seek each.
 	var workspaces []int64
 	for next := int64(math.MinInt64); ; {
@@ -201,13 +231,8 @@ func (s *Store) rebuildRollups(ctx context.Context, tx *sql.Tx) error {
 		workspaces = append(workspaces, ws.Int64)
 		next = ws.Int64
 	}
-	apiFields := []string{"id", "time", "status", "client", "collection", "collection_type", "community", "usage_type", "timing_ms"}
 	for _, ws := range workspaces {
-		err := pages(ctx, tx, ws, usage.KindAPIRequest, apiFields, func(evs []*usage.Event) error { return s.rollups(ctx, tx, upserts, ws, evs) })
-		if err == nil {
-			err = pages(ctx, tx, ws, usage.KindSync, syncFields, func(evs []*usage.Event) error { return syncRollups(ctx, tx, ws, evs) })
-		}
-		if err != nil {
+		if err := pages(ctx, tx, ws, kind, fields, func(evs []*usage.Event) error { return each(ws, evs) }); err != nil {
 			return err
 		}
 	}
@@ -300,38 +325,51 @@ func plan(bounds []int64) []summary.Piece {
 	return out
 }
 
+// readRollups adds the rows of piece p: whole hours, or the quarter hours
+// of the hours it touches that lie in it.
 func (s *Store) readRollups(ctx context.Context, workspaceID int64, p summary.Piece, a *aggregate) error {
 	// Unfiltered hours read their counts and timings, summed over every
 	// combo already (facets: no timings); the rest reads every cell.
-	full := a.filtered || p.Grain != summary.HourMS
+	cells := a.filtered || p.Grain != summary.HourMS
 	cols := "counts, timings"
 	switch {
-	case full:
-		cols = "combo_timings, x''"
+	case cells:
+		cols = "quarters, x''"
 	case a.q.DimsOnly:
 		cols = "counts, x''"
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT bucket_ms, `+cols+` FROM rollups
-		WHERE workspace_id = ? AND grain_ms = ? AND bucket_ms >= ? AND bucket_ms < ?`, workspaceID, p.Grain, p.From, p.To)
+	rows, err := s.read.QueryContext(ctx, `SELECT hour_ms, `+cols+` FROM rollups
+		WHERE workspace_id = ? AND hour_ms >= ? AND hour_ms < ?`, workspaceID, summary.Floor(p.From, summary.HourMS), p.To)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	var (
-		bucket   int64
+		hour     int64
 		one, two sql.RawBytes
 	)
 	for rows.Next() {
-		if err := rows.Scan(&bucket, &one, &two); err != nil {
+		if err := rows.Scan(&hour, &one, &two); err != nil {
 			return err
 		}
-		if full {
-			err = a.addCells(a.q.Bucket(bucket), one)
-		} else {
-			err = a.add(a.q.Bucket(bucket), one, two)
+		if !cells {
+			if err := a.add(a.q.Bucket(hour), one, two); err != nil {
+				return err
+			}
+			continue
 		}
+		quarters, err := summary.SplitQuarters(one)
 		if err != nil {
 			return err
+		}
+		for i, q := range quarters {
+			start := hour + int64(i)*summary.QuarterMS
+			if start < p.From || start >= p.To {
+				continue
+			}
+			if err := a.addCells(a.q.Bucket(start), q); err != nil {
+				return err
+			}
 		}
 	}
 	return rows.Err()

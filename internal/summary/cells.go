@@ -19,7 +19,13 @@ type Cell struct {
 }
 
 func compareCells(a, b Cell) int {
-	return cmp.Or(cmp.Compare(a.Combo, b.Combo), cmp.Compare(a.Status, b.Status), cmp.Compare(a.Timing, b.Timing))
+	if a.Combo != b.Combo {
+		return cmp.Compare(a.Combo, b.Combo)
+	}
+	if a.Status != b.Status {
+		return cmp.Compare(a.Status, b.Status)
+	}
+	return cmp.Compare(a.Timing, b.Timing)
 }
 
 // SortCells sorts cells by combo, status and timing and adds up those of
@@ -68,16 +74,31 @@ func (r *CellReader) Next(c *Cell) bool {
 	if len(r.p) == 0 || r.err != nil {
 		return false
 	}
+	// Uvarints of one and two bytes (combo steps, statuses, most timing
+	// buckets and counts) are read inline: summaries read millions of
+	// cells.
+	p := r.p
 	var v [4]uint64
-	for i := range v {
-		x, n := binary.Uvarint(r.p)
-		if n <= 0 {
-			r.err = errCells
-			return false
+	i := 0
+	for k := range v {
+		switch {
+		case i < len(p) && p[i] < 0x80:
+			v[k] = uint64(p[i])
+			i++
+		case i+1 < len(p) && p[i+1] < 0x80:
+			v[k] = uint64(p[i]&0x7f) | uint64(p[i+1])<<7
+			i += 2
+		default:
+			x, n := binary.Uvarint(p[i:])
+			if n <= 0 {
+				r.err = errCells
+				return false
+			}
+			v[k] = x
+			i += n
 		}
-		v[i] = x
-		r.p = r.p[n:]
 	}
+	r.p = p[i:]
 	r.prev += v[0]
 	*c = Cell{Combo: r.prev, Status: v[1], Timing: v[2], Calls: v[3]}
 	return true
@@ -128,34 +149,96 @@ func MergeCells(a, b []byte) []byte {
 	return out
 }
 
-// RowCells are a rollup row's three encodings, from one set of cells by
-// combo, status and timing bucket.
-type RowCells struct {
+// An hour's quarters encoding holds the cells of each of its four quarter
+// hours: per quarter, the length of its cells' encoding (a uvarint) and
+// the encoding. Stores that keep an hour in one row (SQLite) read whole
+// hours from it, and the quarter hours at a window's edges.
+
+// AppendQuarters appends the encoding of the four quarter hours' sorted
+// cells (SortCells).
+func AppendQuarters(dst []byte, quarters *[4][]Cell) []byte {
+	var buf []byte
+	for _, cells := range quarters {
+		buf = AppendCells(buf[:0], cells)
+		dst = binary.AppendUvarint(dst, uint64(len(buf)))
+		dst = append(dst, buf...)
+	}
+	return dst
+}
+
+// SplitQuarters returns the cell encodings of an hour's four quarter
+// hours.
+func SplitQuarters(p []byte) ([4][]byte, error) {
+	var out [4][]byte
+	for i := range out {
+		if len(p) == 0 {
+			break
+		}
+		n, k := binary.Uvarint(p)
+		if k <= 0 || n > uint64(len(p)-k) {
+			return out, errCells
+		}
+		out[i], p = p[k:k+int(n)], p[k+int(n):]
+	}
+	if len(p) > 0 {
+		return out, errCells
+	}
+	return out, nil
+}
+
+// MergeQuarters adds two quarters encodings up, quarter by quarter: the
+// SQLite store's usagelog_quarters_merge. A malformed side counts as
+// empty, as in MergeCells.
+func MergeQuarters(a, b []byte) []byte {
+	qa, errA := SplitQuarters(a)
+	qb, errB := SplitQuarters(b)
+	if errA != nil {
+		qa = [4][]byte{}
+	}
+	if errB != nil {
+		qb = [4][]byte{}
+	}
+	out := make([]byte, 0, len(a)+len(b))
+	for i := range qa {
+		m := MergeCells(qa[i], qb[i])
+		out = binary.AppendUvarint(out, uint64(len(m)))
+		out = append(out, m...)
+	}
+	return out
+}
+
+// HourCells are the encodings of an hour's row, from its quarter hours'
+// cells.
+type HourCells struct {
 	// Counts are the calls by combo and status (Timing 0).
 	Counts []byte
 	// Timings are the calls by timing bucket (Combo and Status 0).
 	Timings []byte
-	// ComboTimings are the cells themselves.
-	ComboTimings []byte
+	// Quarters are the cells of each quarter hour (AppendQuarters).
+	Quarters []byte
 }
 
-// EncodeRow encodes sorted cells (SortCells) as a row's three sets.
-func EncodeRow(cells []Cell) RowCells {
-	var r RowCells
-	r.ComboTimings = AppendCells(make([]byte, 0, 6*len(cells)), cells)
-	var counts []Cell
-	var byTiming []uint64
-	for _, c := range cells {
-		if n := len(counts); n > 0 && counts[n-1].Combo == c.Combo && counts[n-1].Status == c.Status {
-			counts[n-1].Calls += c.Calls
-		} else {
-			counts = append(counts, Cell{Combo: c.Combo, Status: c.Status, Calls: c.Calls})
-		}
-		if c.Timing >= uint64(len(byTiming)) {
-			byTiming = slices.Grow(byTiming, int(c.Timing)+1-len(byTiming))[:c.Timing+1]
-		}
-		byTiming[c.Timing] += c.Calls
+// EncodeHour encodes an hour's row from its quarter hours' sorted cells
+// (SortCells).
+func EncodeHour(quarters *[4][]Cell) HourCells {
+	var r HourCells
+	size := 0
+	for _, cells := range quarters {
+		size += len(cells)
 	}
+	r.Quarters = AppendQuarters(make([]byte, 0, 6*size+8), quarters)
+	counts := make([]Cell, 0, size)
+	var byTiming []uint64
+	for _, cells := range quarters {
+		for _, c := range cells {
+			counts = append(counts, Cell{Combo: c.Combo, Status: c.Status, Calls: c.Calls})
+			if c.Timing >= uint64(len(byTiming)) {
+				byTiming = slices.Grow(byTiming, int(c.Timing)+1-len(byTiming))[:c.Timing+1]
+			}
+			byTiming[c.Timing] += c.Calls
+		}
+	}
+	counts = SortCells(counts)
 	r.Counts = AppendCells(make([]byte, 0, 4*len(counts)), counts)
 	timings := make([]Cell, 0, 64)
 	for tb, n := range byTiming {

@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"net/url"
@@ -159,6 +160,44 @@ func FuzzMergeCells(f *testing.F) {
 		}
 		if want != have {
 			t.Fatalf("calls: merged %d, inputs %d", have, want)
+		}
+	})
+}
+
+func TestQuarters(t *testing.T) {
+	a := [4][]Cell{{{1, 200, 5, 2}}, nil, {{2, 404, 9, 1}, {3, 200, 1, 1}}, nil}
+	b := [4][]Cell{{{1, 200, 5, 1}, {1, 500, 2, 1}}, {{4, 200, 0, 3}}, nil, nil}
+	merged := MergeQuarters(AppendQuarters(nil, &a), AppendQuarters(nil, &b))
+	got, err := SplitQuarters(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [4][]Cell{{{1, 200, 5, 3}, {1, 500, 2, 1}}, {{4, 200, 0, 3}}, {{2, 404, 9, 1}, {3, 200, 1, 1}}, nil}
+	for i := range want {
+		if c := cellsOf(t, got[i]); !slices.Equal(c, want[i]) {
+			t.Errorf("quarter %d = %v, want %v", i, c, want[i])
+		}
+	}
+	if got := MergeQuarters(AppendQuarters(nil, &a), []byte{9, 1}); !bytes.Equal(got, AppendQuarters(nil, &a)) {
+		t.Errorf("a malformed side is not empty: %v", got)
+	}
+	h := EncodeHour(&want)
+	if c := cellsOf(t, h.Counts); !slices.Equal(c, []Cell{{1, 200, 0, 3}, {1, 500, 0, 1}, {2, 404, 0, 1}, {3, 200, 0, 1}, {4, 200, 0, 3}}) {
+		t.Errorf("counts = %v", c)
+	}
+	if c := cellsOf(t, h.Timings); !slices.Equal(c, []Cell{{0, 0, 0, 3}, {0, 0, 1, 1}, {0, 0, 2, 1}, {0, 0, 5, 3}, {0, 0, 9, 1}}) {
+		t.Errorf("timings = %v", c)
+	}
+}
+
+// FuzzMergeQuarters feeds MergeQuarters arbitrary bytes: it never panics,
+// and what it returns always splits into four quarters.
+func FuzzMergeQuarters(f *testing.F) {
+	f.Add([]byte{4, 1, 2, 3, 4, 0, 0, 0}, []byte{0, 4, 1, 2, 3, 9})
+	f.Add([]byte{0x80}, []byte{})
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		if _, err := SplitQuarters(MergeQuarters(a, b)); err != nil {
+			t.Fatalf("merged encoding does not split: %v", err)
 		}
 	})
 }
