@@ -322,7 +322,7 @@ func exportUsageReports(ctx context.Context, env Env, st *stores, ws usage.Works
 	if f := q.Get("format"); f != "" && f != "zip" {
 		return usagef("export usage-reports: it is a zip of two workbooks, not %s", f)
 	}
-	src, ok := st.events.(usage.UsageReportSource)
+	src, ok := st.events.(usage.ReportSource)
 	if !ok {
 		return fmt.Errorf("export: the events store cannot compute usage reports")
 	}

@@ -31,7 +31,7 @@ func TestExportCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 		nd.Write(append(line, '\n'))
-		if events[i].UsageType == usage.UsageMCP {
+		if events[i].UsageType == usage.TypeMCP {
 			mcp++
 		}
 	}

@@ -137,7 +137,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 		ln.Close()
 		return errors.New("serve: the events store cannot serve the console's logs")
 	}
-	reports, _ := st.events.(usage.UsageReportSource)
+	reports, _ := st.events.(usage.ReportSource)
 	con, err := console.New(console.Config{Meta: st.meta, Events: events, Reports: reports, Secret: key, Logger: log, SecureCookies: *secureCookies})
 	if err != nil {
 		ln.Close()

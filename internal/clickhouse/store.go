@@ -44,12 +44,12 @@ type Store struct {
 }
 
 var (
-	_ usage.EventStore        = (*Store)(nil)
-	_ usage.LogScanner        = (*Store)(nil)
-	_ usage.EventScanner      = (*Store)(nil)
-	_ usage.UsageReportSource = (*Store)(nil)
-	_ usage.LogEstimator      = (*Store)(nil)
-	_ summary.Source          = (*Store)(nil)
+	_ usage.EventStore   = (*Store)(nil)
+	_ usage.LogScanner   = (*Store)(nil)
+	_ usage.EventScanner = (*Store)(nil)
+	_ usage.ReportSource = (*Store)(nil)
+	_ usage.LogEstimator = (*Store)(nil)
+	_ summary.Source     = (*Store)(nil)
 )
 
 // Open connects to dsn (clickhouse://host:9000/database), creates the

@@ -127,7 +127,7 @@ func (s *Store) callDims(ctx context.Context, table, where string, args []any, r
 		if !mcp {
 			utype = ""
 		}
-		r.AddCalls(-1, int(status), client, collection, community, usage.UsageType(utype), calls)
+		r.AddCalls(-1, int(status), client, collection, community, usage.Type(utype), calls)
 		return nil
 	})
 }

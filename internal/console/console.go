@@ -58,7 +58,7 @@ type Config struct {
 	Meta   Store
 	Events Events
 	// Reports, when the event store computes them, feeds the licenses page.
-	Reports usage.UsageReportSource
+	Reports usage.ReportSource
 	// Secret keys the pseudonyms of the privacy settings, as in the API.
 	Secret []byte
 	Logger *slog.Logger

@@ -62,7 +62,7 @@ func (c classCol) Scan(src any) error {
 
 func (c classCol) SetString(s string) { *c.c = usage.ClientClass(s) }
 
-type usageCol struct{ u *usage.UsageType }
+type usageCol struct{ u *usage.Type }
 
 func (u usageCol) Scan(src any) error {
 	s, _ := src.(string)
@@ -70,7 +70,7 @@ func (u usageCol) Scan(src any) error {
 	return nil
 }
 
-func (u usageCol) SetString(s string) { *u.u = usage.UsageType(s) }
+func (u usageCol) SetString(s string) { *u.u = usage.Type(s) }
 
 // StringDest and IntDest are scan destinations that a driver's own rows
 // fill without boxing the value in an any, as sql.Scanner takes it: a

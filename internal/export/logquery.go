@@ -41,7 +41,7 @@ func ParseLogRequest(name string, q url.Values, now time.Time, defaultTZ *time.L
 			if f.UsageType != "" && string(f.UsageType) != t {
 				return LogRequest{}, usage.Errorf(usage.EInvalid, "type %q contradicts usage_type %q", t, f.UsageType)
 			}
-			f.UsageType = usage.UsageType(t)
+			f.UsageType = usage.Type(t)
 		default:
 			return LogRequest{}, usage.Errorf(usage.EInvalid, "unknown type %q (want all, mcp or other)", t)
 		}

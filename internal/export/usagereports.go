@@ -30,7 +30,7 @@ const reportTime = "2006-01-02 15:04"
 // distinct observations, never the events behind them.
 type UsageReports struct {
 	now         time.Time
-	src         usage.UsageReportSource
+	src         usage.ReportSource
 	workspaceID int64
 	syncs       []usage.SyncGroup
 	status      map[string]string
@@ -38,7 +38,7 @@ type UsageReports struct {
 
 // LoadUsageReports reads the sync aggregates of the year before now from
 // src, marking the last 6 months, in one pass. Write reads the rest.
-func LoadUsageReports(ctx context.Context, src usage.UsageReportSource, workspaceID int64, now time.Time) (*UsageReports, error) {
+func LoadUsageReports(ctx context.Context, src usage.ReportSource, workspaceID int64, now time.Time) (*UsageReports, error) {
 	r := &UsageReports{now: now, src: src, workspaceID: workspaceID}
 	var err error
 	if r.syncs, err = src.SyncGroups(ctx, workspaceID, now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0), now); err != nil {

@@ -78,7 +78,7 @@ func TestLogsCSVAndAPIUsage(t *testing.T) {
 	}
 	want = 0
 	for _, e := range events {
-		if e.UsageType == usage.UsageMCP && e.Community == "Community 1" {
+		if e.UsageType == usage.TypeMCP && e.Community == "Community 1" {
 			want++
 		}
 	}

@@ -222,7 +222,7 @@ func (e *Exporter) usageExportRun(p *Plan, u *export.UsageExport, rng export.Usa
 }
 
 func (e *Exporter) planUsageReports(p *Plan, loc *time.Location, suffix string, now time.Time) error {
-	src, ok := e.Events.(usage.UsageReportSource)
+	src, ok := e.Events.(usage.ReportSource)
 	if !ok {
 		return usage.Errorf(usage.EInternal, "the events store cannot compute usage reports")
 	}

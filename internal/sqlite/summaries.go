@@ -30,7 +30,7 @@ var _ summary.Source = (*Store)(nil)
 // combo is one combination of the filterable fields of a call.
 type combo struct {
 	client, collection, collectionType, community string
-	usageType                                     usage.UsageType
+	usageType                                     usage.Type
 }
 
 func comboOf(e *usage.Event) combo {
@@ -411,7 +411,7 @@ func (s *Store) newAggregate(ctx context.Context, workspaceID int64, q *summary.
 		if err := rows.Scan(&id, &c.client, &c.collection, &c.collectionType, &c.community, &ut); err != nil {
 			return nil, err
 		}
-		c.usageType = usage.UsageType(ut)
+		c.usageType = usage.Type(ut)
 		e := usage.Event{Kind: usage.KindAPIRequest, Client: c.client, Collection: c.collection, CollectionType: c.collectionType,
 			Community: c.community, UsageType: c.usageType}
 		for uint64(len(a.combos)) <= id {
@@ -481,7 +481,7 @@ func (a *aggregate) finish() {
 		if !ct.known || ct.Calls == 0 {
 			continue
 		}
-		if ct.usageType == usage.UsageMCP {
+		if ct.usageType == usage.TypeMCP {
 			a.r.MCP += ct.Calls
 		}
 		a.r.AddDim(summary.DimClient, ct.client, ct.Tally)

@@ -21,7 +21,7 @@ func LogsFirstPage(b *testing.B, s usage.EventStore, day time.Time, mcpClient st
 	}{
 		{"Unfiltered", usage.LogFilter{From: day, To: to}},
 		{"Errors", usage.LogFilter{From: day, To: to, StatusClasses: []int{4, 5}}},
-		{"OneClientMCP", usage.LogFilter{From: day, To: to, Clients: []string{mcpClient}, UsageType: usage.UsageMCP}},
+		{"OneClientMCP", usage.LogFilter{From: day, To: to, Clients: []string{mcpClient}, UsageType: usage.TypeMCP}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

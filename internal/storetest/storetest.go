@@ -162,9 +162,9 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 
 	t.Run("UsageReportAggregates", func(t *testing.T) {
 		s := open(t)
-		src, ok := s.(usage.UsageReportSource)
+		src, ok := s.(usage.ReportSource)
 		if !ok {
-			t.Fatal("every events store must implement usage.UsageReportSource")
+			t.Fatal("every events store must implement usage.ReportSource")
 		}
 		if _, err := s.Append(ctx, 1, ReportsFixture()); err != nil {
 			t.Fatal(err)
@@ -438,8 +438,8 @@ func Filters() []NamedFilter {
 		{"Collection", usage.LogFilter{Collections: []string{"HR recipes"}}},
 		{"CollectionType", usage.LogFilter{CollectionType: "proxy"}},
 		{"Community", usage.LogFilter{Communities: []string{"Community 2"}}},
-		{"UsageMCP", usage.LogFilter{UsageType: usage.UsageMCP}},
-		{"UsageOther", usage.LogFilter{UsageType: usage.UsageOther}},
+		{"UsageMCP", usage.LogFilter{UsageType: usage.TypeMCP}},
+		{"UsageOther", usage.LogFilter{UsageType: usage.TypeOther}},
 		{"Combined", usage.LogFilter{From: base.Add(30 * time.Minute), StatusClasses: []int{2, 4}, CollectionType: "recipe", Communities: []string{"Community 0", "Community 1"}}},
 	}
 }

@@ -142,7 +142,7 @@ func (r *Rollup) AddStatus(status int, t Tally) {
 
 // AddCalls adds n calls of one combination of dimensions in bucket i (-1:
 // none, for the dimensions alone).
-func (r *Rollup) AddCalls(i int, status int, client, collection, community string, usageType usage.UsageType, n int64) {
+func (r *Rollup) AddCalls(i int, status int, client, collection, community string, usageType usage.Type, n int64) {
 	t := Tally{Calls: n}
 	if status >= 400 {
 		t.Errors = n
@@ -150,7 +150,7 @@ func (r *Rollup) AddCalls(i int, status int, client, collection, community strin
 	if i >= 0 {
 		r.Buckets[i].add(t)
 	}
-	if usageType == usage.UsageMCP {
+	if usageType == usage.TypeMCP {
 		r.MCP += n
 	}
 	r.AddStatus(status, t)

@@ -32,13 +32,13 @@ func (c ClientClass) Label() string {
 	return "Other"
 }
 
-// UsageType splits API usage into MCP and everything else (seed 000 "Type").
-type UsageType string
+// Type splits API usage into MCP and everything else (seed 000 "Type").
+type Type string
 
 // Usage types.
 const (
-	UsageMCP   UsageType = "mcp"
-	UsageOther UsageType = "other"
+	TypeMCP   Type = "mcp"
+	TypeOther Type = "other"
 )
 
 // userAgentRules are checked first: the User-Agent names the program that
@@ -67,12 +67,12 @@ var urlRules = []struct {
 
 // Classify derives the client class and usage type of an API call from the
 // path it called and its User-Agent header.
-func Classify(url, userAgent string) (ClientClass, UsageType) {
+func Classify(url, userAgent string) (ClientClass, Type) {
 	class := classify(url, userAgent)
 	if class == ClientMCP {
-		return class, UsageMCP
+		return class, TypeMCP
 	}
-	return class, UsageOther
+	return class, TypeOther
 }
 
 func classify(url, userAgent string) ClientClass {

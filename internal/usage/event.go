@@ -57,7 +57,7 @@ type Event struct {
 	JobURL         string
 	// Derived from URL and UserAgent at ingest, stored for filtering.
 	ClientClass ClientClass
-	UsageType   UsageType
+	UsageType   Type
 
 	// activity
 	UserID       string

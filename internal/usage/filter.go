@@ -22,7 +22,7 @@ type LogFilter struct {
 	Collections    []string
 	CollectionType string
 	Communities    []string
-	UsageType      UsageType
+	UsageType      Type
 	TZ             *time.Location
 }
 
@@ -208,10 +208,10 @@ func ParseLogFilter(q url.Values, now time.Time, defaultTZ *time.Location, extra
 		f.CollectionType = ct
 	}
 	if ut := q.Get("usage_type"); ut != "" {
-		if ut != string(UsageMCP) && ut != string(UsageOther) {
+		if ut != string(TypeMCP) && ut != string(TypeOther) {
 			errs = append(errs, fmt.Errorf("unknown usage_type %q (want mcp or other)", ut))
 		}
-		f.UsageType = UsageType(ut)
+		f.UsageType = Type(ut)
 	}
 	if len(errs) > 0 {
 		return LogFilter{}, &Error{Code: EInvalid, Message: joinMessages(errs)}

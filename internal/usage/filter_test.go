@@ -28,7 +28,7 @@ func TestParseLogFilter(t *testing.T) {
 			return len(f.Statuses) == 3 && len(f.StatusClasses) == 1 && f.StatusClasses[0] == 2
 		}, ""},
 		{"client=a&client=b&collection=c&collection_type=recipe&community=x&usage_type=mcp", func(f LogFilter) bool {
-			return len(f.Clients) == 2 && f.Collections[0] == "c" && f.CollectionType == "recipe" && f.Communities[0] == "x" && f.UsageType == UsageMCP
+			return len(f.Clients) == 2 && f.Collections[0] == "c" && f.CollectionType == "recipe" && f.Communities[0] == "x" && f.UsageType == TypeMCP
 		}, ""},
 		{"period=24h&from=2026-01-01", nil, "period cannot be combined"},
 		{"tz=Local", nil, `unknown timezone "Local"`},

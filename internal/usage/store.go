@@ -136,12 +136,12 @@ type SeenGroup struct {
 	LastSeen                             time.Time
 }
 
-// UsageReportSource computes the seed 003 report's aggregates in the store.
+// ReportSource computes the seed 003 report's aggregates in the store.
 // SyncGroups covers from <= time < to and marks groups at or after split
 // as Recent, so one scan of the big sync table serves the 6-month and the
 // 1-year workbook. SeenGroups covers one period: a workbook resolves its
 // users and lets them go before the next one loads.
-type UsageReportSource interface {
+type ReportSource interface {
 	SyncGroups(ctx context.Context, workspaceID int64, from, split, to time.Time) ([]SyncGroup, error)
 	SeenGroups(ctx context.Context, workspaceID int64, from, to time.Time) ([]SeenGroup, error)
 	// IntegrationStatus returns each integration's latest status.
