@@ -11,13 +11,15 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/usagelog/usagelog/capture"
 	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -110,7 +112,7 @@ func New(cfg Config) (*Console, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Console{cfg: cfg, log: log, mux: http.NewServeMux(), throttle: newThrottle(cfg.MaxFailures, cfg.FailureWindow),
+	c := &Console{cfg: cfg, log: log, mux: http.NewServeMux(), throttle: newThrottle(cfg.MaxFailures, cfg.FailureWindow, throttleKeys),
 		summaries: &summary.Service{Rollups: cfg.Events, Events: cfg.Events}}
 	static, _ := fs.Sub(assets, "static")
 	c.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
@@ -251,6 +253,18 @@ func (c *Console) errorPage(w http.ResponseWriter, r *http.Request, v *viewer, s
 	c.render(w, status, "error.html", map[string]any{"Title": http.StatusText(status), "Viewer": v, "Status": status, "Message": msg})
 }
 
+// failPage answers err with the status the API would (usage.HTTPStatus):
+// its message, or for an internal error a log line and "what is not
+// available right now".
+func (c *Console) failPage(w http.ResponseWriter, r *http.Request, v *viewer, err error, what string) {
+	status, msg := usage.HTTPStatus(err), usage.ErrorMessage(err)
+	if usage.ErrorCode(err) == usage.EInternal {
+		c.log.Error("console: "+r.URL.Path, "err", err)
+		msg = what + " not available right now."
+	}
+	c.errorPage(w, r, v, status, msg)
+}
+
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	c.showLogin(w, r, http.StatusOK, "", "")
 }
@@ -281,7 +295,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
 	password := r.PostFormValue("password")
 	now := c.cfg.Now()
-	ip := clientIP(r)
+	ip := capture.ClientIP(r, nil) // the peer: X-Forwarded-For is not trusted here
 	if wait := c.throttle.locked(now, "email:"+email, "ip:"+ip); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		c.showLogin(w, r, http.StatusTooManyRequests, email, fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", int(wait.Minutes())+1))
@@ -359,25 +373,26 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, v *viewer
 	http.Redirect(w, r, "/settings?saved=1", http.StatusSeeOther)
 }
 
-// clientIP is the peer address, as the API's self-log records it.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // throttle counts failed sign-ins per email and per address.
 type throttle struct {
 	max    int
 	window time.Duration
 	mu     sync.Mutex
-	fails  map[string][]time.Time
+	// fails are each key's failures, newest last. It holds at most
+	// throttleKeys keys: a spray of addresses pushes out the keys that
+	// failed longest ago, one at a time, and never every lock at once.
+	fails *lru.Cache[string, []time.Time]
 }
 
-func newThrottle(max int, window time.Duration) *throttle {
-	return &throttle{max: max, window: window, fails: map[string][]time.Time{}}
+// throttleKeys bounds the emails and addresses the throttle remembers.
+const throttleKeys = 100_000
+
+func newThrottle(max int, window time.Duration, keys int) *throttle {
+	fails, err := lru.New[string, []time.Time](keys)
+	if err != nil {
+		panic(fmt.Sprintf("console: throttle of %d keys: %v", keys, err)) // only a size below 1 fails
+	}
+	return &throttle{max: max, window: window, fails: fails}
 }
 
 // locked returns how long any of keys stays locked.
@@ -400,33 +415,29 @@ func (t *throttle) fail(now time.Time, keys ...string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, k := range keys {
-		t.fails[k] = append(t.recent(now, k), now)
-	}
-	if len(t.fails) > 100_000 { // bound memory under a spray of addresses
-		t.fails = map[string][]time.Time{}
+		t.fails.Add(k, append(t.recent(now, k), now))
 	}
 }
 
 func (t *throttle) reset(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.fails, key)
+	t.fails.Remove(key)
 }
 
-// recent drops failures older than the window; t.mu is held.
+// recent returns key's failures within the window, forgetting the key
+// when none are; t.mu is held.
 func (t *throttle) recent(now time.Time, key string) []time.Time {
-	list := t.fails[key]
+	list, _ := t.fails.Peek(key)
 	i := 0
 	for i < len(list) && now.Sub(list[i]) >= t.window {
 		i++
 	}
-	list = list[i:]
-	if len(list) == 0 {
-		delete(t.fails, key)
+	if i == len(list) {
+		t.fails.Remove(key)
 		return nil
 	}
-	t.fails[key] = list
-	return list
+	return list[i:]
 }
 
 // thousands writes n with comma separators: 12,345.

@@ -41,13 +41,8 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, v *viewer) {
 	}
 	loc, _ := c.location(r.Context(), v.Workspace.ID)
 	o, err := loadOverview(r.Context(), c.summaries, v.Workspace.ID, period, c.cfg.Now(), loc)
-	if usage.ErrorCode(err) == usage.EInvalid {
-		c.errorPage(w, r, v, http.StatusBadRequest, usage.ErrorMessage(err))
-		return
-	}
 	if err != nil {
-		c.log.Error("console: overview", "err", err)
-		c.errorPage(w, r, v, http.StatusInternalServerError, "The overview is not available right now.")
+		c.failPage(w, r, v, err, "The overview is")
 		return
 	}
 	bars, yMax, ticks := o.requestsChart(loc)
@@ -160,12 +155,11 @@ func (c *Console) logsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	data["CollectionChoices"] = choices(f.Collections, q.Get("collection"), nil)
 	if err != nil {
 		if usage.ErrorCode(err) != usage.EInvalid {
-			c.log.Error("console: logs", "err", err)
-			c.errorPage(w, r, v, http.StatusInternalServerError, "The logs are not available right now.")
+			c.failPage(w, r, v, err, "The logs are")
 			return
 		}
 		data["Problem"] = usage.ErrorMessage(err)
-		c.render(w, http.StatusBadRequest, "logs.html", data)
+		c.render(w, usage.HTTPStatus(err), "logs.html", data)
 		return
 	}
 	more := url.Values{}
@@ -217,7 +211,7 @@ func (c *Console) logsRowsFragment(w http.ResponseWriter, r *http.Request, v *vi
 	loc, st := c.location(r.Context(), v.Workspace.ID)
 	rows, next, err := c.logRows(r, v, q, loc, st)
 	if err != nil {
-		http.Error(w, usage.ErrorMessage(err), http.StatusBadRequest)
+		http.Error(w, usage.ErrorMessage(err), usage.HTTPStatus(err))
 		return
 	}
 	if next != "" {
@@ -295,8 +289,7 @@ func (c *Console) licensesPage(w http.ResponseWriter, r *http.Request, v *viewer
 		sums, err = reports.Summaries(r.Context())
 	}
 	if err != nil {
-		c.log.Error("console: licenses", "err", err)
-		c.errorPage(w, r, v, http.StatusInternalServerError, "The usage summary is not available right now.")
+		c.failPage(w, r, v, err, "The usage summary is")
 		return
 	}
 	data["Summaries"] = sums
@@ -310,8 +303,7 @@ func (c *Console) keysPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 func (c *Console) showKeys(w http.ResponseWriter, r *http.Request, v *viewer, status int, token, problem string) {
 	keys, err := c.cfg.Meta.Keys(r.Context(), v.Workspace.ID)
 	if err != nil {
-		c.log.Error("console: keys", "err", err)
-		c.errorPage(w, r, v, http.StatusInternalServerError, "Keys are not available right now.")
+		c.failPage(w, r, v, err, "Keys are")
 		return
 	}
 	c.render(w, status, "keys.html", map[string]any{"Title": "API keys", "Viewer": v, "Nav": "keys", "Keys": keys, "Scopes": usage.AllScopes, "Token": token, "Problem": problem})
@@ -322,19 +314,18 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, v *viewer) {
 	for _, s := range r.PostForm["scope"] {
 		sc, err := usage.ParseScope(s)
 		if err != nil {
-			c.showKeys(w, r, v, http.StatusBadRequest, "", usage.ErrorMessage(err))
+			c.showKeys(w, r, v, usage.HTTPStatus(err), "", usage.ErrorMessage(err))
 			return
 		}
 		scopes = append(scopes, sc)
 	}
 	token, key, err := usage.NewKey(v.Workspace.ID, r.PostFormValue("name"), scopes, c.cfg.Now())
 	if err != nil {
-		c.showKeys(w, r, v, http.StatusBadRequest, "", usage.ErrorMessage(err))
+		c.showKeys(w, r, v, usage.HTTPStatus(err), "", usage.ErrorMessage(err))
 		return
 	}
 	if err := c.cfg.Meta.CreateKey(r.Context(), key); err != nil {
-		c.log.Error("console: create key", "err", err)
-		c.errorPage(w, r, v, http.StatusInternalServerError, "The key could not be created.")
+		c.failPage(w, r, v, err, "Creating keys is")
 		return
 	}
 	c.showKeys(w, r, v, http.StatusCreated, token, "")
@@ -343,12 +334,11 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, v *viewer) {
 func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, v *viewer) {
 	err := c.cfg.Meta.RevokeKey(r.Context(), v.Workspace.ID, r.PathValue("id"), c.cfg.Now())
 	if usage.ErrorCode(err) == usage.ENotFound {
-		c.errorPage(w, r, v, http.StatusNotFound, "That key does not exist in this workspace.")
+		c.errorPage(w, r, v, usage.HTTPStatus(err), "That key does not exist in this workspace.")
 		return
 	}
 	if err != nil {
-		c.log.Error("console: revoke key", "err", err)
-		c.errorPage(w, r, v, http.StatusInternalServerError, "The key could not be revoked.")
+		c.failPage(w, r, v, err, "Revoking keys is")
 		return
 	}
 	http.Redirect(w, r, "/keys", http.StatusSeeOther)

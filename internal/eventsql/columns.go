@@ -7,7 +7,7 @@ package eventsql
 import (
 	"time"
 
-	"github.com/usagelog/usagelog/internal/sqlmeta"
+	"github.com/usagelog/usagelog/internal/sqltime"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -32,7 +32,7 @@ type Column struct {
 }
 
 // msTime scans and writes a time as Unix milliseconds.
-type msTime = sqlmeta.MillisTime
+type msTime = sqltime.Millis
 
 func msOf(t time.Time) int64 {
 	if t.IsZero() {

@@ -194,7 +194,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	refuse := func(gw int, details string, extra func(http.Header)) {
 		e := usage.Refusal(gw, details)
 		c.GatewayCode, c.StatusDetails = gw, e.Message
-		c.Status = statusOf(gw)
+		c.Status = usage.HTTPStatus(e)
 		if extra != nil {
 			extra(w.Header())
 		}
@@ -285,8 +285,6 @@ func bearer(r *http.Request) string {
 	}
 	return strings.TrimSpace(r.Header.Get("Api-Token"))
 }
-
-func statusOf(gw int) int { return gw / 10 }
 
 // hostPort is the address to dial for an http URL.
 func hostPort(u *url.URL) string {

@@ -8,21 +8,6 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-// statusOf maps domain error codes to HTTP statuses: the one place where
-// this happens.
-var statusOf = map[usage.Code]int{
-	usage.EInvalid:       http.StatusBadRequest,
-	usage.EUnauthorized:  http.StatusUnauthorized,
-	usage.EForbidden:     http.StatusForbidden,
-	usage.EGone:          http.StatusGone,
-	usage.ENotFound:      http.StatusNotFound,
-	usage.EConflict:      http.StatusConflict,
-	usage.ETooLarge:      http.StatusRequestEntityTooLarge,
-	usage.EUnprocessable: http.StatusUnprocessableEntity,
-	usage.ERateLimited:   http.StatusTooManyRequests,
-	usage.EInternal:      http.StatusInternalServerError,
-}
-
 type errorBody struct {
 	Error errorDetail `json:"error"`
 }
@@ -42,7 +27,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // writeErrorWith writes the error envelope with extra top-level fields.
 func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, err error, extra map[string]any) {
 	code := usage.ErrorCode(err)
-	status := statusOf[code]
+	status := usage.HTTPStatus(err)
 	detail := errorDetail{Code: string(code), Message: usage.ErrorMessage(err)}
 	var e *usage.Error
 	if errors.As(err, &e) && e.Gateway != 0 {

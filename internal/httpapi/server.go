@@ -8,11 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/usagelog/usagelog/capture"
 	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/jobs"
 	"github.com/usagelog/usagelog/internal/signedurl"
@@ -307,7 +307,7 @@ func (s *Server) selfEvent(r *http.Request, ri *requestInfo, status int, start, 
 	e := usage.Event{
 		Kind: usage.KindAPIRequest, ID: usage.RandomID("self_", 12), Time: usage.TruncateMS(start),
 		Method: r.Method, URL: r.URL.Path, Endpoint: routePath(r.Pattern), Status: status,
-		Collection: SelfCollection, CollectionType: "proxy", IP: clientIP(r), UserAgent: r.UserAgent(),
+		Collection: SelfCollection, CollectionType: "proxy", IP: capture.ClientIP(r, nil), UserAgent: r.UserAgent(),
 		TimingMS: end.Sub(start).Milliseconds(),
 	}
 	if e.Endpoint == "" {
@@ -342,16 +342,6 @@ func routePath(pattern string) string {
 		return ""
 	}
 	return pattern
-}
-
-// clientIP is the peer address of the call. X-Forwarded-For is not trusted:
-// any client could write it.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // statusWriter remembers the status a handler wrote.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/sqltime"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -29,7 +30,7 @@ func (s *Store) member(ctx context.Context, where string, arg any) (usage.Member
 	var m usage.Member
 	var role string
 	err := s.queryRow(ctx, `SELECT `+memberColumns+` FROM members WHERE `+where, arg).
-		Scan(&m.ID, &m.WorkspaceID, &m.Email, &m.PasswordHash, &role, MillisTime{&m.CreatedAt})
+		Scan(&m.ID, &m.WorkspaceID, &m.Email, &m.PasswordHash, &role, sqltime.Millis{T: &m.CreatedAt})
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, usage.Errorf(usage.ENotFound, "member not found")
 	}
@@ -61,7 +62,7 @@ func (s *Store) Members(ctx context.Context, workspaceID int64) ([]usage.Member,
 	for rows.Next() {
 		var m usage.Member
 		var role string
-		if err := rows.Scan(&m.ID, &m.WorkspaceID, &m.Email, &m.PasswordHash, &role, MillisTime{&m.CreatedAt}); err != nil {
+		if err := rows.Scan(&m.ID, &m.WorkspaceID, &m.Email, &m.PasswordHash, &role, sqltime.Millis{T: &m.CreatedAt}); err != nil {
 			return nil, fmt.Errorf("meta: members: %w", err)
 		}
 		m.Role = usage.Role(role)
@@ -87,7 +88,7 @@ func (s *Store) CreateSession(ctx context.Context, sess usage.Session) error {
 func (s *Store) SessionByHash(ctx context.Context, hash string, now time.Time) (usage.Session, error) {
 	var sess usage.Session
 	err := s.queryRow(ctx, `SELECT hash, member_id, csrf, created_at, expires_at FROM sessions WHERE hash = ? AND expires_at > ?`, hash, now.UnixMilli()).
-		Scan(&sess.Hash, &sess.MemberID, &sess.CSRF, MillisTime{&sess.CreatedAt}, MillisTime{&sess.ExpiresAt})
+		Scan(&sess.Hash, &sess.MemberID, &sess.CSRF, sqltime.Millis{T: &sess.CreatedAt}, sqltime.Millis{T: &sess.ExpiresAt})
 	if errors.Is(err, sql.ErrNoRows) {
 		return sess, usage.Errorf(usage.ENotFound, "session not found")
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/sqltime"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -43,7 +44,7 @@ const collectionColumns = `id, workspace_id, name, type, community, endpoints, a
 func scanCollection(row scanner) (usage.Collection, error) {
 	var c usage.Collection
 	var endpoints string
-	err := row.Scan(&c.ID, &c.WorkspaceID, &c.Name, &c.Type, &c.Community, &endpoints, flag{&c.Active}, MillisTime{&c.CreatedAt})
+	err := row.Scan(&c.ID, &c.WorkspaceID, &c.Name, &c.Type, &c.Community, &endpoints, flag{&c.Active}, sqltime.Millis{T: &c.CreatedAt})
 	if endpoints != "" {
 		c.Endpoints = strings.Split(endpoints, "\n")
 	}
@@ -100,7 +101,7 @@ func (s *Store) Clients(ctx context.Context, workspaceID int64, collectionID str
 	rows, err := s.query(ctx, q+` ORDER BY g.created_at, g.id`, args...)
 	out, err := collect(rows, err, func(row scanner) (usage.Client, error) {
 		var c usage.Client
-		err := row.Scan(&c.ID, &c.WorkspaceID, &c.CollectionID, &c.Collection, &c.Name, &c.Hash, MillisTime{&c.CreatedAt}, MillisTime{&c.RevokedAt})
+		err := row.Scan(&c.ID, &c.WorkspaceID, &c.CollectionID, &c.Collection, &c.Name, &c.Hash, sqltime.Millis{T: &c.CreatedAt}, sqltime.Millis{T: &c.RevokedAt})
 		return c, err
 	})
 	if err != nil {

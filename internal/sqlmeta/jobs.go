@@ -8,22 +8,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/sqltime"
 	"github.com/usagelog/usagelog/internal/usage"
 )
-
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(n).UTC()
-}
 
 const jobColumns = `id, workspace_id, spec, status, rows_written, rows_total, created_by, schedule_id,
 	created_at, started_at, finished_at, heartbeat_at, file_path, record_count, error, expires_at`
@@ -39,7 +26,7 @@ func scanJob(row scanner) (usage.ExportJob, error) {
 	if err := json.Unmarshal([]byte(spec), &j.Spec); err != nil {
 		return j, fmt.Errorf("job %s: spec: %w", j.ID, err)
 	}
-	j.CreatedAt, j.StartedAt, j.FinishedAt, j.Heartbeat, j.ExpiresAt = fromMS(created), fromMS(started), fromMS(finished), fromMS(beat), fromMS(expires)
+	j.CreatedAt, j.StartedAt, j.FinishedAt, j.Heartbeat, j.ExpiresAt = sqltime.FromMillis(created), sqltime.FromMillis(started), sqltime.FromMillis(finished), sqltime.FromMillis(beat), sqltime.FromMillis(expires)
 	return j, nil
 }
 
@@ -56,7 +43,7 @@ func (s *Store) CreateJob(ctx context.Context, j *usage.ExportJob) error {
 	}
 	_, err = s.exec(ctx, `INSERT INTO export_jobs (id, workspace_id, spec, status, rows_total, created_by, schedule_id, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		j.ID, j.WorkspaceID, string(spec), j.Status, j.RowsTotal, j.CreatedBy, j.ScheduleID, ms(j.CreatedAt), ms(j.ExpiresAt))
+		j.ID, j.WorkspaceID, string(spec), j.Status, j.RowsTotal, j.CreatedBy, j.ScheduleID, sqltime.ToMillis(j.CreatedAt), sqltime.ToMillis(j.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("meta: create job: %w", err)
 	}
@@ -98,7 +85,7 @@ func (s *Store) ClaimJob(ctx context.Context, now time.Time, perWorkspace int) (
 			SELECT q.id FROM export_jobs q WHERE q.status = 'queued'
 			  AND (SELECT count(*) FROM export_jobs r WHERE r.status = 'running' AND r.workspace_id = q.workspace_id) < ?2
 			ORDER BY q.created_at, q.id LIMIT 1)
-		RETURNING `+jobColumns, ms(now), perWorkspace))
+		RETURNING `+jobColumns, sqltime.ToMillis(now), perWorkspace))
 	if errors.Is(err, sql.ErrNoRows) {
 		return j, usage.Errorf(usage.ENotFound, "no queued job")
 	}
@@ -156,7 +143,7 @@ func (s *Store) claimShared(ctx context.Context, now time.Time, perWorkspace int
 			continue
 		}
 		j, err := scanJob(tx.QueryRowContext(ctx, `UPDATE export_jobs SET status = 'running', started_at = $1, heartbeat_at = $1
-			WHERE id = $2 RETURNING `+jobColumns, ms(now), c.id))
+			WHERE id = $2 RETURNING `+jobColumns, sqltime.ToMillis(now), c.id))
 		if err != nil {
 			return usage.ExportJob{}, fmt.Errorf("meta: claim job: %w", err)
 		}
@@ -171,7 +158,7 @@ func (s *Store) claimShared(ctx context.Context, now time.Time, perWorkspace int
 // JobProgress records a running job's rows and heartbeat.
 func (s *Store) JobProgress(ctx context.Context, id string, rows, total int64, now time.Time) (bool, error) {
 	r, err := s.exec(ctx, `UPDATE export_jobs SET rows_written = ?, rows_total = ?, heartbeat_at = ?
-		WHERE id = ? AND status = 'running'`, rows, total, ms(now), id)
+		WHERE id = ? AND status = 'running'`, rows, total, sqltime.ToMillis(now), id)
 	if err != nil {
 		return false, fmt.Errorf("meta: job progress: %w", err)
 	}
@@ -184,7 +171,7 @@ func (s *Store) FinishJob(ctx context.Context, j usage.ExportJob) (bool, error) 
 	r, err := s.exec(ctx, `UPDATE export_jobs SET status = ?, rows_written = ?, rows_total = ?, finished_at = ?,
 		heartbeat_at = ?, file_path = ?, record_count = ?, error = ?, expires_at = ?
 		WHERE id = ? AND status = 'running'`,
-		j.Status, j.RowsWritten, j.RowsTotal, ms(j.FinishedAt), ms(j.FinishedAt), j.FilePath, j.RecordCount, j.Error, ms(j.ExpiresAt), j.ID)
+		j.Status, j.RowsWritten, j.RowsTotal, sqltime.ToMillis(j.FinishedAt), sqltime.ToMillis(j.FinishedAt), j.FilePath, j.RecordCount, j.Error, sqltime.ToMillis(j.ExpiresAt), j.ID)
 	if err != nil {
 		return false, fmt.Errorf("meta: finish job: %w", err)
 	}
@@ -195,7 +182,7 @@ func (s *Store) FinishJob(ctx context.Context, j usage.ExportJob) (bool, error) 
 // CancelJob cancels a queued or running job.
 func (s *Store) CancelJob(ctx context.Context, workspaceID int64, id string, now time.Time) (usage.ExportJob, error) {
 	if _, err := s.exec(ctx, `UPDATE export_jobs SET status = 'cancelled', finished_at = ?, error = 'cancelled by request'
-		WHERE workspace_id = ? AND id = ? AND status IN ('queued', 'running')`, ms(now), workspaceID, id); err != nil {
+		WHERE workspace_id = ? AND id = ? AND status IN ('queued', 'running')`, sqltime.ToMillis(now), workspaceID, id); err != nil {
 		return usage.ExportJob{}, fmt.Errorf("meta: cancel job: %w", err)
 	}
 	return s.Job(ctx, workspaceID, id)
@@ -204,7 +191,7 @@ func (s *Store) CancelJob(ctx context.Context, workspaceID int64, id string, now
 // FailStaleJobs fails running jobs whose runner stopped beating.
 func (s *Store) FailStaleJobs(ctx context.Context, before, now time.Time, reason string) ([]usage.ExportJob, error) {
 	out, err := s.queryJobs(ctx, s.write, `UPDATE export_jobs SET status = 'failed', finished_at = ?, error = ?
-		WHERE status = 'running' AND heartbeat_at < ? RETURNING `+jobColumns, ms(now), reason, ms(before))
+		WHERE status = 'running' AND heartbeat_at < ? RETURNING `+jobColumns, sqltime.ToMillis(now), reason, sqltime.ToMillis(before))
 	if err != nil {
 		return nil, fmt.Errorf("meta: fail stale jobs: %w", err)
 	}
@@ -214,7 +201,7 @@ func (s *Store) FailStaleJobs(ctx context.Context, before, now time.Time, reason
 // ExpiredJobFiles returns the jobs whose file expired.
 func (s *Store) ExpiredJobFiles(ctx context.Context, now time.Time) ([]usage.ExportJob, error) {
 	out, err := s.queryJobs(ctx, s.read, `SELECT `+jobColumns+` FROM export_jobs
-		WHERE expires_at > 0 AND expires_at <= ? AND file_path != ''`, ms(now))
+		WHERE expires_at > 0 AND expires_at <= ? AND file_path != ''`, sqltime.ToMillis(now))
 	if err != nil {
 		return nil, fmt.Errorf("meta: expired job files: %w", err)
 	}
@@ -246,7 +233,7 @@ func scanSchedule(row scanner) (usage.Schedule, error) {
 	if err := json.Unmarshal([]byte(cadence), &sc.Cadence); err != nil {
 		return sc, fmt.Errorf("schedule %s: cadence: %w", sc.ID, err)
 	}
-	sc.CreatedAt, sc.NextRun, sc.LastRun = fromMS(created), fromMS(next), fromMS(last)
+	sc.CreatedAt, sc.NextRun, sc.LastRun = sqltime.FromMillis(created), sqltime.FromMillis(next), sqltime.FromMillis(last)
 	return sc, nil
 }
 
@@ -268,7 +255,7 @@ func (s *Store) CreateSchedule(ctx context.Context, sc *usage.Schedule) error {
 	_, err = s.exec(ctx, `INSERT INTO export_schedules (id, workspace_id, name, spec, range_name, cadence,
 		retention_days, webhook_url, webhook_secret, created_by, created_at, next_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sc.ID, sc.WorkspaceID, sc.Name, string(spec), sc.Range, string(cadence), sc.RetentionDays, sc.WebhookURL,
-		sc.WebhookSecret, sc.CreatedBy, ms(sc.CreatedAt), ms(sc.NextRun))
+		sc.WebhookSecret, sc.CreatedBy, sqltime.ToMillis(sc.CreatedAt), sqltime.ToMillis(sc.NextRun))
 	if err != nil {
 		return fmt.Errorf("meta: create schedule: %w", err)
 	}
@@ -310,7 +297,7 @@ func (s *Store) DeleteSchedule(ctx context.Context, workspaceID int64, id string
 
 // DueSchedules returns the schedules due at now.
 func (s *Store) DueSchedules(ctx context.Context, now time.Time) ([]usage.Schedule, error) {
-	out, err := s.querySchedules(ctx, `SELECT `+scheduleColumns+` FROM export_schedules WHERE next_run <= ? ORDER BY next_run, id`, ms(now))
+	out, err := s.querySchedules(ctx, `SELECT `+scheduleColumns+` FROM export_schedules WHERE next_run <= ? ORDER BY next_run, id`, sqltime.ToMillis(now))
 	if err != nil {
 		return nil, fmt.Errorf("meta: due schedules: %w", err)
 	}
@@ -320,7 +307,7 @@ func (s *Store) DueSchedules(ctx context.Context, now time.Time) ([]usage.Schedu
 // AdvanceSchedule moves next_run from prev to next, if no one did.
 func (s *Store) AdvanceSchedule(ctx context.Context, id string, prev, next, ran time.Time, jobID string) (bool, error) {
 	r, err := s.exec(ctx, `UPDATE export_schedules SET next_run = ?, last_run = ?, last_job_id = ?
-		WHERE id = ? AND next_run = ?`, ms(next), ms(ran), jobID, id, ms(prev))
+		WHERE id = ? AND next_run = ?`, sqltime.ToMillis(next), sqltime.ToMillis(ran), jobID, id, sqltime.ToMillis(prev))
 	if err != nil {
 		return false, fmt.Errorf("meta: advance schedule: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/sqltime"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -101,7 +102,7 @@ const keyColumns = `id, workspace_id, name, scopes, hash, created_at, last_used_
 func scanKey(row scanner) (usage.APIKey, error) {
 	var k usage.APIKey
 	var scopes string
-	err := row.Scan(&k.ID, &k.WorkspaceID, &k.Name, &scopes, &k.Hash, MillisTime{&k.CreatedAt}, MillisTime{&k.LastUsedAt}, MillisTime{&k.RevokedAt})
+	err := row.Scan(&k.ID, &k.WorkspaceID, &k.Name, &scopes, &k.Hash, sqltime.Millis{T: &k.CreatedAt}, sqltime.Millis{T: &k.LastUsedAt}, sqltime.Millis{T: &k.RevokedAt})
 	k.Scopes = splitScopes(scopes)
 	return k, err
 }

@@ -10,7 +10,6 @@ import (
 	"database/sql"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Dialect is what differs between the engines.
@@ -85,25 +84,6 @@ func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 // queryRowW reads through the write connection: an UPDATE … RETURNING.
 func (s *Store) queryRowW(ctx context.Context, q string, args ...any) *sql.Row {
 	return s.write.QueryRowContext(ctx, s.rebind(q), args...)
-}
-
-// MillisTime scans a column of Unix milliseconds, 0 for none.
-type MillisTime struct{ T *time.Time }
-
-// Scan implements sql.Scanner.
-func (m MillisTime) Scan(src any) error {
-	ms, _ := src.(int64)
-	m.SetInt64(ms)
-	return nil
-}
-
-// SetInt64 sets the time to ms Unix milliseconds, 0 for none.
-func (m MillisTime) SetInt64(ms int64) {
-	if ms == 0 {
-		*m.T = time.Time{}
-		return
-	}
-	*m.T = time.UnixMilli(ms).UTC()
 }
 
 // flag scans a boolean stored as BOOLEAN or as INTEGER 0/1.

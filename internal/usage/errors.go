@@ -3,10 +3,11 @@ package usage
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
-// Code classifies an Error; the HTTP layer maps each code to a status in one
-// place.
+// Code classifies an Error; HTTPStatus maps each code to the status that
+// the API, the console and the gateway answer with.
 type Code string
 
 // Error codes.
@@ -37,6 +38,30 @@ func (e *Error) Error() string { return e.Message }
 // Errorf returns an *Error with a formatted message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// httpStatus is the status of each code.
+var httpStatus = map[Code]int{
+	EInvalid:       http.StatusBadRequest,
+	EUnauthorized:  http.StatusUnauthorized,
+	EForbidden:     http.StatusForbidden,
+	EGone:          http.StatusGone,
+	ENotFound:      http.StatusNotFound,
+	EConflict:      http.StatusConflict,
+	ETooLarge:      http.StatusRequestEntityTooLarge,
+	EUnprocessable: http.StatusUnprocessableEntity,
+	ERateLimited:   http.StatusTooManyRequests,
+	EInternal:      http.StatusInternalServerError,
+}
+
+// HTTPStatus is the HTTP status that answers err: its code's, 500 for an
+// error that is not an *Error. A gateway refusal's status is the first
+// three digits of its gateway code (4012: 401), as its code gives.
+func HTTPStatus(err error) int {
+	if s, ok := httpStatus[ErrorCode(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, or

@@ -1,6 +1,8 @@
 package usage
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +79,22 @@ func TestCollectionValidate(t *testing.T) {
 	}
 	if (Collection{Type: CollectionRecipe}).InactiveDetails() != "Recipe is inactive" || (Collection{Type: CollectionProxy}).InactiveDetails() != "Collection is inactive" {
 		t.Error("inactive details")
+	}
+}
+
+// TestRefusalStatus holds every gateway code to the rule callers read it
+// by: its first three digits are the HTTP status it is answered with.
+func TestRefusalStatus(t *testing.T) {
+	for _, gw := range []int{GatewayUnrecognizedToken, GatewayMissingToken, GatewayRevokedToken, GatewayMissingScope,
+		GatewayEndpointNotFound, GatewayCollectionInactive, GatewayPayloadTooLarge, GatewayRateLimited} {
+		if got := HTTPStatus(Refusal(gw, "")); got != gw/10 {
+			t.Errorf("gateway code %d answers %d, want %d", gw, got, gw/10)
+		}
+	}
+	if got := HTTPStatus(errors.New("disk full")); got != 500 {
+		t.Errorf("a plain error answers %d, want 500", got)
+	}
+	if got := HTTPStatus(fmt.Errorf("load: %w", Errorf(EGone, "expired"))); got != 410 {
+		t.Errorf("a wrapped EGone answers %d, want 410", got)
 	}
 }
