@@ -68,8 +68,11 @@ func (s *Store) inPieces(ctx context.Context, kind usage.Kind, cols []eventsql.C
 }
 
 // query is a query for eventsql.Stream on a connection of its own
-// (native.go).
+// (native.go), or through clickhouse-go with ?scan=driver.
 func (s *Store) query(query string, args []any) func(context.Context) (eventsql.Rows, error) {
+	if s.scanDriver {
+		return eventsql.SQLRows(s.db, query+" SETTINGS max_block_size = "+strconv.Itoa(scanBlockRows), args)
+	}
 	return func(ctx context.Context) (eventsql.Rows, error) {
 		q, err := bind(query, args)
 		if err != nil {

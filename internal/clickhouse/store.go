@@ -11,6 +11,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"net/url"
 	"iter"
 	"os"
 	"time"
@@ -36,8 +37,10 @@ const table = "events FINAL"
 type Store struct {
 	db   *sql.DB
 	conn driver.Conn // native interface, for inserts
-	// native is where scans connect (native.go).
-	native nativeConfig
+	// native is where scans connect (native.go), unless scanDriver sends
+	// them through db.
+	native     nativeConfig
+	scanDriver bool
 	// chunkRows is the fewest events a scan's piece holds (chunkRows;
 	// smaller in tests, so that their scans come in many pieces).
 	chunkRows int64
@@ -54,7 +57,16 @@ var (
 
 // Open connects to dsn (clickhouse://host:9000/database), creates the
 // database if needed and applies the migrations not yet applied.
+//
+// The DSN's scan parameter picks how scans read: native (the default) on
+// the project's own reader of the native protocol (native.go), driver
+// through clickhouse-go, slower but a way out for a server the reader
+// cannot talk to. Every other parameter is clickhouse-go's.
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	dsn, scanDriver, err := scanOption(dsn)
+	if err != nil {
+		return nil, err
+	}
 	opts, err := ch.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: %w", err)
@@ -81,7 +93,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("clickhouse: %w", err)
 	}
-	s := &Store{db: db, conn: conn, chunkRows: chunkRows, native: nativeConfig{
+	s := &Store{db: db, conn: conn, chunkRows: chunkRows, scanDriver: scanDriver, native: nativeConfig{
 		addrs:       opts.Addr,
 		database:    database,
 		user:        opts.Auth.Username,
@@ -95,6 +107,26 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// scanOption takes the scan parameter out of dsn: whether scans go
+// through clickhouse-go.
+func scanOption(dsn string) (string, bool, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", false, fmt.Errorf("clickhouse: %w", err)
+	}
+	q := u.Query()
+	scan := q.Get("scan")
+	if scan != "" && scan != "native" && scan != "driver" {
+		return "", false, fmt.Errorf("clickhouse: scan=%q: want native or driver", scan)
+	}
+	if !q.Has("scan") {
+		return dsn, false, nil
+	}
+	q.Del("scan")
+	u.RawQuery = q.Encode()
+	return u.String(), scan == "driver", nil
 }
 
 func validName(s string) bool {

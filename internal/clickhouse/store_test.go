@@ -29,8 +29,14 @@ var seq atomic.Int64
 // open returns a store in a database of its own, dropped after the test.
 func open(t testing.TB) *clickhouse.Store {
 	t.Helper()
+	return openDSN(t, "")
+}
+
+// openDSN is open with the DSN's parameters (?scan=driver).
+func openDSN(t testing.TB, params string) *clickhouse.Store {
+	t.Helper()
 	db := fmt.Sprintf("usagelog_test_%d_%d", os.Getpid(), seq.Add(1))
-	s, err := clickhouse.Open(context.Background(), "clickhouse://"+server()+"/"+db)
+	s, err := clickhouse.Open(context.Background(), "clickhouse://"+server()+"/"+db+params)
 	if err != nil {
 		t.Fatalf("clickhouse at %s: %v (scripts/test.sh installs and starts it)", server(), err)
 	}
@@ -43,6 +49,20 @@ func open(t testing.TB) *clickhouse.Store {
 
 func TestEventStoreConformance(t *testing.T) {
 	storetest.EventStore(t, func(t *testing.T) usage.EventStore { return open(t) })
+}
+
+// TestEventStoreConformanceDriverScan runs the suite with scans through
+// clickhouse-go (?scan=driver), the way out when the native reader cannot
+// talk to a server.
+func TestEventStoreConformanceDriverScan(t *testing.T) {
+	storetest.EventStore(t, func(t *testing.T) usage.EventStore { return openDSN(t, "?scan=driver") })
+}
+
+func TestScanOption(t *testing.T) {
+	_, err := clickhouse.Open(context.Background(), "clickhouse://"+server()+"/x?scan=fast")
+	if err == nil || !strings.Contains(err.Error(), `scan="fast"`) {
+		t.Errorf("scan=fast: err = %v, want one that names it", err)
+	}
 }
 
 // TestEventStoreConformanceInPieces runs the suite again with scans in
