@@ -37,19 +37,49 @@ type Call struct {
 	DelayMS        int64 // time before the answering began
 }
 
-// event turns c into the api_request event id.
-func (c *Call) event(id string) usage.Event {
+// Event is a call as a Sink receives it: usagelog's api_request event
+// (docs/reference.md, "Events") with the id the recorder gave it. Its
+// fields are what usagelog's ingest accepts: valid UTF-8 of at most 8,192
+// bytes, a status from 100 to 599 (200 when the handler wrote none), no
+// negative milliseconds, the time in UTC to the millisecond, and a
+// collection type of "proxy", "recipe" or none.
+type Event struct {
+	ID string
+	Call
+}
+
+// event turns c into the event id.
+func (c *Call) event(id string) Event {
 	ct := c.CollectionType
 	if ct != usage.CollectionProxy && ct != usage.CollectionRecipe {
 		ct = ""
 	}
+	return Event{ID: id, Call: Call{
+		Time: usage.TruncateMS(c.Time.UTC()), Method: clip(c.Method), URL: clip(c.URL), Endpoint: clip(c.Endpoint),
+		Status: status(c.Status), GatewayCode: c.GatewayCode, StatusDetails: clip(c.StatusDetails),
+		Community: clip(c.Community), Collection: clip(c.Collection), CollectionType: ct, Client: clip(c.Client),
+		IP: clip(c.IP), UserAgent: clip(c.UserAgent), TimingMS: max(c.TimingMS, 0), DelayMS: max(c.DelayMS, 0),
+	}}
+}
+
+// stored is e as usagelog stores it.
+func (e *Event) stored() usage.Event {
 	return usage.Event{
-		Kind: usage.KindAPIRequest, ID: id, Time: usage.TruncateMS(c.Time.UTC()),
-		Method: clip(c.Method), URL: clip(c.URL), Endpoint: clip(c.Endpoint), Status: status(c.Status),
-		GatewayCode: c.GatewayCode, StatusDetails: clip(c.StatusDetails), Community: clip(c.Community),
-		Collection: clip(c.Collection), CollectionType: ct, Client: clip(c.Client), IP: clip(c.IP),
-		UserAgent: clip(c.UserAgent), TimingMS: max(c.TimingMS, 0), DelayMS: max(c.DelayMS, 0),
+		Kind: usage.KindAPIRequest, ID: e.ID, Time: e.Time, Method: e.Method, URL: e.URL, Endpoint: e.Endpoint,
+		Status: e.Status, GatewayCode: e.GatewayCode, StatusDetails: e.StatusDetails, Community: e.Community,
+		Collection: e.Collection, CollectionType: e.CollectionType, Client: e.Client, IP: e.IP,
+		UserAgent: e.UserAgent, TimingMS: e.TimingMS, DelayMS: e.DelayMS,
 	}
+}
+
+// eventOf is the Event of a stored api_request (the spool's lines).
+func eventOf(u *usage.Event) Event {
+	return Event{ID: u.ID, Call: Call{
+		Time: u.Time, Method: u.Method, URL: u.URL, Endpoint: u.Endpoint, Status: u.Status,
+		GatewayCode: u.GatewayCode, StatusDetails: u.StatusDetails, Community: u.Community,
+		Collection: u.Collection, CollectionType: u.CollectionType, Client: u.Client, IP: u.IP,
+		UserAgent: u.UserAgent, TimingMS: u.TimingMS, DelayMS: u.DelayMS,
+	}}
 }
 
 // clip makes s what ingest accepts: valid UTF-8 (a percent-decoded path

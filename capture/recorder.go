@@ -14,15 +14,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/usagelog/usagelog/internal/usage"
 )
 
 // Sink delivers a batch of events. An error means the batch may be sent
 // again later (the sink is down or busy), unless it wraps ErrRejected.
 // Events carry ids, so a batch sent twice is stored once.
 type Sink interface {
-	Send(ctx context.Context, events []usage.Event) error
+	Send(ctx context.Context, events []Event) error
 }
 
 // ErrRejected marks a batch the sink will never take (invalid events): it is
@@ -221,7 +219,7 @@ func (r *Recorder) flushLoop() {
 	tick := time.NewTicker(r.cfg.FlushEvery)
 	defer tick.Stop()
 	calls := make([]Call, 0, r.cfg.BatchSize)
-	events := make([]usage.Event, 0, r.cfg.BatchSize)
+	events := make([]Event, 0, r.cfg.BatchSize)
 	id := []byte(r.prefix)
 	flush := func() {
 		if len(calls) == 0 {
@@ -263,7 +261,7 @@ func (r *Recorder) flushLoop() {
 
 // deliver sends a batch now when nothing older waits, and spools it
 // otherwise or when the send fails.
-func (r *Recorder) deliver(events []usage.Event) {
+func (r *Recorder) deliver(events []Event) {
 	if r.spool.empty() {
 		err := r.send(events)
 		if err == nil || errors.Is(err, ErrRejected) {
@@ -285,7 +283,7 @@ func (r *Recorder) deliver(events []usage.Event) {
 }
 
 // send makes one delivery attempt and counts its outcome.
-func (r *Recorder) send(events []usage.Event) error {
+func (r *Recorder) send(events []Event) error {
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Timeout)
 	defer cancel()
 	err := r.cfg.Sink.Send(ctx, events)

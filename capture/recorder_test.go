@@ -11,8 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/usagelog/usagelog/internal/usage"
 )
 
 // memSink is a sink that can be taken down: while down, Send fails as an
@@ -21,14 +19,14 @@ type memSink struct {
 	mu      sync.Mutex
 	down    bool
 	reject  bool
-	batches [][]usage.Event
-	byID    map[string]usage.Event
+	batches [][]Event
+	byID    map[string]Event
 	sends   int
 }
 
-func newMemSink() *memSink { return &memSink{byID: map[string]usage.Event{}} }
+func newMemSink() *memSink { return &memSink{byID: map[string]Event{}} }
 
-func (s *memSink) Send(ctx context.Context, events []usage.Event) error {
+func (s *memSink) Send(ctx context.Context, events []Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sends++
@@ -38,7 +36,7 @@ func (s *memSink) Send(ctx context.Context, events []usage.Event) error {
 	if s.reject {
 		return fmt.Errorf("%w: bad batch", ErrRejected)
 	}
-	s.batches = append(s.batches, append([]usage.Event(nil), events...))
+	s.batches = append(s.batches, append([]Event(nil), events...))
 	for _, e := range events {
 		s.byID[e.ID] = e
 	}
@@ -103,7 +101,7 @@ func TestRecorderDeliversInBatches(t *testing.T) {
 		}
 	}
 	e := sink.batches[0][0]
-	if e.Kind != usage.KindAPIRequest || e.URL != "/orders/0" || e.Endpoint != "/orders/{id}" || e.Status != 200 || e.Client != "app" || e.TimingMS != 3 {
+	if e.URL != "/orders/0" || e.Endpoint != "/orders/{id}" || e.Status != 200 || e.Client != "app" || e.TimingMS != 3 {
 		t.Errorf("first event = %+v", e)
 	}
 	if s := r.Stats(); s.Delivered != 2500 || s.Dropped != 0 || s.Spooled != 0 {
@@ -215,7 +213,7 @@ func TestRecorderDropsRejectedBatches(t *testing.T) {
 // blockingSink holds every Send until released, as a hung server would.
 type blockingSink struct{ release chan struct{} }
 
-func (s blockingSink) Send(ctx context.Context, _ []usage.Event) error {
+func (s blockingSink) Send(ctx context.Context, _ []Event) error {
 	select {
 	case <-s.release:
 		return nil
@@ -271,4 +269,4 @@ func TestCallEventClipsHostileFields(t *testing.T) {
 
 type discardSink struct{}
 
-func (discardSink) Send(context.Context, []usage.Event) error { return nil }
+func (discardSink) Send(context.Context, []Event) error { return nil }

@@ -110,10 +110,11 @@ func (s *spool) waiting() int {
 var errSpoolFull = errors.New("spool full")
 
 // put writes a batch; errSpoolFull when it would pass the byte limit.
-func (s *spool) put(events []usage.Event) error {
+func (s *spool) put(events []Event) error {
 	var buf bytes.Buffer
 	for i := range events {
-		b, err := ingest.MarshalJSON(&events[i])
+		u := events[i].stored()
+		b, err := ingest.MarshalJSON(&u)
 		if err != nil {
 			return fmt.Errorf("capture: spool: %w", err)
 		}
@@ -151,7 +152,7 @@ func (s *spool) put(events []usage.Event) error {
 
 // oldest reads the oldest batch. Lines that do not parse (a file damaged
 // on disk) are skipped and counted in bad.
-func (s *spool) oldest() (seg segment, events []usage.Event, bad int, ok bool, err error) {
+func (s *spool) oldest() (seg segment, events []Event, bad int, ok bool, err error) {
 	s.mu.Lock()
 	if len(s.segs) == 0 {
 		s.mu.Unlock()
@@ -172,11 +173,11 @@ func (s *spool) oldest() (seg segment, events []usage.Event, bad int, ok bool, e
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		e, err := ingest.ParseJSON(sc.Bytes())
-		if err != nil {
+		if err != nil || e.Kind != usage.KindAPIRequest {
 			bad++
 			continue
 		}
-		events = append(events, e)
+		events = append(events, eventOf(&e))
 	}
 	if err := sc.Err(); err != nil {
 		bad++

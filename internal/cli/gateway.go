@@ -291,7 +291,7 @@ func gatewayCmd(ctx context.Context, args []string, env Env) error {
 		case *typ != "" && col.Type != *typ:
 			return usagef("gateway: collection %q is a %s collection, not %s", col.Name, col.Type, *typ)
 		}
-		sink = capture.Store(st.events, ws.ID, log)
+		sink = gateway.StoreSink(st.events, ws.ID)
 		dir = gateway.StoreDirectory{Meta: st.meta, WorkspaceID: ws.ID, Collection: *collection}
 	}
 

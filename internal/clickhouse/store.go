@@ -11,8 +11,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"net/url"
 	"iter"
+	"net/url"
 	"os"
 	"time"
 

@@ -1,4 +1,4 @@
-package capture
+package gateway_test
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usagelog/usagelog/capture"
+	"github.com/usagelog/usagelog/internal/gateway"
 	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
 	"github.com/usagelog/usagelog/internal/usage"
@@ -25,21 +27,21 @@ func openStore(tb testing.TB) (*sqlite.Store, int64) {
 }
 
 // calls are n recorded gateway calls, as the recorder hands them to a sink.
-func calls(n int) []usage.Event {
-	out := make([]usage.Event, n)
+func calls(n int) []capture.Event {
+	out := make([]capture.Event, n)
 	start := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 	for i := range out {
-		c := Call{Time: start.Add(time.Duration(i) * time.Millisecond), Method: "GET", URL: fmt.Sprintf("/orders/%d", i), Endpoint: "/orders/{id}",
+		c := capture.Call{Time: start.Add(time.Duration(i) * time.Millisecond), Method: "GET", URL: fmt.Sprintf("/orders/%d", i), Endpoint: "/orders/{id}",
 			Status: 200, Collection: "Orders", CollectionType: usage.CollectionProxy, Client: "load", IP: "198.51.100.7",
 			UserAgent: "PostmanRuntime/7.43.3", TimingMS: 3}
-		out[i] = c.event(fmt.Sprintf("call-%06d", i))
+		out[i] = capture.Event{ID: fmt.Sprintf("call-%06d", i), Call: c}
 	}
 	return out
 }
 
 // The store sink applies ingest's rules: valid events are stored,
 // normalised; a batch holding an invalid one is refused for good
-// (ErrRejected) after the valid ones are in.
+// (capture.ErrRejected) after the valid ones are in.
 func TestStoreSink(t *testing.T) {
 	st, ws := openStore(t)
 	ctx := context.Background()
@@ -47,8 +49,8 @@ func TestStoreSink(t *testing.T) {
 	evs[0].Method = "get"
 	evs[7].Status = 0 // api_request requires a status
 	evs[9].UserAgent = "bad \xff byte"
-	err := Store(st, ws, nil).Send(ctx, evs)
-	if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), `1 of 250 events, first: field "status"`) {
+	err := gateway.StoreSink(st, ws).Send(ctx, evs)
+	if !errors.Is(err, capture.ErrRejected) || !strings.Contains(err.Error(), `1 of 250 events, first: field "status"`) {
 		t.Fatalf("got %v, want the batch refused for its one invalid event", err)
 	}
 	if n, _ := st.Count(ctx, ws, usage.KindAPIRequest); n != 249 {
@@ -76,13 +78,13 @@ func TestStoreSink(t *testing.T) {
 // as the gateway's recorder does with --data.
 func BenchmarkStoreSink(b *testing.B) {
 	st, ws := openStore(b)
-	sink := Store(st, ws, nil)
+	sink := gateway.StoreSink(st, ws)
 	template := calls(1000)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		batch := make([]usage.Event, len(template))
+		batch := make([]capture.Event, len(template))
 		for j := range template {
 			batch[j] = template[j]
 			batch[j].ID = fmt.Sprintf("b%d-%d", i, j)
