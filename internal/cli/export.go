@@ -120,10 +120,7 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 	if u, ok := export.UsageExports[pos[0]]; ok {
 		return exportUsageData(ctx, env, st, ws, settings, d.data, u, q, *out, *quiet)
 	}
-	scanner, ok := st.events.(usage.LogScanner)
-	if !ok {
-		return fmt.Errorf("export: the events store cannot stream exports")
-	}
+	scanner := st.events
 	loc, err := settings.Location()
 	if err != nil {
 		return err
@@ -263,10 +260,7 @@ func exportUsageData(ctx context.Context, env Env, st *stores, ws usage.Workspac
 		msg := strings.NewReplacer(`field "from.date"`, "--from", `field "to.date"`, "--to", `field "from.timezone"`, "--tz").Replace(usage.ErrorMessage(err))
 		return usagef("export %s: %s", u.Name, msg)
 	}
-	scanner, ok := st.events.(usage.EventScanner)
-	if !ok {
-		return fmt.Errorf("export: the events store cannot stream activity")
-	}
+	scanner := st.events
 	secret, err := st.serverSecret(ctx, data, env.Getenv("USAGELOG_SECRET"))
 	if err != nil {
 		return err
@@ -322,10 +316,7 @@ func exportUsageReports(ctx context.Context, env Env, st *stores, ws usage.Works
 	if f := q.Get("format"); f != "" && f != "zip" {
 		return usagef("export usage-reports: it is a zip of two workbooks, not %s", f)
 	}
-	src, ok := st.events.(usage.ReportSource)
-	if !ok {
-		return fmt.Errorf("export: the events store cannot compute usage reports")
-	}
+	src := st.events
 	loc, err := usage.LoadLocation(cmp.Or(q.Get("tz"), settings.Timezone))
 	if err != nil {
 		return usagef("export usage-reports: --tz: %s", usage.ErrorMessage(err))

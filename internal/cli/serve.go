@@ -132,13 +132,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	// Runs after the server has shut down, before the store closes: the
 	// last calls' events are flushed.
 	defer rec.Close()
-	events, ok := st.events.(console.Events)
-	if !ok {
-		ln.Close()
-		return errors.New("serve: the events store cannot serve the console's logs")
-	}
-	reports, _ := st.events.(usage.ReportSource)
-	con, err := console.New(console.Config{Meta: st.meta, Events: events, Reports: reports, Secret: key, Logger: log, SecureCookies: *secureCookies})
+	con, err := console.New(console.Config{Meta: st.meta, Events: st.events, Secret: key, Logger: log, SecureCookies: *secureCookies})
 	if err != nil {
 		ln.Close()
 		return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/usagelog/usagelog/internal/clickhouse"
+	"github.com/usagelog/usagelog/internal/httpapi"
 	"github.com/usagelog/usagelog/internal/postgres"
 	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/usage"
@@ -20,7 +21,7 @@ const DefaultDataDir = "./usagelog-data"
 
 // stores are the opened event and metadata stores.
 type stores struct {
-	events usage.EventStore
+	events httpapi.EventStore
 	meta   usage.MetaStore
 	close  func() error
 	// secret, when the metadata store keeps the server secret (PostgreSQL:

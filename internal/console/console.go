@@ -59,8 +59,6 @@ type Store interface {
 type Config struct {
 	Meta   Store
 	Events Events
-	// Reports, when the event store computes them, feeds the licenses page.
-	Reports usage.ReportSource
 	// Secret keys the pseudonyms of the privacy settings, as in the API.
 	Secret []byte
 	Logger *slog.Logger

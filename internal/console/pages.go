@@ -16,6 +16,7 @@ import (
 // Events is what the console reads of the event store.
 type Events interface {
 	usage.LogScanner
+	usage.ReportSource
 	summary.Source
 	Logs(ctx context.Context, workspaceID int64, q usage.LogQuery) ([]usage.Event, error)
 }
@@ -278,12 +279,7 @@ func (c *Console) usageExportsPage(w http.ResponseWriter, r *http.Request, v *vi
 
 func (c *Console) licensesPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	data := map[string]any{"Title": "Licenses", "Viewer": v, "Nav": "licenses"}
-	if c.cfg.Reports == nil {
-		data["Problem"] = "The events store cannot compute usage reports."
-		c.render(w, http.StatusOK, "licenses.html", data)
-		return
-	}
-	reports, err := export.LoadUsageReports(r.Context(), c.cfg.Reports, v.Workspace.ID, c.cfg.Now())
+	reports, err := export.LoadUsageReports(r.Context(), c.cfg.Events, v.Workspace.ID, c.cfg.Now())
 	var sums []export.ReportSummary
 	if err == nil {
 		sums, err = reports.Summaries(r.Context())

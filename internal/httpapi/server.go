@@ -22,7 +22,7 @@ import (
 
 // Config configures a Server.
 type Config struct {
-	Events usage.EventStore
+	Events EventStore
 	Meta   usage.MetaStore
 	Logger *slog.Logger
 	// Metrics, when set, receives request and ingest metrics and is served
@@ -74,8 +74,6 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.Events == nil {
 		errs = append(errs, errors.New("httpapi: events store is required"))
-	} else if _, ok := c.Events.(summaryStore); !ok {
-		errs = append(errs, fmt.Errorf("httpapi: events store %T keeps no summaries", c.Events))
 	}
 	if c.Meta == nil {
 		errs = append(errs, errors.New("httpapi: meta store is required"))
@@ -144,8 +142,7 @@ func New(cfg Config) (*Server, error) {
 	if s.exportRowLimit == 0 {
 		s.exportRowLimit = DefaultExportRowLimit
 	}
-	ss := cfg.Events.(summaryStore)
-	s.summaries = &summary.Service{Rollups: ss, Events: ss}
+	s.summaries = &summary.Service{Rollups: cfg.Events, Events: cfg.Events}
 	s.exporter = &jobs.Exporter{Events: cfg.Events, Meta: cfg.Meta, Files: cfg.Files, Secret: cfg.Secret,
 		MaxRangeDays: s.maxRangeDays, RowLimit: s.exportRowLimit}
 	ws, err := cfg.Meta.EnsureWorkspace(context.Background(), usage.DefaultWorkspace)
@@ -169,10 +166,10 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// summaryStore is an event store that keeps the rollups summaries read.
-type summaryStore interface {
+// EventStore is an event store that keeps the rollups summaries read.
+type EventStore interface {
+	usage.EventStore
 	summary.Source
-	usage.LogScanner
 }
 
 // Linker makes the download link of a stored file.

@@ -31,10 +31,7 @@ func (s *Server) handleUsageReports(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) writeUsageReports(w http.ResponseWriter, r *http.Request, c *caller) error {
-	src, ok := s.events.(usage.ReportSource)
-	if !ok {
-		return usage.Errorf(usage.EInternal, "the events store cannot compute usage reports")
-	}
+	src := s.events
 	_, loc, err := s.workspaceSettings(r, c.Workspace.ID)
 	if err != nil {
 		return err

@@ -117,10 +117,7 @@ func (e *Exporter) Plan(ctx context.Context, ws usage.Workspace, spec usage.Expo
 }
 
 func (e *Exporter) planLogs(p *Plan, loc *time.Location, privacy usage.Privacy, limit int64, suffix string, now time.Time) error {
-	scanner, ok := e.Events.(usage.LogScanner)
-	if !ok {
-		return usage.Errorf(usage.EInternal, "the events store cannot stream exports")
-	}
+	scanner := e.Events
 	q := url.Values{}
 	for k, v := range p.spec.Filters {
 		if k == "format" || k == "tz" {
@@ -197,10 +194,7 @@ func (e *Exporter) limit(st usage.Settings) int64 {
 }
 
 func (e *Exporter) usageExportRun(p *Plan, u *export.UsageExport, rng export.UsageRange, format export.Format, privacy usage.Privacy, limit int64, suffix string) error {
-	scanner, ok := e.Events.(usage.EventScanner)
-	if !ok {
-		return usage.Errorf(usage.EInternal, "the events store cannot stream activity")
-	}
+	scanner := e.Events
 	p.filePath = rng.FilePath(u.Name, p.ws.ID, suffix, format)
 	p.run = func(ctx context.Context, progress Progress) (Result, error) {
 		progress(0, -1)
@@ -222,10 +216,7 @@ func (e *Exporter) usageExportRun(p *Plan, u *export.UsageExport, rng export.Usa
 }
 
 func (e *Exporter) planUsageReports(p *Plan, loc *time.Location, suffix string, now time.Time) error {
-	src, ok := e.Events.(usage.ReportSource)
-	if !ok {
-		return usage.Errorf(usage.EInternal, "the events store cannot compute usage reports")
-	}
+	src := e.Events
 	if len(p.spec.Filters) > 0 {
 		return usage.Errorf(usage.EInvalid, "filters: usage-reports takes none (it covers the last 6 months and the last year)")
 	}

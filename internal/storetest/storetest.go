@@ -162,10 +162,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 
 	t.Run("UsageReportAggregates", func(t *testing.T) {
 		s := open(t)
-		src, ok := s.(usage.ReportSource)
-		if !ok {
-			t.Fatal("every events store must implement usage.ReportSource")
-		}
+		src := s
 		if _, err := s.Append(ctx, 1, ReportsFixture()); err != nil {
 			t.Fatal(err)
 		}
@@ -217,10 +214,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 
 	t.Run("ScanFieldsAndEarlyStop", func(t *testing.T) {
 		s := open(t)
-		sc, ok := s.(usage.LogScanner)
-		if !ok {
-			t.Fatal("every events store must implement usage.LogScanner")
-		}
+		sc := s
 		ev := Fixture(2000)
 		if _, err := s.Append(ctx, 1, ev); err != nil {
 			t.Fatal(err)
@@ -288,7 +282,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 			t.Run(tc.name, func(t *testing.T) {
 				newest := ids(sortedNewestFirst(tc.want))
 				var got []string
-				for e, err := range s.(usage.LogScanner).ScanLogs(ctx, 1, usage.LogFilter{From: tc.from, To: tc.to}, "id", "time") {
+				for e, err := range s.ScanLogs(ctx, 1, usage.LogFilter{From: tc.from, To: tc.to}, "id", "time") {
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -298,7 +292,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 					t.Errorf("scan logs: %d events %v…, want %d %v…", len(got), head(got), len(newest), head(newest))
 				}
 				got = got[:0]
-				for e, err := range s.(usage.EventScanner).ScanEvents(ctx, 1, usage.KindAPIRequest, tc.from, tc.to, "id", "time") {
+				for e, err := range s.ScanEvents(ctx, 1, usage.KindAPIRequest, tc.from, tc.to, "id", "time") {
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -326,7 +320,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 			t.Fatal(err)
 		}
 		var got []string
-		for e, err := range s.(usage.LogScanner).ScanLogs(ctx, 1, usage.LogFilter{}, "id") {
+		for e, err := range s.ScanLogs(ctx, 1, usage.LogFilter{}, "id") {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -336,7 +330,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 			t.Errorf("scan logs: %v, want %v", got, want)
 		}
 		got = got[:0]
-		for e, err := range s.(usage.EventScanner).ScanEvents(ctx, 1, usage.KindAPIRequest, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Time{}, "id") {
+		for e, err := range s.ScanEvents(ctx, 1, usage.KindAPIRequest, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Time{}, "id") {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -372,23 +366,21 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 				if !reflect.DeepEqual(ids(got), ids(want)) {
 					t.Errorf("logs: %d events %v…, want %d %v…", len(got), head(ids(got)), len(want), head(ids(want)))
 				}
-				if sc, ok := s.(usage.LogScanner); ok {
-					var scanned []string
-					for e, err := range sc.ScanLogs(ctx, 1, f.Filter) {
-						if err != nil {
-							t.Fatal(err)
-						}
-						scanned = append(scanned, e.ID)
+				var scanned []string
+				for e, err := range s.ScanLogs(ctx, 1, f.Filter) {
+					if err != nil {
+						t.Fatal(err)
 					}
-					if !reflect.DeepEqual(scanned, ids(want)) {
-						t.Errorf("scan: %d events, want %d", len(scanned), len(want))
-					}
-					if n, err := sc.CountLogs(ctx, 1, f.Filter); err != nil || n != int64(len(want)) {
-						t.Errorf("count: %d (err %v), want %d", n, err, len(want))
-					}
-					if n, err := sc.CountLogs(ctx, 2, f.Filter); err != nil || n != 0 {
-						t.Errorf("count in workspace 2: %d (err %v), want 0", n, err)
-					}
+					scanned = append(scanned, e.ID)
+				}
+				if !reflect.DeepEqual(scanned, ids(want)) {
+					t.Errorf("scan: %d events, want %d", len(scanned), len(want))
+				}
+				if n, err := s.CountLogs(ctx, 1, f.Filter); err != nil || n != int64(len(want)) {
+					t.Errorf("count: %d (err %v), want %d", n, err, len(want))
+				}
+				if n, err := s.CountLogs(ctx, 2, f.Filter); err != nil || n != 0 {
+					t.Errorf("count in workspace 2: %d (err %v), want 0", n, err)
 				}
 			})
 		}
@@ -402,7 +394,7 @@ func stopEarly(t *testing.T, s usage.EventStore, times, n int) {
 	ctx := context.Background()
 	for range times {
 		k := 0
-		for _, err := range s.(usage.LogScanner).ScanLogs(ctx, 1, usage.LogFilter{}) {
+		for _, err := range s.ScanLogs(ctx, 1, usage.LogFilter{}) {
 			if err != nil {
 				t.Fatal(err)
 			}

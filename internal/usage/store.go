@@ -75,6 +75,9 @@ type AppendResult struct {
 
 // EventStore keeps events. Every method is scoped by workspace.
 type EventStore interface {
+	LogScanner
+	EventScanner
+	ReportSource
 	// Append stores events; an event whose id the workspace already has is
 	// counted as a duplicate and not stored again.
 	Append(ctx context.Context, workspaceID int64, events []Event) (AppendResult, error)
