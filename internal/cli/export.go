@@ -251,14 +251,9 @@ func exportUsageData(ctx context.Context, env Env, st *stores, ws usage.Workspac
 		return usagef("export: %v", err)
 	}
 	tz := cmp.Or(q.Get("tz"), settings.Timezone, "UTC")
-	from, to := q.Get("from"), q.Get("to")
-	rng, err := export.UsageRequest{
-		From: &export.RangeBound{Date: &from, Timezone: &tz},
-		To:   &export.RangeBound{Date: &to, Timezone: &tz},
-	}.Resolve(0)
+	rng, err := export.ResolveDates(q.Get("from"), q.Get("to"), tz, 0, export.RangeFields{From: "--from", To: "--to", Timezone: "--tz"})
 	if err != nil {
-		msg := strings.NewReplacer(`field "from.date"`, "--from", `field "to.date"`, "--to", `field "from.timezone"`, "--tz").Replace(usage.ErrorMessage(err))
-		return usagef("export %s: %s", u.Name, msg)
+		return usagef("export %s: %s", u.Name, usage.ErrorMessage(err))
 	}
 	scanner := st.events
 	secret, err := st.serverSecret(ctx, data, env.Getenv("USAGELOG_SECRET"))

@@ -2,6 +2,7 @@ package export
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/usage"
@@ -53,6 +54,22 @@ func (r UsageRequest) Resolve(maxDays int) (UsageRange, error) {
 		return UsageRange{}, usage.Errorf(usage.EUnprocessable, "the range spans %.1f days, over the limit of %d days: export it in shorter ranges", days, maxDays)
 	}
 	return UsageRange{From: from, To: to, Loc: loc}, nil
+}
+
+// RangeFields names a range's fields as a caller takes them (job
+// filters, CLI flags), for the errors that name them.
+type RangeFields struct{ From, To, Timezone string }
+
+// ResolveDates resolves the range from..to, dates or times in the zone tz,
+// as Resolve does the API's body; its errors name the fields as names
+// gives them.
+func ResolveDates(from, to, tz string, maxDays int, names RangeFields) (UsageRange, error) {
+	rng, err := UsageRequest{From: &RangeBound{Date: &from, Timezone: &tz}, To: &RangeBound{Date: &to, Timezone: &tz}}.Resolve(maxDays)
+	if err != nil {
+		msg := strings.NewReplacer(`field "from.date"`, names.From, `field "to.date"`, names.To, `field "from.timezone"`, names.Timezone).Replace(usage.ErrorMessage(err))
+		return UsageRange{}, usage.Errorf(usage.ErrorCode(err), "%s", msg)
+	}
+	return rng, nil
 }
 
 func (b *RangeBound) resolve(name string, upper bool) (time.Time, *time.Location, error) {

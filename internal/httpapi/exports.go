@@ -47,7 +47,7 @@ func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, r
 	if err != nil {
 		return err
 	}
-	if _, err := lr.Count(r.Context(), scanner, c.Workspace.ID, s.rowLimit(st)); err != nil {
+	if _, err := lr.Count(r.Context(), scanner, c.Workspace.ID, st.RowLimit(s.exportRowLimit)); err != nil {
 		return err
 	}
 	h := w.Header()

@@ -108,14 +108,6 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, name, f.ModTime(), f)
 }
 
-// rowLimit is the workspace's export row limit, or the server's.
-func (s *Server) rowLimit(st usage.Settings) int64 {
-	if st.ExportRowLimit > 0 {
-		return st.ExportRowLimit
-	}
-	return s.exportRowLimit
-}
-
 // exportSlots bounds the exports running at once in each workspace.
 type exportSlots struct {
 	mu      sync.Mutex

@@ -100,7 +100,7 @@ func (e *Exporter) Plan(ctx context.Context, ws usage.Workspace, spec usage.Expo
 	}
 	p := &Plan{e: e, ws: ws, spec: spec}
 	privacy := usage.NewPrivacy(st, e.Secret, ws.ID)
-	limit := e.limit(st)
+	limit := st.RowLimit(e.RowLimit)
 	suffix := usage.RandomID("", 4)
 	switch {
 	case spec.Report == "usage-reports":
@@ -158,11 +158,10 @@ func (e *Exporter) planUsageExport(p *Plan, u *export.UsageExport, privacy usage
 	if from == "" || to == "" {
 		return usage.Errorf(usage.EInvalid, "filters: %s needs from and to (dates like 2026-03-01)", u.Name)
 	}
-	tz := p.spec.Timezone
-	rng, err := export.UsageRequest{From: &export.RangeBound{Date: &from, Timezone: &tz}, To: &export.RangeBound{Date: &to, Timezone: &tz}}.Resolve(cmp.Or(e.MaxRangeDays, export.DefaultMaxRangeDays))
+	rng, err := export.ResolveDates(from, to, p.spec.Timezone, cmp.Or(e.MaxRangeDays, export.DefaultMaxRangeDays),
+		export.RangeFields{From: "filters.from", To: "filters.to", Timezone: "timezone"})
 	if err != nil {
-		msg := strings.NewReplacer(`field "from.date"`, "filters.from", `field "to.date"`, "filters.to", `field "from.timezone"`, "timezone").Replace(usage.ErrorMessage(err))
-		return usage.Errorf(usage.ErrorCode(err), "%s", msg)
+		return err
 	}
 	format, err := export.ParseFormat(p.spec.Format)
 	if err != nil {
@@ -180,17 +179,10 @@ func (e *Exporter) PlanUsageExport(ctx context.Context, ws usage.Workspace, u *e
 		return nil, err
 	}
 	p := &Plan{e: e, ws: ws, spec: usage.ExportSpec{Report: u.Name, Format: string(format), Timezone: rng.Loc.String()}}
-	if err := e.usageExportRun(p, u, rng, format, usage.NewPrivacy(st, e.Secret, ws.ID), e.limit(st), usage.RandomID("", 4)); err != nil {
+	if err := e.usageExportRun(p, u, rng, format, usage.NewPrivacy(st, e.Secret, ws.ID), st.RowLimit(e.RowLimit), usage.RandomID("", 4)); err != nil {
 		return nil, err
 	}
 	return p, nil
-}
-
-func (e *Exporter) limit(st usage.Settings) int64 {
-	if st.ExportRowLimit > 0 {
-		return st.ExportRowLimit
-	}
-	return e.RowLimit
 }
 
 func (e *Exporter) usageExportRun(p *Plan, u *export.UsageExport, rng export.UsageRange, format export.Format, privacy usage.Privacy, limit int64, suffix string) error {

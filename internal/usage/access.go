@@ -66,6 +66,15 @@ type Settings struct {
 	ExportRowLimit int64  // 0: the server's default
 }
 
+// RowLimit is the most rows an export of the workspace may hold: its own
+// limit, or the server's when it sets none.
+func (s Settings) RowLimit(server int64) int64 {
+	if s.ExportRowLimit > 0 {
+		return s.ExportRowLimit
+	}
+	return server
+}
+
 // Location is the workspace's timezone for written times (UTC unless set).
 func (s Settings) Location() (*time.Location, error) {
 	loc, err := LoadLocation(s.Timezone)
