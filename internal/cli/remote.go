@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/usagelog/usagelog/internal/httpapi"
+	"github.com/usagelog/usagelog/internal/jobs"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -88,7 +88,7 @@ func exportRemote(ctx context.Context, env Env, c *apiClient, report string, q u
 		}
 	}
 	start := time.Now()
-	var j httpapi.JobJSON
+	var j jobs.View
 	if err := c.call(ctx, http.MethodPost, "/api/v1/exports", spec, &j); err != nil {
 		return err
 	}

@@ -137,9 +137,11 @@ func serve(ctx context.Context, args []string, env Env) error {
 		ln.Close()
 		return err
 	}
-	var api *httpapi.Server
-	hook := &jobs.Webhook{Meta: st.meta, Client: &http.Client{Timeout: 30 * time.Second}, Log: log, Now: time.Now,
-		View: func(j usage.ExportJob) any { return api.JobView(j) }}
+	signer := signedurl.New(key, base, *downloadTTL)
+	if links == nil {
+		links = signer
+	}
+	hook := &jobs.Webhook{Meta: st.meta, Client: &http.Client{Timeout: 30 * time.Second}, Log: log, Now: time.Now, Links: links}
 	runner, err := jobs.NewRunner(jobs.RunnerConfig{
 		Meta: st.meta, Workers: *workers, PerWorkspace: *concurrency, Log: log, Finished: hook.Deliver,
 		Exporter: &jobs.Exporter{Events: st.events, Meta: st.meta, Files: files, Secret: key, MaxRangeDays: *maxRangeDays, RowLimit: *rowLimit},
@@ -148,10 +150,10 @@ func serve(ctx context.Context, args []string, env Env) error {
 		ln.Close()
 		return err
 	}
-	api, err = httpapi.New(httpapi.Config{
+	api, err := httpapi.New(httpapi.Config{
 		Events: st.events, Meta: st.meta, Logger: log, Metrics: metrics, MaxBodyBytes: *maxBody,
 		Recorder: rec, RateLimits: limits, ExportRowLimit: *rowLimit,
-		Files: files, Signer: signedurl.New(key, base, *downloadTTL), Links: links, Secret: key,
+		Files: files, Signer: signer, Links: links, Secret: key,
 		MaxRangeDays: *maxRangeDays, ExportConcurrency: *concurrency, Session: con.Session, Jobs: runner,
 	})
 	if err != nil {

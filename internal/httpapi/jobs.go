@@ -9,54 +9,19 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-// JobJSON is an export job as the API answers it.
-type JobJSON struct {
-	ID       string             `json:"id"`
-	Report   string             `json:"report"`
-	Format   string             `json:"format"`
-	Filters  usage.FilterValues `json:"filters"`
-	Timezone string             `json:"timezone"`
-	Status   usage.JobStatus    `json:"status"`
-	// RowsTotal is null while the store cannot tell.
-	RowsWritten int64      `json:"rowsWritten"`
-	RowsTotal   *int64     `json:"rowsTotal"`
-	CreatedAt   time.Time  `json:"createdAt"`
-	StartedAt   *time.Time `json:"startedAt"`
-	FinishedAt  *time.Time `json:"finishedAt"`
-	FilePath    string     `json:"filePath,omitempty"`
-	DownloadURL string     `json:"downloadUrl,omitempty"`
-	RecordCount *int64     `json:"recordCount,omitempty"`
-	Error       string     `json:"error,omitempty"`
-	ScheduleID  string     `json:"scheduleId,omitempty"`
-	CreatedBy   string     `json:"createdBy,omitempty"`
-	ExpiresAt   *time.Time `json:"expiresAt,omitempty"`
+// jobView renders a job with a fresh signed download link when it has a
+// file.
+func (s *Server) jobView(j usage.ExportJob) jobs.View {
+	return jobs.ViewOf(j, s.JobLinks(), s.now())
 }
 
-// JobView renders a job with a fresh signed download link when it has a
-// file.
-func (s *Server) JobView(j usage.ExportJob) JobJSON {
-	opt := func(t time.Time) *time.Time {
-		if t.IsZero() {
-			return nil
-		}
-		return &t
+// JobLinks makes the download links of job files; nil when the server
+// serves no files.
+func (s *Server) JobLinks() jobs.Linker {
+	if s.signer == nil {
+		return nil
 	}
-	v := JobJSON{ID: j.ID, Report: j.Spec.Report, Format: j.Spec.Format, Filters: j.Spec.Filters, Timezone: j.Spec.Timezone,
-		Status: j.Status, RowsWritten: j.RowsWritten, CreatedAt: j.CreatedAt, StartedAt: opt(j.StartedAt),
-		FinishedAt: opt(j.FinishedAt), Error: j.Error, ScheduleID: j.ScheduleID, CreatedBy: j.CreatedBy, ExpiresAt: opt(j.ExpiresAt)}
-	if v.Filters == nil {
-		v.Filters = usage.FilterValues{}
-	}
-	if j.RowsTotal >= 0 {
-		v.RowsTotal = &j.RowsTotal
-	}
-	if j.Status == usage.JobSucceeded && j.FilePath != "" {
-		v.FilePath, v.RecordCount = j.FilePath, &j.RecordCount
-		if s.signer != nil {
-			v.DownloadURL = s.links.URL(j.FilePath, s.now())
-		}
-	}
-	return v
+	return s.links
 }
 
 func (s *Server) needJobs() error {
@@ -93,7 +58,7 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request, c *call
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/exports/"+j.ID)
-	writeJSON(w, http.StatusAccepted, s.JobView(j))
+	writeJSON(w, http.StatusAccepted, s.jobView(j))
 	return nil
 }
 
@@ -117,10 +82,10 @@ func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err != nil {
 		return err
 	}
-	out := make([]JobJSON, 0, len(list))
+	out := make([]jobs.View, 0, len(list))
 	for _, j := range list {
 		if c.Key.Has(jobs.Scope(j.Spec.Report)) {
-			out = append(out, s.JobView(j))
+			out = append(out, s.jobView(j))
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
@@ -136,7 +101,7 @@ func (s *Server) handleExportsItem(w http.ResponseWriter, r *http.Request, c *ca
 	if err := needScope(c, jobs.Scope(j.Spec.Report)); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.JobView(j))
+	writeJSON(w, http.StatusOK, s.jobView(j))
 	return nil
 }
 
@@ -159,7 +124,7 @@ func (s *Server) handleCancelJob(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.JobView(j))
+	writeJSON(w, http.StatusOK, s.jobView(j))
 	return nil
 }
 

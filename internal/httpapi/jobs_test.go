@@ -85,26 +85,26 @@ func newJobHarness(t *testing.T, pause time.Duration, tweak func(*jobs.RunnerCon
 	return jh
 }
 
-func (h *jobHarness) job(token, id string) httpapi.JobJSON {
+func (h *jobHarness) job(token, id string) jobs.View {
 	h.t.Helper()
 	r := h.do("GET", "/api/v1/exports/"+id, token, "", nil)
 	if r.status != 200 {
 		h.t.Fatalf("GET job: %d %s", r.status, r.body)
 	}
-	var j httpapi.JobJSON
+	var j jobs.View
 	if err := json.Unmarshal(r.body, &j); err != nil {
 		h.t.Fatal(err)
 	}
 	return j
 }
 
-func (h *jobHarness) submit(token, body string) httpapi.JobJSON {
+func (h *jobHarness) submit(token, body string) jobs.View {
 	h.t.Helper()
 	r := h.do("POST", "/api/v1/exports", token, "application/json", strings.NewReader(body))
 	if r.status != http.StatusAccepted {
 		h.t.Fatalf("POST /api/v1/exports: %d %s", r.status, r.body)
 	}
-	var j httpapi.JobJSON
+	var j jobs.View
 	if err := json.Unmarshal(r.body, &j); err != nil {
 		h.t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func (h *jobHarness) submit(token, body string) httpapi.JobJSON {
 }
 
 // wait polls the job until done says so, for at most 30 s.
-func (h *jobHarness) wait(token, id string, done func(httpapi.JobJSON) bool) httpapi.JobJSON {
+func (h *jobHarness) wait(token, id string, done func(jobs.View) bool) jobs.View {
 	h.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -127,7 +127,7 @@ func (h *jobHarness) wait(token, id string, done func(httpapi.JobJSON) bool) htt
 	}
 }
 
-func final(j httpapi.JobJSON) bool { return j.Status.Final() }
+func final(j jobs.View) bool { return j.Status.Final() }
 
 func (h *jobHarness) download(link string) []byte {
 	h.t.Helper()
@@ -157,7 +157,7 @@ func TestJobLifeWithRisingProgress(t *testing.T) {
 	// Watch it run: rows written only ever rise, and are seen between
 	// the first and the last.
 	var seen []int64
-	j = h.wait(token, j.ID, func(j httpapi.JobJSON) bool {
+	j = h.wait(token, j.ID, func(j jobs.View) bool {
 		if j.Status == usage.JobRunning && j.RowsWritten > 0 {
 			seen = append(seen, j.RowsWritten)
 			if j.RowsTotal == nil || *j.RowsTotal != rows {
@@ -193,7 +193,7 @@ func TestJobLifeWithRisingProgress(t *testing.T) {
 	j2 := h.submit(token, `{"report": "api-usage", "format": "xlsx", "filters": {"period": "7d"}}`)
 	h.wait(token, j2.ID, final)
 	r := h.do("GET", "/api/v1/exports", token, "", nil)
-	var list struct{ Items []httpapi.JobJSON }
+	var list struct{ Items []jobs.View }
 	if err := json.Unmarshal(r.body, &list); err != nil || len(list.Items) != 2 || list.Items[0].ID != j2.ID || list.Items[1].ID != j.ID {
 		t.Fatalf("history %d %s", r.status, r.body)
 	}
@@ -245,7 +245,7 @@ func TestJobCancelMidRun(t *testing.T) {
 	}
 	token := h.key(h.ws, usage.ScopeLogsRead)
 	j := h.submit(token, `{"report": "api-logs", "format": "xlsx"}`)
-	h.wait(token, j.ID, func(j httpapi.JobJSON) bool { return j.RowsWritten > 0 })
+	h.wait(token, j.ID, func(j jobs.View) bool { return j.RowsWritten > 0 })
 	r := h.do("DELETE", "/api/v1/exports/"+j.ID, token, "", nil)
 	if r.status != 200 {
 		t.Fatalf("cancel: %d %s", r.status, r.body)
@@ -385,7 +385,7 @@ func TestScheduleFiresAndSignsWebhook(t *testing.T) {
 		c.Now = clk.Now
 		c.Finished = func(j usage.ExportJob) {
 			(&jobs.Webhook{Meta: c.Meta, Client: receiver.Client(), Log: nil, Now: clk.Now,
-				View: func(j usage.ExportJob) any { return jh.api.JobView(j) }}).Deliver(j)
+				Links: jh.api.JobLinks()}).Deliver(j)
 		}
 	})
 	h := jh
@@ -453,7 +453,7 @@ func TestScheduleFiresAndSignsWebhook(t *testing.T) {
 	if err := jobs.Verify(sc.WebhookSecret, d.sig, append(d.body, ' '), clk.Now(), 5*time.Minute); err == nil {
 		t.Error("a changed body verifies")
 	}
-	var j httpapi.JobJSON
+	var j jobs.View
 	if err := json.Unmarshal(d.body, &j); err != nil || j.Status != usage.JobSucceeded || j.ScheduleID != sc.ID || j.DownloadURL == "" {
 		t.Fatalf("webhook body %s (%v)", d.body, err)
 	}

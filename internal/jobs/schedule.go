@@ -274,9 +274,9 @@ type Webhook struct {
 	Meta   usage.MetaStore
 	Client *http.Client
 	Log    *slog.Logger
-	// View renders a job as the API shows it (with its download link).
-	View func(usage.ExportJob) any
-	Now  func() time.Time
+	// Links make the download link in the job's view (ViewOf).
+	Links Linker
+	Now   func() time.Time
 }
 
 // SignatureHeader carries "t=UNIX,v1=HEX": HEX is the HMAC-SHA256, keyed
@@ -335,7 +335,7 @@ func (h *Webhook) Deliver(j usage.ExportJob) {
 		if err != nil || sc.WebhookURL == "" {
 			return
 		}
-		body, err := json.Marshal(h.View(j))
+		body, err := json.Marshal(ViewOf(j, h.Links, h.Now()))
 		if err != nil {
 			log.Error("webhook body", "job", j.ID, "err", err)
 			return
