@@ -73,7 +73,7 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("export: name one report: api-logs or api-usage")
+		return usagef("export: name one report: %s", export.ReportNames())
 	}
 	if *out == "" {
 		return usagef("export: --out FILE is required (- for standard output)")

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/jobs"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -50,7 +51,7 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request, c *call
 	if spec.Report == "" {
 		return usage.Errorf(usage.EInvalid, "report is required (one of api-logs, api-usage, users, …, usage-reports)")
 	}
-	if err := needScope(c, jobs.Scope(spec.Report)); err != nil {
+	if err := needScope(c, export.ReportScope(spec.Report)); err != nil {
 		return err
 	}
 	j, err := s.jobs.Submit(r.Context(), c.Workspace, spec, c.Key.Name)
@@ -84,7 +85,7 @@ func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request, c *caller) e
 	}
 	out := make([]jobs.View, 0, len(list))
 	for _, j := range list {
-		if c.Key.Has(jobs.Scope(j.Spec.Report)) {
+		if c.Key.Has(export.ReportScope(j.Spec.Report)) {
 			out = append(out, s.jobView(j))
 		}
 	}
@@ -98,7 +99,7 @@ func (s *Server) handleExportsItem(w http.ResponseWriter, r *http.Request, c *ca
 	if err != nil {
 		return err
 	}
-	if err := needScope(c, jobs.Scope(j.Spec.Report)); err != nil {
+	if err := needScope(c, export.ReportScope(j.Spec.Report)); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, s.jobView(j))
@@ -114,7 +115,7 @@ func (s *Server) handleCancelJob(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
-	if err := needScope(c, jobs.Scope(j.Spec.Report)); err != nil {
+	if err := needScope(c, export.ReportScope(j.Spec.Report)); err != nil {
 		return err
 	}
 	if j.Status.Final() {
@@ -157,7 +158,7 @@ func (s *Server) handleCreateSchedule(w http.ResponseWriter, r *http.Request, c 
 	if err := decodeJSONBody(w, r, &body); err != nil {
 		return err
 	}
-	if err := needScope(c, jobs.Scope(body.Report)); err != nil {
+	if err := needScope(c, export.ReportScope(body.Report)); err != nil {
 		return err
 	}
 	sc := usage.Schedule{ID: usage.RandomID("sch_", 8), WorkspaceID: c.Workspace.ID, Name: body.Name,
@@ -185,7 +186,7 @@ func (s *Server) handleSchedules(w http.ResponseWriter, r *http.Request, c *call
 	}
 	out := make([]usage.Schedule, 0, len(list))
 	for _, sc := range list {
-		if c.Key.Has(jobs.Scope(sc.Spec.Report)) {
+		if c.Key.Has(export.ReportScope(sc.Spec.Report)) {
 			out = append(out, sc)
 		}
 	}
@@ -198,7 +199,7 @@ func (s *Server) schedule(r *http.Request, c *caller) (usage.Schedule, error) {
 	if err != nil {
 		return sc, err
 	}
-	return sc, needScope(c, jobs.Scope(sc.Spec.Report))
+	return sc, needScope(c, export.ReportScope(sc.Spec.Report))
 }
 
 // handleSchedule is GET /api/v1/schedules/{id}.

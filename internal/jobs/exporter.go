@@ -10,28 +10,12 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/usage"
 )
-
-// Reports are the reports an export job can run.
-var Reports = []string{"api-logs", "api-usage", "users", "assistants", "agents", "workflows", "projects", "models", "api-keys", "usage-reports"}
-
-// Scope is the scope a key needs to run report: the scope of its
-// synchronous endpoint.
-func Scope(report string) usage.Scope {
-	switch {
-	case report == "usage-reports":
-		return usage.ScopeServerMgmtRead
-	case export.UsageExports[report] != nil:
-		return usage.ScopeUsageExportAPI
-	}
-	return usage.ScopeLogsRead
-}
 
 // Exporter writes the file of an export spec into the file store.
 type Exporter struct {
@@ -84,8 +68,8 @@ func (p *Plan) Run(ctx context.Context, progress Progress) (Result, error) {
 // Plan validates spec for workspace ws, its relative times read at now.
 // Errors are usage.EInvalid and name the bad field.
 func (e *Exporter) Plan(ctx context.Context, ws usage.Workspace, spec usage.ExportSpec, now time.Time) (*Plan, error) {
-	if !slices.Contains(Reports, spec.Report) {
-		return nil, usage.Errorf(usage.EInvalid, "report: unknown report %q (want %s)", spec.Report, strings.Join(Reports, ", "))
+	if _, err := export.LookupReport(spec.Report); err != nil {
+		return nil, usage.Errorf(usage.EInvalid, "report: %s", usage.ErrorMessage(err))
 	}
 	st, err := e.Meta.Settings(ctx, ws.ID)
 	if err != nil {
