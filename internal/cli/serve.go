@@ -128,7 +128,11 @@ func serve(ctx context.Context, args []string, env Env) error {
 		base = "http://" + ln.Addr().String()
 	}
 
-	rec := httpapi.NewRecorder(httpapi.RecorderConfig{Events: st.events, Logger: log, Registry: metrics.Registry()})
+	rec, err := httpapi.NewRecorder(httpapi.RecorderConfig{Events: st.events, SpoolDir: filepath.Join(d.data, "spool", "self"), Logger: log, Registry: metrics.Registry()})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	// Runs after the server has shut down, before the store closes: the
 	// last calls' events are flushed.
 	defer rec.Close()

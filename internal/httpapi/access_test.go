@@ -13,7 +13,10 @@ import (
 func TestSelfLogging(t *testing.T) {
 	var rec *httpapi.Recorder
 	h := newHarness(t, 0, func(c *httpapi.Config) {
-		rec = httpapi.NewRecorder(httpapi.RecorderConfig{Events: c.Events, FlushEvery: 10 * time.Millisecond})
+		var err error
+		if rec, err = httpapi.NewRecorder(httpapi.RecorderConfig{Events: c.Events, SpoolDir: t.TempDir(), FlushEvery: 10 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
 		c.Recorder = rec
 	})
 	ctx := context.Background()

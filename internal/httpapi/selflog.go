@@ -2,51 +2,62 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"path/filepath"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/usagelog/usagelog/capture"
+	"github.com/usagelog/usagelog/internal/gateway"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
 // SelfCollection is the API collection of usagelog's own traffic.
 const SelfCollection = "usagelog API"
 
-// Recorder stores usagelog's own API calls as api_request events without
-// ever holding up a call: events go into a bounded buffer that a goroutine
-// flushes in batches; when the buffer is full they are dropped and counted.
+// Recorder records usagelog's own API calls as api_request events of their
+// callers' workspaces, on capture.Recorder as any service does: one per
+// workspace, started at its first call, delivering into the event store
+// through ingest's rules (gateway.StoreSink). It never holds up a call:
+// what does not fit in a workspace's buffer is dropped and counted; while
+// the store is down, batches wait in a spool under SpoolDir.
 type Recorder struct {
-	events  usage.EventStore
-	log     *slog.Logger
-	ch      chan recorded
-	dropped prometheus.Counter
-	done    chan struct{}
-	once    sync.Once
-}
-
-type recorded struct {
-	workspaceID int64
-	event       usage.Event
+	cfg  RecorderConfig
+	log  *slog.Logger
+	mu   sync.Mutex
+	recs map[int64]*capture.Recorder
+	// closed stops new recorders; lost counts calls no recorder took.
+	closed bool
+	lost   atomic.Int64
 }
 
 // RecorderConfig configures a Recorder.
 type RecorderConfig struct {
 	Events usage.EventStore
-	Logger *slog.Logger
-	// Registry, when set, gets the dropped-events counter.
+	// SpoolDir holds each workspace's spool (SpoolDir/WORKSPACE); required.
+	SpoolDir string
+	Logger   *slog.Logger
+	// Registry, when set, gets the dropped-calls counter.
 	Registry prometheus.Registerer
-	// Buffer is how many events may wait; default 10,000.
+	// Buffer is how many calls of one workspace may wait; default 1,024.
 	Buffer int
-	// FlushEvery bounds how long an event waits; default 250 ms.
+	// FlushEvery bounds how long a call waits; default 250 ms.
 	FlushEvery time.Duration
 }
 
-// NewRecorder starts a recorder; Close flushes and stops it.
-func NewRecorder(cfg RecorderConfig) *Recorder {
+// NewRecorder returns a recorder; Close delivers (or spools) what it holds
+// and stops it.
+func NewRecorder(cfg RecorderConfig) (*Recorder, error) {
+	if cfg.Events == nil || cfg.SpoolDir == "" {
+		return nil, errors.New("httpapi: self-logging needs an events store and a spool directory")
+	}
 	if cfg.Buffer <= 0 {
-		cfg.Buffer = 10_000
+		cfg.Buffer = 1024
 	}
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = 250 * time.Millisecond
@@ -54,77 +65,77 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Recorder{
-		events: cfg.Events, log: cfg.Logger, ch: make(chan recorded, cfg.Buffer), done: make(chan struct{}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+	r := &Recorder{cfg: cfg, log: cfg.Logger, recs: map[int64]*capture.Recorder{}}
+	if cfg.Registry != nil {
+		cfg.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "usagelog_selflog_dropped_total",
 			Help: "usagelog API calls not recorded because the recording buffer was full.",
-		}),
+		}, func() float64 { return float64(r.dropped()) }))
 	}
-	if cfg.Registry != nil {
-		cfg.Registry.MustRegister(r.dropped)
-	}
-	go r.run(cfg.FlushEvery)
-	return r
+	return r, nil
 }
 
-// Record queues an event; it never blocks.
-func (r *Recorder) Record(workspaceID int64, e usage.Event) {
-	select {
-	case r.ch <- recorded{workspaceID, e}:
-	default:
-		r.dropped.Inc()
-	}
-}
-
-// Close stops accepting events and flushes what is buffered.
-func (r *Recorder) Close() {
-	r.once.Do(func() {
-		close(r.ch)
-		<-r.done
-	})
-}
-
-const recorderBatch = 500
-
-func (r *Recorder) run(every time.Duration) {
-	defer close(r.done)
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	pending := make([]recorded, 0, recorderBatch)
-	for {
-		select {
-		case rec, ok := <-r.ch:
-			if !ok {
-				r.flush(pending)
-				return
-			}
-			pending = append(pending, rec)
-			if len(pending) >= recorderBatch {
-				r.flush(pending)
-				pending = pending[:0]
-			}
-		case <-tick.C:
-			r.flush(pending)
-			pending = pending[:0]
-		}
-	}
-}
-
-func (r *Recorder) flush(pending []recorded) {
-	if len(pending) == 0 {
+// Record queues a call of the workspace; it never blocks.
+func (r *Recorder) Record(workspaceID int64, c capture.Call) {
+	rec := r.recorder(workspaceID)
+	if rec == nil {
+		r.lost.Add(1)
 		return
 	}
-	byWorkspace := map[int64][]usage.Event{}
-	for _, p := range pending {
-		byWorkspace[p.workspaceID] = append(byWorkspace[p.workspaceID], p.event)
+	rec.Record(c)
+}
+
+func (r *Recorder) recorder(workspaceID int64) *capture.Recorder {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rec, ok := r.recs[workspaceID]; ok || r.closed {
+		return rec
 	}
+	rec, err := capture.New(capture.Config{
+		Sink:       gateway.StoreSink(r.cfg.Events, workspaceID),
+		SpoolDir:   filepath.Join(r.cfg.SpoolDir, strconv.FormatInt(workspaceID, 10)),
+		Buffer:     r.cfg.Buffer,
+		BatchSize:  500,
+		FlushEvery: r.cfg.FlushEvery,
+		Logger:     r.log,
+	})
+	if err != nil {
+		r.log.Error("self-logging: calls of this workspace are not recorded", "workspace", workspaceID, "err", err)
+	}
+	r.recs[workspaceID] = rec // nil after an error: its calls are counted as lost, not retried per call
+	return rec
+}
+
+// dropped is the calls dropped by every workspace's recorder, and those
+// none took.
+func (r *Recorder) dropped() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.lost.Load()
+	for _, rec := range r.recs {
+		if rec != nil {
+			n += rec.Stats().Dropped
+		}
+	}
+	return n
+}
+
+// Close stops accepting calls and delivers, or spools, what is buffered.
+func (r *Recorder) Close() {
+	r.mu.Lock()
+	r.closed = true
+	recs := make([]*capture.Recorder, 0, len(r.recs))
+	for _, rec := range r.recs {
+		if rec != nil {
+			recs = append(recs, rec)
+		}
+	}
+	r.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for ws, events := range byWorkspace {
-		if _, err := r.events.Append(ctx, ws, events); err != nil {
-			r.dropped.Add(float64(len(events)))
-			r.log.Warn("self-logging: events lost", "workspace", ws, "events", len(events), "err", err)
+	for _, rec := range recs {
+		if err := rec.Close(ctx); err != nil {
+			r.log.Warn("self-logging: closing", "err", err)
 		}
 	}
 }

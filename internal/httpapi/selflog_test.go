@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/usagelog/usagelog/capture"
 	"github.com/usagelog/usagelog/internal/httpapi"
 	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
@@ -33,11 +34,15 @@ func TestRecorderNeverBlocksAndCountsDrops(t *testing.T) {
 	st := sqlitetest.Open(t)
 	stalled := &stalledStore{Store: st, release: make(chan struct{})}
 	reg := prometheus.NewRegistry()
-	rec := httpapi.NewRecorder(httpapi.RecorderConfig{Events: stalled, Registry: reg, Buffer: 10, FlushEvery: time.Millisecond})
+	rec, err := httpapi.NewRecorder(httpapi.RecorderConfig{Events: stalled, SpoolDir: t.TempDir(), Registry: reg, Buffer: 10, FlushEvery: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
 	events := storetest.Fixture(1000)
 	start := time.Now()
 	for _, e := range events {
-		rec.Record(1, e)
+		rec.Record(1, capture.Call{Time: e.Time, Method: e.Method, URL: e.URL, Endpoint: e.Endpoint, Status: e.Status,
+			Collection: httpapi.SelfCollection, Client: e.Client, IP: e.IP, UserAgent: e.UserAgent, TimingMS: e.TimingMS})
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("recording 1000 events with a stalled store took %s", d)

@@ -293,40 +293,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.metrics.observeRequest(route, r.Method, sw.status, end.Sub(start))
 	}
 	if s.rec != nil && ri.api {
-		s.rec.Record(s.selfEvent(r, ri, sw.status, start, end))
+		s.rec.Record(s.selfCall(r, ri, sw.status, start, end))
 	}
 }
 
-// selfEvent describes an API call as an api_request of its workspace;
-// calls no token attributes go to the default workspace.
-func (s *Server) selfEvent(r *http.Request, ri *requestInfo, status int, start, end time.Time) (int64, usage.Event) {
+// selfCall describes an API call for its workspace's log; calls no token
+// attributes go to the default workspace. The recorder makes its fields
+// what ingest accepts.
+func (s *Server) selfCall(r *http.Request, ri *requestInfo, status int, start, end time.Time) (int64, capture.Call) {
 	ws := s.defaultWorkspace
-	e := usage.Event{
-		Kind: usage.KindAPIRequest, ID: usage.RandomID("self_", 12), Time: usage.TruncateMS(start),
-		Method: r.Method, URL: r.URL.Path, Endpoint: routePath(r.Pattern), Status: status,
-		Collection: SelfCollection, CollectionType: "proxy", IP: capture.ClientIP(r, nil), UserAgent: r.UserAgent(),
+	c := capture.Call{
+		Time: start, Method: r.Method, URL: r.URL.Path, Endpoint: routePath(r.Pattern), Status: status,
+		Collection: SelfCollection, CollectionType: usage.CollectionProxy, IP: capture.ClientIP(r, nil), UserAgent: r.UserAgent(),
 		TimingMS: end.Sub(start).Milliseconds(),
 	}
-	if e.Endpoint == "" {
-		e.Endpoint = r.URL.Path
+	if c.Endpoint == "" {
+		c.Endpoint = r.URL.Path
 	}
 	if ri.caller != nil {
-		ws, e.Client = ri.caller.Workspace.ID, ri.caller.Key.Name
+		ws, c.Client = ri.caller.Workspace.ID, ri.caller.Key.Name
 	}
 	if !ri.started.IsZero() {
-		e.DelayMS = ri.started.Sub(start).Milliseconds()
+		c.DelayMS = ri.started.Sub(start).Milliseconds()
 	}
 	if ri.refusal != nil {
-		e.GatewayCode, e.StatusDetails = ri.refusal.Gateway, ri.refusal.Message
+		c.GatewayCode, c.StatusDetails = ri.refusal.Gateway, ri.refusal.Message
 	}
-	if len(e.UserAgent) > 512 {
-		e.UserAgent = e.UserAgent[:512]
-	}
-	if len(e.URL) > 2048 {
-		e.URL = e.URL[:2048]
-	}
-	e.ClientClass, e.UsageType = usage.Classify(e.URL, e.UserAgent)
-	return ws, e
+	return ws, c
 }
 
 // routePath is the path of a route pattern: "GET /api/v1/keys/{id}" gives
