@@ -1,11 +1,16 @@
 package export_test
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/usagelog/usagelog/internal/export"
+	"github.com/usagelog/usagelog/internal/storetest"
+	"github.com/usagelog/usagelog/internal/usage"
 )
 
 // TestReportsReference fails when docs/reports.md is not what the
@@ -44,5 +49,51 @@ func TestCatalogue(t *testing.T) {
 	}
 	if len(export.Catalogue) != 9 {
 		t.Errorf("%d reports in the catalogue, want the 9 of the product", len(export.Catalogue))
+	}
+}
+
+// TestGoldenUsageExports keeps every activity export's output, in every
+// text format, byte for byte: UPDATE_GOLDEN=1 rewrites testdata.
+func TestGoldenUsageExports(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := storetest.ActivityFixture()
+	for _, r := range export.Catalogue {
+		u := export.UsageExports[r.Name]
+		if u == nil {
+			continue
+		}
+		for _, f := range []export.Format{export.CSVFormat, export.JSONFormat, export.NDJSONFormat} {
+			seq := func(yield func(*usage.Event, error) bool) {
+				for i := range events {
+					if !yield(&events[i], nil) {
+						return
+					}
+				}
+			}
+			rows, err := u.Aggregate(context.Background(), seq, ny, usage.Privacy{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if _, err := export.Write(context.Background(), u.Definition, export.Rows(rows), ny, export.NewWriter(f, &buf, u.Name), nil); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", u.Name+".golden."+string(f))
+			if os.Getenv("UPDATE_GOLDEN") != "" {
+				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				t.Errorf("%s differs from %s:\n%s", u.Name, golden, buf.Bytes())
+			}
+		}
 	}
 }
