@@ -75,6 +75,9 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 	if len(pos) != 1 {
 		return usagef("export: name one report: %s", export.ReportNames())
 	}
+	if _, err := export.LookupReport(pos[0]); err != nil {
+		return usagef("export: %s", usage.ErrorMessage(err))
+	}
 	if *out == "" {
 		return usagef("export: --out FILE is required (- for standard output)")
 	}
