@@ -222,10 +222,16 @@ func (c *Console) logsRowsFragment(w http.ResponseWriter, r *http.Request, v *vi
 	c.render(w, http.StatusOK, "logrows", map[string]any{"Rows": rows})
 }
 
-// reportOptions are the seed 001 data types the usage export page offers.
-var reportOptions = []struct{ Value, Label string }{
-	{"users", "Users"}, {"assistants", "Assistants"}, {"workflows", "Workflows"},
-	{"projects", "Projects"}, {"models", "Models"}, {"api-keys", "API keys"},
+// usageExportReports are the catalogue's activity exports, which the
+// usage export page offers.
+func usageExportReports() []export.Report {
+	var out []export.Report
+	for _, r := range export.Catalogue {
+		if export.UsageExports[r.Name] != nil {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (c *Console) apiUsagePage(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -271,7 +277,7 @@ func (c *Console) usageExportsPage(w http.ResponseWriter, r *http.Request, v *vi
 	now := c.cfg.Now().In(loc)
 	first := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
 	c.render(w, http.StatusOK, "usageexports.html", map[string]any{
-		"Title": "Export data · Usage exports", "Viewer": v, "Nav": "usage", "Reports": reportOptions,
+		"Title": "Export data · Usage exports", "Viewer": v, "Nav": "usage", "Reports": usageExportReports(),
 		"Zone": loc.String(), "Zones": zoneNames(),
 		"From": first.AddDate(0, -1, 0).Format("2006-01-02"), "To": first.AddDate(0, 0, -1).Format("2006-01-02"),
 	})
