@@ -22,6 +22,9 @@ type Report struct {
 	// workbooks whose sheets are UsageReportSheets.
 	Fields []Field
 	About  string
+	// Plan validates a job's filters, format and timezone for the report
+	// and plans its run.
+	Plan func(Job) (*Run, error)
 }
 
 // usageExportParams are what each activity export takes.
@@ -29,10 +32,10 @@ const usageExportParams = "`from` and `to` (dates like 2026-03-01 or ISO 8601 ti
 
 // Catalogue is every report, in the order users meet them.
 var Catalogue = []Report{
-	{Name: APILogs.Name, Title: "API logs", Scope: usage.ScopeLogsRead, Formats: Formats, Fields: APILogs.Fields(),
+	{Name: APILogs.Name, Title: "API logs", Scope: usage.ScopeLogsRead, Formats: Formats, Fields: APILogs.Fields(), Plan: planLogs(APILogs.Name),
 		Params: "the log filters (`from`/`to` or `period`, `status`, `status_class`, `client`, `collection`, `collection_type`, `community`, `usage_type`), the timezone of the written times",
 		About:  "One row per API call, newest first: what the API log in the console shows, with the status details."},
-	{Name: APIUsage.Name, Title: "API usage export", Scope: usage.ScopeLogsRead, Formats: Formats, Fields: APIUsage.Fields(),
+	{Name: APIUsage.Name, Title: "API usage export", Scope: usage.ScopeLogsRead, Formats: Formats, Fields: APIUsage.Fields(), Plan: planLogs(APIUsage.Name),
 		Params: "the log filters, `type` (all, mcp or other), the timezone of the written times",
 		About:  "One row per API call with the caller's community, member, address and kind of client."},
 	usageExport(UsersExport, "Users", "One row per user active in the range."),
@@ -41,14 +44,14 @@ var Catalogue = []Report{
 	usageExport(ProjectsExport, "Projects", "One row per project active in the range."),
 	usageExport(ModelsExport, "Models", "One row per model used in the range, with its tokens."),
 	usageExport(APIKeysExport, "API keys", "One row per API key used in the range."),
-	{Name: "usage-reports", Title: "Usage reports", Scope: usage.ScopeServerMgmtRead, Formats: []Format{"zip"},
+	{Name: "usage-reports", Title: "Usage reports", Scope: usage.ScopeServerMgmtRead, Formats: []Format{"zip"}, Plan: planUsageReports,
 		Params: "none: it covers the last 6 months and the last year, its times in the timezone",
 		About:  "\"" + UsageReportsName + "\": two workbooks, the last 6 months and the last year, of the integrations' synced data and the users they saw, for licensing."},
 }
 
 func usageExport(u *UsageExport, title, about string) Report {
 	return Report{Name: u.Name, Title: title, Scope: usage.ScopeUsageExportAPI, Formats: Formats, Fields: u.Fields(),
-		Params: usageExportParams, About: about}
+		Params: usageExportParams, About: about, Plan: planActivity(u)}
 }
 
 // LookupReport returns the catalogue's report name; "agents" is

@@ -37,7 +37,7 @@ func TestReportsReference(t *testing.T) {
 func TestCatalogue(t *testing.T) {
 	for _, r := range export.Catalogue {
 		got, err := export.LookupReport(r.Name)
-		if err != nil || got.Name != r.Name || got.Scope == "" || len(got.Formats) == 0 || got.Title == "" {
+		if err != nil || got.Name != r.Name || got.Scope == "" || len(got.Formats) == 0 || got.Title == "" || got.Plan == nil {
 			t.Errorf("%s: %+v, %v", r.Name, got, err)
 		}
 	}
