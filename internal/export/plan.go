@@ -36,6 +36,8 @@ type Job struct {
 // Run is a report planned for one workspace.
 type Run struct {
 	Format Format
+	// FileName is the name a download of the file is given.
+	FileName string
 	// Path is where its file goes in a file store; suffix keeps the files
 	// of two runs apart.
 	Path func(suffix string) string
@@ -63,7 +65,7 @@ func planLogs(name string) func(Job) (*Run, error) {
 		}
 		base := strings.TrimSuffix(lr.FileName(j.Workspace.Name, j.Now), "."+string(lr.Format))
 		return &Run{
-			Format: lr.Format,
+			Format: lr.Format, FileName: lr.FileName(j.Workspace.Name, j.Now),
 			Path: func(suffix string) string {
 				return fmt.Sprintf("%s/%d/%s-%s.%s", lr.Report.Name, j.Workspace.ID, base, suffix, lr.Format)
 			},
@@ -112,8 +114,8 @@ func planActivity(u *UsageExport) func(Job) (*Run, error) {
 // the synchronous POST /export/{dataType} run the same code.
 func PlanActivity(j Job, u *UsageExport, rng UsageRange, format Format) *Run {
 	return &Run{
-		Format: format,
-		Path:   func(suffix string) string { return rng.FilePath(u.Name, j.Workspace.ID, suffix, format) },
+		Format: format, FileName: rng.FileName(u.Name, format),
+		Path: func(suffix string) string { return rng.FilePath(u.Name, j.Workspace.ID, suffix, format) },
 		Start: func(ctx context.Context, progress func(written, total int64)) (func(io.Writer) (int, error), error) {
 			progress(0, -1)
 			rows, err := u.Aggregate(ctx, j.Events.ScanEvents(ctx, j.Workspace.ID, usage.KindActivity, rng.From, rng.To), rng.Loc, j.Privacy)
@@ -143,7 +145,7 @@ func planUsageReports(j Job) (*Run, error) {
 		return nil, usage.Errorf(usage.EInvalid, "format: usage-reports is a zip of two workbooks, not %q", f)
 	}
 	return &Run{
-		Format: "zip",
+		Format: "zip", FileName: UsageReportsName,
 		Path: func(suffix string) string {
 			return fmt.Sprintf("usage-reports/%d/%s-%s/%s", j.Workspace.ID, j.Now.In(j.Loc).Format("2006-01-02"), suffix, UsageReportsName)
 		},

@@ -126,7 +126,18 @@ func (r UsageRange) Answer() DateRange {
 // FilePath is where the export is stored, as the seed names it:
 // {type}-usage/{workspace id}/{type}-usage-{from}-{to}-{8 hex}.{ext}.
 func (r UsageRange) FilePath(dataType string, workspaceID int64, suffix string, f Format) string {
-	from := r.From.In(r.Loc).Format(time.DateOnly)
-	to := r.To.Add(-time.Millisecond).In(r.Loc).Format(time.DateOnly)
+	from, to := r.days()
 	return fmt.Sprintf("%s-usage/%d/%s-usage-%s-%s-%s.%s", dataType, workspaceID, dataType, from, to, suffix, f)
+}
+
+// FileName is the name a download of the export dataType of the range is
+// given: its file's, without the path and the suffix.
+func (r UsageRange) FileName(dataType string, f Format) string {
+	from, to := r.days()
+	return fmt.Sprintf("%s-usage-%s-%s.%s", dataType, from, to, f)
+}
+
+// days are the range's first and last day in its zone.
+func (r UsageRange) days() (from, to string) {
+	return r.From.In(r.Loc).Format(time.DateOnly), r.To.Add(-time.Millisecond).In(r.Loc).Format(time.DateOnly)
 }

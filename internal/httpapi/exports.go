@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"mime"
 	"net/http"
 	"path"
@@ -35,30 +36,45 @@ func (s *Server) workspaceSettings(r *http.Request, workspaceID int64) (usage.Se
 }
 
 // exportLogs streams a report over api_request events straight into the
-// response as rows come from the store. The row count is checked against
+// response as rows come from the store, planned by the catalogue as a job
+// of the query's filters, format and tz. The row count is checked against
 // the workspace's limit first, so a refusal is still a clean 422.
-func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, report string) error {
-	scanner := s.events
+func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, name string) error {
+	report, err := export.LookupReport(name)
+	if err != nil {
+		return err
+	}
 	st, loc, err := s.workspaceSettings(r, c.Workspace.ID)
 	if err != nil {
 		return err
 	}
-	lr, err := export.ParseLogRequest(report, r.URL.Query(), s.now(), loc)
+	q := r.URL.Query()
+	filters := usage.FilterValues{}
+	for k, v := range q {
+		if k != "format" && k != "tz" {
+			filters[k] = v
+		}
+	}
+	run, err := report.Plan(export.Job{
+		Events: s.events, Workspace: c.Workspace, Privacy: usage.NewPrivacy(st, s.secret, c.Workspace.ID),
+		Filters: filters, Format: q.Get("format"), Timezone: cmp.Or(q.Get("tz"), loc.String()), Loc: loc,
+		Now: s.now(), RowLimit: st.RowLimit(s.exportRowLimit),
+	})
 	if err != nil {
 		return err
 	}
-	if _, err := lr.Count(r.Context(), scanner, c.Workspace.ID, st.RowLimit(s.exportRowLimit)); err != nil {
+	write, err := run.Start(r.Context(), func(int64, int64) {})
+	if err != nil {
 		return err
 	}
 	h := w.Header()
-	h.Set("Content-Type", lr.Format.ContentType())
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": lr.FileName(c.Workspace.Name, s.now())}))
+	h.Set("Content-Type", run.Format.ContentType())
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": run.FileName}))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	rw := export.NewWriter(lr.Format, w, lr.Report.Name)
-	if n, err := lr.Run(r.Context(), scanner, c.Workspace.ID, usage.NewPrivacy(st, s.secret, c.Workspace.ID), rw, nil); err != nil {
+	if n, err := write(w); err != nil {
 		// The header is out: the client sees a cut file; the log says why.
-		s.log.Error("export failed mid-stream", "report", lr.Report.Name, "workspace", c.Workspace.Name, "rows", n, "err", err)
+		s.log.Error("export failed mid-stream", "report", name, "workspace", c.Workspace.Name, "rows", n, "err", err)
 	}
 	return nil
 }

@@ -31,8 +31,15 @@ func (s *Server) handleUsageReports(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) writeUsageReports(w http.ResponseWriter, r *http.Request, c *caller) error {
-	src := s.events
+	report, err := export.LookupReport("usage-reports")
+	if err != nil {
+		return err
+	}
 	_, loc, err := s.workspaceSettings(r, c.Workspace.ID)
+	if err != nil {
+		return err
+	}
+	run, err := report.Plan(export.Job{Events: s.events, Workspace: c.Workspace, Timezone: loc.String(), Loc: loc, Now: s.now()})
 	if err != nil {
 		return err
 	}
@@ -41,16 +48,16 @@ func (s *Server) writeUsageReports(w http.ResponseWriter, r *http.Request, c *ca
 		return err
 	}
 	defer release()
-	reports, err := export.LoadUsageReports(r.Context(), src, c.Workspace.ID, s.now())
+	write, err := run.Start(r.Context(), func(int64, int64) {})
 	if err != nil {
 		return err
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/zip")
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": export.UsageReportsName}))
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": run.FileName}))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if err := reports.Write(r.Context(), w, loc); err != nil {
+	if _, err := write(w); err != nil {
 		// The header is out: the client sees a cut file; the log says why.
 		s.log.Error("usage reports failed mid-stream", "workspace", c.Workspace.Name, "err", err)
 	}
