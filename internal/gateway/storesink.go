@@ -44,8 +44,9 @@ func (s *storeSink) Send(ctx context.Context, events []capture.Event) error {
 	}
 	rejected := 0
 	var first error
+	var u usage.Event // one for the batch: Check keeps its argument on the heap
 	for i := range events {
-		u := stored(&events[i])
+		u = stored(&events[i])
 		e, err := ingest.Check(&u)
 		if err != nil {
 			if rejected++; first == nil {
