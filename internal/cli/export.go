@@ -123,7 +123,6 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 	if u, ok := export.UsageExports[pos[0]]; ok {
 		return exportUsageData(ctx, env, st, ws, settings, d.data, u, q, *out, *quiet)
 	}
-	scanner := st.events
 	loc, err := settings.Location()
 	if err != nil {
 		return err
@@ -155,8 +154,8 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 		counted := make(chan struct{})
 		go func() {
 			defer close(counted)
-			count := func() (int64, error) { return lr.Count(countCtx, scanner, ws.ID, 0) }
-			if est, ok := scanner.(usage.LogEstimator); ok {
+			count := func() (int64, error) { return lr.Count(countCtx, st.events, ws.ID, 0) }
+			if est, ok := st.events.(usage.LogEstimator); ok {
 				count = func() (int64, error) { return est.EstimateLogs(countCtx, ws.ID, lr.Filter) }
 			}
 			if total, err := count(); err == nil {
@@ -177,7 +176,7 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 
 	start := time.Now()
 	n, size, err := writeExport(ctx, *out, env, func(f io.Writer) (int, error) {
-		return lr.Run(ctx, scanner, ws.ID, privacy, export.NewWriter(lr.Format, f, lr.Report.Name), progress)
+		return lr.Run(ctx, st.events, ws.ID, privacy, export.NewWriter(lr.Format, f, lr.Report.Name), progress)
 	})
 	stopCount()
 	if err != nil {
@@ -258,12 +257,11 @@ func exportUsageData(ctx context.Context, env Env, st *stores, ws usage.Workspac
 	if err != nil {
 		return usagef("export %s: %s", u.Name, usage.ErrorMessage(err))
 	}
-	scanner := st.events
 	secret, err := st.serverSecret(ctx, data, env.Getenv("USAGELOG_SECRET"))
 	if err != nil {
 		return err
 	}
-	events := scanner.ScanEvents(ctx, ws.ID, usage.KindActivity, rng.From, rng.To)
+	events := st.events.ScanEvents(ctx, ws.ID, usage.KindActivity, rng.From, rng.To)
 	if !quiet {
 		bar := newProgressBar(env, u.Name+": reading activity", -1, "events")
 		events = counted(events, func(n int) { bar.Set64(int64(n)) })
@@ -314,13 +312,12 @@ func exportUsageReports(ctx context.Context, env Env, st *stores, ws usage.Works
 	if f := q.Get("format"); f != "" && f != "zip" {
 		return usagef("export usage-reports: it is a zip of two workbooks, not %s", f)
 	}
-	src := st.events
 	loc, err := usage.LoadLocation(cmp.Or(q.Get("tz"), settings.Timezone))
 	if err != nil {
 		return usagef("export usage-reports: --tz: %s", usage.ErrorMessage(err))
 	}
 	start := time.Now()
-	reports, err := export.LoadUsageReports(ctx, src, ws.ID, start)
+	reports, err := export.LoadUsageReports(ctx, st.events, ws.ID, start)
 	if err != nil {
 		return err
 	}

@@ -162,12 +162,11 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 
 	t.Run("UsageReportAggregates", func(t *testing.T) {
 		s := open(t)
-		src := s
 		if _, err := s.Append(ctx, 1, ReportsFixture()); err != nil {
 			t.Fatal(err)
 		}
 		now := ReportsNow
-		groups, err := src.SyncGroups(ctx, 1, now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0), now)
+		groups, err := s.SyncGroups(ctx, 1, now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0), now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +180,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 		if synced != 4 || recent != 3 || len(groups) != 4 {
 			t.Errorf("sync groups: %d groups, %d synced, %d recent; want 4, 4, 3", len(groups), synced, recent)
 		}
-		seen, err := src.SeenGroups(ctx, 1, now.AddDate(-1, 0, 0), now)
+		seen, err := s.SeenGroups(ctx, 1, now.AddDate(-1, 0, 0), now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,21 +199,20 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 			t.Errorf("%d seen groups (%d service accounts), want 12 (1)", len(seen), service)
 		}
 		// olduser was seen 9½ months before now: only in the year.
-		if recent, err := src.SeenGroups(ctx, 1, now.AddDate(0, -6, 0), now); err != nil || len(recent) != 11 {
+		if recent, err := s.SeenGroups(ctx, 1, now.AddDate(0, -6, 0), now); err != nil || len(recent) != 11 {
 			t.Errorf("%d seen groups in 6 months (%v), want 11", len(recent), err)
 		}
-		status, err := src.IntegrationStatus(ctx, 1)
+		status, err := s.IntegrationStatus(ctx, 1)
 		if err != nil || !reflect.DeepEqual(status, map[string]string{"Jira-SN": "active", "ADO-Jira": "inactive", "Old": "active"}) {
 			t.Errorf("status %v (%v)", status, err)
 		}
-		if other, _ := src.SyncGroups(ctx, 2, now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0), now); len(other) != 0 {
+		if other, _ := s.SyncGroups(ctx, 2, now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0), now); len(other) != 0 {
 			t.Errorf("workspace 2 sees %d sync groups", len(other))
 		}
 	})
 
 	t.Run("ScanFieldsAndEarlyStop", func(t *testing.T) {
 		s := open(t)
-		sc := s
 		ev := Fixture(2000)
 		if _, err := s.Append(ctx, 1, ev); err != nil {
 			t.Fatal(err)
@@ -224,7 +222,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 			byID[ev[i].ID] = &ev[i]
 		}
 		n := 0
-		for e, err := range sc.ScanLogs(ctx, 1, usage.LogFilter{}, "id", "time", "community", "client_class") {
+		for e, err := range s.ScanLogs(ctx, 1, usage.LogFilter{}, "id", "time", "community", "client_class") {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -237,7 +235,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 		if n != len(ev) {
 			t.Errorf("projected scan gave %d events, want %d", n, len(ev))
 		}
-		for _, err := range sc.ScanLogs(ctx, 1, usage.LogFilter{}, "no_such_field") {
+		for _, err := range s.ScanLogs(ctx, 1, usage.LogFilter{}, "no_such_field") {
 			if err == nil || !strings.Contains(err.Error(), "no_such_field") {
 				t.Errorf("unknown field: %v", err)
 			}
