@@ -93,7 +93,7 @@ func planActivity(u *UsageExport) func(Job) (*Run, error) {
 				return nil, usage.Errorf(usage.EInvalid, "filters: %s takes from and to, not %q", u.Name, k)
 			}
 		}
-		from, to := first(j.Filters["from"]), first(j.Filters["to"])
+		from, to := url.Values(j.Filters).Get("from"), url.Values(j.Filters).Get("to")
 		if from == "" || to == "" {
 			return nil, usage.Errorf(usage.EInvalid, "filters: %s needs from and to (dates like 2026-03-01)", u.Name)
 		}
@@ -158,11 +158,4 @@ func planUsageReports(j Job) (*Run, error) {
 			return func(w io.Writer) (int, error) { return 0, reports.Write(ctx, w, j.Loc) }, nil
 		},
 	}, nil
-}
-
-func first(v []string) string {
-	if len(v) == 0 {
-		return ""
-	}
-	return v[0]
 }

@@ -48,13 +48,18 @@ func SortCells(cells []Cell) []Cell {
 func AppendCells(dst []byte, cells []Cell) []byte {
 	prev := uint64(0)
 	for _, c := range cells {
-		dst = binary.AppendUvarint(dst, c.Combo-prev)
-		dst = binary.AppendUvarint(dst, c.Status)
-		dst = binary.AppendUvarint(dst, c.Timing)
-		dst = binary.AppendUvarint(dst, c.Calls)
+		dst = appendCell(dst, c, prev)
 		prev = c.Combo
 	}
 	return dst
+}
+
+// appendCell appends one cell, after a cell of combo prev.
+func appendCell(dst []byte, c Cell, prev uint64) []byte {
+	dst = binary.AppendUvarint(dst, c.Combo-prev)
+	dst = binary.AppendUvarint(dst, c.Status)
+	dst = binary.AppendUvarint(dst, c.Timing)
+	return binary.AppendUvarint(dst, c.Calls)
 }
 
 var errCells = errors.New("summary: malformed rollup cells")
@@ -117,10 +122,7 @@ func MergeCells(a, b []byte) []byte {
 	okA, okB := ra.Next(&ca), rb.Next(&cb)
 	prev := uint64(0)
 	emit := func(c Cell) {
-		out = binary.AppendUvarint(out, c.Combo-prev)
-		out = binary.AppendUvarint(out, c.Status)
-		out = binary.AppendUvarint(out, c.Timing)
-		out = binary.AppendUvarint(out, c.Calls)
+		out = appendCell(out, c, prev)
 		prev = c.Combo
 	}
 	for okA || okB {
