@@ -5,13 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"iter"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -75,7 +73,8 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 	if len(pos) != 1 {
 		return usagef("export: name one report: %s", export.ReportNames())
 	}
-	if _, err := export.LookupReport(pos[0]); err != nil {
+	report, err := export.LookupReport(pos[0])
+	if err != nil {
 		return usagef("export: %s", usage.ErrorMessage(err))
 	}
 	if *out == "" {
@@ -107,7 +106,13 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 		}
 		return exportRemote(ctx, env, c, pos[0], q, *out, *quiet)
 	}
-	st, ws, err := d.openWorkspace(ctx, *workspace)
+	return exportLocal(ctx, env, d, *workspace, report, q, *out, *quiet)
+}
+
+// exportLocal runs report from the local stores, with no row limit or range
+// bound, into out.
+func exportLocal(ctx context.Context, env Env, d dataFlags, workspace string, report export.Report, q url.Values, out string, quiet bool) error {
+	st, ws, err := d.openWorkspace(ctx, workspace)
 	if err != nil {
 		return err
 	}
@@ -117,76 +122,71 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	if pos[0] == "usage-reports" {
-		return exportUsageReports(ctx, env, st, ws, settings, q, *out)
-	}
-	if u, ok := export.UsageExports[pos[0]]; ok {
-		return exportUsageData(ctx, env, st, ws, settings, d.data, u, q, *out, *quiet)
-	}
-	loc, err := settings.Location()
+	tz := cmp.Or(q.Get("tz"), settings.Timezone, "UTC")
+	loc, err := usage.LoadLocation(tz)
 	if err != nil {
-		return err
-	}
-	lr, err := export.ParseLogRequest(pos[0], q, time.Now(), loc)
-	if err != nil {
-		return usagef("export: %s", usage.ErrorMessage(err))
+		return usagef("export %s: --tz: %s", report.Name, usage.ErrorMessage(err))
 	}
 	secret, err := st.serverSecret(ctx, d.data, env.Getenv("USAGELOG_SECRET"))
 	if err != nil {
 		return err
 	}
-	privacy := usage.NewPrivacy(settings, secret, ws.ID)
-	var progress func(int)
-	stopCount, finish := func() {}, func(int) {}
-	if !*quiet {
-		// The total only sizes the bar, so it is counted beside the export
-		// rather than before it, and estimated where a store can do that
-		// for less: on ClickHouse the exact count is a FINAL read of its
-		// own, which slowed a million-row export by a tenth.
-		bar := newProgressBar(env, lr.Report.Name, -1, "rows")
-		var mu sync.Mutex
-		progress = func(n int) {
-			mu.Lock()
-			bar.Set64(int64(n))
-			mu.Unlock()
-		}
-		countCtx, cancel := context.WithCancel(ctx)
-		counted := make(chan struct{})
-		go func() {
-			defer close(counted)
-			count := func() (int64, error) { return lr.Count(countCtx, st.events, ws.ID, 0) }
-			if est, ok := st.events.(usage.LogEstimator); ok {
-				count = func() (int64, error) { return est.EstimateLogs(countCtx, ws.ID, lr.Filter) }
-			}
-			if total, err := count(); err == nil {
-				mu.Lock()
-				bar.ChangeMax64(total)
-				mu.Unlock()
-			}
-		}()
-		stopCount = sync.OnceFunc(func() { cancel(); <-counted })
-		defer stopCount()
-		finish = func(n int) { // an estimate may have been over
-			mu.Lock()
-			bar.ChangeMax64(int64(n))
-			bar.Set64(int64(n))
-			mu.Unlock()
+	filters := usage.FilterValues{}
+	for k, v := range q {
+		if k != "format" && k != "tz" {
+			filters[k] = v
 		}
 	}
-
+	job := export.Job{
+		Events: st.events, Workspace: ws, Privacy: usage.NewPrivacy(settings, secret, ws.ID),
+		Filters: filters, Format: q.Get("format"), Timezone: tz, Loc: loc,
+		Now: time.Now(), MaxRangeDays: -1, Names: flagName,
+	}
+	progress := func(int64, int64) {}
+	if !quiet && report.Fields != nil { // the usage-reports zip shows no rows
+		bar := newProgressBar(env, report.Name, -1, "rows")
+		job.Scanned = func(n int) { bar.Describe(fmt.Sprintf("%s: read %d events", report.Name, n)) }
+		shown := int64(-1)
+		progress = func(written, total int64) {
+			if total != shown && total >= 0 {
+				bar.ChangeMax64(total)
+				shown = total
+			}
+			bar.Set64(written)
+		}
+	}
+	run, err := report.Plan(job)
+	if err != nil {
+		return usagef("export %s: %s", report.Name, usage.ErrorMessage(err))
+	}
 	start := time.Now()
-	n, size, err := writeExport(ctx, *out, env, func(f io.Writer) (int, error) {
-		return lr.Run(ctx, st.events, ws.ID, privacy, export.NewWriter(lr.Format, f, lr.Report.Name), progress)
-	})
-	stopCount()
+	write, err := run.Start(ctx, progress)
 	if err != nil {
 		return err
 	}
-	finish(n)
-	if *out != "-" {
-		fmt.Fprintf(env.Stderr, "wrote %d rows (%s, %d bytes) to %s in %s\n", n, lr.Format, size, *out, time.Since(start).Round(time.Millisecond))
+	n, size, err := writeExport(ctx, out, env, write)
+	if err != nil {
+		return err
 	}
+	progress(int64(n), int64(n)) // an estimate may have been over
+	if out == "-" {
+		return nil
+	}
+	took := time.Since(start).Round(time.Millisecond)
+	if report.Fields == nil {
+		fmt.Fprintf(env.Stderr, "wrote the %s (%d bytes) to %s in %s\n", strings.ToLower(report.Title), size, out, took)
+		return nil
+	}
+	fmt.Fprintf(env.Stderr, "wrote %d %s rows (%s, %d bytes) to %s in %s\n", n, report.Name, run.Format, size, out, took)
 	return nil
+}
+
+// flagName spells a report parameter as the flag that gives it.
+func flagName(param string) string {
+	if param == "timezone" {
+		return "--tz"
+	}
+	return "--" + strings.ReplaceAll(param, "_", "-")
 }
 
 // exportGC lets the heap grow to five times what is live, rather than
@@ -236,99 +236,6 @@ func writeExport(ctx context.Context, path string, env Env, write func(io.Writer
 		return n, 0, fmt.Errorf("export: %w", err)
 	}
 	return n, info.Size(), nil
-}
-
-// exportUsageData writes a seed 001 usage export to a file.
-func exportUsageData(ctx context.Context, env Env, st *stores, ws usage.Workspace, settings usage.Settings, data string, u *export.UsageExport, q url.Values, out string, quiet bool) error {
-	for k := range q {
-		if k != "from" && k != "to" && k != "tz" && k != "format" {
-			return usagef("export %s: --%s does not apply (it takes --from, --to, --tz and --format)", u.Name, strings.ReplaceAll(k, "_", "-"))
-		}
-	}
-	if !q.Has("from") || !q.Has("to") {
-		return usagef("export %s: --from and --to are required", u.Name)
-	}
-	format, err := export.ParseFormat(q.Get("format"))
-	if err != nil {
-		return usagef("export: %v", err)
-	}
-	tz := cmp.Or(q.Get("tz"), settings.Timezone, "UTC")
-	rng, err := export.ResolveDates(q.Get("from"), q.Get("to"), tz, 0, export.RangeFields{From: "--from", To: "--to", Timezone: "--tz"})
-	if err != nil {
-		return usagef("export %s: %s", u.Name, usage.ErrorMessage(err))
-	}
-	secret, err := st.serverSecret(ctx, data, env.Getenv("USAGELOG_SECRET"))
-	if err != nil {
-		return err
-	}
-	events := st.events.ScanEvents(ctx, ws.ID, usage.KindActivity, rng.From, rng.To)
-	if !quiet {
-		bar := newProgressBar(env, u.Name+": reading activity", -1, "events")
-		events = counted(events, func(n int) { bar.Set64(int64(n)) })
-		defer bar.Finish()
-	}
-	start := time.Now()
-	rows, err := u.Aggregate(ctx, events, rng.Loc, usage.NewPrivacy(settings, secret, ws.ID))
-	if err != nil {
-		return err
-	}
-	n, size, err := writeExport(ctx, out, env, func(w io.Writer) (int, error) {
-		return export.Write(ctx, u.Definition, export.Rows(rows), rng.Loc, export.NewWriter(format, w, u.Name), nil)
-	})
-	if err != nil {
-		return err
-	}
-	if out != "-" {
-		fmt.Fprintf(env.Stderr, "wrote %d %s rows (%s, %d bytes) to %s in %s\n", n, u.Name, format, size, out, time.Since(start).Round(time.Millisecond))
-	}
-	return nil
-}
-
-// counted calls progress with the number of items passed so far, every
-// 10,000 items and at the end.
-func counted[T any](seq iter.Seq2[T, error], progress func(int)) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		n := 0
-		defer func() { progress(n) }()
-		for v, err := range seq {
-			if n++; n%10_000 == 0 {
-				progress(n)
-			}
-			if !yield(v, err) {
-				return
-			}
-		}
-	}
-}
-
-// exportUsageReports writes the seed 003 zip: the last 6 months and the
-// last year before now.
-func exportUsageReports(ctx context.Context, env Env, st *stores, ws usage.Workspace, settings usage.Settings, q url.Values, out string) error {
-	for k := range q {
-		if k != "tz" && k != "format" {
-			return usagef("export usage-reports: --%s does not apply (it covers the last 6 months and the last year; it takes --tz)", strings.ReplaceAll(k, "_", "-"))
-		}
-	}
-	if f := q.Get("format"); f != "" && f != "zip" {
-		return usagef("export usage-reports: it is a zip of two workbooks, not %s", f)
-	}
-	loc, err := usage.LoadLocation(cmp.Or(q.Get("tz"), settings.Timezone))
-	if err != nil {
-		return usagef("export usage-reports: --tz: %s", usage.ErrorMessage(err))
-	}
-	start := time.Now()
-	reports, err := export.LoadUsageReports(ctx, st.events, ws.ID, start)
-	if err != nil {
-		return err
-	}
-	_, size, err := writeExport(ctx, out, env, func(w io.Writer) (int, error) { return 0, reports.Write(ctx, w, loc) })
-	if err != nil {
-		return err
-	}
-	if out != "-" {
-		fmt.Fprintf(env.Stderr, "wrote the usage reports (%d bytes) to %s in %s\n", size, out, time.Since(start).Round(time.Millisecond))
-	}
-	return nil
 }
 
 // newProgressBar draws progress on stderr: a bar with count and rate when

@@ -5,8 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/usage"
@@ -27,10 +31,49 @@ type Job struct {
 	Timezone string
 	Loc      *time.Location
 	// Now reads relative periods; MaxRangeDays bounds an activity
-	// export's range; RowLimit bounds the rows (0: none).
+	// export's range (0: DefaultMaxRangeDays, -1: none); RowLimit bounds
+	// the rows (0: none).
 	Now          time.Time
 	MaxRangeDays int
 	RowLimit     int64
+	// Names spells a parameter ("from", "status_class", "format",
+	// "timezone") as the caller takes it, for errors: nil is an export
+	// job's JSON (filters.from, format, timezone); the CLI gives its flags.
+	Names func(param string) string
+	// Scanned, when set, hears how many events a report that aggregates
+	// them before its first row has read so far.
+	Scanned func(events int)
+}
+
+// name spells param as the job's caller takes it.
+func (j Job) name(param string) string {
+	switch {
+	case j.Names != nil:
+		return j.Names(param)
+	case param == "format" || param == "timezone":
+		return param
+	}
+	return "filters." + param
+}
+
+// scanned passes events on, telling j.Scanned how many have gone by every
+// 10,000 and at the end.
+func (j Job) scanned(events iter.Seq2[*usage.Event, error]) iter.Seq2[*usage.Event, error] {
+	if j.Scanned == nil {
+		return events
+	}
+	return func(yield func(*usage.Event, error) bool) {
+		n := 0
+		defer func() { j.Scanned(n) }()
+		for e, err := range events {
+			if n++; n%10_000 == 0 {
+				j.Scanned(n)
+			}
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
 }
 
 // Run is a report planned for one workspace.
@@ -70,6 +113,9 @@ func planLogs(name string) func(Job) (*Run, error) {
 				return fmt.Sprintf("%s/%d/%s-%s.%s", lr.Report.Name, j.Workspace.ID, base, suffix, lr.Format)
 			},
 			Start: func(ctx context.Context, progress func(written, total int64)) (func(io.Writer) (int, error), error) {
+				if j.RowLimit == 0 {
+					return func(w io.Writer) (int, error) { return runCounting(ctx, j, lr, w, progress) }, nil
+				}
 				total, err := lr.Count(ctx, j.Events, j.Workspace.ID, j.RowLimit)
 				if err != nil {
 					return nil, err
@@ -84,27 +130,54 @@ func planLogs(name string) func(Job) (*Run, error) {
 	}
 }
 
+// runCounting writes lr's rows with no row limit to check: the total then
+// only sizes progress, so it is counted beside the export rather than
+// before it, and estimated where the store can do that for less (on
+// ClickHouse the exact count is a FINAL read of its own, which slowed a
+// million-row export by a tenth). Progress reports -1 as the total until
+// the count is in.
+func runCounting(ctx context.Context, j Job, lr LogRequest, w io.Writer, progress func(written, total int64)) (int, error) {
+	var total atomic.Int64
+	total.Store(-1)
+	countCtx, cancel := context.WithCancel(ctx)
+	counted := make(chan struct{})
+	go func() {
+		defer close(counted)
+		count := func() (int64, error) { return lr.Count(countCtx, j.Events, j.Workspace.ID, 0) }
+		if est, ok := j.Events.(usage.LogEstimator); ok {
+			count = func() (int64, error) { return est.EstimateLogs(countCtx, j.Workspace.ID, lr.Filter) }
+		}
+		if n, err := count(); err == nil {
+			total.Store(n)
+		}
+	}()
+	defer func() { cancel(); <-counted }()
+	progress(0, -1)
+	return lr.Run(ctx, j.Events, j.Workspace.ID, j.Privacy, NewWriter(lr.Format, w, lr.Report.Name),
+		func(n int) { progress(int64(n), total.Load()) })
+}
+
 // planActivity plans an activity export (users … api-keys) from the job's
 // from and to.
 func planActivity(u *UsageExport) func(Job) (*Run, error) {
 	return func(j Job) (*Run, error) {
-		for k := range j.Filters {
+		for _, k := range slices.Sorted(maps.Keys(j.Filters)) {
 			if k != "from" && k != "to" {
-				return nil, usage.Errorf(usage.EInvalid, "filters: %s takes from and to, not %q", u.Name, k)
+				return nil, usage.Errorf(usage.EInvalid, "%s does not apply to %s (it takes %s and %s)", j.name(k), u.Name, j.name("from"), j.name("to"))
 			}
 		}
 		from, to := url.Values(j.Filters).Get("from"), url.Values(j.Filters).Get("to")
 		if from == "" || to == "" {
-			return nil, usage.Errorf(usage.EInvalid, "filters: %s needs from and to (dates like 2026-03-01)", u.Name)
+			return nil, usage.Errorf(usage.EInvalid, "%s and %s are required: %s aggregates from and to (dates like 2026-03-01)", j.name("from"), j.name("to"), u.Name)
 		}
-		rng, err := ResolveDates(from, to, j.Timezone, cmp.Or(j.MaxRangeDays, DefaultMaxRangeDays),
-			RangeFields{From: "filters.from", To: "filters.to", Timezone: "timezone"})
+		rng, err := ResolveDates(from, to, j.Timezone, max(cmp.Or(j.MaxRangeDays, DefaultMaxRangeDays), 0),
+			RangeFields{From: j.name("from"), To: j.name("to"), Timezone: j.name("timezone")})
 		if err != nil {
 			return nil, err
 		}
 		format, err := ParseFormat(j.Format)
 		if err != nil {
-			return nil, usage.Errorf(usage.EInvalid, "format: %v", err)
+			return nil, usage.Errorf(usage.EInvalid, "%s: %v", j.name("format"), err)
 		}
 		return PlanActivity(j, u, rng, format), nil
 	}
@@ -118,7 +191,7 @@ func PlanActivity(j Job, u *UsageExport, rng UsageRange, format Format) *Run {
 		Path: func(suffix string) string { return rng.FilePath(u.Name, j.Workspace.ID, suffix, format) },
 		Start: func(ctx context.Context, progress func(written, total int64)) (func(io.Writer) (int, error), error) {
 			progress(0, -1)
-			rows, err := u.Aggregate(ctx, j.Events.ScanEvents(ctx, j.Workspace.ID, usage.KindActivity, rng.From, rng.To), rng.Loc, j.Privacy)
+			rows, err := u.Aggregate(ctx, j.scanned(j.Events.ScanEvents(ctx, j.Workspace.ID, usage.KindActivity, rng.From, rng.To)), rng.Loc, j.Privacy)
 			if err != nil {
 				return nil, err
 			}
@@ -139,10 +212,11 @@ func PlanActivity(j Job, u *UsageExport, rng UsageRange, format Format) *Run {
 // last year.
 func planUsageReports(j Job) (*Run, error) {
 	if len(j.Filters) > 0 {
-		return nil, usage.Errorf(usage.EInvalid, "filters: usage-reports takes none (it covers the last 6 months and the last year)")
+		k := slices.Sorted(maps.Keys(j.Filters))[0]
+		return nil, usage.Errorf(usage.EInvalid, "%s does not apply to usage-reports (it covers the last 6 months and the last year)", j.name(k))
 	}
 	if f := j.Format; f != "" && f != "zip" {
-		return nil, usage.Errorf(usage.EInvalid, "format: usage-reports is a zip of two workbooks, not %q", f)
+		return nil, usage.Errorf(usage.EInvalid, "%s: usage-reports is a zip of two workbooks, not %q", j.name("format"), f)
 	}
 	return &Run{
 		Format: "zip", FileName: UsageReportsName,

@@ -2,7 +2,6 @@ package export
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/usage"
@@ -38,16 +37,27 @@ const DefaultMaxRangeDays = 366
 // includes that millisecond. Errors name the field; a range longer than
 // maxDays is usage.EUnprocessable.
 func (r UsageRequest) Resolve(maxDays int) (UsageRange, error) {
-	from, loc, err := r.From.resolve("from", false)
+	return r.resolve(maxDays, [2]boundNames{
+		{`field "from"`, `field "from.date"`, `field "from.timezone"`},
+		{`field "to"`, `field "to.date"`, `field "to.timezone"`},
+	})
+}
+
+// boundNames name a range bound's fields in errors: the bound, its date
+// and its timezone.
+type boundNames struct{ bound, date, timezone string }
+
+func (r UsageRequest) resolve(maxDays int, names [2]boundNames) (UsageRange, error) {
+	from, loc, err := r.From.resolve(names[0], false)
 	if err != nil {
 		return UsageRange{}, err
 	}
-	to, _, err := r.To.resolve("to", true)
+	to, _, err := r.To.resolve(names[1], true)
 	if err != nil {
 		return UsageRange{}, err
 	}
 	if !from.Before(to) {
-		return UsageRange{}, usage.Errorf(usage.EInvalid, "field \"from.date\": %s is after \"to.date\" %s", from.Format(time.RFC3339), to.Add(-time.Millisecond).Format(time.RFC3339))
+		return UsageRange{}, usage.Errorf(usage.EInvalid, "%s: %s is after %s %s", names[0].date, from.Format(time.RFC3339), names[1].date, to.Add(-time.Millisecond).Format(time.RFC3339))
 	}
 	if maxDays > 0 && to.Sub(from) > time.Duration(maxDays)*24*time.Hour {
 		days := to.Sub(from).Hours() / 24
@@ -64,27 +74,25 @@ type RangeFields struct{ From, To, Timezone string }
 // as Resolve does the API's body; its errors name the fields as names
 // gives them.
 func ResolveDates(from, to, tz string, maxDays int, names RangeFields) (UsageRange, error) {
-	rng, err := UsageRequest{From: &RangeBound{Date: &from, Timezone: &tz}, To: &RangeBound{Date: &to, Timezone: &tz}}.Resolve(maxDays)
-	if err != nil {
-		msg := strings.NewReplacer(`field "from.date"`, names.From, `field "to.date"`, names.To, `field "from.timezone"`, names.Timezone).Replace(usage.ErrorMessage(err))
-		return UsageRange{}, usage.Errorf(usage.ErrorCode(err), "%s", msg)
-	}
-	return rng, nil
+	return UsageRequest{From: &RangeBound{Date: &from, Timezone: &tz}, To: &RangeBound{Date: &to, Timezone: &tz}}.resolve(maxDays, [2]boundNames{
+		{names.From, names.From, names.Timezone},
+		{names.To, names.To, names.Timezone},
+	})
 }
 
-func (b *RangeBound) resolve(name string, upper bool) (time.Time, *time.Location, error) {
+func (b *RangeBound) resolve(names boundNames, upper bool) (time.Time, *time.Location, error) {
 	if b == nil {
-		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "field %q is required: {\"date\":\"2024-01-01T00:00:00.000Z\",\"timezone\":\"UTC\"}", name)
+		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "%s is required: {\"date\":\"2024-01-01T00:00:00.000Z\",\"timezone\":\"UTC\"}", names.bound)
 	}
 	if b.Timezone == nil || *b.Timezone == "" {
-		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "field %q is required (an IANA name such as \"UTC\" or \"Europe/Berlin\")", name+".timezone")
+		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "%s is required (an IANA name such as \"UTC\" or \"Europe/Berlin\")", names.timezone)
 	}
 	loc, err := usage.LoadLocation(*b.Timezone)
 	if err != nil {
-		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "field %q: %s", name+".timezone", usage.ErrorMessage(err))
+		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "%s: %s", names.timezone, usage.ErrorMessage(err))
 	}
 	if b.Date == nil || *b.Date == "" {
-		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "field %q is required (ISO 8601, such as \"2024-01-01T00:00:00.000Z\")", name+".date")
+		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "%s is required (ISO 8601, such as \"2024-01-01T00:00:00.000Z\")", names.date)
 	}
 	s := *b.Date
 	if d, err := time.ParseInLocation(time.DateOnly, s, loc); err == nil {
@@ -100,7 +108,7 @@ func (b *RangeBound) resolve(name string, upper bool) (time.Time, *time.Location
 		}
 	}
 	if err != nil {
-		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "field %q: %q is not an ISO 8601 date (want e.g. \"2024-01-31T23:59:59.999Z\" or \"2024-01-31\")", name+".date", s)
+		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "%s: %q is not an ISO 8601 date (want e.g. \"2024-01-31T23:59:59.999Z\" or \"2024-01-31\")", names.date, s)
 	}
 	t := time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), wall.Nanosecond(), loc).Truncate(time.Millisecond)
 	if upper {
