@@ -84,3 +84,5 @@ go test -count=1 -run 'SheetLimit' ./internal/export/
 # The console in Chromium on about 2,400,000 demo events, from the summaries.
 go test -count=1 -run 'ConsoleAtScale' -v ./internal/cli/
 
+echo "== go test -fuzz (security-relevant parsers, briefly)"
+go test -run '^$' -fuzz '^FuzzSafeNext$' -fuzztime 20s ./internal/console/

@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -275,9 +277,24 @@ func (c *Console) showLogin(w http.ResponseWriter, r *http.Request, status int, 
 	c.render(w, status, "login.html", map[string]any{"Title": "Sign in", "CSRF": token, "Email": email, "Problem": problem, "Next": safeNext(r.FormValue("next"))})
 }
 
-// safeNext keeps redirects after sign-in on this site.
+// safeNext keeps redirects after sign-in on this site: only a plain path
+// (with a query) goes through, else "/". Browsers drop tabs and newlines
+// from a Location and read a backslash as a slash, so "/\t/evil.example"
+// that Go parses as a path leaves the site: control characters and
+// backslashes are refused outright, then whatever is not a path on this
+// host to Go's parser.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || len(next) > 2048 {
+		return "/"
+	}
+	for _, c := range []byte(next) {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(next, "//") {
 		return "/"
 	}
 	return next
@@ -294,7 +311,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	password := r.PostFormValue("password")
 	now := c.cfg.Now()
 	ip := capture.ClientIP(r, nil) // the peer: X-Forwarded-For is not trusted here
-	if wait := c.throttle.locked(now, "email:"+email, "ip:"+ip); wait > 0 {
+	if wait := c.throttle.try(now, "email:"+email, "ip:"+ip); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		c.showLogin(w, r, http.StatusTooManyRequests, email, fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", int(wait.Minutes())+1))
 		return
@@ -306,12 +323,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !usage.CheckPassword(m.PasswordHash, password) {
-		c.throttle.fail(now, "email:"+email, "ip:"+ip)
 		c.log.Info("console: sign-in failed", "email", email, "ip", ip)
 		c.showLogin(w, r, http.StatusUnauthorized, email, "Wrong email or password.")
 		return
 	}
 	c.throttle.reset("email:" + email)
+	c.throttle.forgive(now, "ip:"+ip)
 	token := usage.RandomToken(32)
 	sess := usage.Session{Hash: usage.HashToken(token), MemberID: m.ID, CSRF: usage.RandomToken(24), CreatedAt: now, ExpiresAt: now.Add(c.cfg.SessionTTL)}
 	if err := c.cfg.Meta.CreateSession(r.Context(), sess); err != nil {
@@ -393,27 +410,38 @@ func newThrottle(max int, window time.Duration, keys int) *throttle {
 	return &throttle{max: max, window: window, fails: fails}
 }
 
-// locked returns how long any of keys stays locked.
-func (t *throttle) locked(now time.Time, keys ...string) time.Duration {
+// try is a sign-in attempt for keys, checked and counted in one step: it
+// returns how long one of them stays locked, or counts the attempt as a
+// failure of each, to be forgiven if it succeeds. Checking first and
+// counting after the password check let 30 parallel attempts all through.
+func (t *throttle) try(now time.Time, keys ...string) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var wait time.Duration
 	for _, k := range keys {
 		recent := t.recent(now, k)
 		if len(recent) >= t.max {
-			if w := recent[len(recent)-t.max].Add(t.window).Sub(now); w > wait {
-				wait = w
-			}
+			wait = max(wait, recent[len(recent)-t.max].Add(t.window).Sub(now))
+		}
+	}
+	if wait == 0 {
+		for _, k := range keys {
+			t.fails.Add(k, append(t.recent(now, k), now))
 		}
 	}
 	return wait
 }
 
-func (t *throttle) fail(now time.Time, keys ...string) {
+// forgive takes back key's failure counted at now by try.
+func (t *throttle) forgive(now time.Time, key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, k := range keys {
-		t.fails.Add(k, append(t.recent(now, k), now))
+	list := t.recent(now, key)
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].Equal(now) {
+			t.fails.Add(key, slices.Delete(slices.Clone(list), i, i+1))
+			return
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -242,5 +243,68 @@ func TestHostileInputIsEscaped(t *testing.T) {
 	}
 	if p.header.Get("Content-Security-Policy") == "" {
 		t.Error("no CSP header")
+	}
+}
+
+// TestSignInThrottleParallel sends 30 wrong passwords at once: the check
+// and the count are one step, so no more than the allowed 3 are tried.
+func TestSignInThrottleParallel(t *testing.T) {
+	s := newSite(t)
+	s.member("acme", "ann@acme.example", usage.RoleAdmin)
+	b := s.browser()
+	token := csrf(t, s.get(b, "/login").body)
+	u, _ := url.Parse(s.url + "/login")
+	cookies := b.Jar.Cookies(u)
+	statuses := make(chan int, 30)
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", s.url+"/login", strings.NewReader(url.Values{"email": {"ann@acme.example"}, "password": {"wrong password!"}, "csrf": {token}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for _, c := range cookies {
+				req.AddCookie(c)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for st := range statuses {
+		counts[st]++
+	}
+	if counts[http.StatusUnauthorized] != 3 || counts[http.StatusTooManyRequests] != 27 {
+		t.Errorf("30 parallel wrong passwords: %v, want 3 tried (401) and 27 refused (429)", counts)
+	}
+}
+
+// TestSignInRedirectStaysOnSite signs in with hostile "next" values: the
+// redirect stays on this site, as a browser reads the Location.
+func TestSignInRedirectStaysOnSite(t *testing.T) {
+	s := newSite(t)
+	s.member("acme", "ann@acme.example", usage.RoleAdmin)
+	for next, want := range map[string]string{
+		"/\t/evil.example":           "/",
+		"/\n/evil.example":           "/",
+		"/\\evil.example":            "/",
+		"//evil.example":             "/",
+		"https://evil.example/":      "/",
+		"/%09/evil.example":          "/%09/evil.example",
+		"javascript:alert(1)":        "/",
+		"/logs?status=404&period=7d": "/logs?status=404&period=7d",
+	} {
+		b := s.browser()
+		p := s.post(b, "/login", url.Values{"email": {"ann@acme.example"}, "password": {"correct horse battery"}, "csrf": {csrf(t, s.get(b, "/login").body)}, "next": {next}})
+		if p.status != http.StatusSeeOther || p.header.Get("Location") != want {
+			t.Errorf("next %q: %d Location %q, want %q", next, p.status, p.header.Get("Location"), want)
+		}
 	}
 }

@@ -11,29 +11,36 @@ import (
 func TestThrottleBounded(t *testing.T) {
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	th := newThrottle(2, time.Minute, 3)
-	th.fail(now, "email:victim")
-	th.fail(now, "email:victim")
-	if th.locked(now, "email:victim") == 0 {
+	th.try(now, "email:victim")
+	th.try(now, "email:victim")
+	if !locked(th, now, "email:victim") {
 		t.Fatal("two failures of two allowed: not locked")
 	}
-	th.fail(now, "ip:a", "ip:b")
-	if th.locked(now, "email:victim") == 0 {
+	th.try(now, "ip:a", "ip:b")
+	if !locked(th, now, "email:victim") {
 		t.Error("a full throttle wiped the lock in force")
 	}
-	if th.locked(now.Add(time.Minute), "email:victim") != 0 {
+	if locked(th, now.Add(time.Minute), "email:victim") {
 		t.Error("still locked after the window")
 	}
-	th.fail(now, "email:victim")
-	th.fail(now, "email:victim")
-	th.fail(now, "ip:c")
+	th.try(now, "email:victim")
+	th.try(now, "email:victim")
+	th.try(now, "ip:c")
 	if got := th.fails.Len(); got != 3 {
 		t.Errorf("throttle holds %d keys, want at most 3", got)
 	}
-	if th.locked(now, "email:victim") == 0 {
+	if !locked(th, now, "email:victim") {
 		t.Error("the most recent lock was pushed out before older keys")
 	}
-	th.fail(now, "ip:d", "ip:e", "ip:f")
-	if th.locked(now, "email:victim") != 0 {
+	th.try(now, "ip:d", "ip:e", "ip:f")
+	if locked(th, now, "email:victim") {
 		t.Error("three newer keys did not push out the oldest")
 	}
+}
+
+// locked reads whether key is locked at now without counting an attempt.
+func locked(th *throttle, now time.Time, key string) bool {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	return len(th.recent(now, key)) >= th.max
 }
