@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -220,8 +221,31 @@ func (s *Server) routes() {
 	s.api("PATCH /api/v1/workspace/settings", usage.ScopeWorkspaceAdmin, groupAdmin, s.handlePatchSettings)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		info(r).api = true
+		if allow := s.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.writeError(w, r, usage.Errorf(usage.EMethodNotAllowed, "%s %s: this endpoint takes %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+			return
+		}
 		s.writeError(w, r, usage.Refusal(usage.GatewayEndpointNotFound, ""))
 	})
+}
+
+// allowed lists the methods another route takes at r's path: the mux
+// answers a wrong method with 405 itself only where no catch-all route
+// matches, and "/" matches everything.
+func (s *Server) allowed(r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if slices.Contains(allow, "GET") {
+		allow = append(allow, "HEAD")
+	}
+	return allow
 }
 
 // Handle mounts another handler (the console) on the server's mux, so that

@@ -415,3 +415,26 @@ func TestHealthReadyMetrics(t *testing.T) {
 		t.Errorf("readyz with a closed store: %d %s", r.status, r.body)
 	}
 }
+
+// TestWrongMethod: a path that exists answers another method with 405 and
+// the methods it takes; a path that does not is still 404 4041.
+func TestWrongMethod(t *testing.T) {
+	h := newHarness(t, 0)
+	reader := h.key(h.ws, usage.ScopeLogsRead)
+	for _, c := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"DELETE", "/api/v1/logs", 405, "GET, HEAD"},
+		{"PUT", "/api/v1/exports", 405, "GET, POST, HEAD"},
+		{"POST", "/api/v1/exports/job_x", 405, "GET, DELETE, HEAD"},
+		{"GET", "/api/v1/events", 405, "POST"},
+		{"DELETE", "/api/v1/nothing", 404, ""},
+	} {
+		r := h.do(c.method, c.path, reader, "", nil)
+		if r.status != c.status || r.header.Get("Allow") != c.allow {
+			t.Errorf("%s %s: %d Allow %q, want %d %q: %s", c.method, c.path, r.status, r.header.Get("Allow"), c.status, c.allow, r.body)
+		}
+	}
+}

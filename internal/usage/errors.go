@@ -22,6 +22,10 @@ const (
 	EGone          Code = "gone"          // 410
 	ERateLimited   Code = "rate_limited"  // 429
 	EInternal      Code = "internal"      // 500
+	// EMethodNotAllowed is a method the path does not take: 405.
+	EMethodNotAllowed Code = "method_not_allowed"
+	// EUnsupportedMedia is a body encoding or type not taken: 415.
+	EUnsupportedMedia Code = "unsupported_media_type"
 )
 
 // Error is an error whose message is safe to show to the caller.
@@ -42,16 +46,18 @@ func Errorf(code Code, format string, args ...any) *Error {
 
 // httpStatus is the status of each code.
 var httpStatus = map[Code]int{
-	EInvalid:       http.StatusBadRequest,
-	EUnauthorized:  http.StatusUnauthorized,
-	EForbidden:     http.StatusForbidden,
-	EGone:          http.StatusGone,
-	ENotFound:      http.StatusNotFound,
-	EConflict:      http.StatusConflict,
-	ETooLarge:      http.StatusRequestEntityTooLarge,
-	EUnprocessable: http.StatusUnprocessableEntity,
-	ERateLimited:   http.StatusTooManyRequests,
-	EInternal:      http.StatusInternalServerError,
+	EInvalid:          http.StatusBadRequest,
+	EUnauthorized:     http.StatusUnauthorized,
+	EForbidden:        http.StatusForbidden,
+	EGone:             http.StatusGone,
+	ENotFound:         http.StatusNotFound,
+	EConflict:         http.StatusConflict,
+	ETooLarge:         http.StatusRequestEntityTooLarge,
+	EUnprocessable:    http.StatusUnprocessableEntity,
+	ERateLimited:      http.StatusTooManyRequests,
+	EInternal:         http.StatusInternalServerError,
+	EMethodNotAllowed: http.StatusMethodNotAllowed,
+	EUnsupportedMedia: http.StatusUnsupportedMediaType,
 }
 
 // HTTPStatus is the HTTP status that answers err: its code's, 500 for an
