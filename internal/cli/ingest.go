@@ -27,6 +27,7 @@ func ingestCmd(ctx context.Context, args []string, env Env) error {
 	server := fs.String("server", "", "URL of a running usagelog to send the events to, instead of the local store")
 	token := fs.String("token", "", "key with the EVENTS_WRITE scope, with --server")
 	format := fs.String("format", "", "ndjson, json or csv (default: from the file name, else from its first bytes)")
+	maxFuture := fs.Duration("max-future", ingest.DefaultMaxFuture, "how far ahead of this machine's clock an event's time may be (local store only; a server applies its own)")
 	files, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -41,9 +42,14 @@ func ingestCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	if *maxFuture <= 0 {
+		return usagef("ingest: --max-future must be positive")
+	}
 
 	var send ingest.AppendFunc
+	ahead := *maxFuture
 	if *server != "" {
+		ahead = 0
 		client := &ingest.Client{BaseURL: *server, Token: *token}
 		send = func(ctx context.Context, batch []usage.Event) (usage.AppendResult, error) {
 			res, err := client.Send(ctx, batch)
@@ -70,7 +76,7 @@ func ingestCmd(ctx context.Context, args []string, env Env) error {
 	rejected := 0
 	start := time.Now()
 	for _, name := range files {
-		res, rej, err := ingestFile(ctx, name, forced, send, env)
+		res, rej, err := ingestFile(ctx, name, forced, ahead, send, env)
 		total.Inserted += res.Inserted
 		total.Duplicates += res.Duplicates
 		rejected += rej
@@ -104,7 +110,9 @@ func parseFormat(s string) (*ingest.Format, error) {
 	return &f, nil
 }
 
-func ingestFile(ctx context.Context, name string, forced *ingest.Format, send ingest.AppendFunc, env Env) (usage.AppendResult, int, error) {
+// ingestFile loads one file; events dated more than ahead after now are
+// rejected (0: the server judges).
+func ingestFile(ctx context.Context, name string, forced *ingest.Format, ahead time.Duration, send ingest.AppendFunc, env Env) (usage.AppendResult, int, error) {
 	var r io.Reader
 	if name == "-" {
 		r = env.Stdin
@@ -128,6 +136,9 @@ func ingestFile(ctx context.Context, name string, forced *ingest.Format, send in
 		format = ingest.Sniff(br)
 	}
 	dec := ingest.NewDecoder(br, format)
+	if ahead > 0 {
+		dec.RefuseFuture(time.Now(), ahead)
+	}
 	sum, err := ingest.Load(ctx, dec, ingestBatch, send, func(rec ingest.Record) {
 		switch n := rec.Line; {
 		case n > 0 && printed < maxRejectedPrinted:

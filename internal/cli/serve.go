@@ -16,6 +16,7 @@ import (
 	"github.com/usagelog/usagelog/internal/demo"
 	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/httpapi"
+	"github.com/usagelog/usagelog/internal/ingest"
 	"github.com/usagelog/usagelog/internal/jobs"
 	"github.com/usagelog/usagelog/internal/localfs"
 	"github.com/usagelog/usagelog/internal/s3files"
@@ -33,6 +34,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	demoSeed := fs.Uint64("demo-seed", 1, "seed of the demo data: the same seed gives the same data")
 	demoScale := fs.Float64("demo-scale", 1, "volume of the demo data (1: about 240,000 events)")
 	maxBody := fs.Int64("max-body", httpapi.DefaultMaxBodyBytes, "largest ingest body in bytes")
+	maxFuture := fs.Duration("max-future", ingest.DefaultMaxFuture, "how far ahead of this server's clock an event's time may be")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	var limits httpapi.RateLimits
 	fs.IntVar(&limits.Ingest, "rate-ingest", httpapi.DefaultRateLimits.Ingest, "ingest calls a minute per key")
@@ -76,6 +78,9 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	if *maxBody <= 0 {
 		return usagef("--max-body must be positive")
+	}
+	if *maxFuture <= 0 {
+		return usagef("--max-future must be positive")
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
@@ -155,7 +160,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	api, err := httpapi.New(httpapi.Config{
-		Events: st.events, Meta: st.meta, Logger: log, Metrics: metrics, MaxBodyBytes: *maxBody,
+		Events: st.events, Meta: st.meta, Logger: log, Metrics: metrics, MaxBodyBytes: *maxBody, MaxFuture: *maxFuture,
 		Recorder: rec, RateLimits: limits, ExportRowLimit: *rowLimit,
 		Files: files, Signer: signer, Links: links, Secret: key,
 		MaxRangeDays: *maxRangeDays, ExportConcurrency: *concurrency, Session: con.Session, Jobs: runner,

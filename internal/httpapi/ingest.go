@@ -46,7 +46,9 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, c *caller)
 	if err != nil {
 		return err
 	}
-	res, err := s.ingest(r, c.Workspace.ID, ingest.NewDecoder(body, format))
+	dec := ingest.NewDecoder(body, format)
+	dec.RefuseFuture(s.now(), s.maxFuture)
+	res, err := s.ingest(r, c.Workspace.ID, dec)
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		// Batches before the limit are stored; ids make re-sending them

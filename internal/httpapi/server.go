@@ -3,6 +3,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/usagelog/usagelog/capture"
 	"github.com/usagelog/usagelog/internal/export"
+	"github.com/usagelog/usagelog/internal/ingest"
 	"github.com/usagelog/usagelog/internal/jobs"
 	"github.com/usagelog/usagelog/internal/signedurl"
 	"github.com/usagelog/usagelog/internal/summary"
@@ -31,6 +33,9 @@ type Config struct {
 	Metrics *Metrics
 	// MaxBodyBytes bounds an ingest body; default 10 MiB.
 	MaxBodyBytes int64
+	// MaxFuture is how far ahead of the clock an event's time may be;
+	// default ingest.DefaultMaxFuture.
+	MaxFuture time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Recorder, when set, records every API call as an api_request event
@@ -93,15 +98,16 @@ func (c *Config) Validate() error {
 
 // Server serves the HTTP API.
 type Server struct {
-	events  usage.EventStore
-	meta    usage.MetaStore
-	log     *slog.Logger
-	metrics *Metrics
-	maxBody int64
-	now     func() time.Time
-	mux     *http.ServeMux
-	rec     *Recorder
-	limits  *limiter
+	events    usage.EventStore
+	meta      usage.MetaStore
+	log       *slog.Logger
+	metrics   *Metrics
+	maxBody   int64
+	maxFuture time.Duration
+	now       func() time.Time
+	mux       *http.ServeMux
+	rec       *Recorder
+	limits    *limiter
 	// exportRowLimit applies to workspaces that set none.
 	exportRowLimit int64
 	files          usage.FileStore
@@ -128,7 +134,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		events: cfg.Events, meta: cfg.Meta, log: cfg.Logger, metrics: cfg.Metrics,
-		maxBody: cfg.MaxBodyBytes, now: cfg.Now, mux: http.NewServeMux(),
+		maxBody: cfg.MaxBodyBytes, maxFuture: cmp.Or(cfg.MaxFuture, ingest.DefaultMaxFuture), now: cfg.Now, mux: http.NewServeMux(),
 		rec: cfg.Recorder, limits: newLimiter(cfg.RateLimits), exportRowLimit: cfg.ExportRowLimit,
 		files: cfg.Files, signer: cfg.Signer, links: cfg.Links, secret: cfg.Secret, maxRangeDays: cfg.MaxRangeDays,
 		running: &exportSlots{max: cfg.ExportConcurrency, running: map[int64]int{}}, session: cfg.Session,

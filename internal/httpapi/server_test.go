@@ -175,6 +175,7 @@ func TestIngest(t *testing.T) {
 		{"all duplicates is fine", "application/x-ndjson", good, 200, 0, 1, nil},
 		{"nothing valid", "application/x-ndjson", `{"kind":"api_request"}`, 400, 0, 0, []string{`1: field "id": required`}},
 		{"empty body", "application/x-ndjson", "", 400, 0, 0, nil},
+		{"far in the future", "application/x-ndjson", `{"kind":"api_request","id":"f1","time":"9999-01-01T00:00:00Z","status":200}`, 400, 0, 0, []string{`1: field "time": 9999-01-01T00:00:00.000Z is more than 24h0m0s ahead`}},
 		{"unsupported type", "text/plain", good, 400, 0, 0, nil},
 	}
 	for _, tt := range tests {

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -40,6 +41,10 @@ type Record struct {
 
 // Decoder reads events one at a time.
 type Decoder struct {
+	// latest, when not zero, is the latest time taken (RefuseFuture).
+	latest time.Time
+	ahead  time.Duration
+
 	r      *bufio.Reader
 	format Format
 	line   int
@@ -100,13 +105,31 @@ func (d *Decoder) Next() (Record, error) {
 	if d.done {
 		return Record{}, io.EOF
 	}
+	var rec Record
+	var err error
 	switch d.format {
 	case JSONArray:
-		return d.nextArray()
+		rec, err = d.nextArray()
 	case CSV:
-		return d.nextCSV()
+		rec, err = d.nextCSV()
+	default:
+		rec, err = d.nextLine()
 	}
-	return d.nextLine()
+	if err == nil && rec.Err == nil && !d.latest.IsZero() && rec.Event.Time.After(d.latest) {
+		rec.Err = fmt.Errorf("field \"time\": %s is more than %s ahead of the server's clock (%s)",
+			rec.Event.Time.UTC().Format(rfc3339ms), d.ahead, d.latest.Add(-d.ahead).UTC().Format(time.RFC3339))
+	}
+	return rec, err
+}
+
+// DefaultMaxFuture is how far ahead of the clock an event may be dated
+// unless configured: clocks disagree by seconds, not a day.
+const DefaultMaxFuture = 24 * time.Hour
+
+// RefuseFuture rejects events dated more than ahead after now: a time far
+// in the future would stay on top of every view.
+func (d *Decoder) RefuseFuture(now time.Time, ahead time.Duration) {
+	d.latest, d.ahead = now.Add(ahead), ahead
 }
 
 func (d *Decoder) nextLine() (Record, error) {

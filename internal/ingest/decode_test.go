@@ -158,3 +158,32 @@ func FuzzDecodeCSV(f *testing.F) {
 		}
 	})
 }
+
+func TestRefuseFuture(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	body := `{"kind":"user_seen","id":"1","time":"2026-11-27T11:59:59Z","system":"J"}
+{"kind":"user_seen","id":"2","time":"2026-11-27T12:00:00.001Z","system":"J"}
+{"kind":"user_seen","id":"3","time":"9999-12-31T23:59:59Z","system":"J"}
+`
+	dec := NewDecoder(strings.NewReader(body), NDJSON)
+	dec.RefuseFuture(now, 24*time.Hour)
+	var errs []string
+	for {
+		rec, err := dec.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := ""
+		if rec.Err != nil {
+			e = rec.Err.Error()
+		}
+		errs = append(errs, e)
+	}
+	want := []string{"", `field "time": 2026-11-27T12:00:00.001Z is more than 24h0m0s ahead of the server's clock (2026-11-26T12:00:00Z)`, `field "time": 9999-12-31T23:59:59.000Z is more than 24h0m0s ahead`}
+	if len(errs) != 3 || errs[0] != "" || errs[1] != want[1] || !strings.HasPrefix(errs[2], want[2]) {
+		t.Errorf("errors %q, want %q", errs, want)
+	}
+}
