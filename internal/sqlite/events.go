@@ -59,14 +59,21 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	if len(events) == 0 {
 		return res, nil
 	}
+	// Of two events of the batch with one id, the first sent is kept,
+	// whatever their kinds: the sort below groups kinds.
+	seen := make(map[string]struct{}, len(events))
+	sorted := make([]*usage.Event, 0, len(events))
+	for i := range events {
+		if _, dup := seen[events[i].ID]; dup {
+			res.Duplicates++
+			continue
+		}
+		seen[events[i].ID] = struct{}{}
+		sorted = append(sorted, &events[i])
+	}
 	// Inserting in (kind, id) order keeps runs of one kind long and lets the
 	// (workspace, id) index take its inserts in order, which touches fewer
-	// pages. The sort is stable, so of two events with one id the first
-	// sent is the one kept.
-	sorted := make([]*usage.Event, len(events))
-	for i := range events {
-		sorted[i] = &events[i]
-	}
+	// pages.
 	slices.SortStableFunc(sorted, func(a, b *usage.Event) int {
 		if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
 			return c

@@ -129,6 +129,27 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 		}
 	})
 
+	t.Run("FirstSentWinsAcrossKinds", func(t *testing.T) {
+		// An api_request then an activity with one id, in one batch: the
+		// first sent is kept, though a store groups a batch by kind.
+		s := open(t)
+		call := Fixture(1)[0]
+		call.ID = "same-id"
+		act := usage.Event{Kind: usage.KindActivity, ID: "same-id", Time: call.Time, UserID: "u1", Feature: "chat"}
+		res, err := s.Append(ctx, 1, []usage.Event{call, act})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res != (usage.AppendResult{Inserted: 1, Duplicates: 1}) {
+			t.Errorf("batch = %+v, want 1 inserted 1 duplicate", res)
+		}
+		calls, _ := s.Count(ctx, 1, usage.KindAPIRequest)
+		acts, _ := s.Count(ctx, 1, usage.KindActivity)
+		if calls != 1 || acts != 0 {
+			t.Errorf("stored %d api_request and %d activity, want the api_request sent first alone", calls, acts)
+		}
+	})
+
 	t.Run("PagesNewestFirst", func(t *testing.T) {
 		s := open(t)
 		ev := Fixture(250)
