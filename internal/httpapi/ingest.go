@@ -5,8 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/usagelog/usagelog/internal/ingest"
 	"github.com/usagelog/usagelog/internal/usage"
@@ -41,7 +46,12 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, c *caller)
 	if r.ContentLength > s.maxBody {
 		return usage.Refusal(usage.GatewayPayloadTooLarge, fmt.Sprintf("Payload too large: the body is %d bytes, the limit %d; send the events in smaller batches", r.ContentLength, s.maxBody))
 	}
-	body := bufio.NewReaderSize(http.MaxBytesReader(w, r.Body, s.maxBody), 64<<10)
+	raw, err := decompressed(w, r, s.maxBody)
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	body := bufio.NewReaderSize(raw, 64<<10)
 	format, err := bodyFormat(r, body)
 	if err != nil {
 		return err
@@ -95,6 +105,67 @@ func (s *Server) ingest(r *http.Request, workspaceID int64, dec *ingest.Decoder)
 	})
 	res.Accepted, res.Duplicates, res.RejectedCount = sum.Accepted, sum.Duplicates, sum.Rejected
 	return res, err
+}
+
+// decompressed is the body as its Content-Encoding (none, gzip or zstd)
+// gives it, its decompressed bytes bounded by max: a small body that
+// inflates past it is refused as too large (a *http.MaxBytesError), as a
+// large one is, and memory stays flat, the body streaming through. An
+// encoding not taken is usage.EUnsupportedMedia.
+func decompressed(w http.ResponseWriter, r *http.Request, max int64) (io.ReadCloser, error) {
+	body := http.MaxBytesReader(w, r.Body, max)
+	var dec io.ReadCloser
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+		return body, nil
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return nil, err
+			}
+			return nil, usage.Errorf(usage.EInvalid, "Content-Encoding gzip: the body is not gzip: %v", err)
+		}
+		dec = zr
+	case "zstd":
+		zr, err := zstd.NewReader(body, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(8<<20))
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		dec = zr.IOReadCloser()
+	default:
+		return nil, usage.Errorf(usage.EUnsupportedMedia, "Content-Encoding %q is not taken: send the body as is, gzip or zstd", enc)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{http.MaxBytesReader(w, invalidOnError{dec}, max), multiCloser{dec, body}}, nil
+}
+
+// invalidOnError makes a decompressor's errors the caller's: a corrupt
+// stream is bad input (400), not a server failure.
+type invalidOnError struct{ r io.ReadCloser }
+
+func (e invalidOnError) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	var tooLarge *http.MaxBytesError
+	if err != nil && err != io.EOF && !errors.As(err, &tooLarge) {
+		err = usage.Errorf(usage.EInvalid, "the compressed body is corrupt: %v", err)
+	}
+	return n, err
+}
+
+func (e invalidOnError) Close() error { return e.r.Close() }
+
+type multiCloser []io.Closer
+
+func (m multiCloser) Close() error {
+	var errs []error
+	for _, c := range m {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // bodyFormat decides how to decode a body from its Content-Type, looking at

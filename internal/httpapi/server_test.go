@@ -96,6 +96,12 @@ func (r response) json(t testing.TB) map[string]any {
 
 func (h *harness) do(method, path, token, contentType string, body io.Reader) response {
 	h.t.Helper()
+	return h.doWith(method, path, token, map[string]string{"Content-Type": contentType}, body)
+}
+
+// doWith is do with headers; an empty value sets none.
+func (h *harness) doWith(method, path, token string, headers map[string]string, body io.Reader) response {
+	h.t.Helper()
 	req, err := http.NewRequest(method, h.url+path, body)
 	if err != nil {
 		h.t.Fatal(err)
@@ -103,8 +109,10 @@ func (h *harness) do(method, path, token, contentType string, body io.Reader) re
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+	for k, v := range headers {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
