@@ -51,6 +51,8 @@ func serve(ctx context.Context, args []string, env Env) error {
 	workers := fs.Int("job-workers", 2, "export jobs this process runs at once")
 	scheduleTick := fs.Duration("schedule-tick", 30*time.Second, "how often due export schedules are looked for")
 	secureCookies := fs.Bool("secure-cookies", false, "mark console cookies Secure (when served over HTTPS)")
+	var webhookAllow stringList
+	fs.Var(&webhookAllow, "webhook-allow", "network (CIDR) or address webhooks may go to although it is not public, repeatable")
 	shutdownGrace := fs.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	if _, err := fs.parse(args); err != nil {
 		return err
@@ -150,9 +152,14 @@ func serve(ctx context.Context, args []string, env Env) error {
 	if links == nil {
 		links = signer
 	}
-	hook := &jobs.Webhook{Meta: st.meta, Client: &http.Client{Timeout: 30 * time.Second}, Log: log, Now: time.Now, Links: links}
+	allow, err := jobs.ParseWebhookAllow(webhookAllow)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	webhooks := jobs.WebhookPolicy{Allow: allow}
+	hook := &jobs.Webhook{Meta: st.meta, Policy: webhooks, Log: log, Now: time.Now, Links: links}
 	runner, err := jobs.NewRunner(jobs.RunnerConfig{
-		Meta: st.meta, Workers: *workers, PerWorkspace: *concurrency, Log: log, Finished: hook.Deliver,
+		Meta: st.meta, Workers: *workers, PerWorkspace: *concurrency, Log: log, Finished: hook.Deliver, Webhooks: webhooks,
 		Exporter: &jobs.Exporter{Events: st.events, Meta: st.meta, Files: files, Secret: key, MaxRangeDays: *maxRangeDays, RowLimit: *rowLimit},
 	})
 	if err != nil {

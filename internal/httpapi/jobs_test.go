@@ -8,8 +8,10 @@ import (
 	"iter"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -383,8 +385,9 @@ func TestScheduleFiresAndSignsWebhook(t *testing.T) {
 	defer receiver.Close()
 	jh = newJobHarness(t, 0, func(c *jobs.RunnerConfig) {
 		c.Now = clk.Now
+		c.Webhooks = jobs.WebhookPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}} // the receiver
 		c.Finished = func(j usage.ExportJob) {
-			(&jobs.Webhook{Meta: c.Meta, Client: receiver.Client(), Log: nil, Now: clk.Now,
+			(&jobs.Webhook{Meta: c.Meta, Policy: c.Webhooks, Client: receiver.Client(), Log: nil, Now: clk.Now,
 				Links: jh.api.JobLinks()}).Deliver(j)
 		}
 	})
@@ -471,5 +474,27 @@ func TestScheduleFiresAndSignsWebhook(t *testing.T) {
 	}
 	if r := h.do("DELETE", "/api/v1/schedules/"+sc.ID, token, "", nil); r.status != 204 {
 		t.Errorf("delete schedule: %d %s", r.status, r.body)
+	}
+}
+
+// TestScheduleWebhookRefused: a schedule whose webhook leads to loopback
+// or a private network is refused at creation, naming the URL; the
+// loopback listener receives nothing.
+func TestScheduleWebhookRefused(t *testing.T) {
+	var hits atomic.Int64
+	receiver := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer receiver.Close()
+	h := newJobHarness(t, 0, nil)
+	token := h.key(h.ws, usage.ScopeLogsRead)
+	for _, target := range []string{receiver.URL + "/hook", "http://10.0.0.7/hook", "http://169.254.169.254/latest"} {
+		r := h.do("POST", "/api/v1/schedules", token, "application/json", strings.NewReader(`{
+			"name": "n", "report": "api-logs", "range": "previous_day",
+			"cadence": {"every": "daily", "at": "06:00", "timezone": "UTC"}, "webhookUrl": "`+target+`"}`))
+		if r.status != 400 || !strings.Contains(string(r.body), target) {
+			t.Errorf("%s: %d %s, want 400 naming it", target, r.status, r.body)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the loopback receiver got %d requests", n)
 	}
 }

@@ -30,6 +30,8 @@ type RunnerConfig struct {
 	Log *slog.Logger
 	// Finished, when set, is called with each job that ends.
 	Finished func(usage.ExportJob)
+	// Webhooks says where a schedule's webhook may go.
+	Webhooks WebhookPolicy
 }
 
 // Runner works through the queued export jobs.

@@ -204,6 +204,11 @@ func (r *Runner) PlanSchedule(ctx context.Context, ws usage.Workspace, sc *usage
 	if err := ValidateSchedule(sc); err != nil {
 		return err
 	}
+	if sc.WebhookURL != "" {
+		if err := r.cfg.Webhooks.Check(ctx, sc.WebhookURL); err != nil {
+			return err
+		}
+	}
 	sc.NextRun = Next(sc.Cadence, now).UTC()
 	if _, err := r.cfg.Exporter.Plan(ctx, ws, jobSpec(*sc, sc.NextRun), now); err != nil {
 		return err
@@ -271,7 +276,10 @@ func (r *Runner) Schedule(ctx context.Context, tick time.Duration) {
 
 // Webhook delivers finished scheduled jobs to their schedule's webhook.
 type Webhook struct {
-	Meta   usage.MetaStore
+	Meta usage.MetaStore
+	// Policy says where webhooks may go; Client sends them, made by
+	// Policy.Client unless set.
+	Policy WebhookPolicy
 	Client *http.Client
 	Log    *slog.Logger
 	// Links make the download link in the job's view (ViewOf).
@@ -340,11 +348,26 @@ func (h *Webhook) Deliver(j usage.ExportJob) {
 			log.Error("webhook body", "job", j.ID, "err", err)
 			return
 		}
+		client := h.Client
+		if client == nil {
+			client = h.Policy.Client(30 * time.Second)
+		}
+		record := func(outcome string) {
+			if err := h.Meta.RecordWebhook(ctx, j.ID, outcome); err != nil {
+				log.Error("webhook outcome", "job", j.ID, "err", err)
+			}
+		}
 		for attempt := range 3 {
 			if attempt > 0 {
 				time.Sleep(time.Duration(attempt) * 5 * time.Second)
 			}
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, sc.WebhookURL, bytes.NewReader(body))
+			if err = h.Policy.Check(ctx, sc.WebhookURL); err != nil {
+				log.Warn("webhook refused", "schedule", sc.ID, "job", j.ID, "err", err)
+				record("refused: " + usage.ErrorMessage(err))
+				return
+			}
+			var req *http.Request
+			req, err = http.NewRequestWithContext(ctx, http.MethodPost, sc.WebhookURL, bytes.NewReader(body))
 			if err != nil {
 				log.Error("webhook", "schedule", sc.ID, "err", err)
 				return
@@ -352,16 +375,24 @@ func (h *Webhook) Deliver(j usage.ExportJob) {
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("User-Agent", "usagelog-webhook")
 			req.Header.Set(SignatureHeader, Sign(sc.WebhookSecret, h.Now(), body))
-			resp, err := h.Client.Do(req)
+			var resp *http.Response
+			resp, err = client.Do(req)
+			if isRefused(err) { // the name resolved elsewhere by the time it connected
+				log.Warn("webhook refused", "schedule", sc.ID, "job", j.ID, "err", err)
+				record("refused: " + refusal(err))
+				return
+			}
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode < 300 {
 					log.Info("webhook delivered", "schedule", sc.ID, "job", j.ID, "status", resp.StatusCode)
+					record("delivered: the receiver answered " + resp.Status)
 					return
 				}
-				err = fmt.Errorf("receiver answered %s", resp.Status)
+				err = fmt.Errorf("the receiver answered %s", resp.Status)
 			}
 			log.Warn("webhook delivery failed", "schedule", sc.ID, "job", j.ID, "attempt", attempt+1, "err", err)
 		}
+		record(fmt.Sprintf("failed after 3 attempts: %v", err))
 	}()
 }

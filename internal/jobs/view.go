@@ -28,6 +28,8 @@ type View struct {
 	ScheduleID  string     `json:"scheduleId,omitempty"`
 	CreatedBy   string     `json:"createdBy,omitempty"`
 	ExpiresAt   *time.Time `json:"expiresAt,omitempty"`
+	// Webhook is what became of its schedule's webhook.
+	Webhook string `json:"webhook,omitempty"`
 }
 
 // Linker makes the download link of a stored file, valid from now.
@@ -46,7 +48,7 @@ func ViewOf(j usage.ExportJob, links Linker, now time.Time) View {
 	}
 	v := View{ID: j.ID, Report: j.Spec.Report, Format: j.Spec.Format, Filters: j.Spec.Filters, Timezone: j.Spec.Timezone,
 		Status: j.Status, RowsWritten: j.RowsWritten, CreatedAt: j.CreatedAt, StartedAt: opt(j.StartedAt),
-		FinishedAt: opt(j.FinishedAt), Error: j.Error, ScheduleID: j.ScheduleID, CreatedBy: j.CreatedBy, ExpiresAt: opt(j.ExpiresAt)}
+		FinishedAt: opt(j.FinishedAt), Error: j.Error, ScheduleID: j.ScheduleID, CreatedBy: j.CreatedBy, ExpiresAt: opt(j.ExpiresAt), Webhook: j.Webhook}
 	if v.Filters == nil {
 		v.Filters = usage.FilterValues{}
 	}

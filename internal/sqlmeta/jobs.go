@@ -13,14 +13,14 @@ import (
 )
 
 const jobColumns = `id, workspace_id, spec, status, rows_written, rows_total, created_by, schedule_id,
-	created_at, started_at, finished_at, heartbeat_at, file_path, record_count, error, expires_at`
+	created_at, started_at, finished_at, heartbeat_at, file_path, record_count, error, expires_at, webhook`
 
 func scanJob(row scanner) (usage.ExportJob, error) {
 	var j usage.ExportJob
 	var spec string
 	var created, started, finished, beat, expires int64
 	if err := row.Scan(&j.ID, &j.WorkspaceID, &spec, &j.Status, &j.RowsWritten, &j.RowsTotal, &j.CreatedBy, &j.ScheduleID,
-		&created, &started, &finished, &beat, &j.FilePath, &j.RecordCount, &j.Error, &expires); err != nil {
+		&created, &started, &finished, &beat, &j.FilePath, &j.RecordCount, &j.Error, &expires, &j.Webhook); err != nil {
 		return j, err
 	}
 	if err := json.Unmarshal([]byte(spec), &j.Spec); err != nil {
@@ -206,6 +206,14 @@ func (s *Store) ExpiredJobFiles(ctx context.Context, now time.Time) ([]usage.Exp
 		return nil, fmt.Errorf("meta: expired job files: %w", err)
 	}
 	return out, nil
+}
+
+// RecordWebhook records what became of a job's webhook.
+func (s *Store) RecordWebhook(ctx context.Context, id, outcome string) error {
+	if _, err := s.exec(ctx, `UPDATE export_jobs SET webhook = ? WHERE id = ?`, outcome, id); err != nil {
+		return fmt.Errorf("meta: record webhook: %w", err)
+	}
+	return nil
 }
 
 // ForgetJobFile clears a job's file path once its file is gone.

@@ -261,6 +261,12 @@ func jobStore(t *testing.T, s usage.MetaStore) {
 	if expired, _ := s.ExpiredJobFiles(ctx, t0.Add(2*time.Hour)); len(expired) != 0 {
 		t.Errorf("forgotten file still expires: %+v", expired)
 	}
+	if err := s.RecordWebhook(ctx, "a1", "refused: 127.0.0.1 is a loopback address"); err != nil {
+		t.Fatal(err)
+	}
+	if j, err := s.Job(ctx, a.ID, "a1"); err != nil || j.Webhook != "refused: 127.0.0.1 is a loopback address" {
+		t.Errorf("webhook outcome %q (%v)", j.Webhook, err)
+	}
 
 	sc := usage.Schedule{ID: "s1", WorkspaceID: a.ID, Name: "daily", Range: "previous_day", CreatedAt: t0, NextRun: t0.Add(time.Hour),
 		Spec:    usage.ExportSpec{Report: "api-usage", Format: "xlsx"},

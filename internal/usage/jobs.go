@@ -86,6 +86,9 @@ type ExportJob struct {
 	// ExpiresAt is when a scheduled job's file is deleted; zero: the
 	// server's file retention applies.
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+	// Webhook is what became of its schedule's webhook: "delivered …",
+	// "failed: …" or "refused: …"; empty before it is called.
+	Webhook string `json:"webhook,omitempty"`
 }
 
 // Schedule creates an export job at each run of its cadence.
@@ -149,6 +152,8 @@ type JobStore interface {
 	// ForgetJobFile clears one's file path once the file is deleted.
 	ExpiredJobFiles(ctx context.Context, now time.Time) ([]ExportJob, error)
 	ForgetJobFile(ctx context.Context, id string) error
+	// RecordWebhook records what became of a job's webhook.
+	RecordWebhook(ctx context.Context, id, outcome string) error
 
 	CreateSchedule(ctx context.Context, s *Schedule) error
 	Schedule(ctx context.Context, workspaceID int64, id string) (Schedule, error)

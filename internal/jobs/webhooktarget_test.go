@@ -1,0 +1,96 @@
+package jobs_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/jobs"
+	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+func TestWebhookPolicyCheck(t *testing.T) {
+	ctx := context.Background()
+	strict := jobs.WebhookPolicy{}
+	loopbackOK := jobs.WebhookPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	for _, c := range []struct {
+		policy jobs.WebhookPolicy
+		url    string
+		want   string // "" for allowed
+	}{
+		{strict, "http://127.0.0.1:9/hook", "loopback"},
+		{strict, "http://localhost/hook", "loopback"},
+		{strict, "http://[::1]/", "loopback"},
+		{strict, "http://[::ffff:127.0.0.1]/", "loopback"},
+		{strict, "http://10.1.2.3/", "private"},
+		{strict, "http://192.168.0.1/", "private"},
+		{strict, "http://100.64.0.1/", "private"},
+		{strict, "http://169.254.169.254/latest/meta-data", "link-local"},
+		{strict, "http://239.1.2.3/", "multicast"},
+		{strict, "http://0.0.0.0/", "unspecified"},
+		{strict, "ftp://example.com/", "not an http or https URL"},
+		{strict, "http://93.184.216.34/hook", ""},
+		{strict, "https://[2606:2800:220:1::]/", ""},
+		{loopbackOK, "http://127.0.0.1:9/hook", ""},
+		{loopbackOK, "http://10.0.0.1/", "private"},
+	} {
+		err := c.policy.Check(ctx, c.url)
+		if (c.want == "") != (err == nil) || (err != nil && (!strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.url))) {
+			t.Errorf("Check(%q) = %v, want %q and the URL", c.url, err, c.want)
+		}
+	}
+	if _, err := jobs.ParseWebhookAllow([]string{"10.0.0.0/8", "192.168.1.5", "nonsense"}); err == nil || !strings.Contains(err.Error(), "nonsense") {
+		t.Errorf("ParseWebhookAllow took nonsense: %v", err)
+	}
+}
+
+// TestWebhookRefusedAtDelivery: a schedule whose webhook leads to
+// loopback (as when its DNS changed after creation) gets nothing sent;
+// the job records the refusal. A listener on loopback counts what
+// reaches it.
+func TestWebhookRefusedAtDelivery(t *testing.T) {
+	ctx := context.Background()
+	var hits atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) })}
+	go srv.Serve(ln)
+	defer srv.Close()
+	for _, target := range []string{"http://" + ln.Addr().String() + "/hook", "http://localhost:" + strings.Split(ln.Addr().String(), ":")[1] + "/hook"} {
+		st := sqlitetest.Open(t)
+		ws, err := st.EnsureWorkspace(ctx, usage.DefaultWorkspace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := usage.Schedule{ID: "sch_1", WorkspaceID: ws.ID, Name: "n", Range: "none", Spec: usage.ExportSpec{Report: "api-logs"},
+			Cadence: usage.Cadence{Every: "daily", At: "06:00", Timezone: "UTC"}, WebhookURL: target, WebhookSecret: "whsec_x", CreatedAt: time.Now()}
+		if err := st.CreateSchedule(ctx, &sc); err != nil {
+			t.Fatal(err)
+		}
+		j := usage.ExportJob{ID: "job_1", WorkspaceID: ws.ID, ScheduleID: sc.ID, Spec: sc.Spec, Status: usage.JobQueued, CreatedAt: time.Now()}
+		if err := st.CreateJob(ctx, &j); err != nil {
+			t.Fatal(err)
+		}
+		(&jobs.Webhook{Meta: st, Now: time.Now}).Deliver(j)
+		var got usage.ExportJob
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if got, err = st.Job(ctx, ws.ID, j.ID); err != nil || got.Webhook != "" {
+				break
+			}
+		}
+		if !strings.HasPrefix(got.Webhook, "refused: ") || !strings.Contains(got.Webhook, "loopback") {
+			t.Errorf("%s: job's webhook %q, want refused as loopback", target, got.Webhook)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the loopback listener received %d requests", n)
+	}
+}
