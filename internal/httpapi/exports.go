@@ -63,6 +63,11 @@ func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, n
 	if err != nil {
 		return err
 	}
+	release, err := s.running.acquire(w, c.Workspace.ID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	write, err := run.Start(r.Context(), func(int64, int64) {})
 	if err != nil {
 		return err

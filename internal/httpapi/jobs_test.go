@@ -498,3 +498,38 @@ func TestScheduleWebhookRefused(t *testing.T) {
 		t.Errorf("the loopback receiver got %d requests", n)
 	}
 }
+
+// TestSynchronousExportsTakeSlots: with --export-concurrency 1, a log
+// export streaming to a client that reads slowly holds the workspace's
+// slot, and a second synchronous export is 429 with Retry-After until it
+// ends.
+func TestSynchronousExportsTakeSlots(t *testing.T) {
+	h := newHarness(t, 0, func(c *httpapi.Config) { c.ExportConcurrency = 1 })
+	if _, err := h.store.Append(context.Background(), h.ws.ID, storetest.Fixture(50_000)); err != nil {
+		t.Fatal(err)
+	}
+	token := h.key(h.ws, usage.ScopeLogsRead)
+	req, _ := http.NewRequest("GET", h.url+"/api/v1/exports/api-logs?format=csv", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req) // its body, megabytes, is not read yet
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("first export: %v %v", resp, err)
+	}
+	for _, path := range []string{"/api/v1/logs.csv", "/api/v1/exports/api-usage"} {
+		r := h.do("GET", path, token, "", nil)
+		if r.status != 429 || r.header.Get("Retry-After") == "" {
+			t.Errorf("%s while an export runs: %d Retry-After %q: %s", path, r.status, r.header.Get("Retry-After"), r.body)
+		}
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		r := h.do("GET", "/api/v1/logs.csv?period=1h", token, "", nil)
+		if r.status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the first export ended: %d %s", r.status, r.body)
+		}
+	}
+}

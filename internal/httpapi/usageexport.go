@@ -55,7 +55,7 @@ func (s *Server) handleUsageExport(w http.ResponseWriter, r *http.Request, c *ca
 	if err != nil {
 		return err
 	}
-	release, err := s.running.acquire(c.Workspace.ID)
+	release, err := s.running.acquire(w, c.Workspace.ID)
 	if err != nil {
 		return err
 	}
@@ -119,10 +119,14 @@ type exportSlots struct {
 // workspace unless configured.
 const DefaultExportConcurrency = 2
 
-func (e *exportSlots) acquire(workspaceID int64) (func(), error) {
+// acquire takes a slot of the workspace for a synchronous export, or
+// refuses with 429 and a Retry-After: the exports that hold them stream
+// for seconds to minutes.
+func (e *exportSlots) acquire(w http.ResponseWriter, workspaceID int64) (func(), error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.running[workspaceID] >= e.max {
+		w.Header().Set("Retry-After", "10")
 		return nil, &usage.Error{Code: usage.ERateLimited,
 			Message: fmt.Sprintf("%d exports are already running in this workspace (the limit); try again when one finishes", e.max)}
 	}

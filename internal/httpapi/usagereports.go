@@ -43,7 +43,7 @@ func (s *Server) writeUsageReports(w http.ResponseWriter, r *http.Request, c *ca
 	if err != nil {
 		return err
 	}
-	release, err := s.running.acquire(c.Workspace.ID)
+	release, err := s.running.acquire(w, c.Workspace.ID)
 	if err != nil {
 		return err
 	}
