@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"context"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/export"
@@ -42,13 +43,22 @@ type Plan struct {
 	e    *Exporter
 	ws   usage.Workspace
 	spec usage.ExportSpec
-	// filePath is where the file goes in the file store.
+	// filePath is where the file goes in the file store: path of a
+	// suffix that keeps runs apart.
 	filePath string
+	path     func(suffix string) string
 	run      func(ctx context.Context, progress Progress) (Result, error)
 }
 
-// inDir moves the plan's file under dir.
-func (p *Plan) inDir(dir string) { p.filePath = dir + p.filePath }
+// forJob names the plan's file after job j, under ScheduledDir for a
+// scheduled job: a runner that finds j dead knows where its partial
+// file is.
+func (p *Plan) forJob(j usage.ExportJob) {
+	p.filePath = p.path(strings.TrimPrefix(j.ID, "job_"))
+	if j.ScheduleID != "" {
+		p.filePath = usage.ScheduledDir + "/" + p.filePath
+	}
+}
 
 // Spec is the plan's spec with the defaults filled in (format, timezone).
 func (p *Plan) Spec() usage.ExportSpec { return p.spec }
@@ -107,7 +117,7 @@ func (e *Exporter) PlanUsageExport(ctx context.Context, ws usage.Workspace, u *e
 
 // planRun is the plan that runs run into the file store.
 func (e *Exporter) planRun(ws usage.Workspace, spec usage.ExportSpec, run *export.Run) *Plan {
-	p := &Plan{e: e, ws: ws, spec: spec, filePath: run.Path(usage.RandomID("", 4))}
+	p := &Plan{e: e, ws: ws, spec: spec, filePath: run.Path(usage.RandomID("", 4)), path: run.Path}
 	p.run = func(ctx context.Context, progress Progress) (Result, error) {
 		write, err := run.Start(ctx, progress)
 		if err != nil {

@@ -155,6 +155,9 @@ func (r *Runner) failStale(ctx context.Context) {
 	}
 	for _, j := range stale {
 		r.cfg.Log.Warn("export job failed: its runner stopped", "job", j.ID)
+		if err := r.removePartial(ctx, j); err != nil {
+			r.cfg.Log.Error("remove a dead job's partial file", "job", j.ID, "err", err)
+		}
 		r.finished(j)
 	}
 }
@@ -288,15 +291,38 @@ func (r *Runner) execute(ctx context.Context, j usage.ExportJob, progress Progre
 	if err != nil {
 		return Result{}, err
 	}
-	// Relative filters (period=7d) read the time the job was submitted.
-	plan, err := r.cfg.Exporter.Plan(ctx, ws, j.Spec, j.CreatedAt)
+	plan, err := r.planJob(ctx, ws, j)
 	if err != nil {
 		return Result{}, err
 	}
-	if j.ScheduleID != "" {
-		plan.inDir(usage.ScheduledDir + "/")
-	}
 	return plan.Run(ctx, progress)
+}
+
+// planJob plans job j as it ran or runs: relative filters (period=7d)
+// read the time it was submitted, and its file is named after it.
+func (r *Runner) planJob(ctx context.Context, ws usage.Workspace, j usage.ExportJob) (*Plan, error) {
+	plan, err := r.cfg.Exporter.Plan(ctx, ws, j.Spec, j.CreatedAt)
+	if err != nil {
+		return nil, err
+	}
+	plan.forJob(j)
+	return plan, nil
+}
+
+// removePartial deletes what the dead runner of job j left of its file.
+func (r *Runner) removePartial(ctx context.Context, j usage.ExportJob) error {
+	if r.cfg.Exporter.Files == nil {
+		return nil
+	}
+	ws, err := r.cfg.Meta.WorkspaceByID(ctx, j.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	plan, err := r.planJob(ctx, ws, j)
+	if err != nil {
+		return err
+	}
+	return r.cfg.Exporter.Files.RemovePartial(ctx, plan.filePath)
 }
 
 func (r *Runner) finished(j usage.ExportJob) {

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/usage"
@@ -42,6 +43,13 @@ func checkPath(p string) error {
 	return nil
 }
 
+// A file being written is tmpPrefix, tmpIDBytes random bytes in hex, "-"
+// and its name.
+const (
+	tmpPrefix  = ".tmp-"
+	tmpIDBytes = 8
+)
+
 // Create starts a file: it is written beside its path under a hidden name
 // and renamed into place on Commit, so a reader never sees half a file.
 func (d *Dir) Create(ctx context.Context, p string) (usage.FileWriter, error) {
@@ -51,7 +59,7 @@ func (d *Dir) Create(ctx context.Context, p string) (usage.FileWriter, error) {
 	if err := d.root.MkdirAll(path.Dir(p), 0o750); err != nil {
 		return nil, fmt.Errorf("localfs: %w", err)
 	}
-	tmp := path.Join(path.Dir(p), ".tmp-"+usage.RandomID("", 8)+"-"+path.Base(p))
+	tmp := path.Join(path.Dir(p), tmpPrefix+usage.RandomID("", tmpIDBytes)+"-"+path.Base(p))
 	f, err := d.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("localfs: %w", err)
@@ -126,6 +134,34 @@ func (d *Dir) Open(ctx context.Context, p string) (usage.StoredFile, error) {
 		return nil, usage.Errorf(usage.ENotFound, "no such file")
 	}
 	return stored{File: f, info: info}, nil
+}
+
+// RemovePartial deletes what writers of p that never committed left: the
+// hidden files of a process that died mid-write.
+func (d *Dir) RemovePartial(ctx context.Context, p string) error {
+	if err := checkPath(p); err != nil {
+		return err
+	}
+	dir, err := d.root.Open(path.Dir(p))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("localfs: %w", err)
+	}
+	names, err := dir.Readdirnames(-1)
+	dir.Close()
+	if err != nil {
+		return fmt.Errorf("localfs: %w", err)
+	}
+	for _, n := range names {
+		if id, ok := strings.CutSuffix(strings.TrimPrefix(n, tmpPrefix), "-"+path.Base(p)); ok && strings.HasPrefix(n, tmpPrefix) && len(id) == 2*tmpIDBytes {
+			if err := d.root.Remove(path.Join(path.Dir(p), n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("localfs: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // Remove deletes a committed file.

@@ -191,6 +191,18 @@ func (s *Store) Remove(ctx context.Context, p string) error {
 	return nil
 }
 
+// RemovePartial aborts the incomplete uploads of p: the parts a process
+// that died mid-write left in the bucket.
+func (s *Store) RemovePartial(ctx context.Context, p string) error {
+	if err := checkPath(p); err != nil {
+		return err
+	}
+	if err := s.c.RemoveIncompleteUpload(ctx, s.bucket, p); err != nil {
+		return fmt.Errorf("s3 files: remove partial: %w", err)
+	}
+	return nil
+}
+
 // Sweep deletes objects last written before cutoff, except under
 // usage.ScheduledDir.
 func (s *Store) Sweep(ctx context.Context, cutoff time.Time) (int, error) {

@@ -91,6 +91,26 @@ func FileStore(t *testing.T, open func(t *testing.T) usage.FileStore) {
 		}
 	})
 
+	t.Run("RemovePartial", func(t *testing.T) {
+		fs := open(t)
+		if err := fs.RemovePartial(ctx, "api-logs/1/never-written.csv"); err != nil {
+			t.Errorf("nothing to remove: %v", err)
+		}
+		if err := fs.RemovePartial(ctx, "../escape.csv"); usage.ErrorCode(err) != usage.EInvalid {
+			t.Errorf("path trick: %v, want invalid", err)
+		}
+		// A committed file of the path is not partial: it stays.
+		write(t, fs, "api-logs/1/done.csv", "a\n")
+		if err := fs.RemovePartial(ctx, "api-logs/1/done.csv"); err != nil {
+			t.Fatal(err)
+		}
+		if f, err := fs.Open(ctx, "api-logs/1/done.csv"); err != nil {
+			t.Errorf("committed file after RemovePartial: %v", err)
+		} else {
+			f.Close()
+		}
+	})
+
 	t.Run("RefusesPathTricks", func(t *testing.T) {
 		fs := open(t)
 		for _, p := range []string{"../x.csv", "/etc/passwd", "a//b.csv", ".hidden", "a/./b", `a\b.csv`, ""} {

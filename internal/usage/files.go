@@ -17,6 +17,10 @@ type FileStore interface {
 	Open(ctx context.Context, path string) (StoredFile, error)
 	// Remove deletes a committed file; no error when there is none.
 	Remove(ctx context.Context, path string) error
+	// RemovePartial deletes what writers of path that never committed
+	// or aborted left (a process that died mid-write); no error when
+	// there is nothing.
+	RemovePartial(ctx context.Context, path string) error
 	// Sweep deletes files last written before cutoff and returns how
 	// many. Files under ScheduledDir are left to their schedule's
 	// retention.
