@@ -13,7 +13,9 @@ go test -run '^$' -bench 'IngestHTTP$' -benchtime 20x -count "$count" ./internal
 # journal, ClickHouse's inserts measure the filesystem: run
 # USAGELOG_TEST_CLICKHOUSE=$(scripts/clickhouse-journaled.sh) scripts/bench.sh
 go test -run '^$' -bench 'IngestHTTPClickHouse' -benchtime 20x -count "$count" ./internal/httpapi/
-go test -run '^$' -bench 'Append' -benchtime 40x -count "$count" ./internal/sqlite/
+go test -run '^$' -bench 'Append$' -benchtime 40x -count "$count" ./internal/sqlite/
+# --durability full against normal: what syncing every commit costs.
+go test -run '^$' -bench 'AppendDurability' -benchtime 40x -count "$count" ./internal/sqlite/
 go test -run '^$' -bench 'DecodeNDJSON' -count "$count" ./internal/ingest/
 go test -run '^$' -bench 'LogsFirstPage' -benchtime 200x -count "$count" -timeout 60m ./internal/sqlite/
 # Summaries: every period, a quarter-hour zone, one client and the facets,

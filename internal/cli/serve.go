@@ -89,7 +89,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	defer stop()
 
 	metrics := httpapi.NewMetrics()
-	st, err := openStores(ctx, storeConfig{Data: d.data, Events: d.events, Meta: d.meta, Observe: metrics.ObserveStore})
+	st, err := openStores(ctx, storeConfig{Data: d.data, Events: d.events, Meta: d.meta, Observe: metrics.ObserveStore, Durability: d.durability})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,6 +37,8 @@ type storeConfig struct {
 	Events  string
 	Meta    string
 	Observe func(op string, d time.Duration)
+	// Durability is the SQLite files' (--durability).
+	Durability string
 }
 
 func openStores(ctx context.Context, cfg storeConfig) (*stores, error) {
@@ -48,6 +51,10 @@ func openStores(ctx context.Context, cfg storeConfig) (*stores, error) {
 	if cfg.Meta != "" && !pgMeta && !strings.HasPrefix(cfg.Meta, "sqlite:") {
 		scheme, _, _ := strings.Cut(cfg.Meta, ":")
 		return nil, usagef("--meta: store %q is not available (want postgres://…, sqlite:PATH, or nothing for the file under --data)", scheme)
+	}
+	durability, err := sqlite.ParseDurability(cmp.Or(cfg.Durability, string(sqlite.DurabilityFull)))
+	if err != nil {
+		return nil, usagef("--durability: %v", err)
 	}
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -72,7 +79,7 @@ func openStores(ctx context.Context, cfg storeConfig) (*stores, error) {
 		if s := files[path]; s != nil {
 			return s, nil
 		}
-		s, err := sqlite.Open(ctx, sqlite.Config{Path: path, Observe: cfg.Observe})
+		s, err := sqlite.Open(ctx, sqlite.Config{Path: path, Observe: cfg.Observe, Durability: durability})
 		if err != nil {
 			return nil, err
 		}
@@ -124,17 +131,18 @@ func openStores(ctx context.Context, cfg storeConfig) (*stores, error) {
 
 // dataFlags are the flags every command that opens stores has.
 type dataFlags struct {
-	data, events, meta string
+	data, events, meta, durability string
 }
 
 func (d *dataFlags) register(fs *flagSet) {
 	fs.StringVar(&d.data, "data", DefaultDataDir, "directory of the embedded store and export files")
 	fs.StringVar(&d.events, "events", "", "events store DSN (default: the SQLite file under --data)")
 	fs.StringVar(&d.meta, "meta", "", "metadata store DSN (default: the SQLite file under --data)")
+	fs.StringVar(&d.durability, "durability", "full", "SQLite: full syncs every commit to disk (an acknowledged event survives a power loss); normal syncs at checkpoints (faster; the last commits can be lost)")
 }
 
 func (d *dataFlags) open(ctx context.Context) (*stores, error) {
-	return openStores(ctx, storeConfig{Data: d.data, Events: d.events, Meta: d.meta})
+	return openStores(ctx, storeConfig{Data: d.data, Events: d.events, Meta: d.meta, Durability: d.durability})
 }
 
 // openWorkspace opens the stores and resolves the named workspace; the

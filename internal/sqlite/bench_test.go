@@ -37,6 +37,34 @@ func BenchmarkAppend(b *testing.B) {
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
 }
 
+// BenchmarkAppendDurability is BenchmarkAppend with the write-ahead log
+// synced at every commit (full) and at checkpoints only (normal): what
+// --durability full costs ingest.
+func BenchmarkAppendDurability(b *testing.B) {
+	for _, d := range []sqlite.Durability{sqlite.DurabilityFull, sqlite.DurabilityNormal} {
+		b.Run(string(d), func(b *testing.B) {
+			ctx := context.Background()
+			s, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(b.TempDir(), "u.db"), Durability: d})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			const batch = 2000
+			events := storetest.Fixture(batch)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j := range events {
+					events[j].ID = fmt.Sprintf("e-%d-%d", i, j)
+				}
+				if _, err := s.Append(ctx, 1, events); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
 // BenchmarkLogsFirstPage reads the first page (100 rows) of one day's
 // logs from a store of USAGELOG_BENCH_EVENTS api_request events spread
 // over a year (default 1,000,000; the bench script uses 10,000,000). The

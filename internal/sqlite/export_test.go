@@ -14,3 +14,11 @@ func ForgetRollups(ctx context.Context, s *Store) error {
 	}
 	return nil
 }
+
+// Synchronous is the write connection's PRAGMA synchronous (1 NORMAL,
+// 2 FULL).
+func Synchronous(ctx context.Context, s *Store) (int, error) {
+	var n int
+	err := s.write.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&n)
+	return n, err
+}
