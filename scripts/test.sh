@@ -21,6 +21,8 @@ command -v go >/dev/null || { echo "scripts/test.sh: Go is required (https://go.
 command -v gcc >/dev/null || apt_install gcc libc6-dev
 # LibreOffice opens the CSV and XLSX exports as an independent client.
 command -v soffice >/dev/null || apt_install libreoffice-calc-nogui
+# The release script zips the Windows binary.
+command -v zip >/dev/null || apt_install zip
 # The console's tests drive Debian's Chromium headless (chromedp).
 command -v chromium >/dev/null || apt_install chromium
 # PostgreSQL for the metadata store's conformance suite: the machine's own

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/usagelog/usagelog/internal/buildinfo"
 )
 
 // Env is what a command sees of its process, so tests can run the real
@@ -20,6 +22,9 @@ type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+	// flagSets, when set, is shown each flag set a command makes
+	// (completion lists their flags).
+	flagSets func(*flag.FlagSet)
 }
 
 // OSEnv is the process's own environment.
@@ -56,6 +61,8 @@ commands:
   collections  create, list, activate or deactivate the gateway's API collections
   clients      create, list or revoke gateway clients (the token is printed alone)
   gateway      run the recording API gateway in front of an API
+  version      print the version, commit, build date and Go version
+  completion   print a shell completion script: completion bash|zsh|fish
 
 Run 'usagelog COMMAND -h' for a command's flags. Every flag can also be set
 with a USAGELOG_* environment variable (--data: USAGELOG_DATA).
@@ -103,6 +110,11 @@ func run(ctx context.Context, args []string, env Env) error {
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
+	case "version", "--version", "-version":
+		fmt.Fprintln(env.Stdout, buildinfo.Read())
+		return nil
+	case "completion":
+		return completion(rest, env)
 	case "serve":
 		return serve(ctx, rest, env)
 	case "workspaces":
@@ -140,6 +152,9 @@ type flagSet struct {
 func newFlagSet(name string, env Env) *flagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
+	if env.flagSets != nil {
+		env.flagSets(fs)
+	}
 	return &flagSet{FlagSet: fs, env: env}
 }
 

@@ -35,7 +35,7 @@ api-usage --type all|mcp|other. --tz (default: the workspace's timezone)
 changes the times written, never the rows selected. The format defaults to
 the extension of --out. A progress bar goes to stderr.
 
-The seed 001 usage exports (users … api-keys) aggregate activity from
+The usage exports (users … api-keys) aggregate activity from
 --from to --to (YYYY-MM-DD or ISO 8601, read in --tz; a bare --to is the
 whole day), one row per entity, with the workspace's privacy settings.
 

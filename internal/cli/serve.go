@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/buildinfo"
 	"github.com/usagelog/usagelog/internal/console"
 	"github.com/usagelog/usagelog/internal/demo"
 	"github.com/usagelog/usagelog/internal/export"
@@ -191,7 +192,8 @@ func serve(ctx context.Context, args []string, env Env) error {
 	fmt.Fprintf(env.Stdout, "usagelog listening on http://%s (data in %s)\n", ln.Addr(), d.data)
 	fmt.Fprintf(env.Stdout, "get a key: usagelog keys create --data %s --name me --scope LOGS_READ --scope EVENTS_WRITE\n", d.data)
 	fmt.Fprintf(env.Stdout, "console: http://%s/ (add a member: usagelog members create --data %s --email you@example.com --role admin)\n", ln.Addr(), d.data)
-	log.Info("serving", "addr", ln.Addr().String(), "data", d.data, "sqlite", sqlite.Driver)
+	bi := buildinfo.Read()
+	log.Info("serving", "addr", ln.Addr().String(), "data", d.data, "sqlite", sqlite.Driver, "version", bi.Version, "commit", bi.Commit)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -22,6 +22,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/usagelog/usagelog/capture"
+	"github.com/usagelog/usagelog/internal/buildinfo"
 	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -33,6 +34,8 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"upper": strings.ToUpper,
 	"list":  func(v ...string) []string { return v },
 	"num":   thousands,
+	// build names the running build in every page's footer.
+	"build": func() string { return buildinfo.Read().Version },
 	// cur marks the navigation link of the page being shown.
 	"cur": func(nav any, name string) template.HTMLAttr {
 		if fmt.Sprint(nav) == name {

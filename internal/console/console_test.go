@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/buildinfo"
 	"github.com/usagelog/usagelog/internal/console"
 	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
@@ -115,6 +116,9 @@ func (s *site) signIn(email string) (*http.Client, string) {
 	home := s.get(b, "/")
 	if home.status != 200 {
 		s.t.Fatalf("home after sign-in: %d", home.status)
+	}
+	if !strings.Contains(home.body, `<footer class="build"><a href="/version">usagelog `+buildinfo.Read().Version+`</a></footer>`) {
+		s.t.Errorf("no build in the footer")
 	}
 	return b, csrf(s.t, home.body)
 }

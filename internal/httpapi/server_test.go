@@ -10,10 +10,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/buildinfo"
 	"github.com/usagelog/usagelog/internal/httpapi"
 	"github.com/usagelog/usagelog/internal/ingest"
 	"github.com/usagelog/usagelog/internal/localfs"
@@ -400,10 +402,16 @@ func TestHealthReadyMetrics(t *testing.T) {
 	h := newHarness(t, 0)
 	token := h.key(h.ws, usage.ScopeEventsWrite)
 	h.do("POST", "/api/v1/events", token, "application/x-ndjson", strings.NewReader(ndjson(t, storetest.Fixture(3))+"{}\n"))
-	for _, p := range []string{"/healthz", "/readyz"} {
+	for _, p := range []string{"/healthz", "/readyz", "/version"} {
 		if r := h.do("GET", p, "", "", nil); r.status != 200 {
 			t.Errorf("%s: %d %s", p, r.status, r.body)
 		}
+	}
+	if v := h.do("GET", "/version", "", "", nil).json(t); v["version"] != buildinfo.Read().Version || v["go"] != runtime.Version() {
+		t.Errorf("/version: %v", v)
+	}
+	if v := h.do("GET", "/healthz", "", "", nil).json(t); v["status"] != "ok" || v["version"] != buildinfo.Read().Version {
+		t.Errorf("/healthz: %v", v)
 	}
 	r := h.do("GET", "/metrics", "", "", nil)
 	for _, want := range []string{

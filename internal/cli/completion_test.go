@@ -1,0 +1,63 @@
+package cli_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCompletionBash sources the bash script in bash and completes as a
+// shell would.
+func TestCompletionBash(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	r := run(t, nil, "completion", "bash")
+	if r.code != 0 {
+		t.Fatalf("completion bash: %+v", r)
+	}
+	script := filepath.Join(t.TempDir(), "usagelog.bash")
+	if err := os.WriteFile(script, []byte(r.stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for line, want := range map[string]string{
+		"usagelog ex":               "export",
+		"usagelog export --fo":      "--format",
+		"usagelog export usage-r":   "usage-reports",
+		"usagelog keys c":           "create",
+		"usagelog keys create --sc": "--scope",
+		"usagelog serve --webhook-": "--webhook-allow",
+		"usagelog completion f":     "fish",
+	} {
+		words := strings.Fields(line)
+		cmd := "source " + script + "; COMP_WORDS=(" + strings.Join(words, " ") + "); COMP_CWORD=" + string(rune('0'+len(words)-1)) + "; _usagelog; echo \"${COMPREPLY[*]}\""
+		out, err := exec.Command("bash", "-c", cmd).CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != want {
+			t.Errorf("%q completes to %q (%v), want %q", line, out, err, want)
+		}
+	}
+}
+
+func TestCompletionScripts(t *testing.T) {
+	for _, shell := range []string{"zsh", "fish"} {
+		r := run(t, nil, "completion", shell)
+		if r.code != 0 || !strings.Contains(r.stdout, "usage-reports") || !strings.Contains(r.stdout, "durability") {
+			t.Errorf("completion %s: %+v", shell, r)
+		}
+		if path, err := exec.LookPath(shell); err == nil {
+			f := filepath.Join(t.TempDir(), "c")
+			os.WriteFile(f, []byte(r.stdout), 0o600)
+			if out, err := exec.Command(path, "-n", f).CombinedOutput(); err != nil {
+				t.Errorf("%s -n: %v %s", shell, err, out)
+			}
+		}
+	}
+	if r := run(t, nil, "completion", "powershell"); r.code != 2 {
+		t.Errorf("completion powershell: %+v", r)
+	}
+	if r := run(t, nil, "--version"); r.code != 0 || !strings.HasPrefix(r.stdout, "usagelog ") {
+		t.Errorf("--version: %+v", r)
+	}
+}
