@@ -69,8 +69,22 @@ func init() {
 	UsageExports["agents"] = AssistantsExport
 }
 
-// UsageExportNames lists the data types, for messages.
-const UsageExportNames = "users, assistants (or agents), workflows, projects, models or api-keys"
+// UsageExportNames lists the data types, in the catalogue's order, for
+// messages.
+func UsageExportNames() string {
+	var names []string
+	for _, r := range Catalogue {
+		if UsageExports[r.Name] == nil {
+			continue
+		}
+		if r.Name == AssistantsExport.Name {
+			names = append(names, r.Name+" (or agents)")
+			continue
+		}
+		names = append(names, r.Name)
+	}
+	return strings.Join(names, ", ")
+}
 
 func activity(name string, cols ...Column[*Entity]) *Definition[*Entity] {
 	return &Definition[*Entity]{Name: name, Source: "activity events", Aggregates: true, Columns: cols}

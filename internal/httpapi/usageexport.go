@@ -32,7 +32,7 @@ func (s *Server) handleUsageExport(w http.ResponseWriter, r *http.Request, c *ca
 	name := r.PathValue("dataType")
 	u, ok := export.UsageExports[name]
 	if !ok {
-		return usage.Errorf(usage.ENotFound, "unknown data type %q (want %s)", name, export.UsageExportNames)
+		return usage.Errorf(usage.ENotFound, "unknown data type %q (want %s)", name, export.UsageExportNames())
 	}
 	q := r.URL.Query()
 	for k := range q {
