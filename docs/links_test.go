@@ -95,3 +95,28 @@ func slug(h string) string {
 	}
 	return b.String()
 }
+
+// specNumber is a specification document's number as user-facing text
+// would say it; docs/specification.md alone maps them to features.
+var specNumber = regexp.MustCompile(`(?i)\bseeds? ?0\d\d\b|seed's`)
+
+// TestNoSpecificationNumbers keeps the README, the changelog and the docs
+// naming features by what they do.
+func TestNoSpecificationNumbers(t *testing.T) {
+	files, _ := filepath.Glob("*.md")
+	files = append(files, filepath.Join("..", "README.md"), filepath.Join("..", "CHANGELOG.md"))
+	for _, file := range files {
+		if filepath.Base(file) == "specification.md" {
+			continue
+		}
+		text, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(text), "\n") {
+			if specNumber.MatchString(line) {
+				t.Errorf("%s:%d names a specification number: %s", file, i+1, line)
+			}
+		}
+	}
+}

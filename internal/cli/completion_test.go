@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -59,5 +60,18 @@ func TestCompletionScripts(t *testing.T) {
 	}
 	if r := run(t, nil, "--version"); r.code != 0 || !strings.HasPrefix(r.stdout, "usagelog ") {
 		t.Errorf("--version: %+v", r)
+	}
+}
+
+// TestHelpNamesFeatures: no help text speaks of the specification's
+// document numbers.
+func TestHelpNamesFeatures(t *testing.T) {
+	spec := regexp.MustCompile(`(?i)\bseeds? ?0\d\d\b|seed's`)
+	for _, args := range [][]string{{"help"}, {"serve"}, {"workspaces", "create"}, {"keys", "create"}, {"members", "create"},
+		{"ingest"}, {"export"}, {"schedules", "create"}, {"collections", "create"}, {"clients", "create"}, {"gateway"}, {"completion"}} {
+		r := run(t, nil, append(args, "-h")...)
+		if text := r.stdout + r.stderr; spec.MatchString(text) || len(text) < 20 {
+			t.Errorf("%v -h: %q", args, text)
+		}
 	}
 }
