@@ -44,6 +44,11 @@ func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, err erro
 	for k, v := range extra {
 		body[k] = v
 	}
+	if strings.HasPrefix(r.URL.Path, "/export/") {
+		// The usage export API's answers say success either way; a
+		// client that checks it must not read undefined.
+		body["success"] = false
+	}
 	writeJSON(w, status, body)
 }
 

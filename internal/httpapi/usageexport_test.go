@@ -352,3 +352,28 @@ func errorMessage(t *testing.T, r response) string {
 	}
 	return e.Error.Message
 }
+
+// TestUsageExportErrorsSaySuccessFalse: every error of /export/* carries
+// "success": false beside error, whatever refused it.
+func TestUsageExportErrorsSaySuccessFalse(t *testing.T) {
+	h := newHarness(t, 0)
+	exporter := h.key(h.ws, usage.ScopeUsageExportAPI)
+	reader := h.key(h.ws, usage.ScopeLogsRead)
+	for _, c := range []struct {
+		method, path, token, body string
+		status                    int
+	}{
+		{"POST", "/export/users", "", `{}`, 401},
+		{"POST", "/export/users", reader, `{}`, 403},
+		{"POST", "/export/nonsense", exporter, `{}`, 404},
+		{"POST", "/export/users", exporter, `{"from":{}}`, 400},
+		{"GET", "/export/users", exporter, ``, 405},
+		{"GET", "/export/usage-reports", reader, ``, 403},
+	} {
+		r := h.do(c.method, c.path, c.token, "application/json", strings.NewReader(c.body))
+		m := r.json(t)
+		if r.status != c.status || m["success"] != false || m["error"] == nil {
+			t.Errorf("%s %s: %d %s, want %d with success false", c.method, c.path, r.status, r.body, c.status)
+		}
+	}
+}
