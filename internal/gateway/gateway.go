@@ -121,7 +121,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 				sw.upstreamDown = true
 			}
 			g.log.Warn("gateway: upstream", "err", err)
-			writeError(w, http.StatusBadGateway, "bad_gateway", "Upstream unavailable", 0)
+			writeRefusal(w, http.StatusBadGateway)
 		},
 	}
 	if err := g.refresh(ctx); err != nil {
@@ -198,7 +198,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if extra != nil {
 			extra(w.Header())
 		}
-		writeError(w, c.Status, usage.RefusalSlug(gw), e.Message, gw)
+		writeRefusal(w, c.Status)
+	}
+	// The endpoint a call is for is recorded whether or not it passes.
+	endpointFound := len(s.endpoints) == 0
+	for i := range s.endpoints {
+		if s.endpoints[i].Match(r.Method, r.URL.Path) {
+			c.Endpoint = endpointPath(s.endpoints[i].Pattern)
+			endpointFound = true
+			break
+		}
 	}
 
 	token := bearer(r)
@@ -221,19 +230,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(usage.GatewayCollectionInactive, col.InactiveDetails(), nil)
 		return
 	}
-	if len(s.endpoints) > 0 {
-		found := false
-		for i := range s.endpoints {
-			if s.endpoints[i].Match(r.Method, r.URL.Path) {
-				c.Endpoint = endpointPath(s.endpoints[i].Pattern)
-				found = true
-				break
-			}
-		}
-		if !found {
-			refuse(usage.GatewayEndpointNotFound, "", nil)
-			return
-		}
+	if !endpointFound {
+		refuse(usage.GatewayEndpointNotFound, "", nil)
+		return
 	}
 	if wait, ok := g.allow(cl.ID, start); !ok {
 		refuse(usage.GatewayRateLimited, "", func(h http.Header) {
@@ -303,16 +302,18 @@ func endpointPath(pattern string) string {
 	return pattern
 }
 
-func writeError(w http.ResponseWriter, status int, code, message string, gw int) {
+// writeRefusal answers a refused caller with the status and its standard
+// text only: the gateway code and status details are diagnostics for the
+// logs and downloads, not for the caller.
+func writeRefusal(w http.ResponseWriter, status int) {
 	type detail struct {
-		Code        string `json:"code"`
-		Message     string `json:"message"`
-		GatewayCode int    `json:"gateway_code,omitempty"`
+		Status  int    `json:"status"`
+		Message string `json:"message"`
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]detail{"error": {code, message, gw}})
+	_ = json.NewEncoder(w).Encode(map[string]detail{"error": {status, http.StatusText(status)}})
 }
 
 // bufferPool lends the proxy its copy buffers.
