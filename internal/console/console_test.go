@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -310,5 +311,51 @@ func TestSignInRedirectStaysOnSite(t *testing.T) {
 		if p.status != http.StatusSeeOther || p.header.Get("Location") != want {
 			t.Errorf("next %q: %d Location %q, want %q", next, p.status, p.header.Get("Location"), want)
 		}
+	}
+}
+
+// TestLogsPageFilters: the logs page offers the statuses that occur, the
+// clients and the collections as choices, several at once; usagelog's own
+// calls show only when their collection is picked.
+func TestLogsPageFilters(t *testing.T) {
+	s := newSite(t)
+	s.member("acme", "ann@acme.example", usage.RoleAdmin)
+	ctx := context.Background()
+	ws, _ := s.store.WorkspaceByName(ctx, "acme")
+	var ev []usage.Event
+	for i, st := range []int{200, 404, 404, 500, 201} {
+		ev = append(ev, usage.Event{Kind: usage.KindAPIRequest, ID: fmt.Sprintf("c%d", i), Time: s.now.Add(-time.Duration(i+1) * time.Minute),
+			Method: "GET", URL: "/v1/x", Endpoint: "/v1/x", Status: st, Client: []string{"Data Team", "Slack"}[i%2], Collection: "Ideas API", CollectionType: "proxy"})
+	}
+	ev = append(ev, usage.Event{Kind: usage.KindAPIRequest, ID: "self", Time: s.now.Add(-time.Minute), Method: "GET", URL: "/api/v1/logs",
+		Endpoint: "GET /api/v1/logs", Status: 200, Client: "cli", Collection: usage.SelfCollection, CollectionType: "proxy"})
+	if _, err := s.store.Append(ctx, ws.ID, ev); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := s.signIn("ann@acme.example")
+	rows := func(body string) int { return strings.Count(body, "<tr") - 1 }
+	p := s.get(b, "/logs?period=24h")
+	if rows(p.body) != 5 || strings.Contains(p.body, "/api/v1/logs</code>") {
+		t.Errorf("unfiltered: %d rows (want 5, none of usagelog's own)", rows(p.body))
+	}
+	for _, want := range []string{`<option value="404" >404 Not Found (2)</option>`, `<option value="Slack" >Slack (2)</option>`, `<option value="usagelog API" >usagelog API</option>`, `multiple`} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("choices lack %s", want)
+		}
+	}
+	p = s.get(b, "/logs?period=24h&status=404&status=500")
+	if rows(p.body) != 3 || !strings.Contains(p.body, `<option value="404" selected>`) || !strings.Contains(p.body, `<option value="500" selected>`) {
+		t.Errorf("two statuses: %d rows", rows(p.body))
+	}
+	p = s.get(b, "/logs?period=24h&client=Slack&client=Data+Team&status=404")
+	if rows(p.body) != 2 {
+		t.Errorf("two clients and a status: %d rows", rows(p.body))
+	}
+	p = s.get(b, "/logs?period=24h&collection=usagelog+API")
+	if rows(p.body) != 1 || !strings.Contains(p.body, "/api/v1/logs</code>") || !strings.Contains(p.body, `<option value="usagelog API" selected>`) {
+		t.Errorf("usagelog's own calls: %d rows", rows(p.body))
+	}
+	if p = s.get(b, "/logs?period=24h&status_class=4xx,5xx"); rows(p.body) != 3 {
+		t.Errorf("two classes: %d rows", rows(p.body))
 	}
 }

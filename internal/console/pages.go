@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,8 +71,17 @@ func logsQuery(r *http.Request) url.Values {
 	q := url.Values{}
 	in := r.URL.Query()
 	for _, k := range logFilterKeys {
-		if v := strings.TrimSpace(in.Get(k)); v != "" {
-			q.Set(k, v)
+		// Statuses, classes, clients and collections may be several
+		// (a multiple select sends each, a link may join them by commas).
+		for _, v := range in[k] {
+			for _, part := range strings.Split(v, ",") {
+				if part = strings.TrimSpace(part); part != "" && !slices.Contains(q[k], part) {
+					q.Add(k, part)
+				}
+			}
+			if k == "period" || k == "collection_type" {
+				break
+			}
 		}
 	}
 	if q.Get("period") == "" {
@@ -151,9 +161,12 @@ func (c *Console) logsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	for _, st := range f.Statuses {
 		statuses = append(statuses, summary.ValueCalls{Value: strconv.Itoa(st.Status) + " " + st.Text, Calls: st.Calls})
 	}
-	data["Statuses"] = choices(statuses, q.Get("status"), func(v string) string { code, _, _ := strings.Cut(v, " "); return code })
-	data["ClientChoices"] = choices(f.Clients, q.Get("client"), nil)
-	data["CollectionChoices"] = choices(f.Collections, q.Get("collection"), nil)
+	data["Statuses"] = choices(statuses, q["status"], func(v string) string { code, _, _ := strings.Cut(v, " "); return code })
+	data["Classes"] = choices([]summary.ValueCalls{{Value: "2xx"}, {Value: "3xx"}, {Value: "4xx"}, {Value: "5xx"}}, q["status_class"], nil)
+	data["ClientChoices"] = choices(f.Clients, q["client"], nil)
+	// usagelog's own calls are in no facet (views leave them out), but
+	// may be picked.
+	data["CollectionChoices"] = choices(append(f.Collections, summary.ValueCalls{Value: usage.SelfCollection, Calls: -1}), q["collection"], nil)
 	if err != nil {
 		if usage.ErrorCode(err) != usage.EInvalid {
 			c.failPage(w, r, v, err, "The logs are")
@@ -188,19 +201,25 @@ type choice struct {
 // choices are a filter's options, most calls first, with their counts;
 // value maps a facet to the option's value (nil: the facet itself). The
 // selected value stays an option when the period has none of it.
-func choices(facets []summary.ValueCalls, selected string, value func(string) string) []choice {
+func choices(facets []summary.ValueCalls, selected []string, value func(string) string) []choice {
 	var out []choice
-	found := false
+	found := map[string]bool{}
 	for _, f := range facets {
 		v := f.Value
 		if value != nil {
 			v = value(v)
 		}
-		out = append(out, choice{Value: v, Label: f.Value + " (" + thousands(f.Calls) + ")", Selected: v == selected})
-		found = found || v == selected
+		label := f.Value
+		if f.Calls > 0 {
+			label += " (" + thousands(f.Calls) + ")"
+		}
+		out = append(out, choice{Value: v, Label: label, Selected: slices.Contains(selected, v)})
+		found[v] = true
 	}
-	if selected != "" && !found {
-		out = append(out, choice{Value: selected, Label: selected + " (0)", Selected: true})
+	for _, s := range selected {
+		if !found[s] {
+			out = append(out, choice{Value: s, Label: s + " (0)", Selected: true})
+		}
 	}
 	return out
 }

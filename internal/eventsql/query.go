@@ -74,7 +74,9 @@ func (q LogsQuery) SQL() (string, []any) {
 // FilterSQL appends to b the AND terms of f's statuses, clients,
 // collections, communities, collection type and usage type (not its
 // times), on columns of those names, and returns args with theirs: the
-// events table and the rollups that keep those columns share it.
+// events table and the rollups that keep those columns share it. A filter
+// that names no collection leaves usagelog's own calls out
+// (usage.SelfCollection).
 func FilterSQL(b *strings.Builder, f *usage.LogFilter, args []any) []any {
 	if len(f.Statuses) > 0 || len(f.StatusClasses) > 0 {
 		var ors []string
@@ -92,6 +94,10 @@ func FilterSQL(b *strings.Builder, f *usage.LogFilter, args []any) []any {
 	}
 	args = in(b, "client", f.Clients, args)
 	args = in(b, "collection", f.Collections, args)
+	if len(f.Collections) == 0 {
+		b.WriteString(" AND collection <> ?")
+		args = append(args, usage.SelfCollection)
+	}
 	args = in(b, "community", f.Communities, args)
 	if f.CollectionType != "" {
 		b.WriteString(" AND collection_type = ?")

@@ -83,9 +83,9 @@ func newFixture(t *testing.T, ratePerMinute int) *fixture {
 }
 
 type answer struct {
-	status  int
-	body    string
-	header  http.Header
+	status int
+	body   string
+	header http.Header
 }
 
 func (f *fixture) call(t *testing.T, method, path string, header ...string) answer {

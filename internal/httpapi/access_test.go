@@ -2,9 +2,14 @@ package httpapi_test
 
 import (
 	"context"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/usagelog/usagelog/internal/httpapi"
 	"github.com/usagelog/usagelog/internal/usage"
@@ -187,5 +192,66 @@ func TestSettingsAPI(t *testing.T) {
 	}
 	if r := h.do("PATCH", "/api/v1/workspace/settings", reader, "application/json", strings.NewReader(`{}`)); r.status != 403 || !strings.Contains(string(r.body), "Missing scope WORKSPACE_ADMIN") {
 		t.Errorf("reader patching settings: %d %s", r.status, r.body)
+	}
+}
+
+// TestSelfLoggingBounds: the console's own calls (a member's session) are
+// not recorded; calls without a valid token are recorded at most 60 a
+// minute per address, the rest counted as dropped; views leave
+// usagelog's own calls out unless asked for.
+func TestSelfLoggingBounds(t *testing.T) {
+	var rec *httpapi.Recorder
+	reg := prometheus.NewRegistry()
+	h := newHarness(t, 0, func(c *httpapi.Config) {
+		var err error
+		if rec, err = httpapi.NewRecorder(httpapi.RecorderConfig{Events: c.Events, SpoolDir: t.TempDir(), FlushEvery: 10 * time.Millisecond, Registry: reg}); err != nil {
+			t.Fatal(err)
+		}
+		c.Recorder = rec
+		c.Session = func(r *http.Request) (usage.SignedIn, bool) {
+			if ck, err := r.Cookie("session"); err == nil && ck.Value == "ann" {
+				return usage.SignedIn{Workspace: usage.Workspace{ID: 1, Name: usage.DefaultWorkspace}, Member: usage.Member{ID: "m1", Email: "ann@acme.example", Role: usage.RoleAdmin}}, true
+			}
+			return usage.SignedIn{}, false
+		}
+	})
+	ctx := context.Background()
+	token := h.key(h.ws, usage.ScopeLogsRead)
+	for range 3 {
+		req, _ := http.NewRequest("GET", h.url+"/api/v1/logs", nil)
+		req.AddCookie(&http.Cookie{Name: "session", Value: "ann"})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("session call: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	for range 100 {
+		h.do("GET", "/api/v1/logs", "", "", nil) // no token: 401
+	}
+	h.do("GET", "/api/v1/logs", token, "", nil)
+	rec.Close()
+
+	self, err := h.store.Logs(ctx, h.ws.ID, usage.LogQuery{Limit: 1000, LogFilter: usage.LogFilter{Collections: []string{usage.SelfCollection}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]int{}
+	for _, e := range self {
+		by[e.Client+" "+strconv.Itoa(e.Status)]++
+	}
+	if by[" 401"] != httpapi.UnattributedPerMinute || by["ann@acme.example 200"] != 0 || len(self) != httpapi.UnattributedPerMinute+1 {
+		t.Errorf("recorded %v, want %d unattributed, the key's call, none of the session's", by, httpapi.UnattributedPerMinute)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader("# HELP usagelog_selflog_dropped_total usagelog API calls not recorded: the recording buffer was full, or an address sent more calls without a valid token than are recorded a minute.\n# TYPE usagelog_selflog_dropped_total counter\nusagelog_selflog_dropped_total 40\n"), "usagelog_selflog_dropped_total"); err != nil {
+		t.Error(err)
+	}
+	// The log without a collection filter leaves them all out.
+	if all, _ := h.store.Logs(ctx, h.ws.ID, usage.LogQuery{Limit: 1000}); len(all) != 0 {
+		t.Errorf("the unfiltered log holds %d of usagelog's own calls", len(all))
+	}
+	r := h.do("GET", "/api/v1/logs?collection=usagelog+API&limit=5", token, "", nil)
+	if items := r.json(t)["items"].([]any); len(items) != 5 {
+		t.Errorf("asked for usagelog API: %d items", len(items))
 	}
 }

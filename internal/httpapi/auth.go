@@ -24,6 +24,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, scope usage.
 	token := bearerToken(r)
 	if token == "" && s.session != nil {
 		if si, ok := s.session(r); ok {
+			info(r).session = true
 			return sessionCaller(r, si, scope)
 		}
 	}

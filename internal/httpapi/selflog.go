@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strconv"
@@ -10,7 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/usagelog/usagelog/capture"
 	"github.com/usagelog/usagelog/internal/gateway"
@@ -18,7 +21,7 @@ import (
 )
 
 // SelfCollection is the API collection of usagelog's own traffic.
-const SelfCollection = "usagelog API"
+const SelfCollection = usage.SelfCollection
 
 // Recorder records usagelog's own API calls as api_request events of their
 // callers' workspaces, on capture.Recorder as any service does: one per
@@ -34,7 +37,14 @@ type Recorder struct {
 	// closed stops new recorders; lost counts calls no recorder took.
 	closed bool
 	lost   atomic.Int64
+	// unattributed bounds, per client address, the calls recorded that
+	// no valid token attributes to a workspace.
+	unattributed *lru.Cache[string, *rate.Limiter]
 }
+
+// UnattributedPerMinute is how many calls without a valid token one
+// address may have recorded a minute; the rest are counted as dropped.
+const UnattributedPerMinute = 60
 
 // RecorderConfig configures a Recorder.
 type RecorderConfig struct {
@@ -65,11 +75,15 @@ func NewRecorder(cfg RecorderConfig) (*Recorder, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Recorder{cfg: cfg, log: cfg.Logger, recs: map[int64]*capture.Recorder{}}
+	limits, err := lru.New[string, *rate.Limiter](10_000)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: self-logging: %w", err)
+	}
+	r := &Recorder{cfg: cfg, log: cfg.Logger, recs: map[int64]*capture.Recorder{}, unattributed: limits}
 	if cfg.Registry != nil {
 		cfg.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "usagelog_selflog_dropped_total",
-			Help: "usagelog API calls not recorded because the recording buffer was full.",
+			Help: "usagelog API calls not recorded: the recording buffer was full, or an address sent more calls without a valid token than are recorded a minute.",
 		}, func() float64 { return float64(r.dropped()) }))
 	}
 	return r, nil
@@ -83,6 +97,24 @@ func (r *Recorder) Record(workspaceID int64, c capture.Call) {
 		return
 	}
 	rec.Record(c)
+}
+
+// RecordUnattributed queues a call that no valid token attributes (it goes
+// to the default workspace), at most UnattributedPerMinute a minute from
+// one address; the rest are counted as dropped.
+func (r *Recorder) RecordUnattributed(workspaceID int64, c capture.Call) {
+	r.mu.Lock()
+	lim, ok := r.unattributed.Get(c.IP)
+	if !ok {
+		lim = rate.NewLimiter(rate.Every(time.Minute/UnattributedPerMinute), UnattributedPerMinute)
+		r.unattributed.Add(c.IP, lim)
+	}
+	r.mu.Unlock()
+	if !lim.AllowN(c.Time, 1) {
+		r.lost.Add(1)
+		return
+	}
+	r.Record(workspaceID, c)
 }
 
 func (r *Recorder) recorder(workspaceID int64) *capture.Recorder {

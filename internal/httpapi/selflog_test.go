@@ -53,7 +53,7 @@ func TestRecorderNeverBlocksAndCountsDrops(t *testing.T) {
 	if n == 0 || n >= 1000 {
 		t.Fatalf("stored %d of 1000; want some kept and some dropped", n)
 	}
-	expected := strings.NewReader("# HELP usagelog_selflog_dropped_total usagelog API calls not recorded because the recording buffer was full.\n# TYPE usagelog_selflog_dropped_total counter\nusagelog_selflog_dropped_total " + strconv.FormatInt(1000-n, 10) + "\n")
+	expected := strings.NewReader("# HELP usagelog_selflog_dropped_total usagelog API calls not recorded: the recording buffer was full, or an address sent more calls without a valid token than are recorded a minute.\n# TYPE usagelog_selflog_dropped_total counter\nusagelog_selflog_dropped_total " + strconv.FormatInt(1000-n, 10) + "\n")
 	if err := testutil.GatherAndCompare(reg, expected, "usagelog_selflog_dropped_total"); err != nil {
 		t.Errorf("dropped counter: %v", err)
 	}

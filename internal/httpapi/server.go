@@ -294,6 +294,7 @@ func (s *Server) api(pattern string, scope usage.Scope, g group, h apiHandler) {
 // requestInfo is what a request's handlers learn that the self-log needs.
 type requestInfo struct {
 	api     bool      // an API call (not a page or a probe)
+	session bool      // made by the console's pages for a signed-in member
 	caller  *caller   // who, once the token is known
 	started time.Time // when the handler began, after auth
 	refusal *usage.Error
@@ -324,7 +325,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.metrics != nil {
 		s.metrics.observeRequest(route, r.Method, sw.status, end.Sub(start))
 	}
-	if s.rec != nil && ri.api {
+	// The console's own calls are not its member's API traffic; calls
+	// no valid token attributes are bounded per address, so that anyone
+	// cannot grow a workspace's log.
+	switch {
+	case s.rec == nil || !ri.api || ri.session:
+	case ri.caller == nil:
+		ws, c := s.selfCall(r, ri, sw.status, start, end)
+		s.rec.RecordUnattributed(ws, c)
+	default:
 		s.rec.Record(s.selfCall(r, ri, sw.status, start, end))
 	}
 }

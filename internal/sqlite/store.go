@@ -156,6 +156,7 @@ func (s *Store) migrate(ctx context.Context) error {
 var rollupMigrations = map[int64]usage.Kind{
 	6: usage.KindSync,       // sync_rollups
 	7: usage.KindAPIRequest, // rollups by hour
+	9: usage.KindAPIRequest, // rollups without usagelog's own calls
 }
 
 func (s *Store) applyMigration(ctx context.Context, version int64, body string) error {

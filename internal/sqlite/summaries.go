@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +51,11 @@ type combos struct {
 // prepared upserts to use: the store's, or during its migration the
 // transaction's own.
 func (s *Store) rollups(ctx context.Context, tx *sql.Tx, upserts []*sql.Stmt, workspaceID int64, events []*usage.Event) error {
+	// usagelog's own calls stay out of the rollups: summaries count them
+	// from the events, when a filter names their collection.
+	if slices.ContainsFunc(events, isSelf) {
+		events = slices.DeleteFunc(slices.Clone(events), isSelf)
+	}
 	if len(events) == 0 {
 		return nil
 	}
@@ -196,6 +202,8 @@ func prepareUpserts(ctx context.Context, db interface {
 	}
 	return out, nil
 }
+
+func isSelf(e *usage.Event) bool { return e.Collection == usage.SelfCollection }
 
 // rebuildRollups computes the rollups of every stored event of kind
 // (api_request or sync), in tx: a store made before them gets them once,

@@ -362,7 +362,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 
 	t.Run("Filters", func(t *testing.T) {
 		s := open(t)
-		ev := Fixture(300)
+		ev := append(Fixture(300), SelfCalls(20)...)
 		if _, err := s.Append(ctx, 1, ev); err != nil {
 			t.Fatal(err)
 		}
@@ -452,7 +452,23 @@ func Filters() []NamedFilter {
 		{"UsageMCP", usage.LogFilter{UsageType: usage.TypeMCP}},
 		{"UsageOther", usage.LogFilter{UsageType: usage.TypeOther}},
 		{"Combined", usage.LogFilter{From: base.Add(30 * time.Minute), StatusClasses: []int{2, 4}, CollectionType: "recipe", Communities: []string{"Community 0", "Community 1"}}},
+		{"SelfCollection", usage.LogFilter{Collections: []string{usage.SelfCollection}}},
+		{"SelfAndOther", usage.LogFilter{Collections: []string{usage.SelfCollection, "HR recipes"}}},
 	}
+}
+
+// SelfCalls are n of usagelog's own API calls (collection
+// usage.SelfCollection), a minute apart from base, as its self-logging
+// records them: views leave them out unless a filter names them.
+func SelfCalls(n int) []usage.Event {
+	out := make([]usage.Event, n)
+	for i := range out {
+		out[i] = usage.Event{Kind: usage.KindAPIRequest, ID: fmt.Sprintf("self-%04d", i), Time: base.Add(time.Duration(i)*time.Minute + 30*time.Second),
+			Method: "GET", URL: "/api/v1/logs", Endpoint: "GET /api/v1/logs", Status: []int{200, 401, 429}[i%3],
+			Collection: usage.SelfCollection, CollectionType: usage.CollectionProxy, Client: "cli", IP: "127.0.0.1", UserAgent: "Go-http-client/1.1", TimingMS: int64(i)}
+		out[i].ClientClass, out[i].UsageType = usage.Classify(out[i].URL, out[i].UserAgent)
+	}
+	return out
 }
 
 // everyKind returns one event of each kind with every field set.

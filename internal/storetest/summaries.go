@@ -33,7 +33,9 @@ func RandomCalls(seed uint64, n int, now time.Time) []usage.Event {
 	rng := rand.New(rand.NewPCG(seed, seed+1))
 	statuses := []int{200, 200, 200, 201, 204, 301, 400, 401, 403, 404, 429, 500, 502, 503}
 	clients := []string{"Data Team", "Claude MCP", "Slack integration", "=cmd|'/C calc'!A0", "<b>Partner</b>", ""}
-	collections := []struct{ name, ctype string }{{"Ideas API", "proxy"}, {"Members sync", "recipe"}, {"Reporting", "proxy"}, {"", ""}}
+	// usagelog's own calls among them: summaries leave them out unless a
+	// filter names their collection.
+	collections := []struct{ name, ctype string }{{"Ideas API", "proxy"}, {"Members sync", "recipe"}, {"Reporting", "proxy"}, {"", ""}, {usage.SelfCollection, "proxy"}}
 	communities := []string{"Innovation Hub", "Product Ideas", "Employee Voice", ""}
 	agents := []struct{ url, ua string }{
 		{"/a/rest/v1/ideas", "ideascale-mcp-server/1.0.0"}, {"/a/rest/chat/x", "Java/21"},
@@ -76,6 +78,8 @@ var summaryFilters = []struct{ name, query string }{
 	{"Status", "status=404,500"},
 	{"StatusClass", "status_class=4xx"},
 	{"Combined", "client=Data+Team&collection_type=proxy&community=Innovation+Hub&usage_type=other"},
+	{"SelfCollection", "collection=usagelog+API"},
+	{"SelfAndOther", "collection=usagelog+API&collection=Reporting"},
 }
 
 // Summaries checks a store's rollups against a full scan of random

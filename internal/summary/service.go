@@ -137,18 +137,33 @@ func (s *Service) Facets(ctx context.Context, workspaceID int64, req Request) (*
 }
 
 // collect is the window's rollup: whole quarter hours from the store, the
-// rest from the events.
+// rest from the events. Rollups leave usagelog's own calls out
+// (usage.SelfCollection): when the filter names that collection, its
+// calls are counted from the events over the whole window, the other
+// collections it names from the rollups.
 func (s *Service) collect(ctx context.Context, workspaceID int64, req Request, dimsOnly bool) (*Rollup, error) {
 	w := req.Window
 	n := len(w.Bounds)
 	from, to := w.From().UnixMilli(), w.To().UnixMilli()
 	lo, hi := Ceil(from, QuarterMS), Floor(to, QuarterMS)
+	var self *usage.LogFilter
+	selfOnly := false
+	if slices.Contains(req.Filter.Collections, usage.SelfCollection) {
+		f := req.Filter
+		f.Collections = []string{usage.SelfCollection}
+		self = &f
+		req.Filter.Collections = slices.DeleteFunc(slices.Clone(req.Filter.Collections), func(c string) bool { return c == usage.SelfCollection })
+		selfOnly = len(req.Filter.Collections) == 0
+	}
 	var r *Rollup
 	var edges [][2]int64
-	if lo >= hi {
+	switch {
+	case selfOnly:
+		r = NewRollup(n - 1)
+	case lo >= hi:
 		r = NewRollup(n - 1)
 		edges = [][2]int64{{from, to}}
-	} else {
+	default:
 		q := Query{Filter: req.Filter, Bounds: make([]int64, n), DimsOnly: dimsOnly}
 		q.Bounds[0], q.Bounds[n-1] = lo, hi
 		for i := 1; i < n-1; i++ {
@@ -169,12 +184,23 @@ func (s *Service) collect(ctx context.Context, workspaceID int64, req Request, d
 	for i, b := range w.Bounds {
 		bounds.Bounds[i] = b.UnixMilli()
 	}
+	type scan struct {
+		f        usage.LogFilter
+		from, to int64
+	}
+	var scans []scan
 	for _, e := range edges {
-		if e[0] >= e[1] {
+		scans = append(scans, scan{req.Filter, e[0], e[1]})
+	}
+	if self != nil {
+		scans = append(scans, scan{*self, from, to})
+	}
+	for _, sc := range scans {
+		if sc.from >= sc.to {
 			continue
 		}
-		f := req.Filter
-		f.From, f.To = time.UnixMilli(e[0]).UTC(), time.UnixMilli(e[1]).UTC()
+		f := sc.f
+		f.From, f.To = time.UnixMilli(sc.from).UTC(), time.UnixMilli(sc.to).UTC()
 		for ev, err := range s.Events.ScanLogs(ctx, workspaceID, f, "time", "status", "client", "collection", "community", "usage_type", "timing_ms") {
 			if err != nil {
 				return nil, fmt.Errorf("summary: %w", err)

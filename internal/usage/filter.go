@@ -26,6 +26,11 @@ type LogFilter struct {
 	TZ             *time.Location
 }
 
+// SelfCollection is the API collection of usagelog's own API calls. Views,
+// summaries and exports leave it out unless a filter names it in
+// Collections: a user's view is of their platform's traffic.
+const SelfCollection = "usagelog API"
+
 // Location returns the filter's timezone, UTC when none was given.
 func (f *LogFilter) Location() *time.Location {
 	if f.TZ == nil {
@@ -55,6 +60,9 @@ func (f *LogFilter) Match(e *Event) bool {
 		return false
 	}
 	if len(f.Collections) > 0 && !slices.Contains(f.Collections, e.Collection) {
+		return false
+	}
+	if len(f.Collections) == 0 && e.Collection == SelfCollection {
 		return false
 	}
 	if f.CollectionType != "" && e.CollectionType != f.CollectionType {

@@ -1,0 +1,2 @@
+-- See 011.
+DROP TABLE IF EXISTS rollup_calls_view
