@@ -142,6 +142,7 @@ func routes(c *Console) []route {
 		{"GET /logs/rows", usage.RoleAnalyst, c.logsRowsFragment},
 		{"GET /export/api-usage", usage.RoleAnalyst, c.apiUsagePage},
 		{"GET /export/usage", usage.RoleAnalyst, c.usageExportsPage},
+		{"GET /export/download", usage.RoleAnalyst, c.download},
 		{"GET /licenses", usage.RoleAdmin, c.licensesPage},
 		{"GET /keys", usage.RoleAdmin, c.keysPage},
 		{"POST /keys", usage.RoleAdmin, c.createKey},

@@ -302,6 +302,37 @@ func (c *Console) usageExportsPage(w http.ResponseWriter, r *http.Request, v *vi
 	})
 }
 
+// download is where the export forms go when no script runs them as jobs
+// (a plain browser): it takes the form's fields, drops what is the form's
+// own (report, the range toggle, empty choices) and sends the browser to
+// the API's synchronous export of the report, which the member's session
+// may call (its role's scopes decide).
+func (c *Console) download(w http.ResponseWriter, r *http.Request, v *viewer) {
+	in := r.URL.Query()
+	report, err := export.LookupReport(in.Get("report"))
+	if err != nil {
+		c.failPage(w, r, v, err, "The export is")
+		return
+	}
+	// The range toggle: a hidden "off" precedes the checkbox, which adds
+	// "on" when it is ticked.
+	keepRange := !in.Has("range") || slices.Contains(in["range"], "on")
+	out := url.Values{}
+	for k, vs := range in {
+		switch {
+		case k == "report" || k == "range" || k == "csrf":
+		case (k == "from" || k == "to") && !keepRange:
+		default:
+			for _, x := range vs {
+				if x = strings.TrimSpace(x); x != "" {
+					out.Add(k, x)
+				}
+			}
+		}
+	}
+	http.Redirect(w, r, "/api/v1/exports/"+report.Name+"?"+out.Encode(), http.StatusSeeOther)
+}
+
 func (c *Console) licensesPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	data := map[string]any{"Title": "Licenses", "Viewer": v, "Nav": "licenses"}
 	reports, err := export.LoadUsageReports(r.Context(), c.cfg.Events, v.Workspace.ID, c.cfg.Now())

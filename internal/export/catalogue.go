@@ -46,7 +46,7 @@ var Catalogue = []Report{
 	usageExport(APIKeysExport, "API keys", "One row per API key used in the range."),
 	{Name: "usage-reports", Title: "Usage reports", Scope: usage.ScopeServerMgmtRead, Formats: []Format{"zip"}, Plan: planUsageReports,
 		Params: "none: it covers the last 6 months and the last year, its times in the timezone",
-		About:  "\"" + UsageReportsName + "\": two workbooks, the last 6 months and the last year, of the integrations' synced data and the users they saw, for licensing."},
+		About:  "\"" + UsageReportsName + "\": two workbooks, the last 6 months and the last year, of the integrations' synced data and the users they saw, for licensing. A job of it counts the users of the last year's workbook as its records."},
 }
 
 func usageExport(u *UsageExport, title, about string) Report {

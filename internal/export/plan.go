@@ -229,7 +229,10 @@ func planUsageReports(j Job) (*Run, error) {
 			if err != nil {
 				return nil, err
 			}
-			return func(w io.Writer) (int, error) { return 0, reports.Write(ctx, w, j.Loc) }, nil
+			return func(w io.Writer) (int, error) {
+				err := reports.Write(ctx, w, j.Loc)
+				return reports.YearUsers(), err
+			}, nil
 		},
 	}, nil
 }

@@ -34,6 +34,7 @@ type UsageReports struct {
 	workspaceID int64
 	syncs       []usage.SyncGroup
 	status      map[string]string
+	yearUsers   int
 }
 
 // LoadUsageReports reads the sync aggregates of the year before now from
@@ -49,6 +50,10 @@ func LoadUsageReports(ctx context.Context, src usage.ReportSource, workspaceID i
 	}
 	return r, nil
 }
+
+// YearUsers is how many users the last year's workbook holds, once Write
+// wrote it: what a job of the report counts as its records.
+func (u *UsageReports) YearUsers() int { return u.yearUsers }
 
 // Write writes "Usage Reports.zip" to w: the workbooks of the last 6
 // months and of the last year, times in loc. The year's observations are
@@ -95,7 +100,11 @@ func (u *UsageReports) Write(ctx context.Context, w io.Writer, loc *time.Locatio
 		if err != nil {
 			return fmt.Errorf("usage reports: %w", err)
 		}
-		if err := writeUsageWorkbook(f, buildUsageReport(s, got.seen, u.status), loc); err != nil {
+		rep := buildUsageReport(s, got.seen, u.status)
+		if !recentOnly {
+			u.yearUsers = len(rep.users)
+		}
+		if err := writeUsageWorkbook(f, rep, loc); err != nil {
 			return fmt.Errorf("usage reports: %s: %w", name, err)
 		}
 	}

@@ -19,8 +19,9 @@ func (s *Server) handleLogsCSV(w http.ResponseWriter, r *http.Request, c *caller
 	return s.exportLogs(w, r, c, export.APILogs.Name)
 }
 
-// handleLogExport is GET /api/v1/exports/{api-logs|api-usage}.
-func (s *Server) handleLogExport(w http.ResponseWriter, r *http.Request, c *caller) error {
+// handleReportExport is GET /api/v1/exports/{report}: any report of the
+// catalogue, its filters in the query.
+func (s *Server) handleReportExport(w http.ResponseWriter, r *http.Request, c *caller) error {
 	return s.exportLogs(w, r, c, path.Base(r.URL.Path))
 }
 
@@ -35,10 +36,10 @@ func (s *Server) workspaceSettings(r *http.Request, workspaceID int64) (usage.Se
 	return st, loc, err
 }
 
-// exportLogs streams a report over api_request events straight into the
-// response as rows come from the store, planned by the catalogue as a job
-// of the query's filters, format and tz. The row count is checked against
-// the workspace's limit first, so a refusal is still a clean 422.
+// exportLogs streams a report straight into the response as rows come
+// from the store, planned by the catalogue as a job of the query's
+// filters, format and tz. The row count is checked against the
+// workspace's limit first, so a refusal is still a clean 422.
 func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, name string) error {
 	report, err := export.LookupReport(name)
 	if err != nil {
@@ -49,6 +50,11 @@ func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, n
 		return err
 	}
 	q := r.URL.Query()
+	if tz := q.Get("tz"); tz != "" {
+		if loc, err = usage.LoadLocation(tz); err != nil {
+			return usage.Errorf(usage.EInvalid, "tz: %s", usage.ErrorMessage(err))
+		}
+	}
 	filters := usage.FilterValues{}
 	for k, v := range q {
 		if k != "format" && k != "tz" {
@@ -58,7 +64,7 @@ func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, n
 	run, err := report.Plan(export.Job{
 		Events: s.events, Workspace: c.Workspace, Privacy: usage.NewPrivacy(st, s.secret, c.Workspace.ID),
 		Filters: filters, Format: q.Get("format"), Timezone: cmp.Or(q.Get("tz"), loc.String()), Loc: loc,
-		Now: s.now(), RowLimit: st.RowLimit(s.exportRowLimit),
+		Now: s.now(), RowLimit: st.RowLimit(s.exportRowLimit), MaxRangeDays: s.maxRangeDays,
 	})
 	if err != nil {
 		return err

@@ -198,9 +198,11 @@ func (s *Server) routes() {
 	s.api("GET /api/v1/logs.csv", usage.ScopeLogsRead, groupExports, s.handleLogsCSV)
 	s.api("GET /api/v1/logs/facets", usage.ScopeLogsRead, groupReads, s.handleFacets)
 	s.api("GET /api/v1/summary", usage.ScopeLogsRead, groupReads, s.handleSummary)
-	// The synchronous log exports; their exact paths win over {id}.
-	s.api("GET /api/v1/exports/api-logs", usage.ScopeLogsRead, groupExports, s.handleLogExport)
-	s.api("GET /api/v1/exports/api-usage", usage.ScopeLogsRead, groupExports, s.handleLogExport)
+	// Every report of the catalogue, synchronously, with its scope; their
+	// exact paths win over {id}.
+	for _, rep := range export.Catalogue {
+		s.api("GET /api/v1/exports/"+rep.Name, rep.Scope, groupExports, s.handleReportExport)
+	}
 	// Export jobs need the scope of their report, known from the body or
 	// the stored job: the handlers check it.
 	s.api("POST /api/v1/exports", anyScope, groupExports, s.handleCreateJob)

@@ -377,3 +377,33 @@ func TestUsageExportErrorsSaySuccessFalse(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryReportSynchronously: GET /api/v1/exports/{report} runs any
+// report of the catalogue with its scope.
+func TestEveryReportSynchronously(t *testing.T) {
+	h := newHarness(t, 0)
+	if _, err := h.store.Append(context.Background(), h.ws.ID, storetest.ActivityFixture()); err != nil {
+		t.Fatal(err)
+	}
+	exporter := h.key(h.ws, usage.ScopeUsageExportAPI)
+	admin := h.key(h.ws, usage.ScopeServerMgmtRead)
+	reader := h.key(h.ws, usage.ScopeLogsRead)
+	for _, c := range []struct {
+		path, token string
+		status      int
+		disposition string
+	}{
+		{"/api/v1/exports/users?from=2026-03-01&to=2026-03-31&format=json", exporter, 200, `filename=`},
+		{"/api/v1/exports/agents?from=2026-03-01&to=2026-03-31", exporter, 404, ""},
+		{"/api/v1/exports/models?from=2026-03-01&to=2026-03-31&tz=America%2FNew_York", exporter, 200, `.csv`},
+		{"/api/v1/exports/users?from=2026-03-01&to=2026-03-31", reader, 403, ""},
+		{"/api/v1/exports/users?from=2026-03-01", exporter, 400, ""},
+		{"/api/v1/exports/usage-reports", admin, 200, `Usage Reports.zip`},
+		{"/api/v1/exports/usage-reports?tz=Mars%2FBase", admin, 400, ""},
+	} {
+		r := h.do("GET", c.path, c.token, "", nil)
+		if r.status != c.status || !strings.Contains(r.header.Get("Content-Disposition"), c.disposition) {
+			t.Errorf("%s: %d %q %.200s", c.path, r.status, r.header.Get("Content-Disposition"), r.body)
+		}
+	}
+}

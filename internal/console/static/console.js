@@ -86,7 +86,9 @@
         }
         if (job.status === 'succeeded') {
           bar.max = 1; bar.value = 1;
-          finish('Done: ' + (job.recordCount || 0).toLocaleString() + ' rows. Downloading…');
+          finish(job.report === 'usage-reports'
+            ? 'Done: two workbooks, ' + (job.recordCount || 0).toLocaleString() + ' users in the last year. Downloading…'
+            : 'Done: ' + (job.recordCount || 0).toLocaleString() + ' rows. Downloading…');
           box.dataset.downloadUrl = job.downloadUrl;
           window.location.assign(job.downloadUrl);
         } else if (job.status === 'failed' || job.status === 'cancelled') {
