@@ -73,6 +73,13 @@ func parseForms(t *testing.T, page string) []form {
 				default:
 					f.values.Add(name, fill(v))
 				}
+			case n.Data == "textarea":
+				text := ""
+				if n.FirstChild != nil {
+					text = n.FirstChild.Data
+				}
+				f.values.Add(name, fill(text))
+				return
 			case n.Data == "select":
 				_, multiple := attr(n, "multiple")
 				var first string
@@ -178,6 +185,10 @@ func TestFormsWithoutJavaScript(t *testing.T) {
 				}
 			}
 		}
+	}
+	// The classification form kept the rules it showed.
+	if r, _ := get("/api/v1/workspace/classification"); r.StatusCode != 200 {
+		t.Errorf("classification: %d", r.StatusCode)
 	}
 	for _, id := range []string{"log-filters", "api-usage-form", "usage-export-form", "usage-reports-form", "create-key"} {
 		if !tried[id+map[string]string{"log-filters": "/logs", "create-key": "/keys"}[id]] && !tried[id+"/export/download"] {

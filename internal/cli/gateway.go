@@ -21,6 +21,7 @@ import (
 
 	"github.com/usagelog/usagelog/capture"
 	"github.com/usagelog/usagelog/internal/gateway"
+	"github.com/usagelog/usagelog/internal/ingest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -291,7 +292,7 @@ func gatewayCmd(ctx context.Context, args []string, env Env) error {
 		case *typ != "" && col.Type != *typ:
 			return usagef("gateway: collection %q is a %s collection, not %s", col.Name, col.Type, *typ)
 		}
-		sink = gateway.StoreSink(st.events, ws.ID)
+		sink = gateway.StoreSink(st.events, ws.ID, &ingest.Classifiers{Rules: st.meta})
 		dir = gateway.StoreDirectory{Meta: st.meta, WorkspaceID: ws.ID, Collection: *collection}
 	}
 

@@ -67,7 +67,11 @@ func ingestCmd(ctx context.Context, args []string, env Env) error {
 			return err
 		}
 		defer st.close()
+		classify := &ingest.Classifiers{Rules: st.meta}
 		send = func(ctx context.Context, batch []usage.Event) (usage.AppendResult, error) {
+			if err := classify.Apply(ctx, ws.ID, batch); err != nil {
+				return usage.AppendResult{}, err
+			}
 			return st.events.Append(ctx, ws.ID, batch)
 		}
 	}

@@ -55,6 +55,8 @@ type Store interface {
 	DeleteSession(ctx context.Context, hash string) error
 	Settings(ctx context.Context, workspaceID int64) (usage.Settings, error)
 	SaveSettings(ctx context.Context, workspaceID int64, s usage.Settings) error
+	Classification(ctx context.Context, workspaceID int64) ([]usage.Rule, bool, error)
+	SaveClassification(ctx context.Context, workspaceID int64, rules []usage.Rule) error
 	CreateKey(ctx context.Context, k usage.APIKey) error
 	Keys(ctx context.Context, workspaceID int64) ([]usage.APIKey, error)
 	RevokeKey(ctx context.Context, workspaceID int64, id string, at time.Time) error
@@ -149,6 +151,7 @@ func routes(c *Console) []route {
 		{"POST /keys/{id}/revoke", usage.RoleAdmin, c.revokeKey},
 		{"GET /settings", usage.RoleAdmin, c.settingsPage},
 		{"POST /settings", usage.RoleAdmin, c.saveSettings},
+		{"POST /settings/classification", usage.RoleAdmin, c.saveClassification},
 	}
 }
 
@@ -360,7 +363,98 @@ func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, v *viewer
 		c.errorPage(w, r, v, http.StatusInternalServerError, "Settings are not available right now.")
 		return
 	}
-	c.render(w, http.StatusOK, "settings.html", map[string]any{"Title": "Settings", "Viewer": v, "Nav": "settings", "Settings": st, "Saved": r.URL.Query().Get("saved") == "1"})
+	data := map[string]any{"Title": "Settings", "Viewer": v, "Nav": "settings", "Settings": st, "Saved": r.URL.Query().Get("saved")}
+	if !c.addRules(r.Context(), w, r, v, data, "") {
+		return
+	}
+	c.render(w, http.StatusOK, "settings.html", data)
+}
+
+// addRules puts the workspace's classification rules into a settings
+// page's data, as the text the form edits unless text is given (a
+// refused edit); false when they could not be read (the page is answered).
+func (c *Console) addRules(ctx context.Context, w http.ResponseWriter, r *http.Request, v *viewer, data map[string]any, text string) bool {
+	rules, set, err := c.cfg.Meta.Classification(ctx, v.Workspace.ID)
+	if err != nil {
+		c.failPage(w, r, v, err, "Settings are")
+		return false
+	}
+	if !set {
+		rules = usage.DefaultRules
+	}
+	if text == "" {
+		text = formatRules(rules)
+	}
+	data["Rules"], data["RulesDefault"] = text, !set
+	return true
+}
+
+// formatRules writes rules as the settings form edits them: one a line,
+// "URL prefix | User-Agent prefix | system | usage type".
+func formatRules(rules []usage.Rule) string {
+	var b strings.Builder
+	for _, r := range rules {
+		fmt.Fprintf(&b, "%s | %s | %s | %s\n", r.URLPrefix, r.UserAgentPrefix, r.System, r.UsageType)
+	}
+	return b.String()
+}
+
+// parseRules reads the settings form's rules: one a line, blank lines
+// and lines starting with # skipped; problems name their line.
+func parseRules(text string) ([]usage.Rule, []string) {
+	rules := []usage.Rule{}
+	var problems []string
+	for i, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, "|")
+		if len(f) != 4 {
+			problems = append(problems, fmt.Sprintf("Line %d: want 4 fields separated by |, not %d.", i+1, len(f)))
+			continue
+		}
+		for j := range f {
+			f[j] = strings.TrimSpace(f[j])
+		}
+		r := usage.Rule{URLPrefix: f[0], UserAgentPrefix: f[1], System: f[2], UsageType: usage.Type(f[3])}
+		if err := r.Validate(); err != nil {
+			problems = append(problems, fmt.Sprintf("Line %d: %s.", i+1, usage.ErrorMessage(err)))
+			continue
+		}
+		rules = append(rules, r)
+	}
+	if len(rules) > usage.MaxRules {
+		problems = append(problems, fmt.Sprintf("%d rules: at most %d.", len(rules), usage.MaxRules))
+	}
+	return rules, problems
+}
+
+// saveClassification saves the settings page's rules, or goes back to
+// the defaults.
+func (c *Console) saveClassification(w http.ResponseWriter, r *http.Request, v *viewer) {
+	var rules []usage.Rule
+	text := r.PostFormValue("rules")
+	if r.PostFormValue("defaults") != "on" {
+		var problems []string
+		if rules, problems = parseRules(text); len(problems) > 0 {
+			st, err := c.cfg.Meta.Settings(r.Context(), v.Workspace.ID)
+			if err != nil {
+				c.failPage(w, r, v, err, "Settings are")
+				return
+			}
+			data := map[string]any{"Title": "Settings", "Viewer": v, "Nav": "settings", "Settings": st, "RuleProblems": problems}
+			if c.addRules(r.Context(), w, r, v, data, text) {
+				c.render(w, http.StatusBadRequest, "settings.html", data)
+			}
+			return
+		}
+	}
+	if err := c.cfg.Meta.SaveClassification(r.Context(), v.Workspace.ID, rules); err != nil {
+		c.failPage(w, r, v, err, "Classification rules are")
+		return
+	}
+	http.Redirect(w, r, "/settings?saved=rules#classification", http.StatusSeeOther)
 }
 
 func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -381,7 +475,10 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, v *viewer
 		st.ExportRowLimit = n
 	}
 	if len(problems) > 0 {
-		c.render(w, http.StatusBadRequest, "settings.html", map[string]any{"Title": "Settings", "Viewer": v, "Nav": "settings", "Settings": st, "Problems": problems})
+		data := map[string]any{"Title": "Settings", "Viewer": v, "Nav": "settings", "Settings": st, "Problems": problems}
+		if c.addRules(r.Context(), w, r, v, data, "") {
+			c.render(w, http.StatusBadRequest, "settings.html", data)
+		}
 		return
 	}
 	if err := c.cfg.Meta.SaveSettings(r.Context(), v.Workspace.ID, st); err != nil {
@@ -389,7 +486,7 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, v *viewer
 		c.errorPage(w, r, v, http.StatusInternalServerError, "Settings could not be saved.")
 		return
 	}
-	http.Redirect(w, r, "/settings?saved=1", http.StatusSeeOther)
+	http.Redirect(w, r, "/settings?saved=settings", http.StatusSeeOther)
 }
 
 // throttle counts failed sign-ins per email and per address.

@@ -359,3 +359,39 @@ func TestLogsPageFilters(t *testing.T) {
 		t.Errorf("two classes: %d rows", rows(p.body))
 	}
 }
+
+// TestClassificationSettings: an admin edits the rules on the settings
+// page, one a line; a bad line is refused naming it; the defaults come
+// back on request.
+func TestClassificationSettings(t *testing.T) {
+	s := newSite(t)
+	s.member("acme", "ann@acme.example", usage.RoleAdmin)
+	ctx := context.Background()
+	ws, _ := s.store.WorkspaceByName(ctx, "acme")
+	b, token := s.signIn("ann@acme.example")
+	if p := s.get(b, "/settings"); !strings.Contains(p.body, "ideascale-mcp-server/ | MCP server | mcp") || !strings.Contains(p.body, "These are the defaults.") {
+		t.Errorf("settings page lacks the default rules")
+	}
+	p := s.post(b, "/settings/classification", url.Values{"csrf": {token}, "rules": {"/v2/ | | Shop API | other\n/v3/ | | Shop | robot\n"}})
+	if p.status != 400 || !strings.Contains(p.body, `Line 2: usage_type: unknown usage type &#34;robot&#34; (want mcp or other).`) || !strings.Contains(p.body, "/v3/ | | Shop | robot") {
+		t.Errorf("a bad line: %d %s", p.status, p.body)
+	}
+	if rules, set, _ := s.store.Classification(ctx, ws.ID); set {
+		t.Errorf("a refused edit saved %v", rules)
+	}
+	p = s.post(b, "/settings/classification", url.Values{"csrf": {token}, "rules": {"# shop\n/v2/orders/ | shop-mcp/ | Shop MCP | mcp\n\n/v2/ |  | Shop API | other\n"}})
+	if p.status != 303 || p.header.Get("Location") != "/settings?saved=rules#classification" {
+		t.Errorf("save: %d %s", p.status, p.header.Get("Location"))
+	}
+	if p := s.get(b, "/settings?saved=rules"); !strings.Contains(p.body, "Classification rules saved") || !strings.Contains(p.body, "/v2/orders/ | shop-mcp/ | Shop MCP | mcp") {
+		t.Errorf("after saving: %s", p.body)
+	}
+	want := []usage.Rule{{URLPrefix: "/v2/orders/", UserAgentPrefix: "shop-mcp/", System: "Shop MCP", UsageType: usage.TypeMCP}, {URLPrefix: "/v2/", System: "Shop API", UsageType: usage.TypeOther}}
+	if rules, set, _ := s.store.Classification(ctx, ws.ID); !set || fmt.Sprint(rules) != fmt.Sprint(want) {
+		t.Errorf("saved %v, want %v", rules, want)
+	}
+	s.post(b, "/settings/classification", url.Values{"csrf": {token}, "defaults": {"on"}, "rules": {"anything"}})
+	if _, set, _ := s.store.Classification(ctx, ws.ID); set {
+		t.Error("the defaults did not come back")
+	}
+}

@@ -19,7 +19,7 @@ func TestLoadOverview(t *testing.T) {
 	call := func(id string, at time.Time, status int, client, url string, timing int64) usage.Event {
 		e := usage.Event{Kind: usage.KindAPIRequest, ID: id, Time: at.UTC(), Method: "GET", URL: url, Status: status, Client: client, TimingMS: timing}
 		if client == "Cursor" {
-			e.UserAgent = "cursor-mcp-server/1.0"
+			e.UserAgent = "ideascale-mcp-server/1.2.1"
 		}
 		e.ClientClass, e.UsageType = usage.Classify(e.URL, e.UserAgent)
 		return e

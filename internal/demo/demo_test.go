@@ -82,7 +82,7 @@ func TestDeterministicAndRealistic(t *testing.T) {
 			t.Errorf("gateway code %d never appears", gw)
 		}
 	}
-	for _, c := range []usage.ClientClass{usage.ClientSlack, usage.ClientAIBackend, usage.ClientMCP, usage.ClientRESTClient} {
+	for _, c := range []usage.ClientClass{"Slack", "AI backend", "MCP server", "REST client"} {
 		if !clients[c] {
 			t.Errorf("client class %s never appears", c)
 		}

@@ -60,7 +60,7 @@ func BenchmarkGatewayLoad(b *testing.B) {
 		st.CreateCollection(ctx, col)
 		token, cl, _ := usage.NewClient(col, "load", time.Now())
 		st.CreateClient(ctx, cl)
-		rec, err := capture.New(capture.Config{Sink: gateway.StoreSink(st, ws.ID), SpoolDir: b.TempDir()})
+		rec, err := capture.New(capture.Config{Sink: gateway.StoreSink(st, ws.ID, nil), SpoolDir: b.TempDir()})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -62,7 +62,7 @@ func newFixture(t *testing.T, ratePerMinute int) *fixture {
 		io.WriteString(w, "upstream "+r.Method+" "+r.URL.RequestURI())
 	}))
 	t.Cleanup(f.upstream.Close)
-	f.rec, err = capture.New(capture.Config{Sink: gateway.StoreSink(st, ws.ID), SpoolDir: t.TempDir(), FlushEvery: 10 * time.Millisecond})
+	f.rec, err = capture.New(capture.Config{Sink: gateway.StoreSink(st, ws.ID, nil), SpoolDir: t.TempDir(), FlushEvery: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,14 +15,16 @@ import (
 // normalised by ingest.Check, which gives what POST /api/v1/events and
 // `usagelog ingest` give for the same event as NDJSON, and appended like
 // any other. A batch holding an invalid event is refused for good
-// (capture.ErrRejected) once its valid events are stored.
-func StoreSink(events usage.EventStore, workspaceID int64) capture.Sink {
-	return &storeSink{events: events, ws: workspaceID}
+// (capture.ErrRejected) once its valid events are stored. classify, when
+// set, classifies the calls by the workspace's rules.
+func StoreSink(events usage.EventStore, workspaceID int64, classify *ingest.Classifiers) capture.Sink {
+	return &storeSink{events: events, ws: workspaceID, classify: classify}
 }
 
 type storeSink struct {
-	events usage.EventStore
-	ws     int64
+	events   usage.EventStore
+	ws       int64
+	classify *ingest.Classifiers
 }
 
 // yieldEvery is how many events the sink stores before it lets the
@@ -37,7 +39,10 @@ func (s *storeSink) Send(ctx context.Context, events []capture.Event) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		_, err := s.events.Append(ctx, s.ws, batch)
+		err := s.classify.Apply(ctx, s.ws, batch)
+		if err == nil {
+			_, err = s.events.Append(ctx, s.ws, batch)
+		}
 		batch = batch[:0]
 		runtime.Gosched()
 		return err

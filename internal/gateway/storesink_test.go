@@ -49,7 +49,7 @@ func TestStoreSink(t *testing.T) {
 	evs[0].Method = "get"
 	evs[7].Status = 0 // api_request requires a status
 	evs[9].UserAgent = "bad \xff byte"
-	err := gateway.StoreSink(st, ws).Send(ctx, evs)
+	err := gateway.StoreSink(st, ws, nil).Send(ctx, evs)
 	if !errors.Is(err, capture.ErrRejected) || !strings.Contains(err.Error(), `1 of 250 events, first: field "status"`) {
 		t.Fatalf("got %v, want the batch refused for its one invalid event", err)
 	}
@@ -78,7 +78,7 @@ func TestStoreSink(t *testing.T) {
 // as the gateway's recorder does with --data.
 func BenchmarkStoreSink(b *testing.B) {
 	st, ws := openStore(b)
-	sink := gateway.StoreSink(st, ws)
+	sink := gateway.StoreSink(st, ws, nil)
 	template := calls(1000)
 	ctx := context.Background()
 	b.ReportAllocs()

@@ -176,8 +176,10 @@ func (s *Server) handlePatchSettings(w http.ResponseWriter, r *http.Request, c *
 	return nil
 }
 
-// maxJSONBody bounds small JSON request bodies.
-const maxJSONBody = 64 << 10
+// maxJSONBody bounds small JSON request bodies: the largest is a
+// workspace's classification rules (usage.MaxRules of usage.MaxRuleLength
+// fields).
+const maxJSONBody = 512 << 10
 
 // decodeJSONBody reads one JSON object, rejecting unknown fields with an
 // error that names them.

@@ -124,7 +124,7 @@ func (r *Recorder) recorder(workspaceID int64) *capture.Recorder {
 		return rec
 	}
 	rec, err := capture.New(capture.Config{
-		Sink:       gateway.StoreSink(r.cfg.Events, workspaceID),
+		Sink:       gateway.StoreSink(r.cfg.Events, workspaceID, nil),
 		SpoolDir:   filepath.Join(r.cfg.SpoolDir, strconv.FormatInt(workspaceID, 10)),
 		Buffer:     r.cfg.Buffer,
 		BatchSize:  500,

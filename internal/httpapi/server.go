@@ -105,10 +105,12 @@ type Server struct {
 	metrics   *Metrics
 	maxBody   int64
 	maxFuture time.Duration
-	now       func() time.Time
-	mux       *http.ServeMux
-	rec       *Recorder
-	limits    *limiter
+	// classifiers classify ingested calls by their workspace's rules.
+	classifiers *ingest.Classifiers
+	now         func() time.Time
+	mux         *http.ServeMux
+	rec         *Recorder
+	limits      *limiter
 	// exportRowLimit applies to workspaces that set none.
 	exportRowLimit int64
 	files          usage.FileStore
@@ -135,7 +137,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		events: cfg.Events, meta: cfg.Meta, log: cfg.Logger, metrics: cfg.Metrics,
-		maxBody: cfg.MaxBodyBytes, maxFuture: cmp.Or(cfg.MaxFuture, ingest.DefaultMaxFuture), now: cfg.Now, mux: http.NewServeMux(),
+		maxBody: cfg.MaxBodyBytes, maxFuture: cmp.Or(cfg.MaxFuture, ingest.DefaultMaxFuture), classifiers: &ingest.Classifiers{Rules: cfg.Meta}, now: cfg.Now, mux: http.NewServeMux(),
 		rec: cfg.Recorder, limits: newLimiter(cfg.RateLimits), exportRowLimit: cfg.ExportRowLimit,
 		files: cfg.Files, signer: cfg.Signer, links: cfg.Links, secret: cfg.Secret, maxRangeDays: cfg.MaxRangeDays,
 		running: &exportSlots{max: cfg.ExportConcurrency, running: map[int64]int{}}, session: cfg.Session,
@@ -229,6 +231,8 @@ func (s *Server) routes() {
 	s.api("GET /api/v1/gateway/directory", usage.ScopeEventsWrite, groupReads, s.handleGatewayDirectory)
 	s.api("GET /api/v1/workspace/settings", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleSettings)
 	s.api("PATCH /api/v1/workspace/settings", usage.ScopeWorkspaceAdmin, groupAdmin, s.handlePatchSettings)
+	s.api("GET /api/v1/workspace/classification", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleClassification)
+	s.api("PUT /api/v1/workspace/classification", usage.ScopeWorkspaceAdmin, groupAdmin, s.handlePutClassification)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		info(r).api = true
 		if allow := s.allowed(r); len(allow) > 0 {

@@ -225,7 +225,7 @@ func TestIngest(t *testing.T) {
 		t.Fatalf("logs hold %d api requests, want 2 (r1 and c1): %s", len(items), r.body)
 	}
 	first := items[0].(map[string]any)
-	if first["id"] != "r1" || first["client_class"] != "slack" || first["time"] != "2026-03-08T06:30:00.000Z" {
+	if first["id"] != "r1" || first["client_class"] != "Slack" || first["time"] != "2026-03-08T06:30:00.000Z" {
 		t.Errorf("newest item = %v", first)
 	}
 	second := items[1].(map[string]any)

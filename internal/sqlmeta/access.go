@@ -3,6 +3,7 @@ package sqlmeta
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -128,6 +129,44 @@ func (s *Store) SaveSettings(ctx context.Context, workspaceID int64, st usage.Se
 		workspaceID, st.AnonymizeUsers, st.AnonymizeIPs, st.Timezone, st.ExportRowLimit)
 	if err != nil {
 		return fmt.Errorf("meta: save settings: %w", err)
+	}
+	return nil
+}
+
+// Classification returns a workspace's classification rules; false when
+// it set none.
+func (s *Store) Classification(ctx context.Context, workspaceID int64) ([]usage.Rule, bool, error) {
+	var text string
+	err := s.queryRow(ctx, `SELECT rules FROM classification_rules WHERE workspace_id = ?`, workspaceID).Scan(&text)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("meta: classification: %w", err)
+	}
+	rules := []usage.Rule{}
+	if err := json.Unmarshal([]byte(text), &rules); err != nil {
+		return nil, false, fmt.Errorf("meta: classification of workspace %d: %w", workspaceID, err)
+	}
+	return rules, true, nil
+}
+
+// SaveClassification replaces a workspace's rules; nil removes them, so
+// that the defaults apply.
+func (s *Store) SaveClassification(ctx context.Context, workspaceID int64, rules []usage.Rule) error {
+	if rules == nil {
+		if _, err := s.exec(ctx, `DELETE FROM classification_rules WHERE workspace_id = ?`, workspaceID); err != nil {
+			return fmt.Errorf("meta: save classification: %w", err)
+		}
+		return nil
+	}
+	text, err := json.Marshal(rules)
+	if err != nil {
+		return fmt.Errorf("meta: save classification: %w", err)
+	}
+	if _, err := s.exec(ctx, `INSERT INTO classification_rules (workspace_id, rules) VALUES (?, ?)
+		ON CONFLICT (workspace_id) DO UPDATE SET rules = excluded.rules`, workspaceID, string(text)); err != nil {
+		return fmt.Errorf("meta: save classification: %w", err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -95,6 +96,36 @@ func MetaStore(t *testing.T, open func(t *testing.T) usage.MetaStore) {
 		}
 		if err := s.RevokeKey(ctx, a.ID, "key_missing", now); usage.ErrorCode(err) != usage.ENotFound {
 			t.Errorf("revoke unknown: err = %v", err)
+		}
+	})
+
+	t.Run("Classification", func(t *testing.T) {
+		s := open(t)
+		ws, err := s.EnsureWorkspace(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rules, set, err := s.Classification(ctx, ws.ID); err != nil || set || rules != nil {
+			t.Fatalf("before any: %v %v %v", rules, set, err)
+		}
+		want := []usage.Rule{{URLPrefix: "/v2/", UserAgentPrefix: "shop/", System: "Shop <MCP>", UsageType: usage.TypeMCP}, {URLPrefix: "/", System: "Web", UsageType: usage.TypeOther}}
+		if err := s.SaveClassification(ctx, ws.ID, want); err != nil {
+			t.Fatal(err)
+		}
+		if got, set, err := s.Classification(ctx, ws.ID); err != nil || !set || !reflect.DeepEqual(got, want) {
+			t.Errorf("saved %v, read %v %v %v", want, got, set, err)
+		}
+		if err := s.SaveClassification(ctx, ws.ID, []usage.Rule{}); err != nil {
+			t.Fatal(err)
+		}
+		if got, set, _ := s.Classification(ctx, ws.ID); !set || len(got) != 0 {
+			t.Errorf("an empty list: %v %v, want set and empty", got, set)
+		}
+		if err := s.SaveClassification(ctx, ws.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, set, _ := s.Classification(ctx, ws.ID); set {
+			t.Error("nil did not go back to the defaults")
 		}
 	})
 

@@ -185,6 +185,11 @@ type MetaStore interface {
 	// Settings returns a workspace's settings, the defaults if never saved.
 	Settings(ctx context.Context, workspaceID int64) (Settings, error)
 	SaveSettings(ctx context.Context, workspaceID int64, s Settings) error
+	// Classification returns a workspace's classification rules, and
+	// false when it never set any (DefaultRules apply).
+	Classification(ctx context.Context, workspaceID int64) ([]Rule, bool, error)
+	// SaveClassification replaces them; nil goes back to the defaults.
+	SaveClassification(ctx context.Context, workspaceID int64, rules []Rule) error
 
 	Ping(ctx context.Context) error
 	Close() error
