@@ -76,6 +76,14 @@ func (b *browserSession) text(sel string) string {
 	return strings.TrimSpace(s)
 }
 
+// value is a form field's value.
+func (b *browserSession) value(sel string) string {
+	b.t.Helper()
+	var s string
+	b.run(chromedp.Value(sel, &s, chromedp.ByQuery))
+	return s
+}
+
 func (b *browserSession) count(sel string) int {
 	b.t.Helper()
 	var n int
@@ -216,6 +224,23 @@ func TestConsoleInBrowser(t *testing.T) {
 	if !strings.Contains(loc, "status_class=4xx") || !strings.Contains(loc, "period=30d") {
 		t.Errorf("filters are not in the URL: %s", loc)
 	}
+	// Two codes at once, as a user picks them with Ctrl held.
+	b.run(
+		chromedp.Evaluate(`document.querySelectorAll('select[name="status_class"] option').forEach(o => o.selected = false);
+			document.querySelectorAll('#filter-status option').forEach(o => o.selected = o.value === "404" || o.value === "401"); true`, nil),
+		chromedp.Click(`#log-filters button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitReady(`#filter-status option[value="401"][selected]`, chromedp.ByQuery),
+	)
+	var two []string
+	b.run(chromedp.Evaluate(`Array.from(document.querySelectorAll("#logs-table tbody .status")).map(e => e.textContent.slice(0, 3))`, &two))
+	seen := map[string]bool{}
+	for _, st := range two {
+		seen[st] = true
+	}
+	if len(two) == 0 || len(seen) != 2 || !seen["401"] || !seen["404"] {
+		t.Errorf("two codes picked: rows of %v", seen)
+	}
+	b.run(chromedp.Navigate(b.base+"/logs?period=30d&status_class=4xx"), chromedp.WaitVisible("#load-more", chromedp.ByID))
 	statuses := func() []string {
 		var s []string
 		b.run(chromedp.Evaluate(`Array.from(document.querySelectorAll("#logs-table tbody .status")).map(e => e.textContent)`, &s))
@@ -297,6 +322,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("usage reports zip holds %d files", len(zr.File))
 	}
 	zr.Close()
+	if got := b.text("#usage-reports-form .job-text"); !strings.Contains(got, "two workbooks") || !strings.Contains(got, "users in the last year") {
+		t.Errorf("usage reports job says %q, want what it made", got)
+	}
 
 	// API keys: create (token shown once), then revoke.
 	b.run(chromedp.Navigate(b.base+"/keys"), chromedp.WaitVisible("#create-key", chromedp.ByID))
@@ -318,9 +346,21 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Error("the key was not revoked")
 	}
 
-	// Settings.
+	// Settings: the classification rules, then privacy.
 	b.run(chromedp.Navigate(b.base+"/settings"), chromedp.WaitVisible(`input[name="anonymize_ips"]`, chromedp.ByQuery))
+	if rules := b.value("#rules"); !strings.Contains(rules, "/a/rest/chat/ |  | Slack | other") {
+		t.Errorf("default rules in the settings: %q", rules)
+	}
+	b.run(
+		chromedp.SetValue("#rules", "/v2/ | shop-mcp/ | Shop assistant | mcp\n"+b.value("#rules"), chromedp.ByID),
+		chromedp.Click(`#classification button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#classification .notice", chromedp.ByQuery),
+	)
+	if rules := b.value("#rules"); !strings.HasPrefix(rules, "/v2/ | shop-mcp/ | Shop assistant | mcp\n") {
+		t.Errorf("saved rules: %q", rules)
+	}
 	b.screenshot("settings")
+	b.run(chromedp.Navigate(b.base+"/settings"), chromedp.WaitVisible(`input[name="anonymize_ips"]`, chromedp.ByQuery))
 	b.run(chromedp.Click(`input[name="anonymize_ips"]`, chromedp.ByQuery), chromedp.Submit("#timezone", chromedp.ByID), chromedp.WaitVisible(".notice", chromedp.ByQuery))
 	b.run(chromedp.Navigate(b.base+"/logs"), chromedp.WaitVisible("#logs-table", chromedp.ByID))
 	var ips []string
