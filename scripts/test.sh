@@ -61,13 +61,19 @@ s3_up() { curl -sf http://127.0.0.1:9100/minio/health/live >/dev/null 2>&1; }
 command -v curl >/dev/null || apt_install curl ca-certificates
 if ! s3_up; then
   minio=$(go env GOPATH)/bin/minio
-  [ -x "$minio" ] || go install github.com/minio/minio@latest
+  # Pinned: the version these tests were last run against.
+  [ -x "$minio" ] || go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
   s3_data=$(mktemp -d /tmp/usagelog-minio.XXXXXX)
   (MINIO_ROOT_USER=usagelog MINIO_ROOT_PASSWORD=usagelog-test-secret "$minio" server --quiet \
     --address 127.0.0.1:9100 --console-address 127.0.0.1:9101 "$s3_data" >/tmp/usagelog-minio.log 2>&1 &)
   for _ in $(seq 120); do s3_up && break; sleep 0.5; done
   s3_up || { echo "scripts/test.sh: MinIO did not start (see /tmp/usagelog-minio.log)" >&2; exit 1; }
 fi
+
+# Dex, the OpenID Connect provider the SSO tests sign in through: built
+# once (scripts/dex.sh, about 3 minutes cold) and started by the tests.
+USAGELOG_TEST_DEX=$(scripts/dex.sh)
+export USAGELOG_TEST_DEX
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(find . -name '*.go' -not -path './.git/*'))

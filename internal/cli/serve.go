@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -54,6 +55,12 @@ func serve(ctx context.Context, args []string, env Env) error {
 	secureCookies := fs.Bool("secure-cookies", false, "mark console cookies Secure (when served over HTTPS)")
 	var webhookAllow stringList
 	fs.Var(&webhookAllow, "webhook-allow", "network (CIDR) or address webhooks may go to although it is not public, repeatable")
+	var sso console.OIDC
+	fs.StringVar(&sso.Issuer, "oidc-issuer", "", "OpenID Connect provider URL: members may sign in through it (its discovery document is read at the first sign-in)")
+	fs.StringVar(&sso.ClientID, "oidc-client-id", "", "this server's client id at the provider")
+	fs.StringVar(&sso.ClientSecret, "oidc-client-secret", "", "this server's client secret at the provider")
+	oidcRole := fs.String("oidc-default-role", "", "admin or analyst: a verified email no member has becomes a member of default with this role (default: refused)")
+	fs.BoolVar(&sso.Only, "oidc-only", false, "turn password sign-in off (needs --oidc-issuer)")
 	shutdownGrace := fs.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	if _, err := fs.parse(args); err != nil {
 		return err
@@ -81,6 +88,15 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	if *maxBody <= 0 {
 		return usagef("--max-body must be positive")
+	}
+	if sso.Issuer == "" && (sso.Only || sso.ClientID != "" || *oidcRole != "") {
+		return usagef("--oidc-only, --oidc-client-id and --oidc-default-role need --oidc-issuer")
+	}
+	if sso.Issuer != "" {
+		sso.DefaultRole = usage.Role(*oidcRole)
+		if err := sso.Validate(); err != nil {
+			return usagef("%v", err)
+		}
 	}
 	if *maxFuture <= 0 {
 		return usagef("--max-future must be positive")
@@ -144,7 +160,13 @@ func serve(ctx context.Context, args []string, env Env) error {
 	// Runs after the server has shut down, before the store closes: the
 	// last calls' events are flushed.
 	defer rec.Close()
-	con, err := console.New(console.Config{Meta: st.meta, Events: st.events, Secret: key, Logger: log, SecureCookies: *secureCookies})
+	var oidcCfg *console.OIDC
+	if sso.Issuer != "" {
+		sso.DefaultRole = usage.Role(*oidcRole)
+		sso.RedirectURL = strings.TrimSuffix(base, "/") + "/login/oidc/callback"
+		oidcCfg = &sso
+	}
+	con, err := console.New(console.Config{Meta: st.meta, Events: st.events, Secret: key, Logger: log, SecureCookies: *secureCookies, OIDC: oidcCfg})
 	if err != nil {
 		ln.Close()
 		return err

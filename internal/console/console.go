@@ -50,6 +50,8 @@ type Store interface {
 	WorkspaceByID(ctx context.Context, id int64) (usage.Workspace, error)
 	MemberByEmail(ctx context.Context, email string) (usage.Member, error)
 	MemberByID(ctx context.Context, id string) (usage.Member, error)
+	CreateMember(ctx context.Context, m usage.Member) error
+	EnsureWorkspace(ctx context.Context, name string) (usage.Workspace, error)
 	CreateSession(ctx context.Context, s usage.Session) error
 	SessionByHash(ctx context.Context, hash string, now time.Time) (usage.Session, error)
 	DeleteSession(ctx context.Context, hash string) error
@@ -79,6 +81,8 @@ type Config struct {
 	// defaults 5 and 15 minutes.
 	MaxFailures   int
 	FailureWindow time.Duration
+	// OIDC, when set, offers sign-in through an OpenID Connect provider.
+	OIDC *OIDC
 }
 
 // Console serves the web console.
@@ -89,6 +93,7 @@ type Console struct {
 	throttle *throttle
 	// summaries answer the overview and the pick-lists.
 	summaries *summary.Service
+	oidc      *oidcClient
 }
 
 const (
@@ -123,6 +128,14 @@ func New(cfg Config) (*Console, error) {
 	c.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	c.mux.HandleFunc("GET /login", c.loginPage)
 	c.mux.HandleFunc("POST /login", c.login)
+	if cfg.OIDC != nil {
+		var err error
+		if c.oidc, err = newOIDCClient(*cfg.OIDC, cfg.Secret, cfg.Now); err != nil {
+			return nil, err
+		}
+		c.mux.HandleFunc("GET /login/oidc", c.oidcStart)
+		c.mux.HandleFunc("GET /login/oidc/callback", c.oidcCallback)
+	}
 	c.mux.HandleFunc("POST /logout", c.member(usage.RoleAnalyst, c.logout))
 	for _, rt := range routes(c) {
 		c.mux.HandleFunc(rt.pattern, c.member(rt.role, rt.h))
@@ -157,7 +170,7 @@ func routes(c *Console) []route {
 
 // Patterns are the routes the console serves, for mounting on a shared mux.
 var Patterns = func() []string {
-	out := []string{"GET /static/", "GET /login", "POST /login", "POST /logout"}
+	out := []string{"GET /static/", "GET /login", "POST /login", "POST /logout", "GET /login/oidc", "GET /login/oidc/callback"}
 	for _, rt := range routes(&Console{}) {
 		out = append(out, rt.pattern)
 	}
@@ -281,7 +294,8 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 func (c *Console) showLogin(w http.ResponseWriter, r *http.Request, status int, email, problem string) {
 	token := usage.RandomToken(24)
 	http.SetCookie(w, &http.Cookie{Name: loginCSRF, Value: token, Path: "/login", HttpOnly: true, Secure: c.cfg.SecureCookies, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
-	c.render(w, status, "login.html", map[string]any{"Title": "Sign in", "CSRF": token, "Email": email, "Problem": problem, "Next": safeNext(r.FormValue("next"))})
+	c.render(w, status, "login.html", map[string]any{"Title": "Sign in", "CSRF": token, "Email": email, "Problem": problem, "Next": safeNext(r.FormValue("next")),
+		"SSO": c.oidc != nil, "Passwords": c.oidc == nil || !c.cfg.OIDC.Only})
 }
 
 // safeNext keeps redirects after sign-in on this site: only a plain path
@@ -308,6 +322,10 @@ func safeNext(next string) string {
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	if c.oidc != nil && c.cfg.OIDC.Only {
+		c.showLogin(w, r, http.StatusForbidden, "", "Password sign-in is off on this server: sign in with SSO.")
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	ck, err := r.Cookie(loginCSRF)
 	if err != nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.PostFormValue("csrf"))) != 1 {
@@ -336,6 +354,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	c.throttle.reset("email:" + email)
 	c.throttle.forgive(now, "ip:"+ip)
+	c.startSession(w, r, m, r.PostFormValue("next"))
+}
+
+// startSession signs member m in: a session, its cookie, and the page
+// they were going to.
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, m usage.Member, next string) {
+	now := c.cfg.Now()
 	token := usage.RandomToken(32)
 	sess := usage.Session{Hash: usage.HashToken(token), MemberID: m.ID, CSRF: usage.RandomToken(24), CreatedAt: now, ExpiresAt: now.Add(c.cfg.SessionTTL)}
 	if err := c.cfg.Meta.CreateSession(r.Context(), sess); err != nil {
@@ -345,7 +370,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: c.cfg.SecureCookies, SameSite: http.SameSiteLaxMode, Expires: sess.ExpiresAt, MaxAge: int(c.cfg.SessionTTL.Seconds())})
 	http.SetCookie(w, &http.Cookie{Name: loginCSRF, Value: "", Path: "/login", MaxAge: -1})
-	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *viewer) {
