@@ -13,7 +13,12 @@ import (
 
 func collect(t *testing.T, body string, f Format) (lines []int, errs []string) {
 	t.Helper()
-	dec := NewDecoder(strings.NewReader(body), f)
+	return collectFrom(t, NewDecoder(strings.NewReader(body), f))
+}
+
+// collectFrom reads dec to the end: each record's line, and its error or "".
+func collectFrom(t *testing.T, dec *Decoder) (lines []int, errs []string) {
+	t.Helper()
 	for {
 		rec, err := dec.Next()
 		if err == io.EOF {
@@ -167,21 +172,7 @@ func TestRefuseFuture(t *testing.T) {
 `
 	dec := NewDecoder(strings.NewReader(body), NDJSON)
 	dec.RefuseFuture(now, 24*time.Hour)
-	var errs []string
-	for {
-		rec, err := dec.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := ""
-		if rec.Err != nil {
-			e = rec.Err.Error()
-		}
-		errs = append(errs, e)
-	}
+	_, errs := collectFrom(t, dec)
 	want := []string{"", `field "time": 2026-11-27T12:00:00.001Z is more than 24h0m0s ahead of the server's clock (2026-11-26T12:00:00Z)`, `field "time": 9999-12-31T23:59:59.000Z is more than 24h0m0s ahead`}
 	if len(errs) != 3 || errs[0] != "" || errs[1] != want[1] || !strings.HasPrefix(errs[2], want[2]) {
 		t.Errorf("errors %q, want %q", errs, want)
