@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${COUNT:-3}
 export USAGELOG_BENCH_EVENTS=${USAGELOG_BENCH_EVENTS:-10000000}
-go test -run '^$' -bench 'IngestHTTP$' -benchtime 20x -count "$count" ./internal/httpapi/
+# The same bodies plain and gzipped (as the ingest client sends them).
+go test -run '^$' -bench 'IngestHTTP$|IngestHTTPGzip' -benchtime 20x -count "$count" ./internal/httpapi/
 # The same into ClickHouse (USAGELOG_TEST_CLICKHOUSE, default 127.0.0.1:9000),
 # from one client and from four. Where the root filesystem is ext4 without a
 # journal, ClickHouse's inserts measure the filesystem: run

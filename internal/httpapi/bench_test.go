@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/usagelog/usagelog/internal/clickhouse"
@@ -26,7 +28,7 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	h := newHarness(b, 0)
 	token := h.key(h.ws, usage.ScopeEventsWrite)
 	const n = 10000
-	postBodies(b, h, token, n, 1)
+	postBodies(b, h, token, n, 1, "")
 	if got, _ := h.store.Count(context.Background(), h.ws.ID, usage.KindAPIRequest); got != int64(b.N*n) {
 		b.Fatalf("stored %d, want %d", got, b.N*n)
 	}
@@ -53,7 +55,7 @@ func BenchmarkIngestHTTPClickHouse(b *testing.B) {
 			h := newHarness(b, 0, func(c *httpapi.Config) { c.Events = events })
 			token := h.key(h.ws, usage.ScopeEventsWrite)
 			const n = 10000
-			postBodies(b, h, token, n, clients)
+			postBodies(b, h, token, n, clients, "")
 			if got, _ := events.Count(ctx, h.ws.ID, usage.KindAPIRequest); got != int64(b.N*n) {
 				b.Fatalf("stored %d, want %d", got, b.N*n)
 			}
@@ -62,10 +64,25 @@ func BenchmarkIngestHTTPClickHouse(b *testing.B) {
 	}
 }
 
+// BenchmarkIngestHTTPGzip is BenchmarkIngestHTTP with the bodies gzipped,
+// as the ingest client and the capture recorder send them: what
+// decompressing costs the server (MB/s is of the NDJSON, before gzip).
+func BenchmarkIngestHTTPGzip(b *testing.B) {
+	h := newHarness(b, 0)
+	token := h.key(h.ws, usage.ScopeEventsWrite)
+	const n = 10000
+	postBodies(b, h, token, n, 1, "gzip")
+	if got, _ := h.store.Count(context.Background(), h.ws.ID, usage.KindAPIRequest); got != int64(b.N*n) {
+		b.Fatalf("stored %d, want %d", got, b.N*n)
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+}
+
 // postBodies posts b.N NDJSON bodies of n events from clients concurrent
-// clients. Each body holds ids of its own and the n minutes after the
-// previous body's, as a live stream of calls arrives.
-func postBodies(b *testing.B, h *harness, token string, n, clients int) {
+// clients, with Content-Encoding encoding ("" or gzip). Each body holds
+// ids of its own and the n minutes after the previous body's, as a live
+// stream of calls arrives.
+func postBodies(b *testing.B, h *harness, token string, n, clients int, encoding string) {
 	template := storetest.Fixture(n)
 	bodies := make([]string, b.N)
 	size := 0
@@ -77,6 +94,13 @@ func postBodies(b *testing.B, h *harness, token string, n, clients int) {
 		}
 		bodies[i] = ndjson(b, ev)
 		size += len(bodies[i])
+		if encoding == "gzip" {
+			var z bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+			zw.Write([]byte(bodies[i]))
+			zw.Close()
+			bodies[i] = z.String()
+		}
 	}
 	b.SetBytes(int64(size / len(bodies)))
 	b.ReportAllocs()
@@ -89,6 +113,9 @@ func postBodies(b *testing.B, h *harness, token string, n, clients int) {
 				req, _ := http.NewRequest("POST", h.url+"/api/v1/events", strings.NewReader(bodies[i]))
 				req.Header.Set("Authorization", "Bearer "+token)
 				req.Header.Set("Content-Type", "application/x-ndjson")
+				if encoding != "" {
+					req.Header.Set("Content-Encoding", encoding)
+				}
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					return err
