@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -281,7 +282,10 @@ type Webhook struct {
 	// Policy.Client unless set.
 	Policy WebhookPolicy
 	Client *http.Client
-	Log    *slog.Logger
+	// Retry is the wait before the second try, twice that before the
+	// third; default 5 s.
+	Retry time.Duration
+	Log   *slog.Logger
 	// Links make the download link in the job's view (ViewOf).
 	Links Linker
 	Now   func() time.Time
@@ -359,7 +363,7 @@ func (h *Webhook) Deliver(j usage.ExportJob) {
 		}
 		for attempt := range 3 {
 			if attempt > 0 {
-				time.Sleep(time.Duration(attempt) * 5 * time.Second)
+				time.Sleep(time.Duration(attempt) * cmp.Or(h.Retry, 5*time.Second))
 			}
 			if err = h.Policy.Check(ctx, sc.WebhookURL); err != nil {
 				log.Warn("webhook refused", "schedule", sc.ID, "job", j.ID, "err", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -92,5 +93,41 @@ func TestWebhookRefusedAtDelivery(t *testing.T) {
 	}
 	if n := hits.Load(); n != 0 {
 		t.Errorf("the loopback listener received %d requests", n)
+	}
+}
+
+// TestWebhookFollowsNoRedirect: a receiver's redirect is its answer (a
+// failed delivery), not a second request somewhere else.
+func TestWebhookFollowsNoRedirect(t *testing.T) {
+	ctx := context.Background()
+	var elsewhere atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { elsewhere.Add(1) }))
+	defer target.Close()
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+"/internal", http.StatusTemporaryRedirect)
+	}))
+	defer receiver.Close()
+	st := sqlitetest.Open(t)
+	ws, _ := st.EnsureWorkspace(ctx, usage.DefaultWorkspace)
+	sc := usage.Schedule{ID: "sch_1", WorkspaceID: ws.ID, Name: "n", Range: "none", Spec: usage.ExportSpec{Report: "api-logs"},
+		Cadence: usage.Cadence{Every: "daily", At: "06:00", Timezone: "UTC"}, WebhookURL: receiver.URL + "/hook", WebhookSecret: "whsec_x", CreatedAt: time.Now()}
+	if err := st.CreateSchedule(ctx, &sc); err != nil {
+		t.Fatal(err)
+	}
+	j := usage.ExportJob{ID: "job_1", WorkspaceID: ws.ID, ScheduleID: sc.ID, Spec: sc.Spec, Status: usage.JobQueued, CreatedAt: time.Now()}
+	if err := st.CreateJob(ctx, &j); err != nil {
+		t.Fatal(err)
+	}
+	loopback := jobs.WebhookPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	hook := &jobs.Webhook{Meta: st, Policy: loopback, Now: time.Now, Retry: time.Millisecond}
+	hook.Deliver(j)
+	var got usage.ExportJob
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got, _ = st.Job(ctx, ws.ID, j.ID); got.Webhook != "" {
+			break
+		}
+	}
+	if !strings.Contains(got.Webhook, "307") || elsewhere.Load() != 0 {
+		t.Errorf("webhook %q, redirect target reached %d times", got.Webhook, elsewhere.Load())
 	}
 }
