@@ -358,6 +358,10 @@ func TestLogsPageFilters(t *testing.T) {
 	if p = s.get(b, "/logs?period=24h&status_class=4xx,5xx"); rows(p.body) != 3 {
 		t.Errorf("two classes: %d rows", rows(p.body))
 	}
+	// A name with a comma is one name.
+	if p = s.get(b, "/logs?period=24h&client=Slack,+Data+Team"); rows(p.body) != 0 || !strings.Contains(p.body, `<option value="Slack, Data Team" selected>`) {
+		t.Errorf("a client name with a comma: %d rows", rows(p.body))
+	}
 }
 
 // TestClassificationSettings: an admin edits the rules on the settings

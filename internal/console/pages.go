@@ -71,10 +71,15 @@ func logsQuery(r *http.Request) url.Values {
 	q := url.Values{}
 	in := r.URL.Query()
 	for _, k := range logFilterKeys {
-		// Statuses, classes, clients and collections may be several
-		// (a multiple select sends each, a link may join them by commas).
+		// Statuses, classes, clients and collections may be several: a
+		// multiple select sends each, and a link may join statuses and
+		// classes by commas (names may hold commas themselves).
 		for _, v := range in[k] {
-			for _, part := range strings.Split(v, ",") {
+			parts := []string{v}
+			if k == "status" || k == "status_class" {
+				parts = strings.Split(v, ",")
+			}
+			for _, part := range parts {
 				if part = strings.TrimSpace(part); part != "" && !slices.Contains(q[k], part) {
 					q.Add(k, part)
 				}
@@ -200,7 +205,7 @@ type choice struct {
 
 // choices are a filter's options, most calls first, with their counts;
 // value maps a facet to the option's value (nil: the facet itself). The
-// selected value stays an option when the period has none of it.
+// selected values stay options when the period has none of them.
 func choices(facets []summary.ValueCalls, selected []string, value func(string) string) []choice {
 	var out []choice
 	found := map[string]bool{}
