@@ -36,6 +36,8 @@ go test -run '^$' -bench 'BenchmarkExport$' -benchtime 2x -count "$count" -timeo
 go test -run '^$' -bench 'UsageReports' -benchtime 1x -count "$count" -timeout 60m ./internal/sqlite/
 # Export jobs: the same export directly and as a job.
 go test -run '^$' -bench 'JobOverhead' -benchtime 5x -count "$count" ./internal/jobs/
+# What recording export.create adds to a synchronous export.
+go test -run '^$' -bench 'ExportAudit' -benchtime 200x -count "$count" ./internal/httpapi/
 # ClickHouse (USAGELOG_TEST_CLICKHOUSE): the first logs page over
 # USAGELOG_BENCH_CH_EVENTS events (default 50,000,000; filled once by
 # ClickHouse itself) and the 1,000,000-row api-usage export.

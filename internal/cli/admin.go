@@ -113,6 +113,9 @@ func keys(ctx context.Context, args []string, env Env) error {
 		if err := st.meta.CreateKey(ctx, key); err != nil {
 			return err
 		}
+		if err := auditLocal(ctx, st.meta, env, ws.ID, usage.AuditKeyCreate, key.ID, map[string]any{"name": key.Name, "scopes": key.Scopes}); err != nil {
+			return err
+		}
 		fmt.Fprintln(env.Stdout, token)
 		fmt.Fprintf(env.Stderr, "created key %s in workspace %s; the token above is shown once\n", key.ID, ws.Name)
 		return nil
@@ -156,6 +159,9 @@ func keys(ctx context.Context, args []string, env Env) error {
 			if usage.ErrorCode(err) == usage.ENotFound {
 				return fmt.Errorf("key %q not found in workspace %s", pos[0], ws.Name)
 			}
+			return err
+		}
+		if err := auditLocal(ctx, st.meta, env, ws.ID, usage.AuditKeyRevoke, pos[0], nil); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stderr, "revoked key %s\n", pos[0])

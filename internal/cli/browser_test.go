@@ -371,13 +371,24 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 
+	// The audit log: what this session did.
+	b.run(chromedp.Navigate(b.base+"/audit"), chromedp.WaitVisible("#audit-table", chromedp.ByID))
+	var actions []string
+	b.run(chromedp.Evaluate(`Array.from(document.querySelectorAll("#audit-table tbody td:nth-child(3)")).map(e => e.textContent)`, &actions))
+	for _, want := range []string{"member.sign_in", "member.sign_in_failed", "key.create", "key.revoke", "settings.update", "classification.update", "export.create"} {
+		if !contains(actions, want) {
+			t.Errorf("audit log lacks %s: %v", want, actions)
+		}
+	}
+	b.screenshot("audit")
+
 	// Sign out; an analyst does not see or reach the admin pages.
 	b.run(chromedp.Click(`.user button`, chromedp.ByQuery), chromedp.WaitVisible("#email", chromedp.ByID))
 	b.signIn("analyst@example.com", "correct horse battery")
 	if nav := b.text(".top nav"); strings.Contains(nav, "Licenses") || strings.Contains(nav, "API keys") || strings.Contains(nav, "Settings") {
 		t.Errorf("analyst navigation shows admin pages: %q", nav)
 	}
-	for _, page := range []string{"/licenses", "/keys", "/settings"} {
+	for _, page := range []string{"/licenses", "/keys", "/settings", "/audit"} {
 		b.run(chromedp.Navigate(b.base+page), chromedp.WaitVisible(".problem", chromedp.ByQuery))
 		if got := b.text(".problem"); got != "This page is for workspace admins." {
 			t.Errorf("analyst on %s: %q", page, got)

@@ -61,6 +61,7 @@ commands:
   collections  create, list, activate or deactivate the gateway's API collections
   clients      create, list or revoke gateway clients (the token is printed alone)
   gateway      run the recording API gateway in front of an API
+  audit        print a workspace's audit log (who did what)
   version      print the version, commit, build date and Go version
   completion   print a shell completion script: completion bash|zsh|fish
 
@@ -135,6 +136,8 @@ func run(ctx context.Context, args []string, env Env) error {
 		return clients(ctx, rest, env)
 	case "gateway":
 		return gatewayCmd(ctx, rest, env)
+	case "audit":
+		return auditCmd(ctx, rest, env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, topUsage)
 		return nil

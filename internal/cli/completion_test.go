@@ -75,3 +75,27 @@ func TestHelpNamesFeatures(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditCommand: what the CLI does to a local store is in the audit
+// log, which `usagelog audit` prints as CSV or JSON, filtered.
+func TestAuditCommand(t *testing.T) {
+	data := t.TempDir()
+	if r := run(t, map[string]string{"USER": "ops"}, "keys", "create", "--data", data, "--name", "bot", "--scope", "LOGS_READ"); r.code != 0 {
+		t.Fatalf("keys create: %+v", r)
+	}
+	if r := run(t, nil, "collections", "create", "Orders", "--data", data); r.code != 0 {
+		t.Fatalf("collections create: %+v", r)
+	}
+	r := run(t, nil, "audit", "--data", data)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "Time,Actor type,Actor ID,Actor name,Action,Target,IP,Details\r\n") ||
+		!strings.Contains(r.stdout, ",system,cli,usagelog CLI (ops),key.create,key_") || !strings.Contains(r.stdout, "collection.update,Orders") {
+		t.Errorf("audit: %+v", r)
+	}
+	r = run(t, nil, "audit", "--data", data, "--action", "key.create", "--format", "json")
+	if r.code != 0 || strings.Count(r.stdout, "\n") != 1 || !strings.Contains(r.stdout, `"action":"key.create"`) {
+		t.Errorf("audit --action --format json: %+v", r)
+	}
+	if r := run(t, nil, "audit", "--data", data, "--action", "key.delete"); r.code != 2 || !strings.Contains(r.stderr, `unknown action "key.delete"`) {
+		t.Errorf("a bad action: %+v", r)
+	}
+}

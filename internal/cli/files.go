@@ -67,19 +67,39 @@ type sweeper interface {
 
 // janitor deletes export files older than retention now and then every
 // interval, until ctx ends.
-func janitor(ctx context.Context, files sweeper, retention, interval time.Duration, log *slog.Logger) {
+// janitorConfig is what the janitor cleans: export files past their
+// retention, audit entries past theirs.
+type janitorConfig struct {
+	files         sweeper
+	fileRetention time.Duration
+	audit         interface {
+		PurgeAudit(context.Context, time.Time) (int64, error)
+	}
+	auditRetention time.Duration
+	every          time.Duration
+	log            *slog.Logger
+}
+
+func janitor(ctx context.Context, cfg janitorConfig) {
 	for {
-		n, err := files.Sweep(ctx, time.Now().Add(-retention))
+		n, err := cfg.files.Sweep(ctx, time.Now().Add(-cfg.fileRetention))
 		switch {
 		case err != nil && ctx.Err() == nil:
-			log.Error("janitor: sweeping export files", "err", err)
+			cfg.log.Error("janitor: sweeping export files", "err", err)
 		case n > 0:
-			log.Info("janitor: deleted old export files", "files", n, "retention", retention)
+			cfg.log.Info("janitor: deleted old export files", "files", n, "retention", cfg.fileRetention)
+		}
+		purged, err := cfg.audit.PurgeAudit(ctx, time.Now().Add(-cfg.auditRetention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			cfg.log.Error("janitor: purging old audit entries", "err", err)
+		case purged > 0:
+			cfg.log.Info("janitor: purged old audit entries", "entries", purged, "retention", cfg.auditRetention)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(interval):
+		case <-time.After(cfg.every):
 		}
 	}
 }

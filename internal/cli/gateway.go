@@ -71,6 +71,9 @@ func collections(ctx context.Context, args []string, env Env) error {
 		if err := st.meta.CreateCollection(ctx, col); err != nil {
 			return err
 		}
+		if err := auditLocal(ctx, st.meta, env, ws.ID, usage.AuditCollectionUpdate, col.Name, map[string]any{"change": "create", "type": col.Type, "community": col.Community, "endpoints": col.Endpoints}); err != nil {
+			return err
+		}
 		fmt.Fprintf(env.Stdout, "%s\t%s\tactive\n", col.Name, col.Type)
 		return nil
 	case "activate", "deactivate":
@@ -80,6 +83,9 @@ func collections(ctx context.Context, args []string, env Env) error {
 		}
 		col.Active = sub == "activate"
 		if err := st.meta.UpdateCollection(ctx, col); err != nil {
+			return err
+		}
+		if err := auditLocal(ctx, st.meta, env, ws.ID, usage.AuditCollectionUpdate, col.Name, map[string]any{"change": sub, "active": col.Active}); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stderr, "collection %q %sd; running gateways notice within their --refresh\n", col.Name, sub)
@@ -163,11 +169,17 @@ func clients(ctx context.Context, args []string, env Env) error {
 		if err := st.meta.CreateClient(ctx, cl); err != nil {
 			return err
 		}
+		if err := auditLocal(ctx, st.meta, env, ws.ID, usage.AuditClientCreate, cl.ID, map[string]any{"name": cl.Name, "collection": col.Name}); err != nil {
+			return err
+		}
 		fmt.Fprintln(env.Stdout, token)
 		fmt.Fprintf(env.Stderr, "created client %s of collection %q; the token above is shown once\n", cl.ID, col.Name)
 		return nil
 	case "revoke":
 		if err := st.meta.RevokeClient(ctx, ws.ID, pos[0], time.Now()); err != nil {
+			return err
+		}
+		if err := auditLocal(ctx, st.meta, env, ws.ID, usage.AuditClientRevoke, pos[0], nil); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stderr, "revoked client %s; running gateways refuse it within their --refresh\n", pos[0])
@@ -208,6 +220,9 @@ func ensureCollection(ctx context.Context, meta usage.MetaStore, ws usage.Worksp
 		return col, usagef("%s", usage.ErrorMessage(err))
 	}
 	if err := meta.CreateCollection(ctx, col); err != nil {
+		return col, err
+	}
+	if err := auditLocal(ctx, meta, env, ws.ID, usage.AuditCollectionUpdate, col.Name, map[string]any{"change": "create", "type": col.Type}); err != nil {
 		return col, err
 	}
 	fmt.Fprintf(env.Stderr, "created %s collection %q\n", col.Type, col.Name)

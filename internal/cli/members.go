@@ -59,6 +59,9 @@ func members(ctx context.Context, args []string, env Env) error {
 	if err := st.meta.CreateMember(ctx, m); err != nil {
 		return err
 	}
+	if err := auditLocal(ctx, st.meta, env, ws.ID, usage.AuditMemberCreate, m.Email, map[string]any{"role": string(m.Role)}); err != nil {
+		return err
+	}
 	if !*fromStdin {
 		fmt.Fprintln(env.Stdout, password)
 		fmt.Fprintf(env.Stderr, "created %s %s in workspace %s; the password above is shown once\n", r, addr, ws.Name)

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/audit"
 	"github.com/usagelog/usagelog/internal/buildinfo"
 	"github.com/usagelog/usagelog/internal/console"
 	"github.com/usagelog/usagelog/internal/demo"
@@ -61,6 +62,8 @@ func serve(ctx context.Context, args []string, env Env) error {
 	fs.StringVar(&sso.ClientSecret, "oidc-client-secret", "", "this server's client secret at the provider")
 	oidcRole := fs.String("oidc-default-role", "", "admin or analyst: a verified email no member has becomes a member of default with this role (default: refused)")
 	fs.BoolVar(&sso.Only, "oidc-only", false, "turn password sign-in off (needs --oidc-issuer)")
+	auditDays := fs.Int("audit-retention-days", 400, "how long audit log entries are kept, whatever the events' retention")
+	janitorEvery := fs.Duration("janitor-every", time.Hour, "how often old export files and audit entries are removed")
 	shutdownGrace := fs.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	if _, err := fs.parse(args); err != nil {
 		return err
@@ -97,6 +100,9 @@ func serve(ctx context.Context, args []string, env Env) error {
 		if err := sso.Validate(); err != nil {
 			return usagef("%v", err)
 		}
+	}
+	if *auditDays < 1 || *janitorEvery <= 0 {
+		return usagef("--audit-retention-days and --janitor-every must be positive")
 	}
 	if *maxFuture <= 0 {
 		return usagef("--max-future must be positive")
@@ -160,13 +166,21 @@ func serve(ctx context.Context, args []string, env Env) error {
 	// Runs after the server has shut down, before the store closes: the
 	// last calls' events are flushed.
 	defer rec.Close()
+	auditLog, err := audit.New(audit.Config{Store: st.meta, Logger: log})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	// Closed after the server and the jobs stop, before the store closes:
+	// the last entries are written.
+	defer auditLog.Close()
 	var oidcCfg *console.OIDC
 	if sso.Issuer != "" {
 		sso.DefaultRole = usage.Role(*oidcRole)
 		sso.RedirectURL = strings.TrimSuffix(base, "/") + "/login/oidc/callback"
 		oidcCfg = &sso
 	}
-	con, err := console.New(console.Config{Meta: st.meta, Events: st.events, Secret: key, Logger: log, SecureCookies: *secureCookies, OIDC: oidcCfg})
+	con, err := console.New(console.Config{Meta: st.meta, Events: st.events, Secret: key, Logger: log, SecureCookies: *secureCookies, OIDC: oidcCfg, Audit: auditLog})
 	if err != nil {
 		ln.Close()
 		return err
@@ -174,6 +188,10 @@ func serve(ctx context.Context, args []string, env Env) error {
 	signer := signedurl.New(key, base, *downloadTTL)
 	if links == nil {
 		links = signer
+	} else {
+		// A presigned link is used at the bucket, where usagelog does not
+		// see it: the audit log records each link when it is made.
+		links = audit.Linker{Links: links, Log: auditLog}
 	}
 	allow, err := jobs.ParseWebhookAllow(webhookAllow)
 	if err != nil {
@@ -182,7 +200,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	webhooks := jobs.WebhookPolicy{Allow: allow}
 	hook := &jobs.Webhook{Meta: st.meta, Policy: webhooks, Log: log, Now: time.Now, Links: links}
 	runner, err := jobs.NewRunner(jobs.RunnerConfig{
-		Meta: st.meta, Workers: *workers, PerWorkspace: *concurrency, Log: log, Finished: hook.Deliver, Webhooks: webhooks,
+		Meta: st.meta, Workers: *workers, PerWorkspace: *concurrency, Log: log, Finished: hook.Deliver, Webhooks: webhooks, Audit: auditLog,
 		Exporter: &jobs.Exporter{Events: st.events, Meta: st.meta, Files: files, Secret: key, MaxRangeDays: *maxRangeDays, RowLimit: *rowLimit},
 	})
 	if err != nil {
@@ -193,13 +211,14 @@ func serve(ctx context.Context, args []string, env Env) error {
 		Events: st.events, Meta: st.meta, Logger: log, Metrics: metrics, MaxBodyBytes: *maxBody, MaxFuture: *maxFuture,
 		Recorder: rec, RateLimits: limits, ExportRowLimit: *rowLimit,
 		Files: files, Signer: signer, Links: links, Secret: key,
-		MaxRangeDays: *maxRangeDays, ExportConcurrency: *concurrency, Session: con.Session, Jobs: runner,
+		MaxRangeDays: *maxRangeDays, ExportConcurrency: *concurrency, Session: con.Session, Jobs: runner, Audit: auditLog,
 	})
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	go janitor(ctx, files, *retention, time.Hour, log)
+	go janitor(ctx, janitorConfig{files: files, fileRetention: *retention, audit: st.meta, auditRetention: time.Duration(*auditDays) * 24 * time.Hour,
+		every: *janitorEvery, log: log})
 	// Jobs stop with ctx (SIGTERM): a running job is failed with a reason;
 	// queued jobs wait for the next start.
 	jobsCtx, stopJobs := context.WithCancel(ctx)

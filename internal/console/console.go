@@ -22,6 +22,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/usagelog/usagelog/capture"
+	"github.com/usagelog/usagelog/internal/audit"
 	"github.com/usagelog/usagelog/internal/buildinfo"
 	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
@@ -52,6 +53,7 @@ type Store interface {
 	MemberByID(ctx context.Context, id string) (usage.Member, error)
 	CreateMember(ctx context.Context, m usage.Member) error
 	EnsureWorkspace(ctx context.Context, name string) (usage.Workspace, error)
+	Audit(ctx context.Context, workspaceID int64, q usage.AuditQuery) ([]usage.AuditEntry, error)
 	CreateSession(ctx context.Context, s usage.Session) error
 	SessionByHash(ctx context.Context, hash string, now time.Time) (usage.Session, error)
 	DeleteSession(ctx context.Context, hash string) error
@@ -83,6 +85,8 @@ type Config struct {
 	FailureWindow time.Duration
 	// OIDC, when set, offers sign-in through an OpenID Connect provider.
 	OIDC *OIDC
+	// Audit, when set, records sign-ins and the changes made here.
+	Audit *audit.Log
 }
 
 // Console serves the web console.
@@ -165,6 +169,8 @@ func routes(c *Console) []route {
 		{"GET /settings", usage.RoleAdmin, c.settingsPage},
 		{"POST /settings", usage.RoleAdmin, c.saveSettings},
 		{"POST /settings/classification", usage.RoleAdmin, c.saveClassification},
+		{"GET /audit", usage.RoleAdmin, c.auditPage},
+		{"GET /audit.csv", usage.RoleAdmin, c.auditCSV},
 	}
 }
 
@@ -349,11 +355,17 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if !usage.CheckPassword(m.PasswordHash, password) {
 		c.log.Info("console: sign-in failed", "email", email, "ip", ip)
+		c.auditSignIn(r.Context(), m, email, ip, usage.AuditMemberSignInFailed, map[string]any{"method": "password", "reason": "wrong email or password"})
 		c.showLogin(w, r, http.StatusUnauthorized, email, "Wrong email or password.")
 		return
 	}
 	c.throttle.reset("email:" + email)
 	c.throttle.forgive(now, "ip:"+ip)
+	if err := c.cfg.Audit.Ready(); err != nil {
+		c.showLogin(w, r, usage.HTTPStatus(err), email, usage.ErrorMessage(err))
+		return
+	}
+	c.auditSignIn(r.Context(), m, email, ip, usage.AuditMemberSignIn, map[string]any{"method": "password"})
 	c.startSession(w, r, m, r.PostFormValue("next"))
 }
 
@@ -475,7 +487,15 @@ func (c *Console) saveClassification(w http.ResponseWriter, r *http.Request, v *
 			return
 		}
 	}
+	if err := c.cfg.Audit.Ready(); err != nil {
+		c.failPage(w, r, v, err, "Classification rules are")
+		return
+	}
 	if err := c.cfg.Meta.SaveClassification(r.Context(), v.Workspace.ID, rules); err != nil {
+		c.failPage(w, r, v, err, "Classification rules are")
+		return
+	}
+	if err := c.audit(r, v, usage.AuditClassificationUpdate, "classification", map[string]any{"rules": rules, "default": rules == nil}); err != nil {
 		c.failPage(w, r, v, err, "Classification rules are")
 		return
 	}
@@ -506,9 +526,18 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, v *viewer
 		}
 		return
 	}
-	if err := c.cfg.Meta.SaveSettings(r.Context(), v.Workspace.ID, st); err != nil {
-		c.log.Error("console: save settings", "err", err)
-		c.errorPage(w, r, v, http.StatusInternalServerError, "Settings could not be saved.")
+	before, err := c.cfg.Meta.Settings(r.Context(), v.Workspace.ID)
+	if err == nil {
+		err = c.cfg.Audit.Ready()
+	}
+	if err == nil {
+		err = c.cfg.Meta.SaveSettings(r.Context(), v.Workspace.ID, st)
+	}
+	if err == nil {
+		err = c.audit(r, v, usage.AuditSettingsUpdate, "settings", usage.SettingsChanges(before, st))
+	}
+	if err != nil {
+		c.failPage(w, r, v, err, "Saving settings is")
 		return
 	}
 	http.Redirect(w, r, "/settings?saved=settings", http.StatusSeeOther)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/audit"
 	"github.com/usagelog/usagelog/internal/buildinfo"
 	"github.com/usagelog/usagelog/internal/console"
 	"github.com/usagelog/usagelog/internal/sqlite"
@@ -398,4 +399,52 @@ func TestClassificationSettings(t *testing.T) {
 	if _, set, _ := s.store.Classification(ctx, ws.ID); set {
 		t.Error("the defaults did not come back")
 	}
+}
+
+// TestAuditPage: sign-ins, failed ones and the console's changes are in
+// the audit log, which admins read on its page with filters and download
+// as CSV.
+func TestAuditPage(t *testing.T) {
+	st := sqlitetest.Open(t)
+	log, err := audit.New(audit.Config{Store: st, FlushEvery: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &site{t: t, store: st, now: time.Now()}
+	c, err := console.New(console.Config{Meta: st, Events: st, Now: func() time.Time { return s.now }, SessionTTL: time.Hour, MaxFailures: 3, FailureWindow: 10 * time.Minute, Audit: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	s.url = srv.URL
+	s.member("acme", "ann@acme.example", usage.RoleAdmin)
+	b0 := s.browser()
+	s.post(b0, "/login", url.Values{"email": {"ann@acme.example"}, "password": {"not it"}, "csrf": {csrf(t, s.get(b0, "/login").body)}})
+	b, token := s.signIn("ann@acme.example")
+	s.post(b, "/keys", url.Values{"csrf": {token}, "name": {"=cmd|calc"}, "scope": {"LOGS_READ"}})
+	s.post(b, "/settings", url.Values{"csrf": {token}, "timezone": {"Asia/Kathmandu"}, "export_row_limit": {"0"}})
+	var p page
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if p = s.get(b, "/audit"); strings.Count(p.body, "<tr>") >= 5 {
+			break
+		}
+	}
+	for _, want := range []string{"member.sign_in_failed", "member.sign_in", "key.create", "settings.update", `id="download-audit"`, "=cmd|calc"} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("audit page lacks %s", want)
+		}
+	}
+	if p := s.get(b, "/audit?action=key.create"); strings.Contains(p.body, "settings.update</code>") || !strings.Contains(p.body, "key.create</code>") {
+		t.Error("the action filter")
+	}
+	if p := s.get(b, "/audit?action=nonsense"); p.status != 400 {
+		t.Errorf("a bad action: %d", p.status)
+	}
+	csvPage := s.get(b, "/audit.csv?action=key.create")
+	if !strings.HasPrefix(csvPage.body, "Time,Actor type,Actor ID,Actor name,Action,Target,IP,Details\r\n") || !strings.Contains(csvPage.body, ",member,") ||
+		strings.Count(csvPage.body, "\r\n") != 2 || !strings.Contains(csvPage.body, `"{""name"":""=cmd|calc""`) || strings.Contains(csvPage.body, ",=") {
+		t.Errorf("csv: %q", csvPage.body)
+	}
+	log.Close()
 }

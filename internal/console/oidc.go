@@ -17,6 +17,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/usagelog/usagelog/capture"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -174,6 +175,13 @@ func (c *Console) passwordHint() string {
 // with the reason, and a log line.
 func (c *Console) oidcRefuse(w http.ResponseWriter, r *http.Request, status int, reason string, err error, attrs ...any) {
 	c.log.Warn("console: sso sign-in refused", append([]any{"reason", reason, "err", err, "ip", r.RemoteAddr}, attrs...)...)
+	email := ""
+	for i := 0; i+1 < len(attrs); i += 2 {
+		if attrs[i] == "email" {
+			email, _ = attrs[i+1].(string)
+		}
+	}
+	c.auditSignIn(r.Context(), usage.Member{}, email, capture.ClientIP(r, nil), usage.AuditMemberSignInFailed, map[string]any{"method": "oidc", "reason": reason})
 	c.showLogin(w, r, status, "", reason)
 }
 
@@ -235,7 +243,12 @@ func (c *Console) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, nil, http.StatusInternalServerError, "Sign-in is not available right now.")
 		return
 	}
+	if err := c.cfg.Audit.Ready(); err != nil {
+		c.showLogin(w, r, usage.HTTPStatus(err), "", usage.ErrorMessage(err))
+		return
+	}
 	c.log.Info("console: sso sign-in", "email", email, "member", m.ID)
+	c.auditSignIn(r.Context(), m, email, capture.ClientIP(r, nil), usage.AuditMemberSignIn, map[string]any{"method": "oidc"})
 	c.startSession(w, r, m, f.Next)
 }
 
@@ -285,5 +298,9 @@ func (c *Console) oidcMember(ctx context.Context, email string) (usage.Member, e
 		return usage.Member{}, err
 	}
 	c.log.Info("console: sso made a member", "email", email, "role", m.Role)
+	if err := c.cfg.Audit.Record(usage.AuditEntry{WorkspaceID: ws.ID, Actor: usage.SystemActor("sign-in with SSO"), Action: usage.AuditMemberCreate,
+		Target: email, Details: map[string]any{"role": string(m.Role), "via": "oidc-default-role"}}); err != nil {
+		c.log.Error("audit: member not recorded", "email", email, "err", err)
+	}
 	return m, nil
 }

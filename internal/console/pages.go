@@ -381,7 +381,15 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, v *viewer) {
 		c.showKeys(w, r, v, usage.HTTPStatus(err), "", usage.ErrorMessage(err))
 		return
 	}
+	if err := c.cfg.Audit.Ready(); err != nil {
+		c.failPage(w, r, v, err, "Creating keys is")
+		return
+	}
 	if err := c.cfg.Meta.CreateKey(r.Context(), key); err != nil {
+		c.failPage(w, r, v, err, "Creating keys is")
+		return
+	}
+	if err := c.audit(r, v, usage.AuditKeyCreate, key.ID, map[string]any{"name": key.Name, "scopes": key.Scopes}); err != nil {
 		c.failPage(w, r, v, err, "Creating keys is")
 		return
 	}
@@ -389,7 +397,14 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, v *viewer) {
 }
 
 func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, v *viewer) {
+	if err := c.cfg.Audit.Ready(); err != nil {
+		c.failPage(w, r, v, err, "Revoking keys is")
+		return
+	}
 	err := c.cfg.Meta.RevokeKey(r.Context(), v.Workspace.ID, r.PathValue("id"), c.cfg.Now())
+	if err == nil {
+		err = c.audit(r, v, usage.AuditKeyRevoke, r.PathValue("id"), nil)
+	}
 	if usage.ErrorCode(err) == usage.ENotFound {
 		c.errorPage(w, r, v, usage.HTTPStatus(err), "That key does not exist in this workspace.")
 		return

@@ -71,7 +71,13 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
+	if err := s.auditReady(); err != nil {
+		return err
+	}
 	if err := s.meta.CreateKey(r.Context(), key); err != nil {
+		return err
+	}
+	if err := s.audit(r, c, usage.AuditKeyCreate, key.ID, map[string]any{"name": key.Name, "scopes": key.Scopes}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"token": token, "key": newKeyJSON(key)})
@@ -79,7 +85,13 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request, c *call
 }
 
 func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if err := s.auditReady(); err != nil {
+		return err
+	}
 	if err := s.meta.RevokeKey(r.Context(), c.Workspace.ID, r.PathValue("id"), s.now()); err != nil {
+		return err
+	}
+	if err := s.audit(r, c, usage.AuditKeyRevoke, r.PathValue("id"), nil); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -166,10 +178,17 @@ func (s *Server) handlePatchSettings(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return err
 	}
+	before := st
 	if st, err = p.Apply(st); err != nil {
 		return err
 	}
+	if err := s.auditReady(); err != nil {
+		return err
+	}
 	if err := s.meta.SaveSettings(r.Context(), c.Workspace.ID, st); err != nil {
+		return err
+	}
+	if err := s.audit(r, c, usage.AuditSettingsUpdate, "settings", usage.SettingsChanges(before, st)); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, newSettingsJSON(st))

@@ -15,6 +15,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/usagelog/usagelog/internal/audit"
 	"github.com/usagelog/usagelog/internal/clickhouse"
 	"github.com/usagelog/usagelog/internal/httpapi"
 	"github.com/usagelog/usagelog/internal/storetest"
@@ -132,4 +133,35 @@ func postBodies(b *testing.B, h *harness, token string, n, clients int, encoding
 		b.Fatal(err)
 	}
 	b.StopTimer()
+}
+
+// BenchmarkExportAudit is a synchronous export of 1,000 rows without an
+// audit log and with one: what recording export.create adds to it.
+func BenchmarkExportAudit(b *testing.B) {
+	for _, withAudit := range []bool{false, true} {
+		b.Run(fmt.Sprintf("audit=%v", withAudit), func(b *testing.B) {
+			var log *audit.Log
+			h := newHarness(b, 0, func(c *httpapi.Config) {
+				c.RateLimits = httpapi.RateLimits{Exports: 1_000_000}
+				if withAudit {
+					var err error
+					if log, err = audit.New(audit.Config{Store: c.Meta}); err != nil {
+						b.Fatal(err)
+					}
+					c.Audit = log
+				}
+			})
+			defer log.Close()
+			if _, err := h.store.Append(context.Background(), h.ws.ID, storetest.Fixture(1000)); err != nil {
+				b.Fatal(err)
+			}
+			token := h.key(h.ws, usage.ScopeLogsRead)
+			b.ResetTimer()
+			for range b.N {
+				if r := h.do("GET", "/api/v1/exports/api-logs?format=csv", token, "", nil); r.status != 200 {
+					b.Fatalf("%d %s", r.status, r.body)
+				}
+			}
+		})
+	}
 }

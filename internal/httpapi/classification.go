@@ -52,7 +52,13 @@ func (s *Server) handlePutClassification(w http.ResponseWriter, r *http.Request,
 	if err := usage.ValidateRules(rules); err != nil {
 		return err
 	}
+	if err := s.auditReady(); err != nil {
+		return err
+	}
 	if err := s.meta.SaveClassification(r.Context(), c.Workspace.ID, rules); err != nil {
+		return err
+	}
+	if err := s.audit(r, c, usage.AuditClassificationUpdate, "classification", map[string]any{"rules": rules, "default": rules == nil}); err != nil {
 		return err
 	}
 	s.classifiers.Forget(c.Workspace.ID)

@@ -62,7 +62,13 @@ func (s *Server) handleCreateCollection(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
+	if err := s.auditReady(); err != nil {
+		return err
+	}
 	if err := s.meta.CreateCollection(r.Context(), col); err != nil {
+		return err
+	}
+	if err := s.audit(r, c, usage.AuditCollectionUpdate, col.Name, collectionDetails(col, "create")); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, gateway.NewCollectionJSON(col))
@@ -94,7 +100,13 @@ func (s *Server) handlePatchCollection(w http.ResponseWriter, r *http.Request, c
 	if err := col.Validate(); err != nil {
 		return err
 	}
+	if err := s.auditReady(); err != nil {
+		return err
+	}
 	if err := s.meta.UpdateCollection(r.Context(), col); err != nil {
+		return err
+	}
+	if err := s.audit(r, c, usage.AuditCollectionUpdate, col.Name, collectionDetails(col, "update")); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, gateway.NewCollectionJSON(col))
@@ -141,7 +153,13 @@ func (s *Server) handleCreateClient(w http.ResponseWriter, r *http.Request, c *c
 	if err != nil {
 		return err
 	}
+	if err := s.auditReady(); err != nil {
+		return err
+	}
 	if err := s.meta.CreateClient(r.Context(), cl); err != nil {
+		return err
+	}
+	if err := s.audit(r, c, usage.AuditClientCreate, cl.ID, map[string]any{"name": cl.Name, "collection": col.Name}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"token": token, "client": gateway.NewClientJSON(cl, false)})
@@ -149,7 +167,13 @@ func (s *Server) handleCreateClient(w http.ResponseWriter, r *http.Request, c *c
 }
 
 func (s *Server) handleRevokeClient(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if err := s.auditReady(); err != nil {
+		return err
+	}
 	if err := s.meta.RevokeClient(r.Context(), c.Workspace.ID, r.PathValue("id"), s.now()); err != nil {
+		return err
+	}
+	if err := s.audit(r, c, usage.AuditClientRevoke, r.PathValue("id"), nil); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -178,4 +202,9 @@ func (s *Server) handleGatewayDirectory(w http.ResponseWriter, r *http.Request, 
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// collectionDetails is what the audit log keeps of a collection's change.
+func collectionDetails(col usage.Collection, change string) map[string]any {
+	return map[string]any{"change": change, "type": col.Type, "active": col.Active, "community": col.Community, "endpoints": col.Endpoints}
 }

@@ -69,6 +69,9 @@ func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, n
 	if err != nil {
 		return err
 	}
+	if err := s.auditReady(); err != nil {
+		return err
+	}
 	release, err := s.running.acquire(w, c.Workspace.ID)
 	if err != nil {
 		return err
@@ -83,9 +86,18 @@ func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, n
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": run.FileName}))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if n, err := write(w); err != nil {
+	n, err := write(w)
+	if err != nil {
 		// The header is out: the client sees a cut file; the log says why.
 		s.log.Error("export failed mid-stream", "report", name, "workspace", c.Workspace.Name, "rows", n, "err", err)
+	}
+	details := map[string]any{"report": report.Name, "format": string(run.Format), "filters": filters, "timezone": cmp.Or(q.Get("tz"), loc.String()), "rows": n, "via": "download"}
+	if err != nil {
+		details["error"] = "cut short: " + usage.ErrorMessage(err)
+	}
+	if err := s.audit(r, c, usage.AuditExportCreate, run.FileName, details); err != nil {
+		// The file went out already: the refusal can only be logged.
+		s.log.Error("audit: export not recorded", "report", name, "workspace", c.Workspace.Name, "err", err)
 	}
 	return nil
 }

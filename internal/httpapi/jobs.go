@@ -54,7 +54,7 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request, c *call
 	if err := needScope(c, export.ReportScope(spec.Report)); err != nil {
 		return err
 	}
-	j, err := s.jobs.Submit(r.Context(), c.Workspace, spec, c.Key.Name)
+	j, err := s.jobs.Submit(r.Context(), c.Workspace, spec, actorOf(c))
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,14 @@ func (s *Server) handleCreateSchedule(w http.ResponseWriter, r *http.Request, c 
 	if err := s.jobs.PlanSchedule(r.Context(), c.Workspace, &sc, s.now()); err != nil {
 		return err
 	}
+	if err := s.auditReady(); err != nil {
+		return err
+	}
 	if err := s.meta.CreateSchedule(r.Context(), &sc); err != nil {
+		return err
+	}
+	if err := s.audit(r, c, usage.AuditScheduleCreate, sc.ID, map[string]any{"name": sc.Name, "report": sc.Spec.Report, "format": sc.Spec.Format,
+		"filters": sc.Spec.Filters, "range": sc.Range, "cadence": sc.Cadence, "webhook": sc.WebhookURL}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, scheduleJSON{Schedule: sc, WebhookSecret: sc.WebhookSecret})
@@ -217,7 +224,13 @@ func (s *Server) handleDeleteSchedule(w http.ResponseWriter, r *http.Request, c 
 	if _, err := s.schedule(r, c); err != nil {
 		return err
 	}
+	if err := s.auditReady(); err != nil {
+		return err
+	}
 	if err := s.meta.DeleteSchedule(r.Context(), c.Workspace.ID, r.PathValue("id")); err != nil {
+		return err
+	}
+	if err := s.audit(r, c, usage.AuditScheduleDelete, r.PathValue("id"), nil); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

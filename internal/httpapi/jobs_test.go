@@ -74,6 +74,7 @@ func newJobHarness(t *testing.T, pause time.Duration, tweak func(*jobs.RunnerCon
 		if runnerCfg.Now != nil {
 			cfg.Now = runnerCfg.Now
 		}
+		cfg.Audit = runnerCfg.Audit
 		r, err := jobs.NewRunner(runnerCfg)
 		if err != nil {
 			t.Fatal(err)

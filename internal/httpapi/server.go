@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/usagelog/usagelog/capture"
+	"github.com/usagelog/usagelog/internal/audit"
 	"github.com/usagelog/usagelog/internal/buildinfo"
 	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/ingest"
@@ -71,6 +72,9 @@ type Config struct {
 	// Jobs, when set, runs the export jobs and schedules of
 	// /api/v1/exports and /api/v1/schedules.
 	Jobs *jobs.Runner
+	// Audit, when set, records who did what (GET /api/v1/audit reads it
+	// from Meta either way).
+	Audit *audit.Log
 }
 
 // DefaultExportRowLimit is the server's export row limit unless configured.
@@ -107,6 +111,7 @@ type Server struct {
 	maxFuture time.Duration
 	// classifiers classify ingested calls by their workspace's rules.
 	classifiers *ingest.Classifiers
+	auditLog    *audit.Log
 	now         func() time.Time
 	mux         *http.ServeMux
 	rec         *Recorder
@@ -137,7 +142,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		events: cfg.Events, meta: cfg.Meta, log: cfg.Logger, metrics: cfg.Metrics,
-		maxBody: cfg.MaxBodyBytes, maxFuture: cmp.Or(cfg.MaxFuture, ingest.DefaultMaxFuture), classifiers: &ingest.Classifiers{Rules: cfg.Meta}, now: cfg.Now, mux: http.NewServeMux(),
+		maxBody: cfg.MaxBodyBytes, maxFuture: cmp.Or(cfg.MaxFuture, ingest.DefaultMaxFuture), classifiers: &ingest.Classifiers{Rules: cfg.Meta}, auditLog: cfg.Audit, now: cfg.Now, mux: http.NewServeMux(),
 		rec: cfg.Recorder, limits: newLimiter(cfg.RateLimits), exportRowLimit: cfg.ExportRowLimit,
 		files: cfg.Files, signer: cfg.Signer, links: cfg.Links, secret: cfg.Secret, maxRangeDays: cfg.MaxRangeDays,
 		running: &exportSlots{max: cfg.ExportConcurrency, running: map[int64]int{}}, session: cfg.Session,
@@ -231,6 +236,7 @@ func (s *Server) routes() {
 	s.api("GET /api/v1/gateway/directory", usage.ScopeEventsWrite, groupReads, s.handleGatewayDirectory)
 	s.api("GET /api/v1/workspace/settings", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleSettings)
 	s.api("PATCH /api/v1/workspace/settings", usage.ScopeWorkspaceAdmin, groupAdmin, s.handlePatchSettings)
+	s.api("GET /api/v1/audit", usage.ScopeWorkspaceAdmin, groupReads, s.handleAudit)
 	s.api("GET /api/v1/workspace/classification", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleClassification)
 	s.api("PUT /api/v1/workspace/classification", usage.ScopeWorkspaceAdmin, groupAdmin, s.handlePutClassification)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/usagelog/usagelog/capture"
 	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -55,6 +56,9 @@ func (s *Server) handleUsageExport(w http.ResponseWriter, r *http.Request, c *ca
 	if err != nil {
 		return err
 	}
+	if err := s.auditReady(); err != nil {
+		return err
+	}
 	release, err := s.running.acquire(w, c.Workspace.ID)
 	if err != nil {
 		return err
@@ -70,6 +74,10 @@ func (s *Server) handleUsageExport(w http.ResponseWriter, r *http.Request, c *ca
 		return err
 	}
 	filePath, n := res.FilePath, int(res.Records)
+	if err := s.audit(r, c, usage.AuditExportCreate, filePath, map[string]any{"report": u.Name, "format": string(format),
+		"filters": map[string]any{"from": rng.From, "to": rng.To, "timezone": rng.Loc.String()}, "rows": n, "via": "usage export API"}); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, usageExportAnswer{Success: true, Data: usageExportData{
 		FilePath: filePath, DownloadURL: s.links.URL(filePath, s.now()), DataType: u.Name,
 		RecordCount: n, DateRange: rng.Answer(),
@@ -97,6 +105,19 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	if ws, ok := usage.FileWorkspace(p); ok {
+		// Whoever holds the link downloads: the entry names the link and
+		// the address it was used from.
+		err := s.auditReady()
+		if err == nil {
+			err = s.auditLog.Record(usage.AuditEntry{WorkspaceID: ws, Actor: usage.Actor{Type: usage.ActorSystem, ID: "signed-link", Name: "signed download link"},
+				Action: usage.AuditExportDownload, Target: p, IP: capture.ClientIP(r, nil), Details: map[string]any{"size": f.Size(), "range": r.Header.Get("Range")}})
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
 	name := path.Base(p)
 	h := w.Header()
 	if f, err := export.ParseFormat(strings.TrimPrefix(path.Ext(name), ".")); err == nil {

@@ -65,7 +65,7 @@ func BenchmarkJobOverhead(b *testing.B) {
 		r.Start(rctx)
 		defer func() { cancel(); r.Wait() }()
 		for b.Loop() {
-			j, err := r.Submit(ctx, ws, spec, "bench")
+			j, err := r.Submit(ctx, ws, spec, usage.SystemActor("bench"))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -38,7 +38,7 @@ func TestDeadJobPartialFileRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := r.Submit(ctx, ws, usage.ExportSpec{Report: "api-logs"}, "test")
+	j, err := r.Submit(ctx, ws, usage.ExportSpec{Report: "api-logs"}, usage.SystemActor("test"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/audit"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -30,6 +31,8 @@ type RunnerConfig struct {
 	Log *slog.Logger
 	// Finished, when set, is called with each job that ends.
 	Finished func(usage.ExportJob)
+	// Audit, when set, records each job that ends as export.create.
+	Audit *audit.Log
 	// Webhooks says where a schedule's webhook may go.
 	Webhooks WebhookPolicy
 }
@@ -72,18 +75,21 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 
 // Submit validates spec and queues it as a job of ws. Bad specs are
 // usage.EInvalid, before anything is stored.
-func (r *Runner) Submit(ctx context.Context, ws usage.Workspace, spec usage.ExportSpec, createdBy string) (usage.ExportJob, error) {
-	return r.submitAs(ctx, usage.RandomID("job_", 10), ws, spec, createdBy, "", 0)
+func (r *Runner) Submit(ctx context.Context, ws usage.Workspace, spec usage.ExportSpec, by usage.Actor) (usage.ExportJob, error) {
+	if err := r.cfg.Audit.Ready(); err != nil {
+		return usage.ExportJob{}, err
+	}
+	return r.submitAs(ctx, usage.RandomID("job_", 10), ws, spec, by, "", 0)
 }
 
-func (r *Runner) submitAs(ctx context.Context, id string, ws usage.Workspace, spec usage.ExportSpec, createdBy, scheduleID string, retention time.Duration) (usage.ExportJob, error) {
+func (r *Runner) submitAs(ctx context.Context, id string, ws usage.Workspace, spec usage.ExportSpec, by usage.Actor, scheduleID string, retention time.Duration) (usage.ExportJob, error) {
 	now := r.cfg.Now().UTC().Truncate(time.Millisecond)
 	plan, err := r.cfg.Exporter.Plan(ctx, ws, spec, now)
 	if err != nil {
 		return usage.ExportJob{}, err
 	}
 	j := usage.ExportJob{ID: id, WorkspaceID: ws.ID, Spec: plan.Spec(), Status: usage.JobQueued,
-		RowsTotal: -1, CreatedBy: createdBy, ScheduleID: scheduleID, CreatedAt: now}
+		RowsTotal: -1, CreatedBy: by.Name, Creator: by, ScheduleID: scheduleID, CreatedAt: now}
 	if retention > 0 {
 		j.ExpiresAt = now.Add(retention)
 	}
@@ -326,6 +332,20 @@ func (r *Runner) removePartial(ctx context.Context, j usage.ExportJob) error {
 }
 
 func (r *Runner) finished(j usage.ExportJob) {
+	details := map[string]any{"job": j.ID, "report": j.Spec.Report, "format": j.Spec.Format, "filters": j.Spec.Filters,
+		"timezone": j.Spec.Timezone, "status": string(j.Status), "rows": j.RecordCount, "via": "job"}
+	if j.ScheduleID != "" {
+		details["schedule"] = j.ScheduleID
+	}
+	if j.Error != "" {
+		details["error"] = j.Error
+	}
+	// The job was accepted while the audit log was writable; an entry the
+	// log refuses now is logged, as the file exists either way.
+	if err := r.cfg.Audit.Record(usage.AuditEntry{WorkspaceID: j.WorkspaceID, Actor: j.Creator, Action: usage.AuditExportCreate,
+		Target: j.FilePath, Details: details}); err != nil {
+		r.cfg.Log.Error("audit: export job not recorded", "job", j.ID, "err", err)
+	}
 	if r.cfg.Finished != nil {
 		r.cfg.Finished(j)
 	}

@@ -246,7 +246,7 @@ func (r *Runner) RunDue(ctx context.Context) error {
 		}
 		// The run covers the range before the time it was due, however
 		// late it runs.
-		j, err := r.submitAs(ctx, jobID, ws, jobSpec(sc, sc.NextRun), "schedule "+sc.Name, sc.ID, retention)
+		j, err := r.submitAs(ctx, jobID, ws, jobSpec(sc, sc.NextRun), usage.Actor{Type: usage.ActorSystem, ID: sc.ID, Name: "schedule " + sc.Name}, sc.ID, retention)
 		if err != nil {
 			r.cfg.Log.Error("scheduled export", "schedule", sc.ID, "err", err)
 			continue

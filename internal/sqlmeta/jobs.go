@@ -13,19 +13,20 @@ import (
 )
 
 const jobColumns = `id, workspace_id, spec, status, rows_written, rows_total, created_by, schedule_id,
-	created_at, started_at, finished_at, heartbeat_at, file_path, record_count, error, expires_at, webhook`
+	created_at, started_at, finished_at, heartbeat_at, file_path, record_count, error, expires_at, webhook, creator_type, creator_id`
 
 func scanJob(row scanner) (usage.ExportJob, error) {
 	var j usage.ExportJob
 	var spec string
 	var created, started, finished, beat, expires int64
 	if err := row.Scan(&j.ID, &j.WorkspaceID, &spec, &j.Status, &j.RowsWritten, &j.RowsTotal, &j.CreatedBy, &j.ScheduleID,
-		&created, &started, &finished, &beat, &j.FilePath, &j.RecordCount, &j.Error, &expires, &j.Webhook); err != nil {
+		&created, &started, &finished, &beat, &j.FilePath, &j.RecordCount, &j.Error, &expires, &j.Webhook, &j.Creator.Type, &j.Creator.ID); err != nil {
 		return j, err
 	}
 	if err := json.Unmarshal([]byte(spec), &j.Spec); err != nil {
 		return j, fmt.Errorf("job %s: spec: %w", j.ID, err)
 	}
+	j.Creator.Name = j.CreatedBy
 	j.CreatedAt, j.StartedAt, j.FinishedAt, j.Heartbeat, j.ExpiresAt = sqltime.FromMillis(created), sqltime.FromMillis(started), sqltime.FromMillis(finished), sqltime.FromMillis(beat), sqltime.FromMillis(expires)
 	return j, nil
 }
@@ -41,9 +42,9 @@ func (s *Store) CreateJob(ctx context.Context, j *usage.ExportJob) error {
 	if err != nil {
 		return fmt.Errorf("meta: create job: %w", err)
 	}
-	_, err = s.exec(ctx, `INSERT INTO export_jobs (id, workspace_id, spec, status, rows_total, created_by, schedule_id, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		j.ID, j.WorkspaceID, string(spec), j.Status, j.RowsTotal, j.CreatedBy, j.ScheduleID, sqltime.ToMillis(j.CreatedAt), sqltime.ToMillis(j.ExpiresAt))
+	_, err = s.exec(ctx, `INSERT INTO export_jobs (id, workspace_id, spec, status, rows_total, created_by, schedule_id, created_at, expires_at, creator_type, creator_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		j.ID, j.WorkspaceID, string(spec), j.Status, j.RowsTotal, j.CreatedBy, j.ScheduleID, sqltime.ToMillis(j.CreatedAt), sqltime.ToMillis(j.ExpiresAt), j.Creator.Type, j.Creator.ID)
 	if err != nil {
 		return fmt.Errorf("meta: create job: %w", err)
 	}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -96,6 +97,59 @@ func MetaStore(t *testing.T, open func(t *testing.T) usage.MetaStore) {
 		}
 		if err := s.RevokeKey(ctx, a.ID, "key_missing", now); usage.ErrorCode(err) != usage.ENotFound {
 			t.Errorf("revoke unknown: err = %v", err)
+		}
+	})
+
+	t.Run("Audit", func(t *testing.T) {
+		s := open(t)
+		a, _ := s.EnsureWorkspace(ctx, "acme")
+		b, _ := s.EnsureWorkspace(ctx, "other")
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		var entries []usage.AuditEntry
+		for i := range 25 {
+			e := usage.AuditEntry{ID: fmt.Sprintf("aud_%02d", i), WorkspaceID: a.ID, Time: t0.Add(time.Duration(i/2) * time.Minute),
+				Actor: usage.Actor{Type: usage.ActorKey, ID: "key_1", Name: "bot <b>"}, Action: []string{usage.AuditExportCreate, usage.AuditKeyCreate}[i%2],
+				Target: "api-usage", IP: "192.0.2.7", Details: map[string]any{"rows": float64(i), "filters": map[string]any{"community": []any{"Ünï"}}}}
+			entries = append(entries, e)
+		}
+		entries = append(entries, usage.AuditEntry{ID: "aud_other", WorkspaceID: b.ID, Time: t0, Actor: usage.SystemActor("janitor"), Action: usage.AuditRetentionPurge, Details: map[string]any{}})
+		if err := s.AppendAudit(ctx, entries[:10]); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AppendAudit(ctx, entries[10:]); err != nil {
+			t.Fatal(err)
+		}
+		// Pages newest first, each entry once, as written.
+		var got []usage.AuditEntry
+		q := usage.AuditQuery{Limit: 7}
+		for {
+			page, err := s.Audit(ctx, a.ID, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, page...)
+			if len(page) < q.Limit {
+				break
+			}
+			last := page[len(page)-1]
+			q.After = &usage.Cursor{TimeMS: last.Time.UnixMilli(), ID: last.ID}
+		}
+		if len(got) != 25 || got[0].ID != "aud_24" || got[24].ID != "aud_00" {
+			t.Fatalf("pages: %d entries, first %s", len(got), got[0].ID)
+		}
+		if !reflect.DeepEqual(got[24], entries[0]) {
+			t.Errorf("read back %+v, wrote %+v", got[24], entries[0])
+		}
+		exports, _ := s.Audit(ctx, a.ID, usage.AuditQuery{Action: usage.AuditExportCreate, From: t0.Add(2 * time.Minute), To: t0.Add(5 * time.Minute)})
+		if len(exports) != 3 {
+			t.Errorf("action and range: %d entries, want 3", len(exports))
+		}
+		if other, _ := s.Audit(ctx, b.ID, usage.AuditQuery{}); len(other) != 1 || other[0].Actor.Type != usage.ActorSystem {
+			t.Errorf("the other workspace's: %+v", other)
+		}
+		n, err := s.PurgeAudit(ctx, t0.Add(time.Minute))
+		if err != nil || n != 3 {
+			t.Errorf("purge: %d %v, want the 3 entries before 10:01", n, err)
 		}
 	})
 

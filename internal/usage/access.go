@@ -121,3 +121,19 @@ func RoleScopes(r Role) []Scope {
 	}
 	return []Scope{ScopeLogsRead, ScopeUsageExportAPI}
 }
+
+// SettingsChanges lists what changed between two settings, for the audit
+// log: each field's name with its old and new values.
+func SettingsChanges(before, after Settings) map[string]any {
+	out := map[string]any{}
+	add := func(name string, a, b any) {
+		if a != b {
+			out[name] = map[string]any{"from": a, "to": b}
+		}
+	}
+	add("anonymize_users", before.AnonymizeUsers, after.AnonymizeUsers)
+	add("anonymize_ips", before.AnonymizeIPs, after.AnonymizeIPs)
+	add("timezone", before.Timezone, after.Timezone)
+	add("export_row_limit", before.ExportRowLimit, after.ExportRowLimit)
+	return out
+}

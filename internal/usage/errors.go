@@ -26,6 +26,8 @@ const (
 	EMethodNotAllowed Code = "method_not_allowed"
 	// EUnsupportedMedia is a body encoding or type not taken: 415.
 	EUnsupportedMedia Code = "unsupported_media_type"
+	// EUnavailable is a dependency down for now (the audit log): 503.
+	EUnavailable Code = "unavailable"
 )
 
 // Error is an error whose message is safe to show to the caller.
@@ -58,6 +60,7 @@ var httpStatus = map[Code]int{
 	EInternal:         http.StatusInternalServerError,
 	EMethodNotAllowed: http.StatusMethodNotAllowed,
 	EUnsupportedMedia: http.StatusUnsupportedMediaType,
+	EUnavailable:      http.StatusServiceUnavailable,
 }
 
 // HTTPStatus is the HTTP status that answers err: its code's, 500 for an

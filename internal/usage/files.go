@@ -3,6 +3,7 @@ package usage
 import (
 	"context"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -64,4 +65,16 @@ func ValidFilePath(p string) bool {
 		}
 	}
 	return true
+}
+
+// FileWorkspace is the workspace a stored export's path belongs to: every
+// export is stored under REPORT/WORKSPACE/… (under ScheduledDir for a
+// schedule's).
+func FileWorkspace(p string) (int64, bool) {
+	parts := strings.Split(strings.TrimPrefix(p, ScheduledDir+"/"), "/")
+	if len(parts) < 3 {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(parts[1], 10, 64)
+	return id, err == nil && id > 0
 }

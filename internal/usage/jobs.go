@@ -70,13 +70,16 @@ type ExportJob struct {
 	Status      JobStatus  `json:"status"`
 	// RowsWritten rises while the job runs; RowsTotal is the store's
 	// estimate of the rows in all, -1 when it cannot tell.
-	RowsWritten int64     `json:"rowsWritten"`
-	RowsTotal   int64     `json:"rowsTotal"`
-	CreatedBy   string    `json:"createdBy,omitempty"`
-	ScheduleID  string    `json:"scheduleId,omitempty"`
-	CreatedAt   time.Time `json:"createdAt"`
-	StartedAt   time.Time `json:"startedAt,omitzero"`
-	FinishedAt  time.Time `json:"finishedAt,omitzero"`
+	RowsWritten int64  `json:"rowsWritten"`
+	RowsTotal   int64  `json:"rowsTotal"`
+	CreatedBy   string `json:"createdBy,omitempty"`
+	// Creator is who made the job, as the audit log names it (its Name is
+	// CreatedBy).
+	Creator    Actor     `json:"-"`
+	ScheduleID string    `json:"scheduleId,omitempty"`
+	CreatedAt  time.Time `json:"createdAt"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
 	// Heartbeat is when the running job last reported progress: a job
 	// whose runner died stops beating and is failed.
 	Heartbeat   time.Time `json:"-"`

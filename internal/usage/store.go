@@ -155,6 +155,7 @@ type ReportSource interface {
 type MetaStore interface {
 	JobStore
 	CollectionStore
+	AuditStore
 
 	// EnsureWorkspace returns the named workspace, creating it if needed.
 	EnsureWorkspace(ctx context.Context, name string) (Workspace, error)
