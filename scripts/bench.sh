@@ -17,6 +17,9 @@ go test -run '^$' -bench 'IngestHTTPClickHouse' -benchtime 20x -count "$count" .
 go test -run '^$' -bench 'Append$' -benchtime 40x -count "$count" ./internal/sqlite/
 # --durability full against normal: what syncing every commit costs.
 go test -run '^$' -bench 'AppendDurability' -benchtime 40x -count "$count" ./internal/sqlite/
+# Retention: removing a tenth of a store while a client ingests.
+USAGELOG_BENCH_PURGE_EVENTS=${USAGELOG_BENCH_PURGE_EVENTS:-10000000} \
+  go test -run '^$' -bench 'BenchmarkPurge$' -benchtime 1x -count 1 -timeout 60m ./internal/sqlite/
 go test -run '^$' -bench 'DecodeNDJSON' -count "$count" ./internal/ingest/
 go test -run '^$' -bench 'LogsFirstPage' -benchtime 200x -count "$count" -timeout 60m ./internal/sqlite/
 # Summaries: every period, a quarter-hour zone, one client and the facets,

@@ -62,6 +62,8 @@ commands:
   clients      create, list or revoke gateway clients (the token is printed alone)
   gateway      run the recording API gateway in front of an API
   audit        print a workspace's audit log (who did what)
+  settings     print or change a workspace's settings (retention, timezone)
+  janitor      remove events past their workspace's retention now
   version      print the version, commit, build date and Go version
   completion   print a shell completion script: completion bash|zsh|fish
 
@@ -138,6 +140,10 @@ func run(ctx context.Context, args []string, env Env) error {
 		return gatewayCmd(ctx, rest, env)
 	case "audit":
 		return auditCmd(ctx, rest, env)
+	case "settings":
+		return settingsCmd(ctx, rest, env)
+	case "janitor":
+		return janitorCmd(ctx, rest, env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, topUsage)
 		return nil

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/retention"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -68,16 +69,13 @@ type sweeper interface {
 // janitor deletes export files older than retention now and then every
 // interval, until ctx ends.
 // janitorConfig is what the janitor cleans: export files past their
-// retention, audit entries past theirs.
+// retention, events and audit entries past theirs.
 type janitorConfig struct {
 	files         sweeper
 	fileRetention time.Duration
-	audit         interface {
-		PurgeAudit(context.Context, time.Time) (int64, error)
-	}
-	auditRetention time.Duration
-	every          time.Duration
-	log            *slog.Logger
+	retention     *retention.Janitor
+	every         time.Duration
+	log           *slog.Logger
 }
 
 func janitor(ctx context.Context, cfg janitorConfig) {
@@ -89,12 +87,12 @@ func janitor(ctx context.Context, cfg janitorConfig) {
 		case n > 0:
 			cfg.log.Info("janitor: deleted old export files", "files", n, "retention", cfg.fileRetention)
 		}
-		purged, err := cfg.audit.PurgeAudit(ctx, time.Now().Add(-cfg.auditRetention))
+		_, audits, err := cfg.retention.Pass(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			cfg.log.Error("janitor: purging old audit entries", "err", err)
-		case purged > 0:
-			cfg.log.Info("janitor: purged old audit entries", "entries", purged, "retention", cfg.auditRetention)
+			cfg.log.Error("janitor: retention", "err", err)
+		case audits > 0:
+			cfg.log.Info("janitor: purged old audit entries", "entries", audits)
 		}
 		select {
 		case <-ctx.Done():

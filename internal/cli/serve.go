@@ -22,6 +22,7 @@ import (
 	"github.com/usagelog/usagelog/internal/ingest"
 	"github.com/usagelog/usagelog/internal/jobs"
 	"github.com/usagelog/usagelog/internal/localfs"
+	"github.com/usagelog/usagelog/internal/retention"
 	"github.com/usagelog/usagelog/internal/s3files"
 	"github.com/usagelog/usagelog/internal/signedurl"
 	"github.com/usagelog/usagelog/internal/sqlite"
@@ -47,7 +48,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	publicURL := fs.String("public-url", "", "absolute URL clients reach this server at, for download links (default: http://ADDR)")
 	secret := fs.String("secret", "", "server secret for download links and pseudonyms, shared by replicas (default: created once in DATA/secret)")
 	downloadTTL := fs.Duration("download-ttl", signedurl.DefaultTTL, "how long a download link works")
-	retention := fs.Duration("file-retention", 7*24*time.Hour, "how long export files are kept")
+	fileRetention := fs.Duration("file-retention", 7*24*time.Hour, "how long export files are kept")
 	filesDSN := fs.String("files", "", "export files in an S3-compatible bucket, s3://ACCESS:SECRET@host:port/bucket[?secure=false] (default: DATA/exports)")
 	maxRangeDays := fs.Int("max-range-days", export.DefaultMaxRangeDays, "longest range of a usage export, in days")
 	concurrency := fs.Int("export-concurrency", httpapi.DefaultExportConcurrency, "exports running at once per workspace (synchronous, and jobs across replicas)")
@@ -63,7 +64,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	oidcRole := fs.String("oidc-default-role", "", "admin or analyst: a verified email no member has becomes a member of default with this role (default: refused)")
 	fs.BoolVar(&sso.Only, "oidc-only", false, "turn password sign-in off (needs --oidc-issuer)")
 	auditDays := fs.Int("audit-retention-days", 400, "how long audit log entries are kept, whatever the events' retention")
-	janitorEvery := fs.Duration("janitor-every", time.Hour, "how often old export files and audit entries are removed")
+	janitorEvery := fs.Duration("janitor-every", time.Hour, "how often events past their workspace's retention_days, old audit entries and export files are removed")
 	shutdownGrace := fs.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	if _, err := fs.parse(args); err != nil {
 		return err
@@ -78,7 +79,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	if limits.Ingest <= 0 || limits.Reads <= 0 || limits.Exports <= 0 {
 		return usagef("--rate-ingest, --rate-reads and --rate-exports must be positive")
 	}
-	if *downloadTTL <= 0 || *retention <= 0 || *maxRangeDays <= 0 || *concurrency <= 0 || *workers <= 0 || *scheduleTick <= 0 {
+	if *downloadTTL <= 0 || *fileRetention <= 0 || *maxRangeDays <= 0 || *concurrency <= 0 || *workers <= 0 || *scheduleTick <= 0 {
 		return usagef("--download-ttl, --file-retention, --max-range-days, --export-concurrency, --job-workers and --schedule-tick must be positive")
 	}
 	if *publicURL != "" {
@@ -217,8 +218,8 @@ func serve(ctx context.Context, args []string, env Env) error {
 		ln.Close()
 		return err
 	}
-	go janitor(ctx, janitorConfig{files: files, fileRetention: *retention, audit: st.meta, auditRetention: time.Duration(*auditDays) * 24 * time.Hour,
-		every: *janitorEvery, log: log})
+	go janitor(ctx, janitorConfig{files: files, fileRetention: *fileRetention, every: *janitorEvery, log: log,
+		retention: &retention.Janitor{Events: st.events, Meta: st.meta, Audit: auditLog, AuditRetention: time.Duration(*auditDays) * 24 * time.Hour, Log: log}})
 	// Jobs stop with ctx (SIGTERM): a running job is failed with a reason;
 	// queued jobs wait for the next start.
 	jobsCtx, stopJobs := context.WithCancel(ctx)

@@ -519,6 +519,13 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, v *viewer
 		}
 		st.ExportRowLimit = n
 	}
+	if s := strings.TrimSpace(r.PostFormValue("retention_days")); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > usage.MaxRetentionDays {
+			problems = append(problems, fmt.Sprintf("Keep events %q days: a whole number from 0 (forever) to %d.", s, usage.MaxRetentionDays))
+		}
+		st.RetentionDays = n
+	}
 	if len(problems) > 0 {
 		data := map[string]any{"Title": "Settings", "Viewer": v, "Nav": "settings", "Settings": st, "Problems": problems}
 		if c.addRules(r.Context(), w, r, v, data, "") {

@@ -165,11 +165,11 @@ func TestSettingsAPI(t *testing.T) {
 	admin := h.key(h.ws, usage.ScopeWorkspaceAdmin)
 	reader := h.key(h.ws, usage.ScopeLogsRead)
 	r := h.do("GET", "/api/v1/workspace/settings", admin, "", nil)
-	if r.status != 200 || string(r.body) != `{"privacy":{"anonymize_users":false,"anonymize_ips":false},"timezone":"UTC","export_row_limit":0}`+"\n" {
+	if r.status != 200 || string(r.body) != `{"privacy":{"anonymize_users":false,"anonymize_ips":false},"timezone":"UTC","export_row_limit":0,"retention_days":0}`+"\n" {
 		t.Fatalf("defaults: %d %s", r.status, r.body)
 	}
 	r = h.do("PATCH", "/api/v1/workspace/settings", admin, "application/json", strings.NewReader(`{"privacy":{"anonymize_ips":true},"timezone":"America/New_York"}`))
-	if r.status != 200 || string(r.body) != `{"privacy":{"anonymize_users":false,"anonymize_ips":true},"timezone":"America/New_York","export_row_limit":0}`+"\n" {
+	if r.status != 200 || string(r.body) != `{"privacy":{"anonymize_users":false,"anonymize_ips":true},"timezone":"America/New_York","export_row_limit":0,"retention_days":0}`+"\n" {
 		t.Fatalf("patch: %d %s", r.status, r.body)
 	}
 	r = h.do("PATCH", "/api/v1/workspace/settings", admin, "application/json", strings.NewReader(`{"export_row_limit":50000}`))
@@ -179,6 +179,7 @@ func TestSettingsAPI(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"timezone":"Moon/Base"}`:              `timezone: unknown timezone \"Moon/Base\"`,
 		`{"export_row_limit":-1}`:               "export_row_limit: -1 is out of range",
+		`{"retention_days":3651}`:               "retention_days: 3651 is out of range",
 		`{"privacy":{"anonymize_users":"yes"}}`: `field \"privacy.anonymize_users\"`,
 		`{"retention":7}`:                       `unknown field \"retention\"`,
 		``:                                      "must be a JSON object",
@@ -186,6 +187,9 @@ func TestSettingsAPI(t *testing.T) {
 		if r := h.do("PATCH", "/api/v1/workspace/settings", admin, "application/json", strings.NewReader(body)); r.status != 400 || !strings.Contains(string(r.body), want) {
 			t.Errorf("%q: %d %s, want 400 with %s", body, r.status, r.body, want)
 		}
+	}
+	if r := h.do("PATCH", "/api/v1/workspace/settings", admin, "application/json", strings.NewReader(`{"retention_days":30}`)); r.status != 200 || !strings.Contains(string(r.body), `"retention_days":30`) {
+		t.Errorf("retention: %d %s", r.status, r.body)
 	}
 	if r := h.do("GET", "/api/v1/workspace/settings", admin, "", nil); !strings.Contains(string(r.body), `"export_row_limit":50000`) {
 		t.Errorf("a refused patch changed the settings: %s", r.body)

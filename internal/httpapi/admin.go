@@ -106,12 +106,13 @@ type settingsJSON struct {
 	} `json:"privacy"`
 	Timezone       string `json:"timezone"`
 	ExportRowLimit int64  `json:"export_row_limit"`
+	RetentionDays  int    `json:"retention_days"`
 }
 
 func newSettingsJSON(st usage.Settings) settingsJSON {
 	var out settingsJSON
 	out.Privacy.AnonymizeUsers, out.Privacy.AnonymizeIPs = st.AnonymizeUsers, st.AnonymizeIPs
-	out.Timezone, out.ExportRowLimit = st.Timezone, st.ExportRowLimit
+	out.Timezone, out.ExportRowLimit, out.RetentionDays = st.Timezone, st.ExportRowLimit, st.RetentionDays
 	return out
 }
 
@@ -133,6 +134,7 @@ type SettingsPatch struct {
 	} `json:"privacy"`
 	Timezone       *string `json:"timezone"`
 	ExportRowLimit *int64  `json:"export_row_limit"`
+	RetentionDays  *int    `json:"retention_days"`
 }
 
 // MaxExportRowLimit bounds the export_row_limit setting.
@@ -161,6 +163,13 @@ func (p SettingsPatch) Apply(st usage.Settings) (usage.Settings, error) {
 			errs = append(errs, fmt.Sprintf("export_row_limit: %d is out of range (0 for the server default, up to %d)", *p.ExportRowLimit, MaxExportRowLimit))
 		} else {
 			st.ExportRowLimit = *p.ExportRowLimit
+		}
+	}
+	if p.RetentionDays != nil {
+		if *p.RetentionDays < 0 || *p.RetentionDays > usage.MaxRetentionDays {
+			errs = append(errs, fmt.Sprintf("retention_days: %d is out of range (0 keeps events forever, else 1 to %d)", *p.RetentionDays, usage.MaxRetentionDays))
+		} else {
+			st.RetentionDays = *p.RetentionDays
 		}
 	}
 	if len(errs) > 0 {

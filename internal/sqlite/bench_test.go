@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -280,4 +281,88 @@ func BenchmarkSummary(b *testing.B) {
 	}
 	defer s.Close()
 	storetest.SummariesBench(b, s, end, "Data Team")
+}
+
+// BenchmarkPurge builds a store of USAGELOG_BENCH_PURGE_EVENTS calls
+// (default 1,000,000; the bench script: 10,000,000) spread over 100 days,
+// then removes the oldest tenth as the janitor does while a client keeps
+// ingesting batches of 500: the pass's time, and the p99 latency of those
+// batches during the pass against the same client's before it.
+func BenchmarkPurge(b *testing.B) {
+	n := 1_000_000
+	if v := os.Getenv("USAGELOG_BENCH_PURGE_EVENTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	start := end.AddDate(0, 0, -100)
+	for range b.N {
+		b.StopTimer()
+		s, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(b.TempDir(), "purge.db")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		step := end.Sub(start) / time.Duration(n)
+		tmpl := storetest.Fixture(2000)
+		for i := 0; i < n; i += len(tmpl) {
+			batch := tmpl[:min(len(tmpl), n-i)]
+			for j := range batch {
+				batch[j].ID = fmt.Sprintf("e%09d", i+j)
+				batch[j].Time = start.Add(time.Duration(i+j) * step)
+			}
+			if _, err := s.Append(ctx, 1, batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ingest := func(stop <-chan struct{}, prefix string) []time.Duration {
+			var lat []time.Duration
+			live := storetest.Fixture(500)
+			for k := 0; ; k++ {
+				select {
+				case <-stop:
+					return lat
+				default:
+				}
+				for j := range live {
+					live[j].ID = fmt.Sprintf("%s%d-%d", prefix, k, j)
+					live[j].Time = end.Add(time.Duration(k) * time.Minute)
+				}
+				t0 := time.Now()
+				if _, err := s.Append(ctx, 1, live); err != nil {
+					b.Error(err)
+					return lat
+				}
+				lat = append(lat, time.Since(t0))
+			}
+		}
+		p99 := func(lat []time.Duration) float64 {
+			if len(lat) == 0 {
+				return 0
+			}
+			slices.Sort(lat)
+			return float64(lat[len(lat)*99/100]) / float64(time.Millisecond)
+		}
+		stop := make(chan struct{})
+		go func() { time.Sleep(5 * time.Second); close(stop) }()
+		before := ingest(stop, "before")
+		stop = make(chan struct{})
+		during := make(chan []time.Duration)
+		go func() { during <- ingest(stop, "during") }()
+		b.StartTimer()
+		removed, err := s.PurgeEvents(ctx, 1, start.AddDate(0, 0, 10))
+		b.StopTimer()
+		close(stop)
+		lat := <-during
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(removed), "events-removed")
+		b.ReportMetric(p99(before), "ingest-p99-before-ms")
+		b.ReportMetric(p99(lat), "ingest-p99-during-ms")
+		b.ReportMetric(float64(len(lat)), "batches-during")
+		s.Close()
+	}
 }

@@ -105,7 +105,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Durability == DurabilityNormal {
 		sync = "NORMAL"
 	}
-	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(ON)", "cache_size(-65536)", "wal_autocheckpoint(32768)"}
+	// auto_vacuum takes effect only in a file that has no tables yet: new
+	// stores give pages freed by the janitor back; older ones reuse them.
+	pragmas := []string{"auto_vacuum(INCREMENTAL)", "busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(ON)", "cache_size(-65536)", "wal_autocheckpoint(32768)"}
 	write, err := openDB(path, pragmas, true)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)

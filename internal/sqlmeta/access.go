@@ -110,8 +110,8 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 // Settings returns a workspace's settings.
 func (s *Store) Settings(ctx context.Context, workspaceID int64) (usage.Settings, error) {
 	st := usage.DefaultSettings()
-	err := s.queryRow(ctx, `SELECT anonymize_users, anonymize_ips, timezone, export_row_limit FROM workspace_settings WHERE workspace_id = ?`, workspaceID).
-		Scan(flag{&st.AnonymizeUsers}, flag{&st.AnonymizeIPs}, &st.Timezone, &st.ExportRowLimit)
+	err := s.queryRow(ctx, `SELECT anonymize_users, anonymize_ips, timezone, export_row_limit, retention_days FROM workspace_settings WHERE workspace_id = ?`, workspaceID).
+		Scan(flag{&st.AnonymizeUsers}, flag{&st.AnonymizeIPs}, &st.Timezone, &st.ExportRowLimit, &st.RetentionDays)
 	if errors.Is(err, sql.ErrNoRows) {
 		return usage.DefaultSettings(), nil
 	}
@@ -123,10 +123,10 @@ func (s *Store) Settings(ctx context.Context, workspaceID int64) (usage.Settings
 
 // SaveSettings replaces a workspace's settings.
 func (s *Store) SaveSettings(ctx context.Context, workspaceID int64, st usage.Settings) error {
-	_, err := s.exec(ctx, `INSERT INTO workspace_settings (workspace_id, anonymize_users, anonymize_ips, timezone, export_row_limit) VALUES (?, ?, ?, ?, ?)
+	_, err := s.exec(ctx, `INSERT INTO workspace_settings (workspace_id, anonymize_users, anonymize_ips, timezone, export_row_limit, retention_days) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (workspace_id) DO UPDATE SET anonymize_users = excluded.anonymize_users, anonymize_ips = excluded.anonymize_ips,
-		timezone = excluded.timezone, export_row_limit = excluded.export_row_limit`,
-		workspaceID, st.AnonymizeUsers, st.AnonymizeIPs, st.Timezone, st.ExportRowLimit)
+		timezone = excluded.timezone, export_row_limit = excluded.export_row_limit, retention_days = excluded.retention_days`,
+		workspaceID, st.AnonymizeUsers, st.AnonymizeIPs, st.Timezone, st.ExportRowLimit, st.RetentionDays)
 	if err != nil {
 		return fmt.Errorf("meta: save settings: %w", err)
 	}

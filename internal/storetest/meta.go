@@ -231,7 +231,7 @@ func MetaStore(t *testing.T, open func(t *testing.T) usage.MetaStore) {
 		if st, err := s.Settings(ctx, a.ID); err != nil || st != usage.DefaultSettings() {
 			t.Errorf("default settings = %+v, %v", st, err)
 		}
-		want := usage.Settings{AnonymizeUsers: true, AnonymizeIPs: true, Timezone: "Europe/Berlin", ExportRowLimit: 5000}
+		want := usage.Settings{AnonymizeUsers: true, AnonymizeIPs: true, Timezone: "Europe/Berlin", ExportRowLimit: 5000, RetentionDays: 90}
 		if err := s.SaveSettings(ctx, a.ID, want); err != nil {
 			t.Fatal(err)
 		}

@@ -129,6 +129,90 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 		}
 	})
 
+	t.Run("Purge", func(t *testing.T) {
+		// Events of every kind over ten days in two workspaces; the first
+		// loses the five days before the cutoff, the second nothing.
+		s := open(t)
+		day0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		cutoff := day0.AddDate(0, 0, 5)
+		var ev []usage.Event
+		for i, e := range append(Fixture(240), everyKind()...) {
+			e.ID = fmt.Sprintf("p%04d", i)
+			e.Time = day0.Add(time.Duration(i) * time.Hour)
+			ev = append(ev, e)
+		}
+		for _, ws := range []int64{1, 2} {
+			if _, err := s.Append(ctx, ws, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := s.PurgeEvents(ctx, 1, cutoff)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 120 {
+			t.Errorf("purged %d events, want the 120 of the first five days", n)
+		}
+		for _, ws := range []int64{1, 2} {
+			var total int64
+			for _, k := range usage.Kinds {
+				c, _ := s.Count(ctx, ws, k)
+				total += c
+			}
+			if want := map[int64]int64{1: 124, 2: 244}[ws]; total != want {
+				t.Errorf("workspace %d holds %d events, want %d", ws, total, want)
+			}
+		}
+		got, _ := s.Logs(ctx, 1, usage.LogQuery{Limit: 1000})
+		if len(got) == 0 || got[len(got)-1].Time.Before(cutoff) {
+			t.Errorf("the oldest call left is from %v, before the cutoff %v", got[len(got)-1].Time, cutoff)
+		}
+		if n, err := s.PurgeEvents(ctx, 1, cutoff); err != nil || n != 0 {
+			t.Errorf("a second purge: %d %v", n, err)
+		}
+	})
+
+	t.Run("PurgeWhileIngesting", func(t *testing.T) {
+		// Calls arriving while the janitor removes old ones are all kept.
+		s := open(t)
+		old := Fixture(5000)
+		for i := range old {
+			old[i].ID = fmt.Sprintf("old%05d", i)
+			old[i].Time = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second)
+		}
+		if _, err := s.Append(ctx, 1, old); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		var sent int64
+		go func() {
+			for b := range 20 {
+				batch := Fixture(200)
+				for i := range batch {
+					batch[i].ID = fmt.Sprintf("new%02d-%03d", b, i)
+				}
+				res, err := s.Append(ctx, 1, batch)
+				if err != nil {
+					done <- err
+					return
+				}
+				sent += int64(res.Inserted)
+			}
+			done <- nil
+		}()
+		n, err := s.PurgeEvents(ctx, 1, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		left, _ := s.Count(ctx, 1, usage.KindAPIRequest)
+		if n != 5000 || sent != 4000 || left != 4000 {
+			t.Errorf("purged %d (want 5000), ingested %d (want 4000), left %d", n, sent, left)
+		}
+	})
+
 	t.Run("FirstSentWinsAcrossKinds", func(t *testing.T) {
 		// An api_request then an activity with one id, in one batch: the
 		// first sent is kept, though a store groups a batch by kind.

@@ -114,6 +114,25 @@ func Summaries(t *testing.T, open func(t *testing.T) SummaryStore) {
 		"from=2026-11-03T09:01:00Z&to=2026-11-03T09:11:00Z", "from=2026-07-01"}
 	CompareSummaries(t, s, 1, events, windows, "UTC", "Asia/Kathmandu", "America/New_York")
 	svc := &summary.Service{Rollups: s, Events: s}
+	t.Run("AfterPurge", func(t *testing.T) {
+		// Retention removes the rollups with the events: the summaries
+		// then agree with a scan of what is left.
+		cutoff := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+		n, err := s.PurgeEvents(ctx, 1, cutoff)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kept []usage.Event
+		for _, e := range events {
+			if !e.Time.Before(cutoff) {
+				kept = append(kept, e)
+			}
+		}
+		if n != int64(len(events)-len(kept)) {
+			t.Errorf("purged %d events, want %d", n, len(events)-len(kept))
+		}
+		CompareSummaries(t, s, 1, kept, []string{"period=90d", "from=2026-08-01&to=2026-10-15"}, "UTC", "Asia/Kathmandu")
+	})
 	t.Run("EmptyWorkspace", func(t *testing.T) {
 		req, err := summary.ParseRequest(url.Values{"period": {"7d"}}, SummaryNow, time.UTC)
 		if err != nil {

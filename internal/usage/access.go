@@ -64,6 +64,22 @@ type Settings struct {
 	AnonymizeIPs   bool
 	Timezone       string // IANA name
 	ExportRowLimit int64  // 0: the server's default
+	// RetentionDays is how long events are kept (0: forever); the
+	// janitor removes older ones.
+	RetentionDays int
+}
+
+// MaxRetentionDays bounds RetentionDays.
+const MaxRetentionDays = 3650
+
+// RetentionCutoff is the start of the oldest UTC day the workspace keeps
+// at now; zero when it keeps everything. Whole days keep every rollup
+// (hours, days) either kept or removed whole.
+func (s Settings) RetentionCutoff(now time.Time) time.Time {
+	if s.RetentionDays <= 0 {
+		return time.Time{}
+	}
+	return now.UTC().AddDate(0, 0, -s.RetentionDays).Truncate(24 * time.Hour)
 }
 
 // RowLimit is the most rows an export of the workspace may hold: its own
@@ -135,5 +151,6 @@ func SettingsChanges(before, after Settings) map[string]any {
 	add("anonymize_ips", before.AnonymizeIPs, after.AnonymizeIPs)
 	add("timezone", before.Timezone, after.Timezone)
 	add("export_row_limit", before.ExportRowLimit, after.ExportRowLimit)
+	add("retention_days", before.RetentionDays, after.RetentionDays)
 	return out
 }

@@ -78,6 +78,10 @@ type EventStore interface {
 	LogScanner
 	EventScanner
 	ReportSource
+	// PurgeEvents removes the workspace's events (of every kind) from
+	// before `before`, a UTC day boundary, with what is derived from them
+	// (rollups), and says how many events went.
+	PurgeEvents(ctx context.Context, workspaceID int64, before time.Time) (int64, error)
 	// Append stores events; an event whose id the workspace already has is
 	// counted as a duplicate and not stored again.
 	Append(ctx context.Context, workspaceID int64, events []Event) (AppendResult, error)

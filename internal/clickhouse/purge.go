@@ -1,0 +1,48 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// purged are the tables a purge deletes from, with their time column:
+// the events and every rollup of them.
+var purged = []struct{ table, column string }{
+	{"events", "time_ms"}, {"rollup_series", "bucket_ms"}, {"rollup_hours", "bucket_ms"}, {"rollup_calls", "bucket_ms"},
+}
+
+// PurgeEvents removes the workspace's events from before `before` (a UTC
+// day boundary: every rollup bucket goes whole) with their rollups. Events
+// of every workspace share the month partitions, so one workspace's go by
+// ALTER TABLE … DELETE mutations, which ClickHouse runs in the background
+// by rewriting the parts they touch; PurgeEvents waits until they are done.
+func (s *Store) PurgeEvents(ctx context.Context, workspaceID int64, before time.Time) (int64, error) {
+	ms := before.UnixMilli()
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT toInt64(count()) FROM `+table+` WHERE workspace_id = ? AND time_ms < ?`, workspaceID, ms).Scan(&n); err != nil {
+		return 0, fmt.Errorf("clickhouse: purge: %w", err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	for _, p := range purged {
+		if _, err := s.db.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE %s DELETE WHERE workspace_id = %d AND %s < %d`, p.table, workspaceID, p.column, ms)); err != nil {
+			return 0, fmt.Errorf("clickhouse: purge %s: %w", p.table, err)
+		}
+	}
+	for {
+		var pending uint64
+		if err := s.db.QueryRowContext(ctx, `SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0`).Scan(&pending); err != nil {
+			return n, fmt.Errorf("clickhouse: purge: %w", err)
+		}
+		if pending == 0 {
+			return n, nil
+		}
+		select {
+		case <-ctx.Done():
+			return n, fmt.Errorf("clickhouse: purge: waiting for the deletes: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
