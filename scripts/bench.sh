@@ -47,6 +47,8 @@ go test -run '^$' -bench 'ExportAudit' -benchtime 200x -count "$count" ./interna
 USAGELOG_BENCH_CH_EVENTS=${USAGELOG_BENCH_CH_EVENTS:-50000000} \
   go test -run '^$' -bench 'LogsFirstPageClickHouse' -benchtime 20x -count "$count" -timeout 60m ./internal/clickhouse/
 go test -run '^$' -bench 'ExportClickHouse' -benchtime 3x -count "$count" -timeout 60m ./internal/clickhouse/
+# Retention on ClickHouse: a tenth of USAGELOG_BENCH_CH_PURGE_EVENTS (10,000,000) by mutations while a client ingests.
+go test -run '^$' -bench 'PurgeClickHouse' -benchtime 1x -count 1 -timeout 60m ./internal/clickhouse/
 # The same export end to end, beside clickhouse-client writing the same CSV.
 ROUNDS=$count scripts/export-bench.sh
 # Capture: the middleware's cost a request (-benchmem: allocations), and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -57,6 +58,90 @@ func benchStore(b *testing.B, n int, end time.Time) *clickhouse.Store {
 		b.Fatal(err)
 	}
 	return s
+}
+
+// BenchmarkPurgeClickHouse fills a fresh database with
+// USAGELOG_BENCH_CH_PURGE_EVENTS calls (default 10,000,000) over 100 days
+// (ClickHouse generates them), then removes the oldest tenth as the
+// janitor does while a client ingests batches of 500: the pass's time
+// (until the mutations are done), and the p99 of those batches during the
+// pass against before it.
+func BenchmarkPurgeClickHouse(b *testing.B) {
+	n := 10_000_000
+	if v := os.Getenv("USAGELOG_BENCH_CH_PURGE_EVENTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	start := end.AddDate(0, 0, -100)
+	for range b.N {
+		b.StopTimer()
+		name := fmt.Sprintf("usagelog_purge_%d", os.Getpid())
+		s, err := clickhouse.Open(ctx, "clickhouse://"+server()+"/"+name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		opts, _ := ch.ParseDSN("clickhouse://" + server() + "/" + name)
+		db := ch.OpenDB(opts)
+		step := (end.UnixMilli() - start.UnixMilli()) / int64(n)
+		if _, err := db.ExecContext(ctx, fmt.Sprintf(`INSERT INTO events (workspace_id, kind, id, time_ms, method, url, status, client, collection, collection_type, community, usage_type, timing_ms)
+			SELECT 1, 1, concat('e', toString(number)), %d + number * %d, 'GET', '/a/rest/v1/ideas', [200, 404, 500][number %% 3 + 1],
+			       ['Slack integration', 'Data Team'][number %% 2 + 1], 'Ideas API', 'proxy', 'Research', 'other', number %% 900
+			FROM numbers(%d)`, start.UnixMilli(), step, n)); err != nil {
+			b.Fatal(err)
+		}
+		db.Close()
+		ingest := func(stop <-chan struct{}, prefix string) []time.Duration {
+			var lat []time.Duration
+			live := storetest.Fixture(500)
+			for k := 0; ; k++ {
+				select {
+				case <-stop:
+					return lat
+				default:
+				}
+				for j := range live {
+					live[j].ID = fmt.Sprintf("%s%d-%d", prefix, k, j)
+					live[j].Time = end.Add(time.Duration(k) * time.Minute)
+				}
+				t0 := time.Now()
+				if _, err := s.Append(ctx, 1, live); err != nil {
+					b.Error(err)
+					return lat
+				}
+				lat = append(lat, time.Since(t0))
+			}
+		}
+		p99 := func(lat []time.Duration) float64 {
+			if len(lat) == 0 {
+				return 0
+			}
+			slices.Sort(lat)
+			return float64(lat[len(lat)*99/100]) / float64(time.Millisecond)
+		}
+		stop := make(chan struct{})
+		go func() { time.Sleep(5 * time.Second); close(stop) }()
+		before := ingest(stop, "before")
+		stop = make(chan struct{})
+		during := make(chan []time.Duration)
+		go func() { during <- ingest(stop, "during") }()
+		b.StartTimer()
+		removed, err := s.PurgeEvents(ctx, 1, start.AddDate(0, 0, 10))
+		b.StopTimer()
+		close(stop)
+		lat := <-during
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(removed), "events-removed")
+		b.ReportMetric(p99(before), "ingest-p99-before-ms")
+		b.ReportMetric(p99(lat), "ingest-p99-during-ms")
+		s.DropDatabase(ctx)
+		s.Close()
+	}
 }
 
 // BenchmarkLogsFirstPageClickHouse reads the first page (100 rows) of one
