@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -376,7 +377,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	var actions []string
 	b.run(chromedp.Evaluate(`Array.from(document.querySelectorAll("#audit-table tbody td:nth-child(3)")).map(e => e.textContent)`, &actions))
 	for _, want := range []string{"member.sign_in", "member.sign_in_failed", "key.create", "key.revoke", "settings.update", "classification.update", "export.create"} {
-		if !contains(actions, want) {
+		if !slices.Contains(actions, want) {
 			t.Errorf("audit log lacks %s: %v", want, actions)
 		}
 	}
