@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -317,52 +316,7 @@ func BenchmarkPurge(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		ingest := func(stop <-chan struct{}, prefix string) []time.Duration {
-			var lat []time.Duration
-			live := storetest.Fixture(500)
-			for k := 0; ; k++ {
-				select {
-				case <-stop:
-					return lat
-				default:
-				}
-				for j := range live {
-					live[j].ID = fmt.Sprintf("%s%d-%d", prefix, k, j)
-					live[j].Time = end.Add(time.Duration(k) * time.Minute)
-				}
-				t0 := time.Now()
-				if _, err := s.Append(ctx, 1, live); err != nil {
-					b.Error(err)
-					return lat
-				}
-				lat = append(lat, time.Since(t0))
-			}
-		}
-		p99 := func(lat []time.Duration) float64 {
-			if len(lat) == 0 {
-				return 0
-			}
-			slices.Sort(lat)
-			return float64(lat[len(lat)*99/100]) / float64(time.Millisecond)
-		}
-		stop := make(chan struct{})
-		go func() { time.Sleep(5 * time.Second); close(stop) }()
-		before := ingest(stop, "before")
-		stop = make(chan struct{})
-		during := make(chan []time.Duration)
-		go func() { during <- ingest(stop, "during") }()
-		b.StartTimer()
-		removed, err := s.PurgeEvents(ctx, 1, start.AddDate(0, 0, 10))
-		b.StopTimer()
-		close(stop)
-		lat := <-during
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(float64(removed), "events-removed")
-		b.ReportMetric(p99(before), "ingest-p99-before-ms")
-		b.ReportMetric(p99(lat), "ingest-p99-during-ms")
-		b.ReportMetric(float64(len(lat)), "batches-during")
+		storetest.PurgeUnderIngest(b, s, end, func() (int64, error) { return s.PurgeEvents(ctx, 1, start.AddDate(0, 0, 10)) })
 		s.Close()
 	}
 }

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -98,4 +100,58 @@ func SummariesBench(b *testing.B, s SummaryStore, now time.Time, client string) 
 			b.ReportMetric(float64(first.Microseconds())/1000, "first-ms")
 		})
 	}
+}
+
+// PurgeUnderIngest times purge on s (the benchmark's timer runs for it
+// alone) while a client ingests batches of 500 new calls dated from
+// after, and reports the events removed and the client's p99 latency
+// during the purge against the 5 seconds before it: how long retention
+// holds up ingest. Every store's purge benchmark measures it this way.
+func PurgeUnderIngest(b *testing.B, s usage.EventStore, after time.Time, purge func() (int64, error)) {
+	ctx := context.Background()
+	ingest := func(stop <-chan struct{}, prefix string) []time.Duration {
+		var lat []time.Duration
+		live := Fixture(500)
+		for k := 0; ; k++ {
+			select {
+			case <-stop:
+				return lat
+			default:
+			}
+			for j := range live {
+				live[j].ID = fmt.Sprintf("%s%d-%d", prefix, k, j)
+				live[j].Time = after.Add(time.Duration(k) * time.Minute)
+			}
+			t0 := time.Now()
+			if _, err := s.Append(ctx, 1, live); err != nil {
+				b.Error(err)
+				return lat
+			}
+			lat = append(lat, time.Since(t0))
+		}
+	}
+	p99 := func(lat []time.Duration) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		slices.Sort(lat)
+		return float64(lat[len(lat)*99/100]) / float64(time.Millisecond)
+	}
+	stop := make(chan struct{})
+	go func() { time.Sleep(5 * time.Second); close(stop) }()
+	before := ingest(stop, "before")
+	stop = make(chan struct{})
+	during := make(chan []time.Duration)
+	go func() { during <- ingest(stop, "during") }()
+	b.StartTimer()
+	removed, err := purge()
+	b.StopTimer()
+	close(stop)
+	lat := <-during
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(removed), "events-removed")
+	b.ReportMetric(p99(before), "ingest-p99-before-ms")
+	b.ReportMetric(p99(lat), "ingest-p99-during-ms")
 }
