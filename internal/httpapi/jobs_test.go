@@ -388,7 +388,7 @@ func TestScheduleFiresAndSignsWebhook(t *testing.T) {
 		c.Now = clk.Now
 		c.Webhooks = jobs.WebhookPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}} // the receiver
 		c.Finished = func(j usage.ExportJob) {
-			(&jobs.Webhook{Meta: c.Meta, Policy: c.Webhooks, Client: receiver.Client(), Log: nil, Now: clk.Now,
+			(&jobs.Webhook{Meta: c.Meta, Policy: c.Webhooks, Log: nil, Now: clk.Now,
 				Links: jh.api.JobLinks()}).Deliver(j)
 		}
 	})

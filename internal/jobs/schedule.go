@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/usage"
@@ -278,10 +279,9 @@ func (r *Runner) Schedule(ctx context.Context, tick time.Duration) {
 // Webhook delivers finished scheduled jobs to their schedule's webhook.
 type Webhook struct {
 	Meta usage.MetaStore
-	// Policy says where webhooks may go; Client sends them, made by
-	// Policy.Client unless set.
+	// Policy says where webhooks may go: its client sends them, checking
+	// the address of each connection.
 	Policy WebhookPolicy
-	Client *http.Client
 	// Retry is the wait before the second try, twice that before the
 	// third; default 5 s.
 	Retry time.Duration
@@ -289,6 +289,9 @@ type Webhook struct {
 	// Links make the download link in the job's view (ViewOf).
 	Links Linker
 	Now   func() time.Time
+
+	clientOnce sync.Once
+	client     *http.Client // one, so that deliveries share its connections
 }
 
 // SignatureHeader carries "t=UNIX,v1=HEX": HEX is the HMAC-SHA256, keyed
@@ -352,10 +355,7 @@ func (h *Webhook) Deliver(j usage.ExportJob) {
 			log.Error("webhook body", "job", j.ID, "err", err)
 			return
 		}
-		client := h.Client
-		if client == nil {
-			client = h.Policy.Client(30 * time.Second)
-		}
+		h.clientOnce.Do(func() { h.client = h.Policy.Client(30 * time.Second) })
 		record := func(outcome string) {
 			if err := h.Meta.RecordWebhook(ctx, j.ID, outcome); err != nil {
 				log.Error("webhook outcome", "job", j.ID, "err", err)
@@ -364,11 +364,6 @@ func (h *Webhook) Deliver(j usage.ExportJob) {
 		for attempt := range 3 {
 			if attempt > 0 {
 				time.Sleep(time.Duration(attempt) * cmp.Or(h.Retry, 5*time.Second))
-			}
-			if err = h.Policy.Check(ctx, sc.WebhookURL); err != nil {
-				log.Warn("webhook refused", "schedule", sc.ID, "job", j.ID, "err", err)
-				record("refused: " + usage.ErrorMessage(err))
-				return
 			}
 			var req *http.Request
 			req, err = http.NewRequestWithContext(ctx, http.MethodPost, sc.WebhookURL, bytes.NewReader(body))
@@ -380,7 +375,7 @@ func (h *Webhook) Deliver(j usage.ExportJob) {
 			req.Header.Set("User-Agent", "usagelog-webhook")
 			req.Header.Set(SignatureHeader, Sign(sc.WebhookSecret, h.Now(), body))
 			var resp *http.Response
-			resp, err = client.Do(req)
+			resp, err = h.client.Do(req)
 			if isRefused(err) { // the name resolved elsewhere by the time it connected
 				log.Warn("webhook refused", "schedule", sc.ID, "job", j.ID, "err", err)
 				record("refused: " + refusal(err))
