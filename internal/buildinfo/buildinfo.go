@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"sync"
 )
 
 // Set by scripts/release.sh:
@@ -24,8 +25,13 @@ type Info struct {
 
 // Read returns this build's identity: the stamps where the release script
 // set them, else the module version and the VCS revision and time Go
-// recorded, else "devel" and "unknown".
-func Read() Info {
+// recorded, else "devel" and "unknown". It is read once: every console
+// page and health probe shows it.
+func Read() Info { return read() }
+
+var read = sync.OnceValue(readInfo)
+
+func readInfo() Info {
 	in := Info{Version: version, Commit: commit, Date: date, Go: runtime.Version()}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if in.Version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {

@@ -13,7 +13,7 @@ func TestRead(t *testing.T) {
 	}
 	version, commit, date = "v1.2.3", "abc123", "2026-11-26T00:00:00Z"
 	defer func() { version, commit, date = "", "", "" }()
-	in = Read()
+	in = readInfo()
 	if want := "usagelog v1.2.3 (commit abc123, built 2026-11-26T00:00:00Z, " + runtime.Version() + ")"; in.String() != want {
 		t.Errorf("stamped: %q, want %q", in.String(), want)
 	}
