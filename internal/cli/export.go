@@ -131,12 +131,7 @@ func exportLocal(ctx context.Context, env Env, d dataFlags, workspace string, re
 	if err != nil {
 		return err
 	}
-	filters := usage.FilterValues{}
-	for k, v := range q {
-		if k != "format" && k != "tz" {
-			filters[k] = v
-		}
-	}
+	filters := export.QueryFilters(q)
 	job := export.Job{
 		Events: st.events, Workspace: ws, Privacy: usage.NewPrivacy(settings, secret, ws.ID),
 		Filters: filters, Format: q.Get("format"), Timezone: tz, Loc: loc,

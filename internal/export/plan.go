@@ -76,6 +76,19 @@ func (j Job) scanned(events iter.Seq2[*usage.Event, error]) iter.Seq2[*usage.Eve
 	}
 }
 
+// QueryFilters are the filters of a query-style request (the API's
+// synchronous exports, the CLI's flags): every parameter but format and
+// tz, which a Job takes apart.
+func QueryFilters(q url.Values) usage.FilterValues {
+	filters := usage.FilterValues{}
+	for k, v := range q {
+		if k != "format" && k != "tz" {
+			filters[k] = v
+		}
+	}
+	return filters
+}
+
 // Run is a report planned for one workspace.
 type Run struct {
 	Format Format

@@ -55,12 +55,7 @@ func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, n
 			return usage.Errorf(usage.EInvalid, "tz: %s", usage.ErrorMessage(err))
 		}
 	}
-	filters := usage.FilterValues{}
-	for k, v := range q {
-		if k != "format" && k != "tz" {
-			filters[k] = v
-		}
-	}
+	filters := export.QueryFilters(q)
 	run, err := report.Plan(export.Job{
 		Events: s.events, Workspace: c.Workspace, Privacy: usage.NewPrivacy(st, s.secret, c.Workspace.ID),
 		Filters: filters, Format: q.Get("format"), Timezone: cmp.Or(q.Get("tz"), loc.String()), Loc: loc,
