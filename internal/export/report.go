@@ -191,6 +191,8 @@ func (f Format) ContentType() string {
 		return "application/json"
 	case NDJSONFormat:
 		return "application/x-ndjson"
+	case "zip":
+		return "application/zip"
 	}
 	return "text/csv; charset=utf-8"
 }

@@ -55,7 +55,7 @@ type ClientJSON struct {
 	Name       string  `json:"name"`
 	Collection string  `json:"collection"`
 	CreatedAt  string  `json:"created_at"`
-	RevokedAt  *string `json:"revoked_at"`
+	RevokedAt  *string `json:"revoked_at" jsonschema:"nullable"`
 	TokenHash  string  `json:"token_hash,omitempty"`
 }
 

@@ -18,8 +18,8 @@ type keyJSON struct {
 	Name       string   `json:"name"`
 	Scopes     []string `json:"scopes"`
 	CreatedAt  string   `json:"created_at"`
-	LastUsedAt *string  `json:"last_used_at"`
-	RevokedAt  *string  `json:"revoked_at"`
+	LastUsedAt *string  `json:"last_used_at" jsonschema:"nullable"`
+	RevokedAt  *string  `json:"revoked_at" jsonschema:"nullable"`
 }
 
 func newKeyJSON(k usage.APIKey) keyJSON {
@@ -47,15 +47,12 @@ func (s *Server) handleKeys(w http.ResponseWriter, r *http.Request, c *caller) e
 	for _, k := range keys {
 		out = append(out, newKeyJSON(k))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	writeJSON(w, http.StatusOK, list[keyJSON]{Items: out})
 	return nil
 }
 
 func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request, c *caller) error {
-	var body struct {
-		Name   string   `json:"name"`
-		Scopes []string `json:"scopes"`
-	}
+	var body keyRequest
 	if err := decodeJSONBody(w, r, &body); err != nil {
 		return err
 	}
@@ -80,7 +77,7 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request, c *call
 	if err := s.audit(r, c, usage.AuditKeyCreate, key.ID, map[string]any{"name": key.Name, "scopes": key.Scopes}); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"token": token, "key": newKeyJSON(key)})
+	writeJSON(w, http.StatusCreated, createdKey{Token: token, Key: newKeyJSON(key)})
 	return nil
 }
 

@@ -27,6 +27,11 @@ func (s *Server) audit(r *http.Request, c *caller, action, target string, detail
 		IP: capture.ClientIP(r, nil), Details: details})
 }
 
+type auditPage struct {
+	Items      []usage.AuditEntry `json:"items"`
+	NextCursor string             `json:"next_cursor,omitempty"`
+}
+
 // handleAudit is GET /api/v1/audit: the workspace's entries, newest
 // first, filtered by action and time.
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, c *caller) error {
@@ -38,10 +43,10 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"items": entries}
+	out := auditPage{Items: entries}
 	if len(entries) == q.Limit {
 		last := entries[len(entries)-1]
-		out["next_cursor"] = usage.Cursor{TimeMS: last.Time.UnixMilli(), ID: last.ID}.Encode()
+		out.NextCursor = usage.Cursor{TimeMS: last.Time.UnixMilli(), ID: last.ID}.Encode()
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -34,9 +34,7 @@ func (s *Server) handleClassification(w http.ResponseWriter, r *http.Request, c 
 // {"rules":[…]} replaces the list, first match wins; {"rules":null} goes
 // back to the defaults. It applies to the events stored after it.
 func (s *Server) handlePutClassification(w http.ResponseWriter, r *http.Request, c *caller) error {
-	var body struct {
-		Rules json.RawMessage `json:"rules"`
-	}
+	var body classificationRequest
 	if err := decodeJSONBody(w, r, &body); err != nil {
 		return err
 	}

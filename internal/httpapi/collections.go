@@ -44,7 +44,7 @@ func (s *Server) handleCollections(w http.ResponseWriter, r *http.Request, c *ca
 	for _, col := range cols {
 		out = append(out, gateway.NewCollectionJSON(col))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	writeJSON(w, http.StatusOK, list[gateway.CollectionJSON]{Items: out})
 	return nil
 }
 
@@ -130,15 +130,12 @@ func (s *Server) handleClients(w http.ResponseWriter, r *http.Request, c *caller
 	for _, cl := range clients {
 		out = append(out, gateway.NewClientJSON(cl, false))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	writeJSON(w, http.StatusOK, list[gateway.ClientJSON]{Items: out})
 	return nil
 }
 
 func (s *Server) handleCreateClient(w http.ResponseWriter, r *http.Request, c *caller) error {
-	var body struct {
-		Name       string `json:"name"`
-		Collection string `json:"collection"`
-	}
+	var body clientRequest
 	if err := decodeJSONBody(w, r, &body); err != nil {
 		return err
 	}
@@ -162,7 +159,7 @@ func (s *Server) handleCreateClient(w http.ResponseWriter, r *http.Request, c *c
 	if err := s.audit(r, c, usage.AuditClientCreate, cl.ID, map[string]any{"name": cl.Name, "collection": col.Name}); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"token": token, "client": gateway.NewClientJSON(cl, false)})
+	writeJSON(w, http.StatusCreated, createdClient{Token: token, Client: gateway.NewClientJSON(cl, false)})
 	return nil
 }
 

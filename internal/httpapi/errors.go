@@ -8,8 +8,19 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
+// errorBody is every error answer: the error, and where an endpoint says
+// more, its other fields.
 type errorBody struct {
 	Error errorDetail `json:"error"`
+	// Success is false on the usage export API (/export/…): its answers
+	// say success either way, and a client that checks it must not read
+	// undefined.
+	Success *bool `json:"success,omitempty"`
+	// An ingest refused whole says what it stored before the refusal.
+	Accepted      *int         `json:"accepted,omitempty"`
+	Duplicates    *int         `json:"duplicates,omitempty"`
+	Rejected      *[]rejection `json:"rejected,omitempty"`
+	RejectedCount *int         `json:"rejected_count,omitempty"`
 }
 
 type errorDetail struct {
@@ -24,8 +35,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	s.writeErrorWith(w, r, err, nil)
 }
 
-// writeErrorWith writes the error envelope with extra top-level fields.
-func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, err error, extra map[string]any) {
+// writeErrorWith writes the error envelope, with the fields extra sets.
+func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, err error, extra func(*errorBody)) {
 	code := usage.ErrorCode(err)
 	status := usage.HTTPStatus(err)
 	detail := errorDetail{Code: string(code), Message: usage.ErrorMessage(err)}
@@ -40,14 +51,12 @@ func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, err erro
 	if code == usage.EUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="usagelog"`)
 	}
-	body := map[string]any{"error": detail}
-	for k, v := range extra {
-		body[k] = v
+	body := errorBody{Error: detail}
+	if extra != nil {
+		extra(&body)
 	}
 	if strings.HasPrefix(r.URL.Path, "/export/") {
-		// The usage export API's answers say success either way; a
-		// client that checks it must not read undefined.
-		body["success"] = false
+		body.Success = new(bool)
 	}
 	writeJSON(w, status, body)
 }

@@ -64,7 +64,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, c *caller)
 		// Batches before the limit are stored; ids make re-sending them
 		// harmless, so the answer says what was kept.
 		refusal := usage.Refusal(usage.GatewayPayloadTooLarge, fmt.Sprintf("Payload too large: the body exceeds %d bytes; the %d events before the limit were stored, send the rest in smaller batches (re-sent ids are counted as duplicates)", s.maxBody, res.Accepted+res.Duplicates))
-		s.writeErrorWith(w, r, refusal, map[string]any{"accepted": res.Accepted, "duplicates": res.Duplicates})
+		s.writeErrorWith(w, r, refusal, func(b *errorBody) { b.Accepted, b.Duplicates = &res.Accepted, &res.Duplicates })
 		return nil
 	}
 	if err != nil {
@@ -75,7 +75,9 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, c *caller)
 		if len(res.Rejected) > 0 {
 			msg = fmt.Sprintf("no valid event: line %d: %s", res.Rejected[0].Line, res.Rejected[0].Error)
 		}
-		s.writeErrorWith(w, r, usage.Errorf(usage.EInvalid, "%s", msg), map[string]any{"accepted": 0, "duplicates": 0, "rejected": res.Rejected, "rejected_count": res.RejectedCount})
+		s.writeErrorWith(w, r, usage.Errorf(usage.EInvalid, "%s", msg), func(b *errorBody) {
+			b.Accepted, b.Duplicates, b.Rejected, b.RejectedCount = &res.Accepted, &res.Duplicates, &res.Rejected, &res.RejectedCount
+		})
 		return nil
 	}
 	writeJSON(w, http.StatusOK, res)

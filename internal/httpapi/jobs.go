@@ -79,17 +79,17 @@ func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request, c *caller) e
 			return usage.Errorf(usage.EInvalid, "unknown parameter %q (this endpoint takes limit)", k)
 		}
 	}
-	list, err := s.meta.Jobs(r.Context(), c.Workspace.ID, limit)
+	stored, err := s.meta.Jobs(r.Context(), c.Workspace.ID, limit)
 	if err != nil {
 		return err
 	}
-	out := make([]jobs.View, 0, len(list))
-	for _, j := range list {
+	out := make([]jobs.View, 0, len(stored))
+	for _, j := range stored {
 		if c.Key.Has(export.ReportScope(j.Spec.Report)) {
 			out = append(out, s.jobView(j))
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	writeJSON(w, http.StatusOK, list[jobs.View]{Items: out})
 	return nil
 }
 
@@ -187,17 +187,17 @@ func (s *Server) handleCreateSchedule(w http.ResponseWriter, r *http.Request, c 
 
 // handleSchedules is GET /api/v1/schedules.
 func (s *Server) handleSchedules(w http.ResponseWriter, r *http.Request, c *caller) error {
-	list, err := s.meta.Schedules(r.Context(), c.Workspace.ID)
+	stored, err := s.meta.Schedules(r.Context(), c.Workspace.ID)
 	if err != nil {
 		return err
 	}
-	out := make([]usage.Schedule, 0, len(list))
-	for _, sc := range list {
+	out := make([]usage.Schedule, 0, len(stored))
+	for _, sc := range stored {
 		if c.Key.Has(export.ReportScope(sc.Spec.Report)) {
 			out = append(out, sc)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	writeJSON(w, http.StatusOK, list[usage.Schedule]{Items: out})
 	return nil
 }
 

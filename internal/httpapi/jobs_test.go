@@ -61,10 +61,10 @@ type jobHarness struct {
 
 // newJobHarness serves the API with a job runner over the harness's
 // stores; pause slows each 100 rows of a log export.
-func newJobHarness(t *testing.T, pause time.Duration, tweak func(*jobs.RunnerConfig)) *jobHarness {
+func newJobHarness(t *testing.T, pause time.Duration, tweak func(*jobs.RunnerConfig), opts ...func(*httpapi.Config)) *jobHarness {
 	jh := &jobHarness{}
 	var runnerCfg jobs.RunnerConfig
-	jh.harness = newHarness(t, 0, func(cfg *httpapi.Config) {
+	jh.harness = newHarness(t, 0, append(opts, func(cfg *httpapi.Config) {
 		st := cfg.Events.(*sqlite.Store)
 		runnerCfg = jobs.RunnerConfig{Meta: cfg.Meta, Beat: 20 * time.Millisecond, Lease: time.Minute,
 			Exporter: &jobs.Exporter{Events: slowScans{st, pause}, Meta: cfg.Meta, Files: cfg.Files, Secret: cfg.Secret}}
@@ -80,7 +80,7 @@ func newJobHarness(t *testing.T, pause time.Duration, tweak func(*jobs.RunnerCon
 			t.Fatal(err)
 		}
 		cfg.Jobs, jh.runner = r, r
-	})
+	})...)
 	ctx, cancel := context.WithCancel(context.Background())
 	jh.runner.Start(ctx)
 	jh.stop = func() { cancel(); jh.runner.Wait() }

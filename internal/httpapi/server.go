@@ -130,6 +130,10 @@ type Server struct {
 	summaries      *summary.Service
 	// defaultWorkspace receives calls no token attributes.
 	defaultWorkspace int64
+	// description is the OpenAPI document of the routes; registered are
+	// their patterns, as the mux has them.
+	description []byte
+	registered  []string
 }
 
 // DefaultMaxBodyBytes is the ingest body limit unless configured.
@@ -178,6 +182,9 @@ func New(cfg Config) (*Server, error) {
 		s.now = time.Now
 	}
 	s.routes()
+	if s.description, err = s.describe(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -190,64 +197,6 @@ type EventStore interface {
 // Linker makes the download link of a stored file.
 type Linker interface {
 	URL(path string, now time.Time) string
-}
-
-// routes is the API's table: each endpoint with the scope it requires.
-func (s *Server) routes() {
-	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
-	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
-	s.mux.HandleFunc("GET /version", s.handleVersion)
-	if s.metrics != nil {
-		s.mux.Handle("GET /metrics", s.metrics.Handler())
-	}
-	s.api("POST /api/v1/events", usage.ScopeEventsWrite, groupIngest, s.handleIngest)
-	s.api("GET /api/v1/logs", usage.ScopeLogsRead, groupReads, s.handleLogs)
-	s.api("GET /api/v1/logs.csv", usage.ScopeLogsRead, groupExports, s.handleLogsCSV)
-	s.api("GET /api/v1/logs/facets", usage.ScopeLogsRead, groupReads, s.handleFacets)
-	s.api("GET /api/v1/summary", usage.ScopeLogsRead, groupReads, s.handleSummary)
-	// Every report of the catalogue, synchronously, with its scope; their
-	// exact paths win over {id}.
-	for _, rep := range export.Catalogue {
-		s.api("GET /api/v1/exports/"+rep.Name, rep.Scope, groupExports, s.handleReportExport)
-	}
-	// Export jobs need the scope of their report, known from the body or
-	// the stored job: the handlers check it.
-	s.api("POST /api/v1/exports", anyScope, groupExports, s.handleCreateJob)
-	s.api("GET /api/v1/exports", anyScope, groupReads, s.handleJobs)
-	s.api("GET /api/v1/exports/{id}", anyScope, groupReads, s.handleExportsItem)
-	s.api("DELETE /api/v1/exports/{id}", anyScope, groupExports, s.handleCancelJob)
-	s.api("POST /api/v1/schedules", anyScope, groupAdmin, s.handleCreateSchedule)
-	s.api("GET /api/v1/schedules", anyScope, groupReads, s.handleSchedules)
-	s.api("GET /api/v1/schedules/{id}", anyScope, groupReads, s.handleSchedule)
-	s.api("DELETE /api/v1/schedules/{id}", anyScope, groupAdmin, s.handleDeleteSchedule)
-	s.mux.HandleFunc("GET /export/usage-reports", s.handleUsageReports)
-	s.api("POST /export/{dataType}", usage.ScopeUsageExportAPI, groupExports, s.handleUsageExport)
-	s.mux.HandleFunc("GET /files/{path...}", s.handleFile)
-	s.api("GET /api/v1/keys", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleKeys)
-	s.api("POST /api/v1/keys", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleCreateKey)
-	s.api("DELETE /api/v1/keys/{id}", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleRevokeKey)
-	s.api("GET /api/v1/collections", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleCollections)
-	s.api("POST /api/v1/collections", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleCreateCollection)
-	s.api("GET /api/v1/collections/{name}", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleCollection)
-	s.api("PATCH /api/v1/collections/{name}", usage.ScopeWorkspaceAdmin, groupAdmin, s.handlePatchCollection)
-	s.api("GET /api/v1/clients", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleClients)
-	s.api("POST /api/v1/clients", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleCreateClient)
-	s.api("DELETE /api/v1/clients/{id}", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleRevokeClient)
-	s.api("GET /api/v1/gateway/directory", usage.ScopeEventsWrite, groupReads, s.handleGatewayDirectory)
-	s.api("GET /api/v1/workspace/settings", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleSettings)
-	s.api("PATCH /api/v1/workspace/settings", usage.ScopeWorkspaceAdmin, groupAdmin, s.handlePatchSettings)
-	s.api("GET /api/v1/audit", usage.ScopeWorkspaceAdmin, groupReads, s.handleAudit)
-	s.api("GET /api/v1/workspace/classification", usage.ScopeWorkspaceAdmin, groupAdmin, s.handleClassification)
-	s.api("PUT /api/v1/workspace/classification", usage.ScopeWorkspaceAdmin, groupAdmin, s.handlePutClassification)
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		info(r).api = true
-		if allow := s.allowed(r); len(allow) > 0 {
-			w.Header().Set("Allow", strings.Join(allow, ", "))
-			s.writeError(w, r, usage.Errorf(usage.EMethodNotAllowed, "%s %s: this endpoint takes %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
-			return
-		}
-		s.writeError(w, r, usage.Refusal(usage.GatewayEndpointNotFound, ""))
-	})
 }
 
 // allowed lists the methods another route takes at r's path: the mux
@@ -283,6 +232,7 @@ type apiHandler func(w http.ResponseWriter, r *http.Request, c *caller) error
 // api registers an endpoint that needs a key with scope; its calls count
 // against the key's rate limit of group.
 func (s *Server) api(pattern string, scope usage.Scope, g group, h apiHandler) {
+	s.registered = append(s.registered, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		ri := info(r)
 		ri.api = true
@@ -410,7 +360,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": buildinfo.Read().Version})
+	writeJSON(w, http.StatusOK, health{Status: "ok", Version: buildinfo.Read().Version})
 }
 
 // handleVersion names the running build: version, commit, build date, Go.
@@ -421,14 +371,14 @@ func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	checks := map[string]string{"events": "ok", "meta": "ok"}
+	checks := readiness{Events: "ok", Meta: "ok"}
 	status := http.StatusOK
 	if err := s.events.Ping(ctx); err != nil {
-		checks["events"], status = "unreachable", http.StatusServiceUnavailable
+		checks.Events, status = "unreachable", http.StatusServiceUnavailable
 		s.log.Warn("readiness: events store", "err", err)
 	}
 	if err := s.meta.Ping(ctx); err != nil {
-		checks["meta"], status = "unreachable", http.StatusServiceUnavailable
+		checks.Meta, status = "unreachable", http.StatusServiceUnavailable
 		s.log.Warn("readiness: meta store", "err", err)
 	}
 	writeJSON(w, status, checks)

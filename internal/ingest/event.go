@@ -24,64 +24,66 @@ const MaxIDLength = 256
 // megabyte of user agent.
 const MaxFieldLength = 8192
 
-// wire is an event as it arrives. Pointers tell a missing field from a zero.
+// wire is an event as it arrives. Pointers tell a missing field from a
+// zero. The kind tag says which kind a field belongs to, and whether it is
+// required there, for the API description (Fields).
 type wire struct {
-	Kind *string `json:"kind"`
-	ID   *string `json:"id"`
-	Time *string `json:"time"`
+	Kind *string `json:"kind" kind:"all,required"`
+	ID   *string `json:"id" kind:"all,required"`
+	Time *string `json:"time" kind:"all,required"`
 
-	Method         string `json:"method"`
-	URL            string `json:"url"`
-	Endpoint       string `json:"endpoint"`
-	Status         *int   `json:"status"`
-	GatewayCode    int    `json:"gateway_code"`
-	StatusDetails  string `json:"status_details"`
-	Community      string `json:"community"`
-	Collection     string `json:"collection"`
-	CollectionType string `json:"collection_type"`
-	Client         string `json:"client"`
-	MemberID       string `json:"member_id"`
-	MemberName     string `json:"member_name"`
-	IP             string `json:"ip"`
-	UserAgent      string `json:"user_agent"`
-	TimingMS       int64  `json:"timing_ms"`
-	DelayMS        int64  `json:"delay_ms"`
-	JobURL         string `json:"job_url"`
+	Method         string `json:"method" kind:"api_request"`
+	URL            string `json:"url" kind:"api_request"`
+	Endpoint       string `json:"endpoint" kind:"api_request"`
+	Status         *int   `json:"status" kind:"api_request,required"`
+	GatewayCode    int    `json:"gateway_code" kind:"api_request"`
+	StatusDetails  string `json:"status_details" kind:"api_request"`
+	Community      string `json:"community" kind:"api_request"`
+	Collection     string `json:"collection" kind:"api_request"`
+	CollectionType string `json:"collection_type" kind:"api_request"`
+	Client         string `json:"client" kind:"api_request"`
+	MemberID       string `json:"member_id" kind:"api_request"`
+	MemberName     string `json:"member_name" kind:"api_request"`
+	IP             string `json:"ip" kind:"api_request"`
+	UserAgent      string `json:"user_agent" kind:"api_request"`
+	TimingMS       int64  `json:"timing_ms" kind:"api_request"`
+	DelayMS        int64  `json:"delay_ms" kind:"api_request"`
+	JobURL         string `json:"job_url" kind:"api_request"`
 
-	UserID       *string `json:"user_id"`
-	UserEmail    string  `json:"user_email"`
-	UserName     string  `json:"user_name"`
-	Feature      string  `json:"feature"`
-	AssistantID  string  `json:"assistant_id"`
-	Assistant    string  `json:"assistant"`
-	WorkflowID   string  `json:"workflow_id"`
-	Workflow     string  `json:"workflow"`
-	ProjectID    string  `json:"project_id"`
-	Project      string  `json:"project"`
-	Model        string  `json:"model"`
-	APIKey       string  `json:"api_key"`
-	Messages     *int64  `json:"messages"`
-	InputTokens  int64   `json:"input_tokens"`
-	OutputTokens int64   `json:"output_tokens"`
+	UserID       *string `json:"user_id" kind:"activity,required"`
+	UserEmail    string  `json:"user_email" kind:"activity"`
+	UserName     string  `json:"user_name" kind:"activity"`
+	Feature      string  `json:"feature" kind:"activity"`
+	AssistantID  string  `json:"assistant_id" kind:"activity"`
+	Assistant    string  `json:"assistant" kind:"activity"`
+	WorkflowID   string  `json:"workflow_id" kind:"activity"`
+	Workflow     string  `json:"workflow" kind:"activity"`
+	ProjectID    string  `json:"project_id" kind:"activity"`
+	Project      string  `json:"project" kind:"activity"`
+	Model        string  `json:"model" kind:"activity"`
+	APIKey       string  `json:"api_key" kind:"activity"`
+	Messages     *int64  `json:"messages" kind:"activity"`
+	InputTokens  int64   `json:"input_tokens" kind:"activity"`
+	OutputTokens int64   `json:"output_tokens" kind:"activity"`
 
-	Integration          string `json:"integration"`
-	System1              string `json:"system1"`
-	System2              string `json:"system2"`
-	Project1             string `json:"project1"`
-	Project2             string `json:"project2"`
-	EndSystem            string `json:"end_system"`
-	EntityType           string `json:"entity_type"`
-	EntityID             string `json:"entity_id"`
-	IntegrationStatus    string `json:"integration_status"`
-	IntegrationUpdatedAt string `json:"integration_updated_at"`
-	Outcome              string `json:"outcome"`
+	Integration          string `json:"integration" kind:"sync"`
+	System1              string `json:"system1" kind:"sync"`
+	System2              string `json:"system2" kind:"sync"`
+	Project1             string `json:"project1" kind:"sync"`
+	Project2             string `json:"project2" kind:"sync"`
+	EndSystem            string `json:"end_system" kind:"sync"`
+	EntityType           string `json:"entity_type" kind:"sync"`
+	EntityID             string `json:"entity_id" kind:"sync"`
+	IntegrationStatus    string `json:"integration_status" kind:"sync"`
+	IntegrationUpdatedAt string `json:"integration_updated_at" kind:"sync"`
+	Outcome              string `json:"outcome" kind:"sync"`
 
-	System         *string `json:"system"`
-	Email          string  `json:"email"`
-	Username       string  `json:"username"`
-	DisplayName    string  `json:"display_name"`
-	Interaction    string  `json:"interaction"`
-	ServiceAccount bool    `json:"service_account"`
+	System         *string `json:"system" kind:"user_seen,required"`
+	Email          string  `json:"email" kind:"user_seen"`
+	Username       string  `json:"username" kind:"user_seen"`
+	DisplayName    string  `json:"display_name" kind:"user_seen"`
+	Interaction    string  `json:"interaction" kind:"user_seen"`
+	ServiceAccount bool    `json:"service_account" kind:"user_seen"`
 }
 
 // ParseJSON decodes and validates one event given as a JSON object. Its
@@ -249,7 +251,7 @@ func (w *wire) event() (usage.Event, error) {
 		if *w.Status < 100 || *w.Status > 599 {
 			return e, fmt.Errorf(`field "status": %d is not an HTTP status code (100-599)`, *w.Status)
 		}
-		if err := oneOf("collection_type", w.CollectionType, usage.CollectionTypes); err != nil {
+		if err := oneOf("collection_type", w.CollectionType); err != nil {
 			return e, err
 		}
 		if w.TimingMS < 0 || w.DelayMS < 0 {
@@ -264,7 +266,7 @@ func (w *wire) event() (usage.Event, error) {
 		if w.UserID == nil || *w.UserID == "" {
 			return e, errors.New(`field "user_id": required for activity`)
 		}
-		if err := oneOf("feature", w.Feature, usage.Features); err != nil {
+		if err := oneOf("feature", w.Feature); err != nil {
 			return e, err
 		}
 		e.UserID, e.UserEmail, e.UserName, e.Feature = *w.UserID, w.UserEmail, w.UserName, w.Feature
@@ -279,10 +281,10 @@ func (w *wire) event() (usage.Event, error) {
 		}
 		e.InputTokens, e.OutputTokens = w.InputTokens, w.OutputTokens
 	case usage.KindSync:
-		if err := oneOf("integration_status", w.IntegrationStatus, usage.IntegrationStatuses); err != nil {
+		if err := oneOf("integration_status", w.IntegrationStatus); err != nil {
 			return e, err
 		}
-		if err := oneOf("outcome", w.Outcome, usage.Outcomes); err != nil {
+		if err := oneOf("outcome", w.Outcome); err != nil {
 			return e, err
 		}
 		if w.IntegrationUpdatedAt != "" {
@@ -299,7 +301,7 @@ func (w *wire) event() (usage.Event, error) {
 		if w.System == nil || strings.TrimSpace(*w.System) == "" {
 			return e, errors.New(`field "system": required for user_seen`)
 		}
-		if err := oneOf("interaction", w.Interaction, usage.Interactions); err != nil {
+		if err := oneOf("interaction", w.Interaction); err != nil {
 			return e, err
 		}
 		e.System, e.Email, e.Username, e.DisplayName = *w.System, w.Email, w.Username, w.DisplayName
@@ -322,7 +324,17 @@ func parseTime(s string) (time.Time, error) {
 	return usage.TruncateMS(t), nil
 }
 
-func oneOf(field, value string, allowed []string) error {
+// enums are the values a field may take (empty: not given).
+var enums = map[string][]string{
+	"collection_type":    usage.CollectionTypes,
+	"feature":            usage.Features,
+	"integration_status": usage.IntegrationStatuses,
+	"outcome":            usage.Outcomes,
+	"interaction":        usage.Interactions,
+}
+
+func oneOf(field, value string) error {
+	allowed := enums[field]
 	if value == "" || slices.Contains(allowed, value) {
 		return nil
 	}

@@ -17,10 +17,10 @@ type View struct {
 	Status   usage.JobStatus    `json:"status"`
 	// RowsTotal is null while the store cannot tell.
 	RowsWritten int64      `json:"rowsWritten"`
-	RowsTotal   *int64     `json:"rowsTotal"`
+	RowsTotal   *int64     `json:"rowsTotal" jsonschema:"nullable"`
 	CreatedAt   time.Time  `json:"createdAt"`
-	StartedAt   *time.Time `json:"startedAt"`
-	FinishedAt  *time.Time `json:"finishedAt"`
+	StartedAt   *time.Time `json:"startedAt" jsonschema:"nullable"`
+	FinishedAt  *time.Time `json:"finishedAt" jsonschema:"nullable"`
 	FilePath    string     `json:"filePath,omitempty"`
 	DownloadURL string     `json:"downloadUrl,omitempty"`
 	RecordCount *int64     `json:"recordCount,omitempty"`

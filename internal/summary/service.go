@@ -59,42 +59,50 @@ func (s *Summary) ErrorRate() float64 {
 
 const jsonTime = "2006-01-02T15:04:05.000Z07:00"
 
-// MarshalJSON writes the summary as the HTTP contract gives it, times in
-// the window's zone.
-func (s *Summary) MarshalJSON() ([]byte, error) {
-	type point struct {
-		Start   string `json:"start"`
-		Success int64  `json:"success"`
-		Failed  int64  `json:"failed"`
-	}
-	series := make([]point, len(s.Series))
+// Answer is a summary as the HTTP contract gives it, times in the
+// window's zone.
+type Answer struct {
+	From          string        `json:"from"`
+	To            string        `json:"to"`
+	TZ            string        `json:"tz"`
+	Period        string        `json:"period,omitempty"`
+	BucketSeconds int64         `json:"bucket_seconds"`
+	Total         int64         `json:"total"`
+	Errors        int64         `json:"errors"`
+	ErrorRate     float64       `json:"error_rate"`
+	P95MS         int64         `json:"p95_ms"`
+	MCP           int64         `json:"mcp"`
+	Other         int64         `json:"other"`
+	Series        []SeriesPoint `json:"series"`
+	TopClients    []ClientCalls `json:"top_clients"`
+}
+
+// SeriesPoint is one bucket of the series as the answer gives it.
+type SeriesPoint struct {
+	Start   string `json:"start"`
+	Success int64  `json:"success"`
+	Failed  int64  `json:"failed"`
+}
+
+// Answer is s as the HTTP contract gives it.
+func (s *Summary) Answer() Answer {
+	series := make([]SeriesPoint, len(s.Series))
 	for i, p := range s.Series {
-		series[i] = point{p.Start.In(s.Window.Loc).Format(jsonTime), p.Success, p.Failed}
+		series[i] = SeriesPoint{p.Start.In(s.Window.Loc).Format(jsonTime), p.Success, p.Failed}
 	}
 	top := s.TopClients
 	if top == nil {
 		top = []ClientCalls{}
 	}
-	return json.Marshal(struct {
-		From          string        `json:"from"`
-		To            string        `json:"to"`
-		TZ            string        `json:"tz"`
-		Period        string        `json:"period,omitempty"`
-		BucketSeconds int64         `json:"bucket_seconds"`
-		Total         int64         `json:"total"`
-		Errors        int64         `json:"errors"`
-		ErrorRate     float64       `json:"error_rate"`
-		P95MS         int64         `json:"p95_ms"`
-		MCP           int64         `json:"mcp"`
-		Other         int64         `json:"other"`
-		Series        []point       `json:"series"`
-		TopClients    []ClientCalls `json:"top_clients"`
-	}{
+	return Answer{
 		s.Window.From().In(s.Window.Loc).Format(jsonTime), s.Window.To().In(s.Window.Loc).Format(jsonTime),
-		s.Window.Loc.String(), s.Window.Period, s.Window.Step.Seconds(), s.Total, s.Errors, s.ErrorRate(), s.P95MS,
+		s.Window.Loc.String(), s.Window.Period, int64(s.Window.Step.Seconds()), s.Total, s.Errors, s.ErrorRate(), s.P95MS,
 		s.MCP, s.Other, series, top,
-	})
+	}
 }
+
+// MarshalJSON writes s's Answer.
+func (s *Summary) MarshalJSON() ([]byte, error) { return json.Marshal(s.Answer()) }
 
 // Facets is the answer of GET /api/v1/logs/facets: what the log filters
 // can pick, most calls first.

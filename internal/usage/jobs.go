@@ -122,9 +122,9 @@ type Schedule struct {
 // Cadence is when a schedule runs: every day, week (on Weekday) or month
 // (on Day, 1–28) at At (HH:MM) in Timezone.
 type Cadence struct {
-	Every    string `json:"every"`
-	At       string `json:"at"`
-	Weekday  string `json:"weekday,omitempty"`
+	Every    string `json:"every" jsonschema:"enum=daily,enum=weekly,enum=monthly"`
+	At       string `json:"at" jsonschema:"pattern=^[0-2][0-9]:[0-5][0-9]$"`
+	Weekday  string `json:"weekday,omitempty" jsonschema:"enum=monday,enum=tuesday,enum=wednesday,enum=thursday,enum=friday,enum=saturday,enum=sunday"`
 	Day      int    `json:"day,omitempty"`
 	Timezone string `json:"timezone"`
 }

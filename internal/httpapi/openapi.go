@@ -1,0 +1,75 @@
+package httpapi
+
+import (
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/usagelog/usagelog/internal/apidoc"
+	"github.com/usagelog/usagelog/internal/buildinfo"
+	"github.com/usagelog/usagelog/internal/ingest"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// Description is the OpenAPI 3.1 document of the API, made from the
+// route table.
+func (s *Server) Description() []byte { return s.description }
+
+func (s *Server) describe() ([]byte, error) {
+	var ops []apidoc.Operation
+	for _, r := range s.table() {
+		ops = append(ops, apidoc.Operation(r.doc))
+	}
+	schemas := map[string]map[string]any{}
+	var kinds []any
+	mapping := map[string]any{}
+	for _, k := range usage.Kinds {
+		name := camel(strings.ReplaceAll(string(k), "_", "-")) + "Event"
+		schemas[name] = eventSchema(k)
+		kinds = append(kinds, ref(name))
+		mapping[string(k)] = "#/components/schemas/" + name
+	}
+	schemas["Event"] = map[string]any{"oneOf": kinds, "discriminator": map[string]any{"propertyName": "kind", "mapping": mapping}}
+	return apidoc.Build(apidoc.Info{
+		Title:   "usagelog API",
+		Version: buildinfo.Read().Version,
+		Description: "Ingest usage events, read the API log and its summaries, export reports, and administer a workspace. " +
+			"Every operation that takes a key names the scope it needs in x-usagelog-scope; " + reportScope + " means the scope of the report the call runs " +
+			"(LOGS_READ for api-logs and api-usage, USAGE_EXPORT_API for the activity exports, SERVER_MANAGEMENT_READ for usage-reports). " +
+			"Errors are {\"error\":{\"code\",\"message\",\"gateway_code\"}}.",
+		Schemas: schemas,
+		Types: map[reflect.Type]map[string]any{
+			// A filter is given as a string, a number or a list of
+			// strings, and answered as a list.
+			reflect.TypeFor[usage.FilterValues](): {"type": "object", "additionalProperties": map[string]any{
+				"anyOf": []any{map[string]any{"type": "string"}, map[string]any{"type": "number"}, map[string]any{"type": "array", "items": map[string]any{"type": "string"}}}}},
+		},
+	}, ops)
+}
+
+// eventSchema is the schema of one kind of event, from the decoder's own
+// fields.
+func eventSchema(k usage.Kind) map[string]any {
+	props := map[string]any{}
+	var required []string
+	for _, f := range ingest.Fields(k) {
+		p := map[string]any{"type": f.Type}
+		if f.Time {
+			p["format"] = "date-time"
+		}
+		if len(f.Enum) > 0 {
+			p["enum"] = f.Enum
+		}
+		props[f.Name] = p
+		if f.Required {
+			required = append(required, f.Name)
+		}
+	}
+	return map[string]any{"type": "object", "properties": props, "required": required}
+}
+
+// handleOpenAPI serves the description.
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(s.description)
+}

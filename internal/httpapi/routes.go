@@ -1,0 +1,359 @@
+package httpapi
+
+import (
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/usagelog/usagelog/internal/apidoc"
+	"github.com/usagelog/usagelog/internal/buildinfo"
+	"github.com/usagelog/usagelog/internal/export"
+	"github.com/usagelog/usagelog/internal/gateway"
+	"github.com/usagelog/usagelog/internal/jobs"
+	"github.com/usagelog/usagelog/internal/summary"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// route is one entry of the API's table: what serves it and how the API
+// description gives it. The mux and the description are both made from
+// the table, so they cannot drift apart.
+type route struct {
+	pattern string
+	// An API route: a key with scope (anyScope: the handler checks the
+	// report's), rate-limited in group.
+	scope usage.Scope
+	group group
+	api   apiHandler
+	// Or a route that answers without a key, or checks one itself.
+	plain http.HandlerFunc
+	doc   opDoc
+}
+
+// opDoc is an operation's description, built up by the methods below.
+type opDoc apidoc.Operation
+
+func (d opDoc) tag(t string) opDoc { d.Tag = t; return d }
+
+func (d opDoc) params(ps ...apidoc.Param) opDoc {
+	d.Params = append(slices.Clone(d.Params), ps...)
+	return d
+}
+
+func (d opDoc) body(b apidoc.Body) opDoc { d.Body = &b; return d }
+
+// auth marks a route that checks its key itself.
+func (d opDoc) auth(scope usage.Scope) opDoc { d.Auth, d.Scope = true, string(scope); return d }
+
+// reportScope is what x-usagelog-scope says of routes whose scope is that
+// of the report they run.
+const reportScope = "REPORT"
+
+// table is every route the API serves, but the console's.
+func (s *Server) table() []route {
+	rs := []route{
+		{pattern: "GET /healthz", plain: s.handleHealthz, doc: op("health", "Liveness", "Answers while the process runs.",
+			ok(health{})).tag("Service")},
+		{pattern: "GET /readyz", plain: s.handleReadyz, doc: op("ready", "Readiness", "Whether both stores answer; 503 when one does not.",
+			ok(readiness{}), apidoc.Response{Status: 503, Description: "A store did not answer.", Content: jsonOf(readiness{})}).tag("Service")},
+		{pattern: "GET /version", plain: s.handleVersion, doc: op("version", "The running build", "Version, commit, build date and Go version.",
+			ok(buildinfo.Info{})).tag("Service")},
+		{pattern: "GET /api/v1/openapi.json", plain: s.handleOpenAPI, doc: op("openapi", "This description", "The OpenAPI 3.1 description of the API.",
+			apidoc.Response{Status: 200, Description: "The document.", Content: []apidoc.Content{{Media: "application/json", Schema: map[string]any{"type": "object"}}}}).tag("Service")},
+
+		{pattern: "POST /api/v1/events", scope: usage.ScopeEventsWrite, group: groupIngest, api: s.handleIngest,
+			doc: op("ingestEvents", "Ingest events", "One event per NDJSON line, a JSON array (or one object), or CSV with a header row. "+
+				"Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. "+
+				"The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131).",
+				ok(IngestResult{})).body(apidoc.Body{Required: true, Content: []apidoc.Content{
+				// NDJSON is described as the array of its lines.
+				{Media: "application/x-ndjson", Schema: map[string]any{"type": "array", "items": ref("Event")}},
+				{Media: "application/json", Schema: map[string]any{"oneOf": []any{ref("Event"), map[string]any{"type": "array", "items": ref("Event")}}}},
+				{Media: "text/csv"},
+			}}).tag("Events")},
+		{pattern: "GET /api/v1/logs", scope: usage.ScopeLogsRead, group: groupReads, api: s.handleLogs,
+			doc: op("listLogs", "The API log", "API calls, newest first, a page at a time. usagelog's own calls only when collection=usagelog API is asked for.",
+				ok(logsPage{})).params(logFilters...).params(limit(1000, 100), cursor).tag("Logs")},
+		{pattern: "GET /api/v1/logs.csv", scope: usage.ScopeLogsRead, group: groupExports, api: s.handleLogsCSV,
+			doc: op("logsCSV", "The API logs CSV", "The API log as CSV, streamed; more rows than the row limit is a 422.",
+				file("text/csv")).params(logFilters...).tag("Logs")},
+		{pattern: "GET /api/v1/logs/facets", scope: usage.ScopeLogsRead, group: groupReads, api: s.handleFacets,
+			doc: op("logFacets", "What the log filters can pick", "Statuses with their text, clients, collections and communities over a period, most calls first, from the summaries.",
+				ok(summary.Facets{})).params(logFilters...).tag("Logs")},
+		{pattern: "GET /api/v1/summary", scope: usage.ScopeLogsRead, group: groupReads, api: s.handleSummary,
+			doc: op("summary", "The overview's numbers", "Calls, errors, p95 timing, MCP and other calls, the series and the top clients of a period, from the summaries; exact in every zone.",
+				ok(summary.Answer{})).params(logFilters...).tag("Logs")},
+	}
+	// Every report of the catalogue, synchronously; the exact paths win
+	// over {id}.
+	for _, rep := range export.Catalogue {
+		rs = append(rs, route{pattern: "GET /api/v1/exports/" + rep.Name, scope: rep.Scope, group: groupExports, api: s.handleReportExport,
+			doc: op("export"+camel(rep.Name), rep.Title, rep.About+" Streamed as a download; more rows than the row limit is a 422.",
+				download(rep)).params(reportParams(rep)...).tag("Exports")})
+	}
+	rs = append(rs, []route{
+		{pattern: "POST /api/v1/exports", scope: anyScope, group: groupExports, api: s.handleCreateJob,
+			doc: op("createExportJob", "Start an export job", "Runs a report of the catalogue in the background; needs the report's scope.",
+				apidoc.Response{Status: 202, Description: "The job, queued.", Content: jsonOf(jobs.View{}), Headers: []string{"Location"}}).
+				body(jsonBody(usage.ExportSpec{})).tag("Export jobs")},
+		{pattern: "GET /api/v1/exports", scope: anyScope, group: groupReads, api: s.handleJobs,
+			doc: op("listExportJobs", "Export jobs", "The workspace's jobs whose reports the key may run, newest first.",
+				ok(list[jobs.View]{})).params(limit(1000, 100)).tag("Export jobs")},
+		{pattern: "GET /api/v1/exports/{id}", scope: anyScope, group: groupReads, api: s.handleExportsItem,
+			doc: op("getExportJob", "An export job", "Its status, progress and, once it succeeded, a signed download link.",
+				ok(jobs.View{})).params(pathID).tag("Export jobs")},
+		{pattern: "DELETE /api/v1/exports/{id}", scope: anyScope, group: groupExports, api: s.handleCancelJob,
+			doc: op("cancelExportJob", "Cancel an export job", "Cancels a queued or running job and removes its partial file; a finished job is a 409.",
+				ok(jobs.View{})).params(pathID).tag("Export jobs")},
+		{pattern: "POST /api/v1/schedules", scope: anyScope, group: groupAdmin, api: s.handleCreateSchedule,
+			doc: op("createSchedule", "Schedule an export", "A report run every day, week or month; the webhook secret is shown this once.",
+				apidoc.Response{Status: 201, Description: "The schedule.", Content: jsonOf(scheduleJSON{})}).
+				body(jsonBody(ScheduleRequest{})).tag("Export jobs")},
+		{pattern: "GET /api/v1/schedules", scope: anyScope, group: groupReads, api: s.handleSchedules,
+			doc: op("listSchedules", "Scheduled exports", "The workspace's schedules whose reports the key may run.",
+				ok(list[usage.Schedule]{})).tag("Export jobs")},
+		{pattern: "GET /api/v1/schedules/{id}", scope: anyScope, group: groupReads, api: s.handleSchedule,
+			doc: op("getSchedule", "A scheduled export", "", ok(usage.Schedule{})).params(pathID).tag("Export jobs")},
+		{pattern: "DELETE /api/v1/schedules/{id}", scope: anyScope, group: groupAdmin, api: s.handleDeleteSchedule,
+			doc: op("deleteSchedule", "Delete a scheduled export", "Its jobs and files stay.", noContent).params(pathID).tag("Export jobs")},
+
+		{pattern: "GET /export/usage-reports", plain: s.handleUsageReports,
+			doc: op("usageReports", "Usage Reports.zip", "Two workbooks for licensing, the last 6 months and the last year; for SERVER_MANAGEMENT_READ or an admin's console session.",
+				file("application/zip")).auth(usage.ScopeServerMgmtRead).tag("Usage export API")},
+		{pattern: "POST /export/{dataType}", scope: usage.ScopeUsageExportAPI, group: groupExports, api: s.handleUsageExport,
+			doc: op("usageExport", "Usage export", "Aggregates the workspace's activity of a data type over a range, stores the file and answers where to download it.",
+				ok(usageExportAnswer{})).params(
+				apidoc.Param{Name: "dataType", In: "path", Enum: slices.Sorted(maps.Keys(export.UsageExports)), Description: "What to export."},
+				apidoc.Param{Name: "format", Enum: formatNames(export.Formats), Description: "The file's format; CSV by default."},
+			).body(jsonBody(export.UsageRequest{})).tag("Usage export API")},
+		{pattern: "GET /files/{path...}", plain: s.handleFile,
+			doc: op("downloadFile", "Download a stored export", "A signed link of an export job or the usage export API; a tampered link is a 403, an expired one a 410. Range requests work. "+
+				"The path holds slashes: use the link as it is given.",
+				storedFile(200, "The file."), storedFile(206, "The range asked for.")).
+				params(apidoc.Param{Name: "path", In: "path", Description: "The file's path, as the link gives it."},
+					apidoc.Param{Name: "expires", Required: true, Type: "integer", Description: "When the link expires (Unix seconds)."},
+					apidoc.Param{Name: "signature", Required: true, Description: "The link's signature."}).tag("Usage export API")},
+
+		{pattern: "GET /api/v1/keys", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleKeys,
+			doc: op("listKeys", "API keys", "The workspace's keys, never their tokens.", ok(list[keyJSON]{})).tag("Administration")},
+		{pattern: "POST /api/v1/keys", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleCreateKey,
+			doc: op("createKey", "Create an API key", "The token is in this answer only.",
+				apidoc.Response{Status: 201, Description: "The key and its token.", Content: jsonOf(createdKey{})}).
+				body(jsonBody(keyRequest{})).tag("Administration")},
+		{pattern: "DELETE /api/v1/keys/{id}", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleRevokeKey,
+			doc: op("revokeKey", "Revoke an API key", "", noContent).params(pathID).tag("Administration")},
+		{pattern: "GET /api/v1/collections", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleCollections,
+			doc: op("listCollections", "Gateway API collections", "", ok(list[gateway.CollectionJSON]{})).tag("Gateway")},
+		{pattern: "POST /api/v1/collections", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleCreateCollection,
+			doc: op("createCollection", "Create an API collection", "",
+				apidoc.Response{Status: 201, Description: "The collection.", Content: jsonOf(gateway.CollectionJSON{})}).
+				body(jsonBody(collectionBody{})).tag("Gateway")},
+		{pattern: "GET /api/v1/collections/{name}", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleCollection,
+			doc: op("getCollection", "An API collection", "", ok(gateway.CollectionJSON{})).params(pathName).tag("Gateway")},
+		{pattern: "PATCH /api/v1/collections/{name}", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handlePatchCollection,
+			doc: op("patchCollection", "Change an API collection", "Changes the fields the body carries, not the name.",
+				ok(gateway.CollectionJSON{})).params(pathName).body(jsonBody(collectionBody{})).tag("Gateway")},
+		{pattern: "GET /api/v1/clients", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleClients,
+			doc: op("listClients", "Gateway clients", "", ok(list[gateway.ClientJSON]{})).
+				params(apidoc.Param{Name: "collection", Description: "Only the clients of this collection."}).tag("Gateway")},
+		{pattern: "POST /api/v1/clients", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleCreateClient,
+			doc: op("createClient", "Create a gateway client", "The token is in this answer only.",
+				apidoc.Response{Status: 201, Description: "The client and its token.", Content: jsonOf(createdClient{})}).
+				body(jsonBody(clientRequest{})).tag("Gateway")},
+		{pattern: "DELETE /api/v1/clients/{id}", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleRevokeClient,
+			doc: op("revokeClient", "Revoke a gateway client", "", noContent).params(pathID).tag("Gateway")},
+		{pattern: "GET /api/v1/gateway/directory", scope: usage.ScopeEventsWrite, group: groupReads, api: s.handleGatewayDirectory,
+			doc: op("gatewayDirectory", "A gateway's directory", "What a remote gateway checks its callers against: the collection and its clients' token hashes.",
+				ok(gateway.DirectoryJSON{})).params(apidoc.Param{Name: "collection", Required: true, Description: "The gateway's collection."}).tag("Gateway")},
+		{pattern: "GET /api/v1/workspace/settings", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleSettings,
+			doc: op("getSettings", "Workspace settings", "", ok(settingsJSON{})).tag("Administration")},
+		{pattern: "PATCH /api/v1/workspace/settings", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handlePatchSettings,
+			doc: op("patchSettings", "Change workspace settings", "Changes only the fields the body carries.",
+				ok(settingsJSON{})).body(jsonBody(SettingsPatch{})).tag("Administration")},
+		{pattern: "GET /api/v1/audit", scope: usage.ScopeWorkspaceAdmin, group: groupReads, api: s.handleAudit,
+			doc: op("audit", "The audit log", "Who did what, newest first.", ok(auditPage{})).params(
+				apidoc.Param{Name: "action", Enum: usage.AuditActions},
+				apidoc.Param{Name: "from", Description: "RFC 3339 time or YYYY-MM-DD (UTC)."},
+				apidoc.Param{Name: "to", Description: "RFC 3339 time or YYYY-MM-DD (UTC, the whole day)."},
+				limit(1000, 100), cursor).tag("Administration")},
+		{pattern: "GET /api/v1/workspace/classification", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleClassification,
+			doc: op("getClassification", "Classification rules", "The rules that name a call's system and usage type; the defaults until a PUT replaces them.",
+				ok(classificationJSON{})).tag("Administration")},
+		{pattern: "PUT /api/v1/workspace/classification", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handlePutClassification,
+			doc: op("putClassification", "Replace the classification rules", "At most 200 rules; {\"rules\":null} goes back to the defaults. Applies to calls stored after it.",
+				ok(classificationJSON{})).body(jsonBody(classificationRequest{})).tag("Administration")},
+	}...)
+	if s.metrics != nil {
+		rs = append(rs, route{pattern: "GET /metrics", plain: s.metrics.Handler().ServeHTTP,
+			doc: op("metrics", "Prometheus metrics", "Requests, ingest and exports, in Prometheus' text format.", file("text/plain")).tag("Service")})
+	}
+	for i := range rs {
+		r := &rs[i]
+		r.doc.Method, r.doc.Path, _ = strings.Cut(r.pattern, " ")
+		r.doc.Path = strings.ReplaceAll(r.doc.Path, "...}", "}")
+		if r.api != nil {
+			r.doc.Auth, r.doc.Scope = true, string(r.scope)
+			if r.scope == anyScope {
+				r.doc.Scope = reportScope
+			}
+		}
+		r.doc.Responses = append(r.doc.Responses, apidoc.Response{Description: "An error: its code, a message that names what is wrong and, for a refused gateway or ingest call, its gateway code.", Content: jsonOf(errorBody{})})
+	}
+	return rs
+}
+
+// routes registers the table, and answers every other path with the
+// gateway's not-found (or 405 where another method is served).
+func (s *Server) routes() {
+	for _, r := range s.table() {
+		if r.api != nil {
+			s.api(r.pattern, r.scope, r.group, r.api)
+		} else {
+			s.registered = append(s.registered, r.pattern)
+			s.mux.HandleFunc(r.pattern, r.plain)
+		}
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		info(r).api = true
+		if allow := s.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.writeError(w, r, usage.Errorf(usage.EMethodNotAllowed, "%s %s: this endpoint takes %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+			return
+		}
+		s.writeError(w, r, usage.Refusal(usage.GatewayEndpointNotFound, ""))
+	})
+}
+
+// op starts an operation's description.
+func op(id, summary, description string, responses ...apidoc.Response) opDoc {
+	return opDoc{ID: id, Summary: summary, Description: description, Responses: responses}
+}
+
+func ok(v any) apidoc.Response {
+	return apidoc.Response{Status: 200, Description: "OK.", Content: jsonOf(v)}
+}
+
+func jsonOf(v any) []apidoc.Content { return []apidoc.Content{{Media: "application/json", Type: v}} }
+
+func jsonBody(v any) apidoc.Body {
+	return apidoc.Body{Required: true, Content: jsonOf(v)}
+}
+
+// file is a download in one of media.
+func file(media ...string) apidoc.Response {
+	r := apidoc.Response{Status: 200, Description: "The file, streamed.", Headers: []string{"Content-Disposition"}}
+	for _, m := range media {
+		r.Content = append(r.Content, apidoc.Content{Media: m})
+	}
+	return r
+}
+
+// storedFile is a stored export of any format.
+func storedFile(status int, description string) apidoc.Response {
+	r := apidoc.Response{Status: status, Description: description, Headers: []string{"Content-Disposition"}}
+	for _, f := range append(slices.Clone(export.Formats), "zip") {
+		c := apidoc.Content{Media: f.ContentType()}
+		if f == export.JSONFormat || f == export.NDJSONFormat {
+			c.Schema = map[string]any{"type": "array", "items": map[string]any{"type": "object"}}
+		}
+		r.Content = append(r.Content, c)
+	}
+	return r
+}
+
+var noContent = apidoc.Response{Status: 204, Description: "Done."}
+
+func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+
+var (
+	pathID   = apidoc.Param{Name: "id", In: "path"}
+	pathName = apidoc.Param{Name: "name", In: "path"}
+	cursor   = apidoc.Param{Name: "cursor", Description: "The next_cursor of the page before."}
+)
+
+func limit(most, def int) apidoc.Param {
+	return apidoc.Param{Name: "limit", Type: "integer", Description: "Items on a page: 1 to " + strconv.Itoa(most) + ", " + strconv.Itoa(def) + " unless given."}
+}
+
+// logFilters are the filters of the API log, its CSV, summary and facets.
+var logFilters = []apidoc.Param{
+	{Name: "period", Enum: []string{"1h", "24h", "7d", "30d", "90d"}, Description: "The period up to now; not with from or to."},
+	{Name: "from", Description: "RFC 3339 time, or YYYY-MM-DD: the day's start in tz."},
+	{Name: "to", Description: "RFC 3339 time, or YYYY-MM-DD: the whole day in tz."},
+	{Name: "status", Repeat: true, Description: "HTTP status codes; repeated or comma-separated."},
+	{Name: "status_class", Repeat: true, Description: "1xx … 5xx; repeated or comma-separated."},
+	{Name: "client", Repeat: true},
+	{Name: "collection", Repeat: true},
+	{Name: "community", Repeat: true},
+	{Name: "collection_type", Enum: usage.CollectionTypes},
+	{Name: "usage_type", Enum: []string{string(usage.TypeMCP), string(usage.TypeOther)}},
+	{Name: "tz", Description: "An IANA timezone for the times written (and dates read); the workspace's setting unless given."},
+}
+
+// reportParams are what GET /api/v1/exports/{report} takes in its query.
+func reportParams(rep export.Report) []apidoc.Param {
+	format := apidoc.Param{Name: "format", Enum: formatNames(rep.Formats), Description: "The file's format; " + string(rep.Formats[0]) + " unless given."}
+	switch {
+	case rep.Name == export.APILogs.Name:
+		return append(slices.Clone(logFilters), format)
+	case rep.Name == export.APIUsage.Name:
+		return append(slices.Clone(logFilters), format,
+			apidoc.Param{Name: "type", Enum: []string{"all", "mcp", "other"}, Description: "MCP calls, other calls, or all (the default)."})
+	case rep.Fields == nil:
+		return []apidoc.Param{format, {Name: "tz", Description: "An IANA timezone for the workbooks' times; the workspace's setting unless given."}}
+	default:
+		return []apidoc.Param{
+			{Name: "from", Required: true, Description: "A date like 2026-03-01, or an ISO 8601 time, in tz."},
+			{Name: "to", Required: true, Description: "A date (the whole day) or an ISO 8601 time, in tz."},
+			format,
+			{Name: "tz", Description: "An IANA timezone; the workspace's setting unless given."},
+		}
+	}
+}
+
+// download is a report's file in each of its formats; JSON and NDJSON
+// (described as the array of its lines) are rows whose keys are the
+// report's fields.
+func download(rep export.Report) apidoc.Response {
+	r := file()
+	row := map[string]any{"type": "object", "additionalProperties": false}
+	props := map[string]any{}
+	var keys []string
+	for _, f := range rep.Fields {
+		t := "string"
+		if f.Kind == export.Number {
+			t = "number"
+		}
+		props[f.Key()] = map[string]any{"type": []string{t, "null"}, "description": f.Header}
+		keys = append(keys, f.Key())
+	}
+	row["properties"], row["required"] = props, keys
+	for _, f := range rep.Formats {
+		c := apidoc.Content{Media: f.ContentType()}
+		if f == export.JSONFormat || f == export.NDJSONFormat {
+			c.Schema = map[string]any{"type": "array", "items": row}
+		}
+		r.Content = append(r.Content, c)
+	}
+	return r
+}
+
+func formatNames(fs []export.Format) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, string(f))
+	}
+	return out
+}
+
+// camel turns api-usage into ApiUsage, for operation ids.
+func camel(s string) string {
+	var b strings.Builder
+	for part := range strings.SplitSeq(s, "-") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}
