@@ -83,6 +83,9 @@ type Info struct {
 	// Types are the schemas of Go types whose JSON is not their fields
 	// (a custom MarshalJSON or UnmarshalJSON).
 	Types map[reflect.Type]map[string]any
+	// Examples are JSON answers by operation id and status, shown with
+	// the answer's schema.
+	Examples map[string]map[string]json.RawMessage
 }
 
 // Build writes the OpenAPI 3.1 document of ops. Every Go type of a body
@@ -103,7 +106,7 @@ func Build(info Info, ops []Operation) ([]byte, error) {
 			return nil, fmt.Errorf("apidoc: %s (%s) is described twice", key, op.ID)
 		}
 		seen[key], seen[op.ID] = true, true
-		o, err := b.operation(op)
+		o, err := b.operation(op, info.Examples[op.ID])
 		if err != nil {
 			return nil, fmt.Errorf("apidoc: %s: %w", key, err)
 		}
@@ -141,7 +144,7 @@ type builder struct {
 	types map[string]reflect.Type
 }
 
-func (b *builder) operation(op Operation) (map[string]any, error) {
+func (b *builder) operation(op Operation, examples map[string]json.RawMessage) (map[string]any, error) {
 	o := map[string]any{"operationId": op.ID, "summary": op.Summary}
 	if op.Description != "" {
 		o["description"] = op.Description
@@ -193,6 +196,11 @@ func (b *builder) operation(op Operation) (map[string]any, error) {
 		key := "default"
 		if r.Status != 0 {
 			key = strconv.Itoa(r.Status)
+		}
+		if ex, ok := examples[key]; ok {
+			if c, ok := resp["content"].(map[string]any)["application/json"].(map[string]any); ok {
+				c["example"] = ex
+			}
 		}
 		responses[key] = resp
 	}

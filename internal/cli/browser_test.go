@@ -106,6 +106,16 @@ func (b *browserSession) screenshot(name string) {
 	}
 }
 
+// screenshotViewport saves what the window shows.
+func (b *browserSession) screenshotViewport(name string) {
+	b.t.Helper()
+	var png []byte
+	b.run(chromedp.CaptureScreenshot(&png))
+	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
 // download waits for a new complete file in the download folder.
 func (b *browserSession) download(suffix string, before map[string]bool) string {
 	b.t.Helper()
@@ -382,6 +392,24 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 	b.screenshot("audit")
+
+	// The API reference, from the header: every operation of the
+	// description, rendered by the server.
+	b.run(chromedp.Click(`.top nav a[href="/api"]`, chromedp.ByQuery), chromedp.WaitVisible("#ingestEvents", chromedp.ByID))
+	if n := b.count(".api-op"); n < 40 {
+		t.Errorf("the API reference shows %d operations", n)
+	}
+	if got := b.text("#createKey .scope"); got != "WORKSPACE_ADMIN" {
+		t.Errorf("createKey's scope shows %q", got)
+	}
+	if got := b.text("#schema-ErrorDetail pre"); !strings.Contains(got, "gateway_code") {
+		t.Errorf("the error schema lacks gateway_code: %s", got)
+	}
+	if n := b.count("script[src]:not([src^='/static/'])"); n != 0 {
+		t.Errorf("the reference loads %d scripts from elsewhere", n)
+	}
+	// The page is long: the first screen of it.
+	b.screenshotViewport("api-reference")
 
 	// Sign out; an analyst does not see or reach the admin pages.
 	b.run(chromedp.Click(`.user button`, chromedp.ByQuery), chromedp.WaitVisible("#email", chromedp.ByID))

@@ -181,7 +181,9 @@ func serve(ctx context.Context, args []string, env Env) error {
 		sso.RedirectURL = strings.TrimSuffix(base, "/") + "/login/oidc/callback"
 		oidcCfg = &sso
 	}
-	con, err := console.New(console.Config{Meta: st.meta, Events: st.events, Secret: key, Logger: log, SecureCookies: *secureCookies, OIDC: oidcCfg, Audit: auditLog})
+	var api *httpapi.Server
+	con, err := console.New(console.Config{Meta: st.meta, Events: st.events, Secret: key, Logger: log, SecureCookies: *secureCookies, OIDC: oidcCfg, Audit: auditLog,
+		APIDescription: func() []byte { return api.Description() }})
 	if err != nil {
 		ln.Close()
 		return err
@@ -208,7 +210,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 		ln.Close()
 		return err
 	}
-	api, err := httpapi.New(httpapi.Config{
+	api, err = httpapi.New(httpapi.Config{
 		Events: st.events, Meta: st.meta, Logger: log, Metrics: metrics, MaxBodyBytes: *maxBody, MaxFuture: *maxFuture,
 		Recorder: rec, RateLimits: limits, ExportRowLimit: *rowLimit,
 		Files: files, Signer: signer, Links: links, Secret: key,

@@ -22,6 +22,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/usagelog/usagelog/capture"
+	"github.com/usagelog/usagelog/internal/apidoc"
 	"github.com/usagelog/usagelog/internal/audit"
 	"github.com/usagelog/usagelog/internal/buildinfo"
 	"github.com/usagelog/usagelog/internal/summary"
@@ -87,6 +88,10 @@ type Config struct {
 	OIDC *OIDC
 	// Audit, when set, records sign-ins and the changes made here.
 	Audit *audit.Log
+	// APIDescription returns the API's OpenAPI document, which the API
+	// reference page (/api) shows; read on its first view, as the API is
+	// made after the console whose sessions it takes.
+	APIDescription func() []byte
 }
 
 // Console serves the web console.
@@ -98,6 +103,8 @@ type Console struct {
 	// summaries answer the overview and the pick-lists.
 	summaries *summary.Service
 	oidc      *oidcClient
+	// reference is the API description as the reference page shows it.
+	reference func() (*apidoc.Reference, error)
 }
 
 const (
@@ -128,6 +135,9 @@ func New(cfg Config) (*Console, error) {
 	}
 	c := &Console{cfg: cfg, log: log, mux: http.NewServeMux(), throttle: newThrottle(cfg.MaxFailures, cfg.FailureWindow, throttleKeys),
 		summaries: &summary.Service{Rollups: cfg.Events, Events: cfg.Events}}
+	if cfg.APIDescription != nil {
+		c.reference = sync.OnceValues(func() (*apidoc.Reference, error) { return apidoc.ReadReference(cfg.APIDescription()) })
+	}
 	static, _ := fs.Sub(assets, "static")
 	c.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	c.mux.HandleFunc("GET /login", c.loginPage)
@@ -171,6 +181,7 @@ func routes(c *Console) []route {
 		{"POST /settings/classification", usage.RoleAdmin, c.saveClassification},
 		{"GET /audit", usage.RoleAdmin, c.auditPage},
 		{"GET /audit.csv", usage.RoleAdmin, c.auditCSV},
+		{"GET /api", usage.RoleAnalyst, c.apiReferencePage},
 	}
 }
 

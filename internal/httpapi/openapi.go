@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -15,7 +18,18 @@ import (
 // route table.
 func (s *Server) Description() []byte { return s.description }
 
+// examples are real answers, by operation id and status, that
+// TestOpenAPIValidation recorded (go test ./internal/httpapi -run
+// OpenAPIValidation -update-examples) and checks against the description.
+//
+//go:embed openapi_examples.json
+var examples []byte
+
 func (s *Server) describe() ([]byte, error) {
+	var ex map[string]map[string]json.RawMessage
+	if err := json.Unmarshal(examples, &ex); err != nil {
+		return nil, fmt.Errorf("httpapi: openapi_examples.json: %w", err)
+	}
 	var ops []apidoc.Operation
 	for _, r := range s.table() {
 		ops = append(ops, apidoc.Operation(r.doc))
@@ -37,7 +51,8 @@ func (s *Server) describe() ([]byte, error) {
 			"Every operation that takes a key names the scope it needs in x-usagelog-scope; " + reportScope + " means the scope of the report the call runs " +
 			"(LOGS_READ for api-logs and api-usage, USAGE_EXPORT_API for the activity exports, SERVER_MANAGEMENT_READ for usage-reports). " +
 			"Errors are {\"error\":{\"code\",\"message\",\"gateway_code\"}}.",
-		Schemas: schemas,
+		Schemas:  schemas,
+		Examples: ex,
 		Types: map[reflect.Type]map[string]any{
 			// A filter is given as a string, a number or a list of
 			// strings, and answered as a list.

@@ -3,11 +3,14 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,11 +20,14 @@ import (
 	"github.com/pb33f/libopenapi-validator/config"
 	"github.com/pb33f/libopenapi-validator/content"
 
+	"github.com/usagelog/usagelog/internal/audit"
 	"github.com/usagelog/usagelog/internal/httpapi"
 	"github.com/usagelog/usagelog/internal/jobs"
 	"github.com/usagelog/usagelog/internal/storetest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
+
+var updateExamples = flag.Bool("update-examples", false, "record the corpus's answers as the description's examples")
 
 // call is one request of the corpus.
 type call struct {
@@ -39,6 +45,11 @@ type apiValidator struct {
 	// the statuses the corpus saw of each.
 	ops  map[string][]int
 	tmpl []opTemplate
+	// ids are the operation ids by operation; examples are the
+	// description's (checked as each operation answers) or, with
+	// -update-examples, the answers recorded for it.
+	ids      map[string]string
+	examples map[string]map[string]json.RawMessage
 }
 
 type opTemplate struct {
@@ -80,16 +91,28 @@ func newAPIValidator(t *testing.T, doc []byte) *apiValidator {
 		t.FailNow()
 	}
 	var parsed struct {
-		Paths map[string]map[string]any `json:"paths"`
+		Paths map[string]map[string]struct {
+			ID string `json:"operationId"`
+		} `json:"paths"`
 	}
 	if err := json.Unmarshal(doc, &parsed); err != nil {
 		t.Fatal(err)
 	}
-	av := &apiValidator{t: t, v: v, ops: map[string][]int{}}
+	av := &apiValidator{t: t, v: v, ops: map[string][]int{}, ids: map[string]string{}, examples: map[string]map[string]json.RawMessage{}}
+	if !*updateExamples {
+		raw, err := os.ReadFile("openapi_examples.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &av.examples); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for path, ops := range parsed.Paths {
-		for m := range ops {
+		for m, o := range ops {
 			key := strings.ToUpper(m) + " " + path
 			av.ops[key] = nil
+			av.ids[key] = o.ID
 			re := regexp.MustCompile("^" + regexp.MustCompile(`\\\{[^}]+\\\}`).ReplaceAllString(regexp.QuoteMeta(path), `[^?]+`) + "$")
 			av.tmpl = append(av.tmpl, opTemplate{method: strings.ToUpper(m), re: re, key: key, exact: !strings.Contains(path, "{")})
 		}
@@ -164,10 +187,74 @@ func (av *apiValidator) do(base string, c call) []byte {
 	for _, tp := range av.tmpl {
 		if tp.method == c.method && tp.re.MatchString(path) {
 			av.ops[tp.key] = append(av.ops[tp.key], resp.StatusCode)
+			av.example(tp.key, vreq, resp, body)
 			break
 		}
 	}
 	return body
+}
+
+// example records a JSON answer as its operation's example or checks the
+// operation's recorded example against the description, as an answer to
+// the same request.
+func (av *apiValidator) example(op string, req *http.Request, resp *http.Response, body []byte) {
+	av.t.Helper()
+	if resp.Header.Get("Content-Type") != "application/json" || op == "GET /api/v1/openapi.json" {
+		return
+	}
+	id, status := av.ids[op], strconv.Itoa(resp.StatusCode)
+	if resp.StatusCode >= 400 {
+		status = "default"
+	}
+	if *updateExamples {
+		// The first answer, unless it listed nothing.
+		if prev, ok := av.examples[id][status]; !ok || strings.Contains(string(prev), `"items":[]`) {
+			if av.examples[id] == nil {
+				av.examples[id] = map[string]json.RawMessage{}
+			}
+			av.examples[id][status] = shortened(av.t, body)
+		}
+		return
+	}
+	ex, ok := av.examples[id][status]
+	if !ok {
+		return
+	}
+	fake := &http.Response{StatusCode: resp.StatusCode, Header: resp.Header.Clone(), Request: req, Body: io.NopCloser(bytes.NewReader(ex))}
+	if ok, errs := av.v.ValidateHttpResponse(req, fake); !ok {
+		av.t.Errorf("the example of %s (%s) no longer fits the description: %v; record new ones with -update-examples", id, status, errs)
+	}
+}
+
+// shortened keeps the first two items of every list of an answer.
+func shortened(t *testing.T, body []byte) json.RawMessage {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	var cut func(v any) any
+	cut = func(v any) any {
+		switch x := v.(type) {
+		case []any:
+			x = x[:min(len(x), 2)]
+			for i := range x {
+				x[i] = cut(x[i])
+			}
+			return x
+		case map[string]any:
+			for k := range x {
+				x[k] = cut(x[k])
+			}
+		}
+		return v
+	}
+	out, err := json.Marshal(cut(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestOpenAPIValidation replays a corpus of real requests — every
@@ -176,7 +263,13 @@ func (av *apiValidator) do(base string, c call) []byte {
 func TestOpenAPIValidation(t *testing.T) {
 	// Job exports pause 10 ms every 100 rows, so that one can be
 	// cancelled while it runs.
-	h := newJobHarness(t, 10*time.Millisecond, nil, func(c *httpapi.Config) { c.RateLimits = httpapi.RateLimits{Exports: 1000} })
+	h := newJobHarness(t, 10*time.Millisecond, func(c *jobs.RunnerConfig) {
+		log, err := audit.New(audit.Config{Store: c.Meta, FlushEvery: 5 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Audit = log
+	}, func(c *httpapi.Config) { c.RateLimits = httpapi.RateLimits{Exports: 1000} })
 	doc := h.do("GET", "/api/v1/openapi.json", "", "", nil)
 	if doc.status != 200 || doc.header.Get("Content-Type") != "application/json" {
 		t.Fatalf("openapi.json: %d %s", doc.status, doc.header.Get("Content-Type"))
@@ -333,6 +426,11 @@ func TestOpenAPIValidation(t *testing.T) {
 	var cl struct{ Client struct{ ID string } }
 	json.Unmarshal(av.do(h.url, call{method: "POST", path: "/api/v1/clients", token: admin, media: "application/json", body: `{"name":"Slack","collection":"Ideas API"}`, want: 201}), &cl)
 	av.do(h.url, call{method: "DELETE", path: "/api/v1/clients/" + cl.Client.ID, token: admin, want: 204})
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if r := h.do("GET", "/api/v1/audit?action=key.revoke", admin, "", nil); strings.Contains(string(r.body), "key.revoke") {
+			break
+		}
+	}
 	av.do(h.url, call{method: "GET", path: "/api/v1/audit?action=key.revoke", token: admin, want: 200})
 
 	// Every operation answered at least once with success, and every one
@@ -349,6 +447,15 @@ func TestOpenAPIValidation(t *testing.T) {
 		}
 	}
 	t.Logf("%d operations, %d calls validated", len(av.ops), countCalls(av.ops))
+	if *updateExamples {
+		out, err := json.MarshalIndent(av.examples, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile("openapi_examples.json", append(out, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func countCalls(ops map[string][]int) int {
