@@ -10,8 +10,9 @@ export USAGELOG_BENCH_EVENTS=${USAGELOG_BENCH_EVENTS:-10000000}
 # The same bodies plain and gzipped (as the ingest client sends them).
 go test -run '^$' -bench 'IngestHTTP$|IngestHTTPGzip' -benchtime 20x -count "$count" ./internal/httpapi/
 # The same into ClickHouse (USAGELOG_TEST_CLICKHOUSE, default 127.0.0.1:9000),
-# from one client and from four. Where the root filesystem is ext4 without a
-# journal, ClickHouse's inserts measure the filesystem: run
+# from one client and from four, with the rollups' views and without them.
+# Where the root filesystem is ext4 without a journal, ClickHouse's inserts
+# measure the filesystem: run
 # USAGELOG_TEST_CLICKHOUSE=$(scripts/clickhouse-journaled.sh) scripts/bench.sh
 go test -run '^$' -bench 'IngestHTTPClickHouse' -benchtime 20x -count "$count" ./internal/httpapi/
 go test -run '^$' -bench 'Append$' -benchtime 40x -count "$count" ./internal/sqlite/
@@ -22,6 +23,10 @@ USAGELOG_BENCH_PURGE_EVENTS=${USAGELOG_BENCH_PURGE_EVENTS:-10000000} \
   go test -run '^$' -bench 'BenchmarkPurge$' -benchtime 1x -count 1 -timeout 60m ./internal/sqlite/
 go test -run '^$' -bench 'DecodeNDJSON' -count "$count" ./internal/ingest/
 go test -run '^$' -bench 'LogsFirstPage' -benchtime 200x -count "$count" -timeout 60m ./internal/sqlite/
+# Arrival order: a store of USAGELOG_BENCH_ORDER_EVENTS (default 10,000,000) built in time
+# order and in random time order: ingest, the full api-usage export, the first page, size.
+USAGELOG_BENCH_ORDER_EVENTS=${USAGELOG_BENCH_ORDER_EVENTS:-10000000} \
+  go test -run '^$' -bench 'ArrivalOrder' -benchtime 1x -count 1 -timeout 90m ./internal/sqlite/
 # Summaries: every period, a quarter-hour zone, one client and the facets,
 # on the demo's year at scale 42 (about 10,000,000 events, built once in the
 # temp directory) and on the ClickHouse store of 50,000,000 below.
