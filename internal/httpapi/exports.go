@@ -64,6 +64,14 @@ func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, n
 	if err != nil {
 		return err
 	}
+	details := map[string]any{"report": report.Name, "format": string(run.Format), "filters": filters, "timezone": cmp.Or(q.Get("tz"), loc.String()), "via": "download"}
+	return s.streamRun(w, r, c, run, details, "rows")
+}
+
+// streamRun streams a planned report into the response as a download,
+// in one of the workspace's export slots, and records it in the audit log
+// with details and the rows written under count.
+func (s *Server) streamRun(w http.ResponseWriter, r *http.Request, c *caller, run *export.Run, details map[string]any, count string) error {
 	if err := s.auditReady(); err != nil {
 		return err
 	}
@@ -84,15 +92,15 @@ func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, n
 	n, err := write(w)
 	if err != nil {
 		// The header is out: the client sees a cut file; the log says why.
-		s.log.Error("export failed mid-stream", "report", name, "workspace", c.Workspace.Name, "rows", n, "err", err)
+		s.log.Error("export failed mid-stream", "report", details["report"], "workspace", c.Workspace.Name, count, n, "err", err)
 	}
-	details := map[string]any{"report": report.Name, "format": string(run.Format), "filters": filters, "timezone": cmp.Or(q.Get("tz"), loc.String()), "rows": n, "via": "download"}
+	details[count] = n
 	if err != nil {
 		details["error"] = "cut short: " + usage.ErrorMessage(err)
 	}
 	if err := s.audit(r, c, usage.AuditExportCreate, run.FileName, details); err != nil {
 		// The file went out already: the refusal can only be logged.
-		s.log.Error("audit: export not recorded", "report", name, "workspace", c.Workspace.Name, "err", err)
+		s.log.Error("audit: export not recorded", "report", details["report"], "workspace", c.Workspace.Name, "err", err)
 	}
 	return nil
 }

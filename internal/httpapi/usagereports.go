@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"mime"
 	"net/http"
 
 	"github.com/usagelog/usagelog/internal/export"
@@ -43,34 +42,5 @@ func (s *Server) writeUsageReports(w http.ResponseWriter, r *http.Request, c *ca
 	if err != nil {
 		return err
 	}
-	if err := s.auditReady(); err != nil {
-		return err
-	}
-	release, err := s.running.acquire(w, c.Workspace.ID)
-	if err != nil {
-		return err
-	}
-	defer release()
-	write, err := run.Start(r.Context(), func(int64, int64) {})
-	if err != nil {
-		return err
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/zip")
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": run.FileName}))
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	n, err := write(w)
-	if err != nil {
-		// The header is out: the client sees a cut file; the log says why.
-		s.log.Error("usage reports failed mid-stream", "workspace", c.Workspace.Name, "err", err)
-	}
-	details := map[string]any{"report": "usage-reports", "format": "zip", "users": n, "via": "download"}
-	if err != nil {
-		details["error"] = "cut short: " + usage.ErrorMessage(err)
-	}
-	if err := s.audit(r, c, usage.AuditExportCreate, run.FileName, details); err != nil {
-		s.log.Error("audit: usage reports download not recorded", "workspace", c.Workspace.Name, "err", err)
-	}
-	return nil
+	return s.streamRun(w, r, c, run, map[string]any{"report": "usage-reports", "format": "zip", "via": "download"}, "users")
 }
