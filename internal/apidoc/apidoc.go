@@ -92,7 +92,7 @@ type Info struct {
 // becomes a named schema in components, with additionalProperties false:
 // an answer with a field the type does not have does not validate.
 func Build(info Info, ops []Operation) ([]byte, error) {
-	b := &builder{schemas: map[string]any{}, types: map[string]reflect.Type{}}
+	b := &builder{schemas: map[string]any{}}
 	b.answers = &jsonschema.Reflector{Namer: schemaName, Mapper: mapper(info.Types), Anonymous: true}
 	b.requests = &jsonschema.Reflector{Namer: inputName, Mapper: mapper(info.Types), Anonymous: true, RequiredFromJSONSchemaTags: true}
 	for name, s := range info.Schemas {
@@ -139,9 +139,6 @@ func Build(info Info, ops []Operation) ([]byte, error) {
 type builder struct {
 	answers, requests *jsonschema.Reflector
 	schemas           map[string]any
-	// types is the Go type of each named schema: two types of one name
-	// are a mistake the build reports.
-	types map[string]reflect.Type
 }
 
 func (b *builder) operation(op Operation, examples map[string]json.RawMessage) (map[string]any, error) {
@@ -267,21 +264,13 @@ func (b *builder) content(cs []Content, r *jsonschema.Reflector) (map[string]any
 func (b *builder) schemaOf(r *jsonschema.Reflector, v any) (map[string]any, error) {
 	root := r.Reflect(v)
 	for name, def := range root.Definitions {
-		t := typeNamed(v, name, r.Namer)
-		if prev, ok := b.types[name]; ok && t != nil && prev != nil && prev != t {
-			return nil, fmt.Errorf("two types are named %s: %v and %v", name, prev, t)
-		}
-		if t != nil || b.types[name] == nil {
-			b.types[name] = t
-		}
 		m, err := plain(def)
 		if err != nil {
 			return nil, err
 		}
 		if prev, ok := b.schemas[name]; ok && !reflect.DeepEqual(prev, m) {
-			// One type in a request and in an answer, whose required
-			// fields differ.
-			return nil, fmt.Errorf("schema %s is two schemas: give the request its own type", name)
+			// Two types of one name, or one type reflected two ways.
+			return nil, fmt.Errorf("schema %s is two schemas: give one of them a name of its own", name)
 		}
 		b.schemas[name] = m
 	}
@@ -302,34 +291,6 @@ func plain(s *jsonschema.Schema) (map[string]any, error) {
 		return nil, err
 	}
 	return m, nil
-}
-
-// typeNamed finds the type named name among v's type and those it holds,
-// for telling two types of one name apart.
-func typeNamed(v any, name string, namer func(reflect.Type) string) reflect.Type {
-	var found reflect.Type
-	seen := map[reflect.Type]bool{}
-	var walk func(t reflect.Type)
-	walk = func(t reflect.Type) {
-		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
-			t = t.Elem()
-		}
-		if seen[t] || found != nil {
-			return
-		}
-		seen[t] = true
-		if t.Name() != "" && namer(t) == name {
-			found = t
-			return
-		}
-		if t.Kind() == reflect.Struct {
-			for i := range t.NumField() {
-				walk(t.Field(i).Type)
-			}
-		}
-	}
-	walk(reflect.TypeOf(v))
-	return found
 }
 
 // schemaName names a Go type's schema: its package and its name, so that

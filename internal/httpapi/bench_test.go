@@ -29,13 +29,7 @@ import (
 // foundation issue sets at 100,000 or more.
 func BenchmarkIngestHTTP(b *testing.B) {
 	h := newHarness(b, 0)
-	token := h.key(h.ws, usage.ScopeEventsWrite)
-	const n = 10000
-	postBodies(b, h, token, n, 1, "")
-	if got, _ := h.store.Count(context.Background(), h.ws.ID, usage.KindAPIRequest); got != int64(b.N*n) {
-		b.Fatalf("stored %d, want %d", got, b.N*n)
-	}
-	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+	benchIngest(b, h, h.store, 1, "")
 }
 
 // BenchmarkIngestHTTPClickHouse is BenchmarkIngestHTTP into the ClickHouse
@@ -76,10 +70,15 @@ func ingestClickHouse(b *testing.B, server string, clients int, rollups bool) {
 		db.Close()
 	}
 	h := newHarness(b, 0, func(c *httpapi.Config) { c.Events = events })
-	token := h.key(h.ws, usage.ScopeEventsWrite)
+	benchIngest(b, h, events, clients, "")
+}
+
+// benchIngest posts b.N bodies of 10,000 events (postBodies), checks that
+// store holds them all and reports events/s.
+func benchIngest(b *testing.B, h *harness, store usage.EventStore, clients int, encoding string) {
 	const n = 10000
-	postBodies(b, h, token, n, clients, "")
-	if got, _ := events.Count(ctx, h.ws.ID, usage.KindAPIRequest); got != int64(b.N*n) {
+	postBodies(b, h, h.key(h.ws, usage.ScopeEventsWrite), n, clients, encoding)
+	if got, _ := store.Count(context.Background(), h.ws.ID, usage.KindAPIRequest); got != int64(b.N*n) {
 		b.Fatalf("stored %d, want %d", got, b.N*n)
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
@@ -90,13 +89,7 @@ func ingestClickHouse(b *testing.B, server string, clients int, rollups bool) {
 // decompressing costs the server (MB/s is of the NDJSON, before gzip).
 func BenchmarkIngestHTTPGzip(b *testing.B) {
 	h := newHarness(b, 0)
-	token := h.key(h.ws, usage.ScopeEventsWrite)
-	const n = 10000
-	postBodies(b, h, token, n, 1, "gzip")
-	if got, _ := h.store.Count(context.Background(), h.ws.ID, usage.KindAPIRequest); got != int64(b.N*n) {
-		b.Fatalf("stored %d, want %d", got, b.N*n)
-	}
-	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+	benchIngest(b, h, h.store, 1, "gzip")
 }
 
 // postBodies posts b.N NDJSON bodies of n events from clients concurrent

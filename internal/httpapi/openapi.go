@@ -25,13 +25,14 @@ func (s *Server) Description() []byte { return s.description }
 //go:embed openapi_examples.json
 var examples []byte
 
-func (s *Server) describe() ([]byte, error) {
+// describe is the OpenAPI document of the route table.
+func describe(table []route) ([]byte, error) {
 	var ex map[string]map[string]json.RawMessage
 	if err := json.Unmarshal(examples, &ex); err != nil {
 		return nil, fmt.Errorf("httpapi: openapi_examples.json: %w", err)
 	}
 	var ops []apidoc.Operation
-	for _, r := range s.table() {
+	for _, r := range table {
 		ops = append(ops, apidoc.Operation(r.doc))
 	}
 	schemas := map[string]map[string]any{}

@@ -205,8 +205,8 @@ func (s *Server) table() []route {
 
 // routes registers the table, and answers every other path with the
 // gateway's not-found (or 405 where another method is served).
-func (s *Server) routes() {
-	for _, r := range s.table() {
+func (s *Server) routes(table []route) {
+	for _, r := range table {
 		if r.api != nil {
 			s.api(r.pattern, r.scope, r.group, r.api)
 		} else {

@@ -181,8 +181,9 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.routes()
-	if s.description, err = s.describe(); err != nil {
+	table := s.table()
+	s.routes(table)
+	if s.description, err = describe(table); err != nil {
 		return nil, err
 	}
 	return s, nil
