@@ -14,7 +14,14 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-const ingestBatch = 5000
+// ingestBatch is how many events go to a server in one request, and
+// localBatch how many the local store takes in one transaction: a large
+// transaction writes each index page a batch touches once, which is most
+// of what events that arrive out of time order cost (BenchmarkArrivalOrder).
+const (
+	ingestBatch = 5000
+	localBatch  = 50_000
+)
 
 // maxRejectedPrinted bounds the rejected lines printed per file.
 const maxRejectedPrinted = 100
@@ -27,6 +34,7 @@ func ingestCmd(ctx context.Context, args []string, env Env) error {
 	server := fs.String("server", "", "URL of a running usagelog to send the events to, instead of the local store")
 	token := fs.String("token", "", "key with the EVENTS_WRITE scope, with --server")
 	format := fs.String("format", "", "ndjson, json or csv (default: from the file name, else from its first bytes)")
+	batchSize := fs.Int("batch", 0, fmt.Sprintf("events a transaction of the local store takes (default %d), or a request to --server carries (default %d)", localBatch, ingestBatch))
 	maxFuture := fs.Duration("max-future", ingest.DefaultMaxFuture, "how far ahead of this machine's clock an event's time may be (local store only; a server applies its own)")
 	files, err := fs.parse(args)
 	if err != nil {
@@ -42,14 +50,18 @@ func ingestCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	if *batchSize < 0 {
+		return usagef("ingest: --batch must be positive")
+	}
 	if *maxFuture <= 0 {
 		return usagef("ingest: --max-future must be positive")
 	}
 
 	var send ingest.AppendFunc
 	ahead := *maxFuture
+	batch := localBatch
 	if *server != "" {
-		ahead = 0
+		ahead, batch = 0, ingestBatch
 		client := &ingest.Client{BaseURL: *server, Token: *token}
 		send = func(ctx context.Context, batch []usage.Event) (usage.AppendResult, error) {
 			res, err := client.Send(ctx, batch)
@@ -76,11 +88,14 @@ func ingestCmd(ctx context.Context, args []string, env Env) error {
 		}
 	}
 
+	if *batchSize > 0 {
+		batch = *batchSize
+	}
 	var total usage.AppendResult
 	rejected := 0
 	start := time.Now()
 	for _, name := range files {
-		res, rej, err := ingestFile(ctx, name, forced, ahead, send, env)
+		res, rej, err := ingestFile(ctx, name, forced, ahead, batch, send, env)
 		total.Inserted += res.Inserted
 		total.Duplicates += res.Duplicates
 		rejected += rej
@@ -116,7 +131,7 @@ func parseFormat(s string) (*ingest.Format, error) {
 
 // ingestFile loads one file; events dated more than ahead after now are
 // rejected (0: the server judges).
-func ingestFile(ctx context.Context, name string, forced *ingest.Format, ahead time.Duration, send ingest.AppendFunc, env Env) (usage.AppendResult, int, error) {
+func ingestFile(ctx context.Context, name string, forced *ingest.Format, ahead time.Duration, batch int, send ingest.AppendFunc, env Env) (usage.AppendResult, int, error) {
 	var r io.Reader
 	if name == "-" {
 		r = env.Stdin
@@ -143,7 +158,7 @@ func ingestFile(ctx context.Context, name string, forced *ingest.Format, ahead t
 	if ahead > 0 {
 		dec.RefuseFuture(time.Now(), ahead)
 	}
-	sum, err := ingest.Load(ctx, dec, ingestBatch, send, func(rec ingest.Record) {
+	sum, err := ingest.Load(ctx, dec, batch, send, func(rec ingest.Record) {
 		switch n := rec.Line; {
 		case n > 0 && printed < maxRejectedPrinted:
 			fmt.Fprintf(env.Stderr, "%s:%d: %s\n", name, rec.Line, rec.Err)

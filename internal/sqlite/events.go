@@ -107,7 +107,7 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	}
 	defer tx.Rollback()
 	args := make([]any, 0, rowsPerInsert*64)
-	var rolled, syncs []*usage.Event
+	var calls, syncs []*usage.Event
 	// Which events a statement inserted, rather than ignored as
 	// duplicates, decides what goes into the rollups. SQLite gives a new
 	// row the rowid after the largest, and this connection is the only
@@ -117,6 +117,15 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM events`).Scan(&lastRowID); err != nil {
 		return res, fmt.Errorf("sqlite: append: %w", err)
 	}
+	firstRowID := lastRowID
+	state, err := readRollupState(ctx, tx)
+	if err != nil {
+		return res, fmt.Errorf("sqlite: append: %w", err)
+	}
+	// Appends take turns on the one write connection; pending changes
+	// with the transaction's commit, before the next one reads it.
+	s.pending.mu.Lock()
+	defer s.pending.mu.Unlock()
 	for _, r := range runs {
 		k := sorted[r.from].Kind
 		cols := eventsql.KindColumns(k)
@@ -144,16 +153,28 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 		}
 		switch k {
 		case usage.KindAPIRequest:
-			rolled = append(rolled, inserted...)
+			calls = append(calls, inserted...)
 		case usage.KindSync:
 			syncs = append(syncs, inserted...)
 		}
 		res.Inserted += n
 		res.Duplicates += r.to - r.from - n
 	}
-	err = s.rollups(ctx, tx, s.upserts, workspaceID, rolled)
-	if err == nil {
-		err = syncRollups(ctx, tx, workspaceID, syncs)
+	// The batch's calls join the tail; the batch that makes it long
+	// enough adds it to the rollups.
+	p := &s.pending
+	rows := tailRows(workspaceID, calls)
+	own := p.holds(state, firstRowID)
+	fold := lastRowID-state.rolledTo >= s.rollupBatch
+	err = syncRollups(ctx, tx, workspaceID, syncs)
+	if err == nil && fold {
+		var tail []tailRow // read back unless this store appended it all
+		if own {
+			tail = append(slices.Clip(p.rows), rows...)
+		} else if firstRowID == state.rolledTo {
+			tail = rows
+		}
+		err = s.fold(ctx, tx, state, lastRowID, tail)
 	}
 	if err != nil {
 		s.settleCombos(false)
@@ -163,6 +184,15 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	s.settleCombos(err == nil)
 	if err != nil {
 		return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
+	}
+	switch {
+	case fold:
+		p.tailSpan = tailSpan{valid: true, generation: state.generation + 1, from: lastRowID, upto: lastRowID}
+	case own:
+		p.rows, p.upto = append(p.rows, rows...), lastRowID
+	default:
+		// Whole only if the tail began with this batch.
+		p.tailSpan = tailSpan{valid: firstRowID == state.rolledTo, generation: state.generation, from: state.rolledTo, upto: lastRowID, rows: rows}
 	}
 	return res, nil
 }

@@ -22,21 +22,27 @@ import (
 // and the file's bytes per event. A store whose events arrived out of
 // time order keeps them in arrival order behind its time index, which
 // the export then reads a random page a row.
+//
+// rollup-batch=1 adds each batch to the rollups as it is stored, as
+// stores did before the rollup tail; the default adds them in folds of
+// sqlite.DefaultRollupBatch events.
 func BenchmarkArrivalOrder(b *testing.B) {
 	n := envInt(b, "USAGELOG_BENCH_ORDER_EVENTS", 1_000_000)
 	for _, order := range []string{"time", "random"} {
-		b.Run("order="+order, func(b *testing.B) {
-			for range b.N {
-				arrival(b, n, order == "random")
-			}
-		})
+		for _, rb := range []int{1, sqlite.DefaultRollupBatch} {
+			b.Run("order="+order+"/rollup-batch="+strconv.Itoa(rb), func(b *testing.B) {
+				for range b.N {
+					arrival(b, n, order == "random", rb)
+				}
+			})
+		}
 	}
 }
 
-func arrival(b *testing.B, n int, random bool) {
+func arrival(b *testing.B, n int, random bool, rollupBatch int) {
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "u.db")
-	s, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, RollupBatch: rollupBatch})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -26,13 +26,10 @@ func (s *Store) PurgeEvents(ctx context.Context, workspaceID int64, before time.
 	var total int64
 	for _, k := range usage.Kinds {
 		for {
-			res, err := s.write.ExecContext(ctx, `DELETE FROM events WHERE rowid IN
-				(SELECT rowid FROM events WHERE workspace_id = ? AND kind = ? AND time_ms < ? LIMIT ?)`,
-				workspaceID, eventsql.KindCode(k), ms, purgeBatch)
+			n, err := s.purgeBatch(ctx, workspaceID, k, ms)
 			if err != nil {
 				return total, fmt.Errorf("sqlite: purge: %w", err)
 			}
-			n, _ := res.RowsAffected()
 			total += n
 			if n < purgeBatch {
 				break
@@ -58,4 +55,32 @@ func (s *Store) PurgeEvents(ctx context.Context, workspaceID int64, before time.
 		}
 	}
 	return total, nil
+}
+
+// purgeBatch deletes up to purgeBatch events of kind from before ms, in a
+// transaction that also tells summaries' readers of the rollup tail that
+// it changed: the deleted events may have been in it, and their rowids
+// may be given again. rolled_to comes down to the largest rowid left, so
+// that a new event's rowid is always above it.
+func (s *Store) purgeBatch(ctx context.Context, workspaceID int64, k usage.Kind, ms int64) (int64, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE rowid IN
+		(SELECT rowid FROM events WHERE workspace_id = ? AND kind = ? AND time_ms < ? LIMIT ?)`,
+		workspaceID, eventsql.KindCode(k), ms, purgeBatch)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	if n == 0 {
+		return 0, nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE rollup_state SET generation = generation + 1,
+		rolled_to = min(rolled_to, (SELECT coalesce(max(rowid), 0) FROM events)) WHERE id = 1`); err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
 }

@@ -29,6 +29,9 @@ type Config struct {
 	Observe func(op string, d time.Duration)
 	// Durability is DurabilityFull (the default) or DurabilityNormal.
 	Durability Durability
+	// RollupBatch is how many events ingest stores before it adds them to
+	// the summaries' rollups in one go (0: DefaultRollupBatch).
+	RollupBatch int
 }
 
 // Durability says when a commit reaches the disk.
@@ -57,6 +60,9 @@ func (c Config) Validate() error {
 	if c.Path == "" {
 		return errors.New("sqlite: path is required")
 	}
+	if c.RollupBatch < 0 {
+		return fmt.Errorf("sqlite: rollup batch %d is negative", c.RollupBatch)
+	}
 	if c.Durability != "" {
 		if _, err := ParseDurability(string(c.Durability)); err != nil {
 			return fmt.Errorf("sqlite: %w", err)
@@ -77,6 +83,10 @@ type Store struct {
 	inserts  map[insertKey]*sql.Stmt
 	upserts  []*sql.Stmt // rollup upserts by upsertSizes
 	combos   combos
+
+	rollupBatch int64
+	tail        tailCache   // for summaries
+	pending     pendingTail // for folds
 
 	closeOnce sync.Once
 	closeErr  error
@@ -119,7 +129,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 	read.SetMaxOpenConns(8)
-	s := &Store{write: write, read: read, observe: cfg.Observe, inserts: map[insertKey]*sql.Stmt{},
+	s := &Store{write: write, read: read, observe: cfg.Observe, inserts: map[insertKey]*sql.Stmt{}, rollupBatch: int64(cfg.RollupBatch),
 		combos: combos{ids: map[int64]map[combo]int64{}, pending: map[int64]map[combo]int64{}},
 		Store: sqlmeta.New(write, read, sqlmeta.Dialect{Name: "sqlite", IsUnique: func(err error) bool {
 			return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
@@ -127,6 +137,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if s.rollupBatch <= 0 {
+		s.rollupBatch = DefaultRollupBatch
 	}
 	if s.upserts, err = prepareUpserts(ctx, s.write); err != nil {
 		s.Close()

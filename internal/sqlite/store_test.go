@@ -71,7 +71,57 @@ func TestReportsReadOnlyWhatTheyDeclare(t *testing.T) {
 }
 
 func TestSummariesConformance(t *testing.T) {
-	storetest.Summaries(t, func(t *testing.T) storetest.SummaryStore { return sqlitetest.Open(t) })
+	// Events go into the rollups after every batch, after some of them
+	// (the rest read from the tail), and never in the test.
+	for _, batch := range []int{1, 2500, 0} {
+		t.Run(fmt.Sprintf("rollup-batch=%d", batch), func(t *testing.T) {
+			storetest.Summaries(t, func(t *testing.T) storetest.SummaryStore {
+				return sqlitetest.OpenConfig(t, sqlite.Config{RollupBatch: batch})
+			})
+		})
+	}
+}
+
+// TestRollupTail: summaries count the events not in the rollups yet as
+// every reader of the file sees them, after folds by another store of the
+// file, of a tail partly appended by another, and after a purge deleted the tail's last events and a new batch
+// got their rowids again.
+func TestRollupTail(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "usagelog.db")
+	writer := sqlitetest.OpenConfig(t, sqlite.Config{Path: path, RollupBatch: 1500})
+	reader := sqlitetest.OpenConfig(t, sqlite.Config{Path: path})
+	events := storetest.RandomCalls(11, 4000, storetest.SummaryNow)
+	// Recent events first, then older ones: the older hold the largest
+	// rowids when the purge deletes them.
+	slices.SortFunc(events, func(a, b usage.Event) int { return b.Time.Compare(a.Time) })
+	windows := []string{"period=90d", "from=2026-07-01"}
+	var stored []usage.Event
+	// The third batch comes from the other store: the writer's next fold
+	// reads the tail back from the file.
+	for i, n := range []int{1000, 400, 1200, 900} {
+		by := writer
+		if i == 2 {
+			by = reader
+		}
+		if _, err := by.Append(ctx, 1, events[:n]); err != nil {
+			t.Fatal(err)
+		}
+		stored, events = append(stored, events[:n]...), events[n:]
+		storetest.CompareSummaries(t, reader, 1, stored, windows, "UTC")
+	}
+	cutoff := stored[len(stored)-300].Time.Truncate(24 * time.Hour)
+	if _, err := writer.PurgeEvents(ctx, 1, cutoff); err != nil {
+		t.Fatal(err)
+	}
+	stored = slices.DeleteFunc(stored, func(e usage.Event) bool { return e.Time.Before(cutoff) })
+	storetest.CompareSummaries(t, reader, 1, stored, windows, "UTC")
+	if _, err := writer.Append(ctx, 1, events); err != nil {
+		t.Fatal(err)
+	}
+	stored = append(stored, events...)
+	storetest.CompareSummaries(t, reader, 1, stored, windows, "UTC")
+	storetest.CompareSummaries(t, writer, 1, stored, windows, "UTC")
 }
 
 // TestRollupsOfEventsStoredBefore opens a store whose events were stored

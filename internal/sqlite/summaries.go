@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -51,6 +52,20 @@ type combos struct {
 // prepared upserts to use: the store's, or during its migration the
 // transaction's own.
 func (s *Store) rollups(ctx context.Context, tx *sql.Tx, upserts []*sql.Stmt, workspaceID int64, events []*usage.Event) error {
+	cells := hourCells{}
+	if err := s.addCells(ctx, tx, workspaceID, events, cells); err != nil {
+		return err
+	}
+	return writeRollups(ctx, tx, upserts, workspaceID, cells)
+}
+
+// hourCells is the rollup cells of some events of a workspace, by hour and
+// quarter hour.
+type hourCells map[int64]*[4][]summary.Cell
+
+// addCells adds the cells of events to hours, giving new combos their ids
+// in tx.
+func (s *Store) addCells(ctx context.Context, tx *sql.Tx, workspaceID int64, events []*usage.Event, hours hourCells) error {
 	// usagelog's own calls stay out of the rollups: summaries count them
 	// from the events, when a filter names their collection.
 	if slices.ContainsFunc(events, isSelf) {
@@ -63,7 +78,6 @@ func (s *Store) rollups(ctx context.Context, tx *sql.Tx, upserts []*sql.Stmt, wo
 	if err != nil {
 		return err
 	}
-	hours := map[int64]*[4][]summary.Cell{}
 	var (
 		lastHour int64
 		quarters *[4][]summary.Cell
@@ -82,9 +96,15 @@ func (s *Store) rollups(ctx context.Context, tx *sql.Tx, upserts []*sql.Stmt, wo
 		quarters[q] = append(quarters[q], summary.Cell{Combo: ids[i], Status: uint64(max(e.Status, 0)),
 			Timing: uint64(summary.TimingBucket(e.TimingMS)), Calls: 1})
 	}
+	return nil
+}
+
+// writeRollups adds hours to the workspace's rollup rows, in hour order.
+func writeRollups(ctx context.Context, tx *sql.Tx, upserts []*sql.Stmt, workspaceID int64, hours hourCells) error {
 	const width = 5 // columns of an upsert's row
 	args := make([]any, 0, width*len(hours))
-	for h, quarters := range hours {
+	for _, h := range slices.Sorted(maps.Keys(hours)) {
+		quarters := hours[h]
 		for i := range quarters {
 			quarters[i] = summary.SortCells(quarters[i])
 		}
@@ -244,7 +264,17 @@ func (s *Store) rebuildRollups(ctx context.Context, tx *sql.Tx, kind usage.Kind)
 			return err
 		}
 	}
-	return nil
+	if kind != usage.KindAPIRequest {
+		return nil
+	}
+	// Every event is in the rollups now: none is left in their tail. A
+	// store that predates the tail gets it later (migration 014).
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'rollup_state'`).Scan(&n); err != nil || n == 0 {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE rollup_state SET rolled_to = (SELECT coalesce(max(rowid), 0) FROM events), generation = generation + 1 WHERE id = 1`)
+	return err
 }
 
 // pages reads a workspace's events of kind in tx, oldest first, a page at
@@ -292,15 +322,26 @@ func (s *Store) Rollup(ctx context.Context, workspaceID int64, q summary.Query) 
 	if n < 2 || q.Bounds[0] >= q.Bounds[n-1] {
 		return r, nil
 	}
-	a, err := s.newAggregate(ctx, workspaceID, &q, r)
+	// One snapshot for the rollups and the tail that is not in them yet.
+	tx, err := s.read.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: rollup: %w", err)
+	}
+	defer tx.Rollback()
+	a, err := newAggregate(ctx, tx, workspaceID, &q, r)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: rollup: %w", err)
 	}
 	for _, p := range plan(q.Bounds) {
-		if err := s.readRollups(ctx, workspaceID, p, a); err != nil {
+		if err := readRollups(ctx, tx, workspaceID, p, a); err != nil {
 			return nil, fmt.Errorf("sqlite: rollup: %w", err)
 		}
 	}
+	tail, combos, err := s.tailOf(ctx, tx, workspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: rollup: tail: %w", err)
+	}
+	a.addTail(tail, combos)
 	a.finish()
 	return r, nil
 }
@@ -335,7 +376,7 @@ func plan(bounds []int64) []summary.Piece {
 
 // readRollups adds the rows of piece p: whole hours, or the quarter hours
 // of the hours it touches that lie in it.
-func (s *Store) readRollups(ctx context.Context, workspaceID int64, p summary.Piece, a *aggregate) error {
+func readRollups(ctx context.Context, tx *sql.Tx, workspaceID int64, p summary.Piece, a *aggregate) error {
 	// Unfiltered hours read their counts and timings, summed over every
 	// combo already (facets: no timings); the rest reads every cell.
 	cells := a.filtered || p.Grain != summary.HourMS
@@ -346,7 +387,7 @@ func (s *Store) readRollups(ctx context.Context, workspaceID int64, p summary.Pi
 	case a.q.DimsOnly:
 		cols = "counts, x''"
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT hour_ms, `+cols+` FROM rollups
+	rows, err := tx.QueryContext(ctx, `SELECT hour_ms, `+cols+` FROM rollups
 		WHERE workspace_id = ? AND hour_ms >= ? AND hour_ms < ?`, workspaceID, summary.Floor(p.From, summary.HourMS), p.To)
 	if err != nil {
 		return err
@@ -390,6 +431,10 @@ type aggregate struct {
 	r        *summary.Rollup
 	filtered bool
 	combos   []comboTally // by id
+	ids      map[combo]uint64
+	// comboFilter is the query's filter without its statuses and window:
+	// what a combo must pass.
+	comboFilter usage.LogFilter
 	// status and statusPass are by HTTP status, which ingest keeps to
 	// 100-599: the tallies, and whether the query's filter keeps it.
 	status     [600]summary.Tally
@@ -403,15 +448,15 @@ type comboTally struct {
 	summary.Tally
 }
 
-func (s *Store) newAggregate(ctx context.Context, workspaceID int64, q *summary.Query, r *summary.Rollup) (*aggregate, error) {
-	a := &aggregate{q: q, r: r, filtered: q.Filtered()}
-	rows, err := s.read.QueryContext(ctx, `SELECT id, client, collection, collection_type, community, usage_type FROM rollup_combos WHERE workspace_id = ?`, workspaceID)
+func newAggregate(ctx context.Context, tx *sql.Tx, workspaceID int64, q *summary.Query, r *summary.Rollup) (*aggregate, error) {
+	a := &aggregate{q: q, r: r, filtered: q.Filtered(), ids: map[combo]uint64{}}
+	rows, err := tx.QueryContext(ctx, `SELECT id, client, collection, collection_type, community, usage_type FROM rollup_combos WHERE workspace_id = ?`, workspaceID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	f := q.Filter
-	f.Statuses, f.StatusClasses, f.From, f.To = nil, nil, time.Time{}, time.Time{}
+	a.comboFilter = q.Filter
+	a.comboFilter.Statuses, a.comboFilter.StatusClasses, a.comboFilter.From, a.comboFilter.To = nil, nil, time.Time{}, time.Time{}
 	for rows.Next() {
 		var id uint64
 		var c combo
@@ -420,12 +465,7 @@ func (s *Store) newAggregate(ctx context.Context, workspaceID int64, q *summary.
 			return nil, err
 		}
 		c.usageType = usage.Type(ut)
-		e := usage.Event{Kind: usage.KindAPIRequest, Client: c.client, Collection: c.collection, CollectionType: c.collectionType,
-			Community: c.community, UsageType: c.usageType}
-		for uint64(len(a.combos)) <= id {
-			a.combos = append(a.combos, comboTally{})
-		}
-		a.combos[id] = comboTally{combo: c, known: true, pass: f.Match(&e)}
+		a.know(id, c)
 	}
 	// The statuses the filter keeps, as LogFilter.Match tells.
 	sf := usage.LogFilter{Statuses: q.Filter.Statuses, StatusClasses: q.Filter.StatusClasses}
@@ -433,6 +473,42 @@ func (s *Store) newAggregate(ctx context.Context, workspaceID int64, q *summary.
 		a.statusPass[st] = sf.Match(&usage.Event{Kind: usage.KindAPIRequest, Status: st})
 	}
 	return a, rows.Err()
+}
+
+// know gives combo c the id id in the tallies.
+func (a *aggregate) know(id uint64, c combo) {
+	e := usage.Event{Kind: usage.KindAPIRequest, Client: c.client, Collection: c.collection, CollectionType: c.collectionType,
+		Community: c.community, UsageType: c.usageType}
+	for uint64(len(a.combos)) <= id {
+		a.combos = append(a.combos, comboTally{})
+	}
+	a.combos[id] = comboTally{combo: c, known: true, pass: a.comboFilter.Match(&e)}
+	a.ids[c] = id
+}
+
+// addTail adds the events not in the rollups yet, each in the bucket of
+// its quarter hour, as the quarter-hour rows would count it.
+func (a *aggregate) addTail(events []tailEvent, combos []combo) {
+	ids := make([]uint64, len(combos))
+	for i, c := range combos {
+		id, ok := a.ids[c]
+		if !ok {
+			id = uint64(len(a.combos))
+			a.know(id, c)
+		}
+		ids[i] = id
+	}
+	first, end := a.q.Bounds[0], a.q.Bounds[len(a.q.Bounds)-1]
+	for _, e := range events {
+		t := summary.Floor(e.timeMS, summary.QuarterMS)
+		if t < first || t >= end {
+			continue
+		}
+		c := summary.Cell{Combo: ids[e.combo], Status: uint64(e.status), Timing: uint64(e.timing), Calls: 1}
+		if a.count(a.q.Bucket(t), &c) && !a.q.DimsOnly {
+			a.r.Timing.Add(int(c.Timing), 1)
+		}
+	}
 }
 
 // add adds an unfiltered hour's counts (by combo and status) and timings

@@ -14,7 +14,17 @@ import (
 // tb ends.
 func Open(tb testing.TB) *sqlite.Store {
 	tb.Helper()
-	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(tb.TempDir(), "usagelog.db")})
+	return OpenConfig(tb, sqlite.Config{})
+}
+
+// OpenConfig is Open with cfg, its path a new file in tb's temporary
+// directory unless it names one.
+func OpenConfig(tb testing.TB, cfg sqlite.Config) *sqlite.Store {
+	tb.Helper()
+	if cfg.Path == "" {
+		cfg.Path = filepath.Join(tb.TempDir(), "usagelog.db")
+	}
+	st, err := sqlite.Open(context.Background(), cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

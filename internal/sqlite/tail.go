@@ -1,0 +1,288 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/eventsql"
+	"github.com/usagelog/usagelog/internal/summary"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// DefaultRollupBatch is how many events (by rowid) ingest lets pile up
+// before it adds the api_request ones to the rollups in one go: a batch
+// spread over a year touches most hours of it, and adding each batch on
+// its own rewrote those hours' rows once a batch (BenchmarkArrivalOrder,
+// random order). Summaries read the pile from the events meanwhile.
+const DefaultRollupBatch = 100_000
+
+// tailPage is how many events a fold reads before it writes their rollups:
+// reads and writes on the transaction's connection never interleave.
+const tailPage = 20_000
+
+// rollupState is the row of rollup_state: the events with a rowid above
+// rolledTo are the tail, not yet in the rollups.
+type rollupState struct {
+	rolledTo, generation int64
+}
+
+func readRollupState(ctx context.Context, q eventsql.Queryer) (rollupState, error) {
+	rows, err := q.QueryContext(ctx, `SELECT rolled_to, generation FROM rollup_state WHERE id = 1`)
+	if err != nil {
+		return rollupState{}, err
+	}
+	defer rows.Close()
+	var st rollupState
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return st, err
+		}
+		return st, fmt.Errorf("rollup_state has no row")
+	}
+	if err := rows.Scan(&st.rolledTo, &st.generation); err != nil {
+		return st, err
+	}
+	return st, rows.Err()
+}
+
+// tailEvent is what a summary reads of an api_request event of the tail.
+type tailEvent struct {
+	rowid  int64
+	timeMS int64
+	status int32
+	timing int32 // summary.TimingBucket of its timing
+	combo  int32 // index in its workspace's tailWorkspace.combos
+}
+
+// tailRow is an api_request event of the tail as rollups read it.
+type tailRow struct {
+	ws, rowid, timeMS, status, timingMS int64
+	combo                               combo
+}
+
+// readTail reads up to tailPage api_request events with a rowid in
+// (from, to], in rowid order, usagelog's own calls left out; full says
+// whether it read that many, last is the rowid it read up to.
+func readTail(ctx context.Context, q eventsql.Queryer, from, to int64) (page []tailRow, last int64, full bool, err error) {
+	rows, err := q.QueryContext(ctx, `SELECT rowid, workspace_id, time_ms, status, timing_ms, client, collection, collection_type, community, usage_type
+		FROM events WHERE rowid > ? AND rowid <= ? AND kind = ? ORDER BY rowid LIMIT ?`, from, to, eventsql.KindCode(usage.KindAPIRequest), tailPage)
+	if err != nil {
+		return nil, from, false, err
+	}
+	defer rows.Close()
+	last = from
+	n := 0
+	for rows.Next() {
+		var (
+			r  tailRow
+			ut string
+		)
+		if err := rows.Scan(&r.rowid, &r.ws, &r.timeMS, &r.status, &r.timingMS, &r.combo.client, &r.combo.collection, &r.combo.collectionType, &r.combo.community, &ut); err != nil {
+			return nil, from, false, err
+		}
+		n++
+		last = r.rowid
+		if r.combo.collection == usage.SelfCollection {
+			continue
+		}
+		r.combo.usageType = usage.Type(ut)
+		page = append(page, r)
+	}
+	return page, last, n == tailPage, rows.Err()
+}
+
+// fold adds the tail up to rowid to (every event stored) to the rollups,
+// in tx, and moves rolled_to there. own is the tail when this store
+// appended all of it (pendingTail), else nil: then fold reads it.
+func (s *Store) fold(ctx context.Context, tx *sql.Tx, st rollupState, to int64, own []tailRow) error {
+	// Every hour once, however many pages the tail takes.
+	byWS := map[int64]hourCells{}
+	add := func(rows []tailRow) error {
+		events := make([]usage.Event, len(rows))
+		perWS := map[int64][]*usage.Event{}
+		for i, r := range rows {
+			c := r.combo
+			events[i] = usage.Event{Kind: usage.KindAPIRequest, Time: time.UnixMilli(r.timeMS), Status: int(r.status), TimingMS: r.timingMS,
+				Client: c.client, Collection: c.collection, CollectionType: c.collectionType, Community: c.community, UsageType: c.usageType}
+			perWS[r.ws] = append(perWS[r.ws], &events[i])
+		}
+		for ws, evs := range perWS {
+			if byWS[ws] == nil {
+				byWS[ws] = hourCells{}
+			}
+			if err := s.addCells(ctx, tx, ws, evs, byWS[ws]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if own != nil {
+		if err := add(own); err != nil {
+			return fmt.Errorf("fold: %w", err)
+		}
+	} else {
+		for from, full := st.rolledTo, true; full; {
+			// A page at a time: reads and writes on the transaction's
+			// connection never interleave.
+			var (
+				page []tailRow
+				err  error
+			)
+			if page, from, full, err = readTail(ctx, tx, from, to); err == nil {
+				err = add(page)
+			}
+			if err != nil {
+				return fmt.Errorf("fold: %w", err)
+			}
+		}
+	}
+	for _, ws := range slices.Sorted(maps.Keys(byWS)) {
+		if err := writeRollups(ctx, tx, s.upserts, ws, byWS[ws]); err != nil {
+			return fmt.Errorf("fold: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE rollup_state SET rolled_to = ?, generation = generation + 1 WHERE id = 1`, to); err != nil {
+		return fmt.Errorf("fold: %w", err)
+	}
+	return nil
+}
+
+// pendingTail is the tail as this store appended it, so that a fold need
+// not read it back: valid while it holds every event of (from, upto] of
+// its generation, that is while no other process appended, folded or
+// purged. It is lost with the process, and then read from the events.
+type pendingTail struct {
+	mu sync.Mutex
+	tailSpan
+}
+
+type tailSpan struct {
+	valid                  bool
+	generation, from, upto int64
+	rows                   []tailRow
+}
+
+// holds reports whether p is the whole tail of st up to rowid upto.
+func (p *tailSpan) holds(st rollupState, upto int64) bool {
+	return p.valid && p.generation == st.generation && p.from == st.rolledTo && p.upto == upto
+}
+
+// tailRows is the api_request events of a batch as the tail keeps them.
+func tailRows(workspaceID int64, events []*usage.Event) []tailRow {
+	rows := make([]tailRow, 0, len(events))
+	for _, e := range events {
+		if !isSelf(e) {
+			rows = append(rows, tailRow{ws: workspaceID, timeMS: e.Time.UnixMilli(), status: int64(e.Status), timingMS: e.TimingMS, combo: comboOf(e)})
+		}
+	}
+	return rows
+}
+
+// tailCache is what this process has read of the tail, for summaries: the
+// events of (rolledTo, upto] of one generation, by workspace, in rowid
+// order. A summary's read transaction adds what other transactions stored
+// since, and reads only the events its snapshot holds.
+type tailCache struct {
+	mu sync.Mutex
+	tail
+}
+
+type tail struct {
+	generation int64
+	upto       int64
+	valid      bool
+	byWS       map[int64]*tailWorkspace
+}
+
+func newTail(st rollupState) tail {
+	return tail{generation: st.generation, upto: st.rolledTo, valid: true, byWS: map[int64]*tailWorkspace{}}
+}
+
+type tailWorkspace struct {
+	events []tailEvent
+	combos []combo
+	ids    map[combo]int32
+}
+
+func (w *tailWorkspace) add(r *tailRow) {
+	id, ok := w.ids[r.combo]
+	if !ok {
+		id = int32(len(w.combos))
+		w.combos = append(w.combos, r.combo)
+		w.ids[r.combo] = id
+	}
+	w.events = append(w.events, tailEvent{rowid: r.rowid, timeMS: r.timeMS, status: int32(max(r.status, 0)),
+		timing: int32(summary.TimingBucket(r.timingMS)), combo: id})
+}
+
+// tailOf returns the workspace's tail as tx's snapshot holds it: events in
+// rowid order, and the combos they index. What it returns is never
+// changed afterwards.
+func (s *Store) tailOf(ctx context.Context, tx *sql.Tx, workspaceID int64) ([]tailEvent, []combo, error) {
+	st, err := readRollupState(ctx, tx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var top int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM events`).Scan(&top); err != nil {
+		return nil, nil, err
+	}
+	c := &s.tail
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.valid || st.generation > c.generation {
+		c.tail = newTail(st)
+	}
+	if st.generation != c.generation {
+		// An older snapshot than the cache's: read its tail on its own.
+		own := newTail(st)
+		if err := own.extend(ctx, tx, top); err != nil {
+			return nil, nil, err
+		}
+		return own.of(workspaceID, top)
+	}
+	if err := c.extend(ctx, tx, top); err != nil {
+		// What was read before the error is whole events: keep it, and
+		// read the rest next time.
+		return nil, nil, err
+	}
+	return c.of(workspaceID, top)
+}
+
+// extend reads the tail's events above c.upto up to top.
+func (c *tail) extend(ctx context.Context, tx *sql.Tx, top int64) error {
+	for full := top > c.upto; full; {
+		page, last, more, err := readTail(ctx, tx, c.upto, top)
+		if err != nil {
+			return err
+		}
+		for i := range page {
+			w := c.byWS[page[i].ws]
+			if w == nil {
+				w = &tailWorkspace{ids: map[combo]int32{}}
+				c.byWS[page[i].ws] = w
+			}
+			w.add(&page[i])
+		}
+		c.upto, full = last, more
+	}
+	c.upto = max(c.upto, top)
+	return nil
+}
+
+// of returns the workspace's events up to rowid top: slices that later
+// appends do not change.
+func (c *tail) of(workspaceID, top int64) ([]tailEvent, []combo, error) {
+	w := c.byWS[workspaceID]
+	if w == nil {
+		return nil, nil, nil
+	}
+	n := sort.Search(len(w.events), func(i int) bool { return w.events[i].rowid > top })
+	return slices.Clip(w.events[:n]), slices.Clip(w.combos), nil
+}
