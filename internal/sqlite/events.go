@@ -163,16 +163,15 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	// The batch's calls join the tail; the batch that makes it long
 	// enough adds it to the rollups.
 	p := &s.pending
-	rows := tailRows(workspaceID, calls)
 	own := p.holds(state, firstRowID)
 	fold := lastRowID-state.rolledTo >= s.rollupBatch
 	err = syncRollups(ctx, tx, workspaceID, syncs)
 	if err == nil && fold {
 		var tail []tailRow // read back unless this store appended it all
 		if own {
-			tail = append(slices.Clip(p.rows), rows...)
+			tail = append(p.tailRows(), tailRows(workspaceID, calls)...)
 		} else if firstRowID == state.rolledTo {
-			tail = rows
+			tail = tailRows(workspaceID, calls)
 		}
 		err = s.fold(ctx, tx, state, lastRowID, tail)
 	}
@@ -187,12 +186,15 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	}
 	switch {
 	case fold:
-		p.tailSpan = tailSpan{valid: true, generation: state.generation + 1, from: lastRowID, upto: lastRowID}
+		p.tailSpan = newSpan(true, state.generation+1, lastRowID, lastRowID, s.rollupBatch)
 	case own:
-		p.rows, p.upto = append(p.rows, rows...), lastRowID
+		p.add(workspaceID, calls, lastRowID)
+	case firstRowID == state.rolledTo:
+		// The tail began with this batch.
+		p.tailSpan = newSpan(true, state.generation, state.rolledTo, firstRowID, s.rollupBatch)
+		p.add(workspaceID, calls, lastRowID)
 	default:
-		// Whole only if the tail began with this batch.
-		p.tailSpan = tailSpan{valid: firstRowID == state.rolledTo, generation: state.generation, from: state.rolledTo, upto: lastRowID, rows: rows}
+		p.tailSpan = tailSpan{}
 	}
 	return res, nil
 }

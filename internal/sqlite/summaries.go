@@ -53,7 +53,7 @@ type combos struct {
 // transaction's own.
 func (s *Store) rollups(ctx context.Context, tx *sql.Tx, upserts []*sql.Stmt, workspaceID int64, events []*usage.Event) error {
 	cells := hourCells{}
-	if err := s.addCells(ctx, tx, workspaceID, events, cells); err != nil {
+	if err := s.addCells(ctx, tx, workspaceID, tailRows(workspaceID, events), cells); err != nil {
 		return err
 	}
 	return writeRollups(ctx, tx, upserts, workspaceID, cells)
@@ -63,18 +63,13 @@ func (s *Store) rollups(ctx context.Context, tx *sql.Tx, upserts []*sql.Stmt, wo
 // quarter hour.
 type hourCells map[int64]*[4][]summary.Cell
 
-// addCells adds the cells of events to hours, giving new combos their ids
-// in tx.
-func (s *Store) addCells(ctx context.Context, tx *sql.Tx, workspaceID int64, events []*usage.Event, hours hourCells) error {
-	// usagelog's own calls stay out of the rollups: summaries count them
-	// from the events, when a filter names their collection.
-	if slices.ContainsFunc(events, isSelf) {
-		events = slices.DeleteFunc(slices.Clone(events), isSelf)
-	}
-	if len(events) == 0 {
+// addCells adds the cells of a workspace's calls to hours, giving new
+// combos their ids in tx.
+func (s *Store) addCells(ctx context.Context, tx *sql.Tx, workspaceID int64, calls []tailRow, hours hourCells) error {
+	if len(calls) == 0 {
 		return nil
 	}
-	ids, err := s.comboIDs(ctx, tx, workspaceID, events)
+	ids, err := s.comboIDs(ctx, tx, workspaceID, calls)
 	if err != nil {
 		return err
 	}
@@ -82,8 +77,8 @@ func (s *Store) addCells(ctx context.Context, tx *sql.Tx, workspaceID int64, eve
 		lastHour int64
 		quarters *[4][]summary.Cell
 	)
-	for i, e := range events {
-		t := e.Time.UnixMilli()
+	for i, e := range calls {
+		t := e.timeMS
 		h := summary.Floor(t, summary.HourMS)
 		if quarters == nil || h != lastHour {
 			if quarters = hours[h]; quarters == nil {
@@ -93,8 +88,8 @@ func (s *Store) addCells(ctx context.Context, tx *sql.Tx, workspaceID int64, eve
 			lastHour = h
 		}
 		q := (t - h) / summary.QuarterMS
-		quarters[q] = append(quarters[q], summary.Cell{Combo: ids[i], Status: uint64(max(e.Status, 0)),
-			Timing: uint64(summary.TimingBucket(e.TimingMS)), Calls: 1})
+		quarters[q] = append(quarters[q], summary.Cell{Combo: ids[i], Status: uint64(max(e.status, 0)),
+			Timing: uint64(summary.TimingBucket(e.timingMS)), Calls: 1})
 	}
 	return nil
 }
@@ -124,15 +119,15 @@ func writeRollups(ctx context.Context, tx *sql.Tx, upserts []*sql.Stmt, workspac
 
 // comboIDs returns the combo id of each event in the workspace, adding
 // new combos in tx.
-func (s *Store) comboIDs(ctx context.Context, tx *sql.Tx, workspaceID int64, events []*usage.Event) ([]uint64, error) {
+func (s *Store) comboIDs(ctx context.Context, tx *sql.Tx, workspaceID int64, calls []tailRow) ([]uint64, error) {
 	s.combos.mu.Lock()
 	defer s.combos.mu.Unlock()
 	known, pending := s.combos.ids[workspaceID], s.combos.pending[workspaceID]
-	out := make([]uint64, len(events))
+	out := make([]uint64, len(calls))
 	var last combo
 	lastID := int64(-1)
-	for i, e := range events {
-		c := comboOf(e)
+	for i := range calls {
+		c := calls[i].combo
 		if lastID < 0 || c != last {
 			id, ok := known[c]
 			if !ok {

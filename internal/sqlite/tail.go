@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"time"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
 	"github.com/usagelog/usagelog/internal/summary"
@@ -104,21 +104,21 @@ func (s *Store) fold(ctx context.Context, tx *sql.Tx, st rollupState, to int64, 
 	// Every hour once, however many pages the tail takes.
 	byWS := map[int64]hourCells{}
 	add := func(rows []tailRow) error {
-		events := make([]usage.Event, len(rows))
-		perWS := map[int64][]*usage.Event{}
-		for i, r := range rows {
-			c := r.combo
-			events[i] = usage.Event{Kind: usage.KindAPIRequest, Time: time.UnixMilli(r.timeMS), Status: int(r.status), TimingMS: r.timingMS,
-				Client: c.client, Collection: c.collection, CollectionType: c.collectionType, Community: c.community, UsageType: c.usageType}
-			perWS[r.ws] = append(perWS[r.ws], &events[i])
-		}
-		for ws, evs := range perWS {
+		// Rows of one workspace at a time, in their order.
+		slices.SortStableFunc(rows, func(a, b tailRow) int { return cmp.Compare(a.ws, b.ws) })
+		for len(rows) > 0 {
+			ws := rows[0].ws
+			n := 1
+			for n < len(rows) && rows[n].ws == ws {
+				n++
+			}
 			if byWS[ws] == nil {
 				byWS[ws] = hourCells{}
 			}
-			if err := s.addCells(ctx, tx, ws, evs, byWS[ws]); err != nil {
+			if err := s.addCells(ctx, tx, ws, rows[:n], byWS[ws]); err != nil {
 				return err
 			}
+			rows = rows[n:]
 		}
 		return nil
 	}
@@ -165,7 +165,49 @@ type pendingTail struct {
 type tailSpan struct {
 	valid                  bool
 	generation, from, upto int64
-	rows                   []tailRow
+	// The calls without pointers, their combos apart: a tail of 100,000
+	// calls grows and sits in memory without the collector walking it.
+	rows   []spanRow
+	combos []combo
+	ids    map[combo]int32
+}
+
+type spanRow struct {
+	ws, timeMS, status, timingMS int64
+	combo                        int32
+}
+
+// newSpan starts a span with room for size calls.
+func newSpan(valid bool, generation, from, upto, size int64) tailSpan {
+	return tailSpan{valid: valid, generation: generation, from: from, upto: upto, ids: map[combo]int32{},
+		rows: make([]spanRow, 0, min(size, 1<<20))}
+}
+
+// add adds a workspace's calls, up to rowid upto.
+func (p *tailSpan) add(workspaceID int64, calls []*usage.Event, upto int64) {
+	for _, e := range calls {
+		if isSelf(e) {
+			continue
+		}
+		c := comboOf(e)
+		id, ok := p.ids[c]
+		if !ok {
+			id = int32(len(p.combos))
+			p.combos = append(p.combos, c)
+			p.ids[c] = id
+		}
+		p.rows = append(p.rows, spanRow{ws: workspaceID, timeMS: e.Time.UnixMilli(), status: int64(e.Status), timingMS: e.TimingMS, combo: id})
+	}
+	p.upto = upto
+}
+
+// tailRows is the span's calls as a fold reads them.
+func (p *tailSpan) tailRows() []tailRow {
+	out := make([]tailRow, len(p.rows))
+	for i, r := range p.rows {
+		out[i] = tailRow{ws: r.ws, timeMS: r.timeMS, status: r.status, timingMS: r.timingMS, combo: p.combos[r.combo]}
+	}
+	return out
 }
 
 // holds reports whether p is the whole tail of st up to rowid upto.
