@@ -27,6 +27,11 @@ go test -run '^$' -bench 'LogsFirstPage' -benchtime 200x -count "$count" -timeou
 # order and in random time order: ingest, the full api-usage export, the first page, size.
 USAGELOG_BENCH_ORDER_EVENTS=${USAGELOG_BENCH_ORDER_EVENTS:-10000000} \
   go test -run '^$' -bench 'ArrivalOrder' -benchtime 1x -count 1 -timeout 90m ./internal/sqlite/
+# `usagelog ingest FILE` of USAGELOG_BENCH_INGEST_EVENTS (1,000,000) in both orders,
+# transactions of 5,000 events against the default.
+go test -run '^$' -bench 'IngestFile' -benchtime 1x -count 1 -timeout 60m ./internal/cli/
+# The same on ClickHouse (USAGELOG_BENCH_CH_ORDER_EVENTS, default 1,000,000).
+go test -run '^$' -bench 'ArrivalOrderClickHouse' -benchtime 1x -count "$count" -timeout 60m ./internal/clickhouse/
 # Summaries: every period, a quarter-hour zone, one client and the facets,
 # on the demo's year at scale 42 (about 10,000,000 events, built once in the
 # temp directory) and on the ClickHouse store of 50,000,000 below.

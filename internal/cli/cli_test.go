@@ -111,8 +111,9 @@ func TestIngestLocalFiles(t *testing.T) {
 			t.Errorf("stderr lacks %q: %s", want, r.stderr)
 		}
 	}
-	// Again: everything is a duplicate now, nothing is stored twice.
-	r = run(t, nil, "ingest", "--data", data, "testdata/events.csv", "testdata/array.json")
+	// Again, an event a transaction: everything is a duplicate now,
+	// nothing is stored twice.
+	r = run(t, nil, "ingest", "--data", data, "--batch", "1", "testdata/events.csv", "testdata/array.json")
 	if r.code != 0 || r.stdout != "accepted 0, duplicates 4, rejected 0\n" {
 		t.Errorf("second run: %+v", r)
 	}
@@ -121,6 +122,9 @@ func TestIngestLocalFiles(t *testing.T) {
 	}
 	if r := run(t, nil, "ingest", "--data", data); r.code != 2 {
 		t.Errorf("no file: %+v", r)
+	}
+	if r := run(t, nil, "ingest", "--data", data, "--batch", "-5", "testdata/events.csv"); r.code != 2 || !strings.Contains(r.stderr, "--batch must be positive") {
+		t.Errorf("negative batch: %+v", r)
 	}
 }
 

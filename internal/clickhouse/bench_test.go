@@ -154,3 +154,27 @@ func benchEvents(b *testing.B) int {
 	}
 	return n
 }
+
+// BenchmarkArrivalOrderClickHouse is the SQLite store's
+// BenchmarkArrivalOrder on ClickHouse: USAGELOG_BENCH_CH_ORDER_EVENTS
+// calls (default 1,000,000) appended in batches of 10,000 in time order
+// and in random time order, then the full api-usage export and the first
+// logs page. ClickHouse sorts each insert's part by its sorting key and
+// merges sorted parts, so the order they arrive in should not show.
+func BenchmarkArrivalOrderClickHouse(b *testing.B) {
+	n := 1_000_000
+	if v := os.Getenv("USAGELOG_BENCH_CH_ORDER_EVENTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, order := range []string{"time", "random"} {
+		b.Run("order="+order, func(b *testing.B) {
+			for range b.N {
+				s := open(b)
+				storetest.Arrival(b, s, n, order == "random")
+			}
+		})
+	}
+}

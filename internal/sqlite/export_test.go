@@ -22,3 +22,30 @@ func Synchronous(ctx context.Context, s *Store) (int, error) {
 	err := s.write.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&n)
 	return n, err
 }
+
+// ForgetRollupTail makes s a store of the release before the rollup tail:
+// every event in the rollups, no rollup_state, migration 14 not applied.
+func ForgetRollupTail(ctx context.Context, s *Store) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	st, err := readRollupState(ctx, tx)
+	if err != nil {
+		return err
+	}
+	var top int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM events`).Scan(&top); err != nil {
+		return err
+	}
+	if err := s.fold(ctx, tx, st, top, nil); err != nil {
+		return err
+	}
+	for _, q := range []string{"DROP TABLE rollup_state", "DELETE FROM schema_migrations WHERE version = 14"} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}

@@ -177,3 +177,31 @@ func TestRollupsOfEventsStoredBefore(t *testing.T) {
 		t.Errorf("sync rollups rebuilt:\n got %v %v\nwant %v %v", g, st, wantGroups, wantStatus)
 	}
 }
+
+// TestRollupTailMigration opens a store of the release before the rollup
+// tail, every event in its rollups: migration 014 leaves the tail empty,
+// and summaries stay right as more events come.
+func TestRollupTailMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "usagelog.db")
+	s := sqlitetest.OpenConfig(t, sqlite.Config{Path: path})
+	events := storetest.RandomCalls(5, 3000, storetest.SummaryNow)
+	if _, err := s.Append(ctx, 1, events[:2000]); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlite.ForgetRollupTail(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = sqlitetest.OpenConfig(t, sqlite.Config{Path: path, RollupBatch: 500})
+	windows := []string{"period=90d", "from=2026-07-01"}
+	storetest.CompareSummaries(t, s, 1, events[:2000], windows, "UTC")
+	if _, err := s.Append(ctx, 1, events[2000:2300]); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CompareSummaries(t, s, 1, events[:2300], windows, "UTC")
+	if _, err := s.Append(ctx, 1, events[2300:]); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CompareSummaries(t, s, 1, events, windows, "UTC")
+}

@@ -3,11 +3,15 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net/url"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -154,4 +158,67 @@ func PurgeUnderIngest(b *testing.B, s usage.EventStore, after time.Time, purge f
 	b.ReportMetric(float64(removed), "events-removed")
 	b.ReportMetric(p99(before), "ingest-p99-before-ms")
 	b.ReportMetric(p99(lat), "ingest-p99-during-ms")
+}
+
+// Arrival stores n api_request events through Append in batches of 10,000,
+// as ingest stores them, in time order or in random time order, then
+// exports every row to CSV and reads the first logs page. Metrics: ingest
+// events/s, export rows/s and first-page ms. The events are ArrivalEvent's.
+func Arrival(b *testing.B, s usage.EventStore, n int, random bool) {
+	ctx := context.Background()
+	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	idx := make([]int32, n)
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	if random {
+		r := rand.New(rand.NewPCG(1, 2))
+		r.Shuffle(n, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+	}
+	const batch = 10_000
+	events := make([]usage.Event, 0, batch)
+	start := time.Now()
+	for i := 0; i < n; i += batch {
+		events = events[:0]
+		for _, j := range idx[i:min(i+batch, n)] {
+			events = append(events, ArrivalEvent(int(j), n, end))
+		}
+		if _, err := s.Append(ctx, 1, events); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ingest := time.Since(start)
+	b.ReportMetric(float64(n)/ingest.Seconds(), "ingest-events/s")
+
+	start = time.Now()
+	rows, err := export.Write(ctx, export.APIUsage, s.ScanLogs(ctx, 1, usage.LogFilter{}, export.APIUsage.Reads...), time.UTC,
+		export.NewWriter(export.CSVFormat, io.Discard, "api-usage"), nil)
+	if err != nil || rows != n {
+		b.Fatalf("%d rows, %v", rows, err)
+	}
+	b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "export-rows/s")
+
+	const pages = 20
+	start = time.Now()
+	for range pages {
+		if _, err := s.Logs(ctx, 1, usage.LogQuery{Limit: 100}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/pages/1000, "first-page-ms")
+}
+
+// ArrivalEvent is the i-th of n calls spread evenly over the year before
+// end.
+func ArrivalEvent(i, n int, end time.Time) usage.Event {
+	step := 365 * 24 * time.Hour / time.Duration(n)
+	clients := []string{"Slack integration", "Claude MCP", "Data Team", "Cursor IDE"}
+	statuses := []int{200, 200, 200, 201, 401, 404, 500, 429}
+	return usage.Event{Kind: usage.KindAPIRequest, ID: "e" + strconv.Itoa(i), Time: end.Add(-365 * 24 * time.Hour).Add(time.Duration(i) * step),
+		Method: "GET", URL: "/a/rest/v1/ideas/" + strconv.Itoa(i%5000), Endpoint: "/a/rest/v1/ideas/{id}", Status: statuses[i%8],
+		Community: []string{"Product Ideas", "Support", "Research"}[i%3], Collection: []string{"AI assistant", "Ideas API"}[i%2],
+		CollectionType: []string{"recipe", "proxy"}[i%2], Client: clients[i%4], MemberID: "m-" + strconv.Itoa(i%300),
+		MemberName: "Member " + strconv.Itoa(i%300), IP: "198.51.100." + strconv.Itoa(i%250),
+		UserAgent: []string{"PostmanRuntime/7.43.3", "ideascale-mcp-server/1.0.0"}[i%2], TimingMS: int64(i % 900),
+		ClientClass: []usage.ClientClass{"rest_client", "mcp"}[i%2], UsageType: []usage.Type{"other", "mcp"}[i%2]}
 }
