@@ -3,6 +3,7 @@ package clickhouse_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"testing"
@@ -173,7 +174,10 @@ func BenchmarkArrivalOrderClickHouse(b *testing.B) {
 		b.Run("order="+order, func(b *testing.B) {
 			for range b.N {
 				s := open(b)
-				storetest.Arrival(b, s, n, order == "random")
+				storetest.Arrival(b, s, n, order == "random", func(ctx context.Context) (int, error) {
+					return export.Write(ctx, export.APIUsage, s.ScanLogs(ctx, 1, usage.LogFilter{}, export.APIUsage.Reads...), time.UTC,
+						export.NewWriter(export.CSVFormat, io.Discard, "api-usage"), nil)
+				})
 			}
 		})
 	}

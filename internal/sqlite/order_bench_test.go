@@ -2,13 +2,17 @@ package sqlite_test
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/storetest"
+	"github.com/usagelog/usagelog/internal/usage"
 )
 
 // BenchmarkArrivalOrder builds stores of USAGELOG_BENCH_ORDER_EVENTS
@@ -43,7 +47,7 @@ func arrival(b *testing.B, n int, random bool, rollupBatch int) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	storetest.Arrival(b, s, n, random)
+	storetest.Arrival(b, s, n, random, exportAPIUsage(s))
 	s.Close()
 	var size int64
 	for _, f := range []string{path, path + "-wal"} {
@@ -52,4 +56,12 @@ func arrival(b *testing.B, n int, random bool, rollupBatch int) {
 		}
 	}
 	b.ReportMetric(float64(size)/float64(n), "bytes/event")
+}
+
+// exportAPIUsage writes workspace 1's api-usage CSV export of s to nowhere.
+func exportAPIUsage(s usage.LogScanner) func(context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) {
+		return export.Write(ctx, export.APIUsage, s.ScanLogs(ctx, 1, usage.LogFilter{}, export.APIUsage.Reads...), time.UTC,
+			export.NewWriter(export.CSVFormat, io.Discard, "api-usage"), nil)
+	}
 }
