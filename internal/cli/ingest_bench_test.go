@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,13 +22,7 @@ import (
 // order, with transactions of 5,000 events (the size before --batch) and
 // of the default: events/s end to end, decoding included.
 func BenchmarkIngestFile(b *testing.B) {
-	n := 1_000_000
-	if v := os.Getenv("USAGELOG_BENCH_INGEST_EVENTS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			b.Fatal(err)
-		}
-	}
+	n := storetest.EnvInt(b, "USAGELOG_BENCH_INGEST_EVENTS", 1_000_000)
 	dir := b.TempDir()
 	for _, order := range []string{"time", "random"} {
 		file := filepath.Join(dir, order+".ndjson")
@@ -62,13 +55,7 @@ func writeArrivalFile(b *testing.B, path string, n int, random bool) {
 	}
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
-	idx := make([]int32, n)
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	if random {
-		rand.New(rand.NewPCG(1, 2)).Shuffle(n, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
-	}
+	idx := storetest.ArrivalOrder(n, random)
 	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	for _, i := range idx {
 		e := storetest.ArrivalEvent(int(i), n, end)

@@ -67,13 +67,7 @@ func benchStore(b *testing.B, n int, end time.Time) *clickhouse.Store {
 // (until the mutations are done), and the p99 of those batches during the
 // pass against before it.
 func BenchmarkPurgeClickHouse(b *testing.B) {
-	n := 10_000_000
-	if v := os.Getenv("USAGELOG_BENCH_CH_PURGE_EVENTS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			b.Fatal(err)
-		}
-	}
+	n := storetest.EnvInt(b, "USAGELOG_BENCH_CH_PURGE_EVENTS", 10_000_000)
 	ctx := context.Background()
 	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	start := end.AddDate(0, 0, -100)
@@ -163,13 +157,7 @@ func benchEvents(b *testing.B) int {
 // logs page. ClickHouse sorts each insert's part by its sorting key and
 // merges sorted parts, so the order they arrive in should not show.
 func BenchmarkArrivalOrderClickHouse(b *testing.B) {
-	n := 1_000_000
-	if v := os.Getenv("USAGELOG_BENCH_CH_ORDER_EVENTS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			b.Fatal(err)
-		}
-	}
+	n := storetest.EnvInt(b, "USAGELOG_BENCH_CH_ORDER_EVENTS", 1_000_000)
 	for _, order := range []string{"time", "random"} {
 		b.Run("order="+order, func(b *testing.B) {
 			for range b.N {

@@ -62,7 +62,7 @@ func BenchmarkAppendDurability(b *testing.B) {
 // over a year (default 1,000,000; the bench script uses 10,000,000). The
 // store is built once and kept in the temp directory between runs.
 func BenchmarkLogsFirstPage(b *testing.B) {
-	n := envInt(b, "USAGELOG_BENCH_EVENTS", 1_000_000)
+	n := storetest.EnvInt(b, "USAGELOG_BENCH_EVENTS", 1_000_000)
 	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	s := benchStore(b, n, end)
 	storetest.LogsFirstPage(b, s, end.AddDate(0, 0, -3), "Data Team")
@@ -113,7 +113,7 @@ func benchStore(b *testing.B, n int, end time.Time) *sqlite.Store {
 // columns and formatting end to end. The target is 300,000 rows/s.
 func BenchmarkExport(b *testing.B) {
 	ctx := context.Background()
-	n := envInt(b, "USAGELOG_BENCH_EXPORT_EVENTS", 1_000_000)
+	n := storetest.EnvInt(b, "USAGELOG_BENCH_EXPORT_EVENTS", 1_000_000)
 	s := benchStore(b, n, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
 	for _, f := range []export.Format{export.CSVFormat, export.XLSXFormat} {
 		b.Run(string(f), func(b *testing.B) {
@@ -276,7 +276,7 @@ func BenchmarkSummary(b *testing.B) {
 // ingesting batches of 500: the pass's time, and the p99 latency of those
 // batches during the pass against the same client's before it.
 func BenchmarkPurge(b *testing.B) {
-	n := envInt(b, "USAGELOG_BENCH_PURGE_EVENTS", 1_000_000)
+	n := storetest.EnvInt(b, "USAGELOG_BENCH_PURGE_EVENTS", 1_000_000)
 	ctx := context.Background()
 	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	start := end.AddDate(0, 0, -100)
@@ -301,17 +301,4 @@ func BenchmarkPurge(b *testing.B) {
 		storetest.PurgeUnderIngest(b, s, end, func() (int64, error) { return s.PurgeEvents(ctx, 1, start.AddDate(0, 0, 10)) })
 		s.Close()
 	}
-}
-
-// envInt is the number in the environment variable name, or def.
-func envInt(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		b.Fatalf("%s: %v", name, err)
-	}
-	return n
 }

@@ -28,7 +28,7 @@ import (
 // stores did before the rollup tail; the default adds them in folds of
 // sqlite.DefaultRollupBatch events.
 func BenchmarkArrivalOrder(b *testing.B) {
-	n := envInt(b, "USAGELOG_BENCH_ORDER_EVENTS", 1_000_000)
+	n := storetest.EnvInt(b, "USAGELOG_BENCH_ORDER_EVENTS", 1_000_000)
 	for _, order := range []string{"time", "random"} {
 		for _, rb := range []int{1, sqlite.DefaultRollupBatch} {
 			b.Run("order="+order+"/rollup-batch="+strconv.Itoa(rb), func(b *testing.B) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"testing"
@@ -166,14 +167,7 @@ func PurgeUnderIngest(b *testing.B, s usage.EventStore, after time.Time, purge f
 func Arrival(b *testing.B, s usage.EventStore, n int, random bool, export func(context.Context) (int, error)) {
 	ctx := context.Background()
 	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	idx := make([]int32, n)
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	if random {
-		r := rand.New(rand.NewPCG(1, 2))
-		r.Shuffle(n, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
-	}
+	idx := ArrivalOrder(n, random)
 	const batch = 10_000
 	events := make([]usage.Event, 0, batch)
 	start := time.Now()
@@ -206,6 +200,19 @@ func Arrival(b *testing.B, s usage.EventStore, n int, random bool, export func(c
 	b.ReportMetric(float64(time.Since(start).Microseconds())/pages/1000, "first-page-ms")
 }
 
+// ArrivalOrder is the order Arrival's events arrive in: 0 to n-1, or
+// the same shuffled (always alike).
+func ArrivalOrder(n int, random bool) []int32 {
+	idx := make([]int32, n)
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	if random {
+		rand.New(rand.NewPCG(1, 2)).Shuffle(n, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+	}
+	return idx
+}
+
 // ArrivalEvent is the i-th of n calls spread evenly over the year before
 // end.
 func ArrivalEvent(i, n int, end time.Time) usage.Event {
@@ -219,4 +226,18 @@ func ArrivalEvent(i, n int, end time.Time) usage.Event {
 		MemberName: "Member " + strconv.Itoa(i%300), IP: "198.51.100." + strconv.Itoa(i%250),
 		UserAgent: []string{"PostmanRuntime/7.43.3", "ideascale-mcp-server/1.0.0"}[i%2], TimingMS: int64(i % 900),
 		ClientClass: []usage.ClientClass{"rest_client", "mcp"}[i%2], UsageType: []usage.Type{"other", "mcp"}[i%2]}
+}
+
+// EnvInt is the benchmark size in environment variable name, def when it
+// is unset.
+func EnvInt(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		b.Fatalf("%s: %v", name, err)
+	}
+	return n
 }
