@@ -113,15 +113,11 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	// row the rowid after the largest, and this connection is the only
 	// writer, so a statement's rows are those above the largest rowid
 	// before it: looked up only when it ignored some.
-	var lastRowID int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM events`).Scan(&lastRowID); err != nil {
-		return res, fmt.Errorf("sqlite: append: %w", err)
-	}
-	firstRowID := lastRowID
-	state, err := readRollupState(ctx, tx)
+	state, lastRowID, err := readTailBounds(ctx, tx)
 	if err != nil {
 		return res, fmt.Errorf("sqlite: append: %w", err)
 	}
+	firstRowID := lastRowID
 	// Appends take turns on the one write connection; pending changes
 	// with the transaction's commit, before the next one reads it.
 	s.pending.mu.Lock()
@@ -163,15 +159,16 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	// The batch's calls join the tail; the batch that makes it long
 	// enough adds it to the rollups.
 	p := &s.pending
+	rows := tailRows(workspaceID, calls)
 	own := p.holds(state, firstRowID)
 	fold := lastRowID-state.rolledTo >= s.rollupBatch
 	err = syncRollups(ctx, tx, workspaceID, syncs)
 	if err == nil && fold {
 		var tail []tailRow // read back unless this store appended it all
 		if own {
-			tail = append(p.tailRows(), tailRows(workspaceID, calls)...)
+			tail = append(p.tailRows(), rows...)
 		} else if firstRowID == state.rolledTo {
-			tail = tailRows(workspaceID, calls)
+			tail = rows
 		}
 		err = s.fold(ctx, tx, state, lastRowID, tail)
 	}
@@ -188,11 +185,11 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	case fold:
 		p.tailSpan = newSpan(true, state.generation+1, lastRowID, lastRowID, s.rollupBatch)
 	case own:
-		p.add(workspaceID, calls, lastRowID)
+		p.add(rows, lastRowID)
 	case firstRowID == state.rolledTo:
 		// The tail began with this batch.
 		p.tailSpan = newSpan(true, state.generation, state.rolledTo, firstRowID, s.rollupBatch)
-		p.add(workspaceID, calls, lastRowID)
+		p.add(rows, lastRowID)
 	default:
 		p.tailSpan = tailSpan{}
 	}

@@ -31,12 +31,8 @@ func ForgetRollupTail(ctx context.Context, s *Store) error {
 		return err
 	}
 	defer tx.Rollback()
-	st, err := readRollupState(ctx, tx)
+	st, top, err := readTailBounds(ctx, tx)
 	if err != nil {
-		return err
-	}
-	var top int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM events`).Scan(&top); err != nil {
 		return err
 	}
 	if err := s.fold(ctx, tx, st, top, nil); err != nil {

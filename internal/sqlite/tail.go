@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -32,23 +33,24 @@ type rollupState struct {
 	rolledTo, generation int64
 }
 
-func readRollupState(ctx context.Context, q eventsql.Queryer) (rollupState, error) {
-	rows, err := q.QueryContext(ctx, `SELECT rolled_to, generation FROM rollup_state WHERE id = 1`)
+// readTailBounds reads rollup_state and the largest rowid stored: the
+// tail is the events of (st.rolledTo, top].
+func readTailBounds(ctx context.Context, q eventsql.Queryer) (st rollupState, top int64, err error) {
+	rows, err := q.QueryContext(ctx, `SELECT rolled_to, generation, (SELECT coalesce(max(rowid), 0) FROM events) FROM rollup_state WHERE id = 1`)
 	if err != nil {
-		return rollupState{}, err
+		return st, 0, err
 	}
 	defer rows.Close()
-	var st rollupState
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return st, err
+			return st, 0, err
 		}
-		return st, fmt.Errorf("rollup_state has no row")
+		return st, 0, errors.New("rollup_state has no row")
 	}
-	if err := rows.Scan(&st.rolledTo, &st.generation); err != nil {
-		return st, err
+	if err := rows.Scan(&st.rolledTo, &st.generation, &top); err != nil {
+		return st, 0, err
 	}
-	return st, rows.Err()
+	return st, top, rows.Err()
 }
 
 // tailEvent is what a summary reads of an api_request event of the tail.
@@ -167,9 +169,8 @@ type tailSpan struct {
 	generation, from, upto int64
 	// The calls without pointers, their combos apart: a tail of 100,000
 	// calls grows and sits in memory without the collector walking it.
-	rows   []spanRow
-	combos []combo
-	ids    map[combo]int32
+	rows []spanRow
+	comboSet
 }
 
 type spanRow struct {
@@ -179,24 +180,13 @@ type spanRow struct {
 
 // newSpan starts a span with room for size calls.
 func newSpan(valid bool, generation, from, upto, size int64) tailSpan {
-	return tailSpan{valid: valid, generation: generation, from: from, upto: upto, ids: map[combo]int32{},
-		rows: make([]spanRow, 0, min(size, 1<<20))}
+	return tailSpan{valid: valid, generation: generation, from: from, upto: upto, rows: make([]spanRow, 0, min(size, 1<<20))}
 }
 
-// add adds a workspace's calls, up to rowid upto.
-func (p *tailSpan) add(workspaceID int64, calls []*usage.Event, upto int64) {
-	for _, e := range calls {
-		if isSelf(e) {
-			continue
-		}
-		c := comboOf(e)
-		id, ok := p.ids[c]
-		if !ok {
-			id = int32(len(p.combos))
-			p.combos = append(p.combos, c)
-			p.ids[c] = id
-		}
-		p.rows = append(p.rows, spanRow{ws: workspaceID, timeMS: e.Time.UnixMilli(), status: int64(e.Status), timingMS: e.TimingMS, combo: id})
+// add adds calls (tailRows), up to rowid upto.
+func (p *tailSpan) add(calls []tailRow, upto int64) {
+	for _, r := range calls {
+		p.rows = append(p.rows, spanRow{ws: r.ws, timeMS: r.timeMS, status: r.status, timingMS: r.timingMS, combo: p.id(r.combo)})
 	}
 	p.upto = upto
 }
@@ -248,31 +238,39 @@ func newTail(st rollupState) tail {
 
 type tailWorkspace struct {
 	events []tailEvent
+	comboSet
+}
+
+func (w *tailWorkspace) add(r *tailRow) {
+	w.events = append(w.events, tailEvent{rowid: r.rowid, timeMS: r.timeMS, status: int32(max(r.status, 0)),
+		timing: int32(summary.TimingBucket(r.timingMS)), combo: w.id(r.combo)})
+}
+
+// comboSet numbers combos in the order it meets them.
+type comboSet struct {
 	combos []combo
 	ids    map[combo]int32
 }
 
-func (w *tailWorkspace) add(r *tailRow) {
-	id, ok := w.ids[r.combo]
+func (c *comboSet) id(k combo) int32 {
+	id, ok := c.ids[k]
 	if !ok {
-		id = int32(len(w.combos))
-		w.combos = append(w.combos, r.combo)
-		w.ids[r.combo] = id
+		if c.ids == nil {
+			c.ids = map[combo]int32{}
+		}
+		id = int32(len(c.combos))
+		c.combos = append(c.combos, k)
+		c.ids[k] = id
 	}
-	w.events = append(w.events, tailEvent{rowid: r.rowid, timeMS: r.timeMS, status: int32(max(r.status, 0)),
-		timing: int32(summary.TimingBucket(r.timingMS)), combo: id})
+	return id
 }
 
 // tailOf returns the workspace's tail as tx's snapshot holds it: events in
 // rowid order, and the combos they index. What it returns is never
 // changed afterwards.
 func (s *Store) tailOf(ctx context.Context, tx *sql.Tx, workspaceID int64) ([]tailEvent, []combo, error) {
-	st, err := readRollupState(ctx, tx)
+	st, top, err := readTailBounds(ctx, tx)
 	if err != nil {
-		return nil, nil, err
-	}
-	var top int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM events`).Scan(&top); err != nil {
 		return nil, nil, err
 	}
 	c := &s.tail
@@ -307,7 +305,7 @@ func (c *tail) extend(ctx context.Context, tx *sql.Tx, top int64) error {
 		for i := range page {
 			w := c.byWS[page[i].ws]
 			if w == nil {
-				w = &tailWorkspace{ids: map[combo]int32{}}
+				w = &tailWorkspace{}
 				c.byWS[page[i].ws] = w
 			}
 			w.add(&page[i])
