@@ -141,14 +141,7 @@ func exportLocal(ctx context.Context, env Env, d dataFlags, workspace string, re
 	if !quiet && report.Fields != nil { // the usage-reports zip shows no rows
 		bar := newProgressBar(env, report.Name, -1, "rows")
 		job.Scanned = func(n int) { bar.Describe(fmt.Sprintf("%s: read %d events", report.Name, n)) }
-		shown := int64(-1)
-		progress = func(written, total int64) {
-			if total != shown && total >= 0 {
-				bar.ChangeMax64(total)
-				shown = total
-			}
-			bar.Set64(written)
-		}
+		progress = rowProgress(bar)
 	}
 	run, err := report.Plan(job)
 	if err != nil {
@@ -231,6 +224,24 @@ func writeExport(ctx context.Context, path string, env Env, write func(io.Writer
 		return n, 0, fmt.Errorf("export: %w", err)
 	}
 	return n, info.Size(), nil
+}
+
+// rowProgress moves bar to written rows of total (-1 while unknown: a
+// spinner).
+func rowProgress(bar *progressbar.ProgressBar) func(written, total int64) {
+	shown := int64(-1)
+	return func(written, total int64) {
+		if total != shown && total >= 0 {
+			bar.ChangeMax64(total)
+			if shown < 0 {
+				// As a spinner the bar counted modulo its width: from
+				// zero again, Set64 counts every row written.
+				bar.Reset()
+			}
+			shown = total
+		}
+		bar.Set64(written)
+	}
 }
 
 // newProgressBar draws progress on stderr: a bar with count and rate when
