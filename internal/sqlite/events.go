@@ -291,17 +291,6 @@ func (s *Store) stream(ctx context.Context, op string, kind usage.Kind, cols []e
 	}
 }
 
-// CountLogs returns how many api_request events match f.
-func (s *Store) CountLogs(ctx context.Context, workspaceID int64, f usage.LogFilter) (int64, error) {
-	defer s.timed("count_logs", time.Now())
-	query, args := eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: f, Count: true}.SQL()
-	var n int64
-	if err := s.read.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("sqlite: count logs: %w", err)
-	}
-	return n, nil
-}
-
 // Count returns how many events of a kind the workspace holds.
 func (s *Store) Count(ctx context.Context, workspaceID int64, kind usage.Kind) (int64, error) {
 	defer s.timed("count", time.Now())

@@ -20,6 +20,11 @@ import (
 
 func TestEventStoreConformance(t *testing.T) {
 	storetest.EventStore(t, func(t *testing.T) usage.EventStore { return sqlitetest.Open(t) })
+	// Counts come from the rollups where they can: with every batch
+	// folded into them, not only from the tail.
+	t.Run("rollup-batch=1", func(t *testing.T) {
+		storetest.EventStore(t, func(t *testing.T) usage.EventStore { return sqlitetest.OpenConfig(t, sqlite.Config{RollupBatch: 1}) })
+	})
 }
 
 func TestMetaStoreConformance(t *testing.T) {
