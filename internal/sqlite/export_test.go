@@ -1,6 +1,10 @@
 package sqlite
 
-import "context"
+import (
+	"context"
+
+	"github.com/usagelog/usagelog/internal/usage"
+)
 
 // ForgetRollups makes s a store from before the rollups: their tables gone
 // and their migration not applied.
@@ -44,4 +48,10 @@ func ForgetRollupTail(ctx context.Context, s *Store) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// CountEvents counts the events that match f one by one, as CountLogs did
+// before it read the rollups.
+func CountEvents(ctx context.Context, s *Store, workspaceID int64, f usage.LogFilter) (int64, error) {
+	return s.countEvents(ctx, workspaceID, f)
 }

@@ -19,10 +19,12 @@ import (
 // api_request events (default 1,000,000) through Append in batches of
 // 10,000, as ingest stores them, once with the events in time order and
 // once in random time order (storetest.Arrival); then exports every row to
-// CSV and reads the first logs page. Metrics: ingest events/s, export
-// rows/s, first-page ms and the file's bytes per event. A store whose
-// events arrived out of time order keeps them in arrival order behind its
-// time index, which the export then reads a random page a row.
+// CSV, reads the first logs page and counts the rows. Metrics: ingest
+// events/s, export rows/s, first-page ms, count ms (count-walk-ms: the
+// count as a walk of every row, as before it read the rollups) and the
+// file's bytes per event. A store whose events arrived out of time order
+// keeps them in arrival order behind its time index, which the export
+// then reads a random page a row.
 //
 // rollup-batch=1 adds each batch to the rollups as it is stored, as
 // stores did before the rollup tail; the default adds them in folds of
@@ -48,6 +50,12 @@ func arrival(b *testing.B, n int, random bool, rollupBatch int) {
 	}
 	defer s.Close()
 	storetest.Arrival(b, s, n, random, exportAPIUsage(s))
+	// The count as it was, a walk of every row, beside Arrival's count-ms.
+	start := time.Now()
+	if got, err := sqlite.CountEvents(context.Background(), s, 1, usage.LogFilter{}); err != nil || got != int64(n) {
+		b.Fatalf("count: %d, %v; want %d", got, err, n)
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "count-walk-ms")
 	s.Close()
 	var size int64
 	for _, f := range []string{path, path + "-wal"} {

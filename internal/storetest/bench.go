@@ -162,8 +162,9 @@ func PurgeUnderIngest(b *testing.B, s usage.EventStore, after time.Time, purge f
 // Arrival stores n api_request events through Append in batches of 10,000,
 // as ingest stores them, in time order or in random time order, then
 // exports every row with export (the api-usage CSV: the export package's
-// tests use this package) and reads the first logs page. Metrics: ingest
-// events/s, export rows/s and first-page ms. The events are ArrivalEvent's.
+// tests use this package), reads the first logs page and, when s is a
+// usage.LogScanner, counts the rows. Metrics: ingest events/s, export
+// rows/s, first-page ms and count ms. The events are ArrivalEvent's.
 func Arrival(b *testing.B, s usage.EventStore, n int, random bool, export func(context.Context) (int, error)) {
 	ctx := context.Background()
 	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -198,6 +199,16 @@ func Arrival(b *testing.B, s usage.EventStore, n int, random bool, export func(c
 		}
 	}
 	b.ReportMetric(float64(time.Since(start).Microseconds())/pages/1000, "first-page-ms")
+
+	// The count an export checks its row limit against and sizes its
+	// progress with.
+	if ls, ok := s.(usage.LogScanner); ok {
+		start = time.Now()
+		if got, err := ls.CountLogs(ctx, 1, usage.LogFilter{}); err != nil || got != int64(n) {
+			b.Fatalf("count: %d, %v; want %d", got, err, n)
+		}
+		b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "count-ms")
+	}
 }
 
 // ArrivalOrder is the order Arrival's events arrive in: 0 to n-1, or
