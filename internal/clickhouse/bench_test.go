@@ -153,8 +153,8 @@ func benchEvents(b *testing.B) int {
 // BenchmarkArrivalOrderClickHouse is the SQLite store's
 // BenchmarkArrivalOrder on ClickHouse: USAGELOG_BENCH_CH_ORDER_EVENTS
 // calls (default 1,000,000) appended in batches of 10,000 in time order
-// and in random time order, then the full api-usage export and the first
-// logs page. ClickHouse sorts each insert's part by its sorting key and
+// and in random time order, then the full api-usage export, the first
+// logs page and the count. ClickHouse sorts each insert's part by its sorting key and
 // merges sorted parts, so the order they arrive in should not show.
 func BenchmarkArrivalOrderClickHouse(b *testing.B) {
 	n := storetest.EnvInt(b, "USAGELOG_BENCH_CH_ORDER_EVENTS", 1_000_000)
