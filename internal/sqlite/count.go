@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
@@ -28,15 +27,9 @@ func (s *Store) CountLogs(ctx context.Context, workspaceID int64, f usage.LogFil
 }
 
 func (s *Store) countLogs(ctx context.Context, workspaceID int64, f usage.LogFilter) (int64, error) {
-	// The rollups' part: f without usagelog's own collection, or none
-	// when that is all f names.
-	rolled := f
-	self := slices.Contains(f.Collections, usage.SelfCollection)
-	if self {
-		rolled.Collections = slices.DeleteFunc(slices.Clone(f.Collections), func(c string) bool { return c == usage.SelfCollection })
-	}
+	rolled, self, selfOnly := f.SplitSelf()
 	var n int64
-	if !self || len(rolled.Collections) > 0 {
+	if !selfOnly {
 		first, last, ok, err := s.timeSpan(ctx, workspaceID)
 		if err != nil || !ok {
 			return 0, err
@@ -70,9 +63,8 @@ func (s *Store) countLogs(ctx context.Context, workspaceID int64, f usage.LogFil
 			n += m
 		}
 	}
-	if self {
-		f.Collections = []string{usage.SelfCollection}
-		m, err := s.countEvents(ctx, workspaceID, f)
+	if self != nil {
+		m, err := s.countEvents(ctx, workspaceID, *self)
 		if err != nil {
 			return 0, err
 		}

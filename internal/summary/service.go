@@ -155,14 +155,8 @@ func (s *Service) collect(ctx context.Context, workspaceID int64, req Request, d
 	from, to := w.From().UnixMilli(), w.To().UnixMilli()
 	lo, hi := Ceil(from, QuarterMS), Floor(to, QuarterMS)
 	var self *usage.LogFilter
-	selfOnly := false
-	if slices.Contains(req.Filter.Collections, usage.SelfCollection) {
-		f := req.Filter
-		f.Collections = []string{usage.SelfCollection}
-		self = &f
-		req.Filter.Collections = slices.DeleteFunc(slices.Clone(req.Filter.Collections), func(c string) bool { return c == usage.SelfCollection })
-		selfOnly = len(req.Filter.Collections) == 0
-	}
+	var selfOnly bool
+	req.Filter, self, selfOnly = req.Filter.SplitSelf()
 	var r *Rollup
 	var edges [][2]int64
 	switch {

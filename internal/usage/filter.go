@@ -31,6 +31,20 @@ type LogFilter struct {
 // Collections: a user's view is of their platform's traffic.
 const SelfCollection = "usagelog API"
 
+// SplitSelf splits f for stores whose rollups leave usagelog's own calls
+// out: rest is f without SelfCollection, and self, when f names it, f
+// with that collection alone; selfOnly says it was all f named (rest then
+// matches every collection and counts for nothing).
+func (f LogFilter) SplitSelf() (rest LogFilter, self *LogFilter, selfOnly bool) {
+	if !slices.Contains(f.Collections, SelfCollection) {
+		return f, nil, false
+	}
+	own := f
+	own.Collections = []string{SelfCollection}
+	f.Collections = slices.DeleteFunc(slices.Clone(f.Collections), func(c string) bool { return c == SelfCollection })
+	return f, &own, len(f.Collections) == 0
+}
+
 // Location returns the filter's timezone, UTC when none was given.
 func (f *LogFilter) Location() *time.Location {
 	if f.TZ == nil {

@@ -2,6 +2,7 @@ package usage
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -89,4 +90,34 @@ func FuzzFilterQuery(f *testing.F) {
 		}
 		_ = flt.Location()
 	})
+}
+
+func TestSplitSelf(t *testing.T) {
+	tests := []struct {
+		name     string
+		cols     []string
+		rest     []string
+		self     bool
+		selfOnly bool
+	}{
+		{"none", nil, nil, false, false},
+		{"others", []string{"Ideas API"}, []string{"Ideas API"}, false, false},
+		{"self alone", []string{SelfCollection}, []string{}, true, true},
+		{"self and another", []string{"Reporting", SelfCollection}, []string{"Reporting"}, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := LogFilter{Collections: tc.cols, Clients: []string{"Data Team"}}
+			rest, self, selfOnly := f.SplitSelf()
+			if !slices.Equal(rest.Collections, tc.rest) || (self != nil) != tc.self || selfOnly != tc.selfOnly {
+				t.Fatalf("rest %q, self %v, selfOnly %v", rest.Collections, self, selfOnly)
+			}
+			if self != nil && (!slices.Equal(self.Collections, []string{SelfCollection}) || !slices.Equal(self.Clients, f.Clients)) {
+				t.Errorf("self filter %+v", *self)
+			}
+			if !slices.Equal(f.Collections, tc.cols) {
+				t.Errorf("f changed: %q", f.Collections)
+			}
+		})
+	}
 }
