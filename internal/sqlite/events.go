@@ -260,8 +260,18 @@ func (s *Store) ScanLogs(ctx context.Context, workspaceID int64, f usage.LogFilt
 	if err != nil {
 		return func(yield func(*usage.Event, error) bool) { yield(nil, fmt.Errorf("sqlite: scan logs: %w", err)) }
 	}
-	query, args := eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: f, Cols: cols}.SQL()
-	return s.stream(ctx, "scan_logs", usage.KindAPIRequest, cols, query, args)
+	return s.stream(ctx, "scan_logs", usage.KindAPIRequest, cols, func() ([]func(context.Context) (eventsql.Rows, error), error) {
+		windows, err := s.logWindows(ctx, workspaceID, f)
+		if err != nil {
+			return nil, err
+		}
+		queries := make([]func(context.Context) (eventsql.Rows, error), len(windows))
+		for i, w := range windows {
+			query, args := eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: w, Cols: cols}.SQL()
+			queries[i] = eventsql.SQLRows(s.read, query, args)
+		}
+		return queries, nil
+	})
 }
 
 // ScanEvents streams a workspace's events of one kind with from <= time <
@@ -273,16 +283,27 @@ func (s *Store) ScanEvents(ctx context.Context, workspaceID int64, kind usage.Ki
 		return func(yield func(*usage.Event, error) bool) { yield(nil, fmt.Errorf("sqlite: scan events: %w", err)) }
 	}
 	query, args := eventsql.EventsQuery("", workspaceID, kind, cols, from, to)
-	return s.stream(ctx, "scan_events", kind, cols, query, args)
+	return s.stream(ctx, "scan_events", kind, cols, func() ([]func(context.Context) (eventsql.Rows, error), error) {
+		return []func(context.Context) (eventsql.Rows, error){eventsql.SQLRows(s.read, query, args)}, nil
+	})
 }
 
-// stream is eventsql.Stream, timed and with this store's errors.
-func (s *Store) stream(ctx context.Context, op string, kind usage.Kind, cols []eventsql.Column, query string, args []any) iter.Seq2[*usage.Event, error] {
+// stream is eventsql.StreamOrdered of the queries that plan returns,
+// timed and with this store's errors.
+func (s *Store) stream(ctx context.Context, op string, kind usage.Kind, cols []eventsql.Column, plan func() ([]func(context.Context) (eventsql.Rows, error), error)) iter.Seq2[*usage.Event, error] {
 	return func(yield func(*usage.Event, error) bool) {
 		defer s.timed(op, time.Now())
-		for e, err := range eventsql.Stream(ctx, kind, cols, eventsql.SQLRows(s.read, query, args)) {
+		wrap := func(err error) error {
+			return fmt.Errorf("sqlite: %s: %w", strings.ReplaceAll(op, "_", " "), err)
+		}
+		queries, err := plan()
+		if err != nil {
+			yield(nil, wrap(err))
+			return
+		}
+		for e, err := range eventsql.StreamOrdered(ctx, kind, cols, scanWorkers(), queries...) {
 			if err != nil {
-				err = fmt.Errorf("sqlite: %s: %w", strings.ReplaceAll(op, "_", " "), err)
+				err = wrap(err)
 			}
 			if !yield(e, err) {
 				return

@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -484,6 +485,41 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 				}
 				if n, err := s.CountLogs(ctx, 2, f.Filter); err != nil || n != 0 {
 					t.Errorf("count in workspace 2: %d (err %v), want 0", n, err)
+				}
+			})
+		}
+	})
+
+	// Scans of more calls than a store reads in one go (SQLite reads a
+	// long scan as time windows side by side), stored in random order:
+	// every call once, newest first, whatever the filter.
+	t.Run("LargeScans", func(t *testing.T) {
+		s := open(t)
+		ev := append(Fixture(70_000), SelfCalls(20)...)
+		shuffled := slices.Clone(ev)
+		rand.New(rand.NewPCG(7, 26)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		for batch := range slices.Chunk(shuffled, 10_000) {
+			if _, err := s.Append(ctx, 1, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, f := range Filters() {
+			t.Run(f.Name, func(t *testing.T) {
+				var want []string
+				for _, e := range sortedNewestFirst(ev) {
+					if f.Filter.Match(&e) {
+						want = append(want, e.ID)
+					}
+				}
+				var got []string
+				for e, err := range s.ScanLogs(ctx, 1, f.Filter, "id") {
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, e.ID)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("scan: %d events %v…, want %d %v…", len(got), head(got), len(want), head(want))
 				}
 			})
 		}
