@@ -64,6 +64,7 @@ commands:
   audit        print a workspace's audit log (who did what)
   settings     print or change a workspace's settings (retention, timezone)
   janitor      remove events past their workspace's retention now
+  cluster      rewrite the SQLite events table in time order now (serve does it too)
   version      print the version, commit, build date and Go version
   completion   print a shell completion script: completion bash|zsh|fish
 
@@ -144,6 +145,8 @@ func run(ctx context.Context, args []string, env Env) error {
 		return settingsCmd(ctx, rest, env)
 	case "janitor":
 		return janitorCmd(ctx, rest, env)
+	case "cluster":
+		return clusterCmd(ctx, rest, env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, topUsage)
 		return nil

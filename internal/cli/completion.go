@@ -20,7 +20,7 @@ var commandTree = []struct {
 	{"serve", nil}, {"workspaces", []string{"create", "list"}}, {"keys", []string{"create", "list", "revoke"}},
 	{"members", []string{"create"}}, {"ingest", nil}, {"export", nil}, {"schedules", []string{"create", "list", "delete"}},
 	{"collections", []string{"create", "list", "activate", "deactivate"}}, {"clients", []string{"create", "list", "revoke"}},
-	{"gateway", nil}, {"audit", nil}, {"settings", nil}, {"janitor", nil}, {"version", nil}, {"completion", []string{"bash", "zsh", "fish"}},
+	{"gateway", nil}, {"audit", nil}, {"settings", nil}, {"janitor", nil}, {"cluster", nil}, {"version", nil}, {"completion", []string{"bash", "zsh", "fish"}},
 }
 
 // flagsOf runs a command with -h, which parses its flags and stops, and

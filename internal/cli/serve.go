@@ -220,6 +220,9 @@ func serve(ctx context.Context, args []string, env Env) error {
 		ln.Close()
 		return err
 	}
+	if c, ok := st.events.(clusterer); ok {
+		go clusterLoop(ctx, c, time.Minute, log)
+	}
 	go janitor(ctx, janitorConfig{files: files, fileRetention: *fileRetention, every: *janitorEvery, log: log,
 		retention: &retention.Janitor{Events: st.events, Meta: st.meta, Audit: auditLog, AuditRetention: time.Duration(*auditDays) * 24 * time.Hour, Log: log}})
 	// Jobs stop with ctx (SIGTERM): a running job is failed with a reason;

@@ -124,6 +124,9 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	defer s.pending.mu.Unlock()
 	for _, r := range runs {
 		k := sorted[r.from].Kind
+		if err := countDisordered(ctx, tx, workspaceID, k, sorted[r.from:r.to]); err != nil {
+			return res, fmt.Errorf("sqlite: append: %w", err)
+		}
 		cols := eventsql.KindColumns(k)
 		args = args[:0]
 		for n := r.from; n < r.to; n++ {

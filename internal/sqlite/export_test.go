@@ -55,3 +55,35 @@ func ForgetRollupTail(ctx context.Context, s *Store) error {
 func CountEvents(ctx context.Context, s *Store, workspaceID int64, f usage.LogFilter) (int64, error) {
 	return s.countEvents(ctx, workspaceID, f)
 }
+
+// Descents counts the entries of the (workspace, kind, time, id) index
+// whose rowid is below the one before: 0 when the table is in time order.
+func Descents(ctx context.Context, s *Store) (int64, error) {
+	var n int64
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT rowid < lag(rowid) OVER (ORDER BY workspace_id, kind, time_ms, id) AS back FROM events) WHERE back`).Scan(&n)
+	return n, err
+}
+
+// Schema lists the names of the events table's indexes, and every table.
+func Schema(ctx context.Context, s *Store) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT type || ' ' || name FROM sqlite_master WHERE (type = 'index' AND tbl_name = 'events') OR type = 'table' ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// AddDisordered counts n more events as stored out of order.
+func AddDisordered(ctx context.Context, s *Store, n int64) error {
+	_, err := s.write.ExecContext(ctx, `UPDATE cluster_state SET disordered = disordered + ? WHERE id = 1`, n)
+	return err
+}

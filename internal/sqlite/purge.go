@@ -41,20 +41,29 @@ func (s *Store) PurgeEvents(ctx context.Context, workspaceID int64, before time.
 			return total, fmt.Errorf("sqlite: purge rollups: %w", err)
 		}
 	}
-	var mode int
-	if err := s.write.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err == nil && mode == 2 {
-		// 2: incremental. A page at a time, in steps, to keep each short.
-		for {
-			var free int
-			if err := s.write.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err != nil || free == 0 {
-				break
-			}
-			if _, err := s.write.ExecContext(ctx, `PRAGMA incremental_vacuum(2000)`); err != nil {
-				return total, fmt.Errorf("sqlite: purge: vacuum: %w", err)
-			}
-		}
+	if err := s.giveBackPages(ctx); err != nil {
+		return total, fmt.Errorf("sqlite: purge: %w", err)
 	}
 	return total, nil
+}
+
+// giveBackPages gives the file's free pages back to the file system where
+// the store keeps them for that (incremental auto-vacuum): a page at a
+// time, in steps, to keep each short.
+func (s *Store) giveBackPages(ctx context.Context) error {
+	var mode int
+	if err := s.write.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil || mode != 2 { // 2: incremental
+		return err
+	}
+	for {
+		var free int
+		if err := s.write.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err != nil || free == 0 {
+			return err
+		}
+		if _, err := s.write.ExecContext(ctx, `PRAGMA incremental_vacuum(2000)`); err != nil {
+			return fmt.Errorf("vacuum: %w", err)
+		}
+	}
 }
 
 // purgeBatch deletes up to purgeBatch events of kind from before ms, in a
@@ -77,6 +86,9 @@ func (s *Store) purgeBatch(ctx context.Context, workspaceID int64, k usage.Kind,
 	n, _ := res.RowsAffected()
 	if n == 0 {
 		return 0, nil
+	}
+	if err := dropCopy(ctx, tx); err != nil {
+		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE rollup_state SET generation = generation + 1,
 		rolled_to = min(rolled_to, (SELECT coalesce(max(rowid), 0) FROM events)) WHERE id = 1`); err != nil {

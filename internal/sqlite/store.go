@@ -32,6 +32,9 @@ type Config struct {
 	// RollupBatch is how many events ingest stores before it adds them to
 	// the summaries' rollups in one go (0: DefaultRollupBatch).
 	RollupBatch int
+	// ClusterAfter is how many events stored out of time order make a
+	// rewrite of the table in time order due (0: DefaultClusterAfter).
+	ClusterAfter int
 }
 
 // Durability says when a commit reaches the disk.
@@ -63,6 +66,9 @@ func (c Config) Validate() error {
 	if c.RollupBatch < 0 {
 		return fmt.Errorf("sqlite: rollup batch %d is negative", c.RollupBatch)
 	}
+	if c.ClusterAfter < 0 {
+		return fmt.Errorf("sqlite: cluster after %d is negative", c.ClusterAfter)
+	}
 	if c.Durability != "" {
 		if _, err := ParseDurability(string(c.Durability)); err != nil {
 			return fmt.Errorf("sqlite: %w", err)
@@ -87,6 +93,9 @@ type Store struct {
 	rollupBatch int64
 	tail        tailCache   // for summaries
 	pending     pendingTail // for folds
+
+	clusterAfter int64
+	clusterMu    sync.Mutex // one rewrite at a time
 
 	closeOnce sync.Once
 	closeErr  error
@@ -140,6 +149,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if s.rollupBatch <= 0 {
 		s.rollupBatch = DefaultRollupBatch
+	}
+	if s.clusterAfter = int64(cfg.ClusterAfter); s.clusterAfter <= 0 {
+		s.clusterAfter = DefaultClusterAfter
 	}
 	if s.upserts, err = prepareUpserts(ctx, s.write); err != nil {
 		s.Close()

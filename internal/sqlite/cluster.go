@@ -1,0 +1,353 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/eventsql"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// DefaultClusterAfter is how many events stored out of time order make a
+// rewrite of the events table in time order due (with a tenth of the
+// events at least): below that, the pages a scan jumps between are few.
+const DefaultClusterAfter = 100_000
+
+const (
+	// clusterStep is how many events one transaction of a rewrite copies:
+	// ingest waits for one step at most while the copy goes on.
+	clusterStep = 50_000
+	// retireStep is how many rows of the old table one transaction
+	// deletes after a rewrite.
+	retireStep = 20_000
+	// lateMS is how far behind the newest event of its workspace and kind
+	// an event may arrive without counting as out of order: the pages it
+	// lands between are the recent ones, which a scan reads anyway.
+	lateMS = int64(time.Hour / time.Millisecond)
+)
+
+// errClusterAborted says that a rewrite's copy was dropped while it ran:
+// a purge deleted events it may have copied.
+var errClusterAborted = errors.New("the copy was dropped by a purge of events; run it again")
+
+// ClusterStatus is how far the events table is from time order.
+type ClusterStatus struct {
+	// Disordered is how many events were stored out of time order since
+	// the last rewrite (estimated for the events of a store from before
+	// rewrites).
+	Disordered int64
+	// Events is about how many events the table holds.
+	Events int64
+	// Copying says a rewrite was started and not finished: Cluster
+	// carries on from where it stopped.
+	Copying bool
+	// Due says Cluster would rewrite the table.
+	Due bool
+}
+
+// ClusterStatus reports how far the events table is from time order.
+func (s *Store) ClusterStatus(ctx context.Context) (ClusterStatus, error) {
+	var st ClusterStatus
+	var upto int64
+	// The largest rowid counts the events without reading them all (more,
+	// after a purge, until the next rewrite numbers them again).
+	err := s.read.QueryRowContext(ctx, `SELECT disordered, copy_upto, (SELECT coalesce(max(rowid), 0) FROM events) FROM cluster_state WHERE id = 1`).Scan(&st.Disordered, &upto, &st.Events)
+	if err != nil {
+		return st, fmt.Errorf("sqlite: cluster status: %w", err)
+	}
+	st.Copying = upto > 0
+	st.Due = st.Copying || (st.Disordered >= s.clusterAfter && st.Disordered*10 >= st.Events)
+	return st, nil
+}
+
+// Cluster rewrites the events table in (workspace, kind, time, id) order
+// when it is due (ClusterStatus), so that a scan in time order reads the
+// table's pages one after the other: it copies the events in that order
+// to a new table in steps of clusterStep events, each a transaction of
+// its own, then swaps the tables in one transaction (which makes the new
+// table's indexes: writers wait for it, about a second a million events),
+// and deletes the old table in steps. An interrupted rewrite carries on
+// from its last step; events stored meanwhile join the copy at the swap.
+// progress, if not nil, is told the events copied and the events to
+// copy. force rewrites a table that is not due. It returns whether it
+// rewrote the table.
+func (s *Store) Cluster(ctx context.Context, force bool, progress func(done, total int64)) (bool, error) {
+	s.clusterMu.Lock()
+	defer s.clusterMu.Unlock()
+	defer s.timed("cluster", time.Now())
+	// A rewrite that stopped before its old table was gone.
+	if err := s.retire(ctx); err != nil {
+		return false, fmt.Errorf("sqlite: cluster: %w", err)
+	}
+	st, err := s.ClusterStatus(ctx)
+	if err != nil || !(st.Due || force) {
+		return false, err
+	}
+	upto, done, err := s.clusterBegin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: cluster: %w", err)
+	}
+	for {
+		if progress != nil {
+			progress(done, st.Events)
+		}
+		n, err := s.clusterStep(ctx, upto)
+		if err != nil {
+			return false, fmt.Errorf("sqlite: cluster: %w", err)
+		}
+		done += n
+		if n < clusterStep {
+			break
+		}
+	}
+	if err := s.clusterSwap(ctx, upto); err != nil {
+		return false, fmt.Errorf("sqlite: cluster: %w", err)
+	}
+	if err := s.retire(ctx); err != nil {
+		return true, fmt.Errorf("sqlite: cluster: %w", err)
+	}
+	return true, nil
+}
+
+// clusterBegin starts a rewrite, unless one was started: it creates
+// events_sorted like events, and the rewrite copies the events up to the
+// largest rowid now. It returns that rowid and how many are copied.
+func (s *Store) clusterBegin(ctx context.Context) (upto, copied int64, err error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, `SELECT copy_upto, copied FROM cluster_state WHERE id = 1`).Scan(&upto, &copied); err != nil {
+		return 0, 0, err
+	}
+	if upto > 0 {
+		return upto, copied, nil
+	}
+	var ddl string
+	if err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'`).Scan(&ddl); err != nil {
+		return 0, 0, fmt.Errorf("the events table's definition: %w", err)
+	}
+	sorted := eventsTable.ReplaceAllString(ddl, "${1}events_sorted")
+	if sorted == ddl {
+		return 0, 0, fmt.Errorf("the events table's definition does not start as expected: %.40q", ddl)
+	}
+	if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS events_sorted`); err != nil {
+		return 0, 0, err
+	}
+	if _, err := tx.ExecContext(ctx, sorted); err != nil {
+		return 0, 0, err
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM events`).Scan(&upto); err != nil {
+		return 0, 0, err
+	}
+	if upto == 0 {
+		upto = 1 // an empty table: the swap has nothing to copy but the late
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE cluster_state SET copy_upto = ?, copied = 0 WHERE id = 1`, upto); err != nil {
+		return 0, 0, err
+	}
+	return upto, 0, tx.Commit()
+}
+
+// eventsTable is the start of the events table's definition, as SQLite
+// keeps it (with or without quotes around the name).
+var eventsTable = regexp.MustCompile(`^(CREATE TABLE\s+)(?:"events"|events\b)`)
+
+// clusterStep copies the next clusterStep events up to rowid upto, in
+// index order, after the last one copied, and returns how many it copied.
+func (s *Store) clusterStep(ctx context.Context, upto int64) (int64, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if err := checkCopy(ctx, tx, upto); err != nil {
+		return 0, err
+	}
+	query := `INSERT INTO events_sorted SELECT * FROM events INDEXED BY events_workspace_kind_time WHERE rowid <= ?`
+	args := []any{upto}
+	var (
+		ws, kind, timeMS int64
+		id               string
+	)
+	err = tx.QueryRowContext(ctx, `SELECT workspace_id, kind, time_ms, id FROM events_sorted ORDER BY rowid DESC LIMIT 1`).Scan(&ws, &kind, &timeMS, &id)
+	switch {
+	case err == nil:
+		query += ` AND (workspace_id, kind, time_ms, id) > (?, ?, ?, ?)`
+		args = append(args, ws, kind, timeMS, id)
+	case !errors.Is(err, sql.ErrNoRows):
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, query+` ORDER BY workspace_id, kind, time_ms, id LIMIT ?`, append(args, clusterStep)...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE cluster_state SET copied = copied + ? WHERE id = 1`, n); err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
+}
+
+// checkCopy fails unless the rewrite that copies up to rowid upto is still
+// on.
+func checkCopy(ctx context.Context, tx *sql.Tx, upto int64) error {
+	var on int64
+	if err := tx.QueryRowContext(ctx, `SELECT copy_upto FROM cluster_state WHERE id = 1`).Scan(&on); err != nil {
+		return err
+	}
+	if on != upto {
+		return errClusterAborted
+	}
+	return nil
+}
+
+// clusterSwap ends a rewrite in one transaction: it adds the rollup tail
+// to the rollups (the tail is a range of rowids, which the rewrite
+// renumbers), copies the events stored since the copy began, checks that
+// the copy holds every event, and puts events_sorted, with events'
+// indexes, in events' place; the old table stays as events_retired.
+func (s *Store) clusterSwap(ctx context.Context, upto int64) error {
+	// Appends read the pending tail; it goes with the rowids.
+	s.pending.mu.Lock()
+	defer s.pending.mu.Unlock()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := checkCopy(ctx, tx, upto); err != nil {
+		return err
+	}
+	state, top, err := readTailBounds(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if top > state.rolledTo {
+		if err := s.fold(ctx, tx, state, top, nil); err != nil {
+			return err
+		}
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO events_sorted SELECT * FROM events WHERE rowid > ? ORDER BY workspace_id, kind, time_ms, id`, upto)
+	if err != nil {
+		return fmt.Errorf("events stored during the copy: %w", err)
+	}
+	late, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	var copied, stored int64
+	if err := tx.QueryRowContext(ctx, `SELECT copied, (SELECT count(*) FROM events) FROM cluster_state WHERE id = 1`).Scan(&copied, &stored); err != nil {
+		return err
+	}
+	if copied+late != stored {
+		return fmt.Errorf("the copy holds %d events, the table %d: left as it was", copied+late, stored)
+	}
+	// The indexes keep their names (reports name theirs): the old ones go
+	// first. SQLite sorts for each; more memory, fewer passes.
+	rows, err := tx.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL ORDER BY name`)
+	if err != nil {
+		return err
+	}
+	var names, defs []string
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			rows.Close()
+			return err
+		}
+		names, defs = append(names, name), append(defs, def)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var stmts []string
+	for _, name := range names {
+		stmts = append(stmts, `DROP INDEX "`+name+`"`)
+	}
+	stmts = append(stmts, `ALTER TABLE events RENAME TO events_retired`, `ALTER TABLE events_sorted RENAME TO events`, `PRAGMA cache_size(-262144)`)
+	stmts = append(stmts, defs...)
+	stmts = append(stmts, `PRAGMA cache_size(-65536)`,
+		`UPDATE rollup_state SET rolled_to = (SELECT coalesce(max(rowid), 0) FROM events), generation = generation + 1 WHERE id = 1`)
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("swap: %s: %w", q, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE cluster_state SET copy_upto = 0, copied = 0, disordered = ? WHERE id = 1`, late); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.pending.tailSpan = tailSpan{}
+	return nil
+}
+
+// retire deletes the table a rewrite left behind, retireStep rows a
+// transaction, and gives the file system its pages back.
+func (s *Store) retire(ctx context.Context) error {
+	var n int
+	if err := s.write.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'events_retired'`).Scan(&n); err != nil || n == 0 {
+		return err
+	}
+	for {
+		res, err := s.write.ExecContext(ctx, `DELETE FROM events_retired WHERE rowid IN (SELECT rowid FROM events_retired LIMIT ?)`, retireStep)
+		if err != nil {
+			return fmt.Errorf("retire: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n < retireStep {
+			break
+		}
+	}
+	if _, err := s.write.ExecContext(ctx, `DROP TABLE events_retired`); err != nil {
+		return fmt.Errorf("retire: %w", err)
+	}
+	return s.giveBackPages(ctx)
+}
+
+// dropCopy drops a rewrite's copy in tx: purges call it, since the copy
+// may hold events they delete, and rowids they free may be given to new
+// events below the copy's bound.
+func dropCopy(ctx context.Context, tx *sql.Tx) error {
+	var upto int64
+	if err := tx.QueryRowContext(ctx, `SELECT copy_upto FROM cluster_state WHERE id = 1`).Scan(&upto); err != nil || upto == 0 {
+		return err
+	}
+	for _, q := range []string{`DROP TABLE events_sorted`, `UPDATE cluster_state SET copy_upto = 0, copied = 0 WHERE id = 1`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("drop the cluster copy: %w", err)
+		}
+	}
+	return nil
+}
+
+// countDisordered adds to cluster_state the events of a batch (of one
+// kind, in tx, before they are inserted) that are more than lateMS older
+// than the newest of their workspace and kind.
+func countDisordered(ctx context.Context, tx *sql.Tx, workspaceID int64, kind usage.Kind, events []*usage.Event) error {
+	var newest sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT max(time_ms) FROM events WHERE workspace_id = ? AND kind = ?`, workspaceID, eventsql.KindCode(kind)).Scan(&newest); err != nil || !newest.Valid {
+		return err
+	}
+	var n int64
+	for _, e := range events {
+		if e.Time.UnixMilli() < newest.Int64-lateMS {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE cluster_state SET disordered = disordered + ? WHERE id = 1`, n)
+	return err
+}
