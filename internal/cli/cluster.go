@@ -27,7 +27,7 @@ carries on where it stopped. ClickHouse orders events by itself.
 // clusterer is the SQLite store's rewrite in time order.
 type clusterer interface {
 	ClusterStatus(ctx context.Context) (sqlite.ClusterStatus, error)
-	Cluster(ctx context.Context, force bool, progress func(done, total int64)) (bool, error)
+	Cluster(ctx context.Context, force bool, progress func(done, total int64)) (sqlite.ClusterResult, error)
 }
 
 func clusterCmd(ctx context.Context, args []string, env Env) error {
@@ -67,8 +67,7 @@ func clusterCmd(ctx context.Context, args []string, env Env) error {
 		return nil
 	}
 	bar := newProgressBar(env, "cluster", before.Events, "events")
-	start := time.Now()
-	done, err := c.Cluster(ctx, *force, func(copied, total int64) {
+	res, err := c.Cluster(ctx, *force, func(copied, total int64) {
 		bar.ChangeMax64(total)
 		bar.Set64(copied)
 	})
@@ -76,8 +75,9 @@ func clusterCmd(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	bar.Finish()
-	if done {
-		fmt.Fprintf(env.Stdout, "rewrote the events table in time order in %s\n", time.Since(start).Round(time.Millisecond))
+	if res.Done {
+		fmt.Fprintf(env.Stdout, "rewrote the events table in time order: copied in %s, swapped in %s (writers waited), old table removed in %s\n",
+			res.Copy.Round(time.Millisecond), res.Swap.Round(time.Millisecond), res.Retire.Round(time.Millisecond))
 	}
 	return nil
 }
@@ -107,8 +107,8 @@ func clusterLoop(ctx context.Context, c clusterer, every time.Duration, log *slo
 			continue
 		}
 		log.Info("cluster: rewriting the events table in time order", "events", st.Events, "disordered", st.Disordered, "resumed", st.Copying)
-		start, next := time.Now(), int64(0)
-		done, err := c.Cluster(ctx, false, func(copied, total int64) {
+		next := int64(0)
+		res, err := c.Cluster(ctx, false, func(copied, total int64) {
 			if copied >= next {
 				log.Info("cluster: copying", "copied", copied, "of", total)
 				next = copied + max(total/10, 1)
@@ -117,8 +117,9 @@ func clusterLoop(ctx context.Context, c clusterer, every time.Duration, log *slo
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Error("cluster", "err", err)
-		case done:
-			log.Info("cluster: done", "took", time.Since(start).Round(time.Millisecond))
+		case res.Done:
+			log.Info("cluster: done", "copy", res.Copy.Round(time.Millisecond), "swap", res.Swap.Round(time.Millisecond),
+				"retire", res.Retire.Round(time.Millisecond), "late", res.Late)
 			last = -1
 		}
 	}

@@ -58,6 +58,7 @@ func ingestCmd(ctx context.Context, args []string, env Env) error {
 	}
 
 	var send ingest.AppendFunc
+	var order clusterer // the local SQLite store, to say when it wants a rewrite
 	ahead := *maxFuture
 	batch := localBatch
 	if *server != "" {
@@ -79,6 +80,7 @@ func ingestCmd(ctx context.Context, args []string, env Env) error {
 			return err
 		}
 		defer st.close()
+		order, _ = st.events.(clusterer)
 		classify := &ingest.Classifiers{Rules: st.meta}
 		send = func(ctx context.Context, batch []usage.Event) (usage.AppendResult, error) {
 			if err := classify.Apply(ctx, ws.ID, batch); err != nil {
@@ -106,6 +108,11 @@ func ingestCmd(ctx context.Context, args []string, env Env) error {
 	}
 	fmt.Fprintf(env.Stdout, "accepted %d, duplicates %d, rejected %d\n", total.Inserted, total.Duplicates, rejected)
 	fmt.Fprintf(env.Stderr, "ingested in %s\n", time.Since(start).Round(time.Millisecond))
+	if order != nil {
+		if st, err := order.ClusterStatus(ctx); err == nil && st.Due && !st.Copying {
+			fmt.Fprintf(env.Stderr, "%d events arrived out of time order: exports read them faster after `usagelog cluster` (serve runs it by itself)\n", st.Disordered)
+		}
+	}
 	if rejected > 0 {
 		return &exitError{code: ExitFailure, msg: fmt.Sprintf("%d lines rejected; the valid ones were stored", rejected)}
 	}

@@ -73,23 +73,26 @@ func (s *Store) ClusterStatus(ctx context.Context) (ClusterStatus, error) {
 // and deletes the old table in steps. An interrupted rewrite carries on
 // from its last step; events stored meanwhile join the copy at the swap.
 // progress, if not nil, is told the events copied and the events to
-// copy. force rewrites a table that is not due. It returns whether it
+// copy. force rewrites a table that is not due. Done says whether it
 // rewrote the table.
-func (s *Store) Cluster(ctx context.Context, force bool, progress func(done, total int64)) (bool, error) {
+func (s *Store) Cluster(ctx context.Context, force bool, progress func(done, total int64)) (ClusterResult, error) {
 	s.clusterMu.Lock()
 	defer s.clusterMu.Unlock()
 	defer s.timed("cluster", time.Now())
+	var res ClusterResult
+	fail := func(err error) (ClusterResult, error) { return res, fmt.Errorf("sqlite: cluster: %w", err) }
 	// A rewrite that stopped before its old table was gone.
 	if err := s.retire(ctx); err != nil {
-		return false, fmt.Errorf("sqlite: cluster: %w", err)
+		return fail(err)
 	}
 	st, err := s.ClusterStatus(ctx)
 	if err != nil || !(st.Due || force) {
-		return false, err
+		return res, err
 	}
+	start := time.Now()
 	upto, done, err := s.clusterBegin(ctx)
 	if err != nil {
-		return false, fmt.Errorf("sqlite: cluster: %w", err)
+		return fail(err)
 	}
 	for {
 		if progress != nil {
@@ -97,20 +100,34 @@ func (s *Store) Cluster(ctx context.Context, force bool, progress func(done, tot
 		}
 		n, err := s.clusterStep(ctx, upto)
 		if err != nil {
-			return false, fmt.Errorf("sqlite: cluster: %w", err)
+			return fail(err)
 		}
 		done += n
 		if n < clusterStep {
 			break
 		}
 	}
-	if err := s.clusterSwap(ctx, upto); err != nil {
-		return false, fmt.Errorf("sqlite: cluster: %w", err)
+	res.Copy, start = time.Since(start), time.Now()
+	if res.Late, err = s.clusterSwap(ctx, upto); err != nil {
+		return fail(err)
 	}
+	res.Done, res.Swap, start = true, time.Since(start), time.Now()
 	if err := s.retire(ctx); err != nil {
-		return true, fmt.Errorf("sqlite: cluster: %w", err)
+		return fail(err)
 	}
-	return true, nil
+	res.Retire = time.Since(start)
+	return res, nil
+}
+
+// ClusterResult is what a Cluster did, and how long each part took.
+type ClusterResult struct {
+	Done bool // the table was rewritten
+	// Late is how many events were stored during the copy and joined it
+	// at the swap.
+	Late int64
+	// Copy is the copy in steps; Swap the transaction writers wait for;
+	// Retire the old table's deletion and the file's shrinking.
+	Copy, Swap, Retire time.Duration
 }
 
 // clusterBegin starts a rewrite, unless one was started: it creates
@@ -215,60 +232,60 @@ func checkCopy(ctx context.Context, tx *sql.Tx, upto int64) error {
 // renumbers), copies the events stored since the copy began, checks that
 // the copy holds every event, and puts events_sorted, with events'
 // indexes, in events' place; the old table stays as events_retired.
-func (s *Store) clusterSwap(ctx context.Context, upto int64) error {
+func (s *Store) clusterSwap(ctx context.Context, upto int64) (late int64, err error) {
 	// Appends read the pending tail; it goes with the rowids.
 	s.pending.mu.Lock()
 	defer s.pending.mu.Unlock()
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer tx.Rollback()
 	if err := checkCopy(ctx, tx, upto); err != nil {
-		return err
+		return 0, err
 	}
 	state, top, err := readTailBounds(ctx, tx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if top > state.rolledTo {
 		if err := s.fold(ctx, tx, state, top, nil); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO events_sorted SELECT * FROM events WHERE rowid > ? ORDER BY workspace_id, kind, time_ms, id`, upto)
 	if err != nil {
-		return fmt.Errorf("events stored during the copy: %w", err)
+		return 0, fmt.Errorf("events stored during the copy: %w", err)
 	}
-	late, err := res.RowsAffected()
+	late, err = res.RowsAffected()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var copied, stored int64
 	if err := tx.QueryRowContext(ctx, `SELECT copied, (SELECT count(*) FROM events) FROM cluster_state WHERE id = 1`).Scan(&copied, &stored); err != nil {
-		return err
+		return 0, err
 	}
 	if copied+late != stored {
-		return fmt.Errorf("the copy holds %d events, the table %d: left as it was", copied+late, stored)
+		return 0, fmt.Errorf("the copy holds %d events, the table %d: left as it was", copied+late, stored)
 	}
 	// The indexes keep their names (reports name theirs): the old ones go
 	// first. SQLite sorts for each; more memory, fewer passes.
 	rows, err := tx.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL ORDER BY name`)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var names, defs []string
 	for rows.Next() {
 		var name, def string
 		if err := rows.Scan(&name, &def); err != nil {
 			rows.Close()
-			return err
+			return 0, err
 		}
 		names, defs = append(names, name), append(defs, def)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return err
+		return 0, err
 	}
 	var stmts []string
 	for _, name := range names {
@@ -280,17 +297,17 @@ func (s *Store) clusterSwap(ctx context.Context, upto int64) error {
 		`UPDATE rollup_state SET rolled_to = (SELECT coalesce(max(rowid), 0) FROM events), generation = generation + 1 WHERE id = 1`)
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("swap: %s: %w", q, err)
+			return 0, fmt.Errorf("swap: %s: %w", q, err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE cluster_state SET copy_upto = 0, copied = 0, disordered = ? WHERE id = 1`, late); err != nil {
-		return err
+		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
-		return err
+		return 0, err
 	}
 	s.pending.tailSpan = tailSpan{}
-	return nil
+	return late, nil
 }
 
 // retire deletes the table a rewrite left behind, retireStep rows a
@@ -312,7 +329,16 @@ func (s *Store) retire(ctx context.Context) error {
 	if _, err := s.write.ExecContext(ctx, `DROP TABLE events_retired`); err != nil {
 		return fmt.Errorf("retire: %w", err)
 	}
-	return s.giveBackPages(ctx)
+	if err := s.giveBackPages(ctx); err != nil {
+		return err
+	}
+	// The rewrite went through the write-ahead log, where readers find
+	// each page by a lookup and outside the memory map: into the file
+	// with it (as far as readers let it go).
+	if _, err := s.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
 }
 
 // dropCopy drops a rewrite's copy in tx: purges call it, since the copy

@@ -141,9 +141,9 @@ func TestCluster(t *testing.T) {
 	}
 	var calls int
 	var last, total int64
-	done, err := s.Cluster(ctx, false, func(d, n int64) { calls, last, total = calls+1, d, n })
-	if err != nil || !done {
-		t.Fatalf("cluster: %v, %v", done, err)
+	res, err := s.Cluster(ctx, false, func(d, n int64) { calls, last, total = calls+1, d, n })
+	if err != nil || !res.Done || res.Late != 0 {
+		t.Fatalf("cluster: %+v, %v", res, err)
 	}
 	if calls == 0 || total != int64(len(ev)) || last > total {
 		t.Errorf("progress: %d calls, last %d of %d", calls, last, total)
@@ -158,8 +158,8 @@ func TestCluster(t *testing.T) {
 	if st, err := s.ClusterStatus(ctx); err != nil || st.Due || st.Disordered != 0 || st.Copying {
 		t.Errorf("status after: %+v, %v", st, err)
 	}
-	if again, err := s.Cluster(ctx, false, nil); err != nil || again {
-		t.Errorf("a second rewrite: %v, %v; want none", again, err)
+	if again, err := s.Cluster(ctx, false, nil); err != nil || again.Done {
+		t.Errorf("a second rewrite: %+v, %v; want none", again, err)
 	}
 	// The id index is whole: every event again is a duplicate.
 	if res := appendAll(t, s, ev, 5000); res.Inserted != 0 || res.Duplicates != len(ev) {
@@ -195,8 +195,8 @@ func TestClusterResumes(t *testing.T) {
 	}
 	appendAll(t, s, ev[100_000:], 10_000) // stored during the copy
 	want := readContents(t, s)
-	if _, err := s.Cluster(ctx, false, nil); err != nil {
-		t.Fatal(err)
+	if res, err := s.Cluster(ctx, false, nil); err != nil || !res.Done || res.Late != int64(len(ev)-100_000) {
+		t.Fatalf("resumed: %+v, %v; want done with the %d events stored during the copy", res, err, len(ev)-100_000)
 	}
 	if got := readContents(t, s); !reflect.DeepEqual(got, want) {
 		t.Errorf("after a resumed rewrite: %d calls, want %d", len(got.Logs), len(want.Logs))
@@ -224,8 +224,8 @@ func TestClusterResumes(t *testing.T) {
 		t.Fatalf("status after a purge: %+v, %v; want no copy", st, err)
 	}
 	want = readContents(t, s)
-	if done, err := s.Cluster(ctx, false, nil); err != nil || !done {
-		t.Fatalf("cluster after the purge: %v, %v", done, err)
+	if res, err := s.Cluster(ctx, false, nil); err != nil || !res.Done {
+		t.Fatalf("cluster after the purge: %+v, %v", res, err)
 	}
 	got := readContents(t, s)
 	if !reflect.DeepEqual(got, want) {

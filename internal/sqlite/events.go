@@ -304,7 +304,7 @@ func (s *Store) stream(ctx context.Context, op string, kind usage.Kind, cols []e
 			yield(nil, wrap(err))
 			return
 		}
-		for e, err := range eventsql.StreamOrdered(ctx, kind, cols, scanWorkers(), queries...) {
+		for e, err := range eventsql.StreamOrdered(ctx, kind, cols, s.scanWorkers, queries...) {
 			if err != nil {
 				err = wrap(err)
 			}

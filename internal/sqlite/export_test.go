@@ -87,3 +87,7 @@ func AddDisordered(ctx context.Context, s *Store, n int64) error {
 	_, err := s.write.ExecContext(ctx, `UPDATE cluster_state SET disordered = disordered + ? WHERE id = 1`, n)
 	return err
 }
+
+// SetScanWorkers sets how many goroutines decode a scan (1: one query
+// on one goroutine, as scans were read before windows).
+func SetScanWorkers(s *Store, n int) { s.scanWorkers = n }

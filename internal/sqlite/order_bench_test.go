@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -25,6 +26,14 @@ import (
 // file's bytes per event. A store whose events arrived out of time order
 // keeps them in arrival order behind its time index, which the export
 // then reads a random page a row.
+//
+// Then, side by side: serial-export-rows/s, the export read by one query
+// on one goroutine (as before scans read time windows side by side);
+// cluster-s, the rewrite in time order (Store.Cluster; 0 when none is
+// due, as after ingest in time order), and cluster-swap-s, the part of it
+// that writers wait for; and after it clustered-export-rows/s
+// with the export's peak heap (clustered-export-heap-MB), the first page
+// (clustered-first-page-ms) and bytes/event.
 //
 // rollup-batch=1 adds each batch to the rollups as it is stored, as
 // stores did before the rollup tail; the default adds them in folds of
@@ -49,13 +58,33 @@ func arrival(b *testing.B, n int, random bool, rollupBatch int) {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	ctx := context.Background()
 	storetest.Arrival(b, s, n, random, exportAPIUsage(s))
 	// The count as it was, a walk of every row, beside Arrival's count-ms.
 	start := time.Now()
-	if got, err := sqlite.CountEvents(context.Background(), s, 1, usage.LogFilter{}); err != nil || got != int64(n) {
+	if got, err := sqlite.CountEvents(ctx, s, 1, usage.LogFilter{}); err != nil || got != int64(n) {
 		b.Fatalf("count: %d, %v; want %d", got, err, n)
 	}
 	b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "count-walk-ms")
+
+	sqlite.SetScanWorkers(s, 1)
+	b.ReportMetric(exportRate(b, s, n), "serial-export-rows/s")
+	sqlite.SetScanWorkers(s, runtime.GOMAXPROCS(0))
+
+	res, err := s.Cluster(ctx, false, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric((res.Copy + res.Swap + res.Retire).Seconds(), "cluster-s")
+	b.ReportMetric(res.Swap.Seconds(), "cluster-swap-s")
+	peak := storetest.PeakHeap()
+	b.ReportMetric(exportRate(b, s, n), "clustered-export-rows/s")
+	b.ReportMetric(float64(peak())/(1<<20), "clustered-export-heap-MB")
+	start = time.Now()
+	if _, err := s.Logs(ctx, 1, usage.LogQuery{Limit: 100}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "clustered-first-page-ms")
 	s.Close()
 	var size int64
 	for _, f := range []string{path, path + "-wal"} {
@@ -64,6 +93,16 @@ func arrival(b *testing.B, n int, random bool, rollupBatch int) {
 		}
 	}
 	b.ReportMetric(float64(size)/float64(n), "bytes/event")
+}
+
+// exportRate exports every row of s and returns the rows a second.
+func exportRate(b *testing.B, s *sqlite.Store, n int) float64 {
+	start := time.Now()
+	rows, err := exportAPIUsage(s)(context.Background())
+	if err != nil || rows != n {
+		b.Fatalf("%d rows, %v; want %d", rows, err, n)
+	}
+	return float64(rows) / time.Since(start).Seconds()
 }
 
 // exportAPIUsage writes workspace 1's api-usage CSV export of s to nowhere.

@@ -60,7 +60,16 @@ func (s *Store) giveBackPages(ctx context.Context) error {
 		if err := s.write.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err != nil || free == 0 {
 			return err
 		}
-		if _, err := s.write.ExecContext(ctx, `PRAGMA incremental_vacuum(2000)`); err != nil {
+		// The pragma returns a row for each page it moves, and a statement
+		// stepped once (Exec) moved one page a commit.
+		rows, err := s.write.QueryContext(ctx, `PRAGMA incremental_vacuum(2000)`)
+		if err != nil {
+			return fmt.Errorf("vacuum: %w", err)
+		}
+		for rows.Next() {
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return fmt.Errorf("vacuum: %w", err)
 		}
 	}

@@ -96,6 +96,7 @@ type Store struct {
 
 	clusterAfter int64
 	clusterMu    sync.Mutex // one rewrite at a time
+	scanWorkers  int
 
 	closeOnce sync.Once
 	closeErr  error
@@ -138,7 +139,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 	read.SetMaxOpenConns(8)
-	s := &Store{write: write, read: read, observe: cfg.Observe, inserts: map[insertKey]*sql.Stmt{}, rollupBatch: int64(cfg.RollupBatch),
+	s := &Store{write: write, read: read, observe: cfg.Observe, scanWorkers: defaultScanWorkers(), inserts: map[insertKey]*sql.Stmt{}, rollupBatch: int64(cfg.RollupBatch),
 		combos: combos{ids: map[int64]map[combo]int64{}, pending: map[int64]map[combo]int64{}},
 		Store: sqlmeta.New(write, read, sqlmeta.Dialect{Name: "sqlite", IsUnique: func(err error) bool {
 			return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")

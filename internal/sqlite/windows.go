@@ -10,9 +10,9 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-// scanWorkers is how many goroutines decode a scan's rows at once: a
-// core each, up to half the read connections.
-func scanWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
+// defaultScanWorkers is how many goroutines decode a scan's rows at
+// once: a core each, up to half the read connections.
+func defaultScanWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
 
 // logWindows splits f into filters of consecutive time windows, newest
 // first, of about eventsql.OrderedRows matching calls each (as many calls
