@@ -69,7 +69,7 @@ func (s *Store) ClusterStatus(ctx context.Context) (ClusterStatus, error) {
 // table's pages one after the other: it copies the events in that order
 // to a new table in steps of clusterStep events, each a transaction of
 // its own, then swaps the tables in one transaction (which makes the new
-// table's indexes: writers wait for it, about a second a million events),
+// table's indexes: writers wait for it, 15 s for 10,000,000 events),
 // and deletes the old table in steps. An interrupted rewrite carries on
 // from its last step; events stored meanwhile join the copy at the swap.
 // progress, if not nil, is told the events copied and the events to
@@ -361,19 +361,24 @@ func dropCopy(ctx context.Context, tx *sql.Tx) error {
 // kind, in tx, before they are inserted) that are more than lateMS older
 // than the newest of their workspace and kind.
 func countDisordered(ctx context.Context, tx *sql.Tx, workspaceID int64, kind usage.Kind, events []*usage.Event) error {
-	var newest sql.NullInt64
-	if err := tx.QueryRowContext(ctx, `SELECT max(time_ms) FROM events WHERE workspace_id = ? AND kind = ?`, workspaceID, eventsql.KindCode(kind)).Scan(&newest); err != nil || !newest.Valid {
+	// One index seek; max(time_ms) read the workspace's whole range.
+	var newest int64
+	err := tx.QueryRowContext(ctx, `SELECT time_ms FROM events WHERE workspace_id = ? AND kind = ? ORDER BY time_ms DESC LIMIT 1`, workspaceID, eventsql.KindCode(kind)).Scan(&newest)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	var n int64
 	for _, e := range events {
-		if e.Time.UnixMilli() < newest.Int64-lateMS {
+		if e.Time.UnixMilli() < newest-lateMS {
 			n++
 		}
 	}
 	if n == 0 {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE cluster_state SET disordered = disordered + ? WHERE id = 1`, n)
+	_, err = tx.ExecContext(ctx, `UPDATE cluster_state SET disordered = disordered + ? WHERE id = 1`, n)
 	return err
 }

@@ -122,11 +122,19 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	// with the transaction's commit, before the next one reads it.
 	s.pending.mu.Lock()
 	defer s.pending.mu.Unlock()
-	for _, r := range runs {
-		k := sorted[r.from].Kind
-		if err := countDisordered(ctx, tx, workspaceID, k, sorted[r.from:r.to]); err != nil {
+	// Runs of one kind follow each other.
+	for i := 0; i < len(sorted); {
+		j := i + 1
+		for j < len(sorted) && sorted[j].Kind == sorted[i].Kind {
+			j++
+		}
+		if err := countDisordered(ctx, tx, workspaceID, sorted[i].Kind, sorted[i:j]); err != nil {
 			return res, fmt.Errorf("sqlite: append: %w", err)
 		}
+		i = j
+	}
+	for _, r := range runs {
+		k := sorted[r.from].Kind
 		cols := eventsql.KindColumns(k)
 		args = args[:0]
 		for n := r.from; n < r.to; n++ {
