@@ -103,31 +103,17 @@ func (p *orderedPart) fill(ctx context.Context, kind usage.Kind, cols []Column, 
 	if err != nil {
 		return err
 	}
-	var batch []usage.Event
-	slot := func() (*usage.Event, error) {
-		if len(batch) == cap(batch) && batch != nil {
-			p.full <- batch
-			batch = nil
-		}
-		if batch == nil {
-			select {
-			case batch = <-free:
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
-		batch = append(batch, usage.Event{Kind: kind})
-		return &batch[len(batch)-1], nil
-	}
-	err = readRows(rows, cols, dest, slot)
+	// p.full never blocks: this goroutine has no more batches than it holds.
+	b := batches{kind: kind, free: free, send: func(batch []usage.Event) error { p.full <- batch; return nil }}
+	err = readRows(rows, cols, dest, func() (*usage.Event, error) { return b.slot(ctx) })
 	if cerr := rows.Close(); err == nil {
 		err = cerr
 	}
-	switch {
-	case err == nil && len(batch) > 0:
-		p.full <- batch
-	case batch != nil:
-		free <- batch[:0]
+	if err == nil {
+		return b.flush()
+	}
+	if b.batch != nil {
+		free <- b.batch[:0]
 	}
 	return err
 }

@@ -325,6 +325,44 @@ func (d intPtr) Scan(src any) error {
 
 func (d intPtr) SetInt64(n int64) { *d.p = int(n) }
 
+// batches hands out events to fill (slot) in batches of scanBatch taken
+// from free, and sends each batch on when it is full.
+type batches struct {
+	kind  usage.Kind
+	free  chan []usage.Event
+	send  func([]usage.Event) error
+	batch []usage.Event
+}
+
+// slot returns the next event to fill, zeroed but for its kind.
+func (b *batches) slot(ctx context.Context) (*usage.Event, error) {
+	if len(b.batch) == cap(b.batch) && b.batch != nil {
+		if err := b.send(b.batch); err != nil {
+			return nil, err
+		}
+		b.batch = nil
+	}
+	if b.batch == nil {
+		select {
+		case b.batch = <-b.free:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	b.batch = append(b.batch, usage.Event{Kind: b.kind})
+	return &b.batch[len(b.batch)-1], nil
+}
+
+// flush sends the last batch, if it holds events.
+func (b *batches) flush() error {
+	if len(b.batch) == 0 {
+		return nil
+	}
+	err := b.send(b.batch)
+	b.batch = nil
+	return err
+}
+
 // pipe runs produce in a goroutine that decodes rows into batches of events
 // while the caller consumes the previous batch: on two cores an export runs
 // at the pace of the slower half instead of their sum. produce fills each
@@ -342,35 +380,17 @@ func pipe(ctx context.Context, kind usage.Kind, produce func(ctx context.Context
 		errc := make(chan error, 1)
 		go func() {
 			defer close(full)
-			var batch []usage.Event
-			send := func() error {
+			b := batches{kind: kind, free: free, send: func(batch []usage.Event) error {
 				select {
 				case full <- batch:
-					batch = nil
 					return nil
 				case <-ctx.Done():
 					return ctx.Err()
 				}
-			}
-			slot := func() (*usage.Event, error) {
-				if len(batch) == cap(batch) && batch != nil {
-					if err := send(); err != nil {
-						return nil, err
-					}
-				}
-				if batch == nil {
-					select {
-					case batch = <-free:
-					case <-ctx.Done():
-						return nil, ctx.Err()
-					}
-				}
-				batch = append(batch, usage.Event{Kind: kind})
-				return &batch[len(batch)-1], nil
-			}
-			err := produce(ctx, slot)
-			if err == nil && len(batch) > 0 {
-				err = send()
+			}}
+			err := produce(ctx, func() (*usage.Event, error) { return b.slot(ctx) })
+			if err == nil {
+				err = b.flush()
 			}
 			errc <- err
 		}()
