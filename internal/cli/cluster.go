@@ -103,7 +103,7 @@ func clusterLoop(ctx context.Context, c clusterer, every time.Duration, log *slo
 		}
 		settled := st.Disordered == last
 		last = st.Disordered
-		if !st.Copying && !(st.Due && settled) {
+		if !st.Copying && !st.Retiring && !(st.Due && settled) {
 			continue
 		}
 		log.Info("cluster: rewriting the events table in time order", "events", st.Events, "disordered", st.Disordered, "resumed", st.Copying)

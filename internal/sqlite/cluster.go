@@ -30,9 +30,10 @@ const (
 	lateMS = int64(time.Hour / time.Millisecond)
 )
 
-// errClusterAborted says that a rewrite's copy was dropped while it ran:
-// a purge deleted events it may have copied.
-var errClusterAborted = errors.New("the copy was dropped by a purge of events; run it again")
+// errClusterAborted says that a rewrite's copy went while it ran: a purge
+// dropped it (it may have held events the purge deleted), or another
+// process finished the rewrite.
+var errClusterAborted = errors.New("the copy was dropped by a purge of events or finished by another process; run it again if it is still due")
 
 // ClusterStatus is how far the events table is from time order.
 type ClusterStatus struct {
@@ -45,6 +46,9 @@ type ClusterStatus struct {
 	// Copying says a rewrite was started and not finished: Cluster
 	// carries on from where it stopped.
 	Copying bool
+	// Retiring says a rewrite stopped before it deleted the old table:
+	// Cluster deletes it.
+	Retiring bool
 	// Due says Cluster would rewrite the table.
 	Due bool
 }
@@ -55,12 +59,13 @@ func (s *Store) ClusterStatus(ctx context.Context) (ClusterStatus, error) {
 	var upto int64
 	// The largest rowid counts the events without reading them all (more,
 	// after a purge, until the next rewrite numbers them again).
-	err := s.read.QueryRowContext(ctx, `SELECT disordered, copy_upto, (SELECT coalesce(max(rowid), 0) FROM events) FROM cluster_state WHERE id = 1`).Scan(&st.Disordered, &upto, &st.Events)
+	err := s.read.QueryRowContext(ctx, `SELECT disordered, copy_upto, (SELECT coalesce(max(rowid), 0) FROM events),
+		EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events_retired') FROM cluster_state WHERE id = 1`).Scan(&st.Disordered, &upto, &st.Events, &st.Retiring)
 	if err != nil {
 		return st, fmt.Errorf("sqlite: cluster status: %w", err)
 	}
 	st.Copying = upto > 0
-	st.Due = st.Copying || (st.Disordered >= s.clusterAfter && st.Disordered*10 >= st.Events)
+	st.Due = st.Copying || st.Retiring || (st.Disordered >= s.clusterAfter && st.Disordered*10 >= st.Events)
 	return st, nil
 }
 
@@ -143,7 +148,12 @@ func (s *Store) clusterBegin(ctx context.Context) (upto, copied int64, err error
 		return 0, 0, err
 	}
 	if upto > 0 {
-		return upto, copied, nil
+		same, err := sameColumns(ctx, tx, "events", "events_sorted")
+		if err != nil || same {
+			return upto, copied, err
+		}
+		// A migration changed the events table since the copy began.
+		copied = 0
 	}
 	var ddl string
 	if err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'`).Scan(&ddl); err != nil {
@@ -169,6 +179,15 @@ func (s *Store) clusterBegin(ctx context.Context) (upto, copied int64, err error
 		return 0, 0, err
 	}
 	return upto, 0, tx.Commit()
+}
+
+// sameColumns reports whether tables a and b have the same columns, in
+// the same order, of the same types and defaults.
+func sameColumns(ctx context.Context, tx *sql.Tx, a, b string) (bool, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) x FULL JOIN pragma_table_info(?) y ON x.cid = y.cid
+		WHERE x.name IS NOT y.name OR x.type IS NOT y.type OR x.dflt_value IS NOT y.dflt_value OR x."notnull" IS NOT y."notnull"`, a, b).Scan(&n)
+	return n == 0, err
 }
 
 // eventsTable is the start of the events table's definition, as SQLite
@@ -233,14 +252,15 @@ func checkCopy(ctx context.Context, tx *sql.Tx, upto int64) error {
 // the copy holds every event, and puts events_sorted, with events'
 // indexes, in events' place; the old table stays as events_retired.
 func (s *Store) clusterSwap(ctx context.Context, upto int64) (late int64, err error) {
-	// Appends read the pending tail; it goes with the rowids.
-	s.pending.mu.Lock()
-	defer s.pending.mu.Unlock()
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
+	// Appends read the pending tail; it goes with the rowids. Taken after
+	// the write connection, as Append takes them.
+	s.pending.mu.Lock()
+	defer s.pending.mu.Unlock()
 	if err := checkCopy(ctx, tx, upto); err != nil {
 		return 0, err
 	}

@@ -238,6 +238,93 @@ func TestClusterResumes(t *testing.T) {
 	}
 }
 
+// A copy stopped before a migration changed the events table starts over
+// with the table as it is.
+func TestClusterAcrossAMigration(t *testing.T) {
+	ctx := context.Background()
+	s := sqlitetest.OpenConfig(t, sqlite.Config{ClusterAfter: 1000})
+	appendAll(t, s, shuffledEvents(120_000), 10_000)
+	stop, cancel := context.WithCancel(ctx)
+	steps := 0
+	if _, err := s.Cluster(stop, false, func(int64, int64) {
+		if steps++; steps == 2 {
+			cancel()
+		}
+	}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cluster stopped after a step: %v", err)
+	}
+	if err := sqlite.Exec(ctx, s, `ALTER TABLE events ADD COLUMN region TEXT NOT NULL DEFAULT ''`); err != nil {
+		t.Fatal(err)
+	}
+	want := readContents(t, s)
+	if res, err := s.Cluster(ctx, false, nil); err != nil || !res.Done {
+		t.Fatalf("cluster after the migration: %+v, %v", res, err)
+	}
+	compareContents(t, readContents(t, s), want)
+	if n, err := sqlite.Descents(ctx, s); err != nil || n != 0 {
+		t.Errorf("%d descents after the rewrite (%v)", n, err)
+	}
+}
+
+// Ingest goes on while a rewrite runs, from another goroutine: nothing
+// waits on anything for good, and every event stored is there after.
+func TestClusterWhileIngesting(t *testing.T) {
+	ctx := context.Background()
+	s := sqlitetest.OpenConfig(t, sqlite.Config{ClusterAfter: 1000, RollupBatch: 5000})
+	ev := shuffledEvents(150_000)
+	appendAll(t, s, ev[:100_000], 10_000)
+	stop, done := make(chan struct{}), make(chan int)
+	go func() {
+		n := 100_000
+		for ; n < len(ev); n += 500 {
+			select {
+			case <-stop:
+				done <- n
+				return
+			default:
+			}
+			if _, err := s.Append(ctx, 1, ev[n:min(n+500, len(ev))]); err != nil {
+				t.Error(err)
+				break
+			}
+		}
+		done <- min(n, len(ev))
+	}()
+	res, err := s.Cluster(ctx, false, nil)
+	close(stop)
+	stored := <-done
+	if err != nil || !res.Done {
+		t.Fatalf("cluster: %+v, %v", res, err)
+	}
+	var n int
+	for _, err := range s.ScanLogs(ctx, 1, usage.LogFilter{}, "id") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	want := 0
+	for _, e := range ev[:stored] {
+		if e.Kind == usage.KindAPIRequest {
+			want++
+		}
+	}
+	if n != want {
+		t.Errorf("%d calls after the rewrite, %d stored (%d during it, %d of them late)", n, want, stored-100_000, res.Late)
+	}
+	storetest.CompareSummaries(t, s, 1, callsOf(ev[:stored]), []string{"period=90d", "from=2026-01-01"}, "UTC")
+}
+
+func callsOf(ev []usage.Event) []usage.Event {
+	var out []usage.Event
+	for _, e := range ev {
+		if e.Kind == usage.KindAPIRequest {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // A store made by usagelog before rewrites (commit 46dc1ae: 4,900
 // events of every kind ingested in random order) is found out of order
 // when migration 015 runs, and the rewrite keeps what it answers.

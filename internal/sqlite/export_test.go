@@ -91,3 +91,9 @@ func AddDisordered(ctx context.Context, s *Store, n int64) error {
 // SetScanWorkers sets how many goroutines decode a scan (1: one query
 // on one goroutine, as scans were read before windows).
 func SetScanWorkers(s *Store, n int) { s.scanWorkers = n }
+
+// Exec runs a statement on the write connection.
+func Exec(ctx context.Context, s *Store, query string) error {
+	_, err := s.write.ExecContext(ctx, query)
+	return err
+}
