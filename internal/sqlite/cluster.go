@@ -261,6 +261,9 @@ func (s *Store) clusterSwap(ctx context.Context, upto int64) (late int64, err er
 	// the write connection, as Append takes them.
 	s.pending.mu.Lock()
 	defer s.pending.mu.Unlock()
+	// The fold may number new combos: they hold if the swap commits.
+	committed := false
+	defer func() { s.settleCombos(committed) }()
 	if err := checkCopy(ctx, tx, upto); err != nil {
 		return 0, err
 	}
@@ -326,6 +329,7 @@ func (s *Store) clusterSwap(ctx context.Context, upto int64) (late int64, err er
 	if err := tx.Commit(); err != nil {
 		return 0, err
 	}
+	committed = true
 	s.pending.tailSpan = tailSpan{}
 	return late, nil
 }
