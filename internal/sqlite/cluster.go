@@ -385,7 +385,8 @@ func dropCopy(ctx context.Context, tx *sql.Tx) error {
 // kind, in tx, before they are inserted) that are more than lateMS older
 // than the newest of their workspace and kind.
 func countDisordered(ctx context.Context, tx *sql.Tx, workspaceID int64, kind usage.Kind, events []*usage.Event) error {
-	// One index seek; max(time_ms) read the workspace's whole range.
+	// One index seek, once a kind a batch: once a statement of 50 rows it
+	// cost ingest in time order about a quarter of its speed.
 	var newest int64
 	err := tx.QueryRowContext(ctx, `SELECT time_ms FROM events WHERE workspace_id = ? AND kind = ? ORDER BY time_ms DESC LIMIT 1`, workspaceID, eventsql.KindCode(kind)).Scan(&newest)
 	if errors.Is(err, sql.ErrNoRows) {
