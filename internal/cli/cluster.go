@@ -19,7 +19,7 @@ several times faster. serve rewrites by itself once a tenth of the events
 (and at least 100,000) arrived out of order and a minute passes without
 more; this command does it now, with progress. It can run beside a
 server: ingest waits for one step of 50,000 events at a time, and for
-the final swap (about 1.5 s a million events). An interrupted run
+the final swap (1.5-1.8 s a million events). An interrupted run
 carries on where it stopped. ClickHouse orders events by itself.
 
 `
