@@ -67,10 +67,7 @@ func clusterCmd(ctx context.Context, args []string, env Env) error {
 		return nil
 	}
 	bar := newProgressBar(env, "cluster", before.Events, "events")
-	res, err := c.Cluster(ctx, *force, func(copied, total int64) {
-		bar.ChangeMax64(total)
-		bar.Set64(copied)
-	})
+	res, err := c.Cluster(ctx, *force, rowProgress(bar))
 	if err != nil {
 		return err
 	}

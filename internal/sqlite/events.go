@@ -80,25 +80,32 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	// Runs of one kind go out in statements of up to rowsPerInsert rows.
-	// The statements are prepared before the transaction takes the single
-	// write connection.
+	// The events of one kind (kinds, spans of sorted) go out in runs,
+	// statements of up to rowsPerInsert rows. The statements are prepared
+	// before the transaction takes the single write connection.
 	type run struct {
 		from, to int
 		stmt     *sql.Stmt
 	}
-	var runs []run
+	var (
+		kinds [][2]int
+		runs  []run
+	)
 	for i := 0; i < len(sorted); {
 		k := sorted[i].Kind
 		j := i + 1
-		for j < len(sorted) && j-i < rowsPerInsert && sorted[j].Kind == k {
+		for j < len(sorted) && sorted[j].Kind == k {
 			j++
 		}
-		st, err := s.insertStmt(ctx, k, j-i)
-		if err != nil {
-			return res, fmt.Errorf("sqlite: append: %w", err)
+		kinds = append(kinds, [2]int{i, j})
+		for from := i; from < j; from += rowsPerInsert {
+			to := min(from+rowsPerInsert, j)
+			st, err := s.insertStmt(ctx, k, to-from)
+			if err != nil {
+				return res, fmt.Errorf("sqlite: append: %w", err)
+			}
+			runs = append(runs, run{from, to, st})
 		}
-		runs = append(runs, run{i, j, st})
 		i = j
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
@@ -122,16 +129,10 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	// with the transaction's commit, before the next one reads it.
 	s.pending.mu.Lock()
 	defer s.pending.mu.Unlock()
-	// Runs of one kind follow each other.
-	for i := 0; i < len(sorted); {
-		j := i + 1
-		for j < len(sorted) && sorted[j].Kind == sorted[i].Kind {
-			j++
-		}
-		if err := countDisordered(ctx, tx, workspaceID, sorted[i].Kind, sorted[i:j]); err != nil {
+	for _, k := range kinds {
+		if err := countDisordered(ctx, tx, workspaceID, sorted[k[0]].Kind, sorted[k[0]:k[1]]); err != nil {
 			return res, fmt.Errorf("sqlite: append: %w", err)
 		}
-		i = j
 	}
 	for _, r := range runs {
 		k := sorted[r.from].Kind
