@@ -10,6 +10,7 @@ import (
 // the events and every rollup of them.
 var purged = []struct{ table, column string }{
 	{"events", "time_ms"}, {"rollup_series", "bucket_ms"}, {"rollup_hours", "bucket_ms"}, {"rollup_calls", "bucket_ms"},
+	{"rollup_syncs", "day_ms"},
 }
 
 // PurgeEvents removes the workspace's events from before `before` (a UTC

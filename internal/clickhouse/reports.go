@@ -1,58 +1,122 @@
 package clickhouse
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
+	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
 // SyncGroups sums sync events by integration, projects, end system and
-// entity type in ClickHouse, the events at or after split and those before
-// it apart by conditional aggregates, in one pass.
+// entity type: the events before split and those at or after it apart,
+// whole UTC days from rollup_syncs (migration 035) and the hours at the
+// ends from the events, as the SQLite store does.
 func (s *Store) SyncGroups(ctx context.Context, workspaceID int64, from, split, to time.Time) ([]usage.SyncGroup, error) {
-	sp := split.UnixMilli()
-	rows, err := s.db.QueryContext(ctx, `
-		SELECT integration, system1, system2, project1, project2, end_system, entity_type,
-		       countIf(time_ms >= ?), countIf(time_ms < ?),
-		       countIf(outcome = 'synced' AND time_ms >= ?), countIf(outcome = 'synced' AND time_ms < ?),
-		       maxIf(time_ms, outcome = 'synced' AND time_ms >= ?), maxIf(time_ms, outcome = 'synced' AND time_ms < ?),
-		       maxIf(integration_updated_ms, time_ms >= ?), maxIf(integration_updated_ms, time_ms < ?)
-		FROM `+table+`
-		WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms < ?
-		GROUP BY integration, system1, system2, project1, project2, end_system, entity_type
-		ORDER BY integration, system1, system2, project1, project2, end_system, entity_type`,
-		sp, sp, sp, sp, sp, sp, sp, sp, workspaceID, eventsql.KindCode(usage.KindSync), from.UnixMilli(), to.UnixMilli())
-	if err != nil {
-		return nil, fmt.Errorf("clickhouse: sync groups: %w", err)
-	}
-	defer rows.Close()
-	var out []usage.SyncGroup
-	for rows.Next() {
-		var g usage.SyncGroup
-		var nRecent, nOld, syncedRecent, syncedOld uint64
-		var lastRecent, lastOld, updRecent, updOld int64
-		if err := rows.Scan(&g.Integration, &g.System1, &g.System2, &g.Project1, &g.Project2, &g.EndSystem, &g.EntityType,
-			&nRecent, &nOld, &syncedRecent, &syncedOld, &lastRecent, &lastOld, &updRecent, &updOld); err != nil {
-			return nil, fmt.Errorf("clickhouse: sync groups: %w", err)
+	groups := map[usage.SyncGroup]*usage.SyncGroup{} // by the group's key and Recent
+	var order []*usage.SyncGroup
+	add := func(g usage.SyncGroup) {
+		k := g
+		k.Synced, k.LastSynced, k.LastUpdated = 0, time.Time{}, time.Time{}
+		have := groups[k]
+		if have == nil {
+			have = &k
+			groups[k] = have
+			order = append(order, have)
 		}
-		if nRecent > 0 {
-			r := g
-			r.Recent, r.Synced, r.LastSynced, r.LastUpdated = true, int64(syncedRecent), msTime(lastRecent), msTime(updRecent)
-			out = append(out, r)
+		have.Synced += g.Synced
+		if g.LastSynced.After(have.LastSynced) {
+			have.LastSynced = g.LastSynced
 		}
-		if nOld > 0 {
-			g.Synced, g.LastSynced, g.LastUpdated = int64(syncedOld), msTime(lastOld), msTime(updOld)
-			out = append(out, g)
+		if g.LastUpdated.After(have.LastUpdated) {
+			have.LastUpdated = g.LastUpdated
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("clickhouse: sync groups: %w", err)
+	for _, part := range []struct {
+		from, to time.Time
+		recent   bool
+	}{{from, split, false}, {split, to, true}} {
+		lo, hi := part.from.UnixMilli(), part.to.UnixMilli()
+		if lo >= hi {
+			continue
+		}
+		d0, d1 := summary.Ceil(lo, summary.DayMS), summary.Floor(hi, summary.DayMS)
+		spans := [][2]int64{{lo, hi}}
+		if d0 < d1 {
+			spans = [][2]int64{{lo, d0}, {d1, hi}}
+			if err := s.syncGroups(ctx, syncRollupQuery, workspaceID, d0, d1, part.recent, add); err != nil {
+				return nil, err
+			}
+		}
+		for _, sp := range spans {
+			if sp[0] < sp[1] {
+				if err := s.syncGroups(ctx, syncEventsQuery, workspaceID, sp[0], sp[1], part.recent, add); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
+	out := make([]usage.SyncGroup, 0, len(order))
+	for _, g := range order {
+		out = append(out, *g)
+	}
+	slices.SortFunc(out, func(a, b usage.SyncGroup) int {
+		return cmp.Or(cmp.Compare(a.Integration, b.Integration), cmp.Compare(a.System1, b.System1), cmp.Compare(a.System2, b.System2),
+			cmp.Compare(a.Project1, b.Project1), cmp.Compare(a.Project2, b.Project2), cmp.Compare(a.EndSystem, b.EndSystem),
+			cmp.Compare(a.EntityType, b.EntityType), compareBool(b.Recent, a.Recent))
+	})
 	return out, nil
+}
+
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// The two sources of sync groups: whole days of rollup_syncs, and the
+// events (with FINAL) of the hours at a span's ends. Each takes the
+// workspace and the span's first and last millisecond (exclusive).
+var (
+	syncRollupQuery = `SELECT integration, system1, system2, project1, project2, end_system, entity_type,
+		       toUInt64(countMerge(events)), toUInt64(countIfMerge(synced)), maxIfMerge(last_synced_ms), maxMerge(last_updated_ms)
+		FROM rollup_syncs WHERE workspace_id = ? AND day_ms >= ? AND day_ms < ?
+		GROUP BY integration, system1, system2, project1, project2, end_system, entity_type`
+	syncEventsQuery = `SELECT integration, system1, system2, project1, project2, end_system, entity_type,
+		       toUInt64(count()), toUInt64(countIf(outcome = 'synced')), maxIf(time_ms, outcome = 'synced'), max(integration_updated_ms)
+		FROM ` + table + ` WHERE workspace_id = ? AND kind = ` + strconv.FormatInt(eventsql.KindCode(usage.KindSync), 10) + ` AND time_ms >= ? AND time_ms < ?
+		GROUP BY integration, system1, system2, project1, project2, end_system, entity_type`
+)
+
+// syncGroups adds the groups query finds between lo and hi.
+func (s *Store) syncGroups(ctx context.Context, query string, workspaceID, lo, hi int64, recent bool, add func(usage.SyncGroup)) error {
+	err := s.rows(ctx, query, []any{workspaceID, lo, hi}, func(scan func(...any) error) error {
+		var g usage.SyncGroup
+		var n, synced uint64
+		var last, upd int64
+		if err := scan(&g.Integration, &g.System1, &g.System2, &g.Project1, &g.Project2, &g.EndSystem, &g.EntityType, &n, &synced, &last, &upd); err != nil {
+			return err
+		}
+		if n > 0 {
+			g.Recent, g.Synced, g.LastSynced, g.LastUpdated = recent, int64(synced), msTime(last), msTime(upd)
+			add(g)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("clickhouse: sync groups: %w", err)
+	}
+	return nil
 }
 
 func msTime(ms int64) time.Time {
@@ -111,21 +175,20 @@ func (s *Store) SeenGroups(ctx context.Context, workspaceID int64, from, to time
 }
 
 // IntegrationStatus returns each integration's status as of its latest
-// sync event.
+// sync event, from rollup_syncs: every event is in it, whatever its day.
 func (s *Store) IntegrationStatus(ctx context.Context, workspaceID int64) (map[string]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT integration, argMax(integration_status, time_ms) FROM `+table+`
-		WHERE workspace_id = ? AND kind = ? GROUP BY integration`, workspaceID, eventsql.KindCode(usage.KindSync))
+	out := map[string]string{}
+	err := s.rows(ctx, `SELECT integration, argMaxMerge(status) FROM rollup_syncs WHERE workspace_id = ? GROUP BY integration`,
+		[]any{workspaceID}, func(scan func(...any) error) error {
+			var name, status string
+			if err := scan(&name, &status); err != nil {
+				return err
+			}
+			out[name] = status
+			return nil
+		})
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: integration status: %w", err)
 	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var name, status string
-		if err := rows.Scan(&name, &status); err != nil {
-			return nil, fmt.Errorf("clickhouse: integration status: %w", err)
-		}
-		out[name] = status
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -323,9 +323,7 @@ func (s *Store) Logs(ctx context.Context, workspaceID int64, q usage.LogQuery) (
 	if limit <= 0 {
 		limit = 100
 	}
-	keyCols, _ := eventsql.Projection(eventsql.APIColumns, []string{"id", "time"})
-	query, args := eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: q.LogFilter, After: q.After, Limit: limit, Cols: keyCols, Table: table}.SQL()
-	keys, err := eventsql.Query(ctx, s.db, usage.KindAPIRequest, keyCols, query, args)
+	keys, err := s.pageKeys(ctx, workspaceID, q, limit, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: logs: %w", err)
 	}
@@ -347,6 +345,45 @@ func (s *Store) Logs(ctx context.Context, workspaceID int64, q usage.LogQuery) (
 		return nil, fmt.Errorf("clickhouse: logs: %w", err)
 	}
 	return out, nil
+}
+
+// pageWindows are how far back from the page's end pageKeys looks, one
+// window after another, before it reads the whole period: ClickHouse 18.16
+// cannot read a table in its key order, so ORDER BY … LIMIT over 90 days
+// merges (FINAL) and sorts every call of them for one page. The newest
+// hour holds a page of any busy workspace; each window is eight times the
+// last, so a filter that matches little costs about 1.14 reads of the
+// period in all.
+var pageWindows = []time.Duration{time.Hour, 8 * time.Hour, 64 * time.Hour, 512 * time.Hour, 4096 * time.Hour}
+
+// pageKeys returns the ids and times of q's page, newest first: from the
+// newest window (pageWindows) that holds a whole page, else from the whole
+// period. A window is bounded below only, so events dated after now are
+// in every window, as they are on the page.
+func (s *Store) pageKeys(ctx context.Context, workspaceID int64, q usage.LogQuery, limit int, now time.Time) ([]usage.Event, error) {
+	keyCols, _ := eventsql.Projection(eventsql.APIColumns, []string{"id", "time"})
+	end := now
+	if !q.To.IsZero() && q.To.Before(end) {
+		end = q.To
+	}
+	if q.After != nil && time.UnixMilli(q.After.TimeMS+1).Before(end) {
+		end = time.UnixMilli(q.After.TimeMS + 1)
+	}
+	for _, w := range pageWindows {
+		from := end.Add(-w)
+		if !q.From.IsZero() && !from.After(q.From) {
+			break
+		}
+		f := q.LogFilter
+		f.From = from
+		query, args := eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: f, After: q.After, Limit: limit, Cols: keyCols, Table: table}.SQL()
+		keys, err := eventsql.Query(ctx, s.db, usage.KindAPIRequest, keyCols, query, args)
+		if err != nil || len(keys) == limit {
+			return keys, err
+		}
+	}
+	query, args := eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: q.LogFilter, After: q.After, Limit: limit, Cols: keyCols, Table: table}.SQL()
+	return eventsql.Query(ctx, s.db, usage.KindAPIRequest, keyCols, query, args)
 }
 
 func failed(err error) iter.Seq2[*usage.Event, error] {
