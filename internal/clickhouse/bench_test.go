@@ -94,14 +94,13 @@ func BenchmarkPurgeClickHouse(b *testing.B) {
 	}
 }
 
-// BenchmarkLogsFirstPageClickHouse reads the first page (100 rows) of one
-// day's logs from a store of USAGELOG_BENCH_CH_EVENTS events over a year
-// (default 1,000,000; the scale-out issue's figure is for 50,000,000).
+// BenchmarkLogsFirstPageClickHouse reads the first logs page of every
+// period, filtered and not (storetest.LogsPeriodsBench), from the
+// demo-shaped store of USAGELOG_BENCH_CH_EVENTS events (default 1,000,000;
+// the bench script uses 50,000,000).
 func BenchmarkLogsFirstPageClickHouse(b *testing.B) {
-	n := benchEvents(b)
-	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	s := benchStore(b, n, end)
-	storetest.LogsFirstPage(b, s, end.AddDate(0, 0, -3), "Claude MCP")
+	s := demoStore(b, benchEvents(b))
+	storetest.LogsPeriodsBench(b, s, demoEnd, "Data Team")
 }
 
 // BenchmarkExportClickHouse streams every api_request of the 1,000,000-event
@@ -126,14 +125,38 @@ type byteCounter int64
 func (c *byteCounter) Write(p []byte) (int, error) { *c += byteCounter(len(p)); return len(p), nil }
 
 // BenchmarkSummaryClickHouse reads summaries and facets
-// (storetest.SummariesBench) from the store of USAGELOG_BENCH_CH_EVENTS
-// events over a year (default 1,000,000; the bench script uses 50,000,000),
-// whose rollups the views filled as ClickHouse inserted the events.
+// (storetest.SummariesBench) from the demo-shaped store of
+// USAGELOG_BENCH_CH_EVENTS events (default 1,000,000; the bench script uses
+// 50,000,000), whose rollups the views filled as the events were appended.
 func BenchmarkSummaryClickHouse(b *testing.B) {
-	n := benchEvents(b)
-	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	s := benchStore(b, n, end)
-	storetest.SummariesBench(b, s, end.Add(-time.Minute), "Data Team")
+	s := demoStore(b, benchEvents(b))
+	storetest.SummariesBench(b, s, demoEnd, "Data Team")
+}
+
+// BenchmarkLicensesClickHouse loads what the Licenses page shows (the
+// usage reports' summaries: sync groups of a year, integration statuses,
+// users seen) from the demo-shaped store.
+func BenchmarkLicensesClickHouse(b *testing.B) {
+	s := demoStore(b, benchEvents(b))
+	ctx := context.Background()
+	call := func() {
+		r, err := export.LoadUsageReports(ctx, s, 1, demoEnd)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.Summaries(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	start := time.Now()
+	call()
+	first := time.Since(start)
+	b.ResetTimer()
+	for b.Loop() {
+		call()
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+	b.ReportMetric(float64(first.Microseconds())/1000, "first-ms")
 }
 
 // benchEvents is USAGELOG_BENCH_CH_EVENTS, the size of the bench store

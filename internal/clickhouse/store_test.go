@@ -166,13 +166,30 @@ func TestRollupSQLMatchesGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	quarter := "(intDiv(time_ms, 900000) * 900000 - if(time_ms % 900000 < 0, 900000, 0))"
+	grain := func(ms string) string {
+		return "(intDiv(time_ms, " + ms + ") * " + ms + " - if(time_ms % " + ms + " < 0, " + ms + ", 0))"
+	}
+	quarter, hour, day := grain("900000"), grain("3600000"), grain("86400000")
+	// Each rollup's grain, and whether it keeps timing buckets.
+	rollups := []struct {
+		name, grain string
+		timing      bool
+	}{
+		{"rollup_series", quarter, true}, {"rollup_hours", hour, false}, {"rollup_calls", quarter, true},
+		{"rollup_totals", quarter, false}, {"rollup_timing_days", day, true}, {"rollup_days", day, false},
+		{"rollup_values", hour, true}, {"rollup_syncs", day, false},
+	}
 	for _, f := range files {
-		if !strings.Contains(f.Name, "rollup_series") && !strings.Contains(f.Name, "rollup_calls") || !strings.Contains(f.SQL, "SELECT") {
+		if !strings.Contains(f.SQL, "FROM events") {
 			continue
 		}
-		if !strings.Contains(f.SQL, summary.TimingBucketSQL("timing_ms")) || !strings.Contains(f.SQL, quarter) {
-			t.Errorf("%s does not compute timing buckets as summary.TimingBucketSQL and quarter hours as summary.Floor", f.Name)
+		for _, r := range rollups {
+			if !strings.Contains(f.Name, r.name+"_") && !strings.HasSuffix(f.Name, r.name) {
+				continue
+			}
+			if r.timing && !strings.Contains(f.SQL, summary.TimingBucketSQL("timing_ms")) || !strings.Contains(f.SQL, r.grain) {
+				t.Errorf("%s does not compute timing buckets as summary.TimingBucketSQL and its grain as summary.Floor", f.Name)
+			}
 		}
 	}
 	// And ClickHouse's buckets are Go's, on the values where they change.

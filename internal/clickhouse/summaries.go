@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
@@ -10,11 +11,21 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-// Rollup sums the workspace's rollups over q's buckets: an unfiltered
-// query from rollup_series and rollup_hours (whole hours, and quarter hours
-// from rollup_calls at the ends), a filtered one from rollup_calls, each
-// read through its buffer (which reads the table too). The materialized
-// views fill them as events are inserted.
+// Rollup sums the workspace's rollups over q's buckets, each read through
+// its buffer (which reads the table too), from the narrowest rollup that
+// answers each part (migrations 038-053):
+//
+//   - the series of an unfiltered query from rollup_totals (a row a
+//     quarter hour), of a query filtered on one field from rollup_values (a
+//     row a value, hour and timing bucket, ordered by field and value so
+//     that only the filter's values are read), else from rollup_calls;
+//   - the timing histogram the same way, whole UTC days of an unfiltered
+//     query from rollup_timing_days;
+//   - the dimensions from rollup_days over whole UTC days, rollup_hours
+//     over whole hours and rollup_calls over the quarter hours at the ends
+//     (summary.Cover), with the filter's terms.
+//
+// The materialized views fill them as events are inserted.
 //
 // A read of a buffer picks the table's parts first and takes the buffer's
 // rows after: rows the buffer flushes in between are in neither, and that
@@ -71,22 +82,70 @@ func (c counts) agree() bool {
 func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Query, r *summary.Rollup, c *counts) error {
 	lo, hi := q.Bounds[0], q.Bounds[len(q.Bounds)-1]
 	span := []any{workspaceID, lo, hi}
-	if q.DimsOnly {
-		// The series' count alone, to check the dimensions' against.
-		calls := c.add()
-		err := s.db.QueryRowContext(ctx, `SELECT toInt64(sum(calls)) FROM rollup_series_buffer
-			WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?`, span...).Scan(calls)
-		if err != nil {
-			return err
-		}
-		return s.dimsAll(ctx, workspaceID, lo, hi, r, c)
+	series := `SELECT bucket_ms, toInt64(sum(calls)), toInt64(sum(errors)), toInt64(sum(mcp)) FROM rollup_totals_buffer
+		WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ? GROUP BY bucket_ms`
+	if err := s.series(ctx, series, span, q, r, true, c.add()); err != nil {
+		return err
 	}
-	calls := c.add()
-	err := s.rows(ctx, `SELECT bucket_ms, toInt64(sum(calls)), toInt64(sum(errors)), toInt64(sum(mcp)) FROM rollup_series_buffer
-		WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ? GROUP BY bucket_ms`, span, func(scan func(...any) error) error {
+	if !q.DimsOnly {
+		// Whole days from rollup_timing_days, the rest from rollup_series.
+		days, rest := pieces(workspaceID, lo, hi, summary.DayMS)
+		calls := c.add()
+		for _, p := range []struct {
+			table string
+			where pieceWhere
+		}{{"rollup_timing_days_buffer", days}, {"rollup_series_buffer", rest}} {
+			if p.where.sql == "" {
+				continue
+			}
+			if err := s.timing(ctx, p.table, p.where.sql, p.where.args, r, calls); err != nil {
+				return err
+			}
+		}
+	}
+	return s.dims(ctx, workspaceID, lo, hi, nil, r, c.add())
+}
+
+// pieceWhere is a WHERE clause and its arguments.
+type pieceWhere struct {
+	sql  string
+	args []any
+}
+
+// pieces splits lo..hi (summary.Cover) into the buckets of grain and the
+// rest, each as a WHERE clause on bucket_ms ("" when it has none).
+func pieces(workspaceID, lo, hi, grain int64) (whole, rest pieceWhere) {
+	var w, r []string
+	whole.args, rest.args = []any{workspaceID}, []any{workspaceID}
+	for _, p := range summary.Cover(lo, hi) {
+		if p.Grain == grain {
+			w = append(w, "(bucket_ms >= ? AND bucket_ms < ?)")
+			whole.args = append(whole.args, p.From, p.To)
+		} else {
+			r = append(r, "(bucket_ms >= ? AND bucket_ms < ?)")
+			rest.args = append(rest.args, p.From, p.To)
+		}
+	}
+	if len(w) > 0 {
+		whole.sql = "WHERE workspace_id = ? AND (" + strings.Join(w, " OR ") + ")"
+	}
+	if len(r) > 0 {
+		rest.sql = "WHERE workspace_id = ? AND (" + strings.Join(r, " OR ") + ")"
+	}
+	return whole, rest
+}
+
+// series adds the calls and errors per bucket of query's rows (bucket,
+// calls, errors and, if withMCP, MCP calls), counting them in calls.
+func (s *Store) series(ctx context.Context, query string, args []any, q summary.Query, r *summary.Rollup, withMCP bool, calls *int64) error {
+	return s.rows(ctx, query, args, func(scan func(...any) error) error {
 		var bucket, mcp int64
 		var t summary.Tally
-		if err := scan(&bucket, &t.Calls, &t.Errors, &mcp); err != nil {
+		dest := []any{&bucket, &t.Calls, &t.Errors}
+		if withMCP {
+			dest = append(dest, &mcp)
+		}
+		if err := scan(dest...); err != nil {
 			return err
 		}
 		if i := q.Bucket(bucket); i >= 0 {
@@ -97,70 +156,110 @@ func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Quer
 		*calls += t.Calls
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	if err := s.timing(ctx, "rollup_series_buffer", "", span, r, c.add()); err != nil {
-		return err
-	}
-	return s.dimsAll(ctx, workspaceID, lo, hi, r, c)
 }
 
-// dimsAll adds the dimensions of every call between lo and hi.
-func (s *Store) dimsAll(ctx context.Context, workspaceID, lo, hi int64, r *summary.Rollup, c *counts) error {
-	// The dimensions: whole hours from rollup_hours, the quarter hours
-	// at the ends from rollup_calls, each in one query.
-	var hours, quarters []string
-	hourArgs, quarterArgs := []any{workspaceID}, []any{workspaceID}
-	for _, p := range summary.Cover(lo, hi) {
-		if p.Grain == summary.QuarterMS {
-			quarters = append(quarters, "(bucket_ms >= ? AND bucket_ms < ?)")
-			quarterArgs = append(quarterArgs, p.From, p.To)
-		} else {
-			hours = append(hours, "(bucket_ms >= ? AND bucket_ms < ?)")
-			hourArgs = append(hourArgs, p.From, p.To)
+// dims adds the dimensions of the calls between lo and hi that match f
+// (nil: every call): whole days from rollup_days, whole hours from
+// rollup_hours, the quarter hours at the ends from rollup_calls. With a
+// filter, usage types count too (a filtered summary's MCP calls).
+func (s *Store) dims(ctx context.Context, workspaceID, lo, hi int64, f *usage.LogFilter, r *summary.Rollup, calls *int64) error {
+	tables := map[int64]string{summary.DayMS: "rollup_days_buffer", summary.HourMS: "rollup_hours_buffer", summary.QuarterMS: "rollup_calls_buffer"}
+	for _, grain := range []int64{summary.DayMS, summary.HourMS, summary.QuarterMS} {
+		var ors []string
+		args := []any{workspaceID}
+		for _, p := range summary.Cover(lo, hi) {
+			if p.Grain == grain {
+				ors = append(ors, "(bucket_ms >= ? AND bucket_ms < ?)")
+				args = append(args, p.From, p.To)
+			}
 		}
-	}
-	// Both queries count toward one total.
-	calls := c.add()
-	if len(hours) > 0 {
-		if err := s.callDims(ctx, "rollup_hours_buffer", "WHERE workspace_id = ? AND ("+strings.Join(hours, " OR ")+")", hourArgs, r, false, calls); err != nil {
+		if len(ors) == 0 {
+			continue
+		}
+		var b strings.Builder
+		b.WriteString("WHERE workspace_id = ? AND (" + strings.Join(ors, " OR ") + ")")
+		if f != nil {
+			args = eventsql.FilterSQL(&b, f, args)
+		}
+		if err := s.callDims(ctx, tables[grain], b.String(), args, r, f != nil, calls); err != nil {
 			return err
 		}
-	}
-	if len(quarters) > 0 {
-		return s.callDims(ctx, "rollup_calls_buffer", "WHERE workspace_id = ? AND ("+strings.Join(quarters, " OR ")+")", quarterArgs, r, false, calls)
 	}
 	return nil
 }
 
 func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary.Query, r *summary.Rollup, c *counts) error {
+	lo, hi := q.Bounds[0], q.Bounds[len(q.Bounds)-1]
 	var b strings.Builder
-	b.WriteString("WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?")
-	args := eventsql.FilterSQL(&b, &q.Filter, []any{workspaceID, q.Bounds[0], q.Bounds[len(q.Bounds)-1]})
+	var args []any
+	var table string
+	if where, wargs, ok := valuesWhere(workspaceID, &q); ok {
+		table, args = "rollup_values_buffer", wargs
+		b.WriteString(where)
+	} else {
+		table = "rollup_calls_buffer"
+		b.WriteString("WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?")
+		args = eventsql.FilterSQL(&b, &q.Filter, []any{workspaceID, lo, hi})
+	}
 	where := b.String()
-	calls := c.add()
-	err := s.rows(ctx, `SELECT bucket_ms, toInt64(sum(calls)), toInt64(sumIf(calls, status >= 400)) FROM rollup_calls_buffer `+where+` GROUP BY bucket_ms`,
-		args, func(scan func(...any) error) error {
-			var bucket int64
-			var t summary.Tally
-			if err := scan(&bucket, &t.Calls, &t.Errors); err != nil {
-				return err
-			}
-			if i := q.Bucket(bucket); i >= 0 {
-				r.Buckets[i].Calls += t.Calls
-				r.Buckets[i].Errors += t.Errors
-			}
-			*calls += t.Calls
-			return nil
-		})
-	if err != nil {
+	series := `SELECT bucket_ms, toInt64(sum(calls)), toInt64(sumIf(calls, status >= 400)) FROM ` + table + ` ` + where + ` GROUP BY bucket_ms`
+	if table == "rollup_values_buffer" {
+		series = `SELECT bucket_ms, toInt64(sum(calls)), toInt64(sum(errors)) FROM ` + table + ` ` + where + ` GROUP BY bucket_ms`
+	}
+	if err := s.series(ctx, series, args, q, r, false, c.add()); err != nil {
 		return err
 	}
-	if err := s.timing(ctx, "rollup_calls_buffer", where, args, r, c.add()); err != nil {
-		return err
+	if !q.DimsOnly {
+		if err := s.timing(ctx, table, where, args, r, c.add()); err != nil {
+			return err
+		}
 	}
-	return s.callDims(ctx, "rollup_calls_buffer", where, args, r, true, c.add())
+	return s.dims(ctx, workspaceID, lo, hi, &q.Filter, r, c.add())
+}
+
+// valuesWhere is the WHERE clause of rollup_values for q: when q filters
+// on one field alone and its buckets are whole hours (rollup_values' grain;
+// zones a quarter or half hour off UTC are not), else ok is false.
+func valuesWhere(workspaceID int64, q *summary.Query) (where string, args []any, ok bool) {
+	for _, b := range q.Bounds {
+		if summary.Floor(b, summary.HourMS) != b {
+			return "", nil, false
+		}
+	}
+	f := &q.Filter
+	var dim int64
+	var values []string
+	set := 0
+	pick := func(d int64, vs ...string) {
+		if len(vs) > 0 && vs[0] != "" {
+			dim, values = d, vs
+			set++
+		}
+	}
+	var classes, statuses []string
+	for _, c := range f.StatusClasses {
+		classes = append(classes, strconv.Itoa(c))
+	}
+	for _, st := range f.Statuses {
+		statuses = append(statuses, strconv.Itoa(st))
+	}
+	// The dims as migration 041 numbers them.
+	pick(0, classes...)
+	pick(1, statuses...)
+	pick(2, f.Clients...)
+	pick(3, f.Collections...)
+	pick(4, f.CollectionType)
+	pick(5, f.Communities...)
+	pick(6, string(f.UsageType))
+	if set != 1 {
+		return "", nil, false
+	}
+	args = []any{workspaceID, dim}
+	for _, v := range values {
+		args = append(args, v)
+	}
+	args = append(args, q.Bounds[0], q.Bounds[len(q.Bounds)-1])
+	return "WHERE workspace_id = ? AND dim = ? AND value IN (" + eventsql.Placeholders(len(values)) + ") AND bucket_ms >= ? AND bucket_ms < ?", args, true
 }
 
 // callDims adds the dimensions of table's rows (rollup_calls or
@@ -217,8 +316,10 @@ func (s *Store) rows(ctx context.Context, query string, args []any, row func(sca
 
 // RollupViews are the materialized views that keep the rollups as events
 // are inserted (the ingest benchmark drops them to measure their cost).
-var RollupViews = []string{"rollup_series_view", "rollup_hours_view", "rollup_calls_view"}
+var RollupViews = []string{"rollup_series_view", "rollup_hours_view", "rollup_calls_view",
+	"rollup_totals_view", "rollup_timing_days_view", "rollup_days_view", "rollup_values_view", "rollup_syncs_view"}
 
 // rollupBuffers hold the views' rows for a few seconds before they reach
 // the rollup tables: reads go through them, and so see every insert.
-var rollupBuffers = []string{"rollup_series_buffer", "rollup_hours_buffer", "rollup_calls_buffer"}
+var rollupBuffers = []string{"rollup_series_buffer", "rollup_hours_buffer", "rollup_calls_buffer",
+	"rollup_totals_buffer", "rollup_timing_days_buffer", "rollup_days_buffer", "rollup_values_buffer"}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,25 +41,79 @@ func LogsFirstPage(b *testing.B, s usage.EventStore, day time.Time, mcpClient st
 	}
 }
 
+// BenchCollection is a collection of the demo's that the benchmarks
+// filter on.
+const BenchCollection = "Ideas API"
+
+// LogsPeriodsBench reads the first logs page (limit+1 rows, as the API
+// asks) of every period up to now, unfiltered and filtered by one client,
+// one collection and a status class (5xx), as the console's logs page and
+// GET /api/v1/logs do; first-ms is the first call of each case.
+func LogsPeriodsBench(b *testing.B, s usage.EventStore, now time.Time, client string) {
+	periods := []struct {
+		name string
+		d    time.Duration
+	}{{"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}, {"30d", 30 * 24 * time.Hour}, {"90d", 90 * 24 * time.Hour}}
+	for _, p := range periods {
+		filters := []struct {
+			name string
+			f    usage.LogFilter
+		}{
+			{"", usage.LogFilter{}}, {"/OneClient", usage.LogFilter{Clients: []string{client}}},
+			{"/OneCollection", usage.LogFilter{Collections: []string{BenchCollection}}}, {"/5xx", usage.LogFilter{StatusClasses: []int{5}}},
+		}
+		for _, f := range filters {
+			b.Run(p.name+f.name, func(b *testing.B) {
+				q := usage.LogQuery{LogFilter: f.f, Limit: 51}
+				q.From, q.To = now.Add(-p.d), now
+				call := func() {
+					page, err := s.Logs(context.Background(), 1, q)
+					if err != nil || len(page) == 0 {
+						b.Fatalf("%d rows, %v", len(page), err)
+					}
+				}
+				start := time.Now()
+				call()
+				first := time.Since(start)
+				b.ResetTimer()
+				for b.Loop() {
+					call()
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+				b.ReportMetric(float64(first.Microseconds())/1000, "first-ms")
+			})
+		}
+	}
+}
+
 // SummariesBench runs the summary benchmark cases on a store whose workspace 1
-// holds a busy year of calls up to now: the summary of every period in UTC
-// and in Asia/Kathmandu (where days start at a quarter past the hour), one
-// client's 90 days, and the facets of 90 days. The first call of each case
-// is reported apart as first-ms: the rows' pages not yet in the store's
-// cache.
+// holds a busy year of calls up to now, as the console and the summary API
+// ask for them: the summary of every period, unfiltered and filtered by one
+// client, one collection and a status class (5xx); 90 days in
+// Asia/Kathmandu (where days start at a quarter past the hour); and the
+// facets of every period, unfiltered and for one client. The first call of
+// each case is reported apart as first-ms: the rows' pages not yet in the
+// store's cache.
 func SummariesBench(b *testing.B, s SummaryStore, now time.Time, client string) {
 	svc := &summary.Service{Rollups: s, Events: s}
-	cases := []struct {
+	type benchCase struct {
 		name, query string
 		facets      bool
-	}{
-		{"24h", "period=24h", false},
-		{"7d", "period=7d", false},
-		{"30d", "period=30d", false},
-		{"90d", "period=90d", false},
-		{"90d/Kathmandu", "period=90d&tz=Asia/Kathmandu", false},
-		{"90d/OneClient", "period=90d&client=" + url.QueryEscape(client), false},
-		{"Facets90d", "period=90d", true},
+	}
+	var cases []benchCase
+	filters := []struct{ name, query string }{
+		{"", ""}, {"/OneClient", "&client=" + url.QueryEscape(client)},
+		{"/OneCollection", "&collection=" + url.QueryEscape(BenchCollection)}, {"/5xx", "&status_class=5xx"},
+	}
+	for _, p := range []string{"24h", "7d", "30d", "90d"} {
+		for _, f := range filters {
+			cases = append(cases, benchCase{p + f.name, "period=" + p + f.query, false})
+		}
+	}
+	cases = append(cases, benchCase{"90d/Kathmandu", "period=90d&tz=Asia/Kathmandu", false})
+	for _, p := range []string{"24h", "7d", "30d", "90d"} {
+		cases = append(cases, benchCase{"Facets" + p, "period=" + p, true},
+			benchCase{"Facets" + p + "/OneClient", "period=" + p + "&client=" + url.QueryEscape(client), true})
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -88,7 +143,7 @@ func SummariesBench(b *testing.B, s SummaryStore, now time.Time, client string) 
 					}
 					total = sum.Total
 				}
-				if total == 0 {
+				if total == 0 && !strings.Contains(c.query, "5xx") {
 					b.Fatalf("%s: no calls", c.query)
 				}
 			}

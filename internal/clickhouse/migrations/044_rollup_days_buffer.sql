@@ -1,0 +1,4 @@
+-- See 040: ClickHouse keeps the view's rows in memory and writes them to
+-- rollup_days as one part every few seconds, as for 026.
+CREATE TABLE IF NOT EXISTS rollup_days_buffer AS rollup_days
+ENGINE = Buffer({database}, rollup_days, 1, 2, 10, 200000, 2000000, 20000000, 200000000)

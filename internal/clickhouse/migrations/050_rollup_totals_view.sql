@@ -1,0 +1,6 @@
+-- Rolls up every insert into events from now on, but usagelog's own calls.
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_totals_view TO rollup_totals_buffer AS
+SELECT workspace_id, (intDiv(time_ms, 900000) * 900000 - if(time_ms % 900000 < 0, 900000, 0)) AS bucket_ms,
+    count() AS calls, countIf(status >= 400) AS errors, countIf(usage_type = 'mcp') AS mcp
+FROM events WHERE kind = 1 AND collection != 'usagelog API'
+GROUP BY workspace_id, bucket_ms
