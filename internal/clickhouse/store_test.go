@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/usagelog/usagelog/internal/clickhouse"
 	"github.com/usagelog/usagelog/internal/storetest"
@@ -82,7 +84,13 @@ func TestEventStoreConformanceInPieces(t *testing.T) {
 func TestResentBeforeMerge(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
+	// Dated in the last minutes, so that the first page is read from the
+	// newest window (pageKeys), where FINAL merges the copies too.
 	events := storetest.Fixture(500)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	for i := range events {
+		events[i].Time = now.Add(-time.Duration(i) * time.Second)
+	}
 	done := make(chan error, 2)
 	for range 2 {
 		go func() {
@@ -108,6 +116,15 @@ func TestResentBeforeMerge(t *testing.T) {
 	}
 	if m, err := s.CountLogs(ctx, 1, usage.LogFilter{}); err != nil || m != 500 {
 		t.Errorf("count logs = %d, %v", m, err)
+	}
+	first, err := s.Logs(ctx, 1, usage.LogQuery{Limit: 51})
+	if err != nil || len(first) != 51 {
+		t.Fatalf("first page = %d rows, %v; want 51", len(first), err)
+	}
+	for i, e := range first {
+		if e.ID != events[i].ID {
+			t.Fatalf("first page row %d is %s, want %s (each event once, newest first)", i, e.ID, events[i].ID)
+		}
 	}
 }
 
@@ -147,6 +164,15 @@ func TestRollupsOfEventsStoredBefore(t *testing.T) {
 	if _, err := old.Append(ctx, 1, events); err != nil {
 		t.Fatal(err)
 	}
+	// Syncs too: their rollup (migration 035) is filled from them.
+	syncs := []usage.Event{
+		{Kind: usage.KindSync, ID: "s1", Time: storetest.SummaryNow.AddDate(0, 0, -3), Integration: "int-a", IntegrationStatus: "active", Outcome: "synced"},
+		{Kind: usage.KindSync, ID: "s2", Time: storetest.SummaryNow.AddDate(0, 0, -2), Integration: "int-a", IntegrationStatus: "inactive", Outcome: "failed"},
+		{Kind: usage.KindSync, ID: "s3", Time: storetest.SummaryNow.AddDate(0, 0, -40), Integration: "int-b", IntegrationStatus: "active", Outcome: "synced"},
+	}
+	if _, err := old.Append(ctx, 1, syncs); err != nil {
+		t.Fatal(err)
+	}
 	old.Close()
 	s, err := clickhouse.Open(ctx, dsn)
 	if err != nil {
@@ -157,6 +183,15 @@ func TestRollupsOfEventsStoredBefore(t *testing.T) {
 		s.Close()
 	})
 	storetest.CompareSummaries(t, s, 1, events, []string{"period=7d", "period=90d", "from=2026-10-30T10:07:13Z"}, "UTC", "Asia/Kathmandu")
+	status, err := s.IntegrationStatus(ctx, 1)
+	if err != nil || !reflect.DeepEqual(status, map[string]string{"int-a": "inactive", "int-b": "active"}) {
+		t.Errorf("integration statuses after the migrations: %v, %v", status, err)
+	}
+	groups, err := s.SyncGroups(ctx, 1, storetest.SummaryNow.AddDate(-1, 0, 0), storetest.SummaryNow.AddDate(0, 0, -30), storetest.SummaryNow)
+	if err != nil || len(groups) != 2 || groups[0].Integration != "int-a" || !groups[0].Recent || groups[0].Synced != 1 ||
+		groups[1].Integration != "int-b" || groups[1].Recent || groups[1].Synced != 1 {
+		t.Errorf("sync groups after the migrations: %+v, %v", groups, err)
+	}
 }
 
 // TestRollupSQLMatchesGo checks that the rollups' views compute timing
