@@ -3,8 +3,12 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
 	"github.com/usagelog/usagelog/internal/summary"
@@ -70,6 +74,11 @@ func (c *counts) add() *int64 {
 	return n
 }
 
+// drop takes n, a counter of a query not run, out of the comparison.
+func (c *counts) drop(n *int64) {
+	*c = slices.DeleteFunc(*c, func(m *int64) bool { return m == n })
+}
+
 func (c counts) agree() bool {
 	for _, n := range c {
 		if *n != *c[0] {
@@ -84,26 +93,40 @@ func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Quer
 	span := []any{workspaceID, lo, hi}
 	series := `SELECT bucket_ms, toInt64(sum(calls)), toInt64(sum(errors)), toInt64(sum(mcp)) FROM rollup_totals_buffer
 		WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ? GROUP BY bucket_ms`
-	if err := s.series(ctx, series, span, q, r, true, c.add()); err != nil {
-		return err
+	seriesCalls, timingCalls, dimsCalls := c.add(), c.add(), c.add()
+	mu := new(sync.Mutex) // the parts below share r and the counters
+	parts := []func(ctx context.Context) error{
+		func(ctx context.Context) error { return s.series(ctx, series, span, q, r, mu, true, seriesCalls) },
+		func(ctx context.Context) error { return s.dims(ctx, workspaceID, lo, hi, nil, r, mu, dimsCalls) },
 	}
-	if !q.DimsOnly {
+	if q.DimsOnly {
+		c.drop(timingCalls)
+	} else {
 		// Whole days from rollup_timing_days, the rest from rollup_series.
 		days, rest := pieces(workspaceID, lo, hi, summary.DayMS)
-		calls := c.add()
 		for _, p := range []struct {
 			table string
 			where pieceWhere
 		}{{"rollup_timing_days_buffer", days}, {"rollup_series_buffer", rest}} {
-			if p.where.sql == "" {
-				continue
-			}
-			if err := s.timing(ctx, p.table, p.where.sql, p.where.args, r, calls); err != nil {
-				return err
+			if p.where.sql != "" {
+				parts = append(parts, func(ctx context.Context) error {
+					return s.timing(ctx, p.table, p.where.sql, p.where.args, r, mu, timingCalls)
+				})
 			}
 		}
 	}
-	return s.dims(ctx, workspaceID, lo, hi, nil, r, c.add())
+	return together(ctx, parts)
+}
+
+// together runs a summary's queries side by side: each waits mostly on
+// the server, and a summary is the sum of their round trips otherwise.
+// Their callbacks share the rollup under rollupMu.
+func together(ctx context.Context, parts []func(context.Context) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, p := range parts {
+		g.Go(func() error { return p(ctx) })
+	}
+	return g.Wait()
 }
 
 // pieceWhere is a WHERE clause and its arguments.
@@ -137,8 +160,8 @@ func pieces(workspaceID, lo, hi, grain int64) (whole, rest pieceWhere) {
 
 // series adds the calls and errors per bucket of query's rows (bucket,
 // calls, errors and, if withMCP, MCP calls), counting them in calls.
-func (s *Store) series(ctx context.Context, query string, args []any, q summary.Query, r *summary.Rollup, withMCP bool, calls *int64) error {
-	return s.rows(ctx, query, args, func(scan func(...any) error) error {
+func (s *Store) series(ctx context.Context, query string, args []any, q summary.Query, r *summary.Rollup, mu *sync.Mutex, withMCP bool, calls *int64) error {
+	return s.lockedRows(ctx, mu, query, args, func(scan func(...any) error) error {
 		var bucket, mcp int64
 		var t summary.Tally
 		dest := []any{&bucket, &t.Calls, &t.Errors}
@@ -152,7 +175,9 @@ func (s *Store) series(ctx context.Context, query string, args []any, q summary.
 			r.Buckets[i].Calls += t.Calls
 			r.Buckets[i].Errors += t.Errors
 		}
-		r.MCP += mcp
+		if withMCP {
+			r.MCP += mcp
+		}
 		*calls += t.Calls
 		return nil
 	})
@@ -162,7 +187,7 @@ func (s *Store) series(ctx context.Context, query string, args []any, q summary.
 // (nil: every call): whole days from rollup_days, whole hours from
 // rollup_hours, the quarter hours at the ends from rollup_calls. With a
 // filter, usage types count too (a filtered summary's MCP calls).
-func (s *Store) dims(ctx context.Context, workspaceID, lo, hi int64, f *usage.LogFilter, r *summary.Rollup, calls *int64) error {
+func (s *Store) dims(ctx context.Context, workspaceID, lo, hi int64, f *usage.LogFilter, r *summary.Rollup, mu *sync.Mutex, calls *int64) error {
 	tables := map[int64]string{summary.DayMS: "rollup_days_buffer", summary.HourMS: "rollup_hours_buffer", summary.QuarterMS: "rollup_calls_buffer"}
 	for _, grain := range []int64{summary.DayMS, summary.HourMS, summary.QuarterMS} {
 		var ors []string
@@ -181,7 +206,7 @@ func (s *Store) dims(ctx context.Context, workspaceID, lo, hi int64, f *usage.Lo
 		if f != nil {
 			args = eventsql.FilterSQL(&b, f, args)
 		}
-		if err := s.callDims(ctx, tables[grain], b.String(), args, r, f != nil, calls); err != nil {
+		if err := s.callDims(ctx, tables[grain], b.String(), args, r, mu, f != nil, calls); err != nil {
 			return err
 		}
 	}
@@ -190,40 +215,72 @@ func (s *Store) dims(ctx context.Context, workspaceID, lo, hi int64, f *usage.Lo
 
 func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary.Query, r *summary.Rollup, c *counts) error {
 	lo, hi := q.Bounds[0], q.Bounds[len(q.Bounds)-1]
-	var b strings.Builder
-	var args []any
-	var table string
-	if where, wargs, ok := valuesWhere(workspaceID, &q); ok {
-		table, args = "rollup_values_buffer", wargs
-		b.WriteString(where)
+	// The series and timings: the whole hours from rollup_values when it
+	// answers the filter, the rest (all of it when it does not) from
+	// rollup_calls.
+	type source struct {
+		table, series, where string
+		args                 []any
+	}
+	var sources []source
+	callsSource := func(spans [][2]int64) {
+		var ors []string
+		args := []any{workspaceID}
+		for _, sp := range spans {
+			if sp[0] < sp[1] {
+				ors = append(ors, "(bucket_ms >= ? AND bucket_ms < ?)")
+				args = append(args, sp[0], sp[1])
+			}
+		}
+		if len(ors) == 0 {
+			return
+		}
+		var b strings.Builder
+		b.WriteString("WHERE workspace_id = ? AND (" + strings.Join(ors, " OR ") + ")")
+		args = eventsql.FilterSQL(&b, &q.Filter, args)
+		sources = append(sources, source{"rollup_calls_buffer", "toInt64(sumIf(calls, status >= 400))", b.String(), args})
+	}
+	if where, args, h0, h1, ok := valuesWhere(workspaceID, &q); ok {
+		sources = append(sources, source{"rollup_values_buffer", "toInt64(sum(errors))", where, args})
+		callsSource([][2]int64{{lo, h0}, {h1, hi}})
 	} else {
-		table = "rollup_calls_buffer"
-		b.WriteString("WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?")
-		args = eventsql.FilterSQL(&b, &q.Filter, []any{workspaceID, lo, hi})
+		callsSource([][2]int64{{lo, hi}})
 	}
-	where := b.String()
-	series := `SELECT bucket_ms, toInt64(sum(calls)), toInt64(sumIf(calls, status >= 400)) FROM ` + table + ` ` + where + ` GROUP BY bucket_ms`
-	if table == "rollup_values_buffer" {
-		series = `SELECT bucket_ms, toInt64(sum(calls)), toInt64(sum(errors)) FROM ` + table + ` ` + where + ` GROUP BY bucket_ms`
+	seriesCalls, timingCalls, dimsCalls := c.add(), c.add(), c.add()
+	mu := new(sync.Mutex) // the parts below share r and the counters
+	parts := []func(ctx context.Context) error{
+		func(ctx context.Context) error { return s.dims(ctx, workspaceID, lo, hi, &q.Filter, r, mu, dimsCalls) },
 	}
-	if err := s.series(ctx, series, args, q, r, false, c.add()); err != nil {
-		return err
+	if q.DimsOnly {
+		c.drop(timingCalls)
 	}
-	if !q.DimsOnly {
-		if err := s.timing(ctx, table, where, args, r, c.add()); err != nil {
-			return err
+	for _, src := range sources {
+		parts = append(parts, func(ctx context.Context) error {
+			query := `SELECT bucket_ms, toInt64(sum(calls)), ` + src.series + ` FROM ` + src.table + ` ` + src.where + ` GROUP BY bucket_ms`
+			return s.series(ctx, query, src.args, q, r, mu, false, seriesCalls)
+		})
+		if !q.DimsOnly {
+			parts = append(parts, func(ctx context.Context) error {
+				return s.timing(ctx, src.table, src.where, src.args, r, mu, timingCalls)
+			})
 		}
 	}
-	return s.dims(ctx, workspaceID, lo, hi, &q.Filter, r, c.add())
+	return together(ctx, parts)
 }
 
-// valuesWhere is the WHERE clause of rollup_values for q: when q filters
-// on one field alone and its buckets are whole hours (rollup_values' grain;
-// zones a quarter or half hour off UTC are not), else ok is false.
-func valuesWhere(workspaceID int64, q *summary.Query) (where string, args []any, ok bool) {
-	for _, b := range q.Bounds {
+// valuesWhere is the WHERE clause of rollup_values for q over its whole
+// hours h0..h1: when q filters on one field alone and its buckets are
+// made of whole hours but at the ends (rollup_values' grain; zones a
+// quarter or half hour off UTC are not), else ok is false.
+func valuesWhere(workspaceID int64, q *summary.Query) (where string, args []any, h0, h1 int64, ok bool) {
+	n := len(q.Bounds)
+	h0, h1 = summary.Ceil(q.Bounds[0], summary.HourMS), summary.Floor(q.Bounds[n-1], summary.HourMS)
+	if h0 >= h1 {
+		return "", nil, 0, 0, false
+	}
+	for _, b := range q.Bounds[1 : n-1] {
 		if summary.Floor(b, summary.HourMS) != b {
-			return "", nil, false
+			return "", nil, 0, 0, false
 		}
 	}
 	f := &q.Filter
@@ -252,21 +309,21 @@ func valuesWhere(workspaceID int64, q *summary.Query) (where string, args []any,
 	pick(5, f.Communities...)
 	pick(6, string(f.UsageType))
 	if set != 1 {
-		return "", nil, false
+		return "", nil, 0, 0, false
 	}
 	args = []any{workspaceID, dim}
 	for _, v := range values {
 		args = append(args, v)
 	}
-	args = append(args, q.Bounds[0], q.Bounds[len(q.Bounds)-1])
-	return "WHERE workspace_id = ? AND dim = ? AND value IN (" + eventsql.Placeholders(len(values)) + ") AND bucket_ms >= ? AND bucket_ms < ?", args, true
+	args = append(args, h0, h1)
+	return "WHERE workspace_id = ? AND dim = ? AND value IN (" + eventsql.Placeholders(len(values)) + ") AND bucket_ms >= ? AND bucket_ms < ?", args, h0, h1, true
 }
 
 // callDims adds the dimensions of table's rows (rollup_calls or
 // rollup_hours) that match where, and their MCP calls if mcp is set; it
 // counts their calls in calls.
-func (s *Store) callDims(ctx context.Context, table, where string, args []any, r *summary.Rollup, mcp bool, calls *int64) error {
-	return s.rows(ctx, `SELECT status, client, collection, community, usage_type, toInt64(sum(calls)) FROM `+table+` `+where+`
+func (s *Store) callDims(ctx context.Context, table, where string, args []any, r *summary.Rollup, mu *sync.Mutex, mcp bool, calls *int64) error {
+	return s.lockedRows(ctx, mu, `SELECT status, client, collection, community, usage_type, toInt64(sum(calls)) FROM `+table+` `+where+`
 		GROUP BY status, client, collection, community, usage_type`, args, func(scan func(...any) error) error {
 		var status, n int64
 		var client, collection, community, utype string
@@ -284,11 +341,11 @@ func (s *Store) callDims(ctx context.Context, table, where string, args []any, r
 
 // timing adds the timing histogram of table's rows that match where (the
 // span of args when where is empty), counting their calls in calls.
-func (s *Store) timing(ctx context.Context, table, where string, args []any, r *summary.Rollup, calls *int64) error {
+func (s *Store) timing(ctx context.Context, table, where string, args []any, r *summary.Rollup, mu *sync.Mutex, calls *int64) error {
 	if where == "" {
 		where = "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?"
 	}
-	return s.rows(ctx, `SELECT tb, toInt64(sum(calls)) FROM `+table+` `+where+` GROUP BY tb`, args, func(scan func(...any) error) error {
+	return s.lockedRows(ctx, mu, `SELECT tb, toInt64(sum(calls)) FROM `+table+` `+where+` GROUP BY tb`, args, func(scan func(...any) error) error {
 		var tb, n int64
 		if err := scan(&tb, &n); err != nil {
 			return err
@@ -296,6 +353,15 @@ func (s *Store) timing(ctx context.Context, table, where string, args []any, r *
 		r.Timing.Add(int(tb), n)
 		*calls += n
 		return nil
+	})
+}
+
+// lockedRows is rows with row called under mu.
+func (s *Store) lockedRows(ctx context.Context, mu *sync.Mutex, query string, args []any, row func(scan func(...any) error) error) error {
+	return s.rows(ctx, query, args, func(scan func(...any) error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return row(scan)
 	})
 }
 
