@@ -95,10 +95,8 @@ func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Quer
 		WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ? GROUP BY bucket_ms`
 	seriesCalls, timingCalls, dimsCalls := c.add(), c.add(), c.add()
 	mu := new(sync.Mutex) // the parts below share r and the counters
-	parts := []func(ctx context.Context) error{
-		func(ctx context.Context) error { return s.series(ctx, series, span, q, r, mu, true, seriesCalls) },
-		func(ctx context.Context) error { return s.dims(ctx, workspaceID, lo, hi, nil, r, mu, dimsCalls) },
-	}
+	parts := append(s.dims(workspaceID, lo, hi, nil, r, mu, dimsCalls),
+		func(ctx context.Context) error { return s.series(ctx, series, span, q, r, mu, true, seriesCalls) })
 	if q.DimsOnly {
 		c.drop(timingCalls)
 	} else {
@@ -183,12 +181,14 @@ func (s *Store) series(ctx context.Context, query string, args []any, q summary.
 	})
 }
 
-// dims adds the dimensions of the calls between lo and hi that match f
-// (nil: every call): whole days from rollup_days, whole hours from
-// rollup_hours, the quarter hours at the ends from rollup_calls. With a
-// filter, usage types count too (a filtered summary's MCP calls).
-func (s *Store) dims(ctx context.Context, workspaceID, lo, hi int64, f *usage.LogFilter, r *summary.Rollup, mu *sync.Mutex, calls *int64) error {
+// dims returns the queries that add the dimensions of the calls between lo
+// and hi that match f (nil: every call), to run side by side (together):
+// whole days from rollup_days, whole hours from rollup_hours, the quarter
+// hours at the ends from rollup_calls. With a filter, usage types count
+// too (a filtered summary's MCP calls).
+func (s *Store) dims(workspaceID, lo, hi int64, f *usage.LogFilter, r *summary.Rollup, mu *sync.Mutex, calls *int64) []func(context.Context) error {
 	tables := map[int64]string{summary.DayMS: "rollup_days_buffer", summary.HourMS: "rollup_hours_buffer", summary.QuarterMS: "rollup_calls_buffer"}
+	var parts []func(context.Context) error
 	for _, grain := range []int64{summary.DayMS, summary.HourMS, summary.QuarterMS} {
 		var ors []string
 		args := []any{workspaceID}
@@ -206,11 +206,11 @@ func (s *Store) dims(ctx context.Context, workspaceID, lo, hi int64, f *usage.Lo
 		if f != nil {
 			args = eventsql.FilterSQL(&b, f, args)
 		}
-		if err := s.callDims(ctx, tables[grain], b.String(), args, r, mu, f != nil, calls); err != nil {
-			return err
-		}
+		parts = append(parts, func(ctx context.Context) error {
+			return s.callDims(ctx, tables[grain], b.String(), args, r, mu, f != nil, calls)
+		})
 	}
-	return nil
+	return parts
 }
 
 func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary.Query, r *summary.Rollup, c *counts) error {
@@ -248,9 +248,7 @@ func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary
 	}
 	seriesCalls, timingCalls, dimsCalls := c.add(), c.add(), c.add()
 	mu := new(sync.Mutex) // the parts below share r and the counters
-	parts := []func(ctx context.Context) error{
-		func(ctx context.Context) error { return s.dims(ctx, workspaceID, lo, hi, &q.Filter, r, mu, dimsCalls) },
-	}
+	parts := s.dims(workspaceID, lo, hi, &q.Filter, r, mu, dimsCalls)
 	if q.DimsOnly {
 		c.drop(timingCalls)
 	}

@@ -159,6 +159,25 @@ func (r *Rollup) AddCalls(i int, status int, client, collection, community strin
 	r.AddDim(DimCommunity, community, t)
 }
 
+// Merge adds o, a rollup of the same buckets, to r.
+func (r *Rollup) Merge(o *Rollup) {
+	for i := range min(len(r.Buckets), len(o.Buckets)) {
+		r.Buckets[i].add(o.Buckets[i])
+	}
+	r.MCP += o.MCP
+	for b, n := range o.Timing.counts {
+		r.Timing.Add(b, n)
+	}
+	for st, t := range o.Statuses {
+		r.AddStatus(st, t)
+	}
+	for d, m := range map[Dim]map[string]Tally{DimClient: o.Clients, DimCollection: o.Collections, DimCommunity: o.Communities} {
+		for v, t := range m {
+			r.AddDim(d, v, t)
+		}
+	}
+}
+
 // AddEvent counts one api_request in bucket i.
 func (r *Rollup) AddEvent(i int, e *usage.Event) {
 	r.AddCalls(i, e.Status, e.Client, e.Collection, e.Community, e.UsageType, 1)

@@ -157,28 +157,20 @@ func (s *Service) collect(ctx context.Context, workspaceID int64, req Request, d
 	var self *usage.LogFilter
 	var selfOnly bool
 	req.Filter, self, selfOnly = req.Filter.SplitSelf()
-	var r *Rollup
+	n1 := n - 1
 	var edges [][2]int64
+	var q *Query
 	switch {
 	case selfOnly:
-		r = NewRollup(n - 1)
 	case lo >= hi:
-		r = NewRollup(n - 1)
 		edges = [][2]int64{{from, to}}
 	default:
-		q := Query{Filter: req.Filter, Bounds: make([]int64, n), DimsOnly: dimsOnly}
+		q = &Query{Filter: req.Filter, Bounds: make([]int64, n), DimsOnly: dimsOnly}
 		q.Bounds[0], q.Bounds[n-1] = lo, hi
 		for i := 1; i < n-1; i++ {
 			// A boundary off the quarter-hour grid (a zone's local mean
 			// time before it took a modern offset) moves to the grid.
 			q.Bounds[i] = min(max(Floor(w.Bounds[i].UnixMilli(), QuarterMS), lo), hi)
-		}
-		var err error
-		if r, err = s.Rollups.Rollup(ctx, workspaceID, q); err != nil {
-			return nil, fmt.Errorf("summary: %w", err)
-		}
-		if len(r.Buckets) != n-1 {
-			return nil, fmt.Errorf("summary: store answered %d buckets for %d", len(r.Buckets), n-1)
 		}
 		edges = [][2]int64{{from, lo}, {hi, to}}
 	}
@@ -197,19 +189,49 @@ func (s *Service) collect(ctx context.Context, workspaceID int64, req Request, d
 	if self != nil {
 		scans = append(scans, scan{*self, from, to})
 	}
-	for _, sc := range scans {
-		if sc.from >= sc.to {
-			continue
-		}
-		f := sc.f
-		f.From, f.To = time.UnixMilli(sc.from).UTC(), time.UnixMilli(sc.to).UTC()
-		for ev, err := range s.Events.ScanLogs(ctx, workspaceID, f, "time", "status", "client", "collection", "community", "usage_type", "timing_ms") {
-			if err != nil {
-				return nil, fmt.Errorf("summary: %w", err)
+	// The events at the ends are read while the store sums its rollups:
+	// both wait mostly on the store, and a summary is the longer of the
+	// two rather than their sum.
+	scanned := NewRollup(n1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		for _, sc := range scans {
+			if sc.from >= sc.to {
+				continue
 			}
-			r.AddEvent(bounds.Bucket(ev.Time.UnixMilli()), ev)
+			f := sc.f
+			f.From, f.To = time.UnixMilli(sc.from).UTC(), time.UnixMilli(sc.to).UTC()
+			for ev, err := range s.Events.ScanLogs(ctx, workspaceID, f, "time", "status", "client", "collection", "community", "usage_type", "timing_ms") {
+				if err != nil {
+					done <- fmt.Errorf("summary: %w", err)
+					return
+				}
+				scanned.AddEvent(bounds.Bucket(ev.Time.UnixMilli()), ev)
+			}
+		}
+		done <- nil
+	}()
+	r := NewRollup(n1)
+	var err error
+	if q != nil {
+		if r, err = s.Rollups.Rollup(ctx, workspaceID, *q); err != nil {
+			err = fmt.Errorf("summary: %w", err)
+		} else if len(r.Buckets) != n1 {
+			err = fmt.Errorf("summary: store answered %d buckets for %d", len(r.Buckets), n1)
 		}
 	}
+	if err != nil {
+		cancel()
+	}
+	if scanErr := <-done; err == nil {
+		err = scanErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.Merge(scanned)
 	return r, nil
 }
 

@@ -5,9 +5,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/url"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/usagelog/usagelog/internal/usage"
 )
 
 func TestHistogramWithinTwoPercent(t *testing.T) {
@@ -236,4 +239,27 @@ func FuzzParseRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Merging two rollups counts what one rollup of both halves' events does.
+func TestRollupMerge(t *testing.T) {
+	events := []usage.Event{
+		{Kind: usage.KindAPIRequest, Status: 200, Client: "a", Collection: "x", Community: "c", UsageType: usage.TypeMCP, TimingMS: 12},
+		{Kind: usage.KindAPIRequest, Status: 500, Client: "b", Collection: "x", Community: "d", TimingMS: 3000},
+		{Kind: usage.KindAPIRequest, Status: 404, Client: "a", Collection: "y", Community: "c", TimingMS: 7},
+		{Kind: usage.KindAPIRequest, Status: 200, Client: "c", Collection: "y", Community: "d", UsageType: usage.TypeMCP, TimingMS: 250},
+	}
+	whole, left, right := NewRollup(2), NewRollup(2), NewRollup(2)
+	for i := range events {
+		whole.AddEvent(i%2, &events[i])
+		if i < 2 {
+			left.AddEvent(i%2, &events[i])
+		} else {
+			right.AddEvent(i%2, &events[i])
+		}
+	}
+	left.Merge(right)
+	if !reflect.DeepEqual(left, whole) {
+		t.Errorf("merged %+v\nwant %+v", left, whole)
+	}
 }
