@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
@@ -38,6 +39,10 @@ func (s *Store) SyncGroups(ctx context.Context, workspaceID int64, from, split, 
 			have.LastUpdated = g.LastUpdated
 		}
 	}
+	// Up to six queries, side by side (add is called under mu).
+	var mu sync.Mutex
+	locked := func(g usage.SyncGroup) { mu.Lock(); defer mu.Unlock(); add(g) }
+	var parts []func(context.Context) error
 	for _, part := range []struct {
 		from, to time.Time
 		recent   bool
@@ -50,17 +55,20 @@ func (s *Store) SyncGroups(ctx context.Context, workspaceID int64, from, split, 
 		spans := [][2]int64{{lo, hi}}
 		if d0 < d1 {
 			spans = [][2]int64{{lo, d0}, {d1, hi}}
-			if err := s.syncGroups(ctx, syncRollupQuery, workspaceID, d0, d1, part.recent, add); err != nil {
-				return nil, err
-			}
+			parts = append(parts, func(ctx context.Context) error {
+				return s.syncGroups(ctx, syncRollupQuery, workspaceID, d0, d1, part.recent, locked)
+			})
 		}
 		for _, sp := range spans {
 			if sp[0] < sp[1] {
-				if err := s.syncGroups(ctx, syncEventsQuery, workspaceID, sp[0], sp[1], part.recent, add); err != nil {
-					return nil, err
-				}
+				parts = append(parts, func(ctx context.Context) error {
+					return s.syncGroups(ctx, syncEventsQuery, workspaceID, sp[0], sp[1], part.recent, locked)
+				})
 			}
 		}
+	}
+	if err := together(ctx, parts); err != nil {
+		return nil, err
 	}
 	out := make([]usage.SyncGroup, 0, len(order))
 	for _, g := range order {

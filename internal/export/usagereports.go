@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -378,14 +379,23 @@ type ReportSummary struct {
 // Summaries computes the Summary sheet's numbers of both workbooks the way
 // Write does, without writing them.
 func (u *UsageReports) Summaries(ctx context.Context) ([]ReportSummary, error) {
+	// Both periods' observations are read side by side.
+	type loaded struct {
+		seen []usage.SeenGroup
+		err  error
+	}
+	var got [2]loaded
+	var wg sync.WaitGroup
+	for i, from := range []time.Time{u.now.AddDate(0, -6, 0), u.now.AddDate(-1, 0, 0)} {
+		wg.Go(func() {
+			got[i].seen, got[i].err = u.src.SeenGroups(ctx, u.workspaceID, from, u.now)
+		})
+	}
+	wg.Wait()
 	var out []ReportSummary
 	for i, period := range []string{"Last 6 Months", "Last 1 Year"} {
 		recentOnly := i == 0
-		from := u.now.AddDate(-1, 0, 0)
-		if recentOnly {
-			from = u.now.AddDate(0, -6, 0)
-		}
-		seen, err := u.src.SeenGroups(ctx, u.workspaceID, from, u.now)
+		seen, err := got[i].seen, got[i].err
 		if err != nil {
 			return nil, fmt.Errorf("usage reports: %w", err)
 		}
