@@ -11,7 +11,7 @@ import (
 var purged = []struct{ table, column string }{
 	{"events", "time_ms"}, {"rollup_series", "bucket_ms"}, {"rollup_hours", "bucket_ms"}, {"rollup_calls", "bucket_ms"},
 	{"rollup_syncs", "day_ms"}, {"rollup_totals", "bucket_ms"}, {"rollup_timing_days", "bucket_ms"}, {"rollup_days", "bucket_ms"},
-	{"rollup_values", "bucket_ms"},
+	{"rollup_values", "bucket_ms"}, {"rollup_seen", "day_ms"},
 }
 
 // PurgeEvents removes the workspace's events from before `before` (a UTC

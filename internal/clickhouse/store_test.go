@@ -173,6 +173,15 @@ func TestRollupsOfEventsStoredBefore(t *testing.T) {
 	if _, err := old.Append(ctx, 1, syncs); err != nil {
 		t.Fatal(err)
 	}
+	// And observations of one person, days apart, spelled two ways: their
+	// rollup (migration 054) is filled from them.
+	seen := []usage.Event{
+		{Kind: usage.KindUserSeen, ID: "o1", Time: storetest.SummaryNow.AddDate(0, 0, -5), System: "Jira", Email: " Ann@x.example", Interaction: "mention"},
+		{Kind: usage.KindUserSeen, ID: "o2", Time: storetest.SummaryNow.AddDate(0, 0, -1), System: "Jira", Email: "ann@x.example ", Interaction: "comment_author"},
+	}
+	if _, err := old.Append(ctx, 1, seen); err != nil {
+		t.Fatal(err)
+	}
 	old.Close()
 	s, err := clickhouse.Open(ctx, dsn)
 	if err != nil {
@@ -191,6 +200,11 @@ func TestRollupsOfEventsStoredBefore(t *testing.T) {
 	if err != nil || len(groups) != 2 || groups[0].Integration != "int-a" || !groups[0].Recent || groups[0].Synced != 1 ||
 		groups[1].Integration != "int-b" || groups[1].Recent || groups[1].Synced != 1 {
 		t.Errorf("sync groups after the migrations: %+v, %v", groups, err)
+	}
+	people, err := s.SeenGroups(ctx, 1, storetest.SummaryNow.AddDate(0, -6, 0), storetest.SummaryNow)
+	if err != nil || len(people) != 1 || people[0].Email != " Ann@x.example" || !reflect.DeepEqual(people[0].Interactions, []string{"comment_author", "mention"}) ||
+		!people[0].LastSeen.Equal(seen[1].Time) {
+		t.Errorf("users seen after the migrations: %+v, %v", people, err)
 	}
 }
 
@@ -212,7 +226,7 @@ func TestRollupSQLMatchesGo(t *testing.T) {
 	}{
 		{"rollup_series", quarter, true}, {"rollup_hours", hour, false}, {"rollup_calls", quarter, true},
 		{"rollup_totals", quarter, false}, {"rollup_timing_days", day, true}, {"rollup_days", day, false},
-		{"rollup_values", hour, true}, {"rollup_syncs", day, false},
+		{"rollup_values", hour, true}, {"rollup_syncs", day, false}, {"rollup_seen", day, false},
 	}
 	for _, f := range files {
 		if !strings.Contains(f.SQL, "FROM events") {

@@ -381,7 +381,7 @@ func (s *Store) rows(ctx context.Context, query string, args []any, row func(sca
 // RollupViews are the materialized views that keep the rollups as events
 // are inserted (the ingest benchmark drops them to measure their cost).
 var RollupViews = []string{"rollup_series_view", "rollup_hours_view", "rollup_calls_view",
-	"rollup_totals_view", "rollup_timing_days_view", "rollup_days_view", "rollup_values_view", "rollup_syncs_view"}
+	"rollup_totals_view", "rollup_timing_days_view", "rollup_days_view", "rollup_values_view", "rollup_syncs_view", "rollup_seen_view"}
 
 // rollupBuffers hold the views' rows for a few seconds before they reach
 // the rollup tables: reads go through them, and so see every insert.
