@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS rollup_syncs (
     last_updated_ms AggregateFunction(max, Int64),
     status AggregateFunction(argMax, String, Int64)
 )
+-- One partition: the table is small (a row a group or identity a day),
+-- and a year's read would open a part a month otherwise.
 ENGINE = AggregatingMergeTree()
-PARTITION BY toYYYYMM(toDateTime(intDiv(day_ms, 1000)))
 ORDER BY (workspace_id, day_ms, integration, system1, system2, project1, project2, end_system, entity_type)

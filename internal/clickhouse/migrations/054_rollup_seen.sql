@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS rollup_seen (
     service_account_max AggregateFunction(max, Int64),
     last_ms AggregateFunction(max, Int64)
 )
+-- One partition: the table is small (a row a group or identity a day),
+-- and a year's read would open a part a month otherwise.
 ENGINE = AggregatingMergeTree()
-PARTITION BY toYYYYMM(toDateTime(intDiv(day_ms, 1000)))
 ORDER BY (workspace_id, day_ms, system, email_key, username_key, display_name_key)
