@@ -215,10 +215,10 @@ func (s *Store) SeenGroups(ctx context.Context, workspaceID int64, from, to time
 	if d0 < d1 {
 		spans = [][2]int64{{lo, d0}, {d1, hi}}
 		parts = append(parts, func(ctx context.Context) error {
-			return s.rows(ctx, `SELECT system, email_key, username_key, display_name_key, minMerge(email_min), minMerge(username_min),
-				minMerge(display_name_min), groupUniqArrayMerge(interactions), maxMerge(service_account_max), maxMerge(last_ms)
+			return s.rows(ctx, `SELECT system, `+fold("email")+` AS ek, `+fold("username")+` AS uk, `+fold("display_name")+` AS dk,
+				min(email), min(username), min(display_name), groupUniqArrayMerge(interactions), maxMerge(service_account_max), maxMerge(last_ms)
 				FROM rollup_seen WHERE workspace_id = ? AND day_ms >= ? AND day_ms < ?
-				GROUP BY system, email_key, username_key, display_name_key`, []any{workspaceID, d0, d1}, add)
+				GROUP BY system, ek, uk, dk`, []any{workspaceID, d0, d1}, add)
 		})
 	}
 	if where, args := spansWhere("time_ms", spans, []any{workspaceID, eventsql.KindCode(usage.KindUserSeen)}); where != "" {

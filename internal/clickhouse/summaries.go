@@ -20,7 +20,8 @@ import (
 // answers each part (migrations 038-053):
 //
 //   - the series of an unfiltered query from rollup_totals (a row a
-//     quarter hour), of a query filtered on one field from rollup_values (a
+//     quarter hour), of a query filtered on the status class, the client or
+//     the collection alone from rollup_values (a
 //     row a value, hour and timing bucket, ordered by field and value so
 //     that only the filter's values are read), else from rollup_calls;
 //   - the timing histogram the same way, whole UTC days of an unfiltered
@@ -267,7 +268,8 @@ func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary
 }
 
 // valuesWhere is the WHERE clause of rollup_values for q over its whole
-// hours h0..h1: when q filters on one field alone and its buckets are
+// hours h0..h1: when q filters on one field alone, one that rollup_values
+// keeps (status class, client or collection), and its buckets are
 // made of whole hours but at the ends (rollup_values' grain; zones a
 // quarter or half hour off UTC are not), else ok is false.
 func valuesWhere(workspaceID int64, q *summary.Query) (where string, args []any, h0, h1 int64, ok bool) {
@@ -298,15 +300,16 @@ func valuesWhere(workspaceID int64, q *summary.Query) (where string, args []any,
 	for _, st := range f.Statuses {
 		statuses = append(statuses, strconv.Itoa(st))
 	}
-	// The dims as migration 041 numbers them.
+	// The dims as migration 041 numbers them; a filter on any other field
+	// reads rollup_calls.
 	pick(0, classes...)
-	pick(1, statuses...)
+	pick(-1, statuses...)
 	pick(2, f.Clients...)
 	pick(3, f.Collections...)
-	pick(4, f.CollectionType)
-	pick(5, f.Communities...)
-	pick(6, string(f.UsageType))
-	if set != 1 {
+	pick(-1, f.CollectionType)
+	pick(-1, f.Communities...)
+	pick(-1, string(f.UsageType))
+	if set != 1 || dim < 0 {
 		return "", nil, 0, 0, false
 	}
 	args = []any{workspaceID, dim}

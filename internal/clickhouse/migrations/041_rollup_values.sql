@@ -1,8 +1,10 @@
--- The calls of each value of each filterable field alone (dim: 0 status
--- class, 1 status, 2 client, 3 collection, 4 collection type, 5 community,
--- 6 usage type), per UTC hour and timing bucket. A summary filtered on one
--- field reads only its values' rows (the order starts with dim and value):
--- its series and p95 without the other fields' combinations.
+-- The calls of each value of the fields a summary is most often filtered
+-- on alone (dim: 0 status class, 2 client, 3 collection), per UTC hour and
+-- timing bucket. A summary filtered on one of them reads only its values'
+-- rows (the order starts with dim and value): its series and p95 without
+-- the other fields' combinations. Each field costs ingest a GROUP BY of
+-- the insert's rows (BenchmarkIngestHTTPClickHouse); the other fields'
+-- filters read rollup_calls.
 CREATE TABLE IF NOT EXISTS rollup_values (
     workspace_id Int64,
     dim Int64,
