@@ -35,10 +35,15 @@ go test -run '^$' -bench 'ArrivalOrderClickHouse' -benchtime 1x -count "$count" 
 # Summaries: every period, a quarter-hour zone, one client and the facets,
 # on the demo's year at scale 42 (about 10,000,000 events, built once in the
 # temp directory) and on the ClickHouse store of 50,000,000 below.
+# Every period, unfiltered and filtered by one client, one collection and
+# 5xx, with the facets, and the first logs page of the same (the console's
+# and the API's reads); on ClickHouse the demo-shaped store of 50,000,000
+# events (built once through Append, about 22 minutes) and what the
+# Licenses page loads.
 USAGELOG_BENCH_SUMMARY_SCALE=${USAGELOG_BENCH_SUMMARY_SCALE:-42} \
-  go test -run '^$' -bench 'BenchmarkSummary$' -benchtime 20x -count "$count" -timeout 60m ./internal/sqlite/
+  go test -run '^$' -bench 'BenchmarkSummary$|BenchmarkLogsPeriods' -benchtime 20x -count "$count" -timeout 60m ./internal/sqlite/
 USAGELOG_BENCH_CH_EVENTS=${USAGELOG_BENCH_CH_EVENTS:-50000000} \
-  go test -run '^$' -bench 'SummaryClickHouse' -benchtime 20x -count "$count" -timeout 60m ./internal/clickhouse/
+  go test -run '^$' -bench 'SummaryClickHouse|LogsFirstPageClickHouse|LicensesClickHouse' -benchtime 20x -count "$count" -timeout 90m ./internal/clickhouse/
 # Exports: writers from memory (CSV, XLSX beside excelize, NDJSON), the
 # peak heap of 2,000,000-row exports, and SQLite to file end to end.
 go test -run '^$' -bench 'CSV|XLSX|JSON' -benchtime 3x -count "$count" ./internal/export/
@@ -51,11 +56,8 @@ go test -run '^$' -bench 'UsageReports' -benchtime 1x -count "$count" -timeout 6
 go test -run '^$' -bench 'JobOverhead' -benchtime 5x -count "$count" ./internal/jobs/
 # What recording export.create adds to a synchronous export.
 go test -run '^$' -bench 'ExportAudit' -benchtime 200x -count "$count" ./internal/httpapi/
-# ClickHouse (USAGELOG_TEST_CLICKHOUSE): the first logs page over
-# USAGELOG_BENCH_CH_EVENTS events (default 50,000,000; filled once by
-# ClickHouse itself) and the 1,000,000-row api-usage export.
-USAGELOG_BENCH_CH_EVENTS=${USAGELOG_BENCH_CH_EVENTS:-50000000} \
-  go test -run '^$' -bench 'LogsFirstPageClickHouse' -benchtime 20x -count "$count" -timeout 60m ./internal/clickhouse/
+# ClickHouse (USAGELOG_TEST_CLICKHOUSE): the 1,000,000-row api-usage
+# export (a store filled once by ClickHouse itself).
 go test -run '^$' -bench 'ExportClickHouse' -benchtime 3x -count "$count" -timeout 60m ./internal/clickhouse/
 # Retention on ClickHouse: a tenth of USAGELOG_BENCH_CH_PURGE_EVENTS (10,000,000) by mutations while a client ingests.
 go test -run '^$' -bench 'PurgeClickHouse' -benchtime 1x -count 1 -timeout 60m ./internal/clickhouse/

@@ -233,6 +233,22 @@ func buildReportsStore(b *testing.B, s *sqlite.Store, syncs, seen int, now time.
 // about 1,000,000 events; the bench script uses 42, about 10,000,000),
 // built once in the temp directory at the speed of ingest.
 func BenchmarkSummary(b *testing.B) {
+	s, end := demoStore(b)
+	storetest.SummariesBench(b, s, end, "Data Team")
+}
+
+// BenchmarkLogsPeriods reads the first logs page of every period, filtered
+// and not (storetest.LogsPeriodsBench), from the store of BenchmarkSummary.
+func BenchmarkLogsPeriods(b *testing.B) {
+	s, end := demoStore(b)
+	storetest.LogsPeriodsBench(b, s, end, "Data Team")
+}
+
+// demoStore opens the demo store of USAGELOG_BENCH_SUMMARY_SCALE, building
+// it the first time, and returns it with the moment its data ends. It is
+// opened afresh, so that the first call of each case reads a store just
+// opened.
+func demoStore(b *testing.B) (*sqlite.Store, time.Time) {
 	scale := 4.0
 	if v := os.Getenv("USAGELOG_BENCH_SUMMARY_SCALE"); v != "" {
 		var err error
@@ -260,14 +276,12 @@ func BenchmarkSummary(b *testing.B) {
 		}
 		b.Logf("built %s: %d demo events in %s, %.0f events/s", path, n, time.Since(start).Round(time.Millisecond), float64(n)/time.Since(start).Seconds())
 	}
-	// Reopened, so that the first call of each case reads a store just
-	// opened.
 	s.Close()
 	if s, err = sqlite.Open(ctx, sqlite.Config{Path: path}); err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	storetest.SummariesBench(b, s, end, "Data Team")
+	b.Cleanup(func() { s.Close() })
+	return s, end
 }
 
 // BenchmarkPurge builds a store of USAGELOG_BENCH_PURGE_EVENTS calls
