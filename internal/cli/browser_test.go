@@ -53,7 +53,13 @@ func newBrowser(t *testing.T, base string) *browserSession {
 	ctx, cancel := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
-	b := &browserSession{t: t, ctx: ctx, base: base, downloads: t.TempDir(), shots: filepath.Join("..", "..", "docs", "screenshots")}
+	// The README's pictures are rewritten only when asked
+	// (UPDATE_SCREENSHOTS=1): the test command leaves a checkout clean.
+	shots := t.TempDir()
+	if os.Getenv("UPDATE_SCREENSHOTS") != "" {
+		shots = filepath.Join("..", "..", "docs", "screenshots")
+	}
+	b := &browserSession{t: t, ctx: ctx, base: base, downloads: t.TempDir(), shots: shots}
 	b.run(browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(b.downloads))
 	return b
 }
@@ -92,8 +98,8 @@ func (b *browserSession) count(sel string) int {
 	return n
 }
 
-// screenshot saves the whole page as docs/screenshots/NAME.png, for the
-// README.
+// screenshot saves the whole page as NAME.png: in docs/screenshots, for the
+// README, with UPDATE_SCREENSHOTS=1.
 func (b *browserSession) screenshot(name string) {
 	b.t.Helper()
 	var png []byte
@@ -173,7 +179,7 @@ func readCSV(t *testing.T, path string) [][]string {
 // the logs and loading more, downloading the log CSV, the API usage export,
 // a usage export and the usage reports (as jobs, with progress), creating
 // and revoking a key, saving settings, and an analyst kept out of the
-// admin pages. It saves a screenshot of every page in docs/screenshots.
+// admin pages. It screenshots every page (into docs/screenshots with UPDATE_SCREENSHOTS=1).
 func TestConsoleInBrowser(t *testing.T) {
 	data := t.TempDir()
 	srv := startServer(t, "--data", data, "--demo", "--demo-scale", "0.3")

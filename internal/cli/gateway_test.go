@@ -150,9 +150,16 @@ func TestGatewayDeliversAcrossServerRestart(t *testing.T) {
 	burst(300)
 	srv.stop(t) // the store goes away mid-run
 	burst(300)  // the gateway keeps answering
-	time.Sleep(300 * time.Millisecond)
-	if files, _ := os.ReadDir(spool); len(files) == 0 {
-		t.Error("nothing spooled while the server was down")
+	// The gateway spools what it could not deliver once its tries fail:
+	// wait for a file there, with a deadline.
+	for spoolDeadline := time.Now().Add(30 * time.Second); ; {
+		if files, _ := os.ReadDir(spool); len(files) > 0 {
+			break
+		}
+		if time.Now().After(spoolDeadline) {
+			t.Fatal("nothing spooled in 30 s while the server was down")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	srv = startServer(t, "--data", data, "--addr", addr)
 	burst(100)
