@@ -44,6 +44,13 @@ USAGELOG_BENCH_SUMMARY_SCALE=${USAGELOG_BENCH_SUMMARY_SCALE:-42} \
   go test -run '^$' -bench 'BenchmarkSummary$|BenchmarkLogsPeriods' -benchtime 20x -count "$count" -timeout 60m ./internal/sqlite/
 USAGELOG_BENCH_CH_EVENTS=${USAGELOG_BENCH_CH_EVENTS:-50000000} \
   go test -run '^$' -bench 'SummaryClickHouse|LogsFirstPageClickHouse|LicensesClickHouse' -benchtime 20x -count "$count" -timeout 90m ./internal/clickhouse/
+# Every console page end to end over HTTP (overview and logs of every
+# period, the logs filtered, the export pages, Licenses) on both stores
+# above, the console's clock at the demo data's end.
+USAGELOG_BENCH_CONSOLE_EVENTS="sqlite:${TMPDIR:-/tmp}/usagelog-bench-summary-${USAGELOG_BENCH_SUMMARY_SCALE:-42}.db" \
+  go test -run '^$' -bench 'ConsolePages' -benchtime 20x -count "$count" ./internal/console/
+USAGELOG_BENCH_CONSOLE_EVENTS="clickhouse://${USAGELOG_TEST_CLICKHOUSE:-127.0.0.1:9000}/usagelog_demo_${USAGELOG_BENCH_CH_EVENTS:-50000000}" \
+  go test -run '^$' -bench 'ConsolePages' -benchtime 20x -count "$count" ./internal/console/
 # Exports: writers from memory (CSV, XLSX beside excelize, NDJSON), the
 # peak heap of 2,000,000-row exports, and SQLite to file end to end.
 go test -run '^$' -bench 'CSV|XLSX|JSON' -benchtime 3x -count "$count" ./internal/export/

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"net/url"
 	"os"
 	"strings"
@@ -357,8 +358,8 @@ func (s *Store) Logs(ctx context.Context, workspaceID int64, q usage.LogQuery) (
 var pageWindows = []time.Duration{time.Hour, 8 * time.Hour, 64 * time.Hour, 512 * time.Hour, 4096 * time.Hour}
 
 // pageKeys returns the ids and times of q's page, newest first: from the
-// newest window (pageWindows) that holds a whole page, else from the whole
-// period. A window is bounded below only, so events dated after now are
+// newest window (pageWindows, back from the newest quarter hour with calls)
+// that holds a whole page, else from the whole period. A window is bounded below only, so events dated after now are
 // in every window, as they are on the page.
 func (s *Store) pageKeys(ctx context.Context, workspaceID int64, q usage.LogQuery, limit int, now time.Time) ([]usage.Event, error) {
 	keyCols, _ := eventsql.Projection(eventsql.APIColumns, []string{"id", "time"})
@@ -369,7 +370,26 @@ func (s *Store) pageKeys(ctx context.Context, workspaceID int64, q usage.LogQuer
 	if q.After != nil && time.UnixMilli(q.After.TimeMS+1).Before(end) {
 		end = time.UnixMilli(q.After.TimeMS + 1)
 	}
-	for _, w := range pageWindows {
+	// The windows reach back from the newest quarter hour with calls
+	// before end (rollup_totals: a row a quarter hour), so that a
+	// workspace quiet for weeks is not read in ever wider empty windows.
+	// Any anchor gives the same page: a window is bounded below only.
+	var newest, quarters int64
+	lo := int64(math.MinInt64)
+	if !q.From.IsZero() {
+		lo = summary.Floor(q.From.UnixMilli(), summary.QuarterMS)
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT toInt64(max(bucket_ms)), toInt64(count()) FROM rollup_totals_buffer
+		WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?`, workspaceID, lo, end.UnixMilli()).Scan(&newest, &quarters); err != nil {
+		return nil, err
+	}
+	windows := pageWindows
+	if quarters == 0 {
+		windows = nil // no rolled-up call in the period: the whole of it
+	} else if a := time.UnixMilli(newest + summary.QuarterMS); a.Before(end) {
+		end = a
+	}
+	for _, w := range windows {
 		from := end.Add(-w)
 		if !q.From.IsZero() && !from.After(q.From) {
 			break
