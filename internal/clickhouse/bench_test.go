@@ -148,15 +148,7 @@ func BenchmarkLicensesClickHouse(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	start := time.Now()
-	call()
-	first := time.Since(start)
-	b.ResetTimer()
-	for b.Loop() {
-		call()
-	}
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
-	b.ReportMetric(float64(first.Microseconds())/1000, "first-ms")
+	storetest.TimeCalls(b, call)
 }
 
 // benchEvents is USAGELOG_BENCH_CH_EVENTS, the size of the bench store

@@ -16,6 +16,7 @@ import (
 	"github.com/usagelog/usagelog/internal/console"
 	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
+	"github.com/usagelog/usagelog/internal/storetest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -91,15 +92,7 @@ func BenchmarkConsolePages(b *testing.B) {
 					b.Fatalf("%s: %d %.300s", page, resp.StatusCode, body)
 				}
 			}
-			start := time.Now()
-			call()
-			first := time.Since(start)
-			b.ResetTimer()
-			for b.Loop() {
-				call()
-			}
-			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
-			b.ReportMetric(float64(first.Microseconds())/1000, "first-ms")
+			storetest.TimeCalls(b, call)
 		})
 	}
 }

@@ -41,6 +41,21 @@ func LogsFirstPage(b *testing.B, s usage.EventStore, day time.Time, mcpClient st
 	}
 }
 
+// TimeCalls runs call once, reported apart as first-ms (what a store just
+// opened answers), then b.N times, reported as ms/op.
+func TimeCalls(b *testing.B, call func()) {
+	b.Helper()
+	start := time.Now()
+	call()
+	first := time.Since(start)
+	b.ResetTimer()
+	for b.Loop() {
+		call()
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+	b.ReportMetric(float64(first.Microseconds())/1000, "first-ms")
+}
+
 // BenchCollection is a collection of the demo's that the benchmarks
 // filter on.
 const BenchCollection = "Ideas API"
@@ -72,15 +87,7 @@ func LogsPeriodsBench(b *testing.B, s usage.EventStore, now time.Time, client st
 						b.Fatalf("%d rows, %v", len(page), err)
 					}
 				}
-				start := time.Now()
-				call()
-				first := time.Since(start)
-				b.ResetTimer()
-				for b.Loop() {
-					call()
-				}
-				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
-				b.ReportMetric(float64(first.Microseconds())/1000, "first-ms")
+				TimeCalls(b, call)
 			})
 		}
 	}
@@ -147,15 +154,7 @@ func SummariesBench(b *testing.B, s SummaryStore, now time.Time, client string) 
 					b.Fatalf("%s: no calls", c.query)
 				}
 			}
-			start := time.Now()
-			call()
-			first := time.Since(start)
-			b.ResetTimer()
-			for b.Loop() {
-				call()
-			}
-			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
-			b.ReportMetric(float64(first.Microseconds())/1000, "first-ms")
+			TimeCalls(b, call)
 		})
 	}
 }

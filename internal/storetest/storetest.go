@@ -242,20 +242,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 			t.Fatal(err)
 		}
 		want := sortedNewestFirst(ev)
-		var got []usage.Event
-		q := usage.LogQuery{Limit: 37}
-		for page := 0; page < 20; page++ {
-			items, err := s.Logs(ctx, 1, q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, items...)
-			if len(items) < q.Limit {
-				break
-			}
-			last := items[len(items)-1]
-			q.After = &usage.Cursor{TimeMS: last.Time.UnixMilli(), ID: last.ID}
-		}
+		got := allPages(t, s, usage.LogQuery{Limit: 37})
 		if !reflect.DeepEqual(ids(got), ids(want)) {
 			t.Fatalf("pages gave %d events in order %v…, want %v…", len(got), head(ids(got)), head(ids(want)))
 		}
@@ -304,20 +291,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 					}
 				}
 				want = sortedNewestFirst(want)
-				var got []usage.Event
-				q := usage.LogQuery{LogFilter: c.f, Limit: 7}
-				for page := 0; page < 40; page++ {
-					items, err := s.Logs(ctx, 1, q)
-					if err != nil {
-						t.Fatal(err)
-					}
-					got = append(got, items...)
-					if len(items) < q.Limit {
-						break
-					}
-					last := items[len(items)-1]
-					q.After = &usage.Cursor{TimeMS: last.Time.UnixMilli(), ID: last.ID}
-				}
+				got := allPages(t, s, usage.LogQuery{LogFilter: c.f, Limit: 7})
 				if len(want) < 8 || !reflect.DeepEqual(ids(got), ids(want)) {
 					t.Fatalf("pages gave %d events %v…, want %d %v… (at least 8)", len(got), head(ids(got)), len(want), head(ids(want)))
 				}
@@ -587,6 +561,26 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 
 // stopEarly stops times scans of workspace 1's logs after n events each,
 // then checks that the store still serves a logs page.
+// allPages reads workspace 1's pages of q, following the cursor, up to
+// 50 pages.
+func allPages(t *testing.T, s usage.EventStore, q usage.LogQuery) []usage.Event {
+	t.Helper()
+	var got []usage.Event
+	for range 50 {
+		items, err := s.Logs(context.Background(), 1, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, items...)
+		if len(items) < q.Limit {
+			break
+		}
+		last := items[len(items)-1]
+		q.After = &usage.Cursor{TimeMS: last.Time.UnixMilli(), ID: last.ID}
+	}
+	return got
+}
+
 func stopEarly(t *testing.T, s usage.EventStore, times, n int) {
 	t.Helper()
 	ctx := context.Background()
