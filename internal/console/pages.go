@@ -151,11 +151,19 @@ func (c *Console) logRows(r *http.Request, v *viewer, q url.Values, loc *time.Lo
 func (c *Console) logsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	q := logsQuery(r)
 	loc, st := c.location(r.Context(), v.Workspace.ID)
-	rows, next, err := c.logRows(r, v, q, loc, st)
-	data := map[string]any{"Title": "API logs", "Viewer": v, "Nav": "logs", "Q": q, "Rows": rows}
 	// The choices are the period's values, whatever else is picked, so
-	// that picking one client does not hide the others.
-	f, ferr := c.facets(r.Context(), v.Workspace.ID, url.Values{"period": {q.Get("period")}}, loc)
+	// that picking one client does not hide the others. They are read
+	// while the page's rows are: both wait mostly on the store.
+	var f *summary.Facets
+	var ferr error
+	facetsDone := make(chan struct{})
+	go func() {
+		defer close(facetsDone)
+		f, ferr = c.facets(r.Context(), v.Workspace.ID, url.Values{"period": {q.Get("period")}}, loc)
+	}()
+	rows, next, err := c.logRows(r, v, q, loc, st)
+	<-facetsDone
+	data := map[string]any{"Title": "API logs", "Viewer": v, "Nav": "logs", "Q": q, "Rows": rows}
 	if ferr != nil {
 		if usage.ErrorCode(ferr) != usage.EInvalid {
 			c.log.Error("console: log facets", "err", ferr)
