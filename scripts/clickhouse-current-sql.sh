@@ -59,6 +59,13 @@ clickhouse-client --query "SELECT DISTINCT replaceRegexpAll(query, '[\\n\\r\\t]+
   for t in series hours calls totals timing_days days values; do echo "DROP TABLE rollup_${t}_buffer"; done
 } >"$work/replay.sql"
 echo "replaying $(wc -l <"$work/selects.sql") distinct SELECTs in chDB $version"
-"$work/replay" "$lib" "$work/data" <"$work/replay.sql" >"$work/out" 2>/dev/null || {
-  grep '^ERROR' "$work/out"; exit 1; }
+# chDB 26.7 has also crashed (SIGSEGV) on exit after every statement had
+# run, since the rollups of migrations 035-056; what counts is that each
+# statement printed OK.
+"$work/replay" "$lib" "$work/data" <"$work/replay.sql" >"$work/out" 2>/dev/null || true
+if grep -q '^ERROR' "$work/out" || [ "$(grep -c '^OK' "$work/out")" != "$(wc -l <"$work/replay.sql")" ]; then
+  grep '^ERROR' "$work/out"
+  echo "scripts/clickhouse-current-sql.sh: $(grep -c '^OK' "$work/out") of $(wc -l <"$work/replay.sql") statements ran" >&2
+  exit 1
+fi
 echo "all ran: $(grep -c '^OK' "$work/out") statements; the engine: $(echo 'SELECT version()' | "$work/replay" "$lib" "$work/v" 2>/dev/null | cut -f3)"
