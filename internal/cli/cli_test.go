@@ -275,10 +275,16 @@ func TestServeDemoIngestShutdownRestart(t *testing.T) {
 		t.Errorf("console sign-in page: %d", code)
 	}
 	get(t, s.url+"/api/v1/logs", "")
-	time.Sleep(600 * time.Millisecond) // the recorder flushes every 250 ms
-	code, body = get(t, s.url+"/api/v1/logs?collection=usagelog+API&status=401", token)
-	if code != 200 || !bytes.Contains(body, []byte(`"gateway_code":4012`)) {
-		t.Errorf("self-logged refusal missing: %d %.400s", code, body)
+	// The recorder flushes every 250 ms: wait for the refusal, with a deadline.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		code, body = get(t, s.url+"/api/v1/logs?collection=usagelog+API&status=401", token)
+		if code == 200 && bytes.Contains(body, []byte(`"gateway_code":4012`)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("self-logged refusal missing after 10 s: %d %.400s", code, body)
+			break
+		}
 	}
 	code, body = get(t, s.url+"/metrics", "")
 	if code != 200 || !bytes.Contains(body, []byte(`usagelog_store_operation_duration_seconds_count{op="logs"}`)) {

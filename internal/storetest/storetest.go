@@ -284,13 +284,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 			{"OneClientSince", usage.LogFilter{Clients: []string{ev[100].Client}, From: now.AddDate(0, 0, -150)}},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				var want []usage.Event
-				for i := range ev {
-					if c.f.Match(&ev[i]) {
-						want = append(want, ev[i])
-					}
-				}
-				want = sortedNewestFirst(want)
+				want := matching(ev, c.f)
 				got := allPages(t, s, usage.LogQuery{LogFilter: c.f, Limit: 7})
 				if len(want) < 8 || !reflect.DeepEqual(ids(got), ids(want)) {
 					t.Fatalf("pages gave %d events %v…, want %d %v… (at least 8)", len(got), head(ids(got)), len(want), head(ids(want)))
@@ -486,13 +480,7 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 		}
 		for _, f := range Filters() {
 			t.Run(f.Name, func(t *testing.T) {
-				var want []usage.Event
-				for i := range ev {
-					if f.Filter.Match(&ev[i]) {
-						want = append(want, ev[i])
-					}
-				}
-				want = sortedNewestFirst(want)
+				want := matching(ev, f.Filter)
 				if len(want) == 0 {
 					t.Fatalf("filter %s matches nothing in the fixture: it tests nothing", f.Name)
 				}
@@ -561,6 +549,18 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 
 // stopEarly stops times scans of workspace 1's logs after n events each,
 // then checks that the store still serves a logs page.
+// matching is the events of ev that f matches, newest first: what a
+// store's logs must answer.
+func matching(ev []usage.Event, f usage.LogFilter) []usage.Event {
+	var out []usage.Event
+	for i := range ev {
+		if f.Match(&ev[i]) {
+			out = append(out, ev[i])
+		}
+	}
+	return sortedNewestFirst(out)
+}
+
 // allPages reads workspace 1's pages of q, following the cursor, up to
 // 50 pages.
 func allPages(t *testing.T, s usage.EventStore, q usage.LogQuery) []usage.Event {
