@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -447,4 +448,54 @@ func TestAuditPage(t *testing.T) {
 		t.Errorf("csv: %q", csvPage.body)
 	}
 	log.Close()
+}
+
+// TestLogsLoadMoreWithoutJavaScript follows "Load more" as a link, as a
+// browser without JavaScript does: each page is the next one, with the
+// filters kept, until every matching call has been shown once.
+func TestLogsLoadMoreWithoutJavaScript(t *testing.T) {
+	s := newSite(t)
+	s.member("acme", "ann@acme.example", usage.RoleAdmin)
+	ctx := context.Background()
+	ws, _ := s.store.WorkspaceByName(ctx, "acme")
+	var ev []usage.Event
+	const n = 130
+	for i := range n {
+		ev = append(ev, usage.Event{Kind: usage.KindAPIRequest, ID: fmt.Sprintf("c%d", i), Time: s.now.Add(-time.Duration(i+1) * time.Second),
+			Method: "GET", URL: fmt.Sprintf("/v1/item/%d", i), Endpoint: fmt.Sprintf("/v1/item/%d", i), Status: []int{200, 404}[i%2],
+			Client: "Slack", Collection: "Ideas API", CollectionType: "proxy"})
+	}
+	if _, err := s.store.Append(ctx, ws.ID, ev); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := s.signIn("ann@acme.example")
+	more := regexp.MustCompile(`id="load-more" href="([^"]+)"`)
+	item := regexp.MustCompile(`/v1/item/(\d+)`)
+	seen := map[string]bool{}
+	path, pages := "/logs?period=24h&status=404", 0
+	for path != "" {
+		if pages++; pages > 5 {
+			t.Fatalf("more than 5 pages for %d rows", n/2)
+		}
+		p := s.get(b, path)
+		if p.status != 200 {
+			t.Fatalf("%s: %d", path, p.status)
+		}
+		for _, m := range item.FindAllStringSubmatch(p.body, -1) {
+			if seen[m[1]] {
+				t.Fatalf("%s shows call %s again", path, m[1])
+			}
+			seen[m[1]] = true
+		}
+		path = ""
+		if m := more.FindStringSubmatch(p.body); m != nil {
+			path = html.UnescapeString(m[1])
+			if u, err := url.Parse(path); err != nil || u.Query().Get("cursor") == "" || u.Query().Get("status") != "404" {
+				t.Fatalf("Load more links to %q: no cursor or the filter lost", path)
+			}
+		}
+	}
+	if len(seen) != n/2 || pages != 2 {
+		t.Errorf("%d pages showed %d calls, want 2 pages and %d", pages, len(seen), n/2)
+	}
 }

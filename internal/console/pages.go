@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -195,7 +196,11 @@ func (c *Console) logsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	}
 	if next != "" {
 		more.Set("cursor", next)
-		data["More"] = more.Encode()
+		// Whole URLs: after "?" html/template escapes a value as one query
+		// parameter, "=" and "&" too, and the link without JavaScript
+		// would lose its cursor (a url.Values encoding is safe as it is).
+		data["More"] = template.URL("/logs?" + more.Encode())
+		data["MoreRows"] = template.URL("/logs/rows?" + more.Encode())
 	}
 	dl := url.Values{"format": {"csv"}}
 	for k, vs := range q {
