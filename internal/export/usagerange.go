@@ -2,6 +2,9 @@ package export
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/usage"
@@ -32,9 +35,9 @@ const DefaultMaxRangeDays = 366
 
 // Resolve validates the request field by field. A date's clock reading is
 // taken in its timezone (the seed pairs "…T00:00:00.000Z" with a
-// "timezone" field, so a trailing Z or offset is not an instant of its
-// own); a bare to date means the end of that day; a to with a time
-// includes that millisecond. Errors name the field; a range longer than
+// "timezone" field, so a trailing Z is not an instant of its own); a
+// numeric offset (+01:00, +0100) names an instant; a bare to date means
+// the end of that day; a to with a time includes that millisecond. Errors name the field; a range longer than
 // maxDays is usage.EUnprocessable.
 func (r UsageRequest) Resolve(maxDays int) (UsageRange, error) {
 	return r.resolve(maxDays, [2]boundNames{
@@ -95,26 +98,90 @@ func (b *RangeBound) resolve(names boundNames, upper bool) (time.Time, *time.Loc
 		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "%s is required (ISO 8601, such as \"2024-01-01T00:00:00.000Z\")", names.date)
 	}
 	s := *b.Date
-	if d, err := time.ParseInLocation(time.DateOnly, s, loc); err == nil {
-		if upper {
-			d = time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc)
-		}
-		return d, loc, nil
-	}
-	var wall time.Time
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04Z07:00", "2006-01-02T15:04"} {
-		if wall, err = time.Parse(layout, s); err == nil {
-			break
-		}
-	}
+	d, err := parseISODate(s)
 	if err != nil {
-		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "%s: %q is not an ISO 8601 date (want e.g. \"2024-01-31T23:59:59.999Z\" or \"2024-01-31\")", names.date, s)
+		return time.Time{}, nil, usage.Errorf(usage.EInvalid, "%s: %q is not an ISO 8601 date or time (taken: 2024-01-31, "+
+			"2024-01-31T23:59:59.999Z, 2024-01-31T23:59:59+01:00 or +0100, and the basic forms 20240131 and 20240131T235959Z)", names.date, s)
 	}
-	t := time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), wall.Nanosecond(), loc).Truncate(time.Millisecond)
+	if d.dateOnly {
+		t := time.Date(d.wall.Year(), d.wall.Month(), d.wall.Day(), 0, 0, 0, 0, loc)
+		if upper {
+			t = time.Date(d.wall.Year(), d.wall.Month(), d.wall.Day()+1, 0, 0, 0, 0, loc)
+		}
+		return t, loc, nil
+	}
+	var t time.Time
+	if d.offset {
+		t = d.wall.Truncate(time.Millisecond)
+	} else {
+		w := d.wall
+		t = time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), loc).Truncate(time.Millisecond)
+	}
 	if upper {
 		t = t.Add(time.Millisecond)
 	}
 	return t, loc, nil
+}
+
+// isoDate is a parsed ISO 8601 date or date-time.
+type isoDate struct {
+	wall     time.Time // the reading; an instant when offset is set
+	dateOnly bool
+	offset   bool // a numeric offset made wall an instant
+}
+
+// isoDateTime matches ISO 8601 calendar dates and times, extended
+// (2024-01-31T23:59:59.999+01:00) or basic (20240131T235959Z): date,
+// hour, minute, second, fraction and zone. Extended and basic are not
+// mixed within the date or the time.
+var isoDateTime = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2}|\d{8})(?:T(\d{2}(?::\d{2}(?::\d{2})?|\d{2}(?:\d{2})?)?)(?:[.,](\d{1,9}))?(Z|[+-]\d{2}(?::?\d{2})?)?)?$`)
+
+// parseISODate reads s. A trailing Z keeps the seed's meaning, a clock
+// reading in the request's timezone (its example pairs
+// "2024-01-01T00:00:00.000Z" with a "timezone" field); a numeric offset
+// names an instant, which is taken as it says.
+func parseISODate(s string) (isoDate, error) {
+	m := isoDateTime.FindStringSubmatch(s)
+	if m == nil {
+		return isoDate{}, fmt.Errorf("not ISO 8601")
+	}
+	date := strings.ReplaceAll(m[1], "-", "")
+	clock := strings.ReplaceAll(m[2], ":", "")
+	if m[2] == "" && (m[3] != "" || m[4] != "") {
+		return isoDate{}, fmt.Errorf("a fraction or zone without a time")
+	}
+	if m[3] != "" && len(clock) != 6 {
+		return isoDate{}, fmt.Errorf("a fraction of a minute")
+	}
+	for len(clock) < 6 {
+		clock += "00"
+	}
+	frac := m[3]
+	for len(frac) < 9 {
+		frac += "0"
+	}
+	wall, err := time.Parse("20060102150405.000000000", date+clock+"."+frac)
+	if err != nil {
+		return isoDate{}, err
+	}
+	d := isoDate{wall: wall, dateOnly: m[2] == ""}
+	if z := strings.ReplaceAll(m[4], ":", ""); z != "" && z != "Z" {
+		for len(z) < 5 {
+			z += "00"
+		}
+		h, _ := strconv.Atoi(z[1:3])
+		mi, _ := strconv.Atoi(z[3:5])
+		if h > 23 || mi > 59 {
+			return isoDate{}, fmt.Errorf("offset %s out of range", m[4])
+		}
+		secs := h*3600 + mi*60
+		if z[0] == '-' {
+			secs = -secs
+		}
+		d.wall = time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), wall.Nanosecond(), time.FixedZone(m[4], secs))
+		d.offset = true
+	}
+	return d, nil
 }
 
 // DateRange is the answer's data.dateRange: the range exported, inclusive,

@@ -207,10 +207,22 @@ func (s *Server) handlePatchSettings(w http.ResponseWriter, r *http.Request, c *
 const maxJSONBody = 512 << 10
 
 // decodeJSONBody reads one JSON object, rejecting unknown fields with an
-// error that names them.
+// error that names them: a misspelt setting is not silently dropped.
 func decodeJSONBody(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeJSON(w, r, v, true)
+}
+
+// decodeSeedBody reads one JSON object of a seed's API, ignoring fields
+// it does not know: that API's clients may send more than it needs.
+func decodeSeedBody(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeJSON(w, r, v, false)
+}
+
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any, strict bool) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		var tooLarge *http.MaxBytesError
 		var typeErr *json.UnmarshalTypeError

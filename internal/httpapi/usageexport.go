@@ -49,7 +49,7 @@ func (s *Server) handleUsageExport(w http.ResponseWriter, r *http.Request, c *ca
 		return usage.Errorf(usage.EInternal, "no file store is configured")
 	}
 	var req export.UsageRequest
-	if err := decodeJSONBody(w, r, &req); err != nil {
+	if err := decodeSeedBody(w, r, &req); err != nil {
 		return err
 	}
 	rng, err := req.Resolve(s.maxRangeDays)
