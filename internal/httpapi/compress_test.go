@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"fmt"
 	"context"
 	"strings"
 	"testing"
@@ -70,5 +71,26 @@ func TestCompressedBodies(t *testing.T) {
 	}
 	if n, _ := h.store.Count(context.Background(), h.ws.ID, usage.KindAPIRequest); n != 600 {
 		t.Errorf("stored %d, want the 600 of the two good bodies", n)
+	}
+}
+
+// TestTruncatedGzipSaysWhatItStored: a gzip body cut short stores the
+// batches before the break, and its 400 says how many, as a 413 does.
+func TestTruncatedGzipSaysWhatItStored(t *testing.T) {
+	h := newHarness(t, 0)
+	token := h.key(h.ws, usage.ScopeEventsWrite)
+	z := gzipped(t, ndjson(t, storetest.Fixture(10000)))
+	r := h.doWith("POST", "/api/v1/events", token, map[string]string{"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}, bytes.NewReader(z[:len(z)*3/4]))
+	if r.status != 400 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	m := r.json(t)
+	accepted, ok := m["accepted"].(float64)
+	stored, _ := h.store.Count(context.Background(), h.ws.ID, usage.KindAPIRequest)
+	if !ok || accepted == 0 || int64(accepted) != stored || m["duplicates"] != float64(0) {
+		t.Fatalf("accepted %v, duplicates %v; stored %d: %s", m["accepted"], m["duplicates"], stored, r.body)
+	}
+	if msg := m["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "corrupt") || !strings.Contains(msg, fmt.Sprintf("the %d events before it were stored", stored)) {
+		t.Errorf("message %q", msg)
 	}
 }
