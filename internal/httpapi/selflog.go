@@ -38,8 +38,11 @@ type Recorder struct {
 	closed bool
 	lost   atomic.Int64
 	// unattributed bounds, per client address, the calls recorded that
-	// no valid token attributes to a workspace.
-	unattributed *lru.Cache[string, *rate.Limiter]
+	// no valid token attributes to a workspace; unattributedAll bounds
+	// them per workspace whatever their addresses (many addresses, or an
+	// IPv6 block, would pass the first bound each).
+	unattributed    *lru.Cache[string, *rate.Limiter]
+	unattributedAll map[int64]*rate.Limiter
 }
 
 // UnattributedPerMinute is how many calls without a valid token one
@@ -58,7 +61,15 @@ type RecorderConfig struct {
 	Buffer int
 	// FlushEvery bounds how long a call waits; default 250 ms.
 	FlushEvery time.Duration
+	// UnattributedCeiling is how many calls without a valid token a
+	// workspace has recorded a minute from every address together;
+	// default UnattributedCeilingPerMinute.
+	UnattributedCeiling int
 }
+
+// UnattributedCeilingPerMinute is RecorderConfig.UnattributedCeiling's
+// default: ten addresses at their full rate.
+const UnattributedCeilingPerMinute = 10 * UnattributedPerMinute
 
 // NewRecorder returns a recorder; Close delivers (or spools) what it holds
 // and stops it.
@@ -72,6 +83,9 @@ func NewRecorder(cfg RecorderConfig) (*Recorder, error) {
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = 250 * time.Millisecond
 	}
+	if cfg.UnattributedCeiling <= 0 {
+		cfg.UnattributedCeiling = UnattributedCeilingPerMinute
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -79,11 +93,11 @@ func NewRecorder(cfg RecorderConfig) (*Recorder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: self-logging: %w", err)
 	}
-	r := &Recorder{cfg: cfg, log: cfg.Logger, recs: map[int64]*capture.Recorder{}, unattributed: limits}
+	r := &Recorder{cfg: cfg, log: cfg.Logger, recs: map[int64]*capture.Recorder{}, unattributed: limits, unattributedAll: map[int64]*rate.Limiter{}}
 	if cfg.Registry != nil {
 		cfg.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "usagelog_selflog_dropped_total",
-			Help: "usagelog API calls not recorded: the recording buffer was full, or an address sent more calls without a valid token than are recorded a minute.",
+			Help: "usagelog API calls not recorded: the recording buffer was full, or an address or every address together sent more calls without a valid token than are recorded a minute.",
 		}, func() float64 { return float64(r.dropped()) }))
 	}
 	return r, nil
@@ -101,7 +115,8 @@ func (r *Recorder) Record(workspaceID int64, c capture.Call) {
 
 // RecordUnattributed queues a call that no valid token attributes (it goes
 // to the default workspace), at most UnattributedPerMinute a minute from
-// one address; the rest are counted as dropped.
+// one address and RecorderConfig.UnattributedCeiling from all; the rest
+// are counted as dropped.
 func (r *Recorder) RecordUnattributed(workspaceID int64, c capture.Call) {
 	r.mu.Lock()
 	lim, ok := r.unattributed.Get(c.IP)
@@ -109,8 +124,15 @@ func (r *Recorder) RecordUnattributed(workspaceID int64, c capture.Call) {
 		lim = rate.NewLimiter(rate.Every(time.Minute/UnattributedPerMinute), UnattributedPerMinute)
 		r.unattributed.Add(c.IP, lim)
 	}
+	all := r.unattributedAll[workspaceID]
+	if all == nil {
+		n := r.cfg.UnattributedCeiling
+		all = rate.NewLimiter(rate.Every(time.Minute/time.Duration(n)), n)
+		r.unattributedAll[workspaceID] = all
+	}
 	r.mu.Unlock()
-	if !lim.AllowN(c.Time, 1) {
+	// An address over its own rate spends none of the ceiling.
+	if !lim.AllowN(c.Time, 1) || !all.AllowN(c.Time, 1) {
 		r.lost.Add(1)
 		return
 	}
