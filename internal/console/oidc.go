@@ -66,6 +66,29 @@ type oidcClient struct {
 
 	mu       sync.Mutex
 	provider *oidc.Provider
+	// spent are the states of callbacks already taken, until their flow
+	// expires: a callback replayed with a copy of its cookie is refused
+	// here, before the provider is asked to exchange its code again.
+	spent map[string]time.Time
+}
+
+// spend marks a flow's state used and reports whether it was unused.
+func (o *oidcClient) spend(f oidcFlow, now time.Time) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.spent == nil {
+		o.spent = map[string]time.Time{}
+	}
+	for st, exp := range o.spent {
+		if now.After(exp) {
+			delete(o.spent, st)
+		}
+	}
+	if _, used := o.spent[f.State]; used {
+		return false
+	}
+	o.spent[f.State] = f.Expires
+	return true
 }
 
 func newOIDCClient(cfg OIDC, secret []byte, now func() time.Time) (*oidcClient, error) {
@@ -204,6 +227,10 @@ func (c *Console) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(f.State)) != 1 {
 		c.oidcRefuse(w, r, http.StatusBadRequest, "The sign-in's state does not match: start again with \"Sign in with SSO\".", errors.New("state mismatch"))
+		return
+	}
+	if !c.oidc.spend(f, c.cfg.Now()) {
+		c.oidcRefuse(w, r, http.StatusBadRequest, "This sign-in was already used. Start again with \"Sign in with SSO\".", errors.New("state replayed"))
 		return
 	}
 	if e := q.Get("error"); e != "" {

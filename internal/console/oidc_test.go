@@ -141,6 +141,20 @@ func TestSSOSignIn(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest || sessionOf(resp) || !strings.Contains(page, "already used") {
 		t.Errorf("replayed callback: %d session %v", resp.StatusCode, sessionOf(resp))
 	}
+	// Replayed with a copy of its cookie: the server knows the state was
+	// used, and does not ask the provider.
+	b2 := s.browser()
+	callback2 := s.signInAtDex(t, b2, "ann@acme.example")
+	cb, _ := url.Parse(callback2)
+	flow := b2.Jar.Cookies(cb)
+	if resp, _ := get(t, b2, callback2); resp.StatusCode != http.StatusSeeOther || !sessionOf(resp) {
+		t.Fatalf("second sign-in: %d", resp.StatusCode)
+	}
+	thief := s.browser()
+	thief.Jar.SetCookies(cb, flow)
+	if resp, page := get(t, thief, callback2); resp.StatusCode != http.StatusBadRequest || sessionOf(resp) || !strings.Contains(page, "already used") || len(flow) == 0 {
+		t.Errorf("callback replayed with its cookie: %d session %v (%d cookies copied)", resp.StatusCode, sessionOf(resp), len(flow))
+	}
 	// The login page offers SSO beside the password form.
 	if _, page := get(t, s.browser(), s.url+"/login"); !strings.Contains(page, `id="sso"`) || !strings.Contains(page, `name="password"`) {
 		t.Error("login page: no SSO button or no password form")
