@@ -183,7 +183,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	var api *httpapi.Server
 	con, err := console.New(console.Config{Meta: st.meta, Events: st.events, Secret: key, Logger: log, SecureCookies: *secureCookies, OIDC: oidcCfg, Audit: auditLog,
-		APIDescription: func() []byte { return api.Description() }})
+		MaxRangeDays: *maxRangeDays, APIDescription: func() []byte { return api.Description() }})
 	if err != nil {
 		ln.Close()
 		return err

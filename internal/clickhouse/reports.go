@@ -263,3 +263,23 @@ func (s *Store) IntegrationStatus(ctx context.Context, workspaceID int64) (map[s
 	}
 	return out, nil
 }
+
+// Communities lists the communities the workspace's API calls name (not
+// usagelog's own), from rollup_days and its buffer: a row a day and
+// combination, not the calls.
+func (s *Store) Communities(ctx context.Context, workspaceID int64) ([]string, error) {
+	var out []string
+	err := s.rows(ctx, `SELECT DISTINCT community FROM rollup_days_buffer WHERE workspace_id = ? AND community != ''`,
+		[]any{workspaceID}, func(scan func(...any) error) error {
+			var c string
+			if err := scan(&c); err != nil {
+				return err
+			}
+			out = append(out, c)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: communities: %w", err)
+	}
+	return out, nil
+}

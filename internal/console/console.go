@@ -88,6 +88,10 @@ type Config struct {
 	OIDC *OIDC
 	// Audit, when set, records sign-ins and the changes made here.
 	Audit *audit.Log
+	// MaxRangeDays bounds a usage export's range as the API's does (0:
+	// export.DefaultMaxRangeDays), so that the export forms refuse what
+	// the API would.
+	MaxRangeDays int
 	// APIDescription returns the API's OpenAPI document, which the API
 	// reference page (/api) shows; read on its first view, as the API is
 	// made after the console whose sessions it takes.

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"html/template"
 	"net/http"
@@ -272,28 +273,65 @@ func usageExportReports() []export.Report {
 }
 
 func (c *Console) apiUsagePage(w http.ResponseWriter, r *http.Request, v *viewer) {
+	c.showAPIUsage(w, r, v, http.StatusOK, nil, "")
+}
+
+// showAPIUsage renders the API usage export form: the defaults (every
+// community, every date, the workspace's timezone), or what the member
+// sent, with the problem it had.
+func (c *Console) showAPIUsage(w http.ResponseWriter, r *http.Request, v *viewer, status int, sent url.Values, problem string) {
 	loc, _ := c.location(r.Context(), v.Workspace.ID)
 	communities, err := c.communities(r.Context(), v.Workspace.ID, loc)
 	if err != nil {
 		c.log.Error("console: communities", "err", err)
 	}
 	now := c.cfg.Now().In(loc)
-	c.render(w, http.StatusOK, "apiusage.html", map[string]any{
-		"Title": "Export data · API usage", "Viewer": v, "Nav": "export", "Communities": communities,
-		"Zone": loc.String(), "Zones": zoneNames(), "From": now.AddDate(0, 0, -30).Format("2006-01-02"), "To": now.Format("2006-01-02"),
+	f := formValues(url.Values{"format": {"xlsx"}, "type": {"all"}, "tz": {loc.String()},
+		"from": {now.AddDate(0, 0, -30).Format("2006-01-02")}, "to": {now.Format("2006-01-02")}}, sent)
+	if c := f.Get("community"); c != "" && !slices.Contains(communities, c) {
+		communities = append(communities, c)
+	}
+	c.render(w, status, "apiusage.html", map[string]any{
+		"Title": "Export data · API usage", "Viewer": v, "Nav": "export", "Communities": communities, "F": f,
+		"Range": slices.Contains(sent["range"], "on"), "Problem": problem, "Zone": f.Get("tz"), "Zones": zoneChoices(f.Get("tz")),
 	})
 }
 
-// communities lists the communities of the last 90 days' API calls, from
-// the summaries.
-func (c *Console) communities(ctx context.Context, workspaceID int64, loc *time.Location) ([]string, error) {
-	f, err := c.facets(ctx, workspaceID, url.Values{"period": {"90d"}}, loc)
-	if err != nil {
-		return nil, err
+// formValues are a form's defaults with what the member sent over them.
+func formValues(defaults, sent url.Values) url.Values {
+	for k, vs := range sent {
+		if len(vs) > 0 && vs[len(vs)-1] != "" {
+			defaults[k] = vs
+		}
 	}
+	return defaults
+}
+
+// communityLister is an event store that lists every community its API
+// calls name, cheaply (both stores do, from their rollups).
+type communityLister interface {
+	Communities(ctx context.Context, workspaceID int64) ([]string, error)
+}
+
+// communities lists the communities of the workspace's API calls, all
+// that are stored: the export takes any. A store that cannot list them
+// gives the last year's, from the summaries.
+func (c *Console) communities(ctx context.Context, workspaceID int64, loc *time.Location) ([]string, error) {
 	var out []string
-	for _, v := range f.Communities {
-		out = append(out, v.Value)
+	if cl, ok := c.cfg.Events.(communityLister); ok {
+		var err error
+		if out, err = cl.Communities(ctx, workspaceID); err != nil {
+			return nil, err
+		}
+	} else {
+		from := c.cfg.Now().AddDate(-1, 0, 0).UTC().Format(time.RFC3339)
+		f, err := c.facets(ctx, workspaceID, url.Values{"from": {from}}, loc)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range f.Communities {
+			out = append(out, v.Value)
+		}
 	}
 	sortFold(out)
 	return out, nil
@@ -310,21 +348,30 @@ func (c *Console) facets(ctx context.Context, workspaceID int64, q url.Values, l
 }
 
 func (c *Console) usageExportsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
+	c.showUsageExports(w, r, v, http.StatusOK, nil, "")
+}
+
+// showUsageExports renders the usage export form: the previous month in
+// the workspace's timezone, or what the member sent, with its problem.
+func (c *Console) showUsageExports(w http.ResponseWriter, r *http.Request, v *viewer, status int, sent url.Values, problem string) {
 	loc, _ := c.location(r.Context(), v.Workspace.ID)
 	now := c.cfg.Now().In(loc)
 	first := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
-	c.render(w, http.StatusOK, "usageexports.html", map[string]any{
-		"Title": "Export data · Usage exports", "Viewer": v, "Nav": "usage", "Reports": usageExportReports(),
-		"Zone": loc.String(), "Zones": zoneNames(),
-		"From": first.AddDate(0, -1, 0).Format("2006-01-02"), "To": first.AddDate(0, 0, -1).Format("2006-01-02"),
+	f := formValues(url.Values{"tz": {loc.String()}, "from": {first.AddDate(0, -1, 0).Format("2006-01-02")},
+		"to": {first.AddDate(0, 0, -1).Format("2006-01-02")}}, sent)
+	c.render(w, status, "usageexports.html", map[string]any{
+		"Title": "Export data · Usage exports", "Viewer": v, "Nav": "usage", "Reports": usageExportReports(), "F": f,
+		"Problem": problem, "Zone": f.Get("tz"), "Zones": zoneChoices(f.Get("tz")),
 	})
 }
 
 // download is where the export forms go when no script runs them as jobs
 // (a plain browser): it takes the form's fields, drops what is the form's
-// own (report, the range toggle, empty choices) and sends the browser to
-// the API's synchronous export of the report, which the member's session
-// may call (its role's scopes decide).
+// own (report, the range toggle, empty choices), checks them as the API
+// will, and sends the browser to the API's synchronous export of the
+// report, which the member's session may call (its role's scopes
+// decide). A form whose fields the export would refuse is shown again
+// with the reason, not the API's JSON error.
 func (c *Console) download(w http.ResponseWriter, r *http.Request, v *viewer) {
 	in := r.URL.Query()
 	report, err := export.LookupReport(in.Get("report"))
@@ -348,7 +395,39 @@ func (c *Console) download(w http.ResponseWriter, r *http.Request, v *viewer) {
 			}
 		}
 	}
+	if err := c.checkExport(r.Context(), v, report, out); err != nil {
+		if code := usage.ErrorCode(err); code != usage.EInvalid && code != usage.EUnprocessable {
+			c.failPage(w, r, v, err, "The export is")
+			return
+		}
+		switch {
+		case report.Name == export.APIUsage.Name:
+			c.showAPIUsage(w, r, v, usage.HTTPStatus(err), in, usage.ErrorMessage(err))
+		case slices.ContainsFunc(usageExportReports(), func(u export.Report) bool { return u.Name == report.Name }):
+			c.showUsageExports(w, r, v, usage.HTTPStatus(err), in, usage.ErrorMessage(err))
+		default:
+			c.errorPage(w, r, v, usage.HTTPStatus(err), usage.ErrorMessage(err))
+		}
+		return
+	}
 	http.Redirect(w, r, "/api/v1/exports/"+report.Name+"?"+out.Encode(), http.StatusSeeOther)
+}
+
+// checkExport plans the export of q as the API will (its filters, format
+// and timezone), without reading a row.
+func (c *Console) checkExport(ctx context.Context, v *viewer, report export.Report, q url.Values) error {
+	loc, _ := c.location(ctx, v.Workspace.ID)
+	if tz := q.Get("tz"); tz != "" {
+		var err error
+		if loc, err = usage.LoadLocation(tz); err != nil {
+			return usage.Errorf(usage.EInvalid, "Timezone: %s", usage.ErrorMessage(err))
+		}
+	}
+	names := map[string]string{"from": "Start date", "to": "End date", "tz": "Timezone", "timezone": "Timezone", "format": "Export format"}
+	_, err := report.Plan(export.Job{Workspace: v.Workspace, Filters: export.QueryFilters(q), Format: q.Get("format"),
+		Timezone: loc.String(), Loc: loc, Now: c.cfg.Now(), MaxRangeDays: c.cfg.MaxRangeDays,
+		Names: func(p string) string { return cmp.Or(names[p], p) }})
+	return err
 }
 
 func (c *Console) licensesPage(w http.ResponseWriter, r *http.Request, v *viewer) {

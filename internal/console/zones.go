@@ -50,3 +50,14 @@ var zoneNames = sync.OnceValue(func() []string {
 func sortFold(s []string) {
 	slices.SortFunc(s, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
 }
+
+// zoneChoices are the timezone picker's options: every zone, and zone
+// itself if the list lacks it (a name the system's zoneinfo does not
+// list, or one a member sent).
+func zoneChoices(zone string) []string {
+	all := zoneNames()
+	if zone == "" || slices.Contains(all, zone) {
+		return all
+	}
+	return append(slices.Clip(all), zone)
+}

@@ -573,3 +573,45 @@ func (a *aggregate) finish() {
 		}
 	}
 }
+
+// Communities lists the communities the workspace's API calls name (not
+// usagelog's own), from the rollups' combos and the tail not rolled up
+// yet: the export form's choices. A community whose calls retention has
+// purged may still be listed; its export is empty.
+func (s *Store) Communities(ctx context.Context, workspaceID int64) ([]string, error) {
+	tx, err := s.read.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: communities: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT community FROM rollup_combos WHERE workspace_id = ? AND community != ''`, workspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: communities: %w", err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlite: communities: %w", err)
+		}
+		seen[c] = true
+		out = append(out, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: communities: %w", err)
+	}
+	_, combos, err := s.tailOf(ctx, tx, workspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: communities: tail: %w", err)
+	}
+	for _, c := range combos {
+		if c.community != "" && !seen[c.community] && c.collection != usage.SelfCollection {
+			seen[c.community] = true
+			out = append(out, c.community)
+		}
+	}
+	return out, nil
+}

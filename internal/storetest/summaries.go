@@ -20,6 +20,9 @@ type SummaryStore interface {
 	usage.EventStore
 	usage.LogScanner
 	summary.Source
+	// Communities lists the communities the workspace's API calls name,
+	// in any order (the export form's choices).
+	Communities(ctx context.Context, workspaceID int64) ([]string, error)
 }
 
 // SummaryNow is the clock of the summaries suite: mid-quarter-hour, so that
@@ -114,6 +117,32 @@ func Summaries(t *testing.T, open func(t *testing.T) SummaryStore) {
 		"from=2026-11-03T09:01:00Z&to=2026-11-03T09:11:00Z", "from=2026-07-01"}
 	CompareSummaries(t, s, 1, events, windows, "UTC", "Asia/Kathmandu", "America/New_York")
 	svc := &summary.Service{Rollups: s, Events: s}
+	t.Run("Communities", func(t *testing.T) {
+		// Every community of the workspace's calls, however old, but
+		// none of usagelog's own calls' or another workspace's.
+		const ws = 4 // 3 is the empty one
+		calls := append(RandomCalls(9, 300, SummaryNow),
+			usage.Event{Kind: usage.KindAPIRequest, ID: "old-community", Time: SummaryNow.AddDate(-1, 0, 1), Method: "GET", URL: "/x", Status: 200, Community: "Archived <b>community</b>"},
+			usage.Event{Kind: usage.KindAPIRequest, ID: "self-community", Time: SummaryNow.Add(-time.Hour), Method: "GET", URL: "/api/v1/logs", Status: 200, Community: "Only in self", Collection: usage.SelfCollection})
+		if _, err := s.Append(ctx, ws, calls); err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, e := range calls {
+			if e.Community != "" && e.Collection != usage.SelfCollection && !slices.Contains(want, e.Community) {
+				want = append(want, e.Community)
+			}
+		}
+		got, err := s.Communities(ctx, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(got, want) || len(want) < 3 {
+			t.Errorf("communities %q, want %q", got, want)
+		}
+	})
 	t.Run("AfterPurge", func(t *testing.T) {
 		// Retention removes the rollups with the events: the summaries
 		// then agree with a scan of what is left.
