@@ -499,3 +499,48 @@ func TestLogsLoadMoreWithoutJavaScript(t *testing.T) {
 		t.Errorf("%d pages showed %d calls, want 2 pages and %d", pages, len(seen), n/2)
 	}
 }
+
+// TestExportFormsWithoutJavaScript: the API usage form offers every
+// stored community (one with calls 200 days old too), exports all data
+// unless the range is ticked, picks the timezone from a list, and a form
+// the export would refuse comes back with the reason and what was sent.
+func TestExportFormsWithoutJavaScript(t *testing.T) {
+	s := newSite(t)
+	s.member("acme", "ann@acme.example", usage.RoleAdmin)
+	ctx := context.Background()
+	ws, _ := s.store.WorkspaceByName(ctx, "acme")
+	ev := []usage.Event{
+		{Kind: usage.KindAPIRequest, ID: "old", Time: s.now.AddDate(0, 0, -200), Method: "GET", URL: "/x", Status: 200, Community: "Archive <club>"},
+		{Kind: usage.KindAPIRequest, ID: "new", Time: s.now.Add(-time.Hour), Method: "GET", URL: "/x", Status: 200, Community: "Pioneers"},
+	}
+	if _, err := s.store.Append(ctx, ws.ID, ev); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := s.signIn("ann@acme.example")
+	p := s.get(b, "/export/api-usage")
+	for _, want := range []string{`<option >Archive &lt;club&gt;</option>`, `<option >Pioneers</option>`, `<select id="tz" name="tz"`, `<option selected>UTC</option>`,
+		`id="use-range" data-toggles="range-fields" >`} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("API usage form lacks %s", want)
+		}
+	}
+	for _, tc := range []struct{ path, msg, kept string }{
+		{"/export/download?report=api-usage&format=csv&community=Pioneers&type=mcp&range=off&range=on&from=2026-02-30&to=2026-03-01&tz=UTC",
+			`from: invalid date`, `<option selected>Pioneers</option>`},
+		{"/export/download?report=api-usage&format=csv&type=all&range=off&from=2026-01-01&to=2026-03-01&tz=Mars/Base",
+			`unknown timezone &#34;Mars/Base&#34;`, `<option selected>Mars/Base</option>`},
+		{"/export/download?report=users&from=2026-03-10&to=2026-03-01&tz=UTC", "is after", `<option value="users" selected>`},
+	} {
+		p := s.get(b, tc.path)
+		if p.status != 400 || !strings.Contains(p.header.Get("Content-Type"), "text/html") || !strings.Contains(p.body, `class="problem"`) ||
+			!strings.Contains(p.body, tc.msg) || !strings.Contains(p.body, tc.kept) {
+			t.Errorf("%s: %d %s, want the form again with %q and %q: %s", tc.path, p.status, p.header.Get("Content-Type"), tc.msg, tc.kept, p.body)
+		}
+	}
+	// A good form goes on to the API's export, the range dropped when it
+	// is not ticked.
+	p = s.get(b, "/export/download?report=api-usage&format=csv&community=&type=all&range=off&from=2026-01-01&to=2026-03-01&tz=UTC")
+	if loc := p.header.Get("Location"); p.status != http.StatusSeeOther || loc != "/api/v1/exports/api-usage?format=csv&type=all&tz=UTC" {
+		t.Errorf("good form: %d to %q", p.status, loc)
+	}
+}
