@@ -327,10 +327,15 @@ func (s *Store) Rollup(ctx context.Context, workspaceID int64, q summary.Query) 
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: rollup: %w", err)
 	}
+	d := a.decoder()
 	for _, p := range plan(q.Bounds) {
-		if err := readRollups(ctx, tx, workspaceID, p, a); err != nil {
+		if err := readRollups(ctx, tx, workspaceID, p, a, d); err != nil {
+			d.close()
 			return nil, fmt.Errorf("sqlite: rollup: %w", err)
 		}
+	}
+	if err := d.close(); err != nil {
+		return nil, fmt.Errorf("sqlite: rollup: %w", err)
 	}
 	tail, combos, err := s.tailOf(ctx, tx, workspaceID)
 	if err != nil {
@@ -370,11 +375,13 @@ func plan(bounds []int64) []summary.Piece {
 }
 
 // readRollups adds the rows of piece p: whole hours, or the quarter hours
-// of the hours it touches that lie in it.
-func readRollups(ctx context.Context, tx *sql.Tx, workspaceID int64, p summary.Piece, a *aggregate) error {
+// of the hours it touches that lie in it. Rows of cells go to d, which
+// decodes them beside the reading.
+func readRollups(ctx context.Context, tx *sql.Tx, workspaceID int64, p summary.Piece, a *aggregate, d *decoder) error {
 	// Unfiltered hours read their counts and timings, summed over every
-	// combo already (facets: no timings); the rest reads every cell.
-	cells := a.filtered || p.Grain != summary.HourMS
+	// combo already; facets, filtered or not, only the counts by combo
+	// and status, which the filter sorts; the rest reads every cell.
+	cells := p.Grain != summary.HourMS || (a.filtered && !a.q.DimsOnly)
 	cols := "counts, timings"
 	switch {
 	case cells:
@@ -397,54 +404,135 @@ func readRollups(ctx context.Context, tx *sql.Tx, workspaceID int64, p summary.P
 			return err
 		}
 		if !cells {
-			if err := a.add(a.q.Bucket(hour), one, two); err != nil {
+			if err := a.add(&a.tallies, a.q.Bucket(hour), one, two); err != nil {
 				return err
 			}
 			continue
 		}
-		quarters, err := summary.SplitQuarters(one)
-		if err != nil {
+		if err := d.decode(hour, p, one); err != nil {
 			return err
-		}
-		for i, q := range quarters {
-			start := hour + int64(i)*summary.QuarterMS
-			if start < p.From || start >= p.To {
-				continue
-			}
-			if err := a.addCells(a.q.Bucket(start), q); err != nil {
-				return err
-			}
 		}
 	}
 	return rows.Err()
+}
+
+// decoder decodes rows of quarter-hour cells on another goroutine while
+// the reader reads the next rows (reading a row's blob out of SQLite and
+// decoding it cost about the same); when that goroutine is behind, the
+// reader decodes the row itself. Each keeps tallies of its own, added up
+// at close.
+type decoder struct {
+	a    *aggregate
+	rows chan quarterRow
+	free chan []byte
+	done chan error
+	own  *tallies // the worker's
+}
+
+type quarterRow struct {
+	hour  int64
+	piece summary.Piece
+	cells []byte
+}
+
+func (a *aggregate) decoder() *decoder {
+	d := &decoder{a: a, rows: make(chan quarterRow, 8), free: make(chan []byte, 10), done: make(chan error, 1), own: a.newTallies()}
+	go func() {
+		var err error
+		for row := range d.rows {
+			if err == nil {
+				err = a.addQuarters(d.own, row.hour, row.piece, row.cells)
+			}
+			select {
+			case d.free <- row.cells[:0]:
+			default:
+			}
+		}
+		d.done <- err
+	}()
+	return d
+}
+
+// decode adds a row's quarter hours that lie in p.
+func (d *decoder) decode(hour int64, p summary.Piece, cells []byte) error {
+	var buf []byte
+	select {
+	case buf = <-d.free:
+	default:
+	}
+	row := quarterRow{hour, p, append(buf, cells...)}
+	select {
+	case d.rows <- row:
+		return nil
+	default:
+		err := d.a.addQuarters(&d.a.tallies, hour, p, row.cells)
+		select {
+		case d.free <- row.cells[:0]:
+		default:
+		}
+		return err
+	}
+}
+
+// close waits for the worker and adds its tallies to the aggregate's.
+func (d *decoder) close() error {
+	close(d.rows)
+	if err := <-d.done; err != nil {
+		return err
+	}
+	d.a.tallies.merge(d.own)
+	return nil
 }
 
 // aggregate adds rollup cells up for one query: by combo id while it
 // reads, into the rollup's named dimensions at the end.
 type aggregate struct {
 	q        *summary.Query
-	r        *summary.Rollup
 	filtered bool
-	combos   []comboTally // by id
+	combos   []comboInfo // by id
 	ids      map[combo]uint64
 	// comboFilter is the query's filter without its statuses and window:
 	// what a combo must pass.
 	comboFilter usage.LogFilter
-	// status and statusPass are by HTTP status, which ingest keeps to
-	// 100-599: the tallies, and whether the query's filter keeps it.
-	status     [600]summary.Tally
+	// statusPass is by HTTP status, which ingest keeps to 100-599:
+	// whether the query's filter keeps it.
 	statusPass [600]bool
+	tallies
 }
 
-type comboTally struct {
+type comboInfo struct {
 	combo
 	known bool
 	pass  bool // the combo passes the query's filter
-	summary.Tally
+}
+
+// tallies are what cells add up to: the rollup's buckets and timings, and
+// calls by combo and by status.
+type tallies struct {
+	r      *summary.Rollup
+	combos []summary.Tally // by combo id
+	status [600]summary.Tally
+}
+
+func (a *aggregate) newTallies() *tallies {
+	return &tallies{r: summary.NewRollup(len(a.r.Buckets)), combos: make([]summary.Tally, len(a.combos))}
+}
+
+// merge adds o up into t.
+func (t *tallies) merge(o *tallies) {
+	t.r.Merge(o.r)
+	for i, c := range o.combos {
+		t.combos[i].Calls += c.Calls
+		t.combos[i].Errors += c.Errors
+	}
+	for i, c := range o.status {
+		t.status[i].Calls += c.Calls
+		t.status[i].Errors += c.Errors
+	}
 }
 
 func newAggregate(ctx context.Context, tx *sql.Tx, workspaceID int64, q *summary.Query, r *summary.Rollup) (*aggregate, error) {
-	a := &aggregate{q: q, r: r, filtered: q.Filtered(), ids: map[combo]uint64{}}
+	a := &aggregate{q: q, filtered: q.Filtered(), ids: map[combo]uint64{}, tallies: tallies{r: r}}
 	rows, err := tx.QueryContext(ctx, `SELECT id, client, collection, collection_type, community, usage_type FROM rollup_combos WHERE workspace_id = ?`, workspaceID)
 	if err != nil {
 		return nil, err
@@ -475,9 +563,10 @@ func (a *aggregate) know(id uint64, c combo) {
 	e := usage.Event{Kind: usage.KindAPIRequest, Client: c.client, Collection: c.collection, CollectionType: c.collectionType,
 		Community: c.community, UsageType: c.usageType}
 	for uint64(len(a.combos)) <= id {
-		a.combos = append(a.combos, comboTally{})
+		a.combos = append(a.combos, comboInfo{})
+		a.tallies.combos = append(a.tallies.combos, summary.Tally{})
 	}
-	a.combos[id] = comboTally{combo: c, known: true, pass: a.comboFilter.Match(&e)}
+	a.combos[id] = comboInfo{combo: c, known: true, pass: a.comboFilter.Match(&e)}
 	a.ids[c] = id
 }
 
@@ -500,72 +589,93 @@ func (a *aggregate) addTail(events []tailEvent, combos []combo) {
 			continue
 		}
 		c := summary.Cell{Combo: ids[e.combo], Status: uint64(e.status), Timing: uint64(e.timing), Calls: 1}
-		if a.count(a.q.Bucket(t), &c) && !a.q.DimsOnly {
+		if a.count(&a.tallies, a.q.Bucket(t), &c) && !a.q.DimsOnly {
 			a.r.Timing.Add(int(c.Timing), 1)
 		}
 	}
 }
 
 // add adds an unfiltered hour's counts (by combo and status) and timings
-// (summed over every combo) to bucket.
-func (a *aggregate) add(bucket int, counts, timings []byte) error {
+// (summed over every combo) to bucket, in t.
+func (a *aggregate) add(t *tallies, bucket int, counts, timings []byte) error {
 	cr := summary.NewCellReader(counts)
 	var c summary.Cell
 	for cr.Next(&c) {
-		a.count(bucket, &c)
+		a.count(t, bucket, &c)
 	}
 	if err := cr.Err(); err != nil {
 		return err
 	}
 	tr := summary.NewCellReader(timings)
 	for tr.Next(&c) {
-		a.r.Timing.Add(int(c.Timing), int64(c.Calls))
+		t.r.Timing.Add(int(c.Timing), int64(c.Calls))
 	}
 	return tr.Err()
 }
 
-// addCells adds a row's cells by combo, status and timing to bucket.
-func (a *aggregate) addCells(bucket int, cells []byte) error {
+// addQuarters adds the quarter hours of an hour's row that lie in p to
+// their buckets, in t.
+func (a *aggregate) addQuarters(t *tallies, hour int64, p summary.Piece, row []byte) error {
+	quarters, err := summary.SplitQuarters(row)
+	if err != nil {
+		return err
+	}
+	for i, q := range quarters {
+		start := hour + int64(i)*summary.QuarterMS
+		if start < p.From || start >= p.To {
+			continue
+		}
+		if err := a.addCells(t, a.q.Bucket(start), q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addCells adds a quarter hour's cells by combo, status and timing to
+// bucket, in t.
+func (a *aggregate) addCells(t *tallies, bucket int, cells []byte) error {
 	cr := summary.NewCellReader(cells)
 	var c summary.Cell
 	for cr.Next(&c) {
-		if a.count(bucket, &c) && !a.q.DimsOnly {
-			a.r.Timing.Add(int(c.Timing), int64(c.Calls))
+		if a.count(t, bucket, &c) && !a.q.DimsOnly {
+			t.r.Timing.Add(int(c.Timing), int64(c.Calls))
 		}
 	}
 	return cr.Err()
 }
 
-// count adds a cell's calls to bucket, its combo and its status, if the
-// query keeps its combo and status; it reports whether it did.
-func (a *aggregate) count(bucket int, c *summary.Cell) bool {
-	if c.Combo >= uint64(len(a.combos)) || !a.combos[c.Combo].pass || c.Status >= uint64(len(a.status)) || !a.statusPass[c.Status] {
+// count adds a cell's calls to bucket, its combo and its status in t, if
+// the query keeps its combo and status; it reports whether it did.
+func (a *aggregate) count(t *tallies, bucket int, c *summary.Cell) bool {
+	if c.Combo >= uint64(len(a.combos)) || !a.combos[c.Combo].pass || c.Status >= uint64(len(a.statusPass)) || !a.statusPass[c.Status] {
 		return false
 	}
-	t := summary.Tally{Calls: int64(c.Calls)}
+	n := summary.Tally{Calls: int64(c.Calls)}
 	if c.Status >= 400 {
-		t.Errors = t.Calls
+		n.Errors = n.Calls
 	}
-	add := func(to *summary.Tally) { to.Calls += t.Calls; to.Errors += t.Errors }
-	add(&a.combos[c.Combo].Tally)
-	add(&a.status[c.Status])
+	add := func(to *summary.Tally) { to.Calls += n.Calls; to.Errors += n.Errors }
+	add(&t.combos[c.Combo])
+	add(&t.status[c.Status])
 	if bucket >= 0 {
-		add(&a.r.Buckets[bucket])
+		add(&t.r.Buckets[bucket])
 	}
 	return true
 }
 
 func (a *aggregate) finish() {
-	for _, ct := range a.combos {
-		if !ct.known || ct.Calls == 0 {
+	for id, ct := range a.combos {
+		t := a.tallies.combos[id]
+		if !ct.known || t.Calls == 0 {
 			continue
 		}
 		if ct.usageType == usage.TypeMCP {
-			a.r.MCP += ct.Calls
+			a.r.MCP += t.Calls
 		}
-		a.r.AddDim(summary.DimClient, ct.client, ct.Tally)
-		a.r.AddDim(summary.DimCollection, ct.collection, ct.Tally)
-		a.r.AddDim(summary.DimCommunity, ct.community, ct.Tally)
+		a.r.AddDim(summary.DimClient, ct.client, t)
+		a.r.AddDim(summary.DimCollection, ct.collection, t)
+		a.r.AddDim(summary.DimCommunity, ct.community, t)
 	}
 	for st, t := range a.status {
 		if t.Calls > 0 {
