@@ -342,6 +342,32 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 		if other, _ := s.SyncGroups(ctx, 2, now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0), now); len(other) != 0 {
 			t.Errorf("workspace 2 sees %d sync groups", len(other))
 		}
+		// Later the same day: a sync and an observation an hour before
+		// now count, ones stamped an hour after now do not.
+		later := []usage.Event{
+			{Kind: usage.KindSync, ID: "sync-before-now", Time: now.Add(-time.Hour), Integration: "Jira-SN", Outcome: "synced", IntegrationStatus: "active"},
+			{Kind: usage.KindSync, ID: "sync-after-now", Time: now.Add(time.Hour), Integration: "Future", Outcome: "synced", IntegrationStatus: "active"},
+			{Kind: usage.KindUserSeen, ID: "seen-before-now", Time: now.Add(-time.Hour), System: "Jira", Email: "new-today@x.example", Interaction: "comment_author"},
+			{Kind: usage.KindUserSeen, ID: "seen-after-now", Time: now.Add(time.Hour), System: "Jira", Email: "tomorrow@x.example", Interaction: "comment_author"},
+		}
+		if _, err := s.Append(ctx, 1, later); err != nil {
+			t.Fatal(err)
+		}
+		groups, err = s.SyncGroups(ctx, 1, now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0), now)
+		synced, recent = 0, 0
+		for _, g := range groups {
+			synced += g.Synced
+			if g.Recent {
+				recent += g.Synced
+			}
+		}
+		if err != nil || synced != 5 || recent != 4 {
+			t.Errorf("sync groups with syncs either side of now: %d synced, %d recent (%v); want 5, 4", synced, recent, err)
+		}
+		seen, err = s.SeenGroups(ctx, 1, now.AddDate(-1, 0, 0), now)
+		if err != nil || len(seen) != 13 || slices.ContainsFunc(seen, func(g usage.SeenGroup) bool { return g.Email == "tomorrow@x.example" }) {
+			t.Errorf("%d seen groups with observations either side of now (%v), want 13 without tomorrow's", len(seen), err)
+		}
 	})
 
 	t.Run("ScanFieldsAndEarlyStop", func(t *testing.T) {
