@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/usagelog/usagelog/internal/identity"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -42,11 +44,17 @@ type UsageReports struct {
 // src, marking the last 6 months, in one pass. Write reads the rest.
 func LoadUsageReports(ctx context.Context, src usage.ReportSource, workspaceID int64, now time.Time) (*UsageReports, error) {
 	r := &UsageReports{now: now, src: src, workspaceID: workspaceID}
-	var err error
-	if r.syncs, err = src.SyncGroups(ctx, workspaceID, now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0), now); err != nil {
-		return nil, err
-	}
-	if r.status, err = src.IntegrationStatus(ctx, workspaceID); err != nil {
+	// Both wait on the store: read side by side.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		r.syncs, err = src.SyncGroups(gctx, workspaceID, now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0), now)
+		return err
+	})
+	g.Go(func() (err error) {
+		r.status, err = src.IntegrationStatus(gctx, workspaceID)
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	return r, nil
