@@ -41,6 +41,8 @@ type Param struct {
 	Type        string // string (default), integer or boolean
 	Format      string
 	Enum        []string
+	// Minimum and Maximum bound an integer (both 0: unbounded).
+	Minimum, Maximum int
 	// Repeat: the parameter may be given more than once (or comma
 	// separated, where the description says so).
 	Repeat bool
@@ -66,6 +68,9 @@ type Content struct {
 	Example any
 }
 
+// TagInfo describes a group of operations.
+type TagInfo struct{ Name, Description string }
+
 // Response is one answer of an operation.
 type Response struct {
 	Status      int // 0: the default response, every status not listed
@@ -77,6 +82,14 @@ type Response struct {
 // Info heads the document.
 type Info struct {
 	Title, Version, Description string
+	// TokenPrefix begins every key's token, as the bearer scheme says.
+	TokenPrefix string
+	// License names the terms the API is offered under; Contact who
+	// answers for it.
+	License, Contact string
+	// Tags describe the operations' tags, in the order a reference shows
+	// them.
+	Tags []TagInfo
 	// Schemas are named schemas that bodies refer to by
 	// "#/components/schemas/NAME" (Content.Schema).
 	Schemas map[string]map[string]any
@@ -86,6 +99,11 @@ type Info struct {
 	// Examples are JSON answers by operation id and status, shown with
 	// the answer's schema.
 	Examples map[string]map[string]json.RawMessage
+	// Enums constrain properties of the components' schemas to the values
+	// the server takes, where the Go type is a plain string whose values
+	// another package knows (a report's name, a format), by schema name
+	// and property.
+	Enums map[string]map[string][]string
 }
 
 // Build writes the OpenAPI 3.1 document of ops. Every Go type of a body
@@ -115,15 +133,35 @@ func Build(info Info, ops []Operation) ([]byte, error) {
 		}
 		paths[op.Path][strings.ToLower(op.Method)] = o
 	}
+	for name, props := range info.Enums {
+		s, _ := b.schemas[name].(map[string]any)
+		ps, _ := s["properties"].(map[string]any)
+		for prop, values := range props {
+			p, ok := ps[prop].(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("apidoc: enum of %s.%s: no such property", name, prop)
+			}
+			p["enum"] = values
+		}
+	}
+	var tags []any
+	for _, t := range info.Tags {
+		tags = append(tags, map[string]any{"name": t.Name, "description": t.Description})
+	}
 	doc := map[string]any{
 		"openapi": "3.1.0",
-		"info":    map[string]any{"title": info.Title, "version": info.Version, "description": info.Description},
+		"info": map[string]any{"title": info.Title, "version": info.Version, "description": info.Description,
+			"license": map[string]any{"name": info.License}, "contact": map[string]any{"name": info.Contact}},
+		// Relative: the document is served by the server it describes, so
+		// a client takes the address it read it from.
+		"servers": []any{map[string]any{"url": "/", "description": "The usagelog server that serves this document."}},
+		"tags":    tags,
 		"paths":   paths,
 		"components": map[string]any{
 			"schemas": b.schemas,
 			"securitySchemes": map[string]any{"bearerAuth": map[string]any{
 				"type": "http", "scheme": "bearer",
-				"description": "An API key's token (`Authorization: Bearer ul_…`). The console's pages call the API with their session instead."}},
+				"description": "An API key's token (`Authorization: Bearer " + info.TokenPrefix + "…`). The console's pages call the API with their session instead."}},
 		},
 	}
 	var buf bytes.Buffer
@@ -219,6 +257,9 @@ func parameter(p Param) map[string]any {
 	}
 	if len(p.Enum) > 0 {
 		s["enum"] = p.Enum
+	}
+	if p.Minimum != 0 || p.Maximum != 0 {
+		s["minimum"], s["maximum"] = p.Minimum, p.Maximum
 	}
 	out := map[string]any{"name": p.Name, "in": in, "required": p.Required || in == "path"}
 	if p.Description != "" {

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/usagelog/usagelog/internal/apidoc"
 	"github.com/usagelog/usagelog/internal/buildinfo"
+	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/ingest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -52,15 +54,63 @@ func describe(table []route) ([]byte, error) {
 			"Every operation that takes a key names the scope it needs in x-usagelog-scope; " + reportScope + " means the scope of the report the call runs " +
 			"(LOGS_READ for api-logs and api-usage, USAGE_EXPORT_API for the activity exports, SERVER_MANAGEMENT_READ for usage-reports). " +
 			"Errors are {\"error\":{\"code\",\"message\",\"gateway_code\"}}.",
-		Schemas:  schemas,
-		Examples: ex,
+		TokenPrefix: usage.TokenPrefix,
+		License:     "Proprietary: all rights reserved by the usagelog authors",
+		Contact:     "The usagelog team",
+		Tags:        tags,
+		Enums: map[string]map[string][]string{
+			"UsageExportSpecInput": {"report": reportNames(), "format": formatNames(allFormats())},
+			"UsageExportSpec":      {"report": reportNames(), "format": formatNames(allFormats())},
+			"JobsView": {"report": reportNames(), "format": formatNames(allFormats()),
+				"status": {string(usage.JobQueued), string(usage.JobRunning), string(usage.JobSucceeded), string(usage.JobFailed), string(usage.JobCancelled)}},
+		},
+		Schemas:     schemas,
+		Examples:    ex,
 		Types: map[reflect.Type]map[string]any{
+			// The rules are decoded apart (null is "back to the
+			// defaults", told apart from a bad rule).
+			reflect.TypeFor[json.RawMessage](): {"anyOf": []any{
+				map[string]any{"type": "array", "items": ref("UsageRule"), "maxItems": usage.MaxRules}, map[string]any{"type": "null"}}},
 			// A filter is given as a string, a number or a list of
 			// strings, and answered as a list.
 			reflect.TypeFor[usage.FilterValues](): {"type": "object", "additionalProperties": map[string]any{
 				"anyOf": []any{map[string]any{"type": "string"}, map[string]any{"type": "number"}, map[string]any{"type": "array", "items": map[string]any{"type": "string"}}}}},
 		},
 	}, ops)
+}
+
+// reportNames are the catalogue's reports.
+func reportNames() []string {
+	var out []string
+	for _, r := range export.Catalogue {
+		out = append(out, r.Name)
+	}
+	return out
+}
+
+// allFormats are every format some report is written in.
+func allFormats() []export.Format {
+	var out []export.Format
+	for _, r := range export.Catalogue {
+		for _, f := range r.Formats {
+			if !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// tags group the operations, in the order the reference shows them.
+var tags = []apidoc.TagInfo{
+	{Name: "Events", Description: "Ingest usage events: API calls, activity, integration syncs and user observations."},
+	{Name: "Logs", Description: "The API log, its facets and its summaries, filtered."},
+	{Name: "Exports", Description: "Every report of the catalogue, streamed as a download."},
+	{Name: "Export jobs", Description: "Reports run in the background, with progress and a signed link; and their schedules."},
+	{Name: "Usage export API", Description: "The activity exports and Usage Reports.zip, and the signed downloads of stored files."},
+	{Name: "Gateway", Description: "The recording gateway's collections and clients."},
+	{Name: "Administration", Description: "Keys, workspace settings, classification rules and the audit log."},
+	{Name: "Service", Description: "Health, readiness, build, metrics and this description."},
 }
 
 // eventSchema is the schema of one kind of event, from the decoder's own

@@ -65,19 +65,22 @@ func newAPIValidator(t *testing.T, doc []byte) *apiValidator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// NDJSON bodies are described as the array of their lines.
+	// NDJSON bodies are described as bytes (a string): each line must be
+	// a JSON object; what a line holds is checked by the JSON format of
+	// the same body or answer.
 	ndjson := content.DecoderFunc(func(in *content.DecodeInput) (any, error) {
-		var out []any
-		dec := json.NewDecoder(in.Body)
-		dec.UseNumber()
+		raw, err := io.ReadAll(in.Body)
+		if err != nil {
+			return nil, err
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
 		for {
-			var v any
+			var v map[string]any
 			if err := dec.Decode(&v); err == io.EOF {
-				return out, nil
+				return string(raw), nil
 			} else if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("a line is not a JSON object: %w", err)
 			}
-			out = append(out, v)
 		}
 	})
 	v, errs := validator.NewValidator(d, config.WithBodyDecoder("application/x-ndjson", ndjson))

@@ -67,8 +67,9 @@ func (s *Server) table() []route {
 				"Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. "+
 				"The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131).",
 				ok(IngestResult{})).body(apidoc.Body{Required: true, Content: []apidoc.Content{
-				// NDJSON is described as the array of its lines.
-				{Media: "application/x-ndjson", Schema: map[string]any{"type": "array", "items": ref("Event")}},
+				// NDJSON is a stream of lines, not a JSON document: a
+				// generated client sends it as the bytes it is given.
+				{Media: "application/x-ndjson", Schema: ndjsonOf("an Event (#/components/schemas/Event)")},
 				{Media: "application/json", Schema: map[string]any{"oneOf": []any{ref("Event"), map[string]any{"type": "array", "items": ref("Event")}}}},
 				{Media: "text/csv"},
 			}}).tag("Events")},
@@ -80,10 +81,10 @@ func (s *Server) table() []route {
 				file("text/csv")).params(logFilters...).tag("Logs")},
 		{pattern: "GET /api/v1/logs/facets", scope: usage.ScopeLogsRead, group: groupReads, api: s.handleFacets,
 			doc: op("logFacets", "What the log filters can pick", "Statuses with their text, clients, collections and communities over a period, most calls first, from the summaries.",
-				ok(summary.Facets{})).params(logFilters...).tag("Logs")},
+				ok(summary.Facets{})).params(windowed(logFilters, "1h", "24h", "7d", "30d", "90d")...).tag("Logs")},
 		{pattern: "GET /api/v1/summary", scope: usage.ScopeLogsRead, group: groupReads, api: s.handleSummary,
 			doc: op("summary", "The overview's numbers", "Calls, errors, p95 timing, MCP and other calls, the series and the top clients of a period, from the summaries; exact in every zone.",
-				ok(summary.Answer{})).params(logFilters...).tag("Logs")},
+				ok(summary.Answer{})).params(windowed(logFilters, "24h", "7d", "30d", "90d")...).tag("Logs")},
 	}
 	// Every report of the catalogue, synchronously; the exact paths win
 	// over {id}.
@@ -114,7 +115,7 @@ func (s *Server) table() []route {
 			doc: op("listSchedules", "Scheduled exports", "The workspace's schedules whose reports the key may run.",
 				ok(list[usage.Schedule]{})).tag("Export jobs")},
 		{pattern: "GET /api/v1/schedules/{id}", scope: anyScope, group: groupReads, api: s.handleSchedule,
-			doc: op("getSchedule", "A scheduled export", "", ok(usage.Schedule{})).params(pathID).tag("Export jobs")},
+			doc: op("getSchedule", "A scheduled export", "Its report, filters, cadence, webhook and next run; never the webhook's secret.", ok(usage.Schedule{})).params(pathID).tag("Export jobs")},
 		{pattern: "DELETE /api/v1/schedules/{id}", scope: anyScope, group: groupAdmin, api: s.handleDeleteSchedule,
 			doc: op("deleteSchedule", "Delete a scheduled export", "Its jobs and files stay.", noContent).params(pathID).tag("Export jobs")},
 
@@ -133,7 +134,8 @@ func (s *Server) table() []route {
 				storedFile(200, "The file."), storedFile(206, "The range asked for.")).
 				params(apidoc.Param{Name: "path", In: "path", Description: "The file's path, as the link gives it."},
 					apidoc.Param{Name: "expires", Required: true, Type: "integer", Description: "When the link expires (Unix seconds)."},
-					apidoc.Param{Name: "signature", Required: true, Description: "The link's signature."}).tag("Usage export API")},
+					apidoc.Param{Name: "signature", Required: true, Description: "The link's signature."},
+					apidoc.Param{Name: "Range", In: "header", Description: "One byte range (bytes=FROM-TO, bytes=FROM- or bytes=-LAST) for a 206 of that part."}).tag("Usage export API")},
 
 		{pattern: "GET /api/v1/keys", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleKeys,
 			doc: op("listKeys", "API keys", "The workspace's keys, never their tokens.", ok(list[keyJSON]{})).tag("Administration")},
@@ -142,32 +144,32 @@ func (s *Server) table() []route {
 				apidoc.Response{Status: 201, Description: "The key and its token.", Content: jsonOf(createdKey{})}).
 				body(jsonBody(keyRequest{})).tag("Administration")},
 		{pattern: "DELETE /api/v1/keys/{id}", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleRevokeKey,
-			doc: op("revokeKey", "Revoke an API key", "", noContent).params(pathID).tag("Administration")},
+			doc: op("revokeKey", "Revoke an API key", "Its token stops working at once; the key stays listed, revoked.", noContent).params(pathID).tag("Administration")},
 		{pattern: "GET /api/v1/collections", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleCollections,
-			doc: op("listCollections", "Gateway API collections", "", ok(list[gateway.CollectionJSON]{})).tag("Gateway")},
+			doc: op("listCollections", "Gateway API collections", "The collections the recording gateway records calls under: each one's type, declared endpoints and whether it is active.", ok(list[gateway.CollectionJSON]{})).tag("Gateway")},
 		{pattern: "POST /api/v1/collections", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleCreateCollection,
-			doc: op("createCollection", "Create an API collection", "",
+			doc: op("createCollection", "Create an API collection", "A collection the recording gateway records calls under, with its type and declared endpoints; a name taken is a 409.",
 				apidoc.Response{Status: 201, Description: "The collection.", Content: jsonOf(gateway.CollectionJSON{})}).
 				body(jsonBody(collectionBody{})).tag("Gateway")},
 		{pattern: "GET /api/v1/collections/{name}", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleCollection,
-			doc: op("getCollection", "An API collection", "", ok(gateway.CollectionJSON{})).params(pathName).tag("Gateway")},
+			doc: op("getCollection", "An API collection", "One collection by its name.", ok(gateway.CollectionJSON{})).params(pathName).tag("Gateway")},
 		{pattern: "PATCH /api/v1/collections/{name}", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handlePatchCollection,
 			doc: op("patchCollection", "Change an API collection", "Changes the fields the body carries, not the name.",
 				ok(gateway.CollectionJSON{})).params(pathName).body(jsonBody(collectionBody{})).tag("Gateway")},
 		{pattern: "GET /api/v1/clients", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleClients,
-			doc: op("listClients", "Gateway clients", "", ok(list[gateway.ClientJSON]{})).
+			doc: op("listClients", "Gateway clients", "The clients that may call the gateway's collections; never their tokens.", ok(list[gateway.ClientJSON]{})).
 				params(apidoc.Param{Name: "collection", Description: "Only the clients of this collection."}).tag("Gateway")},
 		{pattern: "POST /api/v1/clients", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleCreateClient,
 			doc: op("createClient", "Create a gateway client", "The token is in this answer only.",
 				apidoc.Response{Status: 201, Description: "The client and its token.", Content: jsonOf(createdClient{})}).
 				body(jsonBody(clientRequest{})).tag("Gateway")},
 		{pattern: "DELETE /api/v1/clients/{id}", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleRevokeClient,
-			doc: op("revokeClient", "Revoke a gateway client", "", noContent).params(pathID).tag("Gateway")},
+			doc: op("revokeClient", "Revoke a gateway client", "Its token stops working at the gateway at once.", noContent).params(pathID).tag("Gateway")},
 		{pattern: "GET /api/v1/gateway/directory", scope: usage.ScopeEventsWrite, group: groupReads, api: s.handleGatewayDirectory,
 			doc: op("gatewayDirectory", "A gateway's directory", "What a remote gateway checks its callers against: the collection and its clients' token hashes.",
 				ok(gateway.DirectoryJSON{})).params(apidoc.Param{Name: "collection", Required: true, Description: "The gateway's collection."}).tag("Gateway")},
 		{pattern: "GET /api/v1/workspace/settings", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleSettings,
-			doc: op("getSettings", "Workspace settings", "", ok(settingsJSON{})).tag("Administration")},
+			doc: op("getSettings", "Workspace settings", "Privacy, timezone, export row limit and retention.", ok(settingsJSON{})).tag("Administration")},
 		{pattern: "PATCH /api/v1/workspace/settings", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handlePatchSettings,
 			doc: op("patchSettings", "Change workspace settings", "Changes only the fields the body carries.",
 				ok(settingsJSON{})).body(jsonBody(SettingsPatch{})).tag("Administration")},
@@ -198,9 +200,65 @@ func (s *Server) table() []route {
 				r.doc.Scope = reportScope
 			}
 		}
-		r.doc.Responses = append(r.doc.Responses, apidoc.Response{Description: "An error: its code, a message that names what is wrong and, for a refused gateway or ingest call, its gateway code.", Content: jsonOf(errorBody{})})
+		for _, st := range r.errorStatuses() {
+			r.doc.Responses = append(r.doc.Responses, apidoc.Response{Status: st, Description: errorText[st], Content: jsonOf(errorBody{})})
+		}
+		r.doc.Responses = append(r.doc.Responses, apidoc.Response{Description: "Any other error (a 500 says no more than that): its code and a message.", Content: jsonOf(errorBody{})})
 	}
 	return rs
+}
+
+// errorText describes each error status an operation declares.
+var errorText = map[int]string{
+	400: "The request is malformed: the message names the parameter or field and what is wrong with it.",
+	401: "No API key, or one that is unknown or revoked.",
+	403: "The key lacks the scope the operation needs, or the link's signature does not match.",
+	404: "Nothing of that id or name in the key's workspace.",
+	409: "The request conflicts with what is stored: a name taken, or a job already finished.",
+	410: "The link expired.",
+	413: "The body is over the server's limit: the message says what was stored before it.",
+	416: "The range asked for is outside the file.",
+	422: "Valid, but over a limit: more rows than the workspace's row limit, or a range longer than the server allows.",
+	429: "Over the key's rate limit for this kind of call: Retry-After says when to try again.",
+}
+
+// errorStatuses are the error answers the route gives besides a 500:
+// those of its key, its rate limit, its parameters, body and path, and
+// the ones its handler adds (conflicts, limits, signed links).
+func (r route) errorStatuses() []int {
+	var out []int
+	hasPath := false
+	for _, p := range r.doc.Params {
+		hasPath = hasPath || p.In == "path"
+	}
+	if len(r.doc.Params) > 0 || r.doc.Body != nil || r.api != nil {
+		out = append(out, 400)
+	}
+	if r.api != nil || r.doc.Auth {
+		out = append(out, 401, 403)
+	}
+	if hasPath {
+		out = append(out, 404)
+	}
+	switch r.doc.ID {
+	case "cancelExportJob", "createCollection":
+		out = append(out, 409)
+	case "downloadFile":
+		out = append(out, 403, 404, 410, 416)
+	case "logsCSV", "usageExport", "createExportJob":
+		out = append(out, 422)
+	}
+	if strings.HasPrefix(r.doc.ID, "export") {
+		out = append(out, 422)
+	}
+	if r.doc.Body != nil {
+		out = append(out, 413)
+	}
+	if r.api != nil {
+		out = append(out, 429)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // routes registers the table, and answers every other path with the
@@ -254,12 +312,21 @@ func storedFile(status int, description string) apidoc.Response {
 	r := apidoc.Response{Status: status, Description: description, Headers: []string{"Content-Disposition"}}
 	for _, f := range append(slices.Clone(export.Formats), "zip") {
 		c := apidoc.Content{Media: f.ContentType()}
-		if f == export.JSONFormat || f == export.NDJSONFormat {
-			c.Schema = map[string]any{"type": "array", "items": map[string]any{"type": "object"}}
+		switch f {
+		case export.JSONFormat:
+			c.Schema = map[string]any{"type": "array", "items": map[string]any{"type": "object", "description": "A row: the report's fields by key, as its GET /api/v1/exports/{report} describes them."}}
+		case export.NDJSONFormat:
+			c.Schema = ndjsonOf("a row of the report, as its GET /api/v1/exports/{report} describes it")
 		}
 		r.Content = append(r.Content, c)
 	}
 	return r
+}
+
+// ndjsonOf describes an NDJSON body: bytes, one JSON object a line.
+func ndjsonOf(line string) map[string]any {
+	return map[string]any{"type": "string", "format": "binary", "contentMediaType": "application/x-ndjson",
+		"description": "NDJSON: one JSON object a line, each " + line + "."}
 }
 
 var noContent = apidoc.Response{Status: 204, Description: "Done."}
@@ -273,7 +340,7 @@ var (
 )
 
 func limit(most, def int) apidoc.Param {
-	return apidoc.Param{Name: "limit", Type: "integer", Description: "Items on a page: 1 to " + strconv.Itoa(most) + ", " + strconv.Itoa(def) + " unless given."}
+	return apidoc.Param{Name: "limit", Type: "integer", Minimum: 1, Maximum: most, Description: "Items on a page: 1 to " + strconv.Itoa(most) + ", " + strconv.Itoa(def) + " unless given."}
 }
 
 // logFilters are the filters of the API log, its CSV, summary and facets.
@@ -282,13 +349,31 @@ var logFilters = []apidoc.Param{
 	{Name: "from", Description: "RFC 3339 time, or YYYY-MM-DD: the day's start in tz."},
 	{Name: "to", Description: "RFC 3339 time, or YYYY-MM-DD: the whole day in tz."},
 	{Name: "status", Repeat: true, Description: "HTTP status codes; repeated or comma-separated."},
-	{Name: "status_class", Repeat: true, Description: "1xx … 5xx; repeated or comma-separated."},
+	{Name: "status_class", Repeat: true, Enum: []string{"1xx", "2xx", "3xx", "4xx", "5xx"}, Description: "Status classes; repeated (a comma-separated list is taken too)."},
 	{Name: "client", Repeat: true},
 	{Name: "collection", Repeat: true},
 	{Name: "community", Repeat: true},
 	{Name: "collection_type", Enum: usage.CollectionTypes},
 	{Name: "usage_type", Enum: []string{string(usage.TypeMCP), string(usage.TypeOther)}},
 	{Name: "tz", Description: "An IANA timezone for the times written (and dates read); the workspace's setting unless given."},
+}
+
+// windowed are filters for an answer that needs a window: period (one
+// of periods) or from, the one or the other required (OpenAPI cannot say
+// "one of two", so both descriptions do; the server answers 400 naming
+// them when neither is given).
+func windowed(filters []apidoc.Param, periods ...string) []apidoc.Param {
+	out := slices.Clone(filters)
+	for i, p := range out {
+		switch p.Name {
+		case "period":
+			out[i].Enum = periods
+			out[i].Description = "The period up to now. Give period or from: one of the two is required; period is not taken with from or to."
+		case "from":
+			out[i].Description = "RFC 3339 time, or YYYY-MM-DD: the day's start in tz. Give period or from: one of the two is required."
+		}
+	}
+	return out
 }
 
 // reportParams are what GET /api/v1/exports/{report} takes in its query.
@@ -312,9 +397,8 @@ func reportParams(rep export.Report) []apidoc.Param {
 	}
 }
 
-// download is a report's file in each of its formats; JSON and NDJSON
-// (described as the array of its lines) are rows whose keys are the
-// report's fields.
+// download is a report's file in each of its formats; JSON is the array
+// of rows whose keys are the report's fields, NDJSON those rows a line.
 func download(rep export.Report) apidoc.Response {
 	r := file()
 	row := map[string]any{"type": "object", "additionalProperties": false}
@@ -331,8 +415,11 @@ func download(rep export.Report) apidoc.Response {
 	row["properties"], row["required"] = props, keys
 	for _, f := range rep.Formats {
 		c := apidoc.Content{Media: f.ContentType()}
-		if f == export.JSONFormat || f == export.NDJSONFormat {
+		switch f {
+		case export.JSONFormat:
 			c.Schema = map[string]any{"type": "array", "items": row}
+		case export.NDJSONFormat:
+			c.Schema = ndjsonOf("a row with the keys of the JSON format's rows")
 		}
 		r.Content = append(r.Content, c)
 	}
