@@ -82,6 +82,11 @@ if [ -n "$unformatted" ]; then
 fi
 echo "== go vet"
 go vet ./...
+echo "== the API description as linters and generators read it"
+# Redocly CLI and Spectral run with npx (Node.js and npm: the machine's, or
+# Debian's); ogen and oapi-codegen with go run, all at pinned versions.
+command -v npx >/dev/null || apt_install nodejs npm
+scripts/openapi-check.sh
 echo "== go test -race"
 go test -race -count=1 -timeout 30m ./...
 echo "== go vet and go test, pure-Go SQLite (what builds without a C compiler use)"

@@ -84,9 +84,9 @@ type Info struct {
 	Title, Version, Description string
 	// TokenPrefix begins every key's token, as the bearer scheme says.
 	TokenPrefix string
-	// License names the terms the API is offered under; Contact who
-	// answers for it.
-	License, Contact string
+	// License names the terms the API is offered under, LicenseID is
+	// their SPDX identifier; Contact names who answers for it.
+	License, LicenseID, Contact string
 	// Tags describe the operations' tags, in the order a reference shows
 	// them.
 	Tags []TagInfo
@@ -151,7 +151,7 @@ func Build(info Info, ops []Operation) ([]byte, error) {
 	doc := map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{"title": info.Title, "version": info.Version, "description": info.Description,
-			"license": map[string]any{"name": info.License}, "contact": map[string]any{"name": info.Contact}},
+			"license": map[string]any{"name": info.License, "identifier": info.LicenseID}, "contact": map[string]any{"name": info.Contact}},
 		// Relative: the document is served by the server it describes, so
 		// a client takes the address it read it from.
 		"servers": []any{map[string]any{"url": "/", "description": "The usagelog server that serves this document."}},

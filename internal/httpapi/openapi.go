@@ -55,17 +55,19 @@ func describe(table []route) ([]byte, error) {
 			"(LOGS_READ for api-logs and api-usage, USAGE_EXPORT_API for the activity exports, SERVER_MANAGEMENT_READ for usage-reports). " +
 			"Errors are {\"error\":{\"code\",\"message\",\"gateway_code\"}}.",
 		TokenPrefix: usage.TokenPrefix,
-		License:     "Proprietary: all rights reserved by the usagelog authors",
-		Contact:     "The usagelog team",
-		Tags:        tags,
+		// No open-source licence is granted: an SPDX reference of its own.
+		License:   "Proprietary: all rights reserved by the usagelog authors",
+		LicenseID: "LicenseRef-usagelog-proprietary",
+		Contact:   "The usagelog team",
+		Tags:      tags,
 		Enums: map[string]map[string][]string{
 			"UsageExportSpecInput": {"report": reportNames(), "format": formatNames(allFormats())},
 			"UsageExportSpec":      {"report": reportNames(), "format": formatNames(allFormats())},
 			"JobsView": {"report": reportNames(), "format": formatNames(allFormats()),
 				"status": {string(usage.JobQueued), string(usage.JobRunning), string(usage.JobSucceeded), string(usage.JobFailed), string(usage.JobCancelled)}},
 		},
-		Schemas:     schemas,
-		Examples:    ex,
+		Schemas:  schemas,
+		Examples: ex,
 		Types: map[reflect.Type]map[string]any{
 			// The rules are decoded apart (null is "back to the
 			// defaults", told apart from a bad rule).

@@ -487,3 +487,47 @@ func TestOpenAPIDrift(t *testing.T) {
 		t.Errorf("the error does not name the field: %s", msg)
 	}
 }
+
+// TestEveryOperationDeclaresItsErrors: an operation that takes a key or
+// any input declares the 4xx it answers with the error schema (Redocly's
+// operation-4xx-response is off only for the service endpoints, which
+// take neither).
+func TestEveryOperationDeclaresItsErrors(t *testing.T) {
+	h := newHarness(t, 0)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			ID          string           `json:"operationId"`
+			Security    []map[string]any `json:"security"`
+			Parameters  []any            `json:"parameters"`
+			RequestBody any              `json:"requestBody"`
+			Responses   map[string]struct {
+				Content map[string]struct {
+					Schema map[string]any `json:"schema"`
+				} `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(h.api.Description(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			takes := len(op.Security) > 0 || len(op.Parameters) > 0 || op.RequestBody != nil
+			var fours []string
+			for status, r := range op.Responses {
+				if strings.HasPrefix(status, "4") {
+					fours = append(fours, status)
+					if r.Content["application/json"].Schema["$ref"] != "#/components/schemas/ErrorBody" {
+						t.Errorf("%s %s: its %s is not the error schema", method, path, status)
+					}
+				}
+			}
+			if takes && len(fours) == 0 {
+				t.Errorf("%s %s (%s) takes a key or input but declares no 4xx", method, path, op.ID)
+			}
+			if len(op.Security) > 0 && (!slices.Contains(fours, "401") || !slices.Contains(fours, "403")) {
+				t.Errorf("%s %s takes a key but declares %v, not 401 and 403", method, path, fours)
+			}
+		}
+	}
+}

@@ -26,7 +26,7 @@ func (s JobStatus) Final() bool { return s == JobSucceeded || s == JobFailed || 
 // (the query parameters of its synchronous endpoint, e.g. period or
 // status) and the timezone of the written times (and of bare dates).
 type ExportSpec struct {
-	Report   string       `json:"report"`
+	Report   string       `json:"report" jsonschema:"required"`
 	Format   string       `json:"format"`
 	Filters  FilterValues `json:"filters,omitempty"`
 	Timezone string       `json:"timezone,omitempty"`
