@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"regexp"
 	"strings"
 	"sync"
@@ -134,13 +135,14 @@ type server struct {
 	cancel context.CancelFunc
 	done   chan int
 	stdout *syncBuffer
+	stderr *syncBuffer
 }
 
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errb := &syncBuffer{}, &syncBuffer{}
-	s := &server{cancel: cancel, done: make(chan int, 1), stdout: out}
+	s := &server{cancel: cancel, done: make(chan int, 1), stdout: out, stderr: errb}
 	go func() {
 		s.done <- cli.Run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), cli.Env{
 			Stdin: strings.NewReader(""), Stdout: out, Stderr: errb, Getenv: func(string) string { return "" },
@@ -223,8 +225,12 @@ func TestServeDemoIngestShutdownRestart(t *testing.T) {
 	events := storetest.Fixture(3000)
 	pr, pw := io.Pipe()
 	answer := make(chan string, 1)
+	// The request is in flight once its headers are sent: the server
+	// then waits for it on shutdown.
+	wrote := make(chan struct{})
 	go func() {
-		req, _ := http.NewRequest("POST", s.url+"/api/v1/events", pr)
+		trace := &httptrace.ClientTrace{WroteHeaders: func() { close(wrote) }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "POST", s.url+"/api/v1/events", pr)
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Content-Type", "application/x-ndjson")
 		resp, err := http.DefaultClient.Do(req)
@@ -243,9 +249,18 @@ func TestServeDemoIngestShutdownRestart(t *testing.T) {
 		w.WriteByte('\n')
 		if i == 1500 {
 			w.Flush()
-			time.Sleep(100 * time.Millisecond) // the request is now in flight
+			select {
+			case <-wrote:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the request's headers were not sent in 10 s")
+			}
 			s.cancel()
-			time.Sleep(100 * time.Millisecond)
+			// The rest of the body goes once the server is shutting down.
+			for deadline := time.Now().Add(10 * time.Second); !strings.Contains(s.stderr.String(), "shutting down"); time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the server did not start shutting down in 10 s: %s", s.stderr)
+				}
+			}
 		}
 	}
 	w.Flush()

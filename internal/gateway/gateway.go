@@ -46,6 +46,9 @@ type Config struct {
 	// RatePerMinute limits each client (token bucket, a tenth of a minute
 	// of burst); 0 means no limit.
 	RatePerMinute int
+	// LimitClock tells the time the rate limits count by; default
+	// time.Now (tests move it instead of waiting for tokens).
+	LimitClock func() time.Time
 	// Refresh is how often the directory is read again, so that a revoked
 	// client or a deactivated collection takes effect; default 5 s.
 	Refresh   time.Duration
@@ -82,6 +85,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	if cfg.Refresh <= 0 {
 		cfg.Refresh = 5 * time.Second
+	}
+	if cfg.LimitClock == nil {
+		cfg.LimitClock = time.Now
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -234,7 +240,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(usage.GatewayEndpointNotFound, "", nil)
 		return
 	}
-	if wait, ok := g.allow(cl.ID, start); !ok {
+	if wait, ok := g.allow(cl.ID, g.cfg.LimitClock()); !ok {
 		refuse(usage.GatewayRateLimited, "", func(h http.Header) {
 			h.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		})

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,7 +29,14 @@ type fixture struct {
 	revoked  string
 	upstream *httptest.Server
 	seen     chan http.Header // headers the upstream received
+	// clock is the rate limits' time: advance moves it on.
+	clockMu sync.Mutex
+	clock   time.Time
 }
+
+func (f *fixture) now() time.Time { f.clockMu.Lock(); defer f.clockMu.Unlock(); return f.clock }
+
+func (f *fixture) advance(d time.Duration) { f.clockMu.Lock(); defer f.clockMu.Unlock(); f.clock = f.clock.Add(d) }
 
 func newFixture(t *testing.T, ratePerMinute int) *fixture {
 	t.Helper()
@@ -52,7 +60,7 @@ func newFixture(t *testing.T, ratePerMinute int) *fixture {
 	st.CreateClient(ctx, old)
 	st.RevokeClient(ctx, ws.ID, old.ID, now)
 
-	f := &fixture{store: st, ws: ws, col: col, token: token, revoked: revoked, seen: make(chan http.Header, 100)}
+	f := &fixture{store: st, ws: ws, col: col, token: token, revoked: revoked, seen: make(chan http.Header, 100), clock: now}
 	f.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.seen <- r.Header.Clone()
 		if strings.HasSuffix(r.URL.Path, "/503") {
@@ -69,7 +77,7 @@ func newFixture(t *testing.T, ratePerMinute int) *fixture {
 	up, _ := url.Parse(f.upstream.URL)
 	proxies, _ := capture.ParseTrustedProxies([]string{"127.0.0.0/8"})
 	f.gw, err = gateway.New(ctx, gateway.Config{Upstream: up, Directory: gateway.StoreDirectory{Meta: st, WorkspaceID: ws.ID, Collection: col.Name},
-		Recorder: f.rec, TrustedProxies: proxies, RatePerMinute: ratePerMinute, Refresh: 20 * time.Millisecond})
+		Recorder: f.rec, TrustedProxies: proxies, RatePerMinute: ratePerMinute, Refresh: 20 * time.Millisecond, LimitClock: f.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +247,7 @@ func TestGatewayRateLimitAndUpstreamDown(t *testing.T) {
 		t.Fatalf("rate limit: %d %s Retry-After %q", limited.status, limited.body, limited.header.Get("Retry-After"))
 	}
 	f.upstream.Close()
-	time.Sleep(1100 * time.Millisecond) // a token again
+	f.advance(1100 * time.Millisecond) // a token again
 	if a := f.call(t, "GET", "/orders/down", "Authorization", bearer); a.status != 502 {
 		t.Errorf("upstream down: %d %s", a.status, a.body)
 	}

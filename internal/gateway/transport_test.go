@@ -160,10 +160,35 @@ func TestDirectTransportRetriesClosedIdleConnection(t *testing.T) {
 			t.Fatalf("call %d: %q, %v", i, got, err)
 		}
 		srv.CloseClientConnections()
-		time.Sleep(20 * time.Millisecond) // let the close reach the pooled end
+		waitPooledClosed(t, tr)
 	}
 	if n := conns.Load(); n != 3 {
 		t.Errorf("upstream saw %d connections, want 3", n)
+	}
+}
+
+// waitPooledClosed waits until the pooled connection reads the
+// upstream's close, so that the next call takes a connection closed
+// while idle.
+func waitPooledClosed(t *testing.T, tr *directTransport) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		tr.mu.Lock()
+		if len(tr.idle) == 0 {
+			tr.mu.Unlock()
+			t.Fatal("no pooled connection")
+		}
+		uc := tr.idle[len(tr.idle)-1]
+		uc.c.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
+		_, err := uc.br.Peek(1)
+		uc.c.SetReadDeadline(time.Time{})
+		tr.mu.Unlock()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pooled connection did not see the close in 10 s: %v", err)
+		}
 	}
 }
 

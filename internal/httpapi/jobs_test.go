@@ -257,8 +257,9 @@ func TestJobCancelMidRun(t *testing.T) {
 	if j.Status != usage.JobCancelled || j.DownloadURL != "" || j.RowsWritten >= 30_000 {
 		t.Fatalf("cancelled job %+v", j)
 	}
-	// Give the runner a moment to finish aborting, then look for files.
-	time.Sleep(100 * time.Millisecond)
+	// The runner stopped is the runner done aborting: then no file may
+	// be left.
+	h.stop()
 	if n := countFiles(t, h.harness); n != 0 {
 		t.Errorf("%d files left after cancel, want none", n)
 	}

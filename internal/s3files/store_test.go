@@ -76,11 +76,22 @@ func TestPresignedLinks(t *testing.T) {
 			t.Errorf("changed link: %d, want 403", resp.StatusCode)
 		}
 	}
-	time.Sleep(3 * time.Second) // the link lives 2 s
-	if resp, err := http.Get(link); err == nil {
+	// The link lives 2 s: refused once it expired, within a deadline.
+	expires := time.Now().Add(2 * time.Second)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
 		resp.Body.Close()
-		if resp.StatusCode != 403 {
-			t.Errorf("expired link: %d, want 403", resp.StatusCode)
+		if resp.StatusCode == 403 {
+			if time.Now().Before(expires.Add(-time.Second)) {
+				t.Errorf("refused %s before it expires", time.Until(expires))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the link still answers %d 13 s after it expired", resp.StatusCode)
 		}
 	}
 }
