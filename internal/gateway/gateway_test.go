@@ -36,7 +36,11 @@ type fixture struct {
 
 func (f *fixture) now() time.Time { f.clockMu.Lock(); defer f.clockMu.Unlock(); return f.clock }
 
-func (f *fixture) advance(d time.Duration) { f.clockMu.Lock(); defer f.clockMu.Unlock(); f.clock = f.clock.Add(d) }
+func (f *fixture) advance(d time.Duration) {
+	f.clockMu.Lock()
+	defer f.clockMu.Unlock()
+	f.clock = f.clock.Add(d)
+}
 
 func newFixture(t *testing.T, ratePerMinute int) *fixture {
 	t.Helper()
