@@ -35,6 +35,12 @@ type Call struct {
 	UserAgent      string
 	TimingMS       int64 // time spent answering (the upstream's, behind the gateway)
 	DelayMS        int64 // time before the answering began
+	// MemberID and MemberName are the member of the platform the call
+	// was made for (the seed's "Member Name"); JobURL links the job that
+	// made it. Each empty when not known.
+	MemberID   string
+	MemberName string
+	JobURL     string
 }
 
 // Event is a call as a Sink receives it: usagelog's api_request event
@@ -59,6 +65,7 @@ func (c *Call) event(id string) Event {
 		Status: status(c.Status), GatewayCode: c.GatewayCode, StatusDetails: clip(c.StatusDetails),
 		Community: clip(c.Community), Collection: clip(c.Collection), CollectionType: ct, Client: clip(c.Client),
 		IP: clip(c.IP), UserAgent: clip(c.UserAgent), TimingMS: max(c.TimingMS, 0), DelayMS: max(c.DelayMS, 0),
+		MemberID: clip(c.MemberID), MemberName: clip(c.MemberName), JobURL: clip(c.JobURL),
 	}}
 }
 
@@ -69,6 +76,7 @@ func (e *Event) stored() usage.Event {
 		Status: e.Status, GatewayCode: e.GatewayCode, StatusDetails: e.StatusDetails, Community: e.Community,
 		Collection: e.Collection, CollectionType: e.CollectionType, Client: e.Client, IP: e.IP,
 		UserAgent: e.UserAgent, TimingMS: e.TimingMS, DelayMS: e.DelayMS,
+		MemberID: e.MemberID, MemberName: e.MemberName, JobURL: e.JobURL,
 	}
 }
 
@@ -79,6 +87,7 @@ func eventOf(u *usage.Event) Event {
 		GatewayCode: u.GatewayCode, StatusDetails: u.StatusDetails, Community: u.Community,
 		Collection: u.Collection, CollectionType: u.CollectionType, Client: u.Client, IP: u.IP,
 		UserAgent: u.UserAgent, TimingMS: u.TimingMS, DelayMS: u.DelayMS,
+		MemberID: u.MemberID, MemberName: u.MemberName, JobURL: u.JobURL,
 	}}
 }
 

@@ -19,6 +19,13 @@ type Options struct {
 	// Client names the caller of a request, for example from its API key;
 	// nil records no client.
 	Client func(*http.Request) string
+	// Member gives the platform member a request was made for, its id
+	// and name (the seed's Member Name), for example from the session the
+	// request carries; nil records none. It runs after the handler.
+	Member func(*http.Request) (id, name string)
+	// Job gives the link of the job that made a request (an integration
+	// sync, a scheduled task); nil records none.
+	Job func(*http.Request) string
 	// TrustedProxies are the peers whose X-Forwarded-For is believed; from
 	// anyone else it is ignored, so a caller cannot choose its recorded IP.
 	TrustedProxies []netip.Prefix
@@ -56,6 +63,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.opts.Client != nil {
 		c.Client = h.opts.Client(r)
+	}
+	if h.opts.Member != nil {
+		c.MemberID, c.MemberName = h.opts.Member(r)
+	}
+	if h.opts.Job != nil {
+		c.JobURL = h.opts.Job(r)
 	}
 	h.opts.Recorder.Record(c)
 }

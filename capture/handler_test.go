@@ -28,6 +28,8 @@ func TestHandlerRecordsCalls(t *testing.T) {
 	h := Handler(mux, Options{
 		Recorder: rec, Collection: "Orders", Community: "Shop", CollectionType: "proxy",
 		Client:         func(r *http.Request) string { return r.Header.Get("X-App") },
+		Member:         func(r *http.Request) (string, string) { return r.Header.Get("X-Member-Id"), r.Header.Get("X-Member") },
+		Job:            func(r *http.Request) string { return r.URL.Query().Get("job") },
 		TrustedProxies: trusted,
 	})
 	srv := httptest.NewServer(h)
@@ -37,6 +39,8 @@ func TestHandlerRecordsCalls(t *testing.T) {
 	req.Header.Set("X-App", "Mobile <app>")
 	req.Header.Set("User-Agent", "PostmanRuntime/7.43.3")
 	req.Header.Set("X-Forwarded-For", "198.51.100.7")
+	req.Header.Set("X-Member-Id", "m-7")
+	req.Header.Set("X-Member", "Ann <Admin>")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +50,7 @@ func TestHandlerRecordsCalls(t *testing.T) {
 	if resp.StatusCode != http.StatusTeapot || string(body) != "short and stout" {
 		t.Fatalf("the handler's answer changed: %d %q", resp.StatusCode, body)
 	}
-	resp, err = http.Post(srv.URL+"/orders", "text/plain", nil)
+	resp, err = http.Post(srv.URL+"/orders?job=https://jobs.example.com/9", "text/plain", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,22 +64,23 @@ func TestHandlerRecordsCalls(t *testing.T) {
 		t.Fatal("nothing delivered")
 	}
 	got := map[string]struct {
-		endpoint, client, ip, ua string
-		status                   int
+		endpoint, client, ip, ua, member, job string
+		status                                int
 	}{}
 	for _, e := range sink.byID {
 		got[e.Method+" "+e.URL] = struct {
-			endpoint, client, ip, ua string
-			status                   int
-		}{e.Endpoint, e.Client, e.IP, e.UserAgent, e.Status}
+			endpoint, client, ip, ua, member, job string
+			status                                int
+		}{e.Endpoint, e.Client, e.IP, e.UserAgent, e.MemberID + "/" + e.MemberName, e.JobURL, e.Status}
 		if e.Collection != "Orders" || e.Community != "Shop" || e.CollectionType != "proxy" || time.Since(e.Time) > time.Minute {
 			t.Errorf("labels of %s = %+v", e.URL, e)
 		}
 	}
-	if g := got["GET /orders/42"]; g.endpoint != "/orders/{id}" || g.status != 418 || g.client != "Mobile <app>" || g.ip != "198.51.100.7" || g.ua != "PostmanRuntime/7.43.3" {
+	if g := got["GET /orders/42"]; g.endpoint != "/orders/{id}" || g.status != 418 || g.client != "Mobile <app>" || g.ip != "198.51.100.7" || g.ua != "PostmanRuntime/7.43.3" ||
+		g.member != "m-7/Ann <Admin>" || g.job != "" {
 		t.Errorf("GET /orders/42 recorded as %+v", g)
 	}
-	if g := got["POST /orders"]; g.endpoint != "/orders" || g.status != 200 || g.ip != "127.0.0.1" {
+	if g := got["POST /orders"]; g.endpoint != "/orders" || g.status != 200 || g.ip != "127.0.0.1" || g.member != "/" || g.job != "https://jobs.example.com/9" {
 		t.Errorf("POST /orders recorded as %+v", g)
 	}
 	if g := got["GET /nowhere"]; g.endpoint != "/nowhere" || g.status != 404 {

@@ -245,6 +245,9 @@ func gatewayCmd(ctx context.Context, args []string, env Env) error {
 	var trusted stringList
 	fs.Var(&trusted, "trusted-proxy", "CIDR or address whose X-Forwarded-For is believed, repeatable")
 	ratePerMin := fs.Int("rate-limit", 6000, "calls a minute per client (0: no limit)")
+	memberIDHeader := fs.String("member-id-header", "", "request header whose value is recorded as the call's member id")
+	memberNameHeader := fs.String("member-name-header", "", "request header whose value is recorded as the call's member name")
+	jobHeader := fs.String("job-header", "", "request header whose value is recorded as the link of the job that made the call")
 	refresh := fs.Duration("refresh", 5*time.Second, "how often clients and the collection are read again")
 	metricsAddr := fs.String("metrics-addr", "", "address to serve /metrics on (default: none)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -317,7 +320,8 @@ func gatewayCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	gw, err := gateway.New(ctx, gateway.Config{Upstream: up, Directory: dir, Recorder: rec, TrustedProxies: proxies, RatePerMinute: *ratePerMin, Refresh: *refresh, Logger: log})
+	gw, err := gateway.New(ctx, gateway.Config{Upstream: up, Directory: dir, Recorder: rec, TrustedProxies: proxies, RatePerMinute: *ratePerMin, Refresh: *refresh, Logger: log,
+		MemberIDHeader: *memberIDHeader, MemberNameHeader: *memberNameHeader, JobHeader: *jobHeader})
 	if err != nil {
 		rec.Close(context.Background())
 		return err

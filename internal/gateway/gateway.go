@@ -46,6 +46,11 @@ type Config struct {
 	// RatePerMinute limits each client (token bucket, a tenth of a minute
 	// of burst); 0 means no limit.
 	RatePerMinute int
+	// MemberIDHeader, MemberNameHeader and JobHeader name request headers
+	// whose values are recorded as the call's member id, member name and
+	// job link (an application behind the gateway that knows them sends
+	// them); empty records none. They are forwarded as they came.
+	MemberIDHeader, MemberNameHeader, JobHeader string
 	// LimitClock tells the time the rate limits count by; default
 	// time.Now (tests move it instead of waiting for tokens).
 	LimitClock func() time.Time
@@ -192,6 +197,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Time: start, Method: r.Method, URL: r.URL.Path, Endpoint: r.URL.Path,
 		Community: col.Community, Collection: col.Name, CollectionType: col.Type,
 		IP: capture.ClientIP(r, g.cfg.TrustedProxies), UserAgent: r.Header.Get("User-Agent"),
+	}
+	for _, h := range []struct {
+		name string
+		to   *string
+	}{{g.cfg.MemberIDHeader, &c.MemberID}, {g.cfg.MemberNameHeader, &c.MemberName}, {g.cfg.JobHeader, &c.JobURL}} {
+		if h.name != "" {
+			*h.to = r.Header.Get(h.name)
+		}
 	}
 	defer func() {
 		c.TimingMS = max(time.Since(start).Milliseconds()-c.DelayMS, 0)

@@ -42,7 +42,7 @@ func (f *fixture) advance(d time.Duration) {
 	f.clock = f.clock.Add(d)
 }
 
-func newFixture(t *testing.T, ratePerMinute int) *fixture {
+func newFixture(t *testing.T, ratePerMinute int, opts ...func(*gateway.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st := sqlitetest.Open(t)
@@ -80,8 +80,12 @@ func newFixture(t *testing.T, ratePerMinute int) *fixture {
 	}
 	up, _ := url.Parse(f.upstream.URL)
 	proxies, _ := capture.ParseTrustedProxies([]string{"127.0.0.0/8"})
-	f.gw, err = gateway.New(ctx, gateway.Config{Upstream: up, Directory: gateway.StoreDirectory{Meta: st, WorkspaceID: ws.ID, Collection: col.Name},
-		Recorder: f.rec, TrustedProxies: proxies, RatePerMinute: ratePerMinute, Refresh: 20 * time.Millisecond, LimitClock: f.now})
+	cfg := gateway.Config{Upstream: up, Directory: gateway.StoreDirectory{Meta: st, WorkspaceID: ws.ID, Collection: col.Name},
+		Recorder: f.rec, TrustedProxies: proxies, RatePerMinute: ratePerMinute, Refresh: 20 * time.Millisecond, LimitClock: f.now}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	f.gw, err = gateway.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,5 +273,31 @@ func TestGatewayRateLimitAndUpstreamDown(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d rate-limited calls recorded, want 1", n)
+	}
+}
+
+// TestGatewayRecordsMemberAndJob: the headers the gateway is told to read
+// are recorded as the call's member and job (and still forwarded), in the
+// store as ingest keeps them; a call without them records none.
+func TestGatewayRecordsMemberAndJob(t *testing.T) {
+	f := newFixture(t, 0, func(c *gateway.Config) {
+		c.MemberIDHeader, c.MemberNameHeader, c.JobHeader = "X-Member-Id", "X-Member-Name", "X-Job"
+	})
+	bearer := "Bearer " + f.token
+	a := f.call(t, "GET", "/orders/77", "Authorization", bearer, "X-Member-Id", "m-9", "X-Member-Name", "=Ann Admin", "X-Job", "https://jobs.example.com/run/5")
+	if a.status != 200 {
+		t.Fatalf("call: %d %s", a.status, a.body)
+	}
+	if h := <-f.seen; h.Get("X-Member-Name") != "=Ann Admin" || h.Get("X-Job") == "" {
+		t.Errorf("the headers were not forwarded: %v", h)
+	}
+	f.call(t, "GET", "/orders/78", "Authorization", bearer)
+	<-f.seen
+	got := f.recorded(t)
+	if e := got["GET /orders/77"]; len(e) != 1 || e[0].MemberID != "m-9" || e[0].MemberName != "=Ann Admin" || e[0].JobURL != "https://jobs.example.com/run/5" {
+		t.Errorf("recorded %+v", e)
+	}
+	if e := got["GET /orders/78"]; len(e) != 1 || e[0].MemberID != "" || e[0].MemberName != "" || e[0].JobURL != "" {
+		t.Errorf("a call without the headers recorded %+v", e)
 	}
 }

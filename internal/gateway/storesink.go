@@ -81,5 +81,6 @@ func stored(e *capture.Event) usage.Event {
 		Status: e.Status, GatewayCode: e.GatewayCode, StatusDetails: e.StatusDetails, Community: e.Community,
 		Collection: e.Collection, CollectionType: e.CollectionType, Client: e.Client, IP: e.IP,
 		UserAgent: e.UserAgent, TimingMS: e.TimingMS, DelayMS: e.DelayMS,
+		MemberID: e.MemberID, MemberName: e.MemberName, JobURL: e.JobURL,
 	}
 }
