@@ -230,10 +230,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.run(chromedp.Navigate(b.base+"/logs"), chromedp.WaitVisible("#logs-table", chromedp.ByID))
 	b.run(
 		chromedp.SetValue(`select[name="period"]`, "30d", chromedp.ByQuery),
-		chromedp.SetValue(`select[name="status_class"]`, "4xx", chromedp.ByQuery),
+		// The status pick-list opens as a dropdown of checkboxes.
+		chromedp.Click(`#filter-class summary`, chromedp.ByQuery),
+		chromedp.Click(`#filter-class input[value="4xx"]`, chromedp.ByQuery),
 		chromedp.Click(`#log-filters button[type="submit"]`, chromedp.ByQuery),
-		// The answer's page marks the chosen option: the old page does not.
-		chromedp.WaitReady(`select[name="status_class"] option[value="4xx"][selected]`, chromedp.ByQuery),
+		// The answer's page ticks the chosen box: the old page does not.
+		chromedp.WaitReady(`#filter-class input[value="4xx"][checked]`, chromedp.ByQuery),
 		chromedp.WaitVisible("#load-more", chromedp.ByID),
 	)
 	var loc string
@@ -241,13 +243,31 @@ func TestConsoleInBrowser(t *testing.T) {
 	if !strings.Contains(loc, "status_class=4xx") || !strings.Contains(loc, "period=30d") {
 		t.Errorf("filters are not in the URL: %s", loc)
 	}
-	// Two codes at once, as a user picks them with Ctrl held.
+	// Two codes at once, ticked in the Code pick-list, the class unticked.
 	b.run(
-		chromedp.Evaluate(`document.querySelectorAll('select[name="status_class"] option').forEach(o => o.selected = false);
-			document.querySelectorAll('#filter-status option').forEach(o => o.selected = o.value === "404" || o.value === "401"); true`, nil),
+		chromedp.Click(`#filter-class summary`, chromedp.ByQuery),
+		chromedp.Click(`#filter-class input[value="4xx"]`, chromedp.ByQuery),
+		chromedp.Click(`#filter-status summary`, chromedp.ByQuery),
+		chromedp.Click(`#filter-status input[value="401"]`, chromedp.ByQuery),
+		chromedp.Click(`#filter-status input[value="404"]`, chromedp.ByQuery),
 		chromedp.Click(`#log-filters button[type="submit"]`, chromedp.ByQuery),
-		chromedp.WaitReady(`#filter-status option[value="401"][selected]`, chromedp.ByQuery),
+		chromedp.WaitReady(`#filter-status input[value="401"][checked]`, chromedp.ByQuery),
 	)
+	// A long pick-list has a search box that hides what does not match.
+	var codes []string
+	b.run(
+		chromedp.Click(`#filter-status summary`, chromedp.ByQuery),
+		chromedp.SendKeys(`#filter-status .picklist-search`, "40", chromedp.ByQuery),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll("#filter-status label.check")).filter(l => !l.hidden).map(l => l.textContent.trim())`, &codes),
+	)
+	for _, c := range codes {
+		if !strings.Contains(c, "40") {
+			t.Errorf("the Code search for 40 shows %q", c)
+		}
+	}
+	if len(codes) < 2 {
+		t.Errorf("the Code search for 40 shows %q", codes)
+	}
 	var two []string
 	b.run(chromedp.Evaluate(`Array.from(document.querySelectorAll("#logs-table tbody .status")).map(e => e.textContent.slice(0, 3))`, &two))
 	seen := map[string]bool{}

@@ -35,6 +35,16 @@ var assets embed.FS
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"upper": strings.ToUpper,
 	"list":  func(v ...string) []string { return v },
+	"add":   func(a, b int) int { return a + b },
+	// dict passes named values to a template: a pick-list's name, id,
+	// label and choices.
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[fmt.Sprint(kv[i])] = kv[i+1]
+		}
+		return m
+	},
 	"num":   thousands,
 	// build names the running build in every page's footer.
 	"build": func() string { return buildinfo.Read().Version },

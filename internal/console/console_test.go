@@ -340,13 +340,14 @@ func TestLogsPageFilters(t *testing.T) {
 	if rows(p.body) != 5 || strings.Contains(p.body, "/api/v1/logs</code>") {
 		t.Errorf("unfiltered: %d rows (want 5, none of usagelog's own)", rows(p.body))
 	}
-	for _, want := range []string{`<option value="404" >404 Not Found (2)</option>`, `<option value="Slack" >Slack (2)</option>`, `<option value="usagelog API" >usagelog API</option>`, `multiple`} {
+	for _, want := range []string{`<input type="checkbox" name="status" value="404" > 404 Not Found (2)</label>`, `<input type="checkbox" name="client" value="Slack" > Slack (2)</label>`,
+		`<input type="checkbox" name="collection" value="usagelog API" > usagelog API</label>`, `<details class="picklist" id="filter-client">`} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("choices lack %s", want)
 		}
 	}
 	p = s.get(b, "/logs?period=24h&status=404&status=500")
-	if rows(p.body) != 3 || !strings.Contains(p.body, `<option value="404" selected>`) || !strings.Contains(p.body, `<option value="500" selected>`) {
+	if rows(p.body) != 3 || !strings.Contains(p.body, `value="404" checked>`) || !strings.Contains(p.body, `value="500" checked>`) || !strings.Contains(p.body, "Code <span class=\"picked\">(2 ticked)</span>") {
 		t.Errorf("two statuses: %d rows", rows(p.body))
 	}
 	p = s.get(b, "/logs?period=24h&client=Slack&client=Data+Team&status=404")
@@ -354,14 +355,14 @@ func TestLogsPageFilters(t *testing.T) {
 		t.Errorf("two clients and a status: %d rows", rows(p.body))
 	}
 	p = s.get(b, "/logs?period=24h&collection=usagelog+API")
-	if rows(p.body) != 1 || !strings.Contains(p.body, "/api/v1/logs</code>") || !strings.Contains(p.body, `<option value="usagelog API" selected>`) {
+	if rows(p.body) != 1 || !strings.Contains(p.body, "/api/v1/logs</code>") || !strings.Contains(p.body, `value="usagelog API" checked>`) {
 		t.Errorf("usagelog's own calls: %d rows", rows(p.body))
 	}
 	if p = s.get(b, "/logs?period=24h&status_class=4xx,5xx"); rows(p.body) != 3 {
 		t.Errorf("two classes: %d rows", rows(p.body))
 	}
 	// A name with a comma is one name.
-	if p = s.get(b, "/logs?period=24h&client=Slack,+Data+Team"); rows(p.body) != 0 || !strings.Contains(p.body, `<option value="Slack, Data Team" selected>`) {
+	if p = s.get(b, "/logs?period=24h&client=Slack,+Data+Team"); rows(p.body) != 0 || !strings.Contains(p.body, `value="Slack, Data Team" checked>`) {
 		t.Errorf("a client name with a comma: %d rows", rows(p.body))
 	}
 }
@@ -542,5 +543,55 @@ func TestExportFormsWithoutJavaScript(t *testing.T) {
 	p = s.get(b, "/export/download?report=api-usage&format=csv&community=&type=all&range=off&from=2026-01-01&to=2026-03-01&tz=UTC")
 	if loc := p.header.Get("Location"); p.status != http.StatusSeeOther || loc != "/api/v1/exports/api-usage?format=csv&type=all&tz=UTC" {
 		t.Errorf("good form: %d to %q", p.status, loc)
+	}
+}
+
+// TestLogsCustomRangeAndZone: the logs page reads a custom range of whole
+// days in the zone picked, shows the times in that zone and says which,
+// and writes a status as the seed does, the gateway code beside it.
+func TestLogsCustomRangeAndZone(t *testing.T) {
+	s := newSite(t)
+	s.member("acme", "ann@acme.example", usage.RoleAdmin)
+	ctx := context.Background()
+	ws, _ := s.store.WorkspaceByName(ctx, "acme")
+	day := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	var ev []usage.Event
+	// 20:00 UTC on the 9th is the 10th in Kolkata (+05:30); 20:00 UTC on
+	// the 10th is the 11th there.
+	for i, at := range []time.Time{day.Add(-4 * time.Hour), day.Add(12 * time.Hour), day.Add(20 * time.Hour), day.Add(-30 * 24 * time.Hour)} {
+		ev = append(ev, usage.Event{Kind: usage.KindAPIRequest, ID: fmt.Sprintf("r%d", i), Time: at, Method: "GET", URL: "/v1/x",
+			Endpoint: fmt.Sprintf("/v1/x/%d", i), Status: 401, GatewayCode: 4012, StatusDetails: "Missing token", Client: "Slack", Collection: "Ideas API"})
+	}
+	if _, err := s.store.Append(ctx, ws.ID, ev); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := s.signIn("ann@acme.example")
+	shown := func(body string) []string {
+		var out []string
+		for _, m := range regexp.MustCompile(`/v1/x/(\d)</code>`).FindAllStringSubmatch(body, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	p := s.get(b, "/logs?period=custom&from=2026-03-10&to=2026-03-10&tz=Asia/Kolkata")
+	if got := shown(p.body); p.status != 200 || strings.Join(got, ",") != "1,0" {
+		t.Fatalf("the 10th in Kolkata: %d, calls %v, want 1 and 0", p.status, got)
+	}
+	for _, want := range []string{"Date and time (Asia/Kolkata)", "2026-03-10 01:30:00", "2026-03-10 17:30:00",
+		`<span class="status">401 Unauthorized · 4012</span>`, `<option value="custom" selected>Custom range</option>`, `<option selected>Asia/Kolkata</option>`} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	// From and to alone are a custom range; a period drops them.
+	if got := shown(s.get(b, "/logs?from=2026-03-10&to=2026-03-10").body); strings.Join(got, ",") != "2,1" {
+		t.Errorf("the 10th in UTC: calls %v, want 2 and 1", got)
+	}
+	if got := shown(s.get(b, "/logs?period=90d&from=2026-03-10&to=2026-03-10").body); len(got) != 0 && len(got) != 4 {
+		t.Errorf("period with from and to: calls %v, the period's", got)
+	}
+	// A bad date or zone is a message on the page.
+	if p := s.get(b, "/logs?period=custom&from=2026-02-30"); p.status != 400 || !strings.Contains(p.body, `class="problem"`) {
+		t.Errorf("a bad date: %d", p.status)
 	}
 }

@@ -65,7 +65,7 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, v *viewer) {
 
 // logFilterKeys are the filters the logs page offers; the same names as the
 // API's, so its download link carries them unchanged.
-var logFilterKeys = []string{"period", "status_class", "status", "client", "collection_type", "collection"}
+var logFilterKeys = []string{"period", "from", "to", "tz", "status_class", "status", "client", "collection_type", "collection"}
 
 // logsQuery reads the page's filters, dropping empty ones; period defaults
 // to 24h so that the first view is quick and alive.
@@ -86,15 +86,40 @@ func logsQuery(r *http.Request) url.Values {
 					q.Add(k, part)
 				}
 			}
-			if k == "period" || k == "collection_type" {
+			if k == "period" || k == "collection_type" || k == "from" || k == "to" || k == "tz" {
 				break
 			}
 		}
 	}
-	if q.Get("period") == "" {
+	// A custom range reads from and to; a period drops them.
+	switch {
+	case q.Get("period") == "custom" || (q.Get("period") == "" && (q.Has("from") || q.Has("to"))):
+		q.Set("period", "custom")
+	case q.Get("period") == "":
 		q.Set("period", "24h")
+		fallthrough
+	default:
+		q.Del("from")
+		q.Del("to")
 	}
 	return q
+}
+
+// filterOf is the log filter of the page's query q: "custom" is the from
+// and to it carries, not a period.
+func filterOf(q url.Values) url.Values {
+	f := url.Values{}
+	for k, vs := range q {
+		f[k] = vs
+	}
+	if f.Get("period") == "custom" {
+		f.Del("period")
+		if !f.Has("from") {
+			// A range without a start reaches back to any stored call.
+			f.Set("from", "2000-01-01")
+		}
+	}
+	return f
 }
 
 const logsPageSize = 50
@@ -114,6 +139,7 @@ func (c *Console) logRows(r *http.Request, v *viewer, q url.Values, loc *time.Lo
 	if err != nil {
 		return nil, "", err
 	}
+	loc = f.Location() // the times are shown in the zone picked
 	lq := usage.LogQuery{LogFilter: f, Limit: logsPageSize + 1}
 	if cur := r.URL.Query().Get("cursor"); cur != "" {
 		after, err := usage.ParseCursor(cur)
@@ -137,7 +163,8 @@ func (c *Console) logRows(r *http.Request, v *viewer, q url.Values, loc *time.Lo
 	for i := range events {
 		e := &events[i]
 		privacy.Apply(e)
-		status := strconv.Itoa(e.Status)
+		// As the seed writes it: "401 Unauthorized", the gateway code beside.
+		status := strings.TrimSpace(strconv.Itoa(e.Status) + " " + http.StatusText(e.Status))
 		if e.GatewayCode != 0 {
 			status += " · " + strconv.Itoa(e.GatewayCode)
 		}
@@ -153,19 +180,30 @@ func (c *Console) logRows(r *http.Request, v *viewer, q url.Values, loc *time.Lo
 func (c *Console) logsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	q := logsQuery(r)
 	loc, st := c.location(r.Context(), v.Workspace.ID)
-	// The choices are the period's values, whatever else is picked, so
+	zone := loc.String()
+	if tz := q.Get("tz"); tz != "" {
+		zone = tz
+	}
+	filter := filterOf(q)
+	// The choices are the window's values, whatever else is picked, so
 	// that picking one client does not hide the others. They are read
 	// while the page's rows are: both wait mostly on the store.
+	window := url.Values{}
+	for _, k := range []string{"period", "from", "to", "tz"} {
+		if filter.Has(k) {
+			window[k] = filter[k]
+		}
+	}
 	var f *summary.Facets
 	var ferr error
 	facetsDone := make(chan struct{})
 	go func() {
 		defer close(facetsDone)
-		f, ferr = c.facets(r.Context(), v.Workspace.ID, url.Values{"period": {q.Get("period")}}, loc)
+		f, ferr = c.facets(r.Context(), v.Workspace.ID, window, loc)
 	}()
-	rows, next, err := c.logRows(r, v, q, loc, st)
+	rows, next, err := c.logRows(r, v, filter, loc, st)
 	<-facetsDone
-	data := map[string]any{"Title": "API logs", "Viewer": v, "Nav": "logs", "Q": q, "Rows": rows}
+	data := map[string]any{"Title": "API logs", "Viewer": v, "Nav": "logs", "Q": q, "Rows": rows, "Zone": zone, "Zones": zoneChoices(zone)}
 	if ferr != nil {
 		if usage.ErrorCode(ferr) != usage.EInvalid {
 			c.log.Error("console: log facets", "err", ferr)
@@ -204,7 +242,7 @@ func (c *Console) logsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 		data["MoreRows"] = template.URL("/logs/rows?" + more.Encode())
 	}
 	dl := url.Values{"format": {"csv"}}
-	for k, vs := range q {
+	for k, vs := range filter {
 		dl[k] = vs
 	}
 	data["Download"] = "/api/v1/exports/api-logs?" + dl.Encode()
@@ -248,7 +286,7 @@ func choices(facets []summary.ValueCalls, selected []string, value func(string) 
 func (c *Console) logsRowsFragment(w http.ResponseWriter, r *http.Request, v *viewer) {
 	q := logsQuery(r)
 	loc, st := c.location(r.Context(), v.Workspace.ID)
-	rows, next, err := c.logRows(r, v, q, loc, st)
+	rows, next, err := c.logRows(r, v, filterOf(q), loc, st)
 	if err != nil {
 		http.Error(w, usage.ErrorMessage(err), usage.HTTPStatus(err))
 		return

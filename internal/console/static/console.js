@@ -33,6 +33,18 @@
     });
   });
 
+  // Pick-lists: a search box over lists long enough to need one.
+  document.querySelectorAll('.picklist').forEach(function (list) {
+    var search = list.querySelector('.picklist-search');
+    var items = list.querySelectorAll('label.check');
+    if (!search || items.length < 8) return;
+    search.hidden = false;
+    search.addEventListener('input', function () {
+      var q = search.value.toLowerCase();
+      items.forEach(function (item) { item.hidden = q !== '' && item.textContent.toLowerCase().indexOf(q) < 0; });
+    });
+  });
+
   document.querySelectorAll('[data-toggles]').forEach(function (box) {
     var target = document.getElementById(box.dataset.toggles);
     var sync = function () {
