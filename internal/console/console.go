@@ -45,7 +45,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return m
 	},
-	"num":   thousands,
+	"num": thousands,
 	// build names the running build in every page's footer.
 	"build": func() string { return buildinfo.Read().Version },
 	// cur marks the navigation link of the page being shown.
