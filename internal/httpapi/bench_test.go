@@ -3,7 +3,9 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"slices"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/usagelog/usagelog/internal/audit"
 	"github.com/usagelog/usagelog/internal/clickhouse"
+	"github.com/usagelog/usagelog/internal/demo"
 	"github.com/usagelog/usagelog/internal/httpapi"
 	"github.com/usagelog/usagelog/internal/storetest"
 	"github.com/usagelog/usagelog/internal/usage"
@@ -37,21 +40,55 @@ func BenchmarkIngestHTTP(b *testing.B) {
 // in SQLite, from one client and from four at once; the scale-out issue
 // sets 300,000 events/s. rollups=off drops the views that maintain the
 // summaries' rollups, for what maintaining them costs, in the same run.
+// shape=spread is storetest.Fixture's calls a minute apart (a body is a
+// week of them, nearly every call a rollup row of its own); shape=demo is
+// the demo generator's calls (its clients, collections, communities,
+// statuses and timings) arriving at 50,000,000 a year, a body the next
+// 1.75 hours of them.
 func BenchmarkIngestHTTPClickHouse(b *testing.B) {
 	server := os.Getenv("USAGELOG_TEST_CLICKHOUSE")
 	if server == "" {
 		server = "127.0.0.1:9000"
 	}
-	for _, clients := range []int{1, 4} {
-		for _, rollups := range []string{"on", "off"} {
-			b.Run(fmt.Sprintf("clients=%d/rollups=%s", clients, rollups), func(b *testing.B) {
-				ingestClickHouse(b, server, clients, rollups == "on")
-			})
+	for _, shape := range []string{"spread", "demo"} {
+		for _, clients := range []int{1, 4} {
+			for _, rollups := range []string{"on", "off"} {
+				b.Run(fmt.Sprintf("shape=%s/clients=%d/rollups=%s", shape, clients, rollups), func(b *testing.B) {
+					ingestClickHouse(b, server, shape, clients, rollups == "on")
+				})
+			}
 		}
 	}
 }
 
-func ingestClickHouse(b *testing.B, server string, clients int, rollups bool) {
+// demoCalls are n of the demo generator's api_request events (seed 1),
+// one after another at the pace of 50,000,000 calls a year from start.
+func demoCalls(b *testing.B, n int, start time.Time) []usage.Event {
+	b.Helper()
+	var out []usage.Event
+	pace := time.Duration(float64(365*24*time.Hour) / 50_000_000)
+	_, err := demo.Generate(context.Background(), demo.Config{Seed: 1, End: start, Scale: math.Ceil(float64(n)/180_000) + 1},
+		func(_ context.Context, batch []usage.Event) error {
+			for _, e := range batch {
+				if e.Kind == usage.KindAPIRequest && len(out) < n {
+					e.Time = usage.TruncateMS(start.Add(time.Duration(len(out)) * pace))
+					out = append(out, e)
+				}
+			}
+			if len(out) == n {
+				return errEnough
+			}
+			return nil
+		})
+	if err != nil && !errors.Is(err, errEnough) {
+		b.Fatal(err)
+	}
+	return out
+}
+
+var errEnough = errors.New("enough")
+
+func ingestClickHouse(b *testing.B, server, shape string, clients int, rollups bool) {
 	ctx := context.Background()
 	dsn := fmt.Sprintf("clickhouse://%s/usagelog_bench_%d", server, os.Getpid())
 	events, err := clickhouse.Open(ctx, dsn)
@@ -70,6 +107,20 @@ func ingestClickHouse(b *testing.B, server string, clients int, rollups bool) {
 		db.Close()
 	}
 	h := newHarness(b, 0, func(c *httpapi.Config) { c.Events = events })
+	if shape == "demo" {
+		const n = 10000
+		calls := demoCalls(b, b.N*n, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+		bodies := make([][]usage.Event, b.N)
+		for i := range bodies {
+			bodies[i] = calls[i*n : (i+1)*n]
+		}
+		postEachBody(b, h, h.key(h.ws, usage.ScopeEventsWrite), bodies, clients, "")
+		if got, _ := events.Count(context.Background(), h.ws.ID, usage.KindAPIRequest); got != int64(len(calls)) {
+			b.Fatalf("stored %d, want %d", got, len(calls))
+		}
+		b.ReportMetric(float64(len(calls))/b.Elapsed().Seconds(), "events/s")
+		return
+	}
 	benchIngest(b, h, events, clients, "")
 }
 
@@ -98,14 +149,24 @@ func BenchmarkIngestHTTPGzip(b *testing.B) {
 // stream of calls arrives.
 func postBodies(b *testing.B, h *harness, token string, n, clients int, encoding string) {
 	template := storetest.Fixture(n)
-	bodies := make([]string, b.N)
-	size := 0
-	for i := range bodies {
+	events := make([][]usage.Event, b.N)
+	for i := range events {
 		ev := slices.Clone(template)
 		for j := range ev {
 			ev[j].ID = fmt.Sprintf("b%d-%s", i, ev[j].ID)
 			ev[j].Time = ev[j].Time.Add(time.Duration(i*n) * time.Minute)
 		}
+		events[i] = ev
+	}
+	postEachBody(b, h, token, events, clients, encoding)
+}
+
+// postEachBody posts each of events as an NDJSON body, from clients
+// concurrent clients, with Content-Encoding encoding ("" or gzip), timed.
+func postEachBody(b *testing.B, h *harness, token string, events [][]usage.Event, clients int, encoding string) {
+	bodies := make([]string, len(events))
+	size := 0
+	for i, ev := range events {
 		bodies[i] = ndjson(b, ev)
 		size += len(bodies[i])
 		if encoding == "gzip" {
