@@ -101,12 +101,19 @@ func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Quer
 	if q.DimsOnly {
 		c.drop(timingCalls)
 	} else {
-		// Whole days from rollup_timing_days, the rest from rollup_series.
-		days, rest := pieces(workspaceID, lo, hi, summary.DayMS)
+		// Whole days from rollup_timing_days, whole hours from the status
+		// classes of rollup_values (which together are every call), the
+		// quarter hours at the ends from rollup_calls: no view keeps a
+		// quarter-hour timing rollup of its own, which cost every insert.
+		cover := coverWhere(workspaceID, lo, hi)
+		hours := cover[summary.HourMS]
+		if hours.sql != "" {
+			hours.sql += " AND dim = 0"
+		}
 		for _, p := range []struct {
 			table string
 			where pieceWhere
-		}{{"rollup_timing_days_buffer", days}, {"rollup_series_buffer", rest}} {
+		}{{"rollup_timing_days_buffer", cover[summary.DayMS]}, {"rollup_values_buffer", hours}, {"rollup_calls_buffer", cover[summary.QuarterMS]}} {
 			if p.where.sql != "" {
 				parts = append(parts, func(ctx context.Context) error {
 					return s.timing(ctx, p.table, p.where.sql, p.where.args, r, mu, timingCalls)
@@ -134,27 +141,25 @@ type pieceWhere struct {
 	args []any
 }
 
-// pieces splits lo..hi (summary.Cover) into the buckets of grain and the
-// rest, each as a WHERE clause on bucket_ms ("" when it has none).
-func pieces(workspaceID, lo, hi, grain int64) (whole, rest pieceWhere) {
-	var w, r []string
-	whole.args, rest.args = []any{workspaceID}, []any{workspaceID}
+// coverWhere is the WHERE clause of each grain's pieces of summary.Cover
+// over [lo, hi), by grain; a grain without pieces has none.
+func coverWhere(workspaceID, lo, hi int64) map[int64]pieceWhere {
+	ors := map[int64][]string{}
+	out := map[int64]pieceWhere{}
 	for _, p := range summary.Cover(lo, hi) {
-		if p.Grain == grain {
-			w = append(w, "(bucket_ms >= ? AND bucket_ms < ?)")
-			whole.args = append(whole.args, p.From, p.To)
-		} else {
-			r = append(r, "(bucket_ms >= ? AND bucket_ms < ?)")
-			rest.args = append(rest.args, p.From, p.To)
+		w := out[p.Grain]
+		if w.args == nil {
+			w.args = []any{workspaceID}
 		}
+		ors[p.Grain] = append(ors[p.Grain], "(bucket_ms >= ? AND bucket_ms < ?)")
+		w.args = append(w.args, p.From, p.To)
+		out[p.Grain] = w
 	}
-	if len(w) > 0 {
-		whole.sql = "WHERE workspace_id = ? AND (" + strings.Join(w, " OR ") + ")"
+	for g, w := range out {
+		w.sql = "WHERE workspace_id = ? AND (" + strings.Join(ors[g], " OR ") + ")"
+		out[g] = w
 	}
-	if len(r) > 0 {
-		rest.sql = "WHERE workspace_id = ? AND (" + strings.Join(r, " OR ") + ")"
-	}
-	return whole, rest
+	return out
 }
 
 // series adds the calls and errors per bucket of query's rows (bucket,
@@ -383,7 +388,7 @@ func (s *Store) rows(ctx context.Context, query string, args []any, row func(sca
 
 // RollupViews are the materialized views that keep the rollups as events
 // are inserted (the ingest benchmark drops them to measure their cost).
-var RollupViews = []string{"rollup_series_view", "rollup_hours_view", "rollup_calls_view",
+var RollupViews = []string{"rollup_hours_view", "rollup_calls_view",
 	"rollup_totals_view", "rollup_timing_days_view", "rollup_days_view", "rollup_values_view", "rollup_syncs_view", "rollup_seen_view"}
 
 // rollupBuffers hold the views' rows for a few seconds before they reach
