@@ -46,6 +46,9 @@ type Store struct {
 	// chunkRows is the fewest events a scan's piece holds (chunkRows;
 	// smaller in tests, so that their scans come in many pieces).
 	chunkRows int64
+	// eventsOnly inserts every kind into events, as a store before
+	// migration 058 did (tests that fill such a store).
+	eventsOnly bool
 }
 
 var (
@@ -227,7 +230,7 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 		if len(fresh) == 0 {
 			continue
 		}
-		stmt := "INSERT INTO events (workspace_id, kind, " + eventsql.Names(cols) + ")"
+		stmt := "INSERT INTO " + s.insertTable(k) + " (workspace_id, kind, " + eventsql.Names(cols) + ")"
 		// The three rollup views run side by side rather than one after
 		// another (BenchmarkIngestHTTPClickHouse).
 		ctx := ch.Context(ctx, ch.WithSettings(ch.Settings{"parallel_view_processing": 1}))
@@ -237,6 +240,23 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 		res.Inserted += len(fresh)
 	}
 	return res, nil
+}
+
+// insertTable is where events of kind are inserted: syncs and user_seen
+// events through tables of their own, whose views copy them into events
+// and roll them up, so that an insert of API calls runs only their views
+// (migrations 058-065).
+func (s *Store) insertTable(k usage.Kind) string {
+	if s.eventsOnly {
+		return "events"
+	}
+	switch k {
+	case usage.KindSync:
+		return "events_syncs_in"
+	case usage.KindUserSeen:
+		return "events_seen_in"
+	}
+	return "events"
 }
 
 // columnsOf lays evs out as the columns of an insert of workspace_id, kind
