@@ -47,6 +47,7 @@ func describe(table []route) ([]byte, error) {
 		mapping[string(k)] = "#/components/schemas/" + name
 	}
 	schemas["Event"] = map[string]any{"oneOf": kinds, "discriminator": map[string]any{"propertyName": "kind", "mapping": mapping}}
+	reports, formats := reportNames(), formatNames(allFormats())
 	return apidoc.Build(apidoc.Info{
 		Title:   "usagelog API",
 		Version: buildinfo.Read().Version,
@@ -61,9 +62,9 @@ func describe(table []route) ([]byte, error) {
 		Contact:   "The usagelog team",
 		Tags:      tags,
 		Enums: map[string]map[string][]string{
-			"UsageExportSpecInput": {"report": reportNames(), "format": formatNames(allFormats())},
-			"UsageExportSpec":      {"report": reportNames(), "format": formatNames(allFormats())},
-			"JobsView": {"report": reportNames(), "format": formatNames(allFormats()),
+			"UsageExportSpecInput": {"report": reports, "format": formats},
+			"UsageExportSpec":      {"report": reports, "format": formats},
+			"JobsView": {"report": reports, "format": formats,
 				"status": {string(usage.JobQueued), string(usage.JobRunning), string(usage.JobSucceeded), string(usage.JobFailed), string(usage.JobCancelled)}},
 		},
 		Schemas:  schemas,
