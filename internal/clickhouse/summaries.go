@@ -330,7 +330,7 @@ func valuesWhere(workspaceID int64, q *summary.Query) (where string, args []any,
 // counts their calls in calls.
 func (s *Store) callDims(ctx context.Context, table, where string, args []any, r *summary.Rollup, mu *sync.Mutex, mcp bool, calls *int64) error {
 	return s.lockedRows(ctx, mu, `SELECT status, client, collection, community, usage_type, toInt64(sum(calls)) FROM `+table+` `+where+`
-		GROUP BY status, client, collection, community, usage_type`, args, func(scan func(...any) error) error {
+		GROUP BY status, client, collection, community, usage_type HAVING sum(calls) != 0`, args, func(scan func(...any) error) error {
 		var status, n int64
 		var client, collection, community, utype string
 		if err := scan(&status, &client, &collection, &community, &utype, &n); err != nil {

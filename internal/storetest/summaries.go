@@ -143,6 +143,75 @@ func Summaries(t *testing.T, open func(t *testing.T) SummaryStore) {
 			t.Errorf("communities %q, want %q", got, want)
 		}
 	})
+	t.Run("Reclassify", func(t *testing.T) {
+		// New rules for the stored calls: the logs, the summaries and
+		// the facets follow them, as if the calls had been stored under
+		// them.
+		rules := usage.Classifier{
+			{UserAgentPrefix: "java/", System: "Chat <b>bot</b>", UsageType: usage.TypeMCP},
+			{URLPrefix: "/a/rest/v1/", System: "REST 'tool'", UsageType: usage.TypeOther},
+		}
+		var steps [][2]int64
+		changed, err := s.Reclassify(ctx, 1, rules, func(done, total int64) { steps = append(steps, [2]int64{done, total}) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		for i := range events {
+			e := &events[i]
+			c, u := rules.Classify(e.URL, e.UserAgent)
+			if c != e.ClientClass || u != e.UsageType {
+				want++
+			}
+			e.ClientClass, e.UsageType = c, u
+		}
+		if changed != int64(want) || want == 0 {
+			t.Errorf("reclassified %d calls, want %d", changed, want)
+		}
+		if len(steps) < 2 || steps[len(steps)-1][0] != steps[len(steps)-1][1] {
+			t.Errorf("progress %v does not end done", steps)
+		}
+		CompareSummaries(t, s, 1, events, []string{"period=24h", "period=90d", "from=2026-10-30T10:07:13Z&to=2026-11-02T23:59:59.999Z"}, "UTC", "Asia/Kathmandu")
+		checkClasses(t, s, 1, rules)
+		if again, err := s.Reclassify(ctx, 1, rules, nil); err != nil || again != 0 {
+			t.Errorf("a second run changed %d calls (%v), want none", again, err)
+		}
+		// The other workspace's calls keep the defaults.
+		checkClasses(t, s, 2, usage.Classifier(usage.DefaultRules))
+	})
+	t.Run("ReclassifyAsIngestDoes", func(t *testing.T) {
+		// Whatever the store classifies with (SQL or Go), a call gets
+		// what ingest would give it: URLs with a host, agents in another
+		// case or among white space, shorter than a prefix, not ASCII.
+		const ws = 5
+		urls := []string{"/a/rest/v1/ideas", "https://x.example/a/rest/v1/ideas?q=1", "https://x.example", "http://h/a/rest/v", "/a/rest/v1", "/ä/rest/v1/", "",
+			"ftp://a://b/a/rest/v1/x", "/A/REST/V1/x"}
+		agents := []string{"Java/21", "  \tJAVA/8 ", "java", "Jäva/1", "", "PostmanRuntime/7", "\u00a0Java/1", "ideascale-MCP-server/2"}
+		var calls []usage.Event
+		for i, u := range urls {
+			for j, a := range agents {
+				calls = append(calls, usage.Event{Kind: usage.KindAPIRequest, ID: fmt.Sprintf("odd-%d-%d", i, j), Time: SummaryNow.Add(-time.Duration(i*len(agents)+j) * time.Minute),
+					Method: "GET", URL: u, UserAgent: a, Status: 200, ClientClass: "old", UsageType: usage.TypeOther})
+			}
+		}
+		if _, err := s.Append(ctx, ws, calls); err != nil {
+			t.Fatal(err)
+		}
+		rules := usage.Classifier{
+			{URLPrefix: "/a/rest/v1/", UserAgentPrefix: "JAVA/", System: "both", UsageType: usage.TypeMCP},
+			{UserAgentPrefix: "Ideascale-mcp-server/", System: "mcp", UsageType: usage.TypeMCP},
+			{URLPrefix: "/", System: "any path", UsageType: usage.TypeOther},
+			{UserAgentPrefix: "j", System: "j agent", UsageType: usage.TypeOther},
+		}
+		if _, err := s.Reclassify(ctx, ws, rules, nil); err != nil {
+			t.Fatal(err)
+		}
+		checkClasses(t, s, ws, rules)
+		if _, err := s.Reclassify(ctx, ws, usage.Classifier{}, nil); err != nil {
+			t.Fatal(err)
+		}
+		checkClasses(t, s, ws, usage.Classifier{})
+	})
 	t.Run("AfterPurge", func(t *testing.T) {
 		// Retention removes the rollups with the events: the summaries
 		// then agree with a scan of what is left.
@@ -232,5 +301,25 @@ func compareSummary(t *testing.T, name string, got, want *summary.Summary) {
 	}
 	if d := math.Abs(float64(got.P95MS - want.P95MS)); d > 0.02*float64(want.P95MS) {
 		t.Errorf("%s: p95 = %d ms, exact %d ms: more than 2%% off", name, got.P95MS, want.P95MS)
+	}
+}
+
+// checkClasses checks that every stored call of the workspace has the
+// class and type rules give it.
+func checkClasses(t *testing.T, s SummaryStore, workspaceID int64, rules usage.Classifier) {
+	t.Helper()
+	n := 0
+	for e, err := range s.ScanLogs(context.Background(), workspaceID, usage.LogFilter{}, "id", "url", "user_agent", "client_class", "usage_type") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		c, u := rules.Classify(e.URL, e.UserAgent)
+		if e.ClientClass != c || e.UsageType != u {
+			t.Errorf("call %s (%q, %q): %q %q, want %q %q", e.ID, e.URL, e.UserAgent, e.ClientClass, e.UsageType, c, u)
+		}
+	}
+	if n == 0 {
+		t.Errorf("workspace %d holds no calls", workspaceID)
 	}
 }

@@ -132,7 +132,9 @@ type Classifier []Rule
 // Classify derives the system (stored as the call's client class) and
 // usage type of an API call from the path it called and its User-Agent:
 // the first rule that matches, else Other and other. User-Agent prefixes
-// match whatever their case.
+// match whatever the case of their ASCII letters, after ASCII white space
+// around the User-Agent; bytes otherwise, so that the stores can classify
+// stored calls again in SQL exactly as this does (Reclassify).
 func (c Classifier) Classify(url, userAgent string) (ClientClass, Type) {
 	path := url
 	if i := strings.Index(path, "://"); i >= 0 {
@@ -144,17 +146,42 @@ func (c Classifier) Classify(url, userAgent string) (ClientClass, Type) {
 			path = "/"
 		}
 	}
-	ua := strings.TrimSpace(userAgent)
+	ua := strings.Trim(userAgent, ASCIISpace)
 	for _, r := range c {
 		if r.URLPrefix != "" && !strings.HasPrefix(path, r.URLPrefix) {
 			continue
 		}
-		if r.UserAgentPrefix != "" && (len(ua) < len(r.UserAgentPrefix) || !strings.EqualFold(ua[:len(r.UserAgentPrefix)], r.UserAgentPrefix)) {
+		if r.UserAgentPrefix != "" && !hasPrefixFold(ua, r.UserAgentPrefix) {
 			continue
 		}
 		return ClientClass(r.System), r.UsageType
 	}
 	return ClientClass(NoMatchSystem), TypeOther
+}
+
+// ASCIISpace is the white space trimmed around a User-Agent before it is
+// matched.
+const ASCIISpace = " \t\n\v\f\r"
+
+// hasPrefixFold reports whether s begins with prefix, ASCII letters of
+// either case matching.
+func hasPrefixFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		if lowerASCII(s[i]) != lowerASCII(prefix[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(b byte) byte {
+	if 'A' <= b && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
 }
 
 // Classify classifies a call by DefaultRules.

@@ -82,6 +82,12 @@ type EventStore interface {
 	// before `before`, a UTC day boundary, with what is derived from them
 	// (rollups), and says how many events went.
 	PurgeEvents(ctx context.Context, workspaceID int64, before time.Time) (int64, error)
+	// Reclassify classifies the workspace's stored API calls again by
+	// rules, with everything derived from their class and type (the
+	// rollups), and returns how many changed. It reports its progress in
+	// steps of the store's own (done of total) and may run beside ingest:
+	// calls stored meanwhile are classified by the rules in force already.
+	Reclassify(ctx context.Context, workspaceID int64, rules Classifier, progress func(done, total int64)) (int64, error)
 	// Append stores events; an event whose id the workspace already has is
 	// counted as a duplicate and not stored again.
 	Append(ctx context.Context, workspaceID int64, events []Event) (AppendResult, error)
@@ -195,6 +201,12 @@ type MetaStore interface {
 	Classification(ctx context.Context, workspaceID int64) ([]Rule, bool, error)
 	// SaveClassification replaces them; nil goes back to the defaults.
 	SaveClassification(ctx context.Context, workspaceID int64, rules []Rule) error
+	// RequestReclassification asks for the workspace's stored calls to be
+	// classified again by its rules (they changed at at).
+	RequestReclassification(ctx context.Context, workspaceID int64, at time.Time) error
+	// Reclassification says how far that went; the zero value when the
+	// rules never changed.
+	Reclassification(ctx context.Context, workspaceID int64) (Reclassification, error)
 
 	Ping(ctx context.Context) error
 	Close() error

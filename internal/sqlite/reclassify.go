@@ -1,0 +1,181 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/eventsql"
+	"github.com/usagelog/usagelog/internal/summary"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// Reclassify classifies the workspace's stored API calls again by rules,
+// a UTC day of them at a time, each day in a transaction of its own on the
+// write connection: ingest waits for one day at most, and a summary read
+// meanwhile sees every day either before or after, never half of one.
+// The rules are applied in Go (usage.Classifier), as ingest applies them;
+// the rollups of a day whose usage types changed are computed again from
+// its events. Progress is in calls, of those stored when it began.
+func (s *Store) Reclassify(ctx context.Context, workspaceID int64, rules usage.Classifier, progress func(done, total int64)) (int64, error) {
+	defer s.timed("reclassify", time.Now())
+	api := eventsql.KindCode(usage.KindAPIRequest)
+	var total int64
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE workspace_id = ? AND kind = ?`, workspaceID, api).Scan(&total); err != nil {
+		return 0, fmt.Errorf("sqlite: reclassify: %w", err)
+	}
+	var done, changed int64
+	if progress != nil {
+		progress(0, total)
+	}
+	for from := int64(-1 << 62); ; {
+		var next sql.NullInt64
+		if err := s.read.QueryRowContext(ctx, `SELECT min(time_ms) FROM events WHERE workspace_id = ? AND kind = ? AND time_ms >= ?`, workspaceID, api, from).Scan(&next); err != nil {
+			return changed, fmt.Errorf("sqlite: reclassify: %w", err)
+		}
+		if !next.Valid {
+			return changed, nil
+		}
+		day := summary.Floor(next.Int64, summary.DayMS)
+		n, c, err := s.reclassifyDay(ctx, workspaceID, rules, day)
+		if err != nil {
+			return changed, fmt.Errorf("sqlite: reclassify the day of %s: %w", time.UnixMilli(day).UTC().Format(time.DateOnly), err)
+		}
+		done, changed = done+n, changed+c
+		if progress != nil {
+			progress(min(done, total), total)
+		}
+		from = day + summary.DayMS
+	}
+}
+
+// reclassifyDay classifies the calls of one UTC day again, in a
+// transaction, and returns how many it read and how many changed.
+func (s *Store) reclassifyDay(ctx context.Context, workspaceID int64, rules usage.Classifier, day int64) (read, changed int64, err error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tx.Rollback()
+	type update struct {
+		rowid int64
+		class usage.ClientClass
+		typ   usage.Type
+	}
+	var updates []update
+	typesChanged := false
+	// All of the day's rows first, then the updates: reads and writes on
+	// the transaction's connection never interleave.
+	rows, err := tx.QueryContext(ctx, `SELECT rowid, url, user_agent, client_class, usage_type FROM events
+		WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms < ?`,
+		workspaceID, eventsql.KindCode(usage.KindAPIRequest), day, day+summary.DayMS)
+	if err != nil {
+		return 0, 0, err
+	}
+	type call struct{ url, ua string }
+	seen := map[call][2]string{} // the few distinct URLs and agents of a day, classified once
+	for rows.Next() {
+		var (
+			rowid               int64
+			url, ua, class, typ string
+		)
+		if err := rows.Scan(&rowid, &url, &ua, &class, &typ); err != nil {
+			rows.Close()
+			return 0, 0, err
+		}
+		read++
+		got, ok := seen[call{url, ua}]
+		if !ok {
+			c, t := rules.Classify(url, ua)
+			got = [2]string{string(c), string(t)}
+			seen[call{url, ua}] = got
+		}
+		if got[0] != class || got[1] != typ {
+			updates = append(updates, update{rowid, usage.ClientClass(got[0]), usage.Type(got[1])})
+			typesChanged = typesChanged || got[1] != typ
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, 0, err
+	}
+	if len(updates) == 0 {
+		return read, 0, nil
+	}
+	st, err := tx.PrepareContext(ctx, `UPDATE events SET client_class = ?, usage_type = ? WHERE rowid = ?`)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer st.Close()
+	for _, u := range updates {
+		if _, err := st.ExecContext(ctx, string(u.class), string(u.typ), u.rowid); err != nil {
+			return 0, 0, err
+		}
+	}
+	// A rewrite in time order under way copied the old classes.
+	if err := dropCopy(ctx, tx); err != nil {
+		return 0, 0, err
+	}
+	if typesChanged {
+		if err := s.rerollDay(ctx, tx, workspaceID, day); err != nil {
+			s.settleCombos(false)
+			return 0, 0, err
+		}
+	}
+	err = tx.Commit()
+	s.settleCombos(err == nil)
+	return read, int64(len(updates)), err
+}
+
+// rerollDay computes the rollups of a workspace's day again from its
+// events, in tx: those of the tail (above rolled_to) are left to the fold
+// that adds them, and readers that hold the tail learn that it changed.
+func (s *Store) rerollDay(ctx context.Context, tx *sql.Tx, workspaceID, day int64) error {
+	st, _, err := readTailBounds(ctx, tx)
+	if err != nil {
+		return err
+	}
+	var calls []tailRow
+	rows, err := tx.QueryContext(ctx, `SELECT rowid, time_ms, status, timing_ms, client, collection, collection_type, community, usage_type
+		FROM events WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms < ? AND rowid <= ? ORDER BY time_ms`,
+		workspaceID, eventsql.KindCode(usage.KindAPIRequest), day, day+summary.DayMS, st.rolledTo)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		r := tailRow{ws: workspaceID}
+		var ut string
+		if err := rows.Scan(&r.rowid, &r.timeMS, &r.status, &r.timingMS, &r.combo.client, &r.combo.collection, &r.combo.collectionType, &r.combo.community, &ut); err != nil {
+			rows.Close()
+			return err
+		}
+		if r.combo.collection == usage.SelfCollection {
+			continue
+		}
+		r.combo.usageType = usage.Type(ut)
+		calls = append(calls, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM rollups WHERE workspace_id = ? AND hour_ms >= ? AND hour_ms < ?`, workspaceID, day, day+summary.DayMS); err != nil {
+		return err
+	}
+	cells := hourCells{}
+	if err := s.addCells(ctx, tx, workspaceID, calls, cells); err != nil {
+		return err
+	}
+	if err := writeRollups(ctx, tx, s.upserts, workspaceID, cells); err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE rollup_state SET generation = generation + 1 WHERE id = 1`)
+	if err == nil {
+		if n, _ := res.RowsAffected(); n != 1 {
+			err = errors.New("rollup_state has no row")
+		}
+	}
+	return err
+}
