@@ -219,6 +219,33 @@ func (e ReadinessMeta) Valid() bool {
 	}
 }
 
+// Defines values for ReclassificationState.
+const (
+	ReclassificationStateDone    ReclassificationState = "done"
+	ReclassificationStateFailed  ReclassificationState = "failed"
+	ReclassificationStateNone    ReclassificationState = "none"
+	ReclassificationStatePending ReclassificationState = "pending"
+	ReclassificationStateRunning ReclassificationState = "running"
+)
+
+// Valid indicates whether the value is a known member of the ReclassificationState enum.
+func (e ReclassificationState) Valid() bool {
+	switch e {
+	case ReclassificationStateDone:
+		return true
+	case ReclassificationStateFailed:
+		return true
+	case ReclassificationStateNone:
+		return true
+	case ReclassificationStatePending:
+		return true
+	case ReclassificationStateRunning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SyncEventIntegrationStatus.
 const (
 	Active   SyncEventIntegrationStatus = "active"
@@ -1505,8 +1532,9 @@ type BuildinfoInfo struct {
 
 // Classification defines model for Classification.
 type Classification struct {
-	Default bool        `json:"default"`
-	Rules   []UsageRule `json:"rules"`
+	Default          bool             `json:"default"`
+	Reclassification Reclassification `json:"reclassification"`
+	Rules            []UsageRule      `json:"rules"`
 }
 
 // ClassificationRequest defines model for ClassificationRequest.
@@ -1748,6 +1776,21 @@ type ReadinessEvents string
 
 // ReadinessMeta defines model for Readiness.Meta.
 type ReadinessMeta string
+
+// Reclassification defines model for Reclassification.
+type Reclassification struct {
+	Changed     int                   `json:"changed"`
+	Done        int                   `json:"done"`
+	Error       string                `json:"error"`
+	FinishedAt  *string               `json:"finished_at"`
+	RequestedAt *string               `json:"requested_at"`
+	StartedAt   *string               `json:"started_at"`
+	State       ReclassificationState `json:"state"`
+	Total       int                   `json:"total"`
+}
+
+// ReclassificationState defines model for Reclassification.State.
+type ReclassificationState string
 
 // Rejection defines model for Rejection.
 type Rejection struct {
@@ -3531,7 +3574,7 @@ type ClientInterface interface {
 
 	// PutClassificationWithBody Replace the classification rules
 	//
-	// At most 200 rules; {"rules":null} goes back to the defaults. Applies to calls stored after it.
+	// At most 200 rules; {"rules":null} goes back to the defaults. Applies to the calls stored after it at once, and to those stored before it by a reclassification in the background, whose progress GET shows.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3540,7 +3583,7 @@ type ClientInterface interface {
 
 	// PutClassification Replace the classification rules
 	//
-	// At most 200 rules; {"rules":null} goes back to the defaults. Applies to calls stored after it.
+	// At most 200 rules; {"rules":null} goes back to the defaults. Applies to the calls stored after it at once, and to those stored before it by a reclassification in the background, whose progress GET shows.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4394,7 +4437,7 @@ func (c *Client) GetClassification(ctx context.Context, reqEditors ...RequestEdi
 
 // PutClassificationWithBody Replace the classification rules
 //
-// At most 200 rules; {"rules":null} goes back to the defaults. Applies to calls stored after it.
+// At most 200 rules; {"rules":null} goes back to the defaults. Applies to the calls stored after it at once, and to those stored before it by a reclassification in the background, whose progress GET shows.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4413,7 +4456,7 @@ func (c *Client) PutClassificationWithBody(ctx context.Context, contentType stri
 
 // PutClassification Replace the classification rules
 //
-// At most 200 rules; {"rules":null} goes back to the defaults. Applies to calls stored after it.
+// At most 200 rules; {"rules":null} goes back to the defaults. Applies to the calls stored after it at once, and to those stored before it by a reclassification in the background, whose progress GET shows.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8036,7 +8079,7 @@ type ClientWithResponsesInterface interface {
 
 	// PutClassificationWithBodyWithResponse Replace the classification rules
 	//
-	// At most 200 rules; {"rules":null} goes back to the defaults. Applies to calls stored after it.
+	// At most 200 rules; {"rules":null} goes back to the defaults. Applies to the calls stored after it at once, and to those stored before it by a reclassification in the background, whose progress GET shows.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8045,7 +8088,7 @@ type ClientWithResponsesInterface interface {
 
 	// PutClassificationWithResponse Replace the classification rules
 	//
-	// At most 200 rules; {"rules":null} goes back to the defaults. Applies to calls stored after it.
+	// At most 200 rules; {"rules":null} goes back to the defaults. Applies to the calls stored after it at once, and to those stored before it by a reclassification in the background, whose progress GET shows.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12773,7 +12816,7 @@ func (c *ClientWithResponses) GetClassificationWithResponse(ctx context.Context,
 
 // PutClassificationWithBodyWithResponse Replace the classification rules
 //
-// At most 200 rules; {"rules":null} goes back to the defaults. Applies to calls stored after it.
+// At most 200 rules; {"rules":null} goes back to the defaults. Applies to the calls stored after it at once, and to those stored before it by a reclassification in the background, whose progress GET shows.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12788,7 +12831,7 @@ func (c *ClientWithResponses) PutClassificationWithBodyWithResponse(ctx context.
 
 // PutClassificationWithResponse Replace the classification rules
 //
-// At most 200 rules; {"rules":null} goes back to the defaults. Applies to calls stored after it.
+// At most 200 rules; {"rules":null} goes back to the defaults. Applies to the calls stored after it at once, and to those stored before it by a reclassification in the background, whose progress GET shows.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

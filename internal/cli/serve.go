@@ -22,6 +22,7 @@ import (
 	"github.com/usagelog/usagelog/internal/ingest"
 	"github.com/usagelog/usagelog/internal/jobs"
 	"github.com/usagelog/usagelog/internal/localfs"
+	"github.com/usagelog/usagelog/internal/reclassify"
 	"github.com/usagelog/usagelog/internal/retention"
 	"github.com/usagelog/usagelog/internal/s3files"
 	"github.com/usagelog/usagelog/internal/signedurl"
@@ -182,8 +183,15 @@ func serve(ctx context.Context, args []string, env Env) error {
 		oidcCfg = &sso
 	}
 	var api *httpapi.Server
+	// Classifies the stored calls of a workspace again when its rules
+	// change, in the background.
+	reclass, err := reclassify.New(reclassify.Config{Events: st.events, Meta: st.meta, Log: log})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	con, err := console.New(console.Config{Meta: st.meta, Events: st.events, Secret: key, Logger: log, SecureCookies: *secureCookies, OIDC: oidcCfg, Audit: auditLog,
-		MaxRangeDays: *maxRangeDays, APIDescription: func() []byte { return api.Description() }})
+		MaxRangeDays: *maxRangeDays, APIDescription: func() []byte { return api.Description() }, Reclassifier: reclass})
 	if err != nil {
 		ln.Close()
 		return err
@@ -215,6 +223,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 		Recorder: rec, RateLimits: limits, ExportRowLimit: *rowLimit,
 		Files: files, Signer: signer, Links: links, Secret: key,
 		MaxRangeDays: *maxRangeDays, ExportConcurrency: *concurrency, Session: con.Session, Jobs: runner, Audit: auditLog,
+		Reclassifier: reclass,
 	})
 	if err != nil {
 		ln.Close()
@@ -223,6 +232,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	if c, ok := st.events.(clusterer); ok {
 		go clusterLoop(ctx, c, time.Minute, log)
 	}
+	go reclass.Loop(ctx)
 	go janitor(ctx, janitorConfig{files: files, fileRetention: *fileRetention, every: *janitorEvery, log: log,
 		retention: &retention.Janitor{Events: st.events, Meta: st.meta, Audit: auditLog, AuditRetention: time.Duration(*auditDays) * 24 * time.Hour, Log: log}})
 	// Jobs stop with ctx (SIGTERM): a running job is failed with a reason;

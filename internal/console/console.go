@@ -72,6 +72,8 @@ type Store interface {
 	SaveSettings(ctx context.Context, workspaceID int64, s usage.Settings) error
 	Classification(ctx context.Context, workspaceID int64) ([]usage.Rule, bool, error)
 	SaveClassification(ctx context.Context, workspaceID int64, rules []usage.Rule) error
+	RequestReclassification(ctx context.Context, workspaceID int64, at time.Time) error
+	Reclassification(ctx context.Context, workspaceID int64) (usage.Reclassification, error)
 	CreateKey(ctx context.Context, k usage.APIKey) error
 	Keys(ctx context.Context, workspaceID int64) ([]usage.APIKey, error)
 	RevokeKey(ctx context.Context, workspaceID int64, id string, at time.Time) error
@@ -106,6 +108,9 @@ type Config struct {
 	// reference page (/api) shows; read on its first view, as the API is
 	// made after the console whose sessions it takes.
 	APIDescription func() []byte
+	// Reclassifier, when set, is woken when a workspace's rules change, to
+	// classify its stored calls again (reclassify.Runner).
+	Reclassifier interface{ Wake() }
 }
 
 // Console serves the web console.
@@ -447,8 +452,41 @@ func (c *Console) addRules(ctx context.Context, w http.ResponseWriter, r *http.R
 	if text == "" {
 		text = formatRules(rules)
 	}
-	data["Rules"], data["RulesDefault"] = text, !set
+	rc, err := c.cfg.Meta.Reclassification(ctx, v.Workspace.ID)
+	if err != nil {
+		c.failPage(w, r, v, err, "Settings are")
+		return false
+	}
+	loc := time.UTC
+	if st, ok := data["Settings"].(usage.Settings); ok {
+		if l, err := usage.LoadLocation(st.Timezone); err == nil {
+			loc = l
+		}
+	}
+	data["Rules"], data["RulesDefault"], data["Reclass"] = text, !set, reclassView(rc, loc)
 	return true
+}
+
+// reclassNote is what the settings page says of the stored calls'
+// reclassification.
+type reclassNote struct {
+	State       string
+	Done, Total int64
+	Percent     int64
+	Changed     int64
+	Finished    string
+	Error       string
+}
+
+func reclassView(r usage.Reclassification, loc *time.Location) reclassNote {
+	n := reclassNote{State: r.State(), Done: r.Done, Total: r.Total, Changed: r.Changed, Error: r.Error}
+	if r.Total > 0 {
+		n.Percent = min(100, r.Done*100/r.Total)
+	}
+	if !r.FinishedAt.IsZero() {
+		n.Finished = r.FinishedAt.In(loc).Format("2 Jan 2006 15:04 MST")
+	}
+	return n
 }
 
 // formatRules writes rules as the settings form edits them: one a line,
@@ -523,6 +561,13 @@ func (c *Console) saveClassification(w http.ResponseWriter, r *http.Request, v *
 	if err := c.audit(r, v, usage.AuditClassificationUpdate, "classification", map[string]any{"rules": rules, "default": rules == nil}); err != nil {
 		c.failPage(w, r, v, err, "Classification rules are")
 		return
+	}
+	if err := c.cfg.Meta.RequestReclassification(r.Context(), v.Workspace.ID, c.cfg.Now()); err != nil {
+		c.failPage(w, r, v, err, "Classification rules are")
+		return
+	}
+	if c.cfg.Reclassifier != nil {
+		c.cfg.Reclassifier.Wake()
 	}
 	http.Redirect(w, r, "/settings?saved=rules#classification", http.StatusSeeOther)
 }

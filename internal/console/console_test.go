@@ -390,8 +390,25 @@ func TestClassificationSettings(t *testing.T) {
 	if p.status != 303 || p.header.Get("Location") != "/settings?saved=rules#classification" {
 		t.Errorf("save: %d %s", p.status, p.header.Get("Location"))
 	}
-	if p := s.get(b, "/settings?saved=rules"); !strings.Contains(p.body, "Classification rules saved") || !strings.Contains(p.body, "/v2/orders/ | shop-mcp/ | Shop MCP | mcp") {
+	if p := s.get(b, "/settings?saved=rules"); !strings.Contains(p.body, "Classification rules saved") || !strings.Contains(p.body, "/v2/orders/ | shop-mcp/ | Shop MCP | mcp") ||
+		!strings.Contains(p.body, "waiting to be classified again by these rules") {
 		t.Errorf("after saving: %s", p.body)
+	}
+	// The stored calls' reclassification, as it goes on and once done.
+	if _, _, err := s.store.ClaimReclassification(ctx, time.Now(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.store.ReclassificationProgress(ctx, ws.ID, 3, 12, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if p := s.get(b, "/settings"); !strings.Contains(p.body, `25% done. <progress value="3" max="12">`) {
+		t.Errorf("running: %s", p.body)
+	}
+	if err := s.store.FinishReclassification(ctx, ws.ID, 1234, "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if p := s.get(b, "/settings"); !strings.Contains(p.body, "all follow these rules (1,234 classified differently, finished") {
+		t.Errorf("done: %s", p.body)
 	}
 	want := []usage.Rule{{URLPrefix: "/v2/orders/", UserAgentPrefix: "shop-mcp/", System: "Shop MCP", UsageType: usage.TypeMCP}, {URLPrefix: "/v2/", System: "Shop API", UsageType: usage.TypeOther}}
 	if rules, set, _ := s.store.Classification(ctx, ws.ID); !set || fmt.Sprint(rules) != fmt.Sprint(want) {

@@ -5,20 +5,37 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/usagelog/usagelog/internal/httpapi"
+	"github.com/usagelog/usagelog/internal/reclassify"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
 // TestClassificationRules: GET answers the defaults, PUT replaces them
-// (first match wins) for the events stored after it, bad rules are a 400
-// naming the rule, and the API usage export names the rule's system.
+// (first match wins) for the events stored after it at once and for those
+// stored before by a reclassification whose progress GET shows, bad rules
+// are a 400 naming the rule, and the API usage export names the rule's
+// system.
 func TestClassificationRules(t *testing.T) {
-	h := newHarness(t, 0)
+	var runner *reclassify.Runner
+	h := newHarness(t, 0, func(c *httpapi.Config) {
+		var err error
+		if runner, err = reclassify.New(reclassify.Config{Events: c.Events, Meta: c.Meta}); err != nil {
+			t.Fatal(err)
+		}
+		c.Reclassifier = runner
+	})
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { runner.Loop(ctx); close(done) }()
+	t.Cleanup(func() { stop(); <-done })
 	admin := h.key(h.ws, usage.ScopeWorkspaceAdmin)
 	writer := h.key(h.ws, usage.ScopeEventsWrite)
 	reader := h.key(h.ws, usage.ScopeLogsRead)
 	r := h.do("GET", "/api/v1/workspace/classification", admin, "", nil)
-	if m := r.json(t); r.status != 200 || m["default"] != true || len(m["rules"].([]any)) != len(usage.DefaultRules) {
+	if m := r.json(t); r.status != 200 || m["default"] != true || len(m["rules"].([]any)) != len(usage.DefaultRules) ||
+		m["reclassification"].(map[string]any)["state"] != "none" {
 		t.Fatalf("defaults: %d %s", r.status, r.body)
 	}
 	if r := h.do("GET", "/api/v1/workspace/classification", reader, "", nil); r.status != 403 {
@@ -51,6 +68,19 @@ func TestClassificationRules(t *testing.T) {
 	send("mcp", "/v2/orders/1", "shop-mcp/1.0")
 	send("api", "/v2/orders/1", "curl/8")
 	send("other", "/v3/x", "curl/8")
+	// The call stored before the rules follows them once the
+	// reclassification is done.
+	var rc map[string]any
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		rc = h.do("GET", "/api/v1/workspace/classification", admin, "", nil).json(t)["reclassification"].(map[string]any)
+		if rc["state"] == "done" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if rc["state"] != "done" || rc["changed"] != 1.0 || rc["done"] != rc["total"] || rc["finished_at"] == nil {
+		t.Errorf("reclassification %v, want done with one call changed", rc)
+	}
 	got := map[string]usage.Event{}
 	events, err := h.store.Logs(context.Background(), h.ws.ID, usage.LogQuery{Limit: 10})
 	if err != nil {
@@ -62,7 +92,7 @@ func TestClassificationRules(t *testing.T) {
 	for id, want := range map[string]struct {
 		system string
 		typ    usage.Type
-	}{"before": {"Other", usage.TypeOther}, "mcp": {"Shop MCP", usage.TypeMCP}, "api": {"Shop API", usage.TypeOther}, "other": {"Other", usage.TypeOther}} {
+	}{"before": {"Shop MCP", usage.TypeMCP}, "mcp": {"Shop MCP", usage.TypeMCP}, "api": {"Shop API", usage.TypeOther}, "other": {"Other", usage.TypeOther}} {
 		if e := got[id]; e.ClientClass.Label() != want.system || e.UsageType != want.typ {
 			t.Errorf("%s: %q %s, want %q %s", id, e.ClientClass.Label(), e.UsageType, want.system, want.typ)
 		}

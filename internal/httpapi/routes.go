@@ -183,7 +183,7 @@ func (s *Server) table() []route {
 			doc: op("getClassification", "Classification rules", "The rules that name a call's system and usage type; the defaults until a PUT replaces them.",
 				ok(classificationJSON{})).tag("Administration")},
 		{pattern: "PUT /api/v1/workspace/classification", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handlePutClassification,
-			doc: op("putClassification", "Replace the classification rules", "At most 200 rules; {\"rules\":null} goes back to the defaults. Applies to calls stored after it.",
+			doc: op("putClassification", "Replace the classification rules", "At most 200 rules; {\"rules\":null} goes back to the defaults. Applies to the calls stored after it at once, and to those stored before it by a reclassification in the background, whose progress GET shows.",
 				ok(classificationJSON{})).body(jsonBody(classificationRequest{})).tag("Administration")},
 	}...)
 	if s.metrics != nil {

@@ -75,6 +75,9 @@ type Config struct {
 	// Audit, when set, records who did what (GET /api/v1/audit reads it
 	// from Meta either way).
 	Audit *audit.Log
+	// Reclassifier, when set, is woken when a workspace's rules change, to
+	// classify its stored calls again (reclassify.Runner).
+	Reclassifier interface{ Wake() }
 }
 
 // DefaultExportRowLimit is the server's export row limit unless configured.
@@ -111,11 +114,13 @@ type Server struct {
 	maxFuture time.Duration
 	// classifiers classify ingested calls by their workspace's rules.
 	classifiers *ingest.Classifiers
-	auditLog    *audit.Log
-	now         func() time.Time
-	mux         *http.ServeMux
-	rec         *Recorder
-	limits      *limiter
+	// reclassifier is woken when rules change (Config.Reclassifier).
+	reclassifier interface{ Wake() }
+	auditLog     *audit.Log
+	now          func() time.Time
+	mux          *http.ServeMux
+	rec          *Recorder
+	limits       *limiter
 	// exportRowLimit applies to workspaces that set none.
 	exportRowLimit int64
 	files          usage.FileStore
@@ -146,7 +151,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		events: cfg.Events, meta: cfg.Meta, log: cfg.Logger, metrics: cfg.Metrics,
-		maxBody: cfg.MaxBodyBytes, maxFuture: cmp.Or(cfg.MaxFuture, ingest.DefaultMaxFuture), classifiers: &ingest.Classifiers{Rules: cfg.Meta}, auditLog: cfg.Audit, now: cfg.Now, mux: http.NewServeMux(),
+		maxBody: cfg.MaxBodyBytes, maxFuture: cmp.Or(cfg.MaxFuture, ingest.DefaultMaxFuture), classifiers: &ingest.Classifiers{Rules: cfg.Meta}, auditLog: cfg.Audit, reclassifier: cfg.Reclassifier, now: cfg.Now, mux: http.NewServeMux(),
 		rec: cfg.Recorder, limits: newLimiter(cfg.RateLimits), exportRowLimit: cfg.ExportRowLimit,
 		files: cfg.Files, signer: cfg.Signer, links: cfg.Links, secret: cfg.Secret, maxRangeDays: cfg.MaxRangeDays,
 		running: &exportSlots{max: cfg.ExportConcurrency, running: map[int64]int{}}, session: cfg.Session,

@@ -183,6 +183,66 @@ func MetaStore(t *testing.T, open func(t *testing.T) usage.MetaStore) {
 		}
 	})
 
+	t.Run("Reclassification", func(t *testing.T) {
+		s := open(t)
+		ws, err := s.EnsureWorkspace(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := s.EnsureWorkspace(ctx, "other")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+		if rc, err := s.Reclassification(ctx, ws.ID); err != nil || rc.State() != usage.ReclassNone {
+			t.Fatalf("before any change: %+v %v", rc, err)
+		}
+		if _, ok, err := s.ClaimReclassification(ctx, t0, t0.Add(-time.Minute)); ok || err != nil {
+			t.Fatalf("claimed with nothing due: %v %v", ok, err)
+		}
+		for _, id := range []int64{ws.ID, ws.ID, other.ID} {
+			if err := s.RequestReclassification(ctx, id, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Two changes, one run; one claim each, oldest request first.
+		claimed := map[int64]bool{}
+		for range 2 {
+			id, ok, err := s.ClaimReclassification(ctx, t0.Add(time.Second), t0.Add(-time.Minute))
+			if !ok || err != nil || claimed[id] {
+				t.Fatalf("claim: %d %v %v (claimed %v)", id, ok, err, claimed)
+			}
+			claimed[id] = true
+		}
+		if _, ok, _ := s.ClaimReclassification(ctx, t0.Add(time.Second), t0.Add(-time.Minute)); ok {
+			t.Error("claimed a running run still reporting")
+		}
+		if err := s.ReclassificationProgress(ctx, ws.ID, 3, 10, t0.Add(2*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		rc, err := s.Reclassification(ctx, ws.ID)
+		if err != nil || rc.State() != usage.ReclassRunning || rc.Done != 3 || rc.Total != 10 || rc.Requested != 2 || !rc.RequestedAt.Equal(t0) {
+			t.Errorf("running: %s %+v %v", rc.State(), rc, err)
+		}
+		// A run that stops reporting is claimed again.
+		if id, ok, _ := s.ClaimReclassification(ctx, t0.Add(time.Hour), t0.Add(time.Minute)); !ok {
+			t.Error("a stale run was not claimed again")
+		} else if err := s.FinishReclassification(ctx, id, 0, "", t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		for id := range claimed {
+			if err := s.FinishReclassification(ctx, id, 42, "disk full", t0.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rc, _ := s.Reclassification(ctx, ws.ID); rc.State() != usage.ReclassFailed || rc.Changed != 42 || rc.Error != "disk full" {
+			t.Errorf("failed: %s %+v", rc.State(), rc)
+		}
+		if _, ok, _ := s.ClaimReclassification(ctx, t0.Add(2*time.Hour), t0.Add(2*time.Hour)); ok {
+			t.Error("claimed a finished run")
+		}
+	})
+
 	t.Run("MembersSessionsSettings", func(t *testing.T) {
 		s := open(t)
 		a, _ := s.EnsureWorkspace(ctx, "acme")

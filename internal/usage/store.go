@@ -207,6 +207,15 @@ type MetaStore interface {
 	// Reclassification says how far that went; the zero value when the
 	// rules never changed.
 	Reclassification(ctx context.Context, workspaceID int64) (Reclassification, error)
+	// ClaimReclassification takes a due run (the rules changed since the
+	// latest began, or it stopped reporting before staleBefore); ok is
+	// false when none is due.
+	ClaimReclassification(ctx context.Context, now, staleBefore time.Time) (workspaceID int64, ok bool, err error)
+	// ReclassificationProgress records a run's progress and heartbeat.
+	ReclassificationProgress(ctx context.Context, workspaceID, done, total int64, at time.Time) error
+	// FinishReclassification records the end of a run; failure is "" when
+	// it succeeded.
+	FinishReclassification(ctx context.Context, workspaceID, changed int64, failure string, at time.Time) error
 
 	Ping(ctx context.Context) error
 	Close() error
