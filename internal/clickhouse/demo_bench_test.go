@@ -83,3 +83,11 @@ func BenchmarkDemoFillClickHouse(b *testing.B) {
 		demoStore(b, n)
 	}
 }
+
+// BenchmarkReclassifyClickHouse classifies the calls of the demo-shaped
+// store of USAGELOG_BENCH_CH_EVENTS events (default 1,000,000) again, as
+// storetest.BenchReclassify does.
+func BenchmarkReclassifyClickHouse(b *testing.B) {
+	s := demoStore(b, storetest.EnvInt(b, "USAGELOG_BENCH_CH_EVENTS", 1_000_000))
+	storetest.BenchReclassify(b, s)
+}

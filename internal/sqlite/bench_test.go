@@ -316,3 +316,12 @@ func BenchmarkPurge(b *testing.B) {
 		s.Close()
 	}
 }
+
+// BenchmarkReclassify classifies the demo store's calls (see demoStore)
+// again by rules that change nearly every call's system and the usage type
+// of most, then back by the defaults: an op is the two runs, and run/s
+// and calls/s are of one.
+func BenchmarkReclassify(b *testing.B) {
+	s, _ := demoStore(b)
+	storetest.BenchReclassify(b, s)
+}

@@ -323,3 +323,38 @@ func checkClasses(t *testing.T, s SummaryStore, workspaceID int64, rules usage.C
 		t.Errorf("workspace %d holds no calls", workspaceID)
 	}
 }
+
+// ReclassifyRules change the system of nearly every call of the demo data
+// and the usage type of most (the reclassification benchmarks).
+var ReclassifyRules = usage.Classifier{
+	{UserAgentPrefix: "ideascale-mcp-server/", System: "Assistant", UsageType: usage.TypeOther},
+	{URLPrefix: "/a/rest/", System: "IdeaScale API", UsageType: usage.TypeMCP},
+}
+
+// BenchReclassify times s classifying workspace 1's calls by
+// ReclassifyRules and back by the defaults, which it is left with; an op
+// is both runs, ms/run and calls/s are of one.
+func BenchReclassify(b *testing.B, s interface {
+	Reclassify(ctx context.Context, workspaceID int64, rules usage.Classifier, progress func(done, total int64)) (int64, error)
+	Count(ctx context.Context, workspaceID int64, kind usage.Kind) (int64, error)
+}) {
+	ctx := context.Background()
+	calls, err := s.Count(ctx, 1, usage.KindAPIRequest)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var changed int64
+	for b.Loop() {
+		for _, rules := range []usage.Classifier{ReclassifyRules, usage.DefaultRules} {
+			n, err := s.Reclassify(ctx, 1, rules, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			changed += n
+		}
+	}
+	run := b.Elapsed().Seconds() / float64(2*b.N)
+	b.ReportMetric(run*1000, "ms/run")
+	b.ReportMetric(float64(calls)/run, "calls/s")
+	b.ReportMetric(float64(changed)/float64(2*b.N), "changed/run")
+}
