@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,21 +17,22 @@ import (
 // Reclassify classifies the workspace's stored API calls again by rules:
 // one mutation rewrites the class and type of the calls that change
 // (ALTER TABLE … UPDATE, which ClickHouse runs in the background; it
-// waits for it), then each UTC day's rollups that hold the usage type are
-// corrected. A correction adds, for each rollup row, the difference
-// between the calls of the events and what the rollup holds, in a
-// SummingMergeTree's way: a negative difference is inserted as its
+// waits for it), then the rollups that hold the usage type are corrected,
+// a run of days at a time. A correction adds, for each rollup row, the
+// difference between what the events add up to and what the rollup holds,
+// in a SummingMergeTree's way: a negative difference is inserted as its
 // two's complement, which the sums wrap back. Run again, it finds nothing
-// to correct; a call stored into a day while its correction runs can make
-// it off by that call, so a day is read again until nothing is left to
-// correct. Progress: the rewrite is a step, each day another.
+// to correct; a call stored into the days while their correction runs can
+// make it off by that call, which the days' totals then show, and they
+// are corrected again. Progress: the rewrite is a step, each day another.
 func (s *Store) Reclassify(ctx context.Context, workspaceID int64, rules usage.Classifier, progress func(done, total int64)) (int64, error) {
 	class, typ := classifySQL(rules)
-	var days []int64
-	if err := s.rows(ctx, `SELECT DISTINCT intDiv(time_ms, 86400000) * 86400000 - if(time_ms % 86400000 < 0, 86400000, 0) AS d
-		FROM events WHERE workspace_id = ? AND kind = 1 ORDER BY d`, []any{workspaceID}, func(scan func(...any) error) error {
-		var d int64
-		err := scan(&d)
+	type day struct{ ms, calls int64 }
+	var days []day
+	if err := s.rows(ctx, `SELECT `+floorMS(summary.DayMS)+` AS d, toInt64(count())
+		FROM events WHERE workspace_id = ? AND kind = 1 GROUP BY d ORDER BY d`, []any{workspaceID}, func(scan func(...any) error) error {
+		var d day
+		err := scan(&d.ms, &d.calls)
 		days = append(days, d)
 		return err
 	}); err != nil {
@@ -59,19 +61,31 @@ func (s *Store) Reclassify(ctx context.Context, workspaceID int64, rules usage.C
 			return 0, fmt.Errorf("clickhouse: reclassify: %w", err)
 		}
 	}
-	report(1)
-	// The rollups' buffers are read with the tables: what a view wrote
-	// seconds ago counts.
-	for i, day := range days {
-		for _, r := range typedRollups {
-			if err := s.correct(ctx, workspaceID, r, day); err != nil {
-				return changed, fmt.Errorf("clickhouse: reclassify %s on %s: %w", r.table, time.UnixMilli(day).UTC().Format(time.DateOnly), err)
-			}
+	done := int64(1)
+	report(done)
+	// Consecutive days of correctionCalls calls or fewer together: a day's
+	// queries cost more than its rows below that.
+	for i := 0; i < len(days); {
+		j, calls := i+1, days[i].calls
+		for j < len(days) && calls+days[j].calls <= correctionCalls {
+			calls += days[j].calls
+			j++
 		}
-		report(int64(i) + 2)
+		from, to := days[i].ms, days[j-1].ms+summary.DayMS
+		if err := s.correct(ctx, workspaceID, from, to); err != nil {
+			return changed, fmt.Errorf("clickhouse: reclassify the days from %s: %w", time.UnixMilli(from).UTC().Format(time.DateOnly), err)
+		}
+		done += int64(j - i)
+		report(done)
+		i = j
 	}
 	return changed, nil
 }
+
+// correctionCalls bounds the calls of the days one correction reads
+// together (unless one day holds more): a few hundred megabytes of rollup
+// rows at most.
+const correctionCalls = 300_000
 
 // waitMutations waits until no mutation of the table is left to do.
 func (s *Store) waitMutations(ctx context.Context, name string) error {
@@ -91,17 +105,6 @@ func (s *Store) waitMutations(ctx context.Context, name string) error {
 	}
 }
 
-// typedRollup is a rollup that holds calls by usage type: its key columns
-// (the grain's bucket first) and the sums it keeps, as read from the
-// events.
-type typedRollup struct {
-	table, grain string // grain: the bucket_ms expression over time_ms
-	keys         []string
-	strings      int      // keys[len(keys)-strings:] are String, the rest Int64
-	sums         []string // names of the UInt64 columns
-	sumsOfEvents []string // their values from the events
-}
-
 func floorMS(ms int64) string {
 	n := strconv.FormatInt(ms, 10)
 	return "(intDiv(time_ms, " + n + ") * " + n + " - if(time_ms % " + n + " < 0, " + n + ", 0))"
@@ -110,168 +113,209 @@ func floorMS(ms int64) string {
 // timingBucket is summary.TimingBucket of timing_ms, as the views compute it.
 const timingBucket = `if(timing_ms <= 128, greatest(timing_ms, 0), toInt64(129 + floor(log(timing_ms / 128) / log(1.02))))`
 
-var dimensions = []string{"client", "collection", "collection_type", "community", "usage_type"}
-
-// typedRollups are the rollups that hold the usage type: the views of
-// migrations 050-053 and 033-034, keyed the same way.
-var typedRollups = []typedRollup{
-	{table: "rollup_calls", grain: floorMS(summary.QuarterMS), keys: append([]string{"bucket_ms", "status", "tb"}, dimensions...), strings: len(dimensions),
-		sums: []string{"calls"}, sumsOfEvents: []string{"count()"}},
-	{table: "rollup_hours", grain: floorMS(summary.HourMS), keys: append([]string{"bucket_ms", "status"}, dimensions...), strings: len(dimensions),
-		sums: []string{"calls"}, sumsOfEvents: []string{"count()"}},
-	{table: "rollup_days", grain: floorMS(summary.DayMS), keys: append([]string{"bucket_ms", "status"}, dimensions...), strings: len(dimensions),
-		sums: []string{"calls"}, sumsOfEvents: []string{"count()"}},
-	{table: "rollup_totals", grain: floorMS(summary.QuarterMS), keys: []string{"bucket_ms"},
-		sums: []string{"calls", "errors", "mcp"}, sumsOfEvents: []string{"count()", "countIf(status >= 400)", "countIf(usage_type = 'mcp')"}},
+// rollupKey is a key of a rollup's row: its Int64 keys (the bucket first)
+// and its String keys, those a rollup lacks left zero; comparable, so that
+// a map of rows needs no key built.
+type rollupKey struct {
+	ints [3]int64
+	strs [5]string
 }
 
-// correct makes the workspace's rows of r in the UTC day that begins at
-// day agree with its events, reading the day again after a correction
-// until there is none left (three times at most: ingest into the day can
-// move it meanwhile).
-func (s *Store) correct(ctx context.Context, workspaceID int64, r typedRollup, day int64) error {
+// rollupRow is a row of a rollup: its key and its sums (at most three).
+type rollupRow struct {
+	key  rollupKey
+	sums [3]int64
+}
+
+// The calls of the events, as read for a correction: a row by quarter
+// hour, status, timing bucket and dimensions, which every typed rollup's
+// rows add up from.
+var (
+	callInts = []string{"bucket_ms", "status", "tb"}
+	callStrs = []string{"client", "collection", "collection_type", "community", "usage_type"}
+)
+
+// typedRollup is a rollup that holds calls by usage type (the views of
+// migrations 033-034 and 050-052): its key columns, the sums it keeps,
+// and the row of it that a row of the calls adds to.
+type typedRollup struct {
+	table      string
+	ints, strs []string
+	sums       []string
+	of         func(call rollupRow) rollupRow
+}
+
+var typedRollups = []typedRollup{
+	{table: "rollup_calls", ints: callInts, strs: callStrs, sums: []string{"calls"}, of: func(c rollupRow) rollupRow { return c }},
+	{table: "rollup_hours", ints: []string{"bucket_ms", "status"}, strs: callStrs, sums: []string{"calls"}, of: func(c rollupRow) rollupRow {
+		c.key.ints = [3]int64{summary.Floor(c.key.ints[0], summary.HourMS), c.key.ints[1]}
+		return c
+	}},
+	{table: "rollup_days", ints: []string{"bucket_ms", "status"}, strs: callStrs, sums: []string{"calls"}, of: func(c rollupRow) rollupRow {
+		c.key.ints = [3]int64{summary.Floor(c.key.ints[0], summary.DayMS), c.key.ints[1]}
+		return c
+	}},
+	{table: "rollup_totals", ints: []string{"bucket_ms"}, sums: []string{"calls", "errors", "mcp"}, of: func(c rollupRow) rollupRow {
+		n := c.sums[0]
+		t := rollupRow{key: rollupKey{ints: [3]int64{c.key.ints[0]}}, sums: [3]int64{n}}
+		if c.key.ints[1] >= 400 {
+			t.sums[1] = n
+		}
+		if c.key.strs[4] == string(usage.TypeMCP) {
+			t.sums[2] = n
+		}
+		return t
+	}},
+}
+
+// correct makes the workspace's rows of the typed rollups between from
+// and to (UTC day boundaries) agree with its events; after a correction,
+// it reads them again while their totals disagree (three times at most).
+func (s *Store) correct(ctx context.Context, workspaceID, from, to int64) error {
 	for range 3 {
-		diff, err := s.rollupDiff(ctx, workspaceID, r, day)
-		if err != nil || len(diff) == 0 {
+		calls, err := s.readRows(ctx, `SELECT `+floorMS(summary.QuarterMS)+` AS bucket_ms, status, `+timingBucket+` AS tb, `+strings.Join(callStrs, ", ")+`, toInt64(count())
+			FROM events FINAL WHERE workspace_id = ? AND kind = 1 AND time_ms >= ? AND time_ms < ? AND collection != '`+usage.SelfCollection+`'
+			GROUP BY bucket_ms, status, tb, `+strings.Join(callStrs, ", "), len(callInts), len(callStrs), 1, workspaceID, from, to)
+		if err != nil {
 			return err
 		}
-		if err := s.insertDiff(ctx, workspaceID, r, diff); err != nil {
+		corrected := false
+		for _, r := range typedRollups {
+			want := make(map[rollupKey][3]int64, len(calls))
+			for _, c := range calls {
+				row := r.of(c)
+				w := want[row.key]
+				for i := range w {
+					w[i] += row.sums[i]
+				}
+				want[row.key] = w
+			}
+			var sums []string
+			for _, c := range r.sums {
+				sums = append(sums, "toInt64(sum("+c+"))")
+			}
+			cols := strings.Join(append(slices.Clone(r.ints), r.strs...), ", ")
+			got, err := s.readRows(ctx, `SELECT `+cols+`, `+strings.Join(sums, ", ")+` FROM `+r.table+`_buffer
+				WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ? GROUP BY `+cols, len(r.ints), len(r.strs), len(r.sums), workspaceID, from, to)
+			if err != nil {
+				return fmt.Errorf("%s: %w", r.table, err)
+			}
+			// The difference: what the events add up to less what the
+			// rollup holds, and what it holds that no event adds up to.
+			for _, g := range got {
+				w := want[g.key]
+				for i := range w {
+					w[i] -= g.sums[i]
+				}
+				want[g.key] = w
+			}
+			var diff []rollupRow
+			for k, w := range want {
+				if w != [3]int64{} {
+					diff = append(diff, rollupRow{key: k, sums: w})
+				}
+			}
+			if len(diff) > 0 {
+				if err := s.insertDiff(ctx, workspaceID, r, diff); err != nil {
+					return fmt.Errorf("%s: %w", r.table, err)
+				}
+				corrected = true
+			}
+		}
+		if !corrected {
+			return nil
+		}
+		// A call stored into the days meanwhile could be in the events
+		// read and not yet in the rollups read, or the other way round:
+		// then the days' totals disagree, and they are read again.
+		if agree, err := s.totalsAgree(ctx, workspaceID, from, to); err != nil || agree {
 			return err
 		}
 	}
 	return nil
 }
 
-// rollupRow is a key of a rollup and its sums.
-type rollupRow struct {
-	ints []int64
-	strs []string
-	sums []int64
+// totalsAgree tells whether the workspace's calls between from and to
+// count as many, and as many MCP calls, in the events as in rollup_totals.
+func (s *Store) totalsAgree(ctx context.Context, workspaceID, from, to int64) (bool, error) {
+	var calls, mcp, rolledCalls, rolledMCP int64
+	if err := s.db.QueryRowContext(ctx, `SELECT toInt64(count()), toInt64(countIf(usage_type = 'mcp')) FROM events FINAL
+		WHERE workspace_id = ? AND kind = 1 AND time_ms >= ? AND time_ms < ? AND collection != '`+usage.SelfCollection+`'`,
+		workspaceID, from, to).Scan(&calls, &mcp); err != nil {
+		return false, err
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT toInt64(sum(calls)), toInt64(sum(mcp)) FROM rollup_totals_buffer
+		WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?`, workspaceID, from, to).Scan(&rolledCalls, &rolledMCP); err != nil {
+		return false, err
+	}
+	return calls == rolledCalls && mcp == rolledMCP, nil
 }
 
-func (k rollupRow) key() string {
-	var b strings.Builder
-	for _, n := range k.ints {
-		b.WriteString(strconv.FormatInt(n, 10))
-		b.WriteByte(0)
-	}
-	for _, s := range k.strs {
-		b.WriteString(s)
-		b.WriteByte(0)
-	}
-	return b.String()
-}
-
-// rollupDiff is what the events of the day add up to, less what r holds
-// of them, by key: the rows to add for r to agree.
-func (s *Store) rollupDiff(ctx context.Context, workspaceID int64, r typedRollup, day int64) ([]rollupRow, error) {
-	ints := len(r.keys) - r.strings
-	var want []rollupRow
-	got := map[string]rollupRow{}
-	read := func(query string, each func(rollupRow)) error {
-		return s.rows(ctx, query, []any{workspaceID, day, day + summary.DayMS}, func(scan func(...any) error) error {
-			row := rollupRow{ints: make([]int64, ints), strs: make([]string, r.strings), sums: make([]int64, len(r.sums))}
-			dest := make([]any, 0, len(r.keys)+len(r.sums))
-			for i := range row.ints {
-				dest = append(dest, &row.ints[i])
-			}
-			for i := range row.strs {
-				dest = append(dest, &row.strs[i])
-			}
-			for i := range row.sums {
-				dest = append(dest, &row.sums[i])
-			}
-			if err := scan(dest...); err != nil {
-				return err
-			}
-			each(row)
-			return nil
-		})
-	}
-	keys := strings.Join(r.keys, ", ")
-	var fromEvents, fromRollup []string
-	for i, k := range r.keys {
-		switch k {
-		case "bucket_ms":
-			fromEvents = append(fromEvents, r.grain+" AS bucket_ms")
-		case "tb":
-			fromEvents = append(fromEvents, timingBucket+" AS tb")
-		default:
-			fromEvents = append(fromEvents, k)
-		}
-		if i < ints {
-			fromRollup = append(fromRollup, "toInt64("+k+")")
-		} else {
-			fromRollup = append(fromRollup, k)
-		}
-	}
-	for i, sum := range r.sumsOfEvents {
-		fromEvents = append(fromEvents, "toInt64("+sum+")")
-		fromRollup = append(fromRollup, "toInt64(sum("+r.sums[i]+"))")
-	}
-	if err := read(`SELECT `+strings.Join(fromEvents, ", ")+` FROM events FINAL
-		WHERE workspace_id = ? AND kind = 1 AND time_ms >= ? AND time_ms < ? AND collection != '`+usage.SelfCollection+`'
-		GROUP BY `+keys, func(row rollupRow) { want = append(want, row) }); err != nil {
+// readRows reads rows of ints Int64, strs String and sums Int64 columns,
+// through the scans' client (native.go): clickhouse-go's decoding of
+// strings took most of a correction's time (BenchmarkReclassifyClickHouse).
+func (s *Store) readRows(ctx context.Context, query string, ints, strs, sums int, args ...any) ([]rollupRow, error) {
+	rows, err := s.query(query, args)(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if err := read(`SELECT `+strings.Join(fromRollup, ", ")+` FROM `+r.table+`_buffer
-		WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ? GROUP BY `+keys, func(row rollupRow) { got[row.key()] = row }); err != nil {
-		return nil, err
+	defer rows.Close()
+	var (
+		out  []rollupRow
+		row  rollupRow
+		dest []any
+	)
+	for i := range ints {
+		dest = append(dest, &row.key.ints[i])
 	}
-	var diff []rollupRow
-	add := func(row rollupRow, sign int64, base []int64) {
-		d := rollupRow{ints: row.ints, strs: row.strs, sums: make([]int64, len(row.sums))}
-		nonzero := false
-		for i := range row.sums {
-			d.sums[i] = sign * row.sums[i]
-			if base != nil {
-				d.sums[i] -= base[i]
-			}
-			nonzero = nonzero || d.sums[i] != 0
+	for i := range strs {
+		dest = append(dest, &row.key.strs[i])
+	}
+	for i := range sums {
+		dest = append(dest, &row.sums[i])
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
 		}
-		if nonzero {
-			diff = append(diff, d)
+		// The cells are substrings of their block: copied, so that a
+		// row kept does not keep its block.
+		for i := range strs {
+			row.key.strs[i] = strings.Clone(row.key.strs[i])
 		}
+		out = append(out, row)
 	}
-	for _, row := range want {
-		k := row.key()
-		add(row, 1, got[k].sums)
-		delete(got, k)
-	}
-	// What the rollup holds that no event adds up to any more.
-	for _, row := range got {
-		add(row, -1, nil)
-	}
-	return diff, nil
+	return out, rows.Err()
 }
 
 // insertDiff adds the rows of diff to r, through its buffer: a negative
 // sum as its two's complement.
 func (s *Store) insertDiff(ctx context.Context, workspaceID int64, r typedRollup, diff []rollupRow) error {
-	ints := len(r.keys) - r.strings
-	cols := []any{make([]int64, len(diff))}
-	for range ints {
+	ws := make([]int64, len(diff))
+	cols := []any{ws}
+	for range r.ints {
 		cols = append(cols, make([]int64, len(diff)))
 	}
-	for range r.strings {
+	for range r.strs {
 		cols = append(cols, make([]string, len(diff)))
 	}
 	for range r.sums {
 		cols = append(cols, make([]uint64, len(diff)))
 	}
 	for i, d := range diff {
-		cols[0].([]int64)[i] = workspaceID
-		for j, n := range d.ints {
-			cols[1+j].([]int64)[i] = n
+		ws[i] = workspaceID
+		for j := range r.ints {
+			cols[1+j].([]int64)[i] = d.key.ints[j]
 		}
-		for j, v := range d.strs {
-			cols[1+ints+j].([]string)[i] = v
+		for j := range r.strs {
+			cols[1+len(r.ints)+j].([]string)[i] = d.key.strs[j]
 		}
-		for j, n := range d.sums {
-			cols[1+len(r.keys)+j].([]uint64)[i] = uint64(n)
+		for j := range r.sums {
+			cols[1+len(r.ints)+len(r.strs)+j].([]uint64)[i] = uint64(d.sums[j])
 		}
 	}
-	return s.insert(ctx, `INSERT INTO `+r.table+`_buffer (workspace_id, `+strings.Join(r.keys, ", ")+`, `+strings.Join(r.sums, ", ")+`)`, cols)
+	names := append(append([]string{"workspace_id"}, r.ints...), r.strs...)
+	return s.insert(ctx, `INSERT INTO `+r.table+`_buffer (`+strings.Join(append(names, r.sums...), ", ")+`)`, cols)
 }
 
 // classifySQL is the client class and the usage type that rules give an
