@@ -3,8 +3,10 @@ package clickhouse
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/usagelog/usagelog/internal/migration"
+	"github.com/usagelog/usagelog/internal/usage"
 )
 
 // SetChunkRows makes s scan in pieces of at least n events.
@@ -56,4 +58,12 @@ func Migrations() ([]migration.File, error) { return migration.List(migrations, 
 // QueryRow runs a query of one value on s.
 func QueryRow(ctx context.Context, s *Store, query string, dest any) error {
 	return s.db.QueryRowContext(ctx, query).Scan(dest)
+}
+
+// MoveCalls moves the rollups of the calls between from and to that rules
+// classify differently, without rewriting the events: what a run that
+// stopped between the two leaves.
+func MoveCalls(ctx context.Context, s *Store, workspaceID int64, rules usage.Classifier, from, to time.Time) error {
+	_, typ := classifySQL(rules)
+	return s.moveCalls(ctx, workspaceID, typ, from.UnixMilli(), to.UnixMilli())
 }

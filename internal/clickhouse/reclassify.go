@@ -14,72 +14,148 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-// Reclassify classifies the workspace's stored API calls again by rules:
-// one mutation rewrites the class and type of the calls that change
-// (ALTER TABLE … UPDATE, which ClickHouse runs in the background; it
-// waits for it), then the rollups that hold the usage type are corrected,
-// a run of days at a time. A correction adds, for each rollup row, the
-// difference between what the events add up to and what the rollup holds,
-// in a SummingMergeTree's way: a negative difference is inserted as its
-// two's complement, which the sums wrap back. Run again, it finds nothing
-// to correct; a call stored into the days while their correction runs can
-// make it off by that call, which the days' totals then show, and they
-// are corrected again. Progress: the rewrite is a step, each day another.
-func (s *Store) Reclassify(ctx context.Context, workspaceID int64, rules usage.Classifier, progress func(done, total int64)) (int64, error) {
+// Reclassify classifies the workspace's stored API calls again by rules,
+// a UTC month at a time (the events' partitions). For each month that
+// holds calls the rules classify differently, the rollups that hold the
+// usage type are corrected first, from those calls alone: each moves its
+// count from the row of its old type to the row of its new one (a
+// SummingMergeTree's sums: a negative count is inserted as its two's
+// complement, which the sums wrap back). Calls stored meanwhile are
+// classified by the rules already, so none of them is among those moved.
+// Then one mutation rewrites the month's classes and types (ALTER TABLE …
+// UPDATE, which ClickHouse runs in the background; it waits for it).
+//
+// A run stopped between the two leaves a month whose rollups moved and
+// whose events did not: the run that takes it up (resumed) computes the
+// rollups of every month that still changes again from its events
+// (correct) rather than moving them twice. That comparison of the events
+// with the rollups can miss a call stored into the month as it reads,
+// which moving never does: it is for resumed runs only. Progress: the
+// days of the months that change, and a step for each month's rewrite.
+func (s *Store) Reclassify(ctx context.Context, workspaceID int64, rules usage.Classifier, resumed bool, progress func(done, total int64)) (int64, error) {
 	class, typ := classifySQL(rules)
-	type day struct{ ms, calls int64 }
-	var days []day
-	if err := s.rows(ctx, `SELECT `+floorMS(summary.DayMS)+` AS d, toInt64(count())
-		FROM events WHERE workspace_id = ? AND kind = 1 GROUP BY d ORDER BY d`, []any{workspaceID}, func(scan func(...any) error) error {
-		var d day
-		err := scan(&d.ms, &d.calls)
-		days = append(days, d)
-		return err
-	}); err != nil {
-		return 0, fmt.Errorf("clickhouse: reclassify: %w", err)
-	}
-	total := int64(len(days)) + 1
-	report := func(done int64) {
-		if progress != nil {
-			progress(done, total)
-		}
-	}
-	report(0)
 	// The statements carry every rule twice or more: room beyond the
 	// default 256 KiB for 200 rules of 500 bytes.
 	big := ch.Context(ctx, ch.WithSettings(ch.Settings{"max_query_size": 16 << 20}))
 	differs := fmt.Sprintf(`workspace_id = %d AND kind = 1 AND (client_class != %s OR usage_type != %s)`, workspaceID, class, typ)
-	var changed int64
-	if err := s.db.QueryRowContext(big, `SELECT toInt64(count()) FROM events FINAL WHERE `+differs).Scan(&changed); err != nil {
+	type day struct{ ms, calls int64 }
+	var (
+		days    []day
+		changed int64
+	)
+	if err := s.rows(big, `SELECT `+floorMS(summary.DayMS)+` AS d, toInt64(count()) FROM events FINAL WHERE `+differs+` GROUP BY d ORDER BY d`, nil,
+		func(scan func(...any) error) error {
+			var d day
+			err := scan(&d.ms, &d.calls)
+			days = append(days, d)
+			changed += d.calls
+			return err
+		}); err != nil {
 		return 0, fmt.Errorf("clickhouse: reclassify: %w", err)
 	}
-	if changed > 0 {
-		if _, err := s.db.ExecContext(big, fmt.Sprintf(`ALTER TABLE events UPDATE client_class = %s, usage_type = %s WHERE %s`, class, typ, differs)); err != nil {
-			return 0, fmt.Errorf("clickhouse: reclassify: %w", err)
+	month := func(ms int64) time.Time {
+		t := time.UnixMilli(ms).UTC()
+		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
+	total := int64(len(days))
+	for i := range days {
+		if i == 0 || !month(days[i].ms).Equal(month(days[i-1].ms)) {
+			total++
+		}
+	}
+	var done int64
+	report := func() {
+		if progress != nil {
+			progress(done, total)
+		}
+	}
+	report()
+	for i := 0; i < len(days); {
+		m := month(days[i].ms)
+		end := i
+		for end < len(days) && month(days[end].ms).Equal(m) {
+			end++
+		}
+		from, to := m.UnixMilli(), m.AddDate(0, 1, 0).UnixMilli()
+		failed := func(err error) (int64, error) {
+			return 0, fmt.Errorf("clickhouse: reclassify %s: %w", m.Format("2006-01"), err)
+		}
+		// Runs of days of correctionCalls calls or fewer together: a
+		// day's queries cost more than its rows below that.
+		for j := i; j < end; {
+			k, calls := j+1, days[j].calls
+			for k < end && calls+days[k].calls <= correctionCalls {
+				calls += days[k].calls
+				k++
+			}
+			lo, hi := days[j].ms, days[k-1].ms+summary.DayMS
+			var err error
+			if resumed {
+				err = s.correct(big, workspaceID, typ, lo, hi)
+			} else {
+				err = s.moveCalls(big, workspaceID, typ, lo, hi)
+			}
+			if err != nil {
+				return failed(err)
+			}
+			done += int64(k - j)
+			report()
+			j = k
+		}
+		if _, err := s.db.ExecContext(big, fmt.Sprintf(`ALTER TABLE events UPDATE client_class = %s, usage_type = %s WHERE %s AND time_ms >= %d AND time_ms < %d`,
+			class, typ, differs, from, to)); err != nil {
+			return failed(err)
 		}
 		if err := s.waitMutations(ctx, "events"); err != nil {
-			return 0, fmt.Errorf("clickhouse: reclassify: %w", err)
+			return failed(err)
 		}
-	}
-	done := int64(1)
-	report(done)
-	// Consecutive days of correctionCalls calls or fewer together: a day's
-	// queries cost more than its rows below that.
-	for i := 0; i < len(days); {
-		j, calls := i+1, days[i].calls
-		for j < len(days) && calls+days[j].calls <= correctionCalls {
-			calls += days[j].calls
-			j++
-		}
-		from, to := days[i].ms, days[j-1].ms+summary.DayMS
-		if err := s.correct(ctx, workspaceID, from, to); err != nil {
-			return changed, fmt.Errorf("clickhouse: reclassify the days from %s: %w", time.UnixMilli(from).UTC().Format(time.DateOnly), err)
-		}
-		done += int64(j - i)
-		report(done)
-		i = j
+		done++
+		report()
+		i = end
 	}
 	return changed, nil
+}
+
+// moveCalls moves, in the typed rollups, the calls between from and to
+// whose usage type differs from typ (the rules' expression) from the rows
+// of their type to the rows of the type typ gives them.
+func (s *Store) moveCalls(ctx context.Context, workspaceID int64, typ string, from, to int64) error {
+	moved, err := s.readRows(ctx, `SELECT `+floorMS(summary.QuarterMS)+` AS bucket_ms, status, `+timingBucket+` AS tb, `+strings.Join(callStrs, ", ")+`, toInt64(count()), `+typ+` AS new_type
+		FROM events FINAL WHERE workspace_id = ? AND kind = 1 AND time_ms >= ? AND time_ms < ? AND collection != '`+usage.SelfCollection+`' AND usage_type != new_type
+		GROUP BY bucket_ms, status, tb, `+strings.Join(callStrs, ", ")+`, new_type`, len(callInts), len(callStrs), 1, true, workspaceID, from, to)
+	if err != nil {
+		return err
+	}
+	var calls []rollupRow
+	for _, m := range moved {
+		out := rollupRow{key: m.key, sums: [3]int64{-m.sums[0]}}
+		in := rollupRow{key: m.key, sums: m.sums}
+		in.key.strs[4] = m.extra
+		calls = append(calls, out, in)
+	}
+	for _, r := range typedRollups {
+		rows := map[rollupKey][3]int64{}
+		for _, c := range calls {
+			row := r.of(c)
+			w := rows[row.key]
+			for i := range w {
+				w[i] += row.sums[i]
+			}
+			rows[row.key] = w
+		}
+		var diff []rollupRow
+		for k, w := range rows {
+			if w != [3]int64{} {
+				diff = append(diff, rollupRow{key: k, sums: w})
+			}
+		}
+		if len(diff) > 0 {
+			if err := s.insertDiff(ctx, workspaceID, r, diff); err != nil {
+				return fmt.Errorf("%s: %w", r.table, err)
+			}
+		}
+	}
+	return nil
 }
 
 // correctionCalls bounds the calls of the days one correction reads
@@ -125,6 +201,9 @@ type rollupKey struct {
 type rollupRow struct {
 	key  rollupKey
 	sums [3]int64
+	// extra is a String column read after the sums (a moved call's new
+	// usage type).
+	extra string
 }
 
 // The calls of the events, as read for a correction: a row by quarter
@@ -168,14 +247,18 @@ var typedRollups = []typedRollup{
 	}},
 }
 
-// correct makes the workspace's rows of the typed rollups between from
-// and to (UTC day boundaries) agree with its events; after a correction,
-// it reads them again while their totals disagree (three times at most).
-func (s *Store) correct(ctx context.Context, workspaceID, from, to int64) error {
+// correct computes the workspace's rows of the typed rollups between from
+// and to (UTC day boundaries) again from its events, classified by typ
+// (the rules' expression), by adding what the events add up to less what
+// the rollups hold; it reads them again while the totals disagree (three
+// times at most: a call stored meanwhile can be in one read and not yet
+// in the other). For resumed runs only (Reclassify).
+func (s *Store) correct(ctx context.Context, workspaceID int64, typ string, from, to int64) error {
+	dims := strings.Join(callStrs[:4], ", ")
 	for range 3 {
-		calls, err := s.readRows(ctx, `SELECT `+floorMS(summary.QuarterMS)+` AS bucket_ms, status, `+timingBucket+` AS tb, `+strings.Join(callStrs, ", ")+`, toInt64(count())
+		calls, err := s.readRows(ctx, `SELECT `+floorMS(summary.QuarterMS)+` AS bucket_ms, status, `+timingBucket+` AS tb, `+dims+`, `+typ+` AS new_type, toInt64(count())
 			FROM events FINAL WHERE workspace_id = ? AND kind = 1 AND time_ms >= ? AND time_ms < ? AND collection != '`+usage.SelfCollection+`'
-			GROUP BY bucket_ms, status, tb, `+strings.Join(callStrs, ", "), len(callInts), len(callStrs), 1, workspaceID, from, to)
+			GROUP BY bucket_ms, status, tb, `+dims+`, new_type`, len(callInts), len(callStrs), 1, false, workspaceID, from, to)
 		if err != nil {
 			return err
 		}
@@ -196,7 +279,7 @@ func (s *Store) correct(ctx context.Context, workspaceID, from, to int64) error 
 			}
 			cols := strings.Join(append(slices.Clone(r.ints), r.strs...), ", ")
 			got, err := s.readRows(ctx, `SELECT `+cols+`, `+strings.Join(sums, ", ")+` FROM `+r.table+`_buffer
-				WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ? GROUP BY `+cols, len(r.ints), len(r.strs), len(r.sums), workspaceID, from, to)
+				WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ? GROUP BY `+cols, len(r.ints), len(r.strs), len(r.sums), false, workspaceID, from, to)
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.table, err)
 			}
@@ -228,7 +311,7 @@ func (s *Store) correct(ctx context.Context, workspaceID, from, to int64) error 
 		// A call stored into the days meanwhile could be in the events
 		// read and not yet in the rollups read, or the other way round:
 		// then the days' totals disagree, and they are read again.
-		if agree, err := s.totalsAgree(ctx, workspaceID, from, to); err != nil || agree {
+		if agree, err := s.totalsAgree(ctx, workspaceID, typ, from, to); err != nil || agree {
 			return err
 		}
 	}
@@ -236,10 +319,11 @@ func (s *Store) correct(ctx context.Context, workspaceID, from, to int64) error 
 }
 
 // totalsAgree tells whether the workspace's calls between from and to
-// count as many, and as many MCP calls, in the events as in rollup_totals.
-func (s *Store) totalsAgree(ctx context.Context, workspaceID, from, to int64) (bool, error) {
+// count as many, and as many MCP calls by typ (the stored usage_type, or
+// the rules' expression), in the events as in rollup_totals.
+func (s *Store) totalsAgree(ctx context.Context, workspaceID int64, typ string, from, to int64) (bool, error) {
 	var calls, mcp, rolledCalls, rolledMCP int64
-	if err := s.db.QueryRowContext(ctx, `SELECT toInt64(count()), toInt64(countIf(usage_type = 'mcp')) FROM events FINAL
+	if err := s.db.QueryRowContext(ctx, `SELECT toInt64(count()), toInt64(countIf(`+typ+` = 'mcp')) FROM events FINAL
 		WHERE workspace_id = ? AND kind = 1 AND time_ms >= ? AND time_ms < ? AND collection != '`+usage.SelfCollection+`'`,
 		workspaceID, from, to).Scan(&calls, &mcp); err != nil {
 		return false, err
@@ -254,7 +338,7 @@ func (s *Store) totalsAgree(ctx context.Context, workspaceID, from, to int64) (b
 // readRows reads rows of ints Int64, strs String and sums Int64 columns,
 // through the scans' client (native.go): clickhouse-go's decoding of
 // strings took most of a correction's time (BenchmarkReclassifyClickHouse).
-func (s *Store) readRows(ctx context.Context, query string, ints, strs, sums int, args ...any) ([]rollupRow, error) {
+func (s *Store) readRows(ctx context.Context, query string, ints, strs, sums int, extra bool, args ...any) ([]rollupRow, error) {
 	rows, err := s.query(query, args)(ctx)
 	if err != nil {
 		return nil, err
@@ -274,6 +358,9 @@ func (s *Store) readRows(ctx context.Context, query string, ints, strs, sums int
 	for i := range sums {
 		dest = append(dest, &row.sums[i])
 	}
+	if extra {
+		dest = append(dest, &row.extra)
+	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
@@ -283,6 +370,7 @@ func (s *Store) readRows(ctx context.Context, query string, ints, strs, sums int
 		for i := range strs {
 			row.key.strs[i] = strings.Clone(row.key.strs[i])
 		}
+		row.extra = strings.Clone(row.extra)
 		out = append(out, row)
 	}
 	return out, rows.Err()

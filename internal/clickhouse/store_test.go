@@ -254,3 +254,27 @@ func TestRollupSQLMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// TestReclassifyResumed: a run that stopped after moving a month's
+// rollups and before rewriting its events is taken up again (resumed):
+// the summaries then count every call once, by the new rules.
+func TestReclassifyResumed(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	calls := storetest.RandomCalls(21, 3000, storetest.SummaryNow)
+	if _, err := s.Append(ctx, 1, calls); err != nil {
+		t.Fatal(err)
+	}
+	rules := storetest.ReclassifyRules
+	month := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	if err := clickhouse.MoveCalls(ctx, s, 1, rules, month, month.AddDate(0, 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Reclassify(ctx, 1, rules, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range calls {
+		calls[i].ClientClass, calls[i].UsageType = rules.Classify(calls[i].URL, calls[i].UserAgent)
+	}
+	storetest.CompareSummaries(t, s, 1, calls, []string{"period=90d", "from=2026-10-01&to=2026-10-31"}, "UTC")
+}

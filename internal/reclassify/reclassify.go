@@ -19,13 +19,13 @@ import (
 
 // Events classifies stored calls again (usage.EventStore's Reclassify).
 type Events interface {
-	Reclassify(ctx context.Context, workspaceID int64, rules usage.Classifier, progress func(done, total int64)) (int64, error)
+	Reclassify(ctx context.Context, workspaceID int64, rules usage.Classifier, resumed bool, progress func(done, total int64)) (int64, error)
 }
 
 // Meta is what a Runner reads and records of the metadata store.
 type Meta interface {
 	Classification(ctx context.Context, workspaceID int64) ([]usage.Rule, bool, error)
-	ClaimReclassification(ctx context.Context, now, staleBefore time.Time) (workspaceID int64, ok bool, err error)
+	ClaimReclassification(ctx context.Context, now, staleBefore time.Time) (c usage.ReclassClaim, ok bool, err error)
 	ReclassificationProgress(ctx context.Context, workspaceID, done, total int64, at time.Time) error
 	FinishReclassification(ctx context.Context, workspaceID, changed int64, failure string, at time.Time) error
 }
@@ -114,12 +114,12 @@ func (r *Runner) RunDue(ctx context.Context) (int, error) {
 	n := 0
 	for {
 		now := r.cfg.Now()
-		ws, ok, err := r.cfg.Meta.ClaimReclassification(ctx, now, now.Add(-r.cfg.Stale))
+		c, ok, err := r.cfg.Meta.ClaimReclassification(ctx, now, now.Add(-r.cfg.Stale))
 		if err != nil || !ok {
 			return n, err
 		}
 		n++
-		if err := r.run(ctx, ws); err != nil {
+		if err := r.run(ctx, c); err != nil {
 			return n, err
 		}
 	}
@@ -128,7 +128,8 @@ func (r *Runner) RunDue(ctx context.Context) (int, error) {
 // run classifies a workspace's calls by its rules in force, recording
 // progress at every heartbeat; it returns an error only when it could not
 // record the outcome.
-func (r *Runner) run(ctx context.Context, ws int64) error {
+func (r *Runner) run(ctx context.Context, c usage.ReclassClaim) error {
+	ws := c.WorkspaceID
 	start := time.Now()
 	var (
 		mu          sync.Mutex
@@ -155,7 +156,7 @@ func (r *Runner) run(ctx context.Context, ws int64) error {
 			}
 		}
 	}()
-	changed, err := r.classify(runCtx, ws, func(d, t int64) {
+	changed, err := r.classify(runCtx, c, func(d, t int64) {
 		mu.Lock()
 		done, total = d, t
 		mu.Unlock()
@@ -170,7 +171,7 @@ func (r *Runner) run(ctx context.Context, ws int64) error {
 	failure := ""
 	if err != nil {
 		failure = err.Error()
-		r.cfg.Log.Error("reclassify: run failed", "workspace", ws, "err", err)
+		r.cfg.Log.Error("reclassify: run failed", "workspace", ws, "resumed", c.Resumed, "err", err)
 	} else {
 		r.cfg.Log.Info("reclassify: stored calls follow the rules", "workspace", ws, "changed", changed, "took", time.Since(start).Round(time.Millisecond))
 	}
@@ -180,13 +181,13 @@ func (r *Runner) run(ctx context.Context, ws int64) error {
 	return r.cfg.Meta.FinishReclassification(ctx, ws, changed, failure, r.cfg.Now())
 }
 
-func (r *Runner) classify(ctx context.Context, ws int64, progress func(done, total int64)) (int64, error) {
-	rules, set, err := r.cfg.Meta.Classification(ctx, ws)
+func (r *Runner) classify(ctx context.Context, c usage.ReclassClaim, progress func(done, total int64)) (int64, error) {
+	rules, set, err := r.cfg.Meta.Classification(ctx, c.WorkspaceID)
 	if err != nil {
 		return 0, err
 	}
 	if !set {
 		rules = usage.DefaultRules
 	}
-	return r.cfg.Events.Reclassify(ctx, ws, usage.Classifier(rules), progress)
+	return r.cfg.Events.Reclassify(ctx, c.WorkspaceID, usage.Classifier(rules), c.Resumed, progress)
 }

@@ -15,7 +15,7 @@ import (
 // failing is an event store whose reclassification fails halfway.
 type failing struct{ reclassify.Events }
 
-func (failing) Reclassify(_ context.Context, _ int64, _ usage.Classifier, progress func(done, total int64)) (int64, error) {
+func (failing) Reclassify(_ context.Context, _ int64, _ usage.Classifier, _ bool, progress func(done, total int64)) (int64, error) {
 	progress(1, 2)
 	return 0, errors.New("disk full")
 }
@@ -124,7 +124,7 @@ func TestChangeDuringARun(t *testing.T) {
 		t.Fatal(err)
 	}
 	runs := 0
-	events := eventsFunc(func(ctx context.Context, id int64, rules usage.Classifier, progress func(done, total int64)) (int64, error) {
+	events := eventsFunc(func(ctx context.Context, id int64, rules usage.Classifier, _ bool, progress func(done, total int64)) (int64, error) {
 		runs++
 		if runs == 1 {
 			// The rules change while the first run goes on.
@@ -132,7 +132,7 @@ func TestChangeDuringARun(t *testing.T) {
 				return 0, err
 			}
 		}
-		return st.Reclassify(ctx, id, rules, progress)
+		return st.Reclassify(ctx, id, rules, false, progress)
 	})
 	runner, err := reclassify.New(reclassify.Config{Events: events, Meta: st})
 	if err != nil {
@@ -149,8 +149,8 @@ func TestChangeDuringARun(t *testing.T) {
 	}
 }
 
-type eventsFunc func(ctx context.Context, workspaceID int64, rules usage.Classifier, progress func(done, total int64)) (int64, error)
+type eventsFunc func(ctx context.Context, workspaceID int64, rules usage.Classifier, resumed bool, progress func(done, total int64)) (int64, error)
 
-func (f eventsFunc) Reclassify(ctx context.Context, workspaceID int64, rules usage.Classifier, progress func(done, total int64)) (int64, error) {
-	return f(ctx, workspaceID, rules, progress)
+func (f eventsFunc) Reclassify(ctx context.Context, workspaceID int64, rules usage.Classifier, resumed bool, progress func(done, total int64)) (int64, error) {
+	return f(ctx, workspaceID, rules, resumed, progress)
 }

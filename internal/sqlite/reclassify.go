@@ -20,7 +20,7 @@ import (
 // The rules are applied in Go (usage.Classifier), as ingest applies them;
 // the rollups of a day whose usage types changed are computed again from
 // its events. Progress is in calls, of those stored when it began.
-func (s *Store) Reclassify(ctx context.Context, workspaceID int64, rules usage.Classifier, progress func(done, total int64)) (int64, error) {
+func (s *Store) Reclassify(ctx context.Context, workspaceID int64, rules usage.Classifier, _ bool, progress func(done, total int64)) (int64, error) {
 	defer s.timed("reclassify", time.Now())
 	api := eventsql.KindCode(usage.KindAPIRequest)
 	var total int64

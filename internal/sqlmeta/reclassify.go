@@ -41,23 +41,25 @@ func (s *Store) Reclassification(ctx context.Context, workspaceID int64) (usage.
 
 // ClaimReclassification takes a due run: a workspace whose rules changed
 // since its latest run began, or whose run stopped reporting before
-// staleBefore. The UPDATE checks the row it claims again, so two
-// replicas never take the same run. ok is false when none is due.
-func (s *Store) ClaimReclassification(ctx context.Context, now, staleBefore time.Time) (workspaceID int64, ok bool, err error) {
+// staleBefore (then Resumed). The UPDATE checks the row it claims again,
+// so two replicas never take the same run. ok is false when none is due.
+func (s *Store) ClaimReclassification(ctx context.Context, now, staleBefore time.Time) (c usage.ReclassClaim, ok bool, err error) {
 	const due = `(requested > started OR (finished_at < started_at AND updated_at < ?))`
 	stale, at := sqltime.ToMillis(staleBefore), sqltime.ToMillis(now)
-	err = s.queryRowW(ctx, `UPDATE reclassifications SET started = requested, started_at = ?, updated_at = ?,
-			finished_at = 0, done = 0, total = 0, error = ''
+	var attempt int64
+	err = s.queryRowW(ctx, `UPDATE reclassifications SET attempt = CASE WHEN requested > started THEN 1 ELSE attempt + 1 END,
+			started = requested, started_at = ?, updated_at = ?, finished_at = 0, done = 0, total = 0, error = ''
 		WHERE workspace_id = (SELECT workspace_id FROM reclassifications WHERE `+due+` ORDER BY requested_at LIMIT 1)
 		  AND `+due+`
-		RETURNING workspace_id`, at, at, stale, stale).Scan(&workspaceID)
+		RETURNING workspace_id, attempt`, at, at, stale, stale).Scan(&c.WorkspaceID, &attempt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
+		return c, false, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("meta: claim reclassification: %w", err)
+		return c, false, fmt.Errorf("meta: claim reclassification: %w", err)
 	}
-	return workspaceID, true, nil
+	c.Resumed = attempt > 1
+	return c, true, nil
 }
 
 // ReclassificationProgress records a run's progress and heartbeat.

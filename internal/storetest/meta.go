@@ -208,11 +208,11 @@ func MetaStore(t *testing.T, open func(t *testing.T) usage.MetaStore) {
 		// Two changes, one run; one claim each, oldest request first.
 		claimed := map[int64]bool{}
 		for range 2 {
-			id, ok, err := s.ClaimReclassification(ctx, t0.Add(time.Second), t0.Add(-time.Minute))
-			if !ok || err != nil || claimed[id] {
-				t.Fatalf("claim: %d %v %v (claimed %v)", id, ok, err, claimed)
+			c, ok, err := s.ClaimReclassification(ctx, t0.Add(time.Second), t0.Add(-time.Minute))
+			if !ok || err != nil || claimed[c.WorkspaceID] || c.Resumed {
+				t.Fatalf("claim: %+v %v %v (claimed %v)", c, ok, err, claimed)
 			}
-			claimed[id] = true
+			claimed[c.WorkspaceID] = true
 		}
 		if _, ok, _ := s.ClaimReclassification(ctx, t0.Add(time.Second), t0.Add(-time.Minute)); ok {
 			t.Error("claimed a running run still reporting")
@@ -225,9 +225,9 @@ func MetaStore(t *testing.T, open func(t *testing.T) usage.MetaStore) {
 			t.Errorf("running: %s %+v %v", rc.State(), rc, err)
 		}
 		// A run that stops reporting is claimed again.
-		if id, ok, _ := s.ClaimReclassification(ctx, t0.Add(time.Hour), t0.Add(time.Minute)); !ok {
-			t.Error("a stale run was not claimed again")
-		} else if err := s.FinishReclassification(ctx, id, 0, "", t0.Add(time.Hour)); err != nil {
+		if c, ok, _ := s.ClaimReclassification(ctx, t0.Add(time.Hour), t0.Add(time.Minute)); !ok || !c.Resumed {
+			t.Errorf("a stale run was not claimed again as resumed: %+v %v", c, ok)
+		} else if err := s.FinishReclassification(ctx, c.WorkspaceID, 0, "", t0.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		for id := range claimed {

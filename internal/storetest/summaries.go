@@ -152,7 +152,7 @@ func Summaries(t *testing.T, open func(t *testing.T) SummaryStore) {
 			{URLPrefix: "/a/rest/v1/", System: "REST 'tool'", UsageType: usage.TypeOther},
 		}
 		var steps [][2]int64
-		changed, err := s.Reclassify(ctx, 1, rules, func(done, total int64) { steps = append(steps, [2]int64{done, total}) })
+		changed, err := s.Reclassify(ctx, 1, rules, false, func(done, total int64) { steps = append(steps, [2]int64{done, total}) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +173,7 @@ func Summaries(t *testing.T, open func(t *testing.T) SummaryStore) {
 		}
 		CompareSummaries(t, s, 1, events, []string{"period=24h", "period=90d", "from=2026-10-30T10:07:13Z&to=2026-11-02T23:59:59.999Z"}, "UTC", "Asia/Kathmandu")
 		checkClasses(t, s, 1, rules)
-		if again, err := s.Reclassify(ctx, 1, rules, nil); err != nil || again != 0 {
+		if again, err := s.Reclassify(ctx, 1, rules, false, nil); err != nil || again != 0 {
 			t.Errorf("a second run changed %d calls (%v), want none", again, err)
 		}
 		// The other workspace's calls keep the defaults.
@@ -203,14 +203,50 @@ func Summaries(t *testing.T, open func(t *testing.T) SummaryStore) {
 			{URLPrefix: "/", System: "any path", UsageType: usage.TypeOther},
 			{UserAgentPrefix: "j", System: "j agent", UsageType: usage.TypeOther},
 		}
-		if _, err := s.Reclassify(ctx, ws, rules, nil); err != nil {
+		if _, err := s.Reclassify(ctx, ws, rules, false, nil); err != nil {
 			t.Fatal(err)
 		}
 		checkClasses(t, s, ws, rules)
-		if _, err := s.Reclassify(ctx, ws, usage.Classifier{}, nil); err != nil {
+		if _, err := s.Reclassify(ctx, ws, usage.Classifier{}, false, nil); err != nil {
 			t.Fatal(err)
 		}
 		checkClasses(t, s, ws, usage.Classifier{})
+	})
+	t.Run("ReclassifyWhileIngesting", func(t *testing.T) {
+		// Calls stored into the same days while a reclassification runs
+		// count once, by the rules in force (ingest classifies them so).
+		const ws = 6
+		old := RandomCalls(11, 3000, SummaryNow)
+		if _, err := s.Append(ctx, ws, old); err != nil {
+			t.Fatal(err)
+		}
+		rules := ReclassifyRules
+		fresh := RandomCalls(12, 3000, SummaryNow)
+		for i := range fresh {
+			fresh[i].ClientClass, fresh[i].UsageType = rules.Classify(fresh[i].URL, fresh[i].UserAgent)
+		}
+		errc := make(chan error, 1)
+		go func() {
+			for i := 0; i < len(fresh); i += 100 {
+				if _, err := s.Append(ctx, ws, fresh[i:i+100]); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+		if _, err := s.Reclassify(ctx, ws, rules, false, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		all := append(old, fresh...)
+		for i := range all {
+			all[i].ClientClass, all[i].UsageType = rules.Classify(all[i].URL, all[i].UserAgent)
+		}
+		CompareSummaries(t, s, ws, all, []string{"period=90d", "period=24h"}, "UTC")
+		checkClasses(t, s, ws, rules)
 	})
 	t.Run("AfterPurge", func(t *testing.T) {
 		// Retention removes the rollups with the events: the summaries
@@ -335,7 +371,7 @@ var ReclassifyRules = usage.Classifier{
 // ReclassifyRules and back by the defaults, which it is left with; an op
 // is both runs, ms/run and calls/s are of one.
 func BenchReclassify(b *testing.B, s interface {
-	Reclassify(ctx context.Context, workspaceID int64, rules usage.Classifier, progress func(done, total int64)) (int64, error)
+	Reclassify(ctx context.Context, workspaceID int64, rules usage.Classifier, resumed bool, progress func(done, total int64)) (int64, error)
 	Count(ctx context.Context, workspaceID int64, kind usage.Kind) (int64, error)
 }) {
 	ctx := context.Background()
@@ -346,7 +382,7 @@ func BenchReclassify(b *testing.B, s interface {
 	var changed int64
 	for b.Loop() {
 		for _, rules := range []usage.Classifier{ReclassifyRules, usage.DefaultRules} {
-			n, err := s.Reclassify(ctx, 1, rules, nil)
+			n, err := s.Reclassify(ctx, 1, rules, false, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -48,3 +48,10 @@ func (r Reclassification) State() string {
 	}
 	return ReclassDone
 }
+
+// ReclassClaim is a reclassification run a process took up: Resumed when
+// a run of the same change stopped part way before.
+type ReclassClaim struct {
+	WorkspaceID int64
+	Resumed     bool
+}

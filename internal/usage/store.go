@@ -87,7 +87,10 @@ type EventStore interface {
 	// rollups), and returns how many changed. It reports its progress in
 	// steps of the store's own (done of total) and may run beside ingest:
 	// calls stored meanwhile are classified by the rules in force already.
-	Reclassify(ctx context.Context, workspaceID int64, rules Classifier, progress func(done, total int64)) (int64, error)
+	// resumed says that it takes up a run whose process stopped part way
+	// (a store whose steps are not transactions repairs what it may have
+	// left half done).
+	Reclassify(ctx context.Context, workspaceID int64, rules Classifier, resumed bool, progress func(done, total int64)) (int64, error)
 	// Append stores events; an event whose id the workspace already has is
 	// counted as a duplicate and not stored again.
 	Append(ctx context.Context, workspaceID int64, events []Event) (AppendResult, error)
@@ -210,7 +213,7 @@ type MetaStore interface {
 	// ClaimReclassification takes a due run (the rules changed since the
 	// latest began, or it stopped reporting before staleBefore); ok is
 	// false when none is due.
-	ClaimReclassification(ctx context.Context, now, staleBefore time.Time) (workspaceID int64, ok bool, err error)
+	ClaimReclassification(ctx context.Context, now, staleBefore time.Time) (c ReclassClaim, ok bool, err error)
 	// ReclassificationProgress records a run's progress and heartbeat.
 	ReclassificationProgress(ctx context.Context, workspaceID, done, total int64, at time.Time) error
 	// FinishReclassification records the end of a run; failure is "" when
