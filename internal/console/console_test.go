@@ -395,7 +395,7 @@ func TestClassificationSettings(t *testing.T) {
 		t.Errorf("after saving: %s", p.body)
 	}
 	// The stored calls' reclassification, as it goes on and once done.
-	if _, _, err := s.store.ClaimReclassification(ctx, time.Now(), time.Now()); err != nil {
+	if _, _, err := s.store.ClaimReclassification(ctx, time.Now(), time.Now(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.store.ReclassificationProgress(ctx, ws.ID, 3, 12, time.Now()); err != nil {

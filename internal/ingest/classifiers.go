@@ -22,13 +22,16 @@ type RuleSource interface {
 // another replica applies within it.
 type Classifiers struct {
 	Rules RuleSource
-	// TTL is how long a workspace's rules are kept (default 10 s).
+	// TTL is how long a workspace's rules are kept (DefaultRulesTTL).
 	TTL time.Duration
 	Now func() time.Time
 
 	mu    sync.Mutex
 	cache map[int64]cachedRules
 }
+
+// DefaultRulesTTL is how long Classifiers keep a workspace's rules.
+const DefaultRulesTTL = 10 * time.Second
 
 type cachedRules struct {
 	rules usage.Classifier // nil: the defaults
@@ -70,7 +73,7 @@ func (c *Classifiers) rules(ctx context.Context, workspaceID int64) (usage.Class
 	}
 	ttl := c.TTL
 	if ttl <= 0 {
-		ttl = 10 * time.Second
+		ttl = DefaultRulesTTL
 	}
 	c.mu.Lock()
 	got, ok := c.cache[workspaceID]

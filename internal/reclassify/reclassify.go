@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/ingest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -25,13 +26,16 @@ type Events interface {
 // Meta is what a Runner reads and records of the metadata store.
 type Meta interface {
 	Classification(ctx context.Context, workspaceID int64) ([]usage.Rule, bool, error)
-	ClaimReclassification(ctx context.Context, now, staleBefore time.Time) (c usage.ReclassClaim, ok bool, err error)
+	ClaimReclassification(ctx context.Context, now, settledBefore, staleBefore time.Time) (c usage.ReclassClaim, ok bool, err error)
 	ReclassificationProgress(ctx context.Context, workspaceID, done, total int64, at time.Time) error
 	FinishReclassification(ctx context.Context, workspaceID, changed int64, failure string, at time.Time) error
 }
 
 // Defaults of Config.
 const (
+	// DefaultSettle outlasts the time ingest keeps a workspace's rules
+	// (ingest.DefaultRulesTTL) on every replica.
+	DefaultSettle    = ingest.DefaultRulesTTL + 5*time.Second
 	DefaultEvery     = 30 * time.Second
 	DefaultHeartbeat = 10 * time.Second
 	DefaultStale     = 2 * time.Minute
@@ -45,6 +49,11 @@ type Config struct {
 	// Every is how often the Runner looks for due runs besides when woken
 	// (DefaultEvery).
 	Every time.Duration
+	// Settle is how long after a change of the rules its run begins
+	// (DefaultSettle): by then every replica stores calls by the new
+	// rules, so that none stored by the old ones lands in a day the run
+	// has done.
+	Settle time.Duration
 	// Heartbeat is how often a run records its progress (DefaultHeartbeat);
 	// Stale is how long a run may go without, before another process
 	// takes it up (DefaultStale, several heartbeats).
@@ -65,6 +74,9 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.Every <= 0 {
 		cfg.Every = DefaultEvery
+	}
+	if cfg.Settle <= 0 {
+		cfg.Settle = DefaultSettle
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = DefaultHeartbeat
@@ -102,6 +114,12 @@ func (r *Runner) Loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-r.wake:
+			// The change just made is due once it settled.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(r.cfg.Settle):
+			}
 		case <-time.After(r.cfg.Every):
 		}
 	}
@@ -114,7 +132,7 @@ func (r *Runner) RunDue(ctx context.Context) (int, error) {
 	n := 0
 	for {
 		now := r.cfg.Now()
-		c, ok, err := r.cfg.Meta.ClaimReclassification(ctx, now, now.Add(-r.cfg.Stale))
+		c, ok, err := r.cfg.Meta.ClaimReclassification(ctx, now, now.Add(-r.cfg.Settle), now.Add(-r.cfg.Stale))
 		if err != nil || !ok {
 			return n, err
 		}

@@ -60,6 +60,11 @@ func TestRunner(t *testing.T) {
 	if rc, _ := st.Reclassification(ctx, ws.ID); rc.State() != usage.ReclassPending {
 		t.Errorf("after a change: %s", rc.State())
 	}
+	// Not until every replica's ingest classifies by the new rules.
+	if n, err := runner.RunDue(ctx); n != 0 || err != nil {
+		t.Fatalf("ran %d before the change settled, %v", n, err)
+	}
+	now = now.Add(reclassify.DefaultSettle)
 	if n, err := runner.RunDue(ctx); n != 1 || err != nil {
 		t.Fatalf("ran %d, %v", n, err)
 	}
@@ -78,10 +83,10 @@ func TestRunner(t *testing.T) {
 
 	// A process claims a run and stops reporting: it is running until
 	// stale, then another runner takes it up.
-	if err := st.RequestReclassification(ctx, ws.ID, now); err != nil {
+	if err := st.RequestReclassification(ctx, ws.ID, now.Add(-reclassify.DefaultSettle)); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := st.ClaimReclassification(ctx, now, now.Add(-reclassify.DefaultStale)); !ok || err != nil {
+	if _, ok, err := st.ClaimReclassification(ctx, now, now, now.Add(-reclassify.DefaultStale)); !ok || err != nil {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
 	if rc, _ := st.Reclassification(ctx, ws.ID); rc.State() != usage.ReclassRunning {
@@ -103,7 +108,7 @@ func TestRunner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.RequestReclassification(ctx, ws.ID, now); err != nil {
+	if err := st.RequestReclassification(ctx, ws.ID, now.Add(-reclassify.DefaultSettle)); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := broken.RunDue(ctx); n != 1 || err != nil {
@@ -128,7 +133,7 @@ func TestChangeDuringARun(t *testing.T) {
 		runs++
 		if runs == 1 {
 			// The rules change while the first run goes on.
-			if err := st.RequestReclassification(ctx, id, time.Now()); err != nil {
+			if err := st.RequestReclassification(ctx, id, time.Now().Add(-time.Minute)); err != nil {
 				return 0, err
 			}
 		}
@@ -138,7 +143,7 @@ func TestChangeDuringARun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.RequestReclassification(ctx, ws.ID, time.Now()); err != nil {
+	if err := st.RequestReclassification(ctx, ws.ID, time.Now().Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := runner.RunDue(ctx); n != 2 || err != nil || runs != 2 {

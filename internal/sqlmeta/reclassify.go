@@ -40,18 +40,18 @@ func (s *Store) Reclassification(ctx context.Context, workspaceID int64) (usage.
 }
 
 // ClaimReclassification takes a due run: a workspace whose rules changed
-// since its latest run began, or whose run stopped reporting before
-// staleBefore (then Resumed). The UPDATE checks the row it claims again,
+// since its latest run began, at settledBefore or earlier, or whose run
+// stopped reporting before staleBefore (then Resumed). The UPDATE checks the row it claims again,
 // so two replicas never take the same run. ok is false when none is due.
-func (s *Store) ClaimReclassification(ctx context.Context, now, staleBefore time.Time) (c usage.ReclassClaim, ok bool, err error) {
-	const due = `(requested > started OR (finished_at < started_at AND updated_at < ?))`
-	stale, at := sqltime.ToMillis(staleBefore), sqltime.ToMillis(now)
+func (s *Store) ClaimReclassification(ctx context.Context, now, settledBefore, staleBefore time.Time) (c usage.ReclassClaim, ok bool, err error) {
+	const due = `((requested > started AND requested_at <= ?) OR (finished_at < started_at AND updated_at < ?))`
+	settled, stale, at := sqltime.ToMillis(settledBefore), sqltime.ToMillis(staleBefore), sqltime.ToMillis(now)
 	var attempt int64
 	err = s.queryRowW(ctx, `UPDATE reclassifications SET attempt = CASE WHEN requested > started THEN 1 ELSE attempt + 1 END,
 			started = requested, started_at = ?, updated_at = ?, finished_at = 0, done = 0, total = 0, error = ''
 		WHERE workspace_id = (SELECT workspace_id FROM reclassifications WHERE `+due+` ORDER BY requested_at LIMIT 1)
 		  AND `+due+`
-		RETURNING workspace_id, attempt`, at, at, stale, stale).Scan(&c.WorkspaceID, &attempt)
+		RETURNING workspace_id, attempt`, at, at, settled, stale, settled, stale).Scan(&c.WorkspaceID, &attempt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, false, nil
 	}

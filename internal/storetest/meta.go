@@ -197,7 +197,7 @@ func MetaStore(t *testing.T, open func(t *testing.T) usage.MetaStore) {
 		if rc, err := s.Reclassification(ctx, ws.ID); err != nil || rc.State() != usage.ReclassNone {
 			t.Fatalf("before any change: %+v %v", rc, err)
 		}
-		if _, ok, err := s.ClaimReclassification(ctx, t0, t0.Add(-time.Minute)); ok || err != nil {
+		if _, ok, err := s.ClaimReclassification(ctx, t0, t0, t0.Add(-time.Minute)); ok || err != nil {
 			t.Fatalf("claimed with nothing due: %v %v", ok, err)
 		}
 		for _, id := range []int64{ws.ID, ws.ID, other.ID} {
@@ -205,16 +205,20 @@ func MetaStore(t *testing.T, open func(t *testing.T) usage.MetaStore) {
 				t.Fatal(err)
 			}
 		}
+		// Not before the change settled.
+		if _, ok, err := s.ClaimReclassification(ctx, t0, t0.Add(-time.Second), t0.Add(-time.Minute)); ok || err != nil {
+			t.Fatalf("claimed a change not settled: %v %v", ok, err)
+		}
 		// Two changes, one run; one claim each, oldest request first.
 		claimed := map[int64]bool{}
 		for range 2 {
-			c, ok, err := s.ClaimReclassification(ctx, t0.Add(time.Second), t0.Add(-time.Minute))
+			c, ok, err := s.ClaimReclassification(ctx, t0.Add(time.Second), t0, t0.Add(-time.Minute))
 			if !ok || err != nil || claimed[c.WorkspaceID] || c.Resumed {
 				t.Fatalf("claim: %+v %v %v (claimed %v)", c, ok, err, claimed)
 			}
 			claimed[c.WorkspaceID] = true
 		}
-		if _, ok, _ := s.ClaimReclassification(ctx, t0.Add(time.Second), t0.Add(-time.Minute)); ok {
+		if _, ok, _ := s.ClaimReclassification(ctx, t0.Add(time.Second), t0, t0.Add(-time.Minute)); ok {
 			t.Error("claimed a running run still reporting")
 		}
 		if err := s.ReclassificationProgress(ctx, ws.ID, 3, 10, t0.Add(2*time.Second)); err != nil {
@@ -225,7 +229,7 @@ func MetaStore(t *testing.T, open func(t *testing.T) usage.MetaStore) {
 			t.Errorf("running: %s %+v %v", rc.State(), rc, err)
 		}
 		// A run that stops reporting is claimed again.
-		if c, ok, _ := s.ClaimReclassification(ctx, t0.Add(time.Hour), t0.Add(time.Minute)); !ok || !c.Resumed {
+		if c, ok, _ := s.ClaimReclassification(ctx, t0.Add(time.Hour), t0.Add(time.Hour), t0.Add(time.Minute)); !ok || !c.Resumed {
 			t.Errorf("a stale run was not claimed again as resumed: %+v %v", c, ok)
 		} else if err := s.FinishReclassification(ctx, c.WorkspaceID, 0, "", t0.Add(time.Hour)); err != nil {
 			t.Fatal(err)
@@ -238,7 +242,7 @@ func MetaStore(t *testing.T, open func(t *testing.T) usage.MetaStore) {
 		if rc, _ := s.Reclassification(ctx, ws.ID); rc.State() != usage.ReclassFailed || rc.Changed != 42 || rc.Error != "disk full" {
 			t.Errorf("failed: %s %+v", rc.State(), rc)
 		}
-		if _, ok, _ := s.ClaimReclassification(ctx, t0.Add(2*time.Hour), t0.Add(2*time.Hour)); ok {
+		if _, ok, _ := s.ClaimReclassification(ctx, t0.Add(2*time.Hour), t0.Add(2*time.Hour), t0.Add(2*time.Hour)); ok {
 			t.Error("claimed a finished run")
 		}
 	})

@@ -211,9 +211,9 @@ type MetaStore interface {
 	// rules never changed.
 	Reclassification(ctx context.Context, workspaceID int64) (Reclassification, error)
 	// ClaimReclassification takes a due run (the rules changed since the
-	// latest began, or it stopped reporting before staleBefore); ok is
-	// false when none is due.
-	ClaimReclassification(ctx context.Context, now, staleBefore time.Time) (c ReclassClaim, ok bool, err error)
+	// latest began, at settledBefore or earlier, or it stopped reporting
+	// before staleBefore); ok is false when none is due.
+	ClaimReclassification(ctx context.Context, now, settledBefore, staleBefore time.Time) (c ReclassClaim, ok bool, err error)
 	// ReclassificationProgress records a run's progress and heartbeat.
 	ReclassificationProgress(ctx context.Context, workspaceID, done, total int64, at time.Time) error
 	// FinishReclassification records the end of a run; failure is "" when
