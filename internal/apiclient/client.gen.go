@@ -2190,6 +2190,9 @@ type ExportApiLogsParams struct {
 	CollectionType *ExportApiLogsParamsCollectionType `form:"collection_type,omitempty" json:"collection_type,omitempty"`
 	UsageType      *ExportApiLogsParamsUsageType      `form:"usage_type,omitempty" json:"usage_type,omitempty"`
 
+	// Method HTTP methods (GET, POST…); repeated or comma-separated.
+	Method *[]string `form:"method,omitempty" json:"method,omitempty"`
+
 	// Tz An IANA timezone for the times written (and dates read); the workspace's setting unless given.
 	Tz *string `form:"tz,omitempty" json:"tz,omitempty"`
 
@@ -2233,6 +2236,9 @@ type ExportApiUsageParams struct {
 	Community      *[]string                           `form:"community,omitempty" json:"community,omitempty"`
 	CollectionType *ExportApiUsageParamsCollectionType `form:"collection_type,omitempty" json:"collection_type,omitempty"`
 	UsageType      *ExportApiUsageParamsUsageType      `form:"usage_type,omitempty" json:"usage_type,omitempty"`
+
+	// Method HTTP methods (GET, POST…); repeated or comma-separated.
+	Method *[]string `form:"method,omitempty" json:"method,omitempty"`
 
 	// Tz An IANA timezone for the times written (and dates read); the workspace's setting unless given.
 	Tz *string `form:"tz,omitempty" json:"tz,omitempty"`
@@ -2392,6 +2398,9 @@ type ListLogsParams struct {
 	CollectionType *ListLogsParamsCollectionType `form:"collection_type,omitempty" json:"collection_type,omitempty"`
 	UsageType      *ListLogsParamsUsageType      `form:"usage_type,omitempty" json:"usage_type,omitempty"`
 
+	// Method HTTP methods (GET, POST…); repeated or comma-separated.
+	Method *[]string `form:"method,omitempty" json:"method,omitempty"`
+
 	// Tz An IANA timezone for the times written (and dates read); the workspace's setting unless given.
 	Tz *string `form:"tz,omitempty" json:"tz,omitempty"`
 
@@ -2436,6 +2445,9 @@ type LogsCSVParams struct {
 	CollectionType *LogsCSVParamsCollectionType `form:"collection_type,omitempty" json:"collection_type,omitempty"`
 	UsageType      *LogsCSVParamsUsageType      `form:"usage_type,omitempty" json:"usage_type,omitempty"`
 
+	// Method HTTP methods (GET, POST…); repeated or comma-separated.
+	Method *[]string `form:"method,omitempty" json:"method,omitempty"`
+
 	// Tz An IANA timezone for the times written (and dates read); the workspace's setting unless given.
 	Tz *string `form:"tz,omitempty" json:"tz,omitempty"`
 }
@@ -2474,6 +2486,9 @@ type LogFacetsParams struct {
 	CollectionType *LogFacetsParamsCollectionType `form:"collection_type,omitempty" json:"collection_type,omitempty"`
 	UsageType      *LogFacetsParamsUsageType      `form:"usage_type,omitempty" json:"usage_type,omitempty"`
 
+	// Method HTTP methods (GET, POST…); repeated or comma-separated.
+	Method *[]string `form:"method,omitempty" json:"method,omitempty"`
+
 	// Tz An IANA timezone for the times written (and dates read); the workspace's setting unless given.
 	Tz *string `form:"tz,omitempty" json:"tz,omitempty"`
 }
@@ -2511,6 +2526,9 @@ type SummaryParams struct {
 	Community      *[]string                    `form:"community,omitempty" json:"community,omitempty"`
 	CollectionType *SummaryParamsCollectionType `form:"collection_type,omitempty" json:"collection_type,omitempty"`
 	UsageType      *SummaryParamsUsageType      `form:"usage_type,omitempty" json:"usage_type,omitempty"`
+
+	// Method HTTP methods (GET, POST…); repeated or comma-separated.
+	Method *[]string `form:"method,omitempty" json:"method,omitempty"`
 
 	// Tz An IANA timezone for the times written (and dates read); the workspace's setting unless given.
 	Tz *string `form:"tz,omitempty" json:"tz,omitempty"`
@@ -5410,6 +5428,18 @@ func NewExportApiLogsRequest(server string, params *ExportApiLogsParams) (*http.
 
 		}
 
+		if params.Method != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "method", *params.Method, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Tz != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -5587,6 +5617,18 @@ func NewExportApiUsageRequest(server string, params *ExportApiUsageParams) (*htt
 		if params.UsageType != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "usage_type", *params.UsageType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Method != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "method", *params.Method, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -6489,6 +6531,18 @@ func NewListLogsRequest(server string, params *ListLogsParams) (*http.Request, e
 
 		}
 
+		if params.Method != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "method", *params.Method, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Tz != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -6687,6 +6741,18 @@ func NewLogsCSVRequest(server string, params *LogsCSVParams) (*http.Request, err
 
 		}
 
+		if params.Method != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "method", *params.Method, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Tz != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -6852,6 +6918,18 @@ func NewLogFacetsRequest(server string, params *LogFacetsParams) (*http.Request,
 		if params.UsageType != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "usage_type", *params.UsageType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Method != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "method", *params.Method, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -7188,6 +7266,18 @@ func NewSummaryRequest(server string, params *SummaryParams) (*http.Request, err
 		if params.UsageType != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "usage_type", *params.UsageType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Method != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "method", *params.Method, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {

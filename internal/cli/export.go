@@ -54,7 +54,7 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 	// Each filter flag is passed on as the query parameter of the same
 	// name, so the CLI and the API validate filters in one place.
 	single := []string{"from", "to", "period", "tz", "collection-type", "usage-type", "type", "format"}
-	repeated := []string{"status", "status-class", "client", "collection", "community"}
+	repeated := []string{"status", "status-class", "client", "collection", "community", "method"}
 	vals := map[string]*string{}
 	for _, name := range single {
 		vals[name] = fs.String(name, "", "filter "+name+" (see GET /api/v1/logs)")

@@ -72,8 +72,8 @@ func (q LogsQuery) SQL() (string, []any) {
 }
 
 // FilterSQL appends to b the AND terms of f's statuses, clients,
-// collections, communities, collection type and usage type (not its
-// times), on columns of those names, and returns args with theirs: the
+// collections, communities, collection type, usage type and methods (not
+// its times), on columns of those names, and returns args with theirs: the
 // events table and the rollups that keep those columns share it. A filter
 // that names no collection leaves usagelog's own calls out
 // (usage.SelfCollection).
@@ -107,6 +107,7 @@ func FilterSQL(b *strings.Builder, f *usage.LogFilter, args []any) []any {
 		b.WriteString(" AND usage_type = ?")
 		args = append(args, string(f.UsageType))
 	}
+	args = in(b, "method", f.Methods, args)
 	return args
 }
 

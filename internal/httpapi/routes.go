@@ -355,6 +355,7 @@ var logFilters = []apidoc.Param{
 	{Name: "community", Repeat: true},
 	{Name: "collection_type", Enum: usage.CollectionTypes},
 	{Name: "usage_type", Enum: []string{string(usage.TypeMCP), string(usage.TypeOther)}},
+	{Name: "method", Repeat: true, Description: "HTTP methods (GET, POST…); repeated or comma-separated."},
 	{Name: "tz", Description: "An IANA timezone for the times written (and dates read); the workspace's setting unless given."},
 }
 

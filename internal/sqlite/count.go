@@ -27,44 +27,28 @@ func (s *Store) CountLogs(ctx context.Context, workspaceID int64, f usage.LogFil
 }
 
 func (s *Store) countLogs(ctx context.Context, workspaceID int64, f usage.LogFilter) (int64, error) {
-	rolled, self, selfOnly := f.SplitSelf()
+	first, last, ok, err := s.timeSpan(ctx, workspaceID)
+	if err != nil || !ok {
+		return 0, err
+	}
+	from, to := first, last+1
+	if !f.From.IsZero() {
+		from = max(from, f.From.UnixMilli())
+	}
+	if !f.To.IsZero() {
+		to = min(to, f.To.UnixMilli())
+	}
+	plan := summary.PlanFilter(f, from, to)
 	var n int64
-	if !selfOnly {
-		first, last, ok, err := s.timeSpan(ctx, workspaceID)
-		if err != nil || !ok {
-			return 0, err
-		}
-		from, to := first, last+1
-		if !f.From.IsZero() {
-			from = max(from, f.From.UnixMilli())
-		}
-		if !f.To.IsZero() {
-			to = min(to, f.To.UnixMilli())
-		}
-		lo, hi := summary.Ceil(from, summary.QuarterMS), summary.Floor(to, summary.QuarterMS)
-		if lo >= hi {
-			return s.countEvents(ctx, workspaceID, f)
-		}
-		r, err := s.Rollup(ctx, workspaceID, summary.Query{Filter: rolled, Bounds: []int64{lo, hi}})
+	if sp := plan.Rolled; sp != nil {
+		r, err := s.Rollup(ctx, workspaceID, summary.Query{Filter: sp.Filter, Bounds: []int64{sp.Lo, sp.Hi}})
 		if err != nil {
 			return 0, err
 		}
 		n = r.Buckets[0].Calls
-		for _, edge := range [][2]int64{{from, lo}, {hi, to}} {
-			if edge[0] >= edge[1] {
-				continue
-			}
-			e := rolled
-			e.From, e.To = time.UnixMilli(edge[0]), time.UnixMilli(edge[1])
-			m, err := s.countEvents(ctx, workspaceID, e)
-			if err != nil {
-				return 0, err
-			}
-			n += m
-		}
 	}
-	if self != nil {
-		m, err := s.countEvents(ctx, workspaceID, *self)
+	for _, e := range plan.Scans {
+		m, err := s.countEvents(ctx, workspaceID, e)
 		if err != nil {
 			return 0, err
 		}

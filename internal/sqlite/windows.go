@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
+	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -22,7 +23,7 @@ func defaultScanWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
 func (s *Store) logWindows(ctx context.Context, workspaceID int64, f usage.LogFilter) ([]usage.LogFilter, error) {
 	// Not worth a count: a short range (a summary's edges), or one that
 	// takes usagelog's own calls, which the count reads row by row.
-	if _, self, _ := f.SplitSelf(); self != nil || (!f.From.IsZero() && !f.To.IsZero() && f.To.Sub(f.From) < time.Hour) {
+	if _, self, _ := f.SplitSelf(); self != nil || !summary.Rolled(&f) || (!f.From.IsZero() && !f.To.IsZero() && f.To.Sub(f.From) < time.Hour) {
 		return []usage.LogFilter{f}, nil
 	}
 	n, err := s.countLogs(ctx, workspaceID, f)

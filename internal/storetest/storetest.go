@@ -653,6 +653,9 @@ func Filters() []NamedFilter {
 		{"Combined", usage.LogFilter{From: base.Add(30 * time.Minute), StatusClasses: []int{2, 4}, CollectionType: "recipe", Communities: []string{"Community 0", "Community 1"}}},
 		{"SelfCollection", usage.LogFilter{Collections: []string{usage.SelfCollection}}},
 		{"SelfAndOther", usage.LogFilter{Collections: []string{usage.SelfCollection, "HR recipes"}}},
+		// The rollups keep no method: read from the events.
+		{"MethodAndClass", usage.LogFilter{Methods: []string{"GET"}, StatusClasses: []int{4}}},
+		{"MethodAndCollection", usage.LogFilter{Methods: []string{"get", "GET"}, Collections: []string{"HR recipes", usage.SelfCollection}}},
 	}
 }
 

@@ -56,7 +56,7 @@ func RandomCalls(seed uint64, n int, now time.Time) []usage.Event {
 		ag := agents[rng.IntN(len(agents))]
 		e := usage.Event{
 			Kind: usage.KindAPIRequest, ID: fmt.Sprintf("sum-%d-%06d", seed, i), Time: usage.TruncateMS(t),
-			Method: "GET", URL: ag.url, UserAgent: ag.ua, Status: statuses[rng.IntN(len(statuses))],
+			Method: []string{"GET", "POST", "GET", "DELETE"}[i%4], URL: ag.url, UserAgent: ag.ua, Status: statuses[rng.IntN(len(statuses))],
 			Client: clients[rng.IntN(len(clients))], Collection: col.name, CollectionType: col.ctype,
 			Community: communities[rng.IntN(len(communities))],
 			TimingMS:  int64(math.Exp(3.5 + 1.6*rng.NormFloat64())),
@@ -83,6 +83,9 @@ var summaryFilters = []struct{ name, query string }{
 	{"Combined", "client=Data+Team&collection_type=proxy&community=Innovation+Hub&usage_type=other"},
 	{"SelfCollection", "collection=usagelog+API"},
 	{"SelfAndOther", "collection=usagelog+API&collection=Reporting"},
+	// The rollups keep no method: these are read from the events.
+	{"Method", "method=POST"},
+	{"MethodAndClient", "method=get,delete&client=Data+Team"},
 }
 
 // Summaries checks a store's rollups against a full scan of random

@@ -144,50 +144,26 @@ func (s *Service) Facets(ctx context.Context, workspaceID int64, req Request) (*
 	return facets(r), nil
 }
 
-// collect is the window's rollup: whole quarter hours from the store, the
-// rest from the events. Rollups leave usagelog's own calls out
-// (usage.SelfCollection): when the filter names that collection, its
-// calls are counted from the events over the whole window, the other
-// collections it names from the rollups.
+// collect is the window's rollup, as PlanFilter plans it: whole quarter
+// hours from the store, the rest from the events.
 func (s *Service) collect(ctx context.Context, workspaceID int64, req Request, dimsOnly bool) (*Rollup, error) {
 	w := req.Window
 	n := len(w.Bounds)
-	from, to := w.From().UnixMilli(), w.To().UnixMilli()
-	lo, hi := Ceil(from, QuarterMS), Floor(to, QuarterMS)
-	var self *usage.LogFilter
-	var selfOnly bool
-	req.Filter, self, selfOnly = req.Filter.SplitSelf()
+	plan := PlanFilter(req.Filter, w.From().UnixMilli(), w.To().UnixMilli())
 	n1 := n - 1
-	var edges [][2]int64
 	var q *Query
-	switch {
-	case selfOnly:
-	case lo >= hi:
-		edges = [][2]int64{{from, to}}
-	default:
-		q = &Query{Filter: req.Filter, Bounds: make([]int64, n), DimsOnly: dimsOnly}
-		q.Bounds[0], q.Bounds[n-1] = lo, hi
+	if sp := plan.Rolled; sp != nil {
+		q = &Query{Filter: sp.Filter, Bounds: make([]int64, n), DimsOnly: dimsOnly}
+		q.Bounds[0], q.Bounds[n-1] = sp.Lo, sp.Hi
 		for i := 1; i < n-1; i++ {
 			// A boundary off the quarter-hour grid (a zone's local mean
 			// time before it took a modern offset) moves to the grid.
-			q.Bounds[i] = min(max(Floor(w.Bounds[i].UnixMilli(), QuarterMS), lo), hi)
+			q.Bounds[i] = min(max(Floor(w.Bounds[i].UnixMilli(), QuarterMS), sp.Lo), sp.Hi)
 		}
-		edges = [][2]int64{{from, lo}, {hi, to}}
 	}
 	bounds := Query{Bounds: make([]int64, n)}
 	for i, b := range w.Bounds {
 		bounds.Bounds[i] = b.UnixMilli()
-	}
-	type scan struct {
-		f        usage.LogFilter
-		from, to int64
-	}
-	var scans []scan
-	for _, e := range edges {
-		scans = append(scans, scan{req.Filter, e[0], e[1]})
-	}
-	if self != nil {
-		scans = append(scans, scan{*self, from, to})
 	}
 	// The events at the ends are read while the store sums its rollups:
 	// both wait mostly on the store, and a summary is the longer of the
@@ -197,12 +173,7 @@ func (s *Service) collect(ctx context.Context, workspaceID int64, req Request, d
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		for _, sc := range scans {
-			if sc.from >= sc.to {
-				continue
-			}
-			f := sc.f
-			f.From, f.To = time.UnixMilli(sc.from).UTC(), time.UnixMilli(sc.to).UTC()
+		for _, f := range plan.Scans {
 			for ev, err := range s.Events.ScanLogs(ctx, workspaceID, f, "time", "status", "client", "collection", "community", "usage_type", "timing_ms") {
 				if err != nil {
 					done <- fmt.Errorf("summary: %w", err)

@@ -23,7 +23,10 @@ type LogFilter struct {
 	CollectionType string
 	Communities    []string
 	UsageType      Type
-	TZ             *time.Location
+	// Methods are HTTP methods (GET, POST…). The rollups keep no method:
+	// a filter on it is read from the events (summary.PlanFilter).
+	Methods []string
+	TZ      *time.Location
 }
 
 // SelfCollection is the API collection of usagelog's own API calls. Views,
@@ -88,6 +91,9 @@ func (f *LogFilter) Match(e *Event) bool {
 	if f.UsageType != "" && e.UsageType != f.UsageType {
 		return false
 	}
+	if len(f.Methods) > 0 && !slices.Contains(f.Methods, e.Method) {
+		return false
+	}
 	return true
 }
 
@@ -150,7 +156,7 @@ func LoadLocation(name string) (*time.Location, error) {
 }
 
 // filterKeys are the query parameters ParseLogFilter reads.
-var filterKeys = []string{"from", "to", "period", "status", "status_class", "client", "collection", "collection_type", "community", "usage_type", "tz"}
+var filterKeys = []string{"from", "to", "period", "status", "status_class", "client", "collection", "collection_type", "community", "usage_type", "method", "tz"}
 
 // ParseLogFilter reads the log filters of the HTTP contract from query
 // parameters. Parameters named in extra are left for the caller; any other
@@ -234,6 +240,16 @@ func ParseLogFilter(q url.Values, now time.Time, defaultTZ *time.Location, extra
 			errs = append(errs, fmt.Errorf("unknown usage_type %q (want mcp or other)", ut))
 		}
 		f.UsageType = Type(ut)
+	}
+	for _, s := range q["method"] {
+		for _, part := range splitList(s) {
+			m := strings.ToUpper(part)
+			if m == "" || strings.Trim(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" || len(m) > 20 {
+				errs = append(errs, fmt.Errorf("unknown method %q (want an HTTP method such as GET or POST)", part))
+				continue
+			}
+			f.Methods = append(f.Methods, m)
+		}
 	}
 	if len(errs) > 0 {
 		return LogFilter{}, &Error{Code: EInvalid, Message: joinMessages(errs)}

@@ -31,6 +31,10 @@ func TestParseLogFilter(t *testing.T) {
 		{"client=a&client=b&collection=c&collection_type=recipe&community=x&usage_type=mcp", func(f LogFilter) bool {
 			return len(f.Clients) == 2 && f.Collections[0] == "c" && f.CollectionType == "recipe" && f.Communities[0] == "x" && f.UsageType == TypeMCP
 		}, ""},
+		{"method=get,Post&method=DELETE", func(f LogFilter) bool {
+			return len(f.Methods) == 3 && f.Methods[0] == "GET" && f.Methods[1] == "POST" && f.Methods[2] == "DELETE"
+		}, ""},
+		{"method=G%3DT", nil, `unknown method "G=T"`},
 		{"period=24h&from=2026-01-01", nil, "period cannot be combined"},
 		{"tz=Local", nil, `unknown timezone "Local"`},
 		{"tz=Europe/Nowhere&status=abc", nil, `unknown status "abc"`},
