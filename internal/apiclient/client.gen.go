@@ -864,6 +864,27 @@ func (e ExportApiUsageParamsUsageType) Valid() bool {
 	}
 }
 
+// Defines values for ExportApiUsageParamsType.
+const (
+	ExportApiUsageParamsTypeAll   ExportApiUsageParamsType = "all"
+	ExportApiUsageParamsTypeMcp   ExportApiUsageParamsType = "mcp"
+	ExportApiUsageParamsTypeOther ExportApiUsageParamsType = "other"
+)
+
+// Valid indicates whether the value is a known member of the ExportApiUsageParamsType enum.
+func (e ExportApiUsageParamsType) Valid() bool {
+	switch e {
+	case ExportApiUsageParamsTypeAll:
+		return true
+	case ExportApiUsageParamsTypeMcp:
+		return true
+	case ExportApiUsageParamsTypeOther:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ExportApiUsageParamsFormat.
 const (
 	ExportApiUsageParamsFormatCsv    ExportApiUsageParamsFormat = "csv"
@@ -882,27 +903,6 @@ func (e ExportApiUsageParamsFormat) Valid() bool {
 	case ExportApiUsageParamsFormatNdjson:
 		return true
 	case ExportApiUsageParamsFormatXlsx:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ExportApiUsageParamsType.
-const (
-	ExportApiUsageParamsTypeAll   ExportApiUsageParamsType = "all"
-	ExportApiUsageParamsTypeMcp   ExportApiUsageParamsType = "mcp"
-	ExportApiUsageParamsTypeOther ExportApiUsageParamsType = "other"
-)
-
-// Valid indicates whether the value is a known member of the ExportApiUsageParamsType enum.
-func (e ExportApiUsageParamsType) Valid() bool {
-	switch e {
-	case ExportApiUsageParamsTypeAll:
-		return true
-	case ExportApiUsageParamsTypeMcp:
-		return true
-	case ExportApiUsageParamsTypeOther:
 		return true
 	default:
 		return false
@@ -2158,11 +2158,11 @@ type ExportApiKeysParams struct {
 	// To A date (the whole day) or an ISO 8601 time, in tz.
 	To string `form:"to" json:"to"`
 
-	// Format The file's format; csv unless given.
-	Format *ExportApiKeysParamsFormat `form:"format,omitempty" json:"format,omitempty"`
-
 	// Tz An IANA timezone; the workspace's setting unless given.
 	Tz *string `form:"tz,omitempty" json:"tz,omitempty"`
+
+	// Format The file's format; csv unless given.
+	Format *ExportApiKeysParamsFormat `form:"format,omitempty" json:"format,omitempty"`
 }
 
 // ExportApiKeysParamsFormat defines parameters for ExportApiKeys.
@@ -2183,12 +2183,22 @@ type ExportApiLogsParams struct {
 	Status *[]string `form:"status,omitempty" json:"status,omitempty"`
 
 	// StatusClass Status classes; repeated (a comma-separated list is taken too).
-	StatusClass    *[]ExportApiLogsParamsStatusClass  `form:"status_class,omitempty" json:"status_class,omitempty"`
-	Client         *[]string                          `form:"client,omitempty" json:"client,omitempty"`
-	Collection     *[]string                          `form:"collection,omitempty" json:"collection,omitempty"`
-	Community      *[]string                          `form:"community,omitempty" json:"community,omitempty"`
+	StatusClass *[]ExportApiLogsParamsStatusClass `form:"status_class,omitempty" json:"status_class,omitempty"`
+
+	// Client API clients, by name.
+	Client *[]string `form:"client,omitempty" json:"client,omitempty"`
+
+	// Collection API collections, by name; usagelog's own calls only when "usagelog API" is named.
+	Collection *[]string `form:"collection,omitempty" json:"collection,omitempty"`
+
+	// Community Communities, by name.
+	Community *[]string `form:"community,omitempty" json:"community,omitempty"`
+
+	// CollectionType The collections' type.
 	CollectionType *ExportApiLogsParamsCollectionType `form:"collection_type,omitempty" json:"collection_type,omitempty"`
-	UsageType      *ExportApiLogsParamsUsageType      `form:"usage_type,omitempty" json:"usage_type,omitempty"`
+
+	// UsageType MCP calls or the others, as the classification rules tell them.
+	UsageType *ExportApiLogsParamsUsageType `form:"usage_type,omitempty" json:"usage_type,omitempty"`
 
 	// Method HTTP methods (GET, POST…); repeated or comma-separated.
 	Method *[]string `form:"method,omitempty" json:"method,omitempty"`
@@ -2230,12 +2240,22 @@ type ExportApiUsageParams struct {
 	Status *[]string `form:"status,omitempty" json:"status,omitempty"`
 
 	// StatusClass Status classes; repeated (a comma-separated list is taken too).
-	StatusClass    *[]ExportApiUsageParamsStatusClass  `form:"status_class,omitempty" json:"status_class,omitempty"`
-	Client         *[]string                           `form:"client,omitempty" json:"client,omitempty"`
-	Collection     *[]string                           `form:"collection,omitempty" json:"collection,omitempty"`
-	Community      *[]string                           `form:"community,omitempty" json:"community,omitempty"`
+	StatusClass *[]ExportApiUsageParamsStatusClass `form:"status_class,omitempty" json:"status_class,omitempty"`
+
+	// Client API clients, by name.
+	Client *[]string `form:"client,omitempty" json:"client,omitempty"`
+
+	// Collection API collections, by name; usagelog's own calls only when "usagelog API" is named.
+	Collection *[]string `form:"collection,omitempty" json:"collection,omitempty"`
+
+	// Community Communities, by name.
+	Community *[]string `form:"community,omitempty" json:"community,omitempty"`
+
+	// CollectionType The collections' type.
 	CollectionType *ExportApiUsageParamsCollectionType `form:"collection_type,omitempty" json:"collection_type,omitempty"`
-	UsageType      *ExportApiUsageParamsUsageType      `form:"usage_type,omitempty" json:"usage_type,omitempty"`
+
+	// UsageType MCP calls or the others, as the classification rules tell them.
+	UsageType *ExportApiUsageParamsUsageType `form:"usage_type,omitempty" json:"usage_type,omitempty"`
 
 	// Method HTTP methods (GET, POST…); repeated or comma-separated.
 	Method *[]string `form:"method,omitempty" json:"method,omitempty"`
@@ -2243,11 +2263,11 @@ type ExportApiUsageParams struct {
 	// Tz An IANA timezone for the times written (and dates read); the workspace's setting unless given.
 	Tz *string `form:"tz,omitempty" json:"tz,omitempty"`
 
-	// Format The file's format; csv unless given.
-	Format *ExportApiUsageParamsFormat `form:"format,omitempty" json:"format,omitempty"`
-
 	// Type MCP calls, other calls, or all (the default).
 	Type *ExportApiUsageParamsType `form:"type,omitempty" json:"type,omitempty"`
+
+	// Format The file's format; csv unless given.
+	Format *ExportApiUsageParamsFormat `form:"format,omitempty" json:"format,omitempty"`
 }
 
 // ExportApiUsageParamsPeriod defines parameters for ExportApiUsage.
@@ -2262,11 +2282,11 @@ type ExportApiUsageParamsCollectionType string
 // ExportApiUsageParamsUsageType defines parameters for ExportApiUsage.
 type ExportApiUsageParamsUsageType string
 
-// ExportApiUsageParamsFormat defines parameters for ExportApiUsage.
-type ExportApiUsageParamsFormat string
-
 // ExportApiUsageParamsType defines parameters for ExportApiUsage.
 type ExportApiUsageParamsType string
+
+// ExportApiUsageParamsFormat defines parameters for ExportApiUsage.
+type ExportApiUsageParamsFormat string
 
 // ExportAssistantsParams defines parameters for ExportAssistants.
 type ExportAssistantsParams struct {
@@ -2276,11 +2296,11 @@ type ExportAssistantsParams struct {
 	// To A date (the whole day) or an ISO 8601 time, in tz.
 	To string `form:"to" json:"to"`
 
-	// Format The file's format; csv unless given.
-	Format *ExportAssistantsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
-
 	// Tz An IANA timezone; the workspace's setting unless given.
 	Tz *string `form:"tz,omitempty" json:"tz,omitempty"`
+
+	// Format The file's format; csv unless given.
+	Format *ExportAssistantsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
 }
 
 // ExportAssistantsParamsFormat defines parameters for ExportAssistants.
@@ -2294,11 +2314,11 @@ type ExportModelsParams struct {
 	// To A date (the whole day) or an ISO 8601 time, in tz.
 	To string `form:"to" json:"to"`
 
-	// Format The file's format; csv unless given.
-	Format *ExportModelsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
-
 	// Tz An IANA timezone; the workspace's setting unless given.
 	Tz *string `form:"tz,omitempty" json:"tz,omitempty"`
+
+	// Format The file's format; csv unless given.
+	Format *ExportModelsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
 }
 
 // ExportModelsParamsFormat defines parameters for ExportModels.
@@ -2312,11 +2332,11 @@ type ExportProjectsParams struct {
 	// To A date (the whole day) or an ISO 8601 time, in tz.
 	To string `form:"to" json:"to"`
 
-	// Format The file's format; csv unless given.
-	Format *ExportProjectsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
-
 	// Tz An IANA timezone; the workspace's setting unless given.
 	Tz *string `form:"tz,omitempty" json:"tz,omitempty"`
+
+	// Format The file's format; csv unless given.
+	Format *ExportProjectsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
 }
 
 // ExportProjectsParamsFormat defines parameters for ExportProjects.
@@ -2324,11 +2344,11 @@ type ExportProjectsParamsFormat string
 
 // ExportUsageReportsParams defines parameters for ExportUsageReports.
 type ExportUsageReportsParams struct {
+	// Tz An IANA timezone for the workbooks' times (it covers the last 6 months and the last year); the workspace's setting unless given.
+	Tz *string `form:"tz,omitempty" json:"tz,omitempty"`
+
 	// Format The file's format; zip unless given.
 	Format *ExportUsageReportsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
-
-	// Tz An IANA timezone for the workbooks' times; the workspace's setting unless given.
-	Tz *string `form:"tz,omitempty" json:"tz,omitempty"`
 }
 
 // ExportUsageReportsParamsFormat defines parameters for ExportUsageReports.
@@ -2342,11 +2362,11 @@ type ExportUsersParams struct {
 	// To A date (the whole day) or an ISO 8601 time, in tz.
 	To string `form:"to" json:"to"`
 
-	// Format The file's format; csv unless given.
-	Format *ExportUsersParamsFormat `form:"format,omitempty" json:"format,omitempty"`
-
 	// Tz An IANA timezone; the workspace's setting unless given.
 	Tz *string `form:"tz,omitempty" json:"tz,omitempty"`
+
+	// Format The file's format; csv unless given.
+	Format *ExportUsersParamsFormat `form:"format,omitempty" json:"format,omitempty"`
 }
 
 // ExportUsersParamsFormat defines parameters for ExportUsers.
@@ -2360,11 +2380,11 @@ type ExportWorkflowsParams struct {
 	// To A date (the whole day) or an ISO 8601 time, in tz.
 	To string `form:"to" json:"to"`
 
-	// Format The file's format; csv unless given.
-	Format *ExportWorkflowsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
-
 	// Tz An IANA timezone; the workspace's setting unless given.
 	Tz *string `form:"tz,omitempty" json:"tz,omitempty"`
+
+	// Format The file's format; csv unless given.
+	Format *ExportWorkflowsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
 }
 
 // ExportWorkflowsParamsFormat defines parameters for ExportWorkflows.
@@ -2391,12 +2411,22 @@ type ListLogsParams struct {
 	Status *[]string `form:"status,omitempty" json:"status,omitempty"`
 
 	// StatusClass Status classes; repeated (a comma-separated list is taken too).
-	StatusClass    *[]ListLogsParamsStatusClass  `form:"status_class,omitempty" json:"status_class,omitempty"`
-	Client         *[]string                     `form:"client,omitempty" json:"client,omitempty"`
-	Collection     *[]string                     `form:"collection,omitempty" json:"collection,omitempty"`
-	Community      *[]string                     `form:"community,omitempty" json:"community,omitempty"`
+	StatusClass *[]ListLogsParamsStatusClass `form:"status_class,omitempty" json:"status_class,omitempty"`
+
+	// Client API clients, by name.
+	Client *[]string `form:"client,omitempty" json:"client,omitempty"`
+
+	// Collection API collections, by name; usagelog's own calls only when "usagelog API" is named.
+	Collection *[]string `form:"collection,omitempty" json:"collection,omitempty"`
+
+	// Community Communities, by name.
+	Community *[]string `form:"community,omitempty" json:"community,omitempty"`
+
+	// CollectionType The collections' type.
 	CollectionType *ListLogsParamsCollectionType `form:"collection_type,omitempty" json:"collection_type,omitempty"`
-	UsageType      *ListLogsParamsUsageType      `form:"usage_type,omitempty" json:"usage_type,omitempty"`
+
+	// UsageType MCP calls or the others, as the classification rules tell them.
+	UsageType *ListLogsParamsUsageType `form:"usage_type,omitempty" json:"usage_type,omitempty"`
 
 	// Method HTTP methods (GET, POST…); repeated or comma-separated.
 	Method *[]string `form:"method,omitempty" json:"method,omitempty"`
@@ -2438,12 +2468,22 @@ type LogsCSVParams struct {
 	Status *[]string `form:"status,omitempty" json:"status,omitempty"`
 
 	// StatusClass Status classes; repeated (a comma-separated list is taken too).
-	StatusClass    *[]LogsCSVParamsStatusClass  `form:"status_class,omitempty" json:"status_class,omitempty"`
-	Client         *[]string                    `form:"client,omitempty" json:"client,omitempty"`
-	Collection     *[]string                    `form:"collection,omitempty" json:"collection,omitempty"`
-	Community      *[]string                    `form:"community,omitempty" json:"community,omitempty"`
+	StatusClass *[]LogsCSVParamsStatusClass `form:"status_class,omitempty" json:"status_class,omitempty"`
+
+	// Client API clients, by name.
+	Client *[]string `form:"client,omitempty" json:"client,omitempty"`
+
+	// Collection API collections, by name; usagelog's own calls only when "usagelog API" is named.
+	Collection *[]string `form:"collection,omitempty" json:"collection,omitempty"`
+
+	// Community Communities, by name.
+	Community *[]string `form:"community,omitempty" json:"community,omitempty"`
+
+	// CollectionType The collections' type.
 	CollectionType *LogsCSVParamsCollectionType `form:"collection_type,omitempty" json:"collection_type,omitempty"`
-	UsageType      *LogsCSVParamsUsageType      `form:"usage_type,omitempty" json:"usage_type,omitempty"`
+
+	// UsageType MCP calls or the others, as the classification rules tell them.
+	UsageType *LogsCSVParamsUsageType `form:"usage_type,omitempty" json:"usage_type,omitempty"`
 
 	// Method HTTP methods (GET, POST…); repeated or comma-separated.
 	Method *[]string `form:"method,omitempty" json:"method,omitempty"`
@@ -2479,12 +2519,22 @@ type LogFacetsParams struct {
 	Status *[]string `form:"status,omitempty" json:"status,omitempty"`
 
 	// StatusClass Status classes; repeated (a comma-separated list is taken too).
-	StatusClass    *[]LogFacetsParamsStatusClass  `form:"status_class,omitempty" json:"status_class,omitempty"`
-	Client         *[]string                      `form:"client,omitempty" json:"client,omitempty"`
-	Collection     *[]string                      `form:"collection,omitempty" json:"collection,omitempty"`
-	Community      *[]string                      `form:"community,omitempty" json:"community,omitempty"`
+	StatusClass *[]LogFacetsParamsStatusClass `form:"status_class,omitempty" json:"status_class,omitempty"`
+
+	// Client API clients, by name.
+	Client *[]string `form:"client,omitempty" json:"client,omitempty"`
+
+	// Collection API collections, by name; usagelog's own calls only when "usagelog API" is named.
+	Collection *[]string `form:"collection,omitempty" json:"collection,omitempty"`
+
+	// Community Communities, by name.
+	Community *[]string `form:"community,omitempty" json:"community,omitempty"`
+
+	// CollectionType The collections' type.
 	CollectionType *LogFacetsParamsCollectionType `form:"collection_type,omitempty" json:"collection_type,omitempty"`
-	UsageType      *LogFacetsParamsUsageType      `form:"usage_type,omitempty" json:"usage_type,omitempty"`
+
+	// UsageType MCP calls or the others, as the classification rules tell them.
+	UsageType *LogFacetsParamsUsageType `form:"usage_type,omitempty" json:"usage_type,omitempty"`
 
 	// Method HTTP methods (GET, POST…); repeated or comma-separated.
 	Method *[]string `form:"method,omitempty" json:"method,omitempty"`
@@ -2520,12 +2570,22 @@ type SummaryParams struct {
 	Status *[]string `form:"status,omitempty" json:"status,omitempty"`
 
 	// StatusClass Status classes; repeated (a comma-separated list is taken too).
-	StatusClass    *[]SummaryParamsStatusClass  `form:"status_class,omitempty" json:"status_class,omitempty"`
-	Client         *[]string                    `form:"client,omitempty" json:"client,omitempty"`
-	Collection     *[]string                    `form:"collection,omitempty" json:"collection,omitempty"`
-	Community      *[]string                    `form:"community,omitempty" json:"community,omitempty"`
+	StatusClass *[]SummaryParamsStatusClass `form:"status_class,omitempty" json:"status_class,omitempty"`
+
+	// Client API clients, by name.
+	Client *[]string `form:"client,omitempty" json:"client,omitempty"`
+
+	// Collection API collections, by name; usagelog's own calls only when "usagelog API" is named.
+	Collection *[]string `form:"collection,omitempty" json:"collection,omitempty"`
+
+	// Community Communities, by name.
+	Community *[]string `form:"community,omitempty" json:"community,omitempty"`
+
+	// CollectionType The collections' type.
 	CollectionType *SummaryParamsCollectionType `form:"collection_type,omitempty" json:"collection_type,omitempty"`
-	UsageType      *SummaryParamsUsageType      `form:"usage_type,omitempty" json:"usage_type,omitempty"`
+
+	// UsageType MCP calls or the others, as the classification rules tell them.
+	UsageType *SummaryParamsUsageType `form:"usage_type,omitempty" json:"usage_type,omitempty"`
 
 	// Method HTTP methods (GET, POST…); repeated or comma-separated.
 	Method *[]string `form:"method,omitempty" json:"method,omitempty"`
@@ -5242,9 +5302,9 @@ func NewExportApiKeysRequest(server string, params *ExportApiKeysParams) (*http.
 			}
 		}
 
-		if params.Format != nil {
+		if params.Tz != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5254,9 +5314,9 @@ func NewExportApiKeysRequest(server string, params *ExportApiKeysParams) (*http.
 
 		}
 
-		if params.Tz != nil {
+		if params.Format != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5650,9 +5710,9 @@ func NewExportApiUsageRequest(server string, params *ExportApiUsageParams) (*htt
 
 		}
 
-		if params.Format != nil {
+		if params.Type != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5662,9 +5722,9 @@ func NewExportApiUsageRequest(server string, params *ExportApiUsageParams) (*htt
 
 		}
 
-		if params.Type != nil {
+		if params.Format != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5732,9 +5792,9 @@ func NewExportAssistantsRequest(server string, params *ExportAssistantsParams) (
 			}
 		}
 
-		if params.Format != nil {
+		if params.Tz != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5744,9 +5804,9 @@ func NewExportAssistantsRequest(server string, params *ExportAssistantsParams) (
 
 		}
 
-		if params.Tz != nil {
+		if params.Format != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5814,9 +5874,9 @@ func NewExportModelsRequest(server string, params *ExportModelsParams) (*http.Re
 			}
 		}
 
-		if params.Format != nil {
+		if params.Tz != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5826,9 +5886,9 @@ func NewExportModelsRequest(server string, params *ExportModelsParams) (*http.Re
 
 		}
 
-		if params.Tz != nil {
+		if params.Format != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5896,9 +5956,9 @@ func NewExportProjectsRequest(server string, params *ExportProjectsParams) (*htt
 			}
 		}
 
-		if params.Format != nil {
+		if params.Tz != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5908,9 +5968,9 @@ func NewExportProjectsRequest(server string, params *ExportProjectsParams) (*htt
 
 		}
 
-		if params.Tz != nil {
+		if params.Format != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5962,9 +6022,9 @@ func NewExportUsageReportsRequest(server string, params *ExportUsageReportsParam
 		// per the OpenAPI spec (e.g. "color=blue,black,brown").
 		var rawQueryFragments []string
 
-		if params.Format != nil {
+		if params.Tz != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5974,9 +6034,9 @@ func NewExportUsageReportsRequest(server string, params *ExportUsageReportsParam
 
 		}
 
-		if params.Tz != nil {
+		if params.Format != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -6044,9 +6104,9 @@ func NewExportUsersRequest(server string, params *ExportUsersParams) (*http.Requ
 			}
 		}
 
-		if params.Format != nil {
+		if params.Tz != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -6056,9 +6116,9 @@ func NewExportUsersRequest(server string, params *ExportUsersParams) (*http.Requ
 
 		}
 
-		if params.Tz != nil {
+		if params.Format != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -6126,9 +6186,9 @@ func NewExportWorkflowsRequest(server string, params *ExportWorkflowsParams) (*h
 			}
 		}
 
-		if params.Format != nil {
+		if params.Tz != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -6138,9 +6198,9 @@ func NewExportWorkflowsRequest(server string, params *ExportWorkflowsParams) (*h
 
 		}
 
-		if params.Tz != nil {
+		if params.Format != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,8 +54,23 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 	token := fs.String("token", "", "key with the report's scope, with --server")
 	// Each filter flag is passed on as the query parameter of the same
 	// name, so the CLI and the API validate filters in one place.
-	single := []string{"from", "to", "period", "tz", "collection-type", "usage-type", "type", "format"}
-	repeated := []string{"status", "status-class", "client", "collection", "community", "method"}
+	// The flags are the parameters the reports declare (export.Report's
+	// Params), and format.
+	single := []string{"format"}
+	var repeated []string
+	for _, rep := range export.Catalogue {
+		for _, p := range rep.Params {
+			name := strings.ReplaceAll(p.Name, "_", "-")
+			if slices.Contains(single, name) || slices.Contains(repeated, name) {
+				continue
+			}
+			if p.Repeat {
+				repeated = append(repeated, name)
+			} else {
+				single = append(single, name)
+			}
+		}
+	}
 	vals := map[string]*string{}
 	for _, name := range single {
 		vals[name] = fs.String(name, "", "filter "+name+" (see GET /api/v1/logs)")

@@ -2,6 +2,7 @@ package export
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/usagelog/usagelog/internal/usage"
@@ -16,8 +17,9 @@ type Report struct {
 	// Scope is the key scope that runs the report.
 	Scope   usage.Scope
 	Formats []Format
-	// Params says what the report takes, for the reference.
-	Params string
+	// Params are the query parameters it takes besides format: the API
+	// documents them, and the reference lists them.
+	Params []usage.Param
 	// Fields are the columns of its rows; nil for usage-reports, a zip of
 	// workbooks whose sheets are UsageReportSheets.
 	Fields []Field
@@ -28,15 +30,22 @@ type Report struct {
 }
 
 // usageExportParams are what each activity export takes.
-const usageExportParams = "`from` and `to` (dates like 2026-03-01 or ISO 8601 times, read in the timezone; a bare `to` is the whole day), the timezone"
+var usageExportParams = []usage.Param{
+	{Name: "from", Required: true, Description: "A date like 2026-03-01, or an ISO 8601 time, in tz."},
+	{Name: "to", Required: true, Description: "A date (the whole day) or an ISO 8601 time, in tz."},
+	{Name: "tz", Description: "An IANA timezone; the workspace's setting unless given."},
+}
+
+// typeParam is the API usage export's choice of calls.
+var typeParam = usage.Param{Name: "type", Enum: []string{"all", "mcp", "other"}, Description: "MCP calls, other calls, or all (the default)."}
 
 // Catalogue is every report, in the order users meet them.
 var Catalogue = []Report{
 	{Name: APILogs.Name, Title: "API logs", Scope: usage.ScopeLogsRead, Formats: Formats, Fields: APILogs.Fields(), Plan: planLogs(APILogs.Name),
-		Params: "the log filters (`from`/`to` or `period`, `status`, `status_class`, `client`, `collection`, `collection_type`, `community`, `usage_type`), the timezone of the written times",
+		Params: usage.FilterParams,
 		About:  "One row per API call, newest first: what the API log in the console shows, with the status details."},
 	{Name: APIUsage.Name, Title: "API usage export", Scope: usage.ScopeLogsRead, Formats: Formats, Fields: APIUsage.Fields(), Plan: planLogs(APIUsage.Name),
-		Params: "the log filters, `type` (all, mcp or other), the timezone of the written times",
+		Params: append(slices.Clone(usage.FilterParams), typeParam),
 		About:  "One row per API call with the caller's community, member, address and kind of client."},
 	usageExport(UsersExport, "Users", "One row per user active in the range."),
 	usageExport(AssistantsExport, "Assistants", "One row per assistant used in the range; `agents` is the same report."),
@@ -45,7 +54,7 @@ var Catalogue = []Report{
 	usageExport(ModelsExport, "Models", "One row per model used in the range, with its tokens."),
 	usageExport(APIKeysExport, "API keys", "One row per API key used in the range."),
 	{Name: "usage-reports", Title: "Usage reports", Scope: usage.ScopeServerMgmtRead, Formats: []Format{"zip"}, Plan: planUsageReports,
-		Params: "none: it covers the last 6 months and the last year, its times in the timezone",
+		Params: []usage.Param{{Name: "tz", Description: "An IANA timezone for the workbooks' times (it covers the last 6 months and the last year); the workspace's setting unless given."}},
 		About:  "\"" + UsageReportsName + "\": two workbooks, the last 6 months and the last year, of the integrations' synced data and the users they saw, for licensing. A job of it counts the users of the last year's workbook as its records."},
 }
 
@@ -103,7 +112,11 @@ func Reference() string {
 	}
 	for _, r := range Catalogue {
 		fmt.Fprintf(&b, "\n## %s\n\n<a id=\"%s\"></a>`%s` needs `%s`. %s\n\n", r.Title, r.Name, r.Name, r.Scope, r.About)
-		fmt.Fprintf(&b, "Takes %s.\n\n", r.Params)
+		b.WriteString("| Parameter | |\n|---|---|\n")
+		for _, p := range append(slices.Clone(r.Params), usage.Param{Name: "format", Enum: formatNames(r.Formats), Description: "The file's format; " + string(r.Formats[0]) + " unless given."}) {
+			fmt.Fprintf(&b, "| `%s`%s | %s |\n", p.Name, paramNote(p), paramText(p))
+		}
+		b.WriteString("\n")
 		if r.Fields == nil {
 			fmt.Fprintf(&b, "Sheets of each workbook: %s.\n", strings.Join(UsageReportSheets, ", "))
 			continue
@@ -132,4 +145,35 @@ func kindName(k CellKind) string {
 		return "time"
 	}
 	return "text"
+}
+
+// paramNote marks a required or repeatable parameter in the reference.
+func paramNote(p usage.Param) string {
+	switch {
+	case p.Required:
+		return " (required)"
+	case p.Repeat:
+		return " (repeatable)"
+	}
+	return ""
+}
+
+// paramText is a parameter's description and choices in the reference.
+func paramText(p usage.Param) string {
+	t := p.Description
+	if len(p.Enum) > 0 {
+		if t != "" {
+			t += " "
+		}
+		t += "One of " + "`" + strings.Join(p.Enum, "`, `") + "`."
+	}
+	return strings.ReplaceAll(t, "|", "\\|")
+}
+
+func formatNames(fs []Format) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = string(f)
+	}
+	return out
 }

@@ -344,19 +344,15 @@ func limit(most, def int) apidoc.Param {
 }
 
 // logFilters are the filters of the API log, its CSV, summary and facets.
-var logFilters = []apidoc.Param{
-	{Name: "period", Enum: []string{"1h", "24h", "7d", "30d", "90d"}, Description: "The period up to now; not with from or to."},
-	{Name: "from", Description: "RFC 3339 time, or YYYY-MM-DD: the day's start in tz."},
-	{Name: "to", Description: "RFC 3339 time, or YYYY-MM-DD: the whole day in tz."},
-	{Name: "status", Repeat: true, Description: "HTTP status codes; repeated or comma-separated."},
-	{Name: "status_class", Repeat: true, Enum: []string{"1xx", "2xx", "3xx", "4xx", "5xx"}, Description: "Status classes; repeated (a comma-separated list is taken too)."},
-	{Name: "client", Repeat: true},
-	{Name: "collection", Repeat: true},
-	{Name: "community", Repeat: true},
-	{Name: "collection_type", Enum: usage.CollectionTypes},
-	{Name: "usage_type", Enum: []string{string(usage.TypeMCP), string(usage.TypeOther)}},
-	{Name: "method", Repeat: true, Description: "HTTP methods (GET, POST…); repeated or comma-separated."},
-	{Name: "tz", Description: "An IANA timezone for the times written (and dates read); the workspace's setting unless given."},
+var logFilters = params(usage.FilterParams)
+
+// params are the domain's query parameters as the API description's.
+func params(ps []usage.Param) []apidoc.Param {
+	out := make([]apidoc.Param, len(ps))
+	for i, p := range ps {
+		out[i] = apidoc.Param{Name: p.Name, Description: p.Description, Enum: p.Enum, Repeat: p.Repeat, Required: p.Required}
+	}
+	return out
 }
 
 // windowed are filters for an answer that needs a window: period (one
@@ -380,22 +376,7 @@ func windowed(filters []apidoc.Param, periods ...string) []apidoc.Param {
 // reportParams are what GET /api/v1/exports/{report} takes in its query.
 func reportParams(rep export.Report) []apidoc.Param {
 	format := apidoc.Param{Name: "format", Enum: formatNames(rep.Formats), Description: "The file's format; " + string(rep.Formats[0]) + " unless given."}
-	switch {
-	case rep.Name == export.APILogs.Name:
-		return append(slices.Clone(logFilters), format)
-	case rep.Name == export.APIUsage.Name:
-		return append(slices.Clone(logFilters), format,
-			apidoc.Param{Name: "type", Enum: []string{"all", "mcp", "other"}, Description: "MCP calls, other calls, or all (the default)."})
-	case rep.Fields == nil:
-		return []apidoc.Param{format, {Name: "tz", Description: "An IANA timezone for the workbooks' times; the workspace's setting unless given."}}
-	default:
-		return []apidoc.Param{
-			{Name: "from", Required: true, Description: "A date like 2026-03-01, or an ISO 8601 time, in tz."},
-			{Name: "to", Required: true, Description: "A date (the whole day) or an ISO 8601 time, in tz."},
-			format,
-			{Name: "tz", Description: "An IANA timezone; the workspace's setting unless given."},
-		}
-	}
+	return append(params(rep.Params), format)
 }
 
 // download is a report's file in each of its formats; JSON is the array

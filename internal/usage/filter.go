@@ -155,8 +155,45 @@ func LoadLocation(name string) (*time.Location, error) {
 	return loc, nil
 }
 
+// Param is a query parameter, as the API description documents it and
+// the CLI takes it as a flag (its name with - for _).
+type Param struct {
+	Name        string
+	Description string
+	Enum        []string
+	// Repeat: given more than once, or comma-separated.
+	Repeat   bool
+	Required bool
+}
+
+// FilterParams are the query parameters of the log filters that
+// ParseLogFilter reads, in the order the API documents them. A filter
+// added to LogFilter is read here and documented here; the API
+// description, the reports that take the log filters and the CLI's export
+// flags are made from this list.
+var FilterParams = []Param{
+	{Name: "period", Enum: []string{"1h", "24h", "7d", "30d", "90d"}, Description: "The period up to now; not with from or to."},
+	{Name: "from", Description: "RFC 3339 time, or YYYY-MM-DD: the day's start in tz."},
+	{Name: "to", Description: "RFC 3339 time, or YYYY-MM-DD: the whole day in tz."},
+	{Name: "status", Repeat: true, Description: "HTTP status codes; repeated or comma-separated."},
+	{Name: "status_class", Repeat: true, Enum: []string{"1xx", "2xx", "3xx", "4xx", "5xx"}, Description: "Status classes; repeated (a comma-separated list is taken too)."},
+	{Name: "client", Repeat: true, Description: "API clients, by name."},
+	{Name: "collection", Repeat: true, Description: "API collections, by name; usagelog's own calls only when \"usagelog API\" is named."},
+	{Name: "community", Repeat: true, Description: "Communities, by name."},
+	{Name: "collection_type", Enum: CollectionTypes, Description: "The collections' type."},
+	{Name: "usage_type", Enum: []string{string(TypeMCP), string(TypeOther)}, Description: "MCP calls or the others, as the classification rules tell them."},
+	{Name: "method", Repeat: true, Description: "HTTP methods (GET, POST…); repeated or comma-separated."},
+	{Name: "tz", Description: "An IANA timezone for the times written (and dates read); the workspace's setting unless given."},
+}
+
 // filterKeys are the query parameters ParseLogFilter reads.
-var filterKeys = []string{"from", "to", "period", "status", "status_class", "client", "collection", "collection_type", "community", "usage_type", "method", "tz"}
+var filterKeys = func() []string {
+	out := make([]string, len(FilterParams))
+	for i, p := range FilterParams {
+		out[i] = p.Name
+	}
+	return out
+}()
 
 // ParseLogFilter reads the log filters of the HTTP contract from query
 // parameters. Parameters named in extra are left for the caller; any other
