@@ -16,13 +16,18 @@ import (
 // `usagelog ingest` give for the same event as NDJSON, and appended like
 // any other. A batch holding an invalid event is refused for good
 // (capture.ErrRejected) once its valid events are stored. classify, when
+// Appender stores events (usage.EventStore's Append).
+type Appender interface {
+	Append(ctx context.Context, workspaceID int64, events []usage.Event) (usage.AppendResult, error)
+}
+
 // set, classifies the calls by the workspace's rules.
-func StoreSink(events usage.EventStore, workspaceID int64, classify *ingest.Classifiers) capture.Sink {
+func StoreSink(events Appender, workspaceID int64, classify *ingest.Classifiers) capture.Sink {
 	return &storeSink{events: events, ws: workspaceID, classify: classify}
 }
 
 type storeSink struct {
-	events   usage.EventStore
+	events   Appender
 	ws       int64
 	classify *ingest.Classifiers
 }

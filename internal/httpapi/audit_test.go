@@ -23,7 +23,7 @@ func TestAuditLog(t *testing.T) {
 	var log *audit.Log
 	h := newJobHarness(t, 0, func(c *jobs.RunnerConfig) {
 		var err error
-		if log, err = audit.New(audit.Config{Store: c.Meta, FlushEvery: 5 * time.Millisecond}); err != nil {
+		if log, err = audit.New(audit.Config{Store: c.Meta.(usage.AuditStore), FlushEvery: 5 * time.Millisecond}); err != nil {
 			t.Fatal(err)
 		}
 		c.Audit = log

@@ -219,7 +219,7 @@ func BenchmarkExportAudit(b *testing.B) {
 				c.RateLimits = httpapi.RateLimits{Exports: 1_000_000}
 				if withAudit {
 					var err error
-					if log, err = audit.New(audit.Config{Store: c.Meta}); err != nil {
+					if log, err = audit.New(audit.Config{Store: c.Meta.(usage.AuditStore)}); err != nil {
 						b.Fatal(err)
 					}
 					c.Audit = log

@@ -21,7 +21,7 @@ func TestClassificationRules(t *testing.T) {
 	var runner *reclassify.Runner
 	h := newHarness(t, 0, func(c *httpapi.Config) {
 		var err error
-		if runner, err = reclassify.New(reclassify.Config{Events: c.Events, Meta: c.Meta, Settle: time.Millisecond}); err != nil {
+		if runner, err = reclassify.New(reclassify.Config{Events: c.Events, Meta: c.Meta.(reclassify.Meta), Settle: time.Millisecond}); err != nil {
 			t.Fatal(err)
 		}
 		c.Reclassifier = runner

@@ -66,8 +66,8 @@ func newJobHarness(t *testing.T, pause time.Duration, tweak func(*jobs.RunnerCon
 	var runnerCfg jobs.RunnerConfig
 	jh.harness = newHarness(t, 0, append(opts, func(cfg *httpapi.Config) {
 		st := cfg.Events.(*sqlite.Store)
-		runnerCfg = jobs.RunnerConfig{Meta: cfg.Meta, Beat: 20 * time.Millisecond, Lease: time.Minute,
-			Exporter: &jobs.Exporter{Events: slowScans{st, pause}, Meta: cfg.Meta, Files: cfg.Files, Secret: cfg.Secret}}
+		runnerCfg = jobs.RunnerConfig{Meta: st, Beat: 20 * time.Millisecond, Lease: time.Minute,
+			Exporter: &jobs.Exporter{Events: slowScans{st, pause}, Meta: st, Files: cfg.Files, Secret: cfg.Secret}}
 		if tweak != nil {
 			tweak(&runnerCfg)
 		}

@@ -267,7 +267,7 @@ func TestOpenAPIValidation(t *testing.T) {
 	// Job exports pause 10 ms every 100 rows, so that one can be
 	// cancelled while it runs.
 	h := newJobHarness(t, 10*time.Millisecond, func(c *jobs.RunnerConfig) {
-		log, err := audit.New(audit.Config{Store: c.Meta, FlushEvery: 5 * time.Millisecond})
+		log, err := audit.New(audit.Config{Store: c.Meta.(usage.AuditStore), FlushEvery: 5 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}

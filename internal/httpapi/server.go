@@ -25,10 +25,29 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
+// Meta is what the API reads and changes of the metadata store.
+type Meta interface {
+	usage.KeyStore
+	usage.SettingsStore
+	usage.CollectionStore
+	WorkspaceByID(ctx context.Context, id int64) (usage.Workspace, error)
+	EnsureWorkspace(ctx context.Context, name string) (usage.Workspace, error)
+	Job(ctx context.Context, workspaceID int64, id string) (usage.ExportJob, error)
+	Jobs(ctx context.Context, workspaceID int64, limit int) ([]usage.ExportJob, error)
+	CreateSchedule(ctx context.Context, s *usage.Schedule) error
+	Schedule(ctx context.Context, workspaceID int64, id string) (usage.Schedule, error)
+	Schedules(ctx context.Context, workspaceID int64) ([]usage.Schedule, error)
+	DeleteSchedule(ctx context.Context, workspaceID int64, id string) error
+	RequestReclassification(ctx context.Context, workspaceID int64, at time.Time) error
+	Reclassification(ctx context.Context, workspaceID int64) (usage.Reclassification, error)
+	Audit(ctx context.Context, workspaceID int64, q usage.AuditQuery) ([]usage.AuditEntry, error)
+	Ping(ctx context.Context) error
+}
+
 // Config configures a Server.
 type Config struct {
 	Events EventStore
-	Meta   usage.MetaStore
+	Meta   Meta
 	Logger *slog.Logger
 	// Metrics, when set, receives request and ingest metrics and is served
 	// at /metrics.
@@ -107,7 +126,7 @@ func (c *Config) Validate() error {
 // Server serves the HTTP API.
 type Server struct {
 	events    usage.EventStore
-	meta      usage.MetaStore
+	meta      Meta
 	log       *slog.Logger
 	metrics   *Metrics
 	maxBody   int64

@@ -18,7 +18,7 @@ import (
 // Exporter writes the file of an export spec into the file store.
 type Exporter struct {
 	Events usage.EventStore
-	Meta   usage.MetaStore
+	Meta   SettingsReader
 	Files  usage.FileStore
 	// Secret derives the workspaces' pseudonym keys.
 	Secret []byte

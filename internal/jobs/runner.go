@@ -13,9 +13,29 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
+// Meta is what the runner reads and records of the metadata store: the
+// jobs and schedules, and the workspaces they run for.
+type Meta interface {
+	usage.JobStore
+	WorkspaceByID(ctx context.Context, id int64) (usage.Workspace, error)
+}
+
+// SettingsReader reads a workspace's settings (its timezone, privacy and
+// row limit) for the exporter.
+type SettingsReader interface {
+	Settings(ctx context.Context, workspaceID int64) (usage.Settings, error)
+}
+
+// WebhookMeta is what a webhook delivery reads and records: the job's
+// schedule and the outcome.
+type WebhookMeta interface {
+	Schedule(ctx context.Context, workspaceID int64, id string) (usage.Schedule, error)
+	RecordWebhook(ctx context.Context, id, outcome string) error
+}
+
 // RunnerConfig configures a Runner.
 type RunnerConfig struct {
-	Meta     usage.MetaStore
+	Meta     Meta
 	Exporter *Exporter
 	// Workers is how many jobs run at once in this process (default 2);
 	// PerWorkspace how many run at once in one workspace across every

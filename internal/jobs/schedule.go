@@ -278,7 +278,7 @@ func (r *Runner) Schedule(ctx context.Context, tick time.Duration) {
 
 // Webhook delivers finished scheduled jobs to their schedule's webhook.
 type Webhook struct {
-	Meta usage.MetaStore
+	Meta WebhookMeta
 	// Policy says where webhooks may go: its client sends them, checking
 	// the address of each connection.
 	Policy WebhookPolicy

@@ -164,12 +164,26 @@ type ReportSource interface {
 	IntegrationStatus(ctx context.Context, workspaceID int64) (map[string]string, error)
 }
 
-// MetaStore keeps workspaces, keys, members, sessions and settings.
+// MetaStore keeps workspaces, keys, members, sessions and settings: every
+// aggregate's store in one. Its users declare the aggregates (or the few
+// methods) they use.
 type MetaStore interface {
+	WorkspaceStore
+	KeyStore
+	MemberStore
+	SessionStore
+	SettingsStore
+	ReclassificationStore
 	JobStore
 	CollectionStore
 	AuditStore
 
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// WorkspaceStore keeps workspaces.
+type WorkspaceStore interface {
 	// EnsureWorkspace returns the named workspace, creating it if needed.
 	EnsureWorkspace(ctx context.Context, name string) (Workspace, error)
 	// CreateWorkspace creates a workspace; EConflict when the name is taken.
@@ -177,25 +191,37 @@ type MetaStore interface {
 	WorkspaceByName(ctx context.Context, name string) (Workspace, error)
 	WorkspaceByID(ctx context.Context, id int64) (Workspace, error)
 	Workspaces(ctx context.Context) ([]Workspace, error)
+}
 
+// KeyStore keeps API keys.
+type KeyStore interface {
 	CreateKey(ctx context.Context, k APIKey) error
 	// KeyByHash finds a key by its token hash, revoked or not.
 	KeyByHash(ctx context.Context, hash string) (APIKey, error)
 	Keys(ctx context.Context, workspaceID int64) ([]APIKey, error)
 	RevokeKey(ctx context.Context, workspaceID int64, id string, at time.Time) error
 	TouchKey(ctx context.Context, id string, at time.Time) error
+}
 
+// MemberStore keeps the console's members.
+type MemberStore interface {
 	CreateMember(ctx context.Context, m Member) error
 	// MemberByEmail finds a member by normalized email.
 	MemberByEmail(ctx context.Context, email string) (Member, error)
 	MemberByID(ctx context.Context, id string) (Member, error)
 	Members(ctx context.Context, workspaceID int64) ([]Member, error)
+}
 
+// SessionStore keeps the console's sessions.
+type SessionStore interface {
 	CreateSession(ctx context.Context, s Session) error
 	// SessionByHash finds an unexpired session.
 	SessionByHash(ctx context.Context, hash string, now time.Time) (Session, error)
 	DeleteSession(ctx context.Context, hash string) error
+}
 
+// SettingsStore keeps a workspace's settings and classification rules.
+type SettingsStore interface {
 	// Settings returns a workspace's settings, the defaults if never saved.
 	Settings(ctx context.Context, workspaceID int64) (Settings, error)
 	SaveSettings(ctx context.Context, workspaceID int64, s Settings) error
@@ -204,6 +230,11 @@ type MetaStore interface {
 	Classification(ctx context.Context, workspaceID int64) ([]Rule, bool, error)
 	// SaveClassification replaces them; nil goes back to the defaults.
 	SaveClassification(ctx context.Context, workspaceID int64, rules []Rule) error
+}
+
+// ReclassificationStore keeps how far each workspace's stored calls follow
+// its rules (internal/reclassify).
+type ReclassificationStore interface {
 	// RequestReclassification asks for the workspace's stored calls to be
 	// classified again by its rules (they changed at at).
 	RequestReclassification(ctx context.Context, workspaceID int64, at time.Time) error
@@ -219,7 +250,4 @@ type MetaStore interface {
 	// FinishReclassification records the end of a run; failure is "" when
 	// it succeeded.
 	FinishReclassification(ctx context.Context, workspaceID, changed int64, failure string, at time.Time) error
-
-	Ping(ctx context.Context) error
-	Close() error
 }
