@@ -68,14 +68,21 @@ func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, c *caller, n
 	return s.streamRun(w, r, c, run, details, "rows")
 }
 
+// exportSlot readies a synchronous export: the audit log must take its
+// entry, and one of the workspace's export slots must be free (a 429
+// naming the limit when none is). release gives the slot back.
+func (s *Server) exportSlot(w http.ResponseWriter, c *caller) (release func(), err error) {
+	if err := s.auditReady(); err != nil {
+		return nil, err
+	}
+	return s.running.acquire(w, c.Workspace.ID)
+}
+
 // streamRun streams a planned report into the response as a download,
 // in one of the workspace's export slots, and records it in the audit log
 // with details and the rows written under count.
 func (s *Server) streamRun(w http.ResponseWriter, r *http.Request, c *caller, run *export.Run, details map[string]any, count string) error {
-	if err := s.auditReady(); err != nil {
-		return err
-	}
-	release, err := s.running.acquire(w, c.Workspace.ID)
+	release, err := s.exportSlot(w, c)
 	if err != nil {
 		return err
 	}

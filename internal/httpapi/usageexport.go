@@ -56,10 +56,7 @@ func (s *Server) handleUsageExport(w http.ResponseWriter, r *http.Request, c *ca
 	if err != nil {
 		return err
 	}
-	if err := s.auditReady(); err != nil {
-		return err
-	}
-	release, err := s.running.acquire(w, c.Workspace.ID)
+	release, err := s.exportSlot(w, c)
 	if err != nil {
 		return err
 	}

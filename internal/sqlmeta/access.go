@@ -55,21 +55,17 @@ func (s *Store) MemberByID(ctx context.Context, id string) (usage.Member, error)
 // Members lists a workspace's members by email.
 func (s *Store) Members(ctx context.Context, workspaceID int64) ([]usage.Member, error) {
 	rows, err := s.query(ctx, `SELECT `+memberColumns+` FROM members WHERE workspace_id = ? ORDER BY email`, workspaceID)
+	out, err := collect(rows, err, func(r scanner) (usage.Member, error) {
+		var m usage.Member
+		var role string
+		err := r.Scan(&m.ID, &m.WorkspaceID, &m.Email, &m.PasswordHash, &role, sqltime.Millis{T: &m.CreatedAt})
+		m.Role = usage.Role(role)
+		return m, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("meta: members: %w", err)
 	}
-	defer rows.Close()
-	var out []usage.Member
-	for rows.Next() {
-		var m usage.Member
-		var role string
-		if err := rows.Scan(&m.ID, &m.WorkspaceID, &m.Email, &m.PasswordHash, &role, sqltime.Millis{T: &m.CreatedAt}); err != nil {
-			return nil, fmt.Errorf("meta: members: %w", err)
-		}
-		m.Role = usage.Role(role)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CreateSession stores a session and drops expired ones.

@@ -59,25 +59,26 @@ func (s *Store) Audit(ctx context.Context, workspaceID int64, q usage.AuditQuery
 		fmt.Fprintf(&b, " LIMIT %d", q.Limit)
 	}
 	rows, err := s.query(ctx, b.String(), args...)
-	if err != nil {
-		return nil, fmt.Errorf("meta: audit: %w", err)
-	}
-	defer rows.Close()
-	out := []usage.AuditEntry{}
-	for rows.Next() {
+	out, err := collect(rows, err, func(r scanner) (usage.AuditEntry, error) {
 		e := usage.AuditEntry{WorkspaceID: workspaceID}
 		var ms int64
 		var details string
-		if err := rows.Scan(&e.ID, &ms, &e.Actor.Type, &e.Actor.ID, &e.Actor.Name, &e.Action, &e.Target, &e.IP, &details); err != nil {
-			return nil, fmt.Errorf("meta: audit: %w", err)
+		if err := r.Scan(&e.ID, &ms, &e.Actor.Type, &e.Actor.ID, &e.Actor.Name, &e.Action, &e.Target, &e.IP, &details); err != nil {
+			return e, err
 		}
 		e.Time = sqltime.FromMillis(ms)
 		if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
-			return nil, fmt.Errorf("meta: audit entry %s: %w", e.ID, err)
+			return e, fmt.Errorf("entry %s: %w", e.ID, err)
 		}
-		out = append(out, e)
+		return e, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("meta: audit: %w", err)
 	}
-	return out, rows.Err()
+	if out == nil {
+		out = []usage.AuditEntry{} // an empty page is [] in JSON
+	}
+	return out, nil
 }
 
 // PurgeAudit removes entries older than before.

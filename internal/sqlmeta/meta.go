@@ -70,21 +70,17 @@ func (s *Store) WorkspaceByID(ctx context.Context, id int64) (usage.Workspace, e
 // Workspaces lists every workspace by id.
 func (s *Store) Workspaces(ctx context.Context) ([]usage.Workspace, error) {
 	rows, err := s.query(ctx, `SELECT id, name, created_at FROM workspaces ORDER BY id`)
+	out, err := collect(rows, err, func(r scanner) (usage.Workspace, error) {
+		var ws usage.Workspace
+		var created int64
+		err := r.Scan(&ws.ID, &ws.Name, &created)
+		ws.CreatedAt = time.UnixMilli(created).UTC()
+		return ws, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("meta: workspaces: %w", err)
 	}
-	defer rows.Close()
-	var out []usage.Workspace
-	for rows.Next() {
-		var ws usage.Workspace
-		var created int64
-		if err := rows.Scan(&ws.ID, &ws.Name, &created); err != nil {
-			return nil, fmt.Errorf("meta: workspaces: %w", err)
-		}
-		ws.CreatedAt = time.UnixMilli(created).UTC()
-		out = append(out, ws)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CreateKey stores a key.
