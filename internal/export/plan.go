@@ -114,7 +114,7 @@ func planLogs(name string) func(Job) (*Run, error) {
 			q[k] = v
 		}
 		q.Set("format", cmp.Or(j.Format, "csv"))
-		q.Set("tz", j.Timezone)
+		// The job's zone, read once by whoever made the job.
 		lr, err := ParseLogRequest(name, q, j.Now, j.Loc)
 		if err != nil {
 			return nil, err
