@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
@@ -23,7 +24,41 @@ func (s *Store) CountLogs(ctx context.Context, workspaceID int64, f usage.LogFil
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: count logs: %w", err)
 	}
+	s.counted.keep(workspaceID, f, n)
 	return n, nil
+}
+
+// countMemo is the latest count of CountLogs: a scan of the same filter
+// right after (a row-limited export counts, then scans) splits its windows
+// by it rather than counting again. A count goes stale in countMemoTTL; a
+// stale one would only size the windows less evenly.
+type countMemo struct {
+	mu  sync.Mutex
+	key string
+	n   int64
+	at  time.Time
+}
+
+const countMemoTTL = 5 * time.Second
+
+func memoKey(workspaceID int64, f usage.LogFilter) string {
+	f.TZ = nil // the zone writes times, it selects nothing
+	return fmt.Sprintf("%d|%+v", workspaceID, f)
+}
+
+func (m *countMemo) keep(workspaceID int64, f usage.LogFilter, n int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.key, m.n, m.at = memoKey(workspaceID, f), n, time.Now()
+}
+
+func (m *countMemo) lookup(workspaceID int64, f usage.LogFilter) (int64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.key != memoKey(workspaceID, f) || time.Since(m.at) > countMemoTTL {
+		return 0, false
+	}
+	return m.n, true
 }
 
 func (s *Store) countLogs(ctx context.Context, workspaceID int64, f usage.LogFilter) (int64, error) {

@@ -88,6 +88,7 @@ type Store struct {
 	insertMu sync.Mutex
 	inserts  map[insertKey]*sql.Stmt
 	upserts  []*sql.Stmt // rollup upserts by upsertSizes
+	counted  countMemo   // the latest CountLogs
 	combos   combos
 
 	rollupBatch int64

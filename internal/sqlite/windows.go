@@ -26,9 +26,12 @@ func (s *Store) logWindows(ctx context.Context, workspaceID int64, f usage.LogFi
 	if _, self, _ := f.SplitSelf(); self != nil || !summary.Rolled(&f) || (!f.From.IsZero() && !f.To.IsZero() && f.To.Sub(f.From) < time.Hour) {
 		return []usage.LogFilter{f}, nil
 	}
-	n, err := s.countLogs(ctx, workspaceID, f)
-	if err != nil {
-		return nil, err
+	n, ok := s.counted.lookup(workspaceID, f)
+	var err error
+	if !ok {
+		if n, err = s.countLogs(ctx, workspaceID, f); err != nil {
+			return nil, err
+		}
 	}
 	parts := n / eventsql.OrderedRows
 	if parts < 2 {
