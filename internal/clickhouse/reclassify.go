@@ -136,26 +136,40 @@ func (s *Store) moveCalls(ctx context.Context, workspaceID int64, typ string, fr
 	for _, r := range typedRollups {
 		rows := map[rollupKey][3]int64{}
 		for _, c := range calls {
-			row := r.of(c)
-			w := rows[row.key]
-			for i := range w {
-				w[i] += row.sums[i]
-			}
-			rows[row.key] = w
+			addRow(rows, r.of(c), 1)
 		}
-		var diff []rollupRow
-		for k, w := range rows {
-			if w != [3]int64{} {
-				diff = append(diff, rollupRow{key: k, sums: w})
-			}
-		}
-		if len(diff) > 0 {
-			if err := s.insertDiff(ctx, workspaceID, r, diff); err != nil {
-				return fmt.Errorf("%s: %w", r.table, err)
-			}
+		if _, err := s.addRows(ctx, workspaceID, r, rows); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// addRow adds sign times row's sums to its key's in rows.
+func addRow(rows map[rollupKey][3]int64, row rollupRow, sign int64) {
+	w := rows[row.key]
+	for i := range w {
+		w[i] += sign * row.sums[i]
+	}
+	rows[row.key] = w
+}
+
+// addRows inserts into r the rows whose sums are not all zero, and says
+// whether there were any.
+func (s *Store) addRows(ctx context.Context, workspaceID int64, r typedRollup, rows map[rollupKey][3]int64) (bool, error) {
+	var diff []rollupRow
+	for k, w := range rows {
+		if w != [3]int64{} {
+			diff = append(diff, rollupRow{key: k, sums: w})
+		}
+	}
+	if len(diff) == 0 {
+		return false, nil
+	}
+	if err := s.insertDiff(ctx, workspaceID, r, diff); err != nil {
+		return false, fmt.Errorf("%s: %w", r.table, err)
+	}
+	return true, nil
 }
 
 // correctionCalls bounds the calls of the days one correction reads
@@ -266,12 +280,7 @@ func (s *Store) correct(ctx context.Context, workspaceID int64, typ string, from
 		for _, r := range typedRollups {
 			want := make(map[rollupKey][3]int64, len(calls))
 			for _, c := range calls {
-				row := r.of(c)
-				w := want[row.key]
-				for i := range w {
-					w[i] += row.sums[i]
-				}
-				want[row.key] = w
+				addRow(want, r.of(c), 1)
 			}
 			var sums []string
 			for _, c := range r.sums {
@@ -286,24 +295,13 @@ func (s *Store) correct(ctx context.Context, workspaceID int64, typ string, from
 			// The difference: what the events add up to less what the
 			// rollup holds, and what it holds that no event adds up to.
 			for _, g := range got {
-				w := want[g.key]
-				for i := range w {
-					w[i] -= g.sums[i]
-				}
-				want[g.key] = w
+				addRow(want, g, -1)
 			}
-			var diff []rollupRow
-			for k, w := range want {
-				if w != [3]int64{} {
-					diff = append(diff, rollupRow{key: k, sums: w})
-				}
+			added, err := s.addRows(ctx, workspaceID, r, want)
+			if err != nil {
+				return err
 			}
-			if len(diff) > 0 {
-				if err := s.insertDiff(ctx, workspaceID, r, diff); err != nil {
-					return fmt.Errorf("%s: %w", r.table, err)
-				}
-				corrected = true
-			}
+			corrected = corrected || added
 		}
 		if !corrected {
 			return nil
