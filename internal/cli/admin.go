@@ -110,15 +110,9 @@ func keys(ctx context.Context, args []string, env Env) error {
 		if err != nil {
 			return usagef("keys create: %s", usage.ErrorMessage(err))
 		}
-		if err := st.meta.CreateKey(ctx, key); err != nil {
-			return err
-		}
-		if err := auditLocal(ctx, st.meta, env, ws.ID, usage.AuditKeyCreate, key.ID, map[string]any{"name": key.Name, "scopes": key.Scopes}); err != nil {
-			return err
-		}
-		fmt.Fprintln(env.Stdout, token)
-		fmt.Fprintf(env.Stderr, "created key %s in workspace %s; the token above is shown once\n", key.ID, ws.Name)
-		return nil
+		return createAudited(ctx, st.meta, env, ws.ID, func(ctx context.Context) error { return st.meta.CreateKey(ctx, key) },
+			usage.AuditKeyCreate, key.ID, map[string]any{"name": key.Name, "scopes": key.Scopes},
+			token, fmt.Sprintf("key %s in workspace %s", key.ID, ws.Name))
 	case "list":
 		st, ws, err := d.openWorkspace(ctx, *workspace)
 		if err != nil {

@@ -36,6 +36,35 @@ func auditLocal(ctx context.Context, meta usage.AuditStore, env Env, ws int64, a
 	return nil
 }
 
+// createAudited stores something made by a command (a key, a client, a
+// member) with store, records action on target in the audit log, and
+// prints secret, when there is one, on standard output: the only time it
+// is shown. made says on standard error what was made.
+func createAudited(ctx context.Context, meta usage.AuditStore, env Env, ws int64, store func(context.Context) error,
+	action, target string, details map[string]any, secret, made string) error {
+	if err := store(ctx); err != nil {
+		return err
+	}
+	if err := auditLocal(ctx, meta, env, ws, action, target, details); err != nil {
+		return err
+	}
+	if secret == "" {
+		fmt.Fprintf(env.Stderr, "created %s\n", made)
+		return nil
+	}
+	fmt.Fprintln(env.Stdout, secret)
+	fmt.Fprintf(env.Stderr, "created %s; the %s above is shown once\n", made, secretName(action))
+	return nil
+}
+
+// secretName is what the secret of a made thing is called.
+func secretName(action string) string {
+	if action == usage.AuditMemberCreate {
+		return "password"
+	}
+	return "token"
+}
+
 const auditUsage = `usage: usagelog audit [--workspace NAME] [--action A] [--from D] [--to D] [--format csv|json]
 
 Prints the workspace's audit log, newest first: who (a key, a member or

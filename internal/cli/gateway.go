@@ -166,15 +166,9 @@ func clients(ctx context.Context, args []string, env Env) error {
 		if err != nil {
 			return usagef("clients create: %s", usage.ErrorMessage(err))
 		}
-		if err := st.meta.CreateClient(ctx, cl); err != nil {
-			return err
-		}
-		if err := auditLocal(ctx, st.meta, env, ws.ID, usage.AuditClientCreate, cl.ID, map[string]any{"name": cl.Name, "collection": col.Name}); err != nil {
-			return err
-		}
-		fmt.Fprintln(env.Stdout, token)
-		fmt.Fprintf(env.Stderr, "created client %s of collection %q; the token above is shown once\n", cl.ID, col.Name)
-		return nil
+		return createAudited(ctx, st.meta, env, ws.ID, func(ctx context.Context) error { return st.meta.CreateClient(ctx, cl) },
+			usage.AuditClientCreate, cl.ID, map[string]any{"name": cl.Name, "collection": col.Name},
+			token, fmt.Sprintf("client %s of collection %q", cl.ID, col.Name))
 	case "revoke":
 		if err := st.meta.RevokeClient(ctx, ws.ID, pos[0], time.Now()); err != nil {
 			return err

@@ -56,17 +56,11 @@ func members(ctx context.Context, args []string, env Env) error {
 	}
 	defer st.close()
 	m := usage.Member{ID: usage.RandomID("mem_", 8), WorkspaceID: ws.ID, Email: addr, PasswordHash: hash, Role: r, CreatedAt: usage.TruncateMS(time.Now())}
-	if err := st.meta.CreateMember(ctx, m); err != nil {
-		return err
+	shown := password
+	if *fromStdin {
+		shown = "" // the caller gave it
 	}
-	if err := auditLocal(ctx, st.meta, env, ws.ID, usage.AuditMemberCreate, m.Email, map[string]any{"role": string(m.Role)}); err != nil {
-		return err
-	}
-	if !*fromStdin {
-		fmt.Fprintln(env.Stdout, password)
-		fmt.Fprintf(env.Stderr, "created %s %s in workspace %s; the password above is shown once\n", r, addr, ws.Name)
-	} else {
-		fmt.Fprintf(env.Stderr, "created %s %s in workspace %s\n", r, addr, ws.Name)
-	}
-	return nil
+	return createAudited(ctx, st.meta, env, ws.ID, func(ctx context.Context) error { return st.meta.CreateMember(ctx, m) },
+		usage.AuditMemberCreate, m.Email, map[string]any{"role": string(m.Role)},
+		shown, fmt.Sprintf("%s %s in workspace %s", r, addr, ws.Name))
 }
