@@ -40,18 +40,8 @@ func (s *Store) PurgeEvents(ctx context.Context, workspaceID int64, before time.
 			return 0, fmt.Errorf("clickhouse: purge %s: %w", p.table, err)
 		}
 	}
-	for {
-		var pending uint64
-		if err := s.db.QueryRowContext(ctx, `SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0`).Scan(&pending); err != nil {
-			return n, fmt.Errorf("clickhouse: purge: %w", err)
-		}
-		if pending == 0 {
-			return n, nil
-		}
-		select {
-		case <-ctx.Done():
-			return n, fmt.Errorf("clickhouse: purge: waiting for the deletes: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := s.waitMutations(ctx, ""); err != nil {
+		return n, fmt.Errorf("clickhouse: purge: %w", err)
 	}
+	return n, nil
 }

@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -177,11 +178,12 @@ func (s *Store) addRows(ctx context.Context, workspaceID int64, r typedRollup, r
 // rows at most.
 const correctionCalls = 300_000
 
-// waitMutations waits until no mutation of the table is left to do.
+// waitMutations waits until no mutation of the table ("": of any table
+// of the database) is left to do: ClickHouse runs them in the background.
 func (s *Store) waitMutations(ctx context.Context, name string) error {
 	for {
 		var pending uint64
-		if err := s.db.QueryRowContext(ctx, `SELECT count() FROM system.mutations WHERE database = currentDatabase() AND table = ? AND is_done = 0`, name).Scan(&pending); err != nil {
+		if err := s.db.QueryRowContext(ctx, `SELECT count() FROM system.mutations WHERE database = currentDatabase() AND (? = '' OR table = ?) AND is_done = 0`, name, name).Scan(&pending); err != nil {
 			return err
 		}
 		if pending == 0 {
@@ -189,7 +191,7 @@ func (s *Store) waitMutations(ctx context.Context, name string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for the rewrite of %s: %w", name, ctx.Err())
+			return fmt.Errorf("waiting for the mutations of %s: %w", cmp.Or(name, "the database"), ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
