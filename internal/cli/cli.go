@@ -48,29 +48,68 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
-const topUsage = `usage: usagelog COMMAND [flags]
+// command is one of usagelog's commands: the top-level usage lists them
+// in this order, and run dispatches through them.
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, env Env) error
+	// group makes the command's subcommands, for a command made of them
+	// (run is then nil).
+	group func() subcommandGroup
+	// words are what completion offers after the command when it is not a
+	// group.
+	words []string
+}
 
-commands:
-  serve        run the HTTP API
-  workspaces   create or list workspaces
-  keys         create, list or revoke API keys
-  members      create console members
-  ingest       load events from NDJSON, JSON or CSV files
-  export       write a report to a file (locally, or as a job of a server)
-  schedules    create, list or delete a server's scheduled exports
-  collections  create, list, activate or deactivate the gateway's API collections
-  clients      create, list or revoke gateway clients (the token is printed alone)
-  gateway      run the recording API gateway in front of an API
-  audit        print a workspace's audit log (who did what)
-  settings     print or change a workspace's settings (retention, timezone)
-  janitor      remove events past their workspace's retention now
-  cluster      rewrite the SQLite events table in time order now (serve does it too)
-  version      print the version, commit, build date and Go version
-  completion   print a shell completion script: completion bash|zsh|fish
+func (c command) subcommands() []string {
+	if c.group == nil {
+		return c.words
+	}
+	var names []string
+	for _, s := range c.group().subs {
+		names = append(names, s.name)
+	}
+	return names
+}
 
+func commands() []command {
+	return []command{
+		{name: "serve", summary: "run the HTTP API", run: serve},
+		{name: "workspaces", summary: "create or list workspaces", group: workspacesCmd},
+		{name: "keys", summary: "create, list or revoke API keys", group: keysCmd},
+		{name: "members", summary: "create console members", group: membersCmd},
+		{name: "ingest", summary: "load events from NDJSON, JSON or CSV files", run: ingestCmd},
+		{name: "export", summary: "write a report to a file (locally, or as a job of a server)", run: exportCmd},
+		{name: "schedules", summary: "create, list or delete a server's scheduled exports", run: schedules, words: []string{"create", "list", "delete"}},
+		{name: "collections", summary: "create, list, activate or deactivate the gateway's API collections", group: collectionsCmd},
+		{name: "clients", summary: "create, list or revoke gateway clients (the token is printed alone)", group: clientsCmd},
+		{name: "gateway", summary: "run the recording API gateway in front of an API", run: gatewayCmd},
+		{name: "audit", summary: "print a workspace's audit log (who did what)", run: auditCmd},
+		{name: "settings", summary: "print or change a workspace's settings (retention, timezone)", run: settingsCmd},
+		{name: "janitor", summary: "remove events past their workspace's retention now", run: janitorCmd},
+		{name: "cluster", summary: "rewrite the SQLite events table in time order now (serve does it too)", run: clusterCmd},
+		{name: "version", summary: "print the version, commit, build date and Go version", run: func(_ context.Context, _ []string, env Env) error {
+			fmt.Fprintln(env.Stdout, buildinfo.Read())
+			return nil
+		}},
+		{name: "completion", summary: "print a shell completion script: completion bash|zsh|fish", run: func(_ context.Context, args []string, env Env) error {
+			return completion(args, env)
+		}, words: completionShells},
+	}
+}
+
+func topUsage() string {
+	var b strings.Builder
+	b.WriteString("usage: usagelog COMMAND [flags]\n\ncommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(&b, "  %-12s %s\n", c.name, c.summary)
+	}
+	b.WriteString(`
 Run 'usagelog COMMAND -h' for a command's flags. Every flag can also be set
 with a USAGELOG_* environment variable (--data: USAGELOG_DATA).
-`
+`)
+	return b.String()
+}
 
 // Run runs the command line args (without the program name) and returns the
 // exit code.
@@ -109,47 +148,25 @@ func (e *exitError) Error() string { return e.msg }
 
 func run(ctx context.Context, args []string, env Env) error {
 	if len(args) == 0 {
-		fmt.Fprint(env.Stderr, topUsage)
+		fmt.Fprint(env.Stderr, topUsage())
 		return usagef("a command is required")
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
-	case "version", "--version", "-version":
-		fmt.Fprintln(env.Stdout, buildinfo.Read())
-		return nil
-	case "completion":
-		return completion(rest, env)
-	case "serve":
-		return serve(ctx, rest, env)
-	case "workspaces":
-		return workspaces(ctx, rest, env)
-	case "keys":
-		return keys(ctx, rest, env)
-	case "ingest":
-		return ingestCmd(ctx, rest, env)
-	case "members":
-		return members(ctx, rest, env)
-	case "export":
-		return exportCmd(ctx, rest, env)
-	case "schedules":
-		return schedules(ctx, rest, env)
-	case "collections":
-		return collections(ctx, rest, env)
-	case "clients":
-		return clients(ctx, rest, env)
-	case "gateway":
-		return gatewayCmd(ctx, rest, env)
-	case "audit":
-		return auditCmd(ctx, rest, env)
-	case "settings":
-		return settingsCmd(ctx, rest, env)
-	case "janitor":
-		return janitorCmd(ctx, rest, env)
-	case "cluster":
-		return clusterCmd(ctx, rest, env)
+	case "--version", "-version":
+		cmd = "version"
 	case "help", "-h", "--help":
-		fmt.Fprint(env.Stdout, topUsage)
+		fmt.Fprint(env.Stdout, topUsage())
 		return nil
+	}
+	for _, c := range commands() {
+		switch {
+		case c.name != cmd:
+		case c.group != nil:
+			return c.group().run(ctx, rest, env)
+		default:
+			return c.run(ctx, rest, env)
+		}
 	}
 	return usagef("unknown command %q (run 'usagelog help')", cmd)
 }

@@ -25,181 +25,141 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-func collections(ctx context.Context, args []string, env Env) error {
-	if len(args) == 0 {
-		return usagef("collections: want create, list, activate or deactivate")
-	}
-	sub := args[0]
-	fs := newFlagSet("collections "+sub, env)
-	var d dataFlags
-	d.register(fs)
-	workspace := fs.String("workspace", usage.DefaultWorkspace, "workspace of the collection")
+func collectionsCmd() subcommandGroup {
 	var typ, community string
 	var endpoints stringList
-	if sub == "create" {
-		fs.StringVar(&typ, "type", usage.CollectionProxy, "proxy or recipe")
-		fs.StringVar(&community, "community", "", "community the collection's calls belong to")
-		fs.Var(&endpoints, "endpoint", `an endpoint the collection declares, repeatable ("GET /orders/{id}"); none: every path`)
+	toggle := func(sub string) subcommand {
+		return subcommand{name: sub, arg: "NAME",
+			run: func(ctx context.Context, c *local) error {
+				col, err := c.st.meta.CollectionByName(ctx, c.ws.ID, c.arg)
+				if err != nil {
+					return err
+				}
+				col.Active = sub == "activate"
+				if err := c.st.meta.UpdateCollection(ctx, col); err != nil {
+					return err
+				}
+				if err := auditLocal(ctx, c.st.meta, c.env, c.ws.ID, usage.AuditCollectionUpdate, col.Name, map[string]any{"change": sub, "active": col.Active}); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.env.Stderr, "collection %q %sd; running gateways notice within their --refresh\n", col.Name, sub)
+				return nil
+			}}
 	}
-	pos, err := fs.parse(args[1:])
+	return subcommandGroup{command: "collections", workspace: "workspace of the collection", subs: []subcommand{
+		{name: "create", arg: "NAME",
+			flags: func(fs *flagSet) {
+				fs.StringVar(&typ, "type", usage.CollectionProxy, "proxy or recipe")
+				fs.StringVar(&community, "community", "", "community the collection's calls belong to")
+				fs.Var(&endpoints, "endpoint", `an endpoint the collection declares, repeatable ("GET /orders/{id}"); none: every path`)
+			},
+			run: func(ctx context.Context, c *local) error {
+				col, err := usage.NewCollection(c.ws.ID, usage.Collection{Name: c.arg, Type: typ, Community: community, Endpoints: endpoints, Active: true}, time.Now())
+				if err != nil {
+					return usagef("collections create: %s", usage.ErrorMessage(err))
+				}
+				if err := c.st.meta.CreateCollection(ctx, col); err != nil {
+					return err
+				}
+				if err := auditLocal(ctx, c.st.meta, c.env, c.ws.ID, usage.AuditCollectionUpdate, col.Name, map[string]any{"change": "create", "type": col.Type, "community": col.Community, "endpoints": col.Endpoints}); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.env.Stdout, "%s\t%s\tactive\n", col.Name, col.Type)
+				return nil
+			}},
+		{name: "list", run: listCollections},
+		toggle("activate"),
+		toggle("deactivate"),
+	}}
+}
+
+func listCollections(ctx context.Context, c *local) error {
+	cols, err := c.st.meta.Collections(ctx, c.ws.ID)
 	if err != nil {
 		return err
 	}
-	switch sub {
-	case "create", "activate", "deactivate":
-		if len(pos) != 1 {
-			return usagef("collections %s: want one NAME", sub)
-		}
-	case "list":
-		if len(pos) != 0 {
-			return usagef("collections list: takes no arguments")
-		}
-	default:
-		return usagef("collections: unknown subcommand %q (want create, list, activate or deactivate)", sub)
-	}
-	st, ws, err := d.openWorkspace(ctx, *workspace)
-	if err != nil {
-		return err
-	}
-	defer st.close()
-	switch sub {
-	case "create":
-		col, err := usage.NewCollection(ws.ID, usage.Collection{Name: pos[0], Type: typ, Community: community, Endpoints: endpoints, Active: true}, time.Now())
-		if err != nil {
-			return usagef("collections create: %s", usage.ErrorMessage(err))
-		}
-		if err := st.meta.CreateCollection(ctx, col); err != nil {
-			return err
-		}
-		if err := auditLocal(ctx, st.meta, env, ws.ID, usage.AuditCollectionUpdate, col.Name, map[string]any{"change": "create", "type": col.Type, "community": col.Community, "endpoints": col.Endpoints}); err != nil {
-			return err
-		}
-		fmt.Fprintf(env.Stdout, "%s\t%s\tactive\n", col.Name, col.Type)
-		return nil
-	case "activate", "deactivate":
-		col, err := st.meta.CollectionByName(ctx, ws.ID, pos[0])
-		if err != nil {
-			return err
-		}
-		col.Active = sub == "activate"
-		if err := st.meta.UpdateCollection(ctx, col); err != nil {
-			return err
-		}
-		if err := auditLocal(ctx, st.meta, env, ws.ID, usage.AuditCollectionUpdate, col.Name, map[string]any{"change": sub, "active": col.Active}); err != nil {
-			return err
-		}
-		fmt.Fprintf(env.Stderr, "collection %q %sd; running gateways notice within their --refresh\n", col.Name, sub)
-		return nil
-	}
-	cols, err := st.meta.Collections(ctx, ws.ID)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	for _, c := range cols {
+	tw := tabwriter.NewWriter(c.env.Stdout, 0, 4, 2, ' ', 0)
+	for _, col := range cols {
 		state := "active"
-		if !c.Active {
+		if !col.Active {
 			state = "inactive"
 		}
 		eps := "any endpoint"
-		if len(c.Endpoints) > 0 {
-			eps = strings.Join(c.Endpoints, ", ")
+		if len(col.Endpoints) > 0 {
+			eps = strings.Join(col.Endpoints, ", ")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Type, state, eps)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", col.Name, col.Type, state, eps)
 	}
 	return tw.Flush()
 }
 
-func clients(ctx context.Context, args []string, env Env) error {
-	if len(args) == 0 {
-		return usagef("clients: want create, list or revoke")
-	}
-	sub := args[0]
-	fs := newFlagSet("clients "+sub, env)
-	var d dataFlags
-	d.register(fs)
-	workspace := fs.String("workspace", usage.DefaultWorkspace, "workspace of the client")
+func clientsCmd() subcommandGroup {
 	var name, collection, typ string
-	switch sub {
-	case "create":
-		fs.StringVar(&name, "name", "", "name of the client, recorded with each of its calls")
-		fs.StringVar(&collection, "collection", "", "collection the client may call (created, active, if missing)")
-		fs.StringVar(&typ, "type", usage.CollectionProxy, "type of the collection when it is created: proxy or recipe")
-	case "list":
-		fs.StringVar(&collection, "collection", "", "only the clients of this collection")
-	}
-	pos, err := fs.parse(args[1:])
-	if err != nil {
-		return err
-	}
-	switch sub {
-	case "create":
-		if len(pos) != 0 {
-			return usagef("clients create: unexpected argument %q", pos[0])
-		}
-		if strings.TrimSpace(name) == "" || collection == "" {
-			return usagef("clients create: --name and --collection are required")
-		}
-	case "list":
-		if len(pos) != 0 {
-			return usagef("clients list: takes no arguments")
-		}
-	case "revoke":
-		if len(pos) != 1 {
-			return usagef("clients revoke: want one client ID")
-		}
-	default:
-		return usagef("clients: unknown subcommand %q (want create, list or revoke)", sub)
-	}
-	st, ws, err := d.openWorkspace(ctx, *workspace)
-	if err != nil {
-		return err
-	}
-	defer st.close()
-	switch sub {
-	case "create":
-		col, err := ensureCollection(ctx, st.meta, ws, collection, typ, env)
-		if err != nil {
-			return err
-		}
-		token, cl, err := usage.NewClient(col, name, time.Now())
-		if err != nil {
-			return usagef("clients create: %s", usage.ErrorMessage(err))
-		}
-		return createAudited(ctx, st.meta, env, ws.ID, func(ctx context.Context) error { return st.meta.CreateClient(ctx, cl) },
-			usage.AuditClientCreate, cl.ID, map[string]any{"name": cl.Name, "collection": col.Name},
-			token, fmt.Sprintf("client %s of collection %q", cl.ID, col.Name))
-	case "revoke":
-		if err := st.meta.RevokeClient(ctx, ws.ID, pos[0], time.Now()); err != nil {
-			return err
-		}
-		if err := auditLocal(ctx, st.meta, env, ws.ID, usage.AuditClientRevoke, pos[0], nil); err != nil {
-			return err
-		}
-		fmt.Fprintf(env.Stderr, "revoked client %s; running gateways refuse it within their --refresh\n", pos[0])
-		return nil
-	}
-	var colID string
-	if collection != "" {
-		col, err := st.meta.CollectionByName(ctx, ws.ID, collection)
-		if err != nil {
-			return err
-		}
-		colID = col.ID
-	}
-	list, err := st.meta.Clients(ctx, ws.ID, colID)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	for _, c := range list {
-		state := "active"
-		if c.Revoked() {
-			state = "revoked " + c.RevokedAt.Format(time.RFC3339)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ID, c.Name, c.Collection, state)
-	}
-	return tw.Flush()
+	return subcommandGroup{command: "clients", workspace: "workspace of the client", subs: []subcommand{
+		{name: "create",
+			flags: func(fs *flagSet) {
+				fs.StringVar(&name, "name", "", "name of the client, recorded with each of its calls")
+				fs.StringVar(&collection, "collection", "", "collection the client may call (created, active, if missing)")
+				fs.StringVar(&typ, "type", usage.CollectionProxy, "type of the collection when it is created: proxy or recipe")
+			},
+			check: func() error {
+				if strings.TrimSpace(name) == "" || collection == "" {
+					return usage.Errorf(usage.EInvalid, "--name and --collection are required")
+				}
+				return nil
+			},
+			run: func(ctx context.Context, c *local) error {
+				col, err := ensureCollection(ctx, c.st.meta, c.ws, collection, typ, c.env)
+				if err != nil {
+					return err
+				}
+				token, cl, err := usage.NewClient(col, name, time.Now())
+				if err != nil {
+					return usagef("clients create: %s", usage.ErrorMessage(err))
+				}
+				return createAudited(ctx, c.st.meta, c.env, c.ws.ID, func(ctx context.Context) error { return c.st.meta.CreateClient(ctx, cl) },
+					usage.AuditClientCreate, cl.ID, map[string]any{"name": cl.Name, "collection": col.Name},
+					token, fmt.Sprintf("client %s of collection %q", cl.ID, col.Name))
+			}},
+		{name: "list",
+			flags: func(fs *flagSet) {
+				fs.StringVar(&collection, "collection", "", "only the clients of this collection")
+			},
+			run: func(ctx context.Context, c *local) error {
+				var colID string
+				if collection != "" {
+					col, err := c.st.meta.CollectionByName(ctx, c.ws.ID, collection)
+					if err != nil {
+						return err
+					}
+					colID = col.ID
+				}
+				list, err := c.st.meta.Clients(ctx, c.ws.ID, colID)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(c.env.Stdout, 0, 4, 2, ' ', 0)
+				for _, cl := range list {
+					state := "active"
+					if cl.Revoked() {
+						state = "revoked " + cl.RevokedAt.Format(time.RFC3339)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cl.ID, cl.Name, cl.Collection, state)
+				}
+				return tw.Flush()
+			}},
+		{name: "revoke", arg: "client ID",
+			run: func(ctx context.Context, c *local) error {
+				if err := c.st.meta.RevokeClient(ctx, c.ws.ID, c.arg, time.Now()); err != nil {
+					return err
+				}
+				if err := auditLocal(ctx, c.st.meta, c.env, c.ws.ID, usage.AuditClientRevoke, c.arg, nil); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.env.Stderr, "revoked client %s; running gateways refuse it within their --refresh\n", c.arg)
+				return nil
+			}},
+	}}
 }
 
 // ensureCollection returns the named collection, creating it (active) with
