@@ -28,12 +28,10 @@ func (s *Store) PurgeEvents(ctx context.Context, workspaceID int64, before time.
 	if n == 0 {
 		return 0, nil
 	}
-	// The views' rows wait in buffers (migration 026); flushed first, the
-	// deletes below reach them too.
-	for _, b := range rollupBuffers {
-		if _, err := s.db.ExecContext(ctx, `OPTIMIZE TABLE `+b); err != nil {
-			return 0, fmt.Errorf("clickhouse: purge: flush %s: %w", b, err)
-		}
+	// The views' rows wait in buffers; flushed first, the deletes below
+	// reach them too.
+	if err := s.flushRollups(ctx); err != nil {
+		return 0, fmt.Errorf("clickhouse: purge: %w", err)
 	}
 	for _, p := range purged {
 		if _, err := s.db.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE %s DELETE WHERE workspace_id = %d AND %s < %d`, p.table, workspaceID, p.column, ms)); err != nil {
@@ -44,4 +42,16 @@ func (s *Store) PurgeEvents(ctx context.Context, workspaceID int64, before time.
 		return n, fmt.Errorf("clickhouse: purge: %w", err)
 	}
 	return n, nil
+}
+
+// flushRollups writes what waits in the rollups' buffers to their tables:
+// the incoming calls first, whose views write into the others (migrations
+// 026 and 066).
+func (s *Store) flushRollups(ctx context.Context) error {
+	for _, b := range rollupBuffers {
+		if _, err := s.db.ExecContext(ctx, `OPTIMIZE TABLE `+b); err != nil {
+			return fmt.Errorf("flush %s: %w", b, err)
+		}
+	}
+	return nil
 }

@@ -289,8 +289,10 @@ func (s *Store) correct(ctx context.Context, workspaceID int64, typ string, from
 				sums = append(sums, "toInt64(sum("+c+"))")
 			}
 			cols := strings.Join(append(slices.Clone(r.ints), r.strs...), ", ")
-			got, err := s.readRows(ctx, `SELECT `+cols+`, `+strings.Join(sums, ", ")+` FROM `+r.table+`_buffer
-				WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ? GROUP BY `+cols, len(r.ints), len(r.strs), len(r.sums), false, workspaceID, from, to)
+			// The calls still on their way count as rolled up (rollupFrom):
+			// the buffer's flush adds them.
+			src, args := rollupFrom(r.table, "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, from, to})
+			got, err := s.readRows(ctx, `SELECT `+cols+`, `+strings.Join(sums, ", ")+` FROM `+src+` GROUP BY `+cols, len(r.ints), len(r.strs), len(r.sums), false, args...)
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.table, err)
 			}
@@ -328,8 +330,8 @@ func (s *Store) totalsAgree(ctx context.Context, workspaceID int64, typ string, 
 		workspaceID, from, to).Scan(&calls, &mcp); err != nil {
 		return false, err
 	}
-	if err := s.db.QueryRowContext(ctx, `SELECT toInt64(sum(calls)), toInt64(sum(mcp)) FROM rollup_totals_buffer
-		WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?`, workspaceID, from, to).Scan(&rolledCalls, &rolledMCP); err != nil {
+	src, args := rollupFrom("rollup_totals", "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, from, to})
+	if err := s.db.QueryRowContext(ctx, `SELECT toInt64(sum(calls)), toInt64(sum(mcp)) FROM `+src, args...).Scan(&rolledCalls, &rolledMCP); err != nil {
 		return false, err
 	}
 	return calls == rolledCalls && mcp == rolledMCP, nil

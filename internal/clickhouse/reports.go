@@ -305,8 +305,8 @@ func (s *Store) IntegrationStatus(ctx context.Context, workspaceID int64) (map[s
 // combination, not the calls.
 func (s *Store) Communities(ctx context.Context, workspaceID int64) ([]string, error) {
 	var out []string
-	err := s.rows(ctx, `SELECT DISTINCT community FROM rollup_days_buffer WHERE workspace_id = ? AND community != ''`,
-		[]any{workspaceID}, func(scan func(...any) error) error {
+	from, args := rollupFrom("rollup_days", "WHERE workspace_id = ? AND community != ''", []any{workspaceID})
+	err := s.rows(ctx, `SELECT DISTINCT community FROM `+from, args, func(scan func(...any) error) error {
 			var c string
 			if err := scan(&c); err != nil {
 				return err

@@ -2,6 +2,8 @@ package clickhouse
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -33,20 +35,24 @@ import (
 // The materialized views fill them as events are inserted.
 //
 // A read of a buffer picks the table's parts first and takes the buffer's
-// rows after: rows the buffer flushes in between are in neither, and that
-// query counts short. Every query of a summary counts the same calls, so
-// a summary whose queries disagree is read again (rollupReads in all); the
-// reads agree once no flush falls inside one, or, while events keep
-// arriving, the last read is returned as it is.
+// rows after, and a read of a rollup adds rollup_incoming_buffer's rows
+// (rollupFrom): rows a buffer flushes in between are counted twice or not
+// at all. So a summary is read between two counts of the server's buffer
+// flushes (flushCount), and read again (rollupReads in all) when one fell
+// in between, or when its queries, which count the same calls, disagree;
+// while events keep arriving, the last read is returned as it is.
 func (s *Store) Rollup(ctx context.Context, workspaceID int64, q summary.Query) (*summary.Rollup, error) {
 	n := len(q.Bounds)
 	if n < 2 || q.Bounds[0] >= q.Bounds[n-1] {
 		return summary.NewRollup(n - 1), nil
 	}
 	for attempt := 1; ; attempt++ {
+		before, err := s.flushCount(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse: rollup: %w", err)
+		}
 		r := summary.NewRollup(n - 1)
 		var c counts
-		var err error
 		if q.Filtered() {
 			err = s.rollupFiltered(ctx, workspaceID, q, r, &c)
 		} else {
@@ -55,10 +61,37 @@ func (s *Store) Rollup(ctx context.Context, workspaceID int64, q summary.Query) 
 		if err != nil {
 			return nil, fmt.Errorf("clickhouse: rollup: %w", err)
 		}
-		if c.agree() || attempt == rollupReads {
+		after, err := s.flushCount(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse: rollup: %w", err)
+		}
+		if (c.agree() && after == before) || attempt == rollupReads {
 			return r, nil
 		}
 	}
+}
+
+// flushCount is how many times the server's Buffer tables have been
+// flushed (system.events), once every flush of the rollups' buffers under
+// way has ended. A flush holds its buffer from before it is counted until
+// its rows are in the table behind, and a read of a buffer waits for it:
+// so reads made after one flushCount see no flush half done, and when the
+// next flushCount gives the same number, none began meanwhile.
+func (s *Store) flushCount(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT toInt64(value) FROM system.events WHERE event = 'StorageBufferFlush'`).Scan(&n); err != nil &&
+		!errors.Is(err, sql.ErrNoRows) { // none yet since the server started
+		return 0, fmt.Errorf("flush count: %w", err)
+	}
+	var waits []string
+	for _, b := range rollupBuffers {
+		waits = append(waits, "SELECT toInt64(0) FROM "+b+" WHERE workspace_id = -1")
+	}
+	var none int64
+	if err := s.db.QueryRowContext(ctx, `SELECT toInt64(count()) FROM (`+strings.Join(waits, " UNION ALL ")+`)`).Scan(&none); err != nil {
+		return 0, fmt.Errorf("flush wait: %w", err)
+	}
+	return n, nil
 }
 
 // rollupReads is how many times Rollup reads a summary whose queries
@@ -91,9 +124,8 @@ func (c counts) agree() bool {
 
 func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Query, r *summary.Rollup, c *counts) error {
 	lo, hi := q.Bounds[0], q.Bounds[len(q.Bounds)-1]
-	span := []any{workspaceID, lo, hi}
-	series := `SELECT bucket_ms, toInt64(sum(calls)), toInt64(sum(errors)), toInt64(sum(mcp)) FROM rollup_totals_buffer
-		WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ? GROUP BY bucket_ms`
+	from, span := rollupFrom("rollup_totals", "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, lo, hi})
+	series := `SELECT bucket_ms, toInt64(sum(calls)), toInt64(sum(errors)), toInt64(sum(mcp)) FROM ` + from + ` GROUP BY bucket_ms`
 	seriesCalls, timingCalls, dimsCalls := c.add(), c.add(), c.add()
 	mu := new(sync.Mutex) // the parts below share r and the counters
 	parts := append(s.dims(workspaceID, lo, hi, nil, r, mu, dimsCalls),
@@ -113,7 +145,7 @@ func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Quer
 		for _, p := range []struct {
 			table string
 			where pieceWhere
-		}{{"rollup_timing_days_buffer", cover[summary.DayMS]}, {"rollup_values_buffer", hours}, {"rollup_calls_buffer", cover[summary.QuarterMS]}} {
+		}{{"rollup_timing_days", cover[summary.DayMS]}, {"rollup_values", hours}, {"rollup_calls", cover[summary.QuarterMS]}} {
 			if p.where.sql != "" {
 				parts = append(parts, func(ctx context.Context) error {
 					return s.timing(ctx, p.table, p.where.sql, p.where.args, r, mu, timingCalls)
@@ -193,7 +225,7 @@ func (s *Store) series(ctx context.Context, query string, args []any, q summary.
 // hours at the ends from rollup_calls. With a filter, usage types count
 // too (a filtered summary's MCP calls).
 func (s *Store) dims(workspaceID, lo, hi int64, f *usage.LogFilter, r *summary.Rollup, mu *sync.Mutex, calls *int64) []func(context.Context) error {
-	tables := map[int64]string{summary.DayMS: "rollup_days_buffer", summary.HourMS: "rollup_hours_buffer", summary.QuarterMS: "rollup_calls_buffer"}
+	tables := map[int64]string{summary.DayMS: "rollup_days", summary.HourMS: "rollup_hours", summary.QuarterMS: "rollup_calls"}
 	var parts []func(context.Context) error
 	for _, grain := range []int64{summary.DayMS, summary.HourMS, summary.QuarterMS} {
 		var ors []string
@@ -244,10 +276,10 @@ func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary
 		var b strings.Builder
 		b.WriteString("WHERE workspace_id = ? AND (" + strings.Join(ors, " OR ") + ")")
 		args = eventsql.FilterSQL(&b, &q.Filter, args)
-		sources = append(sources, source{"rollup_calls_buffer", "toInt64(sumIf(calls, status >= 400))", b.String(), args})
+		sources = append(sources, source{"rollup_calls", "toInt64(sumIf(calls, status >= 400))", b.String(), args})
 	}
 	if where, args, h0, h1, ok := valuesWhere(workspaceID, &q); ok {
-		sources = append(sources, source{"rollup_values_buffer", "toInt64(sum(errors))", where, args})
+		sources = append(sources, source{"rollup_values", "toInt64(sum(errors))", where, args})
 		callsSource([][2]int64{{lo, h0}, {h1, hi}})
 	} else {
 		callsSource([][2]int64{{lo, hi}})
@@ -260,8 +292,9 @@ func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary
 	}
 	for _, src := range sources {
 		parts = append(parts, func(ctx context.Context) error {
-			query := `SELECT bucket_ms, toInt64(sum(calls)), ` + src.series + ` FROM ` + src.table + ` ` + src.where + ` GROUP BY bucket_ms`
-			return s.series(ctx, query, src.args, q, r, mu, false, seriesCalls)
+			from, args := rollupFrom(src.table, src.where, src.args)
+			query := `SELECT bucket_ms, toInt64(sum(calls)), ` + src.series + ` FROM ` + from + ` GROUP BY bucket_ms`
+			return s.series(ctx, query, args, q, r, mu, false, seriesCalls)
 		})
 		if !q.DimsOnly {
 			parts = append(parts, func(ctx context.Context) error {
@@ -329,7 +362,8 @@ func valuesWhere(workspaceID int64, q *summary.Query) (where string, args []any,
 // rollup_hours) that match where, and their MCP calls if mcp is set; it
 // counts their calls in calls.
 func (s *Store) callDims(ctx context.Context, table, where string, args []any, r *summary.Rollup, mu *sync.Mutex, mcp bool, calls *int64) error {
-	return s.lockedRows(ctx, mu, `SELECT status, client, collection, community, usage_type, toInt64(sum(calls)) FROM `+table+` `+where+`
+	from, args := rollupFrom(table, where, args)
+	return s.lockedRows(ctx, mu, `SELECT status, client, collection, community, usage_type, toInt64(sum(calls)) FROM `+from+`
 		GROUP BY status, client, collection, community, usage_type HAVING sum(calls) != 0`, args, func(scan func(...any) error) error {
 		var status, n int64
 		var client, collection, community, utype string
@@ -351,7 +385,8 @@ func (s *Store) timing(ctx context.Context, table, where string, args []any, r *
 	if where == "" {
 		where = "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?"
 	}
-	return s.lockedRows(ctx, mu, `SELECT tb, toInt64(sum(calls)) FROM `+table+` `+where+` GROUP BY tb`, args, func(scan func(...any) error) error {
+	from, args := rollupFrom(table, where, args)
+	return s.lockedRows(ctx, mu, `SELECT tb, toInt64(sum(calls)) FROM `+from+` GROUP BY tb`, args, func(scan func(...any) error) error {
 		var tb, n int64
 		if err := scan(&tb, &n); err != nil {
 			return err
@@ -386,12 +421,11 @@ func (s *Store) rows(ctx context.Context, query string, args []any, row func(sca
 	return rows.Err()
 }
 
-// RollupViews are the materialized views that keep the rollups as events
-// are inserted (the ingest benchmark drops them to measure their cost).
-var RollupViews = []string{"rollup_hours_view", "rollup_calls_view",
-	"rollup_totals_view", "rollup_timing_days_view", "rollup_days_view", "rollup_values_view", "rollup_syncs_view", "rollup_seen_view"}
+// RollupViews are the materialized views on inserted events that keep the
+// rollups (the ingest benchmark drops them to measure their cost).
+var RollupViews = []string{"rollup_incoming_view", "rollup_syncs_view", "rollup_seen_view"}
 
 // rollupBuffers hold the views' rows for a few seconds before they reach
 // the rollup tables: reads go through them, and so see every insert.
-var rollupBuffers = []string{"rollup_series_buffer", "rollup_hours_buffer", "rollup_calls_buffer",
+var rollupBuffers = []string{"rollup_incoming_buffer", "rollup_series_buffer", "rollup_hours_buffer", "rollup_calls_buffer",
 	"rollup_totals_buffer", "rollup_timing_days_buffer", "rollup_days_buffer", "rollup_values_buffer"}
