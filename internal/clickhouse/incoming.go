@@ -44,10 +44,11 @@ func bucketSQL(grain int64) string {
 // rollupFrom is the FROM clause of a read of table (a rollup) with where
 // (its WHERE clause and args): the rollup through its buffer, and the
 // calls still waiting in rollup_incoming_buffer rolled up the same way.
-// where is applied to both, so that each is read by its key.
-func rollupFrom(table, where string, args []any) (string, []any) {
+// where is applied to both, so that each is read by its key. Without
+// tail, the buffer is known to hold none of the calls read (Rollup).
+func rollupFrom(table, where string, args []any, tail bool) (string, []any) {
 	sel, ok := rollupSelects[table]
-	if !ok {
+	if !ok || !tail {
 		return table + "_buffer " + where, args
 	}
 	both := make([]any, 0, 2*len(args))

@@ -291,7 +291,7 @@ func (s *Store) correct(ctx context.Context, workspaceID int64, typ string, from
 			cols := strings.Join(append(slices.Clone(r.ints), r.strs...), ", ")
 			// The calls still on their way count as rolled up (rollupFrom):
 			// the buffer's flush adds them.
-			src, args := rollupFrom(r.table, "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, from, to})
+			src, args := rollupFrom(r.table, "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, from, to}, true)
 			got, err := s.readRows(ctx, `SELECT `+cols+`, `+strings.Join(sums, ", ")+` FROM `+src+` GROUP BY `+cols, len(r.ints), len(r.strs), len(r.sums), false, args...)
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.table, err)
@@ -330,7 +330,7 @@ func (s *Store) totalsAgree(ctx context.Context, workspaceID int64, typ string, 
 		workspaceID, from, to).Scan(&calls, &mcp); err != nil {
 		return false, err
 	}
-	src, args := rollupFrom("rollup_totals", "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, from, to})
+	src, args := rollupFrom("rollup_totals", "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, from, to}, true)
 	if err := s.db.QueryRowContext(ctx, `SELECT toInt64(sum(calls)), toInt64(sum(mcp)) FROM `+src, args...).Scan(&rolledCalls, &rolledMCP); err != nil {
 		return false, err
 	}

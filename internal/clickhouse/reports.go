@@ -305,15 +305,15 @@ func (s *Store) IntegrationStatus(ctx context.Context, workspaceID int64) (map[s
 // combination, not the calls.
 func (s *Store) Communities(ctx context.Context, workspaceID int64) ([]string, error) {
 	var out []string
-	from, args := rollupFrom("rollup_days", "WHERE workspace_id = ? AND community != ''", []any{workspaceID})
+	from, args := rollupFrom("rollup_days", "WHERE workspace_id = ? AND community != ''", []any{workspaceID}, true)
 	err := s.rows(ctx, `SELECT DISTINCT community FROM `+from, args, func(scan func(...any) error) error {
-			var c string
-			if err := scan(&c); err != nil {
-				return err
-			}
-			out = append(out, c)
-			return nil
-		})
+		var c string
+		if err := scan(&c); err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: communities: %w", err)
 	}

@@ -399,7 +399,7 @@ func (s *Store) pageKeys(ctx context.Context, workspaceID int64, q usage.LogQuer
 	if !q.From.IsZero() {
 		lo = summary.Floor(q.From.UnixMilli(), summary.QuarterMS)
 	}
-	from, args := rollupFrom("rollup_totals", "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, lo, end.UnixMilli()})
+	from, args := rollupFrom("rollup_totals", "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, lo, end.UnixMilli()}, true)
 	if err := s.db.QueryRowContext(ctx, `SELECT toInt64(max(bucket_ms)), toInt64(count()) FROM `+from, args...).Scan(&newest, &quarters); err != nil {
 		return nil, err
 	}

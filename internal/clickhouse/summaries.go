@@ -2,8 +2,6 @@ package clickhouse
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -47,51 +45,54 @@ func (s *Store) Rollup(ctx context.Context, workspaceID int64, q summary.Query) 
 		return summary.NewRollup(n - 1), nil
 	}
 	for attempt := 1; ; attempt++ {
-		before, err := s.flushCount(ctx)
+		before, pending, err := s.flushCount(ctx, workspaceID)
 		if err != nil {
 			return nil, fmt.Errorf("clickhouse: rollup: %w", err)
 		}
 		r := summary.NewRollup(n - 1)
 		var c counts
 		if q.Filtered() {
-			err = s.rollupFiltered(ctx, workspaceID, q, r, &c)
+			err = s.rollupFiltered(ctx, workspaceID, q, r, &c, pending > 0)
 		} else {
-			err = s.rollupAll(ctx, workspaceID, q, r, &c)
+			err = s.rollupAll(ctx, workspaceID, q, r, &c, pending > 0)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("clickhouse: rollup: %w", err)
 		}
-		after, err := s.flushCount(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("clickhouse: rollup: %w", err)
+		if attempt == rollupReads {
+			return r, nil
 		}
-		if (c.agree() && after == before) || attempt == rollupReads {
+		if !c.agree() {
+			continue
+		}
+		if pending == 0 {
+			// None of the workspace's calls was on its way when the read
+			// began; one stored meanwhile may count or not, as beside any
+			// insert.
+			return r, nil
+		}
+		if after, _, err := s.flushCount(ctx, -1); err != nil {
+			return nil, fmt.Errorf("clickhouse: rollup: %w", err)
+		} else if after == before {
 			return r, nil
 		}
 	}
 }
 
 // flushCount is how many times the server's Buffer tables have been
-// flushed (system.events), once every flush of the rollups' buffers under
-// way has ended. A flush holds its buffer from before it is counted until
-// its rows are in the table behind, and a read of a buffer waits for it:
-// so reads made after one flushCount see no flush half done, and when the
-// next flushCount gives the same number, none began meanwhile.
-func (s *Store) flushCount(ctx context.Context) (int64, error) {
-	var n int64
-	if err := s.db.QueryRowContext(ctx, `SELECT toInt64(value) FROM system.events WHERE event = 'StorageBufferFlush'`).Scan(&n); err != nil &&
-		!errors.Is(err, sql.ErrNoRows) { // none yet since the server started
-		return 0, fmt.Errorf("flush count: %w", err)
+// flushed (system.events), and how many of the workspace's calls wait in
+// rollup_incoming_buffer, once every flush of it under way has ended: a
+// flush holds its buffer from before it is counted until its rows are in
+// the rollups, and the read of the buffer (after the count) waits for it.
+// So the reads made after flushCount see no flush of it half done, and
+// when the next flushCount gives the same number, none began meanwhile.
+func (s *Store) flushCount(ctx context.Context, workspaceID int64) (flushes, pending int64, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT (SELECT toInt64(sum(value)) FROM system.events WHERE event = 'StorageBufferFlush'),
+		(SELECT toInt64(count()) FROM rollup_incoming_buffer WHERE workspace_id = ?)`, workspaceID).Scan(&flushes, &pending)
+	if err != nil {
+		return 0, 0, fmt.Errorf("buffer flushes: %w", err)
 	}
-	var waits []string
-	for _, b := range rollupBuffers {
-		waits = append(waits, "SELECT toInt64(0) FROM "+b+" WHERE workspace_id = -1")
-	}
-	var none int64
-	if err := s.db.QueryRowContext(ctx, `SELECT toInt64(count()) FROM (`+strings.Join(waits, " UNION ALL ")+`)`).Scan(&none); err != nil {
-		return 0, fmt.Errorf("flush wait: %w", err)
-	}
-	return n, nil
+	return flushes, pending, nil
 }
 
 // rollupReads is how many times Rollup reads a summary whose queries
@@ -122,13 +123,13 @@ func (c counts) agree() bool {
 	return true
 }
 
-func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Query, r *summary.Rollup, c *counts) error {
+func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Query, r *summary.Rollup, c *counts, tail bool) error {
 	lo, hi := q.Bounds[0], q.Bounds[len(q.Bounds)-1]
-	from, span := rollupFrom("rollup_totals", "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, lo, hi})
+	from, span := rollupFrom("rollup_totals", "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, lo, hi}, tail)
 	series := `SELECT bucket_ms, toInt64(sum(calls)), toInt64(sum(errors)), toInt64(sum(mcp)) FROM ` + from + ` GROUP BY bucket_ms`
 	seriesCalls, timingCalls, dimsCalls := c.add(), c.add(), c.add()
 	mu := new(sync.Mutex) // the parts below share r and the counters
-	parts := append(s.dims(workspaceID, lo, hi, nil, r, mu, dimsCalls),
+	parts := append(s.dims(workspaceID, lo, hi, nil, r, mu, dimsCalls, tail),
 		func(ctx context.Context) error { return s.series(ctx, series, span, q, r, mu, true, seriesCalls) })
 	if q.DimsOnly {
 		c.drop(timingCalls)
@@ -148,7 +149,7 @@ func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Quer
 		}{{"rollup_timing_days", cover[summary.DayMS]}, {"rollup_values", hours}, {"rollup_calls", cover[summary.QuarterMS]}} {
 			if p.where.sql != "" {
 				parts = append(parts, func(ctx context.Context) error {
-					return s.timing(ctx, p.table, p.where.sql, p.where.args, r, mu, timingCalls)
+					return s.timing(ctx, p.table, p.where.sql, p.where.args, r, mu, timingCalls, tail)
 				})
 			}
 		}
@@ -224,7 +225,7 @@ func (s *Store) series(ctx context.Context, query string, args []any, q summary.
 // whole days from rollup_days, whole hours from rollup_hours, the quarter
 // hours at the ends from rollup_calls. With a filter, usage types count
 // too (a filtered summary's MCP calls).
-func (s *Store) dims(workspaceID, lo, hi int64, f *usage.LogFilter, r *summary.Rollup, mu *sync.Mutex, calls *int64) []func(context.Context) error {
+func (s *Store) dims(workspaceID, lo, hi int64, f *usage.LogFilter, r *summary.Rollup, mu *sync.Mutex, calls *int64, tail bool) []func(context.Context) error {
 	tables := map[int64]string{summary.DayMS: "rollup_days", summary.HourMS: "rollup_hours", summary.QuarterMS: "rollup_calls"}
 	var parts []func(context.Context) error
 	for _, grain := range []int64{summary.DayMS, summary.HourMS, summary.QuarterMS} {
@@ -245,13 +246,13 @@ func (s *Store) dims(workspaceID, lo, hi int64, f *usage.LogFilter, r *summary.R
 			args = eventsql.FilterSQL(&b, f, args)
 		}
 		parts = append(parts, func(ctx context.Context) error {
-			return s.callDims(ctx, tables[grain], b.String(), args, r, mu, f != nil, calls)
+			return s.callDims(ctx, tables[grain], b.String(), args, r, mu, f != nil, calls, tail)
 		})
 	}
 	return parts
 }
 
-func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary.Query, r *summary.Rollup, c *counts) error {
+func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary.Query, r *summary.Rollup, c *counts, tail bool) error {
 	lo, hi := q.Bounds[0], q.Bounds[len(q.Bounds)-1]
 	// The series and timings: the whole hours from rollup_values when it
 	// answers the filter, the rest (all of it when it does not) from
@@ -286,19 +287,19 @@ func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary
 	}
 	seriesCalls, timingCalls, dimsCalls := c.add(), c.add(), c.add()
 	mu := new(sync.Mutex) // the parts below share r and the counters
-	parts := s.dims(workspaceID, lo, hi, &q.Filter, r, mu, dimsCalls)
+	parts := s.dims(workspaceID, lo, hi, &q.Filter, r, mu, dimsCalls, tail)
 	if q.DimsOnly {
 		c.drop(timingCalls)
 	}
 	for _, src := range sources {
 		parts = append(parts, func(ctx context.Context) error {
-			from, args := rollupFrom(src.table, src.where, src.args)
+			from, args := rollupFrom(src.table, src.where, src.args, tail)
 			query := `SELECT bucket_ms, toInt64(sum(calls)), ` + src.series + ` FROM ` + from + ` GROUP BY bucket_ms`
 			return s.series(ctx, query, args, q, r, mu, false, seriesCalls)
 		})
 		if !q.DimsOnly {
 			parts = append(parts, func(ctx context.Context) error {
-				return s.timing(ctx, src.table, src.where, src.args, r, mu, timingCalls)
+				return s.timing(ctx, src.table, src.where, src.args, r, mu, timingCalls, tail)
 			})
 		}
 	}
@@ -361,8 +362,8 @@ func valuesWhere(workspaceID int64, q *summary.Query) (where string, args []any,
 // callDims adds the dimensions of table's rows (rollup_calls or
 // rollup_hours) that match where, and their MCP calls if mcp is set; it
 // counts their calls in calls.
-func (s *Store) callDims(ctx context.Context, table, where string, args []any, r *summary.Rollup, mu *sync.Mutex, mcp bool, calls *int64) error {
-	from, args := rollupFrom(table, where, args)
+func (s *Store) callDims(ctx context.Context, table, where string, args []any, r *summary.Rollup, mu *sync.Mutex, mcp bool, calls *int64, tail bool) error {
+	from, args := rollupFrom(table, where, args, tail)
 	return s.lockedRows(ctx, mu, `SELECT status, client, collection, community, usage_type, toInt64(sum(calls)) FROM `+from+`
 		GROUP BY status, client, collection, community, usage_type HAVING sum(calls) != 0`, args, func(scan func(...any) error) error {
 		var status, n int64
@@ -381,11 +382,11 @@ func (s *Store) callDims(ctx context.Context, table, where string, args []any, r
 
 // timing adds the timing histogram of table's rows that match where (the
 // span of args when where is empty), counting their calls in calls.
-func (s *Store) timing(ctx context.Context, table, where string, args []any, r *summary.Rollup, mu *sync.Mutex, calls *int64) error {
+func (s *Store) timing(ctx context.Context, table, where string, args []any, r *summary.Rollup, mu *sync.Mutex, calls *int64, tail bool) error {
 	if where == "" {
 		where = "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?"
 	}
-	from, args := rollupFrom(table, where, args)
+	from, args := rollupFrom(table, where, args, tail)
 	return s.lockedRows(ctx, mu, `SELECT tb, toInt64(sum(calls)) FROM `+from+` GROUP BY tb`, args, func(scan func(...any) error) error {
 		var tb, n int64
 		if err := scan(&tb, &n); err != nil {
