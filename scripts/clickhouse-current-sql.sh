@@ -56,7 +56,7 @@ clickhouse-client --query "SELECT DISTINCT replaceRegexpAll(query, '[\\n\\r\\t]+
   # chDB's library aborts as it exits while a Buffer table exists (a libc++
   # bounds check in its shutdown, after every statement has run), so the
   # replay drops them last.
-  for t in series hours calls totals timing_days days values; do echo "DROP TABLE rollup_${t}_buffer"; done
+  for t in incoming series hours calls totals timing_days days values; do echo "DROP TABLE rollup_${t}_buffer"; done
 } >"$work/replay.sql"
 echo "replaying $(wc -l <"$work/selects.sql") distinct SELECTs in chDB $version"
 # chDB 26.7 has also crashed (SIGSEGV) on exit after every statement had
