@@ -36,17 +36,12 @@ var usageExportParams = []usage.Param{
 	{Name: "tz", Description: "An IANA timezone; the workspace's setting unless given."},
 }
 
-// typeParam is the API usage export's choice of calls.
-var typeParam = usage.Param{Name: "type", Enum: []string{"all", "mcp", "other"}, Description: "MCP calls, other calls, or all (the default)."}
-
 // Catalogue is every report, in the order users meet them.
 var Catalogue = []Report{
-	{Name: APILogs.Name, Title: "API logs", Scope: usage.ScopeLogsRead, Formats: Formats, Fields: APILogs.Fields(), Plan: planLogs(APILogs.Name),
-		Params: usage.FilterParams,
-		About:  "One row per API call, newest first: what the API log in the console shows, with the status details."},
-	{Name: APIUsage.Name, Title: "API usage export", Scope: usage.ScopeLogsRead, Formats: Formats, Fields: APIUsage.Fields(), Plan: planLogs(APIUsage.Name),
-		Params: append(slices.Clone(usage.FilterParams), typeParam),
-		About:  "One row per API call with the caller's community, member, address and kind of client."},
+	logReport(LogReport{Definition: APILogs}, "API logs",
+		"One row per API call, newest first: what the API log in the console shows, with the status details."),
+	logReport(LogReport{Definition: APIUsage, Params: []usage.Param{typeParam}, Refine: refineAPIUsage}, "API usage export",
+		"One row per API call with the caller's community, member, address and kind of client."),
 	usageExport(UsersExport, "Users", "One row per user active in the range."),
 	usageExport(AssistantsExport, "Assistants", "One row per assistant used in the range; `agents` is the same report."),
 	usageExport(WorkflowsExport, "Workflows", "One row per workflow run in the range."),
@@ -56,6 +51,13 @@ var Catalogue = []Report{
 	{Name: "usage-reports", Title: "Usage reports", Scope: usage.ScopeServerMgmtRead, Formats: []Format{"zip"}, Plan: planUsageReports,
 		Params: []usage.Param{{Name: "tz", Description: "An IANA timezone for the workbooks' times (it covers the last 6 months and the last year); the workspace's setting unless given."}},
 		About:  "\"" + UsageReportsName + "\": two workbooks, the last 6 months and the last year, of the integrations' synced data and the users they saw, for licensing. A job of it counts the users of the last year's workbook as its records."},
+}
+
+// logReport is the catalogue's entry of a report over api_request events:
+// it takes the log filters and its own parameters.
+func logReport(r LogReport, title, about string) Report {
+	return Report{Name: r.Name, Title: title, Scope: usage.ScopeLogsRead, Formats: Formats, Fields: r.Fields(),
+		Params: append(slices.Clone(usage.FilterParams), r.Params...), About: about, Plan: planLogs(r)}
 }
 
 func usageExport(u *UsageExport, title, about string) Report {

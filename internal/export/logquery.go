@@ -20,12 +20,11 @@ type LogRequest struct {
 // ParseLogRequest validates the parameters of report name: the shared log
 // filters, format, and for api-usage the seed's type (all, mcp, other) and
 // a single community. Errors are usage.EInvalid and name the bad value.
-func ParseLogRequest(name string, q url.Values, now time.Time, defaultTZ *time.Location) (LogRequest, error) {
-	d, ok := LogReports[name]
-	if !ok {
-		return LogRequest{}, usage.Errorf(usage.EInvalid, "unknown report %q (want api-logs or api-usage)", name)
+func ParseLogRequest(r LogReport, q url.Values, now time.Time, defaultTZ *time.Location) (LogRequest, error) {
+	extra := []string{"format"}
+	for _, p := range r.Params {
+		extra = append(extra, p.Name)
 	}
-	extra := append([]string{"format"}, d.Filters...)
 	f, err := usage.ParseLogFilter(q, now, defaultTZ, extra...)
 	if err != nil {
 		return LogRequest{}, err
@@ -34,22 +33,21 @@ func ParseLogRequest(name string, q url.Values, now time.Time, defaultTZ *time.L
 	if err != nil {
 		return LogRequest{}, usage.Errorf(usage.EInvalid, "%v", err)
 	}
-	if d == APIUsage {
-		switch t := q.Get("type"); t {
-		case "", "all":
-		case "mcp", "other":
-			if f.UsageType != "" && string(f.UsageType) != t {
-				return LogRequest{}, usage.Errorf(usage.EInvalid, "type %q contradicts usage_type %q", t, f.UsageType)
-			}
-			f.UsageType = usage.Type(t)
-		default:
-			return LogRequest{}, usage.Errorf(usage.EInvalid, "unknown type %q (want all, mcp or other)", t)
-		}
-		if len(f.Communities) > 1 {
-			return LogRequest{}, usage.Errorf(usage.EInvalid, "community: give one community, or none for all")
+	if r.Refine != nil {
+		if err := r.Refine(q, &f); err != nil {
+			return LogRequest{}, err
 		}
 	}
-	return LogRequest{Report: d, Filter: f, Format: format}, nil
+	return LogRequest{Report: r.Definition, Filter: f, Format: format}, nil
+}
+
+// LogReport is a report over api_request events as the catalogue plans
+// it: its rows, and the parameters it takes beyond the log filters with
+// what they do to the filter.
+type LogReport struct {
+	*Definition[Event]
+	Params []usage.Param
+	Refine func(q url.Values, f *usage.LogFilter) error
 }
 
 // Count returns how many rows the request exports, or usage.EUnprocessable

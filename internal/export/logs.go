@@ -2,6 +2,7 @@ package export
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/usage"
@@ -37,10 +38,9 @@ var APILogs = &Definition[Event]{
 
 // APIUsage is the seed 000 export of API actions.
 var APIUsage = &Definition[Event]{
-	Name:    "api-usage",
-	Source:  "api_request events",
-	Filters: []string{"type", "format"},
-	Reads:   []string{"id", "time", "community", "member_name", "ip", "url", "user_agent", "client_class"},
+	Name:   "api-usage",
+	Source: "api_request events",
+	Reads:  []string{"id", "time", "community", "member_name", "ip", "url", "user_agent", "client_class"},
 	Columns: []Column[Event]{
 		TextColumn("ID", func(e Event) string { return e.ID }),
 		TextColumn("Community Name", func(e Event) string { return e.Community }),
@@ -60,8 +60,27 @@ var APIUsage = &Definition[Event]{
 	},
 }
 
-// LogReports are the reports over api_request events, by name.
-var LogReports = map[string]*Definition[Event]{
-	APILogs.Name:  APILogs,
-	APIUsage.Name: APIUsage,
+// LogReports are the reports over api_request events.
+var LogReports = []*Definition[Event]{APILogs, APIUsage}
+
+// typeParam is the API usage export's choice of calls.
+var typeParam = usage.Param{Name: "type", Enum: []string{"all", "mcp", "other"}, Description: "MCP calls, other calls, or all (the default)."}
+
+// refineAPIUsage applies the API usage export's own parameter (type) and
+// its limit of one community.
+func refineAPIUsage(q url.Values, f *usage.LogFilter) error {
+	switch t := q.Get("type"); t {
+	case "", "all":
+	case "mcp", "other":
+		if f.UsageType != "" && string(f.UsageType) != t {
+			return usage.Errorf(usage.EInvalid, "type %q contradicts usage_type %q", t, f.UsageType)
+		}
+		f.UsageType = usage.Type(t)
+	default:
+		return usage.Errorf(usage.EInvalid, "unknown type %q (want all, mcp or other)", t)
+	}
+	if len(f.Communities) > 1 {
+		return usage.Errorf(usage.EInvalid, "community: give one community, or none for all")
+	}
+	return nil
 }

@@ -104,7 +104,7 @@ type Run struct {
 }
 
 // planLogs plans a report over api_request events (api-logs, api-usage).
-func planLogs(name string) func(Job) (*Run, error) {
+func planLogs(r LogReport) func(Job) (*Run, error) {
 	return func(j Job) (*Run, error) {
 		q := url.Values{}
 		for k, v := range j.Filters {
@@ -115,7 +115,7 @@ func planLogs(name string) func(Job) (*Run, error) {
 		}
 		q.Set("format", cmp.Or(j.Format, "csv"))
 		// The job's zone, read once by whoever made the job.
-		lr, err := ParseLogRequest(name, q, j.Now, j.Loc)
+		lr, err := ParseLogRequest(r, q, j.Now, j.Loc)
 		if err != nil {
 			return nil, err
 		}

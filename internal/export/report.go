@@ -128,9 +128,6 @@ type Definition[R any] struct {
 	Source string
 	// Aggregates is true when a row summarises many events.
 	Aggregates bool
-	// Filters are the query parameters the report accepts besides the
-	// shared log filters.
-	Filters []string
 	// Reads names the event fields the columns use, so a store reads only
 	// those columns (TestReportsReadOnlyWhatTheyDeclare checks it).
 	Reads   []string
