@@ -30,7 +30,8 @@ import (
 //     over whole hours and rollup_calls over the quarter hours at the ends
 //     (summary.Cover), with the filter's terms.
 //
-// The materialized views fill them as events are inserted.
+// The materialized views fill them from the inserted calls, a second or
+// two after each insert (incoming.go).
 //
 // A read of a buffer picks the table's parts first and takes the buffer's
 // rows after, and a read of a rollup adds rollup_incoming_buffer's rows
