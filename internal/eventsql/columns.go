@@ -80,72 +80,40 @@ type (
 	IntDest    interface{ SetInt64(int64) }
 )
 
-const (
-	api  = usage.KindAPIRequest
-	act  = usage.KindActivity
-	syn  = usage.KindSync
-	seen = usage.KindUserSeen
-)
-
-var columns = []Column{
-	{"id", "", func(e *usage.Event) any { return &e.ID }},
-	{"time_ms", "", func(e *usage.Event) any { return msTime{T: &e.Time} }},
-
-	{"method", api, func(e *usage.Event) any { return &e.Method }},
-	{"url", api, func(e *usage.Event) any { return &e.URL }},
-	{"endpoint", api, func(e *usage.Event) any { return &e.Endpoint }},
-	{"status", api, func(e *usage.Event) any { return &e.Status }},
-	{"gateway_code", api, func(e *usage.Event) any { return &e.GatewayCode }},
-	{"status_details", api, func(e *usage.Event) any { return &e.StatusDetails }},
-	{"community", api, func(e *usage.Event) any { return &e.Community }},
-	{"collection", api, func(e *usage.Event) any { return &e.Collection }},
-	{"collection_type", api, func(e *usage.Event) any { return &e.CollectionType }},
-	{"client", api, func(e *usage.Event) any { return &e.Client }},
-	{"member_id", api, func(e *usage.Event) any { return &e.MemberID }},
-	{"member_name", api, func(e *usage.Event) any { return &e.MemberName }},
-	{"ip", api, func(e *usage.Event) any { return &e.IP }},
-	{"user_agent", api, func(e *usage.Event) any { return &e.UserAgent }},
-	{"timing_ms", api, func(e *usage.Event) any { return &e.TimingMS }},
-	{"delay_ms", api, func(e *usage.Event) any { return &e.DelayMS }},
-	{"job_url", api, func(e *usage.Event) any { return &e.JobURL }},
-	{"client_class", api, func(e *usage.Event) any { return classCol{&e.ClientClass} }},
-	{"usage_type", api, func(e *usage.Event) any { return usageCol{&e.UsageType} }},
-
-	{"user_id", act, func(e *usage.Event) any { return &e.UserID }},
-	{"user_email", act, func(e *usage.Event) any { return &e.UserEmail }},
-	{"user_name", act, func(e *usage.Event) any { return &e.UserName }},
-	{"feature", act, func(e *usage.Event) any { return &e.Feature }},
-	{"assistant_id", act, func(e *usage.Event) any { return &e.AssistantID }},
-	{"assistant", act, func(e *usage.Event) any { return &e.Assistant }},
-	{"workflow_id", act, func(e *usage.Event) any { return &e.WorkflowID }},
-	{"workflow", act, func(e *usage.Event) any { return &e.Workflow }},
-	{"project_id", act, func(e *usage.Event) any { return &e.ProjectID }},
-	{"project", act, func(e *usage.Event) any { return &e.Project }},
-	{"model", act, func(e *usage.Event) any { return &e.Model }},
-	{"api_key", act, func(e *usage.Event) any { return &e.APIKey }},
-	{"messages", act, func(e *usage.Event) any { return &e.Messages }},
-	{"input_tokens", act, func(e *usage.Event) any { return &e.InputTokens }},
-	{"output_tokens", act, func(e *usage.Event) any { return &e.OutputTokens }},
-
-	{"integration", syn, func(e *usage.Event) any { return &e.Integration }},
-	{"system1", syn, func(e *usage.Event) any { return &e.System1 }},
-	{"system2", syn, func(e *usage.Event) any { return &e.System2 }},
-	{"project1", syn, func(e *usage.Event) any { return &e.Project1 }},
-	{"project2", syn, func(e *usage.Event) any { return &e.Project2 }},
-	{"end_system", syn, func(e *usage.Event) any { return &e.EndSystem }},
-	{"entity_type", syn, func(e *usage.Event) any { return &e.EntityType }},
-	{"entity_id", syn, func(e *usage.Event) any { return &e.EntityID }},
-	{"integration_status", syn, func(e *usage.Event) any { return &e.IntegrationStatus }},
-	{"integration_updated_ms", syn, func(e *usage.Event) any { return msTime{T: &e.IntegrationUpdatedAt} }},
-	{"outcome", syn, func(e *usage.Event) any { return &e.Outcome }},
-
-	{"system", seen, func(e *usage.Event) any { return &e.System }},
-	{"email", seen, func(e *usage.Event) any { return &e.Email }},
-	{"username", seen, func(e *usage.Event) any { return &e.Username }},
-	{"display_name", seen, func(e *usage.Event) any { return &e.DisplayName }},
-	{"interaction", seen, func(e *usage.Event) any { return &e.Interaction }},
-	{"service_account", seen, func(e *usage.Event) any { return boolInt{&e.ServiceAccount} }},
+// storedNames are the column names that differ from the contract's: times
+// are stored as Unix milliseconds.
+var storedNames = map[string]string{
+	"time":                   "time_ms",
+	"integration_updated_at": "integration_updated_ms",
 }
+
+// columns are the events table's columns of the event fields, made from
+// usage.Fields (the kind is stored as a code, not a column of this list).
+var columns = func() []Column {
+	var out []Column
+	for _, f := range usage.Fields {
+		if f.Name == "kind" {
+			continue
+		}
+		name, ptr := f.Name, f.Ptr
+		if n, ok := storedNames[name]; ok {
+			name = n
+		}
+		col := Column{Name: name, Kind: f.Kind, Ptr: ptr}
+		switch ptr(&usage.Event{}).(type) {
+		case *time.Time:
+			col.Ptr = func(e *usage.Event) any { return msTime{T: ptr(e).(*time.Time)} }
+		case *bool:
+			col.Ptr = func(e *usage.Event) any { return boolInt{ptr(e).(*bool)} }
+		case *usage.ClientClass:
+			col.Ptr = func(e *usage.Event) any { return classCol{ptr(e).(*usage.ClientClass)} }
+		case *usage.Type:
+			col.Ptr = func(e *usage.Event) any { return usageCol{ptr(e).(*usage.Type)} }
+		}
+		out = append(out, col)
+	}
+	return out
+}()
 
 // InsertValue turns a scan destination into the value to insert.
 func InsertValue(p any) any {

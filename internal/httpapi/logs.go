@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/usage"
@@ -41,17 +43,55 @@ type LogItem struct {
 	UsageType      string `json:"usage_type"`
 }
 
-// NewLogItem renders e with its time in loc.
+// NewLogItem renders e with its time in loc: the fields of usage.Fields
+// copied by name (logItemFields), then those only the answer has.
 func NewLogItem(e *usage.Event, loc *time.Location) LogItem {
-	return LogItem{
-		ID: e.ID, Time: e.Time.In(loc).Format("2006-01-02T15:04:05.000Z07:00"), Type: usage.TypeText(e.Status),
-		Method: e.Method, URL: e.URL, Endpoint: e.Endpoint, Status: e.Status, StatusText: http.StatusText(e.Status),
-		GatewayCode: e.GatewayCode, StatusDetails: e.StatusDetails, Community: e.Community, Collection: e.Collection,
-		CollectionType: e.CollectionType, Client: e.Client, MemberID: e.MemberID, MemberName: e.MemberName, IP: e.IP,
-		UserAgent: e.UserAgent, TimingMS: e.TimingMS, DelayMS: e.DelayMS, JobURL: e.JobURL,
-		ClientClass: string(e.ClientClass), UsageType: string(e.UsageType),
+	item := LogItem{
+		Time: e.Time.In(loc).Format("2006-01-02T15:04:05.000Z07:00"), Type: usage.TypeText(e.Status),
+		StatusText: http.StatusText(e.Status),
 	}
+	v := reflect.ValueOf(&item).Elem()
+	for _, f := range logItemFields {
+		dst := v.Field(f.index)
+		switch p := f.Ptr(e).(type) {
+		case *string:
+			dst.SetString(*p)
+		case *int:
+			dst.SetInt(int64(*p))
+		case *int64:
+			dst.SetInt(*p)
+		case *usage.ClientClass:
+			dst.SetString(string(*p))
+		case *usage.Type:
+			dst.SetString(string(*p))
+		}
+	}
+	return item
 }
+
+type logItemField struct {
+	usage.Field
+	index int // in LogItem
+}
+
+// logItemFields are the fields of an api_request with the LogItem field
+// of the same JSON name that shows them (kind and time are shown their
+// own way). TestLogItemShowsEveryField fails when one has no LogItem field.
+var logItemFields = func() []logItemField {
+	byName := map[string]int{}
+	t := reflect.TypeFor[LogItem]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		byName[name] = i
+	}
+	var out []logItemField
+	for _, f := range usage.KindFields(usage.KindAPIRequest) {
+		if i, ok := byName[f.Name]; ok && f.Name != "time" {
+			out = append(out, logItemField{f, i})
+		}
+	}
+	return out
+}()
 
 type logsPage struct {
 	Items      []LogItem `json:"items"`

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -252,7 +251,7 @@ func (d *Decoder) nextCSV() (Record, error) {
 		d.header = make([]string, len(h))
 		for i, name := range h {
 			name = strings.TrimSpace(strings.TrimPrefix(name, "\xef\xbb\xbf"))
-			if _, ok := wireFields[name]; !ok {
+			if _, ok := inputIndex[name]; !ok {
 				d.done = true
 				return Record{Line: 1, Err: fmt.Errorf("header row: unknown column %q", name)}, nil
 			}
@@ -283,22 +282,6 @@ func isCSVReadError(err error) bool {
 	return !errors.As(err, &pe)
 }
 
-// wireFields maps each JSON field name of the contract to its Go kind, read
-// once from the wire struct so that CSV columns and JSON fields cannot drift.
-var wireFields = func() map[string]reflect.Kind {
-	m := map[string]reflect.Kind{}
-	t := reflect.TypeOf(wire{})
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		ft := f.Type
-		if ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		m[f.Tag.Get("json")] = ft.Kind()
-	}
-	return m
-}()
-
 // parseCSVRow turns a CSV row into a JSON object and parses that, so CSV
 // gets the very validation JSON gets. Empty cells are absent fields.
 func parseCSVRow(header, rec []string) (usage.Event, error) {
@@ -317,13 +300,13 @@ func parseCSVRow(header, rec []string) (usage.Event, error) {
 		key, _ := json.Marshal(name)
 		b.Write(key)
 		b.WriteByte(':')
-		switch wireFields[name] {
-		case reflect.Int, reflect.Int64:
+		switch inputs[inputIndex[name]].json {
+		case kindInt:
 			if _, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil {
 				return usage.Event{}, fmt.Errorf("field %q: must be a whole number, not %q", name, v)
 			}
 			b.WriteString(strings.TrimSpace(v))
-		case reflect.Bool:
+		case kindBool:
 			bv, err := strconv.ParseBool(strings.ToLower(strings.TrimSpace(v)))
 			if err != nil {
 				return usage.Event{}, fmt.Errorf("field %q: must be true or false, not %q", name, v)

@@ -1,8 +1,6 @@
 package ingest
 
 import (
-	"fmt"
-	"reflect"
 	"unicode/utf8"
 )
 
@@ -20,8 +18,6 @@ import (
 // one allocation for all the event's strings.
 func fastWire(data []byte, w *wire) bool {
 	p := scanner{s: string(data)}
-	rv := reflect.ValueOf(w).Elem()
-	var seen uint64
 	p.space()
 	if !p.skip('{') {
 		return false
@@ -33,17 +29,16 @@ func fastWire(data []byte, w *wire) bool {
 			if !ok {
 				return false
 			}
-			f, known := fastFields[name]
-			if !known || seen&(1<<f.index) != 0 {
+			i, known := inputIndex[name]
+			if !known || w.given&(1<<i) != 0 {
 				return false
 			}
-			seen |= 1 << f.index
 			p.space()
 			if !p.skip(':') {
 				return false
 			}
 			p.space()
-			if !p.value(rv.Field(f.index), f.kind) {
+			if !p.value(w, i) {
 				return false
 			}
 			p.space()
@@ -61,12 +56,6 @@ func fastWire(data []byte, w *wire) bool {
 	return p.i == len(p.s)
 }
 
-// fastField is where a member goes in wire and what JSON it takes.
-type fastField struct {
-	index int
-	kind  fieldKind
-}
-
 type fieldKind int
 
 // Kinds of JSON value; a pointer field takes its element's.
@@ -75,36 +64,6 @@ const (
 	kindInt
 	kindBool
 )
-
-// fastFields maps each member name to its wire field, read once from the
-// struct's tags so that the fast path and jsonv2 see the same contract.
-var fastFields = func() map[string]fastField {
-	t := reflect.TypeOf(wire{})
-	if t.NumField() > 64 {
-		panic("ingest: wire has more fields than fastWire's 64-bit seen set")
-	}
-	m := make(map[string]fastField, t.NumField())
-	for i := range t.NumField() {
-		f := t.Field(i)
-		ft := f.Type
-		if ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		var k fieldKind
-		switch ft.Kind() {
-		case reflect.String:
-			k = kindString
-		case reflect.Int, reflect.Int64:
-			k = kindInt
-		case reflect.Bool:
-			k = kindBool
-		default:
-			panic(fmt.Sprintf("ingest: fastWire cannot read wire field %s of type %s", f.Name, f.Type))
-		}
-		m[f.Tag.Get("json")] = fastField{index: i, kind: k}
-	}
-	return m
-}()
 
 // scanner reads JSON tokens from s at i.
 type scanner struct {
@@ -190,33 +149,27 @@ func (p *scanner) literal(word string) bool {
 	return false
 }
 
-// value reads one member's value into f, through the pointer when f is
-// one (only pointer fields allocate).
-func (p *scanner) value(f reflect.Value, kind fieldKind) bool {
-	if f.Kind() == reflect.Pointer {
-		ptr := reflect.New(f.Type().Elem())
-		f.Set(ptr)
-		f = ptr.Elem()
-	}
-	switch kind {
+// value reads the value of inputs[i] into w.
+func (p *scanner) value(w *wire, i int) bool {
+	switch inputs[i].json {
 	case kindString:
 		v, ok := p.str()
 		if !ok {
 			return false
 		}
-		f.SetString(v)
+		w.setString(i, v)
 	case kindInt:
 		n, ok := p.int()
 		if !ok {
 			return false
 		}
-		f.SetInt(n)
+		w.setInt(i, n)
 	case kindBool:
 		switch {
 		case p.literal("true"):
-			f.SetBool(true)
+			w.setBool(i, true)
 		case p.literal("false"):
-			f.SetBool(false)
+			w.setBool(i, false)
 		default:
 			return false
 		}

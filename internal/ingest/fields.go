@@ -1,9 +1,6 @@
 package ingest
 
 import (
-	"reflect"
-	"strings"
-
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -17,40 +14,27 @@ type Field struct {
 }
 
 // Fields are the fields an event of kind k takes, those of every kind
-// first: read from the decoder's own struct, so that the API description
+// first: read from the decoder's own table, so that the API description
 // cannot drift from what is decoded.
 func Fields(k usage.Kind) []Field {
 	var out []Field
-	t := reflect.TypeFor[wire]()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		kind, req := strings.CutSuffix(f.Tag.Get("kind"), ",required")
-		if kind != "all" && kind != string(k) {
+	for _, in := range inputs {
+		if in.Kind != "" && in.Kind != k {
 			continue
 		}
-		name := f.Tag.Get("json")
-		fd := Field{Name: name, Required: req, Enum: enums[name], Time: name == "time" || strings.HasSuffix(name, "_at")}
-		switch ft := f.Type; {
-		case ft.Kind() == reflect.Pointer:
-			fd.Type = typeName(ft.Elem().Kind())
+		fd := Field{Name: in.Name, Required: in.Required, Enum: in.Enum, Time: in.time >= 0}
+		switch in.json {
+		case kindInt:
+			fd.Type = "integer"
+		case kindBool:
+			fd.Type = "boolean"
 		default:
-			fd.Type = typeName(ft.Kind())
+			fd.Type = "string"
 		}
-		if name == "kind" {
+		if in.Name == "kind" {
 			fd.Enum = []string{string(k)}
 		}
 		out = append(out, fd)
 	}
 	return out
-}
-
-func typeName(k reflect.Kind) string {
-	switch k {
-	case reflect.Int, reflect.Int64:
-		return "integer"
-	case reflect.Bool:
-		return "boolean"
-	default:
-		return "string"
-	}
 }
