@@ -19,8 +19,34 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-const exportUsage = `usage: usagelog export api-logs|api-usage [filters] [--format csv|xlsx|json|ndjson] --out FILE
-       usagelog export users|assistants|agents|workflows|projects|models|api-keys --from D --to D [--tz ZONE] --out FILE
+// exportUsage is the command's help, its report names and filters made
+// from the catalogue, so that a report added there is listed here.
+func exportUsage() string {
+	var logs, activity []string
+	var own, filters []string
+	for _, r := range export.Catalogue {
+		switch r.Scope {
+		case usage.ScopeLogsRead:
+			logs = append(logs, r.Name)
+			for _, p := range r.Params[len(usage.FilterParams):] {
+				own = append(own, "and for "+r.Name+" "+flagName(p.Name)+" "+strings.Join(p.Enum, "|"))
+			}
+		case usage.ScopeUsageExportAPI:
+			activity = append(activity, r.Name)
+			if r.Name == export.AssistantsExport.Name {
+				activity = append(activity, "agents")
+			}
+		}
+	}
+	for _, p := range usage.FilterParams {
+		switch p.Name {
+		case "period", "from", "to", "tz":
+		default:
+			filters = append(filters, flagName(p.Name))
+		}
+	}
+	return `usage: usagelog export ` + strings.Join(logs, "|") + ` [filters] [--format csv|xlsx|json|ndjson] --out FILE
+       usagelog export ` + strings.Join(activity, "|") + ` --from D --to D [--tz ZONE] --out FILE
        usagelog export usage-reports [--tz ZONE] --out "Usage Reports.zip"
 
 With --server URL --token T the export runs as a job of that server (any
@@ -28,23 +54,42 @@ report, including the usage exports and usage-reports), with a progress bar
 fed by the job, and the file is downloaded when it is ready; Ctrl-C
 cancels the job.
 
-Writes a report of the workspace's API calls from the local store. Filters
+` + wrap(`Writes a report of the workspace's API calls from the local store. Filters
 are those of GET /api/v1/logs: --from/--to (RFC 3339 or YYYY-MM-DD in --tz)
-or --period 1h|24h|7d|30d|90d, --status, --status-class, --client,
---collection, --collection-type, --community, --usage-type, and for
-api-usage --type all|mcp|other. --tz (default: the workspace's timezone)
+or --period 1h|24h|7d|30d|90d, `+strings.Join(append(filters, own...), ", ")+`. --tz (default: the workspace's timezone)
 changes the times written, never the rows selected. The format defaults to
-the extension of --out. A progress bar goes to stderr.
+the extension of --out. A progress bar goes to stderr.`, 76) + `
 
 The usage exports (users … api-keys) aggregate activity from
 --from to --to (YYYY-MM-DD or ISO 8601, read in --tz; a bare --to is the
 whole day), one row per entity, with the workspace's privacy settings.
 
 `
+}
+
+// wrap fills text into lines of at most width.
+func wrap(text string, width int) string {
+	var b strings.Builder
+	n := 0
+	for _, w := range strings.Fields(text) {
+		switch {
+		case n == 0:
+		case n+1+len(w) > width:
+			b.WriteByte('\n')
+			n = 0
+		default:
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(w)
+		n += len(w)
+	}
+	return b.String()
+}
 
 func exportCmd(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("export", env)
-	fs.Usage = func() { fmt.Fprint(env.Stderr, exportUsage); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(env.Stderr, exportUsage()); fs.PrintDefaults() }
 	var d dataFlags
 	d.register(fs)
 	workspace := fs.String("workspace", usage.DefaultWorkspace, "workspace to export")

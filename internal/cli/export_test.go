@@ -14,6 +14,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/ingest"
 	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/storetest"
@@ -218,5 +219,21 @@ func ingestLocal(t *testing.T, data string, events []usage.Event) {
 	}
 	if r := run(t, nil, "ingest", "--data", data, in); r.code != 0 {
 		t.Fatalf("ingest: %+v", r)
+	}
+}
+
+// TestExportHelpListsTheCatalogue: the help names every report and every
+// log filter, because it is made from them.
+func TestExportHelpListsTheCatalogue(t *testing.T) {
+	res := run(t, nil, "export", "--help")
+	for _, r := range export.Catalogue {
+		if !strings.Contains(res.stderr, r.Name) {
+			t.Errorf("export --help does not name report %q:\n%s", r.Name, res.stderr)
+		}
+	}
+	for _, p := range usage.FilterParams {
+		if flag := "--" + strings.ReplaceAll(p.Name, "_", "-"); !strings.Contains(res.stderr, flag) {
+			t.Errorf("export --help does not name filter %s", flag)
+		}
 	}
 }
