@@ -52,6 +52,8 @@ func TestDecoderLines(t *testing.T) {
 		{"duplicate field", `{"kind":"user_seen","kind":"sync","id":"1","time":"2026-01-01T00:00:00Z","system":"J"}`, NDJSON, []int{1}, []string{"malformed JSON"}},
 		{"invalid utf-8", `{"kind":"user_seen","id":"1","time":"2026-01-01T00:00:00Z","system":"` + "\xff" + `"}`, NDJSON, []int{1}, []string{"malformed JSON"}},
 		{"id too long", `{"kind":"user_seen","id":"` + strings.Repeat("i", 300) + `","time":"2026-01-01T00:00:00Z","system":"J"}`, NDJSON, []int{1}, []string{`field "id": longer than 256`}},
+		{"required per kind", `{"kind":"api_request","id":"1","time":"2026-01-01T00:00:00Z"}` + "\n" + `{"kind":"activity","id":"2","time":"2026-01-01T00:00:00Z","user_id":"  "}` + "\n", NDJSON, []int{1, 2}, []string{`field "status": required for api_request`, `field "user_id": required for activity`}},
+		{"another kind's field is not kept", `{"kind":"user_seen","id":"1","time":"2026-01-01T00:00:00Z","system":"J","status":7}`, NDJSON, []int{1}, []string{""}},
 		{"array", "[" + ok + "," + ok + "]", JSONArray, []int{1, 2}, []string{"", ""}},
 		{"empty array", "[]", JSONArray, nil, nil},
 		{"broken array stops", "[" + ok + ", {\"kind\": ]", JSONArray, []int{1, 2}, []string{"", "malformed JSON"}},
