@@ -278,3 +278,7 @@ func TestReclassifyResumed(t *testing.T) {
 	}
 	storetest.CompareSummaries(t, s, 1, calls, []string{"period=90d", "from=2026-10-01&to=2026-10-31"}, "UTC")
 }
+
+func TestAlertsConformance(t *testing.T) {
+	storetest.Alerts(t, func(t *testing.T) storetest.SummaryStore { return open(t) })
+}

@@ -210,3 +210,7 @@ func TestRollupTailMigration(t *testing.T) {
 	}
 	storetest.CompareSummaries(t, s, 1, events, windows, "UTC")
 }
+
+func TestAlertsConformance(t *testing.T) {
+	storetest.Alerts(t, func(t *testing.T) storetest.SummaryStore { return sqlitetest.Open(t) })
+}
