@@ -126,7 +126,7 @@ func (r *Rule) Step(prev Status, m Measurement) (Status, Notice) {
 	}
 	st := prev
 	if next != prev.State {
-		st = Status{State: next, Since: m.At}
+		st = Status{State: next, Since: m.At, Notified: prev.Notified}
 	}
 	switch {
 	case next == Firing && prev.State != Firing:

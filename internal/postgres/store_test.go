@@ -13,6 +13,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/usagelog/usagelog/internal/alerts"
 	"github.com/usagelog/usagelog/internal/postgres"
 	"github.com/usagelog/usagelog/internal/storetest"
 	"github.com/usagelog/usagelog/internal/usage"
@@ -167,4 +168,8 @@ func TestSecretIsSharedAndKept(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Error("a second replica got another secret")
 	}
+}
+
+func TestAlertStoreConformance(t *testing.T) {
+	storetest.AlertStore(t, func(t *testing.T) alerts.Store { return open(t) })
 }

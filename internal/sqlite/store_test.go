@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/alerts"
 	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
@@ -213,4 +214,8 @@ func TestRollupTailMigration(t *testing.T) {
 
 func TestAlertsConformance(t *testing.T) {
 	storetest.Alerts(t, func(t *testing.T) storetest.SummaryStore { return sqlitetest.Open(t) })
+}
+
+func TestAlertStoreConformance(t *testing.T) {
+	storetest.AlertStore(t, func(t *testing.T) alerts.Store { return sqlitetest.Open(t) })
 }

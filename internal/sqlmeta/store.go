@@ -77,6 +77,12 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 	return s.read.QueryContext(ctx, s.rebind(q), args...)
 }
 
+// queryW reads through the writing connection: what a claim reads must be
+// what the last write left.
+func (s *Store) queryW(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return s.write.QueryContext(ctx, s.rebind(q), args...)
+}
+
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	return s.read.QueryRowContext(ctx, s.rebind(q), args...)
 }

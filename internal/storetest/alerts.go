@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"reflect"
 	"testing"
 	"time"
 
@@ -89,5 +90,141 @@ func Alerts(t *testing.T, open func(t *testing.T) SummaryStore) {
 			}
 			step(T.Add(30*time.Minute), alerts.OK, alerts.Resolved)
 		})
+	}
+}
+
+// AlertStore runs the conformance suite of alert rule stores: create,
+// update, list, claims once across callers, state and history, deletion,
+// the limit of rules a workspace.
+func AlertStore(t *testing.T, open func(t *testing.T) alerts.Store) {
+	ctx := context.Background()
+	s := open(t)
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	rule := func(ws int64, id, name string) *alerts.Rule {
+		return &alerts.Rule{ID: id, WorkspaceID: ws, Name: name, Metric: alerts.MetricErrorRate, Op: ">", Threshold: 0.05,
+			Window: 15 * time.Minute, Filters: url.Values{"collection": {"Orders", "Billing <b>"}}, MinCalls: 50,
+			Notify:   alerts.Notify{Webhook: "https://hooks.example.com/x", Format: alerts.FormatSlack, Email: []string{"a@example.com", "b@example.com"}},
+			Renotify: time.Hour, Enabled: true}
+	}
+	a := rule(1, "al_a", "Orders failing")
+	if err := s.CreateAlert(ctx, a, "secret-a", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateAlert(ctx, rule(2, "al_other", "Another workspace's"), "s", now); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Alert(ctx, 1, "al_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Rule, *a) || got.Secret != "secret-a" || got.Status.State != alerts.OK || !got.Created.Equal(now) {
+		t.Fatalf("stored %+v\nwant %+v", got, *a)
+	}
+	if _, err := s.Alert(ctx, 2, "al_a"); usage.ErrorCode(err) != usage.ENotFound {
+		t.Errorf("another workspace's rule: err = %v, want not found", err)
+	}
+	a.Name, a.Metric, a.Op, a.Threshold, a.Notify.Email, a.Enabled = "Orders slow", alerts.MetricP95MS, ">=", 800, nil, false
+	if err := s.UpdateAlert(ctx, a, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Alert(ctx, 1, "al_a"); !reflect.DeepEqual(got.Rule, *a) || !got.Updated.Equal(now.Add(time.Minute)) {
+		t.Fatalf("updated %+v\nwant %+v", got.Rule, *a)
+	}
+	other := rule(2, "al_a", "x")
+	if err := s.UpdateAlert(ctx, other, now); usage.ErrorCode(err) != usage.ENotFound {
+		t.Errorf("update through another workspace: err = %v, want not found", err)
+	}
+
+	// Claims: a disabled rule is not due; each due rule goes to one of
+	// several callers, and is due again at next.
+	a.Enabled = true
+	if err := s.UpdateAlert(ctx, a, now); err != nil {
+		t.Fatal(err)
+	}
+	claimed := map[string]int{}
+	for range 3 {
+		es, err := s.ClaimDueAlerts(ctx, now.Add(time.Minute), now.Add(2*time.Minute), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			claimed[e.ID]++
+		}
+	}
+	if claimed["al_a"] != 1 || claimed["al_other"] != 1 || len(claimed) != 2 {
+		t.Fatalf("claims %v, want each rule once", claimed)
+	}
+	if es, _ := s.ClaimDueAlerts(ctx, now.Add(2*time.Minute), now.Add(3*time.Minute), 100); len(es) != 2 {
+		t.Fatalf("due again at next: claimed %d, want 2", len(es))
+	}
+
+	// State and history: a change of state or a notice is an event.
+	e, _ := s.Alert(ctx, 1, "al_a")
+	steps := []struct {
+		m      alerts.Measurement
+		notice alerts.Notice
+	}{
+		{alerts.Measurement{Value: 300, Calls: 90}, alerts.NoNotice},
+		{alerts.Measurement{Value: 900, Calls: 95}, alerts.Fired},
+		{alerts.Measurement{Value: 950, Calls: 97}, alerts.NoNotice},
+		{alerts.Measurement{Value: 100, Calls: 99}, alerts.Resolved},
+	}
+	for i, st := range steps {
+		st.m.At = now.Add(time.Duration(i+3) * time.Minute)
+		prev := e.Status.State
+		var n alerts.Notice
+		e.Status, n = e.Step(e.Status, st.m)
+		e.Last = st.m
+		if n != st.notice {
+			t.Fatalf("step %d: notice %q, want %q", i, n, st.notice)
+		}
+		if err := s.RecordAlert(ctx, &e, prev, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ = s.Alert(ctx, 1, "al_a")
+	if got.Status.State != alerts.OK || got.Last.Value != 100 || got.Last.Calls != 99 || !got.Last.At.Equal(now.Add(6*time.Minute)) ||
+		!got.Status.Notified.Equal(now.Add(4*time.Minute)) {
+		t.Fatalf("after the steps: %+v %+v", got.Status, got.Last)
+	}
+	history, err := s.AlertEvents(ctx, 1, "al_a", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(history) != 2 || history[0].Notice != alerts.Resolved || history[0].State != alerts.OK ||
+		history[1].Notice != alerts.Fired || history[1].Value != 900 || history[1].Calls != 95 {
+		t.Fatalf("history %+v", history)
+	}
+	if err := s.AlertNotifyError(ctx, "al_a", "webhook: 502 Bad Gateway", now); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Alert(ctx, 1, "al_a"); got.NotifyError != "webhook: 502 Bad Gateway" || !got.NotifyErrorAt.Equal(now) {
+		t.Errorf("notify error %q at %s", got.NotifyError, got.NotifyErrorAt)
+	}
+
+	if err := s.DeleteAlert(ctx, 2, "al_a"); usage.ErrorCode(err) != usage.ENotFound {
+		t.Errorf("delete through another workspace: err = %v, want not found", err)
+	}
+	if err := s.DeleteAlert(ctx, 1, "al_a"); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := s.AlertEvents(ctx, 1, "al_a", 10); len(h) != 0 {
+		t.Errorf("history of a deleted rule: %+v", h)
+	}
+	if list, _ := s.Alerts(ctx, 1); len(list) != 0 {
+		t.Errorf("rules after delete: %+v", list)
+	}
+
+	// At most MaxRules a workspace.
+	for i := range alerts.MaxRules {
+		if err := s.CreateAlert(ctx, rule(3, fmt.Sprintf("al_%03d", i), fmt.Sprintf("r%03d", i)), "s", now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateAlert(ctx, rule(3, "al_one_more", "one more"), "s", now); usage.ErrorCode(err) != usage.EConflict {
+		t.Errorf("rule %d: err = %v, want conflict", alerts.MaxRules+1, err)
+	}
+	if list, _ := s.Alerts(ctx, 3); len(list) != alerts.MaxRules || list[0].Name != "r000" {
+		t.Errorf("listed %d rules", len(list))
 	}
 }
