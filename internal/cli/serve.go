@@ -28,6 +28,7 @@ import (
 	"github.com/usagelog/usagelog/internal/signedurl"
 	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/usage"
+	"github.com/usagelog/usagelog/internal/webhook"
 )
 
 func serve(ctx context.Context, args []string, env Env) error {
@@ -204,11 +205,11 @@ func serve(ctx context.Context, args []string, env Env) error {
 		// see it: the audit log records each link when it is made.
 		links = audit.Linker{Links: links, Log: auditLog}
 	}
-	allow, err := jobs.ParseWebhookAllow(webhookAllow)
+	allow, err := webhook.ParseAllow(webhookAllow)
 	if err != nil {
 		return usagef("%v", err)
 	}
-	webhooks := jobs.WebhookPolicy{Allow: allow}
+	webhooks := webhook.Policy{Allow: allow}
 	hook := &jobs.Webhook{Meta: st.meta, Policy: webhooks, Log: log, Now: time.Now, Links: links}
 	runner, err := jobs.NewRunner(jobs.RunnerConfig{
 		Meta: st.meta, Workers: *workers, PerWorkspace: *concurrency, Log: log, Finished: hook.Deliver, Webhooks: webhooks, Audit: auditLog,

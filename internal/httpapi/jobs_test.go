@@ -20,6 +20,7 @@ import (
 	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/storetest"
 	"github.com/usagelog/usagelog/internal/usage"
+	"github.com/usagelog/usagelog/internal/webhook"
 )
 
 // clock is a test clock that moves only when told.
@@ -382,12 +383,12 @@ func TestScheduleFiresAndSignsWebhook(t *testing.T) {
 	got := make(chan delivery, 4)
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		got <- delivery{r.Header.Get(jobs.SignatureHeader), b}
+		got <- delivery{r.Header.Get(webhook.SignatureHeader), b}
 	}))
 	defer receiver.Close()
 	jh = newJobHarness(t, 0, func(c *jobs.RunnerConfig) {
 		c.Now = clk.Now
-		c.Webhooks = jobs.WebhookPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}} // the receiver
+		c.Webhooks = webhook.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}} // the receiver
 		c.Finished = func(j usage.ExportJob) {
 			(&jobs.Webhook{Meta: c.Meta, Policy: c.Webhooks, Log: nil, Now: clk.Now,
 				Links: jh.api.JobLinks()}).Deliver(j)
@@ -449,13 +450,13 @@ func TestScheduleFiresAndSignsWebhook(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no webhook in 30 s")
 	}
-	if err := jobs.Verify(sc.WebhookSecret, d.sig, d.body, clk.Now(), 5*time.Minute); err != nil {
+	if err := webhook.Verify(sc.WebhookSecret, d.sig, d.body, clk.Now(), 5*time.Minute); err != nil {
 		t.Fatalf("signature: %v", err)
 	}
-	if err := jobs.Verify("whsec_wrong", d.sig, d.body, clk.Now(), 5*time.Minute); err == nil {
+	if err := webhook.Verify("whsec_wrong", d.sig, d.body, clk.Now(), 5*time.Minute); err == nil {
 		t.Error("a wrong secret verifies")
 	}
-	if err := jobs.Verify(sc.WebhookSecret, d.sig, append(d.body, ' '), clk.Now(), 5*time.Minute); err == nil {
+	if err := webhook.Verify(sc.WebhookSecret, d.sig, append(d.body, ' '), clk.Now(), 5*time.Minute); err == nil {
 		t.Error("a changed body verifies")
 	}
 	var j jobs.View

@@ -11,6 +11,7 @@ import (
 
 	"github.com/usagelog/usagelog/internal/audit"
 	"github.com/usagelog/usagelog/internal/usage"
+	"github.com/usagelog/usagelog/internal/webhook"
 )
 
 // Meta is what the runner reads and records of the metadata store: the
@@ -54,7 +55,7 @@ type RunnerConfig struct {
 	// Audit, when set, records each job that ends as export.create.
 	Audit *audit.Log
 	// Webhooks says where a schedule's webhook may go.
-	Webhooks WebhookPolicy
+	Webhooks webhook.Policy
 }
 
 // Runner works through the queued export jobs.

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -18,6 +15,7 @@ import (
 	"time"
 
 	"github.com/usagelog/usagelog/internal/usage"
+	"github.com/usagelog/usagelog/internal/webhook"
 )
 
 // Ranges are the periods a schedule's job can cover, before each run.
@@ -281,7 +279,7 @@ type Webhook struct {
 	Meta WebhookMeta
 	// Policy says where webhooks may go: its client sends them, checking
 	// the address of each connection.
-	Policy WebhookPolicy
+	Policy webhook.Policy
 	// Retry is the wait before the second try, twice that before the
 	// third; default 5 s.
 	Retry time.Duration
@@ -292,45 +290,6 @@ type Webhook struct {
 
 	clientOnce sync.Once
 	client     *http.Client // one, so that deliveries share its connections
-}
-
-// SignatureHeader carries "t=UNIX,v1=HEX": HEX is the HMAC-SHA256, keyed
-// with the schedule's webhook secret, of "UNIX." followed by the body.
-const SignatureHeader = "X-Usagelog-Signature"
-
-// Sign returns the signature header value of body at t.
-func Sign(secret string, t time.Time, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	fmt.Fprintf(mac, "%d.", t.Unix())
-	mac.Write(body)
-	return fmt.Sprintf("t=%d,v1=%s", t.Unix(), hex.EncodeToString(mac.Sum(nil)))
-}
-
-// Verify checks a signature header against body, accepting signatures
-// made within tolerance of now.
-func Verify(secret, header string, body []byte, now time.Time, tolerance time.Duration) error {
-	var ts int64
-	var sig string
-	for _, part := range strings.Split(header, ",") {
-		k, v, _ := strings.Cut(part, "=")
-		switch k {
-		case "t":
-			ts, _ = strconv.ParseInt(v, 10, 64)
-		case "v1":
-			sig = v
-		}
-	}
-	if ts == 0 || sig == "" {
-		return fmt.Errorf("webhook signature: malformed header %q", header)
-	}
-	t := time.Unix(ts, 0)
-	if d := now.Sub(t); d > tolerance || d < -tolerance {
-		return fmt.Errorf("webhook signature: timestamp %s is outside the tolerance", t.UTC())
-	}
-	if !hmac.Equal([]byte(Sign(secret, t, body)), fmt.Appendf(nil, "t=%d,v1=%s", ts, sig)) {
-		return fmt.Errorf("webhook signature: does not match")
-	}
-	return nil
 }
 
 // Deliver posts j to its schedule's webhook, if it has one, trying three
@@ -373,12 +332,12 @@ func (h *Webhook) Deliver(j usage.ExportJob) {
 			}
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("User-Agent", "usagelog-webhook")
-			req.Header.Set(SignatureHeader, Sign(sc.WebhookSecret, h.Now(), body))
+			req.Header.Set(webhook.SignatureHeader, webhook.Sign(sc.WebhookSecret, h.Now(), body))
 			var resp *http.Response
 			resp, err = h.client.Do(req)
-			if isRefused(err) { // the name resolved elsewhere by the time it connected
+			if webhook.IsRefused(err) { // the name resolved elsewhere by the time it connected
 				log.Warn("webhook refused", "schedule", sc.ID, "job", j.ID, "err", err)
-				record("refused: " + refusal(err))
+				record("refused: " + webhook.Refusal(err))
 				return
 			}
 			if err == nil {

@@ -1,4 +1,7 @@
-package jobs
+// Package webhook is how usagelog posts to other people's URLs: where it
+// may connect (Policy, --webhook-allow) and how a body is signed (Sign,
+// Verify). Export schedules and alerts both send through it.
+package webhook
 
 import (
 	"context"
@@ -14,19 +17,19 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-// WebhookPolicy says where webhooks may go: public addresses, and the
+// Policy says where webhooks may go: public addresses, and the
 // networks Allow lists (--webhook-allow). Anyone who may create a schedule
 // names its webhook, so without it the server would POST to its own
 // loopback, its private network or a cloud metadata address for them.
-type WebhookPolicy struct {
+type Policy struct {
 	Allow []netip.Prefix
 	// Resolver looks names up (default net.DefaultResolver).
 	Resolver *net.Resolver
 }
 
-// ParseWebhookAllow reads --webhook-allow values: CIDRs, or single
+// ParseAllow reads --webhook-allow values: CIDRs, or single
 // addresses.
-func ParseWebhookAllow(values []string) ([]netip.Prefix, error) {
+func ParseAllow(values []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, v := range values {
 		p, err := netip.ParsePrefix(v)
@@ -57,7 +60,7 @@ func (e *refusedAddr) Error() string {
 var sharedSpace, thisNetwork = netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("0.0.0.0/8")
 
 // check refuses an address that is not public, unless allowed.
-func (p WebhookPolicy) check(a netip.Addr) error {
+func (p Policy) check(a netip.Addr) error {
 	a = a.Unmap()
 	for _, allow := range p.Allow {
 		if allow.Contains(a) {
@@ -85,10 +88,16 @@ func (p WebhookPolicy) check(a netip.Addr) error {
 // Check refuses a webhook URL whose host resolves to an address the
 // policy does not send to: a schedule's creation is refused with it. The
 // delivery checks each address again as it connects (DNS can change).
-func (p WebhookPolicy) Check(ctx context.Context, raw string) error {
+func (p Policy) Check(ctx context.Context, raw string) error {
+	return p.CheckField(ctx, "webhookUrl", raw)
+}
+
+// CheckField is Check with its errors naming field, as the request that
+// gave raw names it.
+func (p Policy) CheckField(ctx context.Context, field, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return usage.Errorf(usage.EInvalid, "webhookUrl: %q is not an http or https URL", raw)
+		return usage.Errorf(usage.EInvalid, "%s: %q is not an http or https URL", field, raw)
 	}
 	var addrs []netip.Addr
 	if a, err := netip.ParseAddr(u.Hostname()); err == nil {
@@ -110,9 +119,9 @@ func (p WebhookPolicy) Check(ctx context.Context, raw string) error {
 		var r *refusedAddr
 		if errors.As(p.check(a), &r) {
 			if a.String() == u.Hostname() {
-				return usage.Errorf(usage.EInvalid, "webhookUrl: %q: %v", raw, r)
+				return usage.Errorf(usage.EInvalid, "%s: %q: %v", field, raw, r)
 			}
-			return usage.Errorf(usage.EInvalid, "webhookUrl: %q: %s resolves to %v", raw, u.Hostname(), r)
+			return usage.Errorf(usage.EInvalid, "%s: %q: %s resolves to %v", field, raw, u.Hostname(), r)
 		}
 	}
 	return nil
@@ -121,7 +130,7 @@ func (p WebhookPolicy) Check(ctx context.Context, raw string) error {
 // Client is an HTTP client that connects only where the policy sends
 // webhooks, checked on the address it connects to, and follows no
 // redirects (a 3xx is the receiver's answer).
-func (p WebhookPolicy) Client(timeout time.Duration) *http.Client {
+func (p Policy) Client(timeout time.Duration) *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second, Resolver: p.Resolver,
 		Control: func(_, address string, _ syscall.RawConn) error {
 			ap, err := netip.ParseAddrPort(address)
@@ -137,14 +146,14 @@ func (p WebhookPolicy) Client(timeout time.Duration) *http.Client {
 	}
 }
 
-// isRefused tells whether err is the policy's refusal of an address.
-func isRefused(err error) bool {
+// IsRefused tells whether err is the policy's refusal of an address.
+func IsRefused(err error) bool {
 	var r *refusedAddr
 	return errors.As(err, &r)
 }
 
-// refusal is the policy's words in err.
-func refusal(err error) string {
+// Refusal is the policy's words in err.
+func Refusal(err error) string {
 	var r *refusedAddr
 	if errors.As(err, &r) {
 		return r.Error()
