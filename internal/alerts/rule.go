@@ -6,7 +6,6 @@
 package alerts
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -83,20 +82,23 @@ type Notify struct {
 
 // Input is a rule as the API takes it.
 type Input struct {
-	Name      string              `json:"name"`
-	Metric    string              `json:"metric"`
-	Op        string              `json:"op"`
-	Threshold json.RawMessage     `json:"threshold"`
-	Window    string              `json:"window"`
-	Filters   map[string][]string `json:"filters"`
-	MinCalls  int64               `json:"min_calls"`
-	Notify    struct {
-		Webhook string   `json:"webhook"`
-		Format  string   `json:"format"`
-		Email   []string `json:"email"`
-	} `json:"notify"`
-	Renotify string `json:"renotify"`
-	Enabled  *bool  `json:"enabled"`
+	Name      string              `json:"name" jsonschema:"required,maxLength=200"`
+	Metric    string              `json:"metric" jsonschema:"required,enum=calls,enum=errors,enum=error_rate,enum=p95_ms,enum=status,enum=silence"`
+	Op        string              `json:"op,omitempty" jsonschema:"enum=>,enum=>=,enum=<,enum=<="`
+	Threshold *float64            `json:"threshold,omitempty" jsonschema:"description=Required but for silence; an error rate is a share from 0 to 1."`
+	Window    string              `json:"window" jsonschema:"required,description=5m to 7d: minutes (m)\, hours (h) or days (d)."`
+	Filters   map[string][]string `json:"filters,omitempty" jsonschema:"description=The log filters of GET /api/v1/logs\, each a list (empty: any)."`
+	MinCalls  int64               `json:"min_calls,omitempty" jsonschema:"minimum=0"`
+	Notify    NotifyInput         `json:"notify"`
+	Renotify  string              `json:"renotify,omitempty" jsonschema:"description=How often a firing rule notifies again (5m to 7d); empty: once."`
+	Enabled   *bool               `json:"enabled,omitempty" jsonschema:"description=Default true."`
+}
+
+// NotifyInput says whom a rule tells, as the API takes it.
+type NotifyInput struct {
+	Webhook string   `json:"webhook,omitempty"`
+	Format  string   `json:"format,omitempty" jsonschema:"enum=json,enum=slack"`
+	Email   []string `json:"email,omitempty"`
 }
 
 // Rule validates in and returns the rule it describes. Its error names
@@ -200,15 +202,11 @@ func (in *Input) Rule() (Rule, error) {
 	return r, nil
 }
 
-func threshold(raw json.RawMessage) (float64, error) {
-	if len(raw) == 0 || string(raw) == "null" {
+func threshold(t *float64) (float64, error) {
+	if t == nil {
 		return 0, errors.New("required")
 	}
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil {
-		return 0, fmt.Errorf("%s is not a number", raw)
-	}
-	return f, nil
+	return *t, nil
 }
 
 func joinMetrics() string {

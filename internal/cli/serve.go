@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/alerts"
 	"github.com/usagelog/usagelog/internal/audit"
 	"github.com/usagelog/usagelog/internal/buildinfo"
 	"github.com/usagelog/usagelog/internal/console"
@@ -27,6 +28,7 @@ import (
 	"github.com/usagelog/usagelog/internal/s3files"
 	"github.com/usagelog/usagelog/internal/signedurl"
 	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 	"github.com/usagelog/usagelog/internal/webhook"
 )
@@ -67,6 +69,9 @@ func serve(ctx context.Context, args []string, env Env) error {
 	fs.BoolVar(&sso.Only, "oidc-only", false, "turn password sign-in off (needs --oidc-issuer)")
 	auditDays := fs.Int("audit-retention-days", 400, "how long audit log entries are kept, whatever the events' retention")
 	janitorEvery := fs.Duration("janitor-every", time.Hour, "how often events past their workspace's retention_days, old audit entries and export files are removed")
+	alertEvery := fs.Duration("alert-every", time.Minute, "how often each alert rule is measured (across replicas)")
+	smtpURL := fs.String("smtp", "", "mail server for alert email, smtp://[user[:password]@]host[:port] (STARTTLS when offered)")
+	smtpFrom := fs.String("smtp-from", "", "sender address of alert email, with --smtp")
 	shutdownGrace := fs.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	if _, err := fs.parse(args); err != nil {
 		return err
@@ -224,7 +229,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 		Recorder: rec, RateLimits: limits, ExportRowLimit: *rowLimit,
 		Files: files, Signer: signer, Links: links, Secret: key,
 		MaxRangeDays: *maxRangeDays, ExportConcurrency: *concurrency, Session: con.Session, Jobs: runner, Audit: auditLog,
-		Reclassifier: reclass,
+		Reclassifier: reclass, Alerts: st.alerts, Webhooks: webhooks,
 	})
 	if err != nil {
 		ln.Close()
@@ -234,6 +239,17 @@ func serve(ctx context.Context, args []string, env Env) error {
 		go clusterLoop(ctx, c, time.Minute, log)
 	}
 	go reclass.Loop(ctx)
+	delivery := &alerts.Delivery{Client: webhooks.Client(30 * time.Second)}
+	if *smtpURL != "" {
+		if delivery.SMTP, err = alerts.ParseSMTP(*smtpURL, *smtpFrom); err != nil {
+			ln.Close()
+			return usagef("%v", err)
+		}
+	}
+	alertRunner := &alerts.Runner{Store: st.alerts, Summaries: &summary.Service{Rollups: st.events, Events: st.events}, Sender: delivery,
+		Every: *alertEvery, BaseURL: base, Log: log}
+	alertRunner.Start(ctx)
+	defer alertRunner.Wait()
 	go janitor(ctx, janitorConfig{files: files, fileRetention: *fileRetention, every: *janitorEvery, log: log,
 		retention: &retention.Janitor{Events: st.events, Meta: st.meta, Audit: auditLog, AuditRetention: time.Duration(*auditDays) * 24 * time.Hour, Log: log}})
 	// Jobs stop with ctx (SIGTERM): a running job is failed with a reason;

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/alerts"
 	"github.com/usagelog/usagelog/internal/clickhouse"
 	"github.com/usagelog/usagelog/internal/httpapi"
 	"github.com/usagelog/usagelog/internal/postgres"
@@ -24,6 +25,8 @@ const DefaultDataDir = "./usagelog-data"
 type stores struct {
 	events httpapi.EventStore
 	meta   usage.MetaStore
+	// alerts keeps the alert rules: the metadata store, on either engine.
+	alerts alerts.Store
 	close  func() error
 	// secret, when the metadata store keeps the server secret (PostgreSQL:
 	// every replica shares it), returns it.
@@ -107,7 +110,7 @@ func openStores(ctx context.Context, cfg storeConfig) (*stores, error) {
 			st.close()
 			return nil, err
 		}
-		st.meta, st.secret = pg, pg.Secret
+		st.meta, st.alerts, st.secret = pg, pg, pg.Secret
 		closers = append(closers, pg.Close)
 	} else {
 		// Without --meta the metadata sits beside SQLite events.
@@ -120,7 +123,7 @@ func openStores(ctx context.Context, cfg storeConfig) (*stores, error) {
 			st.close()
 			return nil, err
 		}
-		st.meta = s
+		st.meta, st.alerts = s, s
 	}
 	if _, err := st.meta.EnsureWorkspace(ctx, usage.DefaultWorkspace); err != nil {
 		st.close()

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/export"
@@ -66,18 +65,9 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request, c *call
 // handleJobs is GET /api/v1/exports: the workspace's jobs that the key may
 // see, newest first.
 func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request, c *caller) error {
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return usage.Errorf(usage.EInvalid, "limit: %q is not a number from 1 to 1000", v)
-		}
-		limit = n
-	}
-	for k := range r.URL.Query() {
-		if k != "limit" {
-			return usage.Errorf(usage.EInvalid, "unknown parameter %q (this endpoint takes limit)", k)
-		}
+	limit, err := limitParam(r, 1000, 100)
+	if err != nil {
+		return err
 	}
 	stored, err := s.meta.Jobs(r.Context(), c.Workspace.ID, limit)
 	if err != nil {

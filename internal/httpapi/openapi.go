@@ -112,6 +112,7 @@ var tags = []apidoc.TagInfo{
 	{Name: "Export jobs", Description: "Reports run in the background, with progress and a signed link; and their schedules."},
 	{Name: "Usage export API", Description: "The activity exports and Usage Reports.zip, and the signed downloads of stored files."},
 	{Name: "Gateway", Description: "The recording gateway's collections and clients."},
+	{Name: "Alerts", Description: "Rules that watch the summaries and notify by webhook and email, with their state and history."},
 	{Name: "Administration", Description: "Keys, workspace settings, classification rules and the audit log."},
 	{Name: "Service", Description: "Health, readiness, build, metrics and this description."},
 }

@@ -116,7 +116,7 @@ func newAPIValidator(t *testing.T, doc []byte) *apiValidator {
 			key := strings.ToUpper(m) + " " + path
 			av.ops[key] = nil
 			av.ids[key] = o.ID
-			re := regexp.MustCompile("^" + regexp.MustCompile(`\\\{[^}]+\\\}`).ReplaceAllString(regexp.QuoteMeta(path), `[^?]+`) + "$")
+			re := regexp.MustCompile("^" + regexp.MustCompile(`\\\{[^}]+\\\}`).ReplaceAllString(regexp.QuoteMeta(path), `[^/?]+`) + "$")
 			av.tmpl = append(av.tmpl, opTemplate{method: strings.ToUpper(m), re: re, key: key, exact: !strings.Contains(path, "{")})
 		}
 	}
@@ -186,7 +186,7 @@ func (av *apiValidator) do(base string, c call) []byte {
 			av.t.Errorf("%s %s (%d): %s", c.method, c.path, resp.StatusCode, msg)
 		}
 	}
-	path, _, _ := strings.Cut(c.path, "?")
+	path, _, _ := strings.Cut(vpath, "?")
 	for _, tp := range av.tmpl {
 		if tp.method == c.method && tp.re.MatchString(path) {
 			av.ops[tp.key] = append(av.ops[tp.key], resp.StatusCode)
@@ -422,6 +422,23 @@ func TestOpenAPIValidation(t *testing.T) {
 		body: `{"name":"weekly users","report":"users","format":"xlsx","range":"previous_week","cadence":{"every":"weekly","weekday":"monday","at":"07:00","timezone":"Europe/Berlin"},"webhookUrl":"https://hooks.example.com/usagelog"}`, want: 201}), &sc)
 	av.do(h.url, call{method: "GET", path: "/api/v1/schedules/" + sc.ID, token: admin, want: 200})
 	av.do(h.url, call{method: "DELETE", path: "/api/v1/schedules/" + sc.ID, token: admin, want: 204})
+
+	var al struct{ ID string }
+	rule := `{"name":"Orders failing","metric":"error_rate","op":">","threshold":0.05,"window":"15m","filters":{"collection":["Orders"]},"min_calls":50,` +
+		`"notify":{"webhook":"https://hooks.example.com/alerts","format":"slack","email":["ops@example.com"]},"renotify":"1h"}`
+	json.Unmarshal(av.do(h.url, call{method: "POST", path: "/api/v1/alerts", token: admin, media: "application/json", body: rule, want: 201}), &al)
+	av.do(h.url, call{method: "POST", path: "/api/v1/alerts", token: admin, media: "application/json", body: `{"name":"x","metric":"latency","window":"5m"}`, want: 400})
+	av.do(h.url, call{method: "GET", path: "/api/v1/alerts", token: admin, want: 200})
+	av.do(h.url, call{method: "GET", path: "/api/v1/alerts", token: reader, want: 403})
+	av.do(h.url, call{method: "GET", path: "/api/v1/alerts/" + al.ID, token: admin, want: 200})
+	av.do(h.url, call{method: "GET", path: "/api/v1/alerts/al_missing", token: admin, want: 404})
+	av.do(h.url, call{method: "PUT", path: "/api/v1/alerts/" + al.ID, token: admin, media: "application/json",
+		body: `{"name":"Orders silent","metric":"silence","window":"1h","filters":{"collection":["Orders"]},"enabled":false}`, want: 200})
+	av.do(h.url, call{method: "PUT", path: "/api/v1/alerts/" + al.ID, token: admin, media: "application/json", body: `{"name":"x","metric":"calls","op":">","threshold":1,"window":"9d"}`, want: 400})
+	av.do(h.url, call{method: "GET", path: "/api/v1/alerts/" + al.ID + "/events?limit=10", token: admin, want: 200})
+	av.do(h.url, call{method: "GET", path: "/api/v1/alerts/" + al.ID + "/events?limit=0", token: admin, want: 400})
+	av.do(h.url, call{method: "DELETE", path: "/api/v1/alerts/" + al.ID, token: admin, want: 204})
+	av.do(h.url, call{method: "DELETE", path: "/api/v1/alerts/" + al.ID, token: admin, want: 404})
 
 	var key struct{ Key struct{ ID string } }
 	json.Unmarshal(av.do(h.url, call{method: "POST", path: "/api/v1/keys", token: admin, media: "application/json", body: `{"name":"to revoke","scopes":["EVENTS_WRITE"]}`, want: 201}), &key)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/usagelog/usagelog/internal/alerts"
 	"github.com/usagelog/usagelog/internal/apidoc"
 	"github.com/usagelog/usagelog/internal/buildinfo"
 	"github.com/usagelog/usagelog/internal/export"
@@ -179,6 +180,22 @@ func (s *Server) table() []route {
 				apidoc.Param{Name: "from", Description: "RFC 3339 time or YYYY-MM-DD (UTC)."},
 				apidoc.Param{Name: "to", Description: "RFC 3339 time or YYYY-MM-DD (UTC, the whole day)."},
 				limit(1000, 100), cursor).tag("Administration")},
+		{pattern: "POST /api/v1/alerts", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleCreateAlert,
+			doc: op("createAlert", "Create an alert rule", "A metric of the summaries over a window, a threshold and whom to tell; at most 100 a workspace. The webhook's secret is shown this once.",
+				apidoc.Response{Status: 201, Description: "The rule.", Content: jsonOf(alertJSON{}), Headers: []string{"Location"}}).
+				body(jsonBody(alerts.Input{})).tag("Alerts")},
+		{pattern: "GET /api/v1/alerts", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleAlerts,
+			doc: op("listAlerts", "Alert rules", "The workspace's rules by name, each with its state and latest measurement.", ok(list[alertJSON]{})).tag("Alerts")},
+		{pattern: "GET /api/v1/alerts/{id}", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleAlert,
+			doc: op("getAlert", "An alert rule", "Its definition, state and latest measurement; never its webhook's secret.", ok(alertJSON{})).params(pathID).tag("Alerts")},
+		{pattern: "PUT /api/v1/alerts/{id}", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handlePutAlert,
+			doc: op("putAlert", "Replace an alert rule", "Its definition replaced; its state, history and webhook secret kept. It is measured again at once.",
+				ok(alertJSON{})).params(pathID).body(jsonBody(alerts.Input{})).tag("Alerts")},
+		{pattern: "DELETE /api/v1/alerts/{id}", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleDeleteAlert,
+			doc: op("deleteAlert", "Delete an alert rule", "The rule and its history.", noContent).params(pathID).tag("Alerts")},
+		{pattern: "GET /api/v1/alerts/{id}/events", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleAlertEvents,
+			doc: op("listAlertEvents", "An alert rule's history", "Every change of its state and every notification, with the value measured, newest first.",
+				ok(list[alertEventJSON]{})).params(pathID, limit(1000, 100)).tag("Alerts")},
 		{pattern: "GET /api/v1/workspace/classification", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleClassification,
 			doc: op("getClassification", "Classification rules", "The rules that name a call's system and usage type; the defaults until a PUT replaces them.",
 				ok(classificationJSON{})).tag("Administration")},

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/usagelog/usagelog/capture"
+	"github.com/usagelog/usagelog/internal/alerts"
 	"github.com/usagelog/usagelog/internal/audit"
 	"github.com/usagelog/usagelog/internal/buildinfo"
 	"github.com/usagelog/usagelog/internal/export"
@@ -23,6 +24,7 @@ import (
 	"github.com/usagelog/usagelog/internal/signedurl"
 	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
+	"github.com/usagelog/usagelog/internal/webhook"
 )
 
 // Meta is what the API reads and changes of the metadata store.
@@ -97,6 +99,12 @@ type Config struct {
 	// Reclassifier, when set, is woken when a workspace's rules change, to
 	// classify its stored calls again (reclassify.Runner).
 	Reclassifier interface{ Wake() }
+	// Alerts keeps the alert rules of /api/v1/alerts: the metadata store.
+	// Without it those endpoints answer 503.
+	Alerts alerts.Store
+	// Webhooks says where webhooks may go; a rule whose webhook it refuses
+	// is refused when it is saved.
+	Webhooks webhook.Policy
 }
 
 // DefaultExportRowLimit is the server's export row limit unless configured.
@@ -136,6 +144,8 @@ type Server struct {
 	// reclassifier is woken when rules change (Config.Reclassifier).
 	reclassifier interface{ Wake() }
 	auditLog     *audit.Log
+	alerts       alerts.Store
+	webhooks     webhook.Policy
 	now          func() time.Time
 	mux          *http.ServeMux
 	rec          *Recorder
@@ -170,7 +180,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		events: cfg.Events, meta: cfg.Meta, log: cfg.Logger, metrics: cfg.Metrics,
-		maxBody: cfg.MaxBodyBytes, maxFuture: cmp.Or(cfg.MaxFuture, ingest.DefaultMaxFuture), classifiers: &ingest.Classifiers{Rules: cfg.Meta}, auditLog: cfg.Audit, reclassifier: cfg.Reclassifier, now: cfg.Now, mux: http.NewServeMux(),
+		maxBody: cfg.MaxBodyBytes, maxFuture: cmp.Or(cfg.MaxFuture, ingest.DefaultMaxFuture), classifiers: &ingest.Classifiers{Rules: cfg.Meta}, auditLog: cfg.Audit, reclassifier: cfg.Reclassifier, alerts: cfg.Alerts, webhooks: cfg.Webhooks, now: cfg.Now, mux: http.NewServeMux(),
 		rec: cfg.Recorder, limits: newLimiter(cfg.RateLimits), exportRowLimit: cfg.ExportRowLimit,
 		files: cfg.Files, signer: cfg.Signer, links: cfg.Links, secret: cfg.Secret, maxRangeDays: cfg.MaxRangeDays,
 		running: &exportSlots{max: cfg.ExportConcurrency, running: map[int64]int{}}, session: cfg.Session,

@@ -44,12 +44,16 @@ const (
 	AuditClientRevoke         = "client.revoke"
 	AuditCollectionUpdate     = "collection.update"
 	AuditRetentionPurge       = "retention.purge"
+	AuditAlertCreate          = "alert.create"
+	AuditAlertUpdate          = "alert.update"
+	AuditAlertDelete          = "alert.delete"
 )
 
 // AuditActions lists every action, for validation and pick-lists.
 var AuditActions = []string{AuditKeyCreate, AuditKeyRevoke, AuditMemberCreate, AuditMemberSignIn, AuditMemberSignInFailed,
 	AuditSettingsUpdate, AuditClassificationUpdate, AuditExportCreate, AuditExportDownload, AuditScheduleCreate,
-	AuditScheduleDelete, AuditClientCreate, AuditClientRevoke, AuditCollectionUpdate, AuditRetentionPurge}
+	AuditScheduleDelete, AuditClientCreate, AuditClientRevoke, AuditCollectionUpdate, AuditRetentionPurge,
+	AuditAlertCreate, AuditAlertUpdate, AuditAlertDelete}
 
 // AuditEntry is one thing done: who, what, to what, from where.
 type AuditEntry struct {
