@@ -83,6 +83,7 @@ func commands() []command {
 		{name: "schedules", summary: "create, list or delete a server's scheduled exports", run: schedules, words: []string{"create", "list", "delete"}},
 		{name: "collections", summary: "create, list, activate or deactivate the gateway's API collections", group: collectionsCmd},
 		{name: "clients", summary: "create, list or revoke gateway clients (the token is printed alone)", group: clientsCmd},
+		{name: "alerts", summary: "create, list, delete or test alert rules (test prints what a rule would send now)", group: alertsCmd},
 		{name: "gateway", summary: "run the recording API gateway in front of an API", run: gatewayCmd},
 		{name: "audit", summary: "print a workspace's audit log (who did what)", run: auditCmd},
 		{name: "settings", summary: "print or change a workspace's settings (retention, timezone)", run: settingsCmd},

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -355,5 +357,53 @@ func TestMembersCreate(t *testing.T) {
 		if r.code != c.code || !strings.Contains(r.stderr, c.msg) {
 			t.Errorf("%v: exit %d %q, want %d with %q", c.args, r.code, r.stderr, c.code, c.msg)
 		}
+	}
+}
+
+// TestAlertsCommand: a rule created, listed, tested against the stored
+// calls (it would fire) and deleted from the command line; a bad one's
+// faults named.
+func TestAlertsCommand(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now().UTC()
+	var body strings.Builder
+	for i := range 30 {
+		status := 200
+		if i%3 == 0 {
+			status = 503
+		}
+		fmt.Fprintf(&body, `{"kind":"api_request","id":"c%d","time":%q,"status":%d,"collection":"Orders"}`+"\n", i, now.Add(-time.Duration(i)*time.Second).Format(time.RFC3339), status)
+	}
+	file := filepath.Join(dir, "calls.ndjson")
+	if err := os.WriteFile(file, []byte(body.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := run(t, nil, "ingest", "--data", dir, file); res.code != 0 {
+		t.Fatalf("ingest: %+v", res)
+	}
+	res := run(t, nil, "alerts", "create", "--data", dir, "--name", "Orders failing", "--metric", "error_rate", "--threshold", "0.05",
+		"--filter", "collection=Orders", "--webhook", "https://hooks.example.com/x")
+	if res.code != 0 || !strings.Contains(res.stdout, "webhook secret (shown once): whsec_") {
+		t.Fatalf("create: %+v", res)
+	}
+	list := run(t, nil, "alerts", "list", "--data", dir)
+	fields := strings.Fields(strings.Split(list.stdout, "\n")[1])
+	if list.code != 0 || len(fields) < 5 || fields[len(fields)-2] != "ok" {
+		t.Fatalf("list: %+v", list)
+	}
+	test := run(t, nil, "alerts", "test", fields[0], "--data", dir)
+	if test.code != 0 || !strings.Contains(test.stdout, "firing, was ok: this would be sent") ||
+		!strings.Contains(test.stdout, "[FIRING] Orders failing: error_rate 33.3%") || !strings.Contains(test.stdout, "http://127.0.0.1:8080/logs?collection=Orders") {
+		t.Fatalf("test: %+v", test)
+	}
+	bad := run(t, nil, "alerts", "create", "--data", dir, "--name", "x", "--metric", "latency", "--window", "1m")
+	if bad.code != 2 || !strings.Contains(bad.stderr, `metric: unknown metric "latency"`) || !strings.Contains(bad.stderr, "window: 1m is outside 5m to 7d") {
+		t.Fatalf("bad rule: %+v", bad)
+	}
+	if res := run(t, nil, "alerts", "delete", fields[0], "--data", dir); res.code != 0 {
+		t.Fatalf("delete: %+v", res)
+	}
+	if res := run(t, nil, "alerts", "delete", fields[0], "--data", dir); res.code == 0 {
+		t.Fatalf("delete twice: %+v", res)
 	}
 }
