@@ -70,6 +70,12 @@ if ! s3_up; then
   s3_up || { echo "scripts/test.sh: MinIO did not start (see /tmp/usagelog-minio.log)" >&2; exit 1; }
 fi
 
+# Mailpit, a real SMTP server with an API, which the alert email tests
+# start and read the messages from. Pinned.
+USAGELOG_TEST_MAILPIT=$(go env GOPATH)/bin/mailpit
+[ -x "$USAGELOG_TEST_MAILPIT" ] || go install github.com/axllent/mailpit@v1.33.1
+export USAGELOG_TEST_MAILPIT
+
 # Dex, the OpenID Connect provider the SSO tests sign in through: built
 # once (scripts/dex.sh, about 3 minutes cold) and started by the tests.
 USAGELOG_TEST_DEX=$(scripts/dex.sh)

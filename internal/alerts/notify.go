@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,8 @@ type SMTP struct {
 	Username string
 	Password string
 	From     string
+	// RootCAs verify the server's STARTTLS certificate; nil: the system's.
+	RootCAs *x509.CertPool
 }
 
 // ParseSMTP reads --smtp's URL (smtp://[user[:pass]@]host[:port], port 587
@@ -150,7 +153,7 @@ func (s *SMTP) Send(ctx context.Context, to []string, m *Message) error {
 	}
 	defer c.Close()
 	if ok, _ := c.Extension("STARTTLS"); ok {
-		if err := c.StartTLS(&tls.Config{ServerName: host}); err != nil {
+		if err := c.StartTLS(&tls.Config{ServerName: host, RootCAs: s.RootCAs}); err != nil {
 			return fmt.Errorf("email: starttls: %w", err)
 		}
 	}

@@ -86,8 +86,8 @@ type Input struct {
 	Metric    string              `json:"metric" jsonschema:"required,enum=calls,enum=errors,enum=error_rate,enum=p95_ms,enum=status,enum=silence"`
 	Op        string              `json:"op,omitempty" jsonschema:"enum=>,enum=>=,enum=<,enum=<="`
 	Threshold *float64            `json:"threshold,omitempty" jsonschema:"description=Required but for silence; an error rate is a share from 0 to 1."`
-	Window    string              `json:"window" jsonschema:"required,description=5m to 7d: minutes (m)\, hours (h) or days (d)."`
-	Filters   map[string][]string `json:"filters,omitempty" jsonschema:"description=The log filters of GET /api/v1/logs\, each a list (empty: any)."`
+	Window    string              `json:"window" jsonschema:"required,description=5m to 7d in minutes (m) or hours (h) or days (d)."`
+	Filters   map[string][]string `json:"filters,omitempty" jsonschema:"description=The log filters of GET /api/v1/logs: each a list (empty: any)."`
 	MinCalls  int64               `json:"min_calls,omitempty" jsonschema:"minimum=0"`
 	Notify    NotifyInput         `json:"notify"`
 	Renotify  string              `json:"renotify,omitempty" jsonschema:"description=How often a firing rule notifies again (5m to 7d); empty: once."`

@@ -1652,7 +1652,7 @@ type Alert struct {
 	Threshold     float32             `json:"threshold"`
 	UpdatedAt     string              `json:"updated_at"`
 
-	// WebhookSecret Signs the webhook's body (X-Usagelog-Signature); shown once, when the rule is created.
+	// WebhookSecret Signs the webhook's body (X-Usagelog-Signature); shown once: when the rule is created.
 	WebhookSecret *string `json:"webhook_secret,omitempty"`
 	Window        string  `json:"window"`
 }
@@ -1678,7 +1678,9 @@ type AlertEventState string
 // AlertsInput defines model for AlertsInput.
 type AlertsInput struct {
 	// Enabled Default true.
-	Enabled  *bool                `json:"enabled,omitempty"`
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// Filters The log filters of GET /api/v1/logs: each a list (empty: any).
 	Filters  *map[string][]string `json:"filters,omitempty"`
 	Metric   AlertsInputMetric    `json:"metric"`
 	MinCalls *int                 `json:"min_calls,omitempty"`
@@ -1691,7 +1693,9 @@ type AlertsInput struct {
 
 	// Threshold Required but for silence; an error rate is a share from 0 to 1.
 	Threshold *float32 `json:"threshold,omitempty"`
-	Window    *string  `json:"window,omitempty"`
+
+	// Window 5m to 7d in minutes (m) or hours (h) or days (d).
+	Window string `json:"window"`
 }
 
 // AlertsInputMetric defines model for AlertsInput.Metric.

@@ -34,7 +34,7 @@ type alertJSON struct {
 	NotifyErrorAt string   `json:"notify_error_at,omitempty"`
 	CreatedAt     string   `json:"created_at"`
 	UpdatedAt     string   `json:"updated_at"`
-	WebhookSecret string   `json:"webhook_secret,omitempty" jsonschema:"description=Signs the webhook's body (X-Usagelog-Signature); shown once\\, when the rule is created."`
+	WebhookSecret string   `json:"webhook_secret,omitempty" jsonschema:"description=Signs the webhook's body (X-Usagelog-Signature); shown once: when the rule is created."`
 }
 
 // alertEventJSON is one entry of a rule's history.
