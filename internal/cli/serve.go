@@ -196,8 +196,15 @@ func serve(ctx context.Context, args []string, env Env) error {
 		ln.Close()
 		return err
 	}
+	allow, err := webhook.ParseAllow(webhookAllow)
+	if err != nil {
+		ln.Close()
+		return usagef("%v", err)
+	}
+	webhooks := webhook.Policy{Allow: allow}
 	con, err := console.New(console.Config{Meta: st.meta, Events: st.events, Secret: key, Logger: log, SecureCookies: *secureCookies, OIDC: oidcCfg, Audit: auditLog,
-		MaxRangeDays: *maxRangeDays, APIDescription: func() []byte { return api.Description() }, Reclassifier: reclass})
+		MaxRangeDays: *maxRangeDays, APIDescription: func() []byte { return api.Description() }, Reclassifier: reclass,
+		Alerts: st.alerts, Webhooks: func(ctx context.Context, raw string) error { return webhooks.CheckField(ctx, "notify.webhook", raw) }})
 	if err != nil {
 		ln.Close()
 		return err
@@ -210,11 +217,6 @@ func serve(ctx context.Context, args []string, env Env) error {
 		// see it: the audit log records each link when it is made.
 		links = audit.Linker{Links: links, Log: auditLog}
 	}
-	allow, err := webhook.ParseAllow(webhookAllow)
-	if err != nil {
-		return usagef("%v", err)
-	}
-	webhooks := webhook.Policy{Allow: allow}
 	hook := &jobs.Webhook{Meta: st.meta, Policy: webhooks, Log: log, Now: time.Now, Links: links}
 	runner, err := jobs.NewRunner(jobs.RunnerConfig{
 		Meta: st.meta, Workers: *workers, PerWorkspace: *concurrency, Log: log, Finished: hook.Deliver, Webhooks: webhooks, Audit: auditLog,

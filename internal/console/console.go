@@ -22,6 +22,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/usagelog/usagelog/capture"
+	"github.com/usagelog/usagelog/internal/alerts"
 	"github.com/usagelog/usagelog/internal/apidoc"
 	"github.com/usagelog/usagelog/internal/audit"
 	"github.com/usagelog/usagelog/internal/buildinfo"
@@ -45,7 +46,8 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return m
 	},
-	"num": thousands,
+	"num":       thousands,
+	"lastValue": lastValue,
 	// build names the running build in every page's footer.
 	"build": func() string { return buildinfo.Read().Version },
 	// cur marks the navigation link of the page being shown.
@@ -111,6 +113,12 @@ type Config struct {
 	// Reclassifier, when set, is woken when a workspace's rules change, to
 	// classify its stored calls again (reclassify.Runner).
 	Reclassifier interface{ Wake() }
+	// Alerts keeps the alert rules of the Alerts page and the overview's
+	// firing list; nil: the page answers 404.
+	Alerts alerts.Store
+	// Webhooks checks a rule's webhook as the API does (--webhook-allow);
+	// nil: not checked here.
+	Webhooks func(ctx context.Context, raw string) error
 }
 
 // Console serves the web console.
@@ -199,6 +207,10 @@ func routes(c *Console) []route {
 		{"POST /settings", usage.RoleAdmin, c.saveSettings},
 		{"POST /settings/classification", usage.RoleAdmin, c.saveClassification},
 		{"GET /audit", usage.RoleAdmin, c.auditPage},
+		{"GET /alerts", usage.RoleAdmin, c.withAlerts(c.alertsPage)},
+		{"POST /alerts", usage.RoleAdmin, c.withAlerts(c.createAlert)},
+		{"GET /alerts/{id}", usage.RoleAdmin, c.withAlerts(c.alertPage)},
+		{"POST /alerts/{id}/delete", usage.RoleAdmin, c.withAlerts(c.deleteAlert)},
 		{"GET /audit.csv", usage.RoleAdmin, c.auditCSV},
 		{"GET /api", usage.RoleAnalyst, c.apiReferencePage},
 	}

@@ -59,7 +59,7 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, v *viewer) {
 		"Bars": bars, "YMax": yMax, "XTicks": ticks, "Clients": o.clientsChart(),
 		"ChartW": chartW, "ChartH": chartH, "PlotH": chartH - chartBottom, "Left": chartLeft,
 		"ClientsH": float64(len(o.Clients)) * clientRowH, "ClientLabelW": clientLabelWidth,
-		"Zone": loc.String(),
+		"Zone": loc.String(), "Firing": c.firing(r.Context(), v.Workspace.ID),
 	})
 }
 
