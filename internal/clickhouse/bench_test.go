@@ -13,6 +13,7 @@ import (
 
 	"github.com/usagelog/usagelog/internal/clickhouse"
 	"github.com/usagelog/usagelog/internal/export"
+	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
 	"github.com/usagelog/usagelog/internal/storetest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -184,4 +185,13 @@ func BenchmarkArrivalOrderClickHouse(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkAlertsClickHouse measures a round of 1,000 alert rules
+// (storetest.AlertsBench) on the demo-shaped store of
+// BenchmarkSummaryClickHouse, the rules kept in a SQLite metadata store as
+// beside ClickHouse they are in PostgreSQL.
+func BenchmarkAlertsClickHouse(b *testing.B) {
+	s := demoStore(b, benchEvents(b))
+	storetest.AlertsBench(b, s, sqlitetest.Open(b), demoEnd, "Data Team")
 }

@@ -325,3 +325,11 @@ func BenchmarkReclassify(b *testing.B) {
 	s, _ := demoStore(b)
 	storetest.BenchReclassify(b, s)
 }
+
+// BenchmarkAlerts measures a round of 1,000 alert rules
+// (storetest.AlertsBench) on the store of BenchmarkSummary, which keeps
+// the rules too.
+func BenchmarkAlerts(b *testing.B) {
+	s, end := demoStore(b)
+	storetest.AlertsBench(b, s, s, end, "Data Team")
+}
