@@ -451,3 +451,62 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.run(chromedp.Navigate(b.base+"/logs"), chromedp.WaitVisible("#logs-table", chromedp.ByID))
 }
+
+// TestAlertsInBrowser: an admin creates a rule on the Alerts page of a
+// running server, in a real headless Chromium, and sees it fire on the
+// overview and in the rule's history once serve measures it.
+func TestAlertsInBrowser(t *testing.T) {
+	data := t.TempDir()
+	now := time.Now().UTC()
+	var body strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&body, `{"kind":"api_request","id":"c%d","time":%q,"status":%d,"collection":"Orders","client":"ERP"}`+"\n",
+			i, now.Add(-time.Duration(i)*5*time.Second).Format(time.RFC3339), []int{200, 502}[i%2])
+	}
+	file := filepath.Join(t.TempDir(), "calls.ndjson")
+	if err := os.WriteFile(file, []byte(body.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := cli.Env{Stdin: strings.NewReader("correct horse battery\n"), Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Getenv: func(string) string { return "" }}
+	if code := cli.Run(context.Background(), []string{"ingest", "--data", data, file}, env); code != 0 {
+		t.Fatalf("ingest: exit %d", code)
+	}
+	if code := cli.Run(context.Background(), []string{"members", "create", "--data", data, "--email", "admin@example.com", "--role", "admin", "--password-stdin"}, env); code != 0 {
+		t.Fatalf("members create: exit %d", code)
+	}
+	srv := startServer(t, "--data", data, "--alert-every", "500ms")
+	defer srv.stop(t)
+	b := newBrowser(t, srv.url)
+	b.signIn("admin@example.com", "correct horse battery")
+	b.run(chromedp.Navigate(b.base+"/alerts"), chromedp.WaitVisible("#create-alert", chromedp.ByID))
+	b.run(
+		chromedp.SendKeys("#alert-name", "Orders failing", chromedp.ByID),
+		chromedp.SetValue("#alert-metric", "error_rate", chromedp.ByID),
+		chromedp.SetValue("#alert-threshold", "0.2", chromedp.ByID),
+		chromedp.SendKeys("#alert-collection", "Orders", chromedp.ByID),
+		chromedp.Submit("#alert-name", chromedp.ByID),
+		chromedp.WaitVisible(`#alerts-table a`, chromedp.ByQuery),
+	)
+	b.screenshot("alerts")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var n int
+		b.run(chromedp.Navigate(b.base+"/"), chromedp.WaitVisible("#kpi-total", chromedp.ByID),
+			chromedp.Evaluate(`document.querySelectorAll("#firing-alerts li").length`, &n))
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the rule did not fire on the overview")
+		}
+	}
+	if s := b.text("#firing-alerts li"); !strings.Contains(s, "Orders failing: error_rate 50.0%") {
+		t.Fatalf("firing: %q", s)
+	}
+	b.run(chromedp.Click(`#firing-alerts a`, chromedp.ByQuery), chromedp.WaitVisible("#alert-history", chromedp.ByID))
+	if s := b.text("#alert-state"); s != "firing" {
+		t.Fatalf("state %q", s)
+	}
+	if s := b.text("#alert-history tbody"); !strings.Contains(s, "firing") {
+		t.Fatalf("history %q", s)
+	}
+}
