@@ -1,10 +1,14 @@
 package alerts
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/usagelog/usagelog/internal/summary"
+	"github.com/usagelog/usagelog/internal/usage"
 )
 
 func TestInputRule(t *testing.T) {
@@ -110,4 +114,29 @@ func TestStep(t *testing.T) {
 	if st, n := silence.Step(Status{State: OK}, Measurement{Calls: 0}); st.State != Firing || n != Fired {
 		t.Fatalf("silence on no call: %s %q", st.State, n)
 	}
+}
+
+// TestMemoKeysEveryFilter: two requests that differ in any filter get
+// their own summaries; the same request, one.
+func TestMemoKeysEveryFilter(t *testing.T) {
+	calls := 0
+	m := &memo{s: summarizerFunc(func() { calls++ }), sums: map[string]*memoized{}}
+	w, _ := summary.RangeWindow(time.Unix(0, 0), time.Unix(900, 0), time.UTC)
+	reqs := []usage.LogFilter{{}, {Clients: []string{"a"}}, {Clients: []string{"b"}}, {Methods: []string{"GET"}}, {UsageType: usage.TypeMCP}, {}}
+	for _, f := range reqs {
+		if _, err := m.Summary(context.Background(), 1, summary.Request{Window: w, Filter: f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.Summary(context.Background(), 2, summary.Request{Window: w})
+	if calls != 6 {
+		t.Fatalf("%d summaries, want 6", calls)
+	}
+}
+
+type summarizerFunc func()
+
+func (f summarizerFunc) Summary(context.Context, int64, summary.Request) (*summary.Summary, error) {
+	f()
+	return &summary.Summary{}, nil
 }

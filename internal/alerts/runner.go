@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
+
+	"github.com/usagelog/usagelog/internal/summary"
 )
 
 // Sender delivers a rule's message: Delivery.
@@ -51,16 +54,18 @@ func (r *Runner) now() time.Time {
 // RunDue measures every rule due now, and returns how many it measured.
 func (r *Runner) RunDue(ctx context.Context) (int, error) {
 	n := 0
+	// Every rule of the pass is measured at one instant, so that rules of
+	// one workspace that watch the same calls over the same window share
+	// one summary.
+	now := r.now()
+	sums := &memo{s: r.Summaries, sums: map[string]*memoized{}}
 	for {
-		now := r.now()
 		due, err := r.Store.ClaimDueAlerts(ctx, now, now.Add(r.every()), claimBatch)
 		if err != nil {
 			return n, err
 		}
-		for i := range due {
-			if err := r.Evaluate(ctx, &due[i], now); err != nil {
-				r.Log.Error("alert", "rule", due[i].ID, "err", err)
-			}
+		if err := r.round(ctx, sums, due, now); err != nil {
+			return n, err
 		}
 		n += len(due)
 		if len(due) < claimBatch {
@@ -69,28 +74,61 @@ func (r *Runner) RunDue(ctx context.Context) (int, error) {
 	}
 }
 
-// Evaluate measures e's rule at now, records the measurement and the
-// state it leads to, and sends the notice it calls for (a failure to send
-// is recorded on the rule).
-func (r *Runner) Evaluate(ctx context.Context, e *Entry, now time.Time) error {
-	msg, err := r.Measure(ctx, e, now)
-	if err != nil {
+// round measures the rules of due at now from sums, records them in one
+// transaction, and then sends their notices.
+func (r *Runner) round(ctx context.Context, sums Summarizer, due []Entry, now time.Time) error {
+	// Measured on as many goroutines as there are cores: a store answers
+	// summaries side by side (SQLite's readers, ClickHouse's queries).
+	msgs := make([]*Message, len(due))
+	prev := make([]State, len(due))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range max(1, min(runtime.GOMAXPROCS(0), len(due))) {
+		wg.Go(func() {
+			for i := range next {
+				e := &due[i]
+				prev[i] = e.Status.State
+				msg, err := measure(ctx, sums, r.BaseURL, e, now)
+				if err != nil {
+					r.Log.Error("alert", "rule", e.ID, "err", err)
+					continue
+				}
+				msgs[i] = msg
+			}
+		})
+	}
+	for i := range due {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	// The rules that could not be measured keep their state and wait for
+	// the next pass.
+	records := make([]Record, 0, len(due))
+	measured := make([]*Message, 0, len(due))
+	for i, msg := range msgs {
+		if msg != nil {
+			records = append(records, Record{Entry: &due[i], Prev: prev[i], Notice: msg.Notice})
+			measured = append(measured, msg)
+		}
+	}
+	if err := r.Store.RecordAlerts(ctx, records); err != nil {
 		return err
 	}
-	prev := e.Status.State
-	if err := r.Store.RecordAlert(ctx, e, prev, msg.Notice); err != nil {
-		return err
-	}
-	if msg.Notice == NoNotice {
-		return nil
-	}
-	failure := ""
-	if err := r.Sender.Send(ctx, e, msg); err != nil {
-		failure = err.Error()
-		r.Log.Warn("alert notification", "rule", e.ID, "notice", msg.Notice, "err", err)
-	}
-	if failure != "" || e.NotifyError != "" {
-		return r.Store.AlertNotifyError(ctx, e.ID, failure, now)
+	for i, rec := range records {
+		if rec.Notice == NoNotice {
+			continue
+		}
+		failure := ""
+		if err := r.Sender.Send(ctx, rec.Entry, measured[i]); err != nil {
+			failure = err.Error()
+			r.Log.Warn("alert notification", "rule", rec.Entry.ID, "notice", rec.Notice, "err", err)
+		}
+		if failure != "" || rec.Entry.NotifyError != "" {
+			if err := r.Store.AlertNotifyError(ctx, rec.Entry.ID, failure, now); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -99,14 +137,49 @@ func (r *Runner) Evaluate(ctx context.Context, e *Entry, now time.Time) error {
 // the message says what that calls for (Notice none: nothing to send). It
 // records and sends nothing: usagelog alerts test prints it.
 func (r *Runner) Measure(ctx context.Context, e *Entry, now time.Time) (*Message, error) {
-	m, err := Measure(ctx, r.Summaries, &e.Rule, now)
+	return measure(ctx, r.Summaries, r.BaseURL, e, now)
+}
+
+func measure(ctx context.Context, sums Summarizer, baseURL string, e *Entry, now time.Time) (*Message, error) {
+	m, err := Measure(ctx, sums, &e.Rule, now)
 	if err != nil {
 		return nil, err
 	}
 	var notice Notice
 	e.Status, notice = e.Step(e.Status, m)
 	e.Last = m
-	return &Message{Rule: &e.Rule, Notice: notice, Status: e.Status, M: m, Link: LogsLink(r.BaseURL, &e.Rule, m.At)}, nil
+	return &Message{Rule: &e.Rule, Notice: notice, Status: e.Status, M: m, Link: LogsLink(baseURL, &e.Rule, m.At)}, nil
+}
+
+// memo answers each summary request once, however many rules of a pass
+// ask for it at once: a pass measures every rule at one instant.
+type memo struct {
+	s    Summarizer
+	mu   sync.Mutex
+	sums map[string]*memoized
+}
+
+type memoized struct {
+	once sync.Once
+	sum  *summary.Summary
+	err  error
+}
+
+func (m *memo) Summary(ctx context.Context, workspaceID int64, req summary.Request) (*summary.Summary, error) {
+	// Every field of the filter is in the key, whatever fields it gains;
+	// its window is the request's.
+	f := req.Filter
+	f.From, f.To, f.TZ = time.Time{}, time.Time{}, nil
+	key := fmt.Sprintf("%d|%d|%d|%q|%#v", workspaceID, req.Window.From().UnixMilli(), req.Window.To().UnixMilli(), req.Window.Loc.String(), f)
+	m.mu.Lock()
+	e, ok := m.sums[key]
+	if !ok {
+		e = &memoized{}
+		m.sums[key] = e
+	}
+	m.mu.Unlock()
+	e.once.Do(func() { e.sum, e.err = m.s.Summary(ctx, workspaceID, req) })
+	return e.sum, e.err
 }
 
 // Start runs RunDue every few seconds until ctx ends (rules are due

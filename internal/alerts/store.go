@@ -32,11 +32,19 @@ type Event struct {
 	Calls  int64
 }
 
+// Record is what measuring a rule led to: its entry with the new status
+// and measurement (Last), the state it was in, and the notice it calls for.
+type Record struct {
+	Entry  *Entry
+	Prev   State
+	Notice Notice
+}
+
 // Store keeps rules, where they stand and their history. sqlmeta
 // implements it on SQLite and PostgreSQL.
 type Store interface {
 	// CreateAlert stores a new rule (state ok, due at once) with its
-	// webhook secret; EConflict when the workspace has MaxRules already.
+	// webhook secret; EInvalid when the workspace has MaxRules already.
 	CreateAlert(ctx context.Context, r *Rule, secret string, now time.Time) error
 	// UpdateAlert replaces a rule's definition, keeping its state and
 	// history; it is due at once. ENotFound when the workspace has no such
@@ -52,9 +60,10 @@ type Store interface {
 	// at now and makes each due again at next: a rule claimed by one
 	// caller is not claimed by another until next.
 	ClaimDueAlerts(ctx context.Context, now, next time.Time, limit int) ([]Entry, error)
-	// RecordAlert keeps a measurement and the status it led to, and adds
-	// an event to the history when the state changed or a notice is sent.
-	RecordAlert(ctx context.Context, e *Entry, prev State, notice Notice) error
+	// RecordAlerts keeps, in one transaction, each record's measurement
+	// and the status it led to, and adds an event to the history when the
+	// state changed or a notice is sent.
+	RecordAlerts(ctx context.Context, records []Record) error
 	// AlertNotifyError records why a notification failed ("" when the
 	// latest one went through).
 	AlertNotifyError(ctx context.Context, id, failure string, at time.Time) error

@@ -104,8 +104,8 @@ func (c *Console) createAlert(w http.ResponseWriter, r *http.Request, v *viewer)
 	rule.ID, rule.WorkspaceID = usage.RandomID("al_", 10), v.Workspace.ID
 	secret := usage.RandomID("whsec_", 24)
 	if err := c.cfg.Alerts.CreateAlert(r.Context(), &rule, secret, c.cfg.Now()); err != nil {
-		if usage.ErrorCode(err) == usage.EConflict {
-			c.showAlerts(w, r, v, http.StatusConflict, form, "", usage.ErrorMessage(err))
+		if usage.ErrorCode(err) == usage.EInvalid {
+			c.showAlerts(w, r, v, http.StatusBadRequest, form, "", usage.ErrorMessage(err))
 			return
 		}
 		c.failPage(w, r, v, err, "Creating alerts is")

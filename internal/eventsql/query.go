@@ -7,6 +7,7 @@ import (
 	"iter"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/usage"
@@ -364,6 +365,13 @@ func (b *batches) flush() error {
 	return err
 }
 
+// batchPool keeps pipe's batches between scans: each is scanBatch events,
+// about 2 MB.
+var batchPool = sync.Pool{New: func() any {
+	b := make([]usage.Event, 0, scanBatch)
+	return &b
+}}
+
 // pipe runs produce in a goroutine that decodes rows into batches of events
 // while the caller consumes the previous batch: on two cores an export runs
 // at the pace of the slower half instead of their sum. produce fills each
@@ -375,8 +383,21 @@ func pipe(ctx context.Context, kind usage.Kind, produce func(ctx context.Context
 		defer cancel()
 		free := make(chan []usage.Event, scanBatches)
 		for range scanBatches {
-			free <- make([]usage.Event, 0, scanBatch)
+			free <- *batchPool.Get().(*[]usage.Event)
 		}
+		// The batches go back to the pool once every one is back in free:
+		// a scan of a few rows (a summary's quarter-hour ends) then
+		// allocates and clears nothing.
+		defer func() {
+			for {
+				select {
+				case b := <-free:
+					batchPool.Put(&b)
+				default:
+					return
+				}
+			}
+		}()
 		full := make(chan []usage.Event)
 		errc := make(chan error, 1)
 		go func() {

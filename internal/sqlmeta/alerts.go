@@ -62,7 +62,7 @@ func (s *Store) CreateAlert(ctx context.Context, r *alerts.Rule, secret string, 
 		return fmt.Errorf("meta: create alert: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return usage.Errorf(usage.EConflict, "the workspace has %d alert rules already: delete one first", alerts.MaxRules)
+		return usage.Errorf(usage.EInvalid, "the workspace has %d alert rules already, the most it may keep: delete one first", alerts.MaxRules)
 	}
 	return nil
 }
@@ -158,20 +158,39 @@ type scanTail struct {
 
 func (t scanTail) Scan(dest ...any) error { return t.sc.Scan(append(dest, t.tail)...) }
 
-// RecordAlert implements alerts.Store.
-func (s *Store) RecordAlert(ctx context.Context, e *alerts.Entry, prev alerts.State, notice alerts.Notice) error {
-	m := e.Last
-	if _, err := s.exec(ctx, `UPDATE alert_rules SET state = ?, state_since = ?, notified_at = ?, last_at = ?, last_value = ?, last_calls = ?
-		WHERE id = ?`, string(e.Status.State), sqltime.ToMillis(e.Status.Since), sqltime.ToMillis(e.Status.Notified),
-		sqltime.ToMillis(m.At), m.Value, m.Calls, e.ID); err != nil {
-		return fmt.Errorf("meta: record alert: %w", err)
-	}
-	if e.Status.State == prev && notice == alerts.NoNotice {
+// RecordAlerts implements alerts.Store: one transaction for a round, so
+// that a thousand rules are one commit.
+func (s *Store) RecordAlerts(ctx context.Context, records []alerts.Record) error {
+	if len(records) == 0 {
 		return nil
 	}
-	if _, err := s.exec(ctx, `INSERT INTO alert_events (id, rule_id, workspace_id, at, state, notice, value, calls) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		usage.RandomID("ale_", 12), e.ID, e.WorkspaceID, sqltime.ToMillis(m.At), string(e.Status.State), string(notice), m.Value, m.Calls); err != nil {
-		return fmt.Errorf("meta: alert history: %w", err)
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("meta: record alerts: %w", err)
+	}
+	defer tx.Rollback()
+	update, err := tx.PrepareContext(ctx, s.rebind(`UPDATE alert_rules SET state = ?, state_since = ?, notified_at = ?, last_at = ?, last_value = ?, last_calls = ?
+		WHERE id = ?`))
+	if err != nil {
+		return fmt.Errorf("meta: record alerts: %w", err)
+	}
+	defer update.Close()
+	for _, rec := range records {
+		e, m := rec.Entry, rec.Entry.Last
+		if _, err := update.ExecContext(ctx, string(e.Status.State), sqltime.ToMillis(e.Status.Since), sqltime.ToMillis(e.Status.Notified),
+			sqltime.ToMillis(m.At), m.Value, m.Calls, e.ID); err != nil {
+			return fmt.Errorf("meta: record alert: %w", err)
+		}
+		if e.Status.State == rec.Prev && rec.Notice == alerts.NoNotice {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO alert_events (id, rule_id, workspace_id, at, state, notice, value, calls) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			usage.RandomID("ale_", 12), e.ID, e.WorkspaceID, sqltime.ToMillis(m.At), string(e.Status.State), string(rec.Notice), m.Value, m.Calls); err != nil {
+			return fmt.Errorf("meta: alert history: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("meta: record alerts: %w", err)
 	}
 	return nil
 }

@@ -179,7 +179,7 @@ func AlertStore(t *testing.T, open func(t *testing.T) alerts.Store) {
 		if n != st.notice {
 			t.Fatalf("step %d: notice %q, want %q", i, n, st.notice)
 		}
-		if err := s.RecordAlert(ctx, &e, prev, n); err != nil {
+		if err := s.RecordAlerts(ctx, []alerts.Record{{Entry: &e, Prev: prev, Notice: n}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -222,8 +222,8 @@ func AlertStore(t *testing.T, open func(t *testing.T) alerts.Store) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.CreateAlert(ctx, rule(3, "al_one_more", "one more"), "s", now); usage.ErrorCode(err) != usage.EConflict {
-		t.Errorf("rule %d: err = %v, want conflict", alerts.MaxRules+1, err)
+	if err := s.CreateAlert(ctx, rule(3, "al_one_more", "one more"), "s", now); usage.ErrorCode(err) != usage.EInvalid {
+		t.Errorf("rule %d: err = %v, want invalid", alerts.MaxRules+1, err)
 	}
 	if list, _ := s.Alerts(ctx, 3); len(list) != alerts.MaxRules || list[0].Name != "r000" {
 		t.Errorf("listed %d rules", len(list))
