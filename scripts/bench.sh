@@ -42,8 +42,13 @@ go test -run '^$' -bench 'ArrivalOrderClickHouse' -benchtime 1x -count "$count" 
 # Licenses page loads.
 USAGELOG_BENCH_SUMMARY_SCALE=${USAGELOG_BENCH_SUMMARY_SCALE:-42} \
   go test -run '^$' -bench 'BenchmarkSummary$|BenchmarkLogsPeriods' -benchtime 20x -count "$count" -timeout 60m ./internal/sqlite/
+# A pass of 1,000 alert rules on the same store.
+USAGELOG_BENCH_SUMMARY_SCALE=${USAGELOG_BENCH_SUMMARY_SCALE:-42} \
+  go test -run '^$' -bench 'BenchmarkAlerts$' -benchtime 5x -count "$count" -timeout 60m ./internal/sqlite/
 USAGELOG_BENCH_CH_EVENTS=${USAGELOG_BENCH_CH_EVENTS:-50000000} \
   go test -run '^$' -bench 'SummaryClickHouse|LogsFirstPageClickHouse|LicensesClickHouse' -benchtime 20x -count "$count" -timeout 90m ./internal/clickhouse/
+USAGELOG_BENCH_CH_EVENTS=${USAGELOG_BENCH_CH_EVENTS:-50000000} \
+  go test -run '^$' -bench 'AlertsClickHouse' -benchtime 5x -count "$count" -timeout 90m ./internal/clickhouse/
 # Every console page end to end over HTTP (overview and logs of every
 # period, the logs filtered, the export pages, Licenses) on both stores
 # above, the console's clock at the demo data's end.
