@@ -202,6 +202,13 @@ func (in *Input) Rule() (Rule, error) {
 	return r, nil
 }
 
+// AuditDetails are what the audit log keeps of a rule created or changed
+// (the API, the console and the CLI record the same).
+func (r *Rule) AuditDetails() map[string]any {
+	return map[string]any{"name": r.Name, "metric": r.Metric, "op": r.Op, "threshold": r.Threshold, "window": FormatSpan(r.Window),
+		"filters": r.Filters, "webhook": r.Notify.Webhook, "email": r.Notify.Email, "enabled": r.Enabled}
+}
+
 func threshold(t *float64) (float64, error) {
 	if t == nil {
 		return 0, errors.New("required")

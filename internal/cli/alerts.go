@@ -73,8 +73,7 @@ func alertsCmd() subcommandGroup {
 				if err := c.st.alerts.CreateAlert(ctx, &r, secret, time.Now()); err != nil {
 					return err
 				}
-				if err := auditLocal(ctx, c.st.meta, c.env, c.ws.ID, usage.AuditAlertCreate, r.ID,
-					map[string]any{"name": r.Name, "metric": r.Metric, "window": alerts.FormatSpan(r.Window), "filters": r.Filters}); err != nil {
+				if err := auditLocal(ctx, c.st.meta, c.env, c.ws.ID, usage.AuditAlertCreate, r.ID, r.AuditDetails()); err != nil {
 					return err
 				}
 				fmt.Fprintf(c.env.Stdout, "created alert %s %q\n", r.ID, r.Name)

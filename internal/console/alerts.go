@@ -111,8 +111,7 @@ func (c *Console) createAlert(w http.ResponseWriter, r *http.Request, v *viewer)
 		c.failPage(w, r, v, err, "Creating alerts is")
 		return
 	}
-	if err := c.audit(r, v, usage.AuditAlertCreate, rule.ID, map[string]any{"name": rule.Name, "metric": rule.Metric,
-		"window": alerts.FormatSpan(rule.Window), "filters": rule.Filters, "webhook": rule.Notify.Webhook, "email": rule.Notify.Email}); err != nil {
+	if err := c.audit(r, v, usage.AuditAlertCreate, rule.ID, rule.AuditDetails()); err != nil {
 		c.failPage(w, r, v, err, "Creating alerts is")
 		return
 	}

@@ -93,11 +93,6 @@ func (s *Server) alertStore() (alerts.Store, error) {
 	return s.alerts, nil
 }
 
-func alertDetails(r *alerts.Rule) map[string]any {
-	return map[string]any{"name": r.Name, "metric": r.Metric, "op": r.Op, "threshold": r.Threshold, "window": alerts.FormatSpan(r.Window),
-		"filters": r.Filters, "webhook": r.Notify.Webhook, "email": r.Notify.Email, "enabled": r.Enabled}
-}
-
 // handleCreateAlert is POST /api/v1/alerts.
 func (s *Server) handleCreateAlert(w http.ResponseWriter, r *http.Request, c *caller) error {
 	st, err := s.alertStore()
@@ -116,7 +111,7 @@ func (s *Server) handleCreateAlert(w http.ResponseWriter, r *http.Request, c *ca
 	if err := st.CreateAlert(r.Context(), &rule, secret, s.now()); err != nil {
 		return err
 	}
-	if err := s.audit(r, c, usage.AuditAlertCreate, rule.ID, alertDetails(&rule)); err != nil {
+	if err := s.audit(r, c, usage.AuditAlertCreate, rule.ID, rule.AuditDetails()); err != nil {
 		return err
 	}
 	e, err := st.Alert(r.Context(), c.Workspace.ID, rule.ID)
@@ -183,7 +178,7 @@ func (s *Server) handlePutAlert(w http.ResponseWriter, r *http.Request, c *calle
 	if err := st.UpdateAlert(r.Context(), &rule, s.now()); err != nil {
 		return err
 	}
-	if err := s.audit(r, c, usage.AuditAlertUpdate, rule.ID, alertDetails(&rule)); err != nil {
+	if err := s.audit(r, c, usage.AuditAlertUpdate, rule.ID, rule.AuditDetails()); err != nil {
 		return err
 	}
 	return s.handleAlert(w, r, c)

@@ -175,6 +175,11 @@ func (s *Store) RecordAlerts(ctx context.Context, records []alerts.Record) error
 		return fmt.Errorf("meta: record alerts: %w", err)
 	}
 	defer update.Close()
+	insert, err := tx.PrepareContext(ctx, s.rebind(`INSERT INTO alert_events (id, rule_id, workspace_id, at, state, notice, value, calls) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`))
+	if err != nil {
+		return fmt.Errorf("meta: record alerts: %w", err)
+	}
+	defer insert.Close()
 	for _, rec := range records {
 		e, m := rec.Entry, rec.Entry.Last
 		if _, err := update.ExecContext(ctx, string(e.Status.State), sqltime.ToMillis(e.Status.Since), sqltime.ToMillis(e.Status.Notified),
@@ -184,8 +189,7 @@ func (s *Store) RecordAlerts(ctx context.Context, records []alerts.Record) error
 		if e.Status.State == rec.Prev && rec.Notice == alerts.NoNotice {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO alert_events (id, rule_id, workspace_id, at, state, notice, value, calls) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-			usage.RandomID("ale_", 12), e.ID, e.WorkspaceID, sqltime.ToMillis(m.At), string(e.Status.State), string(rec.Notice), m.Value, m.Calls); err != nil {
+		if _, err := insert.ExecContext(ctx, usage.RandomID("ale_", 12), e.ID, e.WorkspaceID, sqltime.ToMillis(m.At), string(e.Status.State), string(rec.Notice), m.Value, m.Calls); err != nil {
 			return fmt.Errorf("meta: alert history: %w", err)
 		}
 	}
