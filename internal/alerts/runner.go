@@ -147,6 +147,14 @@ func measure(ctx context.Context, sums Summarizer, baseURL string, e *Entry, now
 	}
 	var notice Notice
 	e.Status, notice = e.Step(e.Status, m)
+	if notice == NoNotice && e.NotifyError != "" {
+		// The latest notice reached no one (its tries within a pass
+		// failed): tell where the rule stands now, a pass later.
+		notice = Resolved
+		if e.Status.State == Firing {
+			notice, e.Status.Notified = Repeated, m.At
+		}
+	}
 	e.Last = m
 	return &Message{Rule: &e.Rule, Notice: notice, Status: e.Status, M: m, Link: LogsLink(baseURL, &e.Rule, m.At)}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/usagelog/usagelog/internal/alerts"
 	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
+	"github.com/usagelog/usagelog/internal/webhook"
 )
 
 // alertsCmd is usagelog alerts: the rules of POST /api/v1/alerts from the
@@ -20,7 +21,7 @@ import (
 func alertsCmd() subcommandGroup {
 	var in alerts.Input
 	var threshold, enabled string
-	var filters, emails stringList
+	var filters, emails, webhookAllow stringList
 	var publicURL string
 	return subcommandGroup{command: "alerts", workspace: "workspace of the rule", subs: []subcommand{
 		{name: "create",
@@ -34,6 +35,7 @@ func alertsCmd() subcommandGroup {
 				fs.Int64Var(&in.MinCalls, "min-calls", 0, "fewer calls in the window than this: no data, not a value")
 				fs.StringVar(&in.Notify.Webhook, "webhook", "", "URL the messages are posted to, signed")
 				fs.StringVar(&in.Notify.Format, "format", "json", "json or slack (a Slack incoming webhook's {\"text\": …})")
+				fs.Var(&webhookAllow, "webhook-allow", "network (CIDR) or address the webhook may go to although it is not public, repeatable (as serve's)")
 				fs.Var(&emails, "email", "address the messages are mailed to (serve --smtp), repeatable")
 				fs.StringVar(&in.Renotify, "renotify", "", "how often a firing rule notifies again (5m to 7d); empty: once")
 				fs.StringVar(&enabled, "enabled", "true", "false: kept, not measured")
@@ -67,6 +69,17 @@ func alertsCmd() subcommandGroup {
 				r, err := in.Rule()
 				if err != nil {
 					return err
+				}
+				// The target is checked as the API checks it: serve refuses
+				// to post where this policy does not let it.
+				allow, err := webhook.ParseAllow(webhookAllow)
+				if err != nil {
+					return usage.Errorf(usage.EInvalid, "%s", err)
+				}
+				if r.Notify.Webhook != "" {
+					if err := (webhook.Policy{Allow: allow}).CheckField(ctx, "--webhook", r.Notify.Webhook); err != nil {
+						return err
+					}
 				}
 				r.ID, r.WorkspaceID = usage.RandomID("al_", 10), c.ws.ID
 				secret := usage.RandomID("whsec_", 24)

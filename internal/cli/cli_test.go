@@ -400,6 +400,15 @@ func TestAlertsCommand(t *testing.T) {
 	if bad.code != 2 || !strings.Contains(bad.stderr, `metric: unknown metric "latency"`) || !strings.Contains(bad.stderr, "window: 1m is outside 5m to 7d") {
 		t.Fatalf("bad rule: %+v", bad)
 	}
+	// A webhook to this machine is refused as serve would refuse to post
+	// it, unless --webhook-allow lets it.
+	loop := []string{"alerts", "create", "--data", dir, "--name", "local", "--metric", "calls", "--threshold", "1", "--webhook", "http://127.0.0.1:9/hook"}
+	if res := run(t, nil, loop...); res.code == 0 || !strings.Contains(res.stderr, `--webhook: "http://127.0.0.1:9/hook"`) {
+		t.Fatalf("loopback webhook: %+v", res)
+	}
+	if res := run(t, nil, append(loop, "--webhook-allow", "127.0.0.0/8")...); res.code != 0 {
+		t.Fatalf("allowed loopback webhook: %+v", res)
+	}
 	if res := run(t, nil, "alerts", "delete", fields[0], "--data", dir); res.code != 0 {
 		t.Fatalf("delete: %+v", res)
 	}

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/alerts"
 	"github.com/usagelog/usagelog/internal/clickhouse"
+	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
 	"github.com/usagelog/usagelog/internal/storetest"
 	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
@@ -280,5 +282,8 @@ func TestReclassifyResumed(t *testing.T) {
 }
 
 func TestAlertsConformance(t *testing.T) {
-	storetest.Alerts(t, func(t *testing.T) storetest.SummaryStore { return open(t) })
+	// The rules are kept by the metadata store (sqlmeta, on SQLite here;
+	// its PostgreSQL side passes AlertStore in internal/postgres).
+	storetest.Alerts(t, func(t *testing.T) storetest.SummaryStore { return open(t) },
+		func(t *testing.T) alerts.Store { return sqlitetest.Open(t) })
 }

@@ -2,60 +2,28 @@ package httpapi_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/alerts"
+	"github.com/usagelog/usagelog/internal/alerts/alertstest"
 	"github.com/usagelog/usagelog/internal/httpapi"
 	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 	"github.com/usagelog/usagelog/internal/webhook"
 )
 
-// receiver is a webhook target that keeps what it receives, with the
-// signature checked against the secret it is told.
-type receiver struct {
-	mu     sync.Mutex
-	secret string
-	bodies []map[string]any
-	errs   []string
-}
-
-func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if err := webhook.Verify(rc.secret, r.Header.Get(webhook.SignatureHeader), body, time.Now(), 5*time.Minute); err != nil {
-		rc.errs = append(rc.errs, err.Error())
-	}
-	var m map[string]any
-	if err := json.Unmarshal(body, &m); err != nil {
-		rc.errs = append(rc.errs, "not JSON: "+string(body))
-	}
-	rc.bodies = append(rc.bodies, m)
-}
-
-func (rc *receiver) received() ([]map[string]any, []string) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]map[string]any(nil), rc.bodies...), append([]string(nil), rc.errs...)
-}
-
 // TestAlertsAPI: a rule is created, read, replaced and deleted through the
 // API, with every fault of a bad one named; measured by the runner over
 // calls stored in the workspace, it fires and resolves, and its webhook
 // receives signed JSON and Slack bodies.
 func TestAlertsAPI(t *testing.T) {
-	rc := &receiver{}
+	rc := &alertstest.Receiver{}
 	target := httptest.NewServer(rc)
 	defer target.Close()
 	loopback := webhook.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
@@ -94,8 +62,8 @@ func TestAlertsAPI(t *testing.T) {
 	}
 	created := res.json(t)
 	id, _ := created["id"].(string)
-	rc.secret, _ = created["webhook_secret"].(string)
-	if id == "" || !strings.HasPrefix(rc.secret, "whsec_") || created["state"] != "ok" || res.header.Get("Location") != "/api/v1/alerts/"+id {
+	rc.Secret, _ = created["webhook_secret"].(string)
+	if id == "" || !strings.HasPrefix(rc.Secret, "whsec_") || created["state"] != "ok" || res.header.Get("Location") != "/api/v1/alerts/"+id {
 		t.Fatalf("created %v (Location %q)", created, res.header.Get("Location"))
 	}
 	got := h.do("GET", "/api/v1/alerts/"+id, admin, "", nil).json(t)
@@ -107,7 +75,15 @@ func TestAlertsAPI(t *testing.T) {
 		t.Fatalf("another workspace's admin reads the rule: %d", res.status)
 	}
 
-	// Calls of the Orders collection: 100 fine, then 20 failing.
+	// Calls of the Orders collection, sent to the ingest API: 100 fine,
+	// then 20 failing.
+	writer := h.key(h.ws, usage.ScopeEventsWrite)
+	ingest := func(events []usage.Event) {
+		t.Helper()
+		if res := h.do("POST", "/api/v1/events", writer, "application/x-ndjson", strings.NewReader(ndjson(t, events))); res.status != 200 {
+			t.Fatalf("ingest: %d %s", res.status, res.body)
+		}
+	}
 	calls := func(prefix string, at time.Time, n, status int) []usage.Event {
 		out := make([]usage.Event, n)
 		for i := range out {
@@ -116,9 +92,7 @@ func TestAlertsAPI(t *testing.T) {
 		}
 		return out
 	}
-	if _, err := h.store.Append(ctx, h.ws.ID, calls("ok", T.Add(-10*time.Minute), 100, 200)); err != nil {
-		t.Fatal(err)
-	}
+	ingest(calls("ok", T.Add(-10*time.Minute), 100, 200))
 	clk.Set(T)
 	runner := &alerts.Runner{Store: h.store, Summaries: &summary.Service{Rollups: h.store, Events: h.store},
 		Sender: &alerts.Delivery{Client: loopback.Client(5 * time.Second), Retry: time.Millisecond}, BaseURL: "https://usagelog.example.com",
@@ -126,9 +100,7 @@ func TestAlertsAPI(t *testing.T) {
 	if n, err := runner.RunDue(ctx); err != nil || n != 1 {
 		t.Fatalf("run: %d rules, %v", n, err)
 	}
-	if _, err := h.store.Append(ctx, h.ws.ID, calls("bad", T.Add(-3*time.Minute), 20, 503)); err != nil {
-		t.Fatal(err)
-	}
+	ingest(calls("bad", T.Add(-3*time.Minute), 20, 503))
 	clk.Set(T.Add(time.Minute))
 	if n, err := runner.RunDue(ctx); err != nil || n != 1 {
 		t.Fatalf("run: %d rules, %v", n, err)
@@ -136,7 +108,7 @@ func TestAlertsAPI(t *testing.T) {
 	if n, _ := runner.RunDue(ctx); n != 0 {
 		t.Fatalf("a rule measured twice in a minute: %d", n)
 	}
-	bodies, errs := rc.received()
+	bodies, errs := rc.Received("/hook")
 	if len(errs) > 0 || len(bodies) != 1 {
 		t.Fatalf("webhook got %v, errors %v", bodies, errs)
 	}
@@ -154,14 +126,12 @@ func TestAlertsAPI(t *testing.T) {
 	if res := h.do("PUT", "/api/v1/alerts/"+id, admin, "application/json", strings.NewReader(slack)); res.status != 200 || res.json(t)["state"] != "firing" {
 		t.Fatalf("put: %d %s", res.status, res.body)
 	}
-	if _, err := h.store.Append(ctx, h.ws.ID, calls("later", T.Add(10*time.Minute), 50, 200)); err != nil {
-		t.Fatal(err)
-	}
+	ingest(calls("later", T.Add(10*time.Minute), 50, 200))
 	clk.Set(T.Add(20 * time.Minute))
 	if _, err := runner.RunDue(ctx); err != nil {
 		t.Fatal(err)
 	}
-	bodies, errs = rc.received()
+	bodies, errs = rc.Received("/hook")
 	if len(errs) > 0 || len(bodies) != 2 || !strings.HasPrefix(bodies[1]["text"].(string), "[RESOLVED] Orders API failing") || len(bodies[1]) != 1 {
 		t.Fatalf("resolved: %v, errors %v", bodies, errs)
 	}

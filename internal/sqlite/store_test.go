@@ -213,7 +213,10 @@ func TestRollupTailMigration(t *testing.T) {
 }
 
 func TestAlertsConformance(t *testing.T) {
-	storetest.Alerts(t, func(t *testing.T) storetest.SummaryStore { return sqlitetest.Open(t) })
+	// One store keeps the events and the rules, as serve's embedded
+	// default does.
+	s := sqlitetest.Open(t)
+	storetest.Alerts(t, func(*testing.T) storetest.SummaryStore { return s }, func(*testing.T) alerts.Store { return s })
 }
 
 func TestAlertStoreConformance(t *testing.T) {

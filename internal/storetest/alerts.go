@@ -4,23 +4,43 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/alerts"
+	"github.com/usagelog/usagelog/internal/alerts/alertstest"
 	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
+	"github.com/usagelog/usagelog/internal/webhook"
 )
 
 // Alerts drives a rule of each metric from ok to firing and back to ok
-// with events stored in the store that open gives, measured from its
-// summaries as the alert evaluator measures them.
-func Alerts(t *testing.T, open func(t *testing.T) SummaryStore) {
-	s := open(t)
-	svc := &summary.Service{Rollups: s, Events: s}
+// with events stored in the store that open gives, measured by the alert
+// runner from its summaries, rules and state kept in meta's store; each
+// notice reaches a webhook (JSON or Slack, signed) and Mailpit by email.
+// A webhook that fails every try of a pass gets the notice a pass later.
+func Alerts(t *testing.T, open func(t *testing.T) SummaryStore, meta func(t *testing.T) alerts.Store) {
+	s, rules := open(t), meta(t)
 	ctx := context.Background()
+	hooks := &alertstest.Receiver{}
+	target := httptest.NewServer(hooks)
+	defer target.Close()
+	mail := alertstest.Mailpit(t)
+	smtp, err := alerts.ParseSMTP("smtp://alerts:secret@"+mail.Addr, "usagelog@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	smtp.RootCAs = mail.Pool
+	loopback := webhook.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	var clk time.Time
+	runner := &alerts.Runner{Store: rules, Summaries: &summary.Service{Rollups: s, Events: s},
+		Sender:  &alerts.Delivery{Client: loopback.Client(5 * time.Second), SMTP: smtp, Retry: time.Millisecond},
+		BaseURL: "https://usagelog.example.com", Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return clk }}
 	// T is a minute into a quarter hour, so that windows have ends read
 	// from the events and whole quarter hours read from the rollups.
 	T := time.Date(2026, 11, 20, 12, 1, 0, 0, time.UTC)
@@ -55,37 +75,102 @@ func Alerts(t *testing.T, open func(t *testing.T) SummaryStore) {
 	for i, tt := range tests {
 		t.Run(string(tt.metric), func(t *testing.T) {
 			ws := int64(100 + i)
-			r := &alerts.Rule{ID: "al_" + string(tt.metric), WorkspaceID: ws, Name: "test", Metric: tt.metric, Op: tt.op, Threshold: tt.thresh,
-				Window: 15 * time.Minute, Filters: tt.filters, MinCalls: tt.minCalls}
+			format, path, to := alerts.FormatJSON, "/hook/"+string(tt.metric), string(tt.metric)+"@example.com"
+			if i%2 == 1 {
+				format = alerts.FormatSlack
+			}
+			r := &alerts.Rule{ID: "al_" + string(tt.metric), WorkspaceID: ws, Name: "Orders " + string(tt.metric), Metric: tt.metric, Op: tt.op,
+				Threshold: tt.thresh, Window: 15 * time.Minute, Filters: tt.filters, MinCalls: tt.minCalls,
+				Notify: alerts.Notify{Webhook: target.URL + path, Format: format, Email: []string{to}}, Enabled: true}
 			if r.Filters == nil {
 				r.Filters = url.Values{}
 			}
+			clk = T.Add(-8 * time.Minute)
+			if err := rules.CreateAlert(ctx, r, "whsec_"+string(tt.metric), clk); err != nil {
+				t.Fatal(err)
+			}
+			hooks.SetSecret(path, "whsec_"+string(tt.metric))
 			normal := calls("ok", T.Add(-12*time.Minute), 100, 200, 40, "ERP")
 			normal = append(normal, calls("other", T.Add(-11*time.Minute), 20, 200, 40, "CRM")...)
 			if _, err := s.Append(ctx, ws, normal); err != nil {
 				t.Fatal(err)
 			}
-			var st alerts.Status
-			step := func(at time.Time, want alerts.State, notice alerts.Notice) {
+			// step runs the pass at at (the rule due again a minute after
+			// its last) and checks where the rule stands, and the notices
+			// its webhook and its mailbox hold.
+			var hookSent, mailSent []alerts.Notice
+			head := map[alerts.Notice]string{alerts.Fired: "[FIRING] ", alerts.Repeated: "[STILL FIRING] ", alerts.Resolved: "[RESOLVED] "}
+			mailsTo := func() []alertstest.Message {
+				var out []alertstest.Message
+				for _, m := range mail.Messages(t) {
+					if len(m.To) == 1 && m.To[0].Address == to {
+						out = append(out, m)
+					}
+				}
+				return out
+			}
+			step := func(at time.Time, want alerts.State, notices ...alerts.Notice) {
 				t.Helper()
-				m, err := alerts.Measure(ctx, svc, r, at)
+				clk = at
+				if n, err := runner.RunDue(ctx); err != nil || n != 1 {
+					t.Fatalf("at %s: measured %d rules, %v", at.Format("15:04"), n, err)
+				}
+				e, err := rules.Alert(ctx, ws, r.ID)
 				if err != nil {
 					t.Fatal(err)
 				}
-				var n alerts.Notice
-				st, n = r.Step(st, m)
-				if st.State != want || n != notice {
-					t.Fatalf("at %s: %s (%q) after measuring %+v; want %s (%q)", at.Format("15:04"), st.State, n, m, want, notice)
+				if e.Status.State != want {
+					t.Fatalf("at %s: %s after measuring %+v; want %s", at.Format("15:04"), e.Status.State, e.Last, want)
+				}
+				hookSent, mailSent = append(hookSent, notices...), append(mailSent, notices...)
+				bodies, errs := hooks.Received(path)
+				if len(errs) > 0 || len(bodies) != len(hookSent) {
+					t.Fatalf("at %s: webhook got %v (errors %v), want %v", at.Format("15:04"), bodies, errs, hookSent)
+				}
+				for j, n := range hookSent {
+					text, _ := bodies[j]["text"].(string)
+					if !strings.HasPrefix(text, head[n]+r.Name) || (format == alerts.FormatJSON) != (bodies[j]["event"] == string(n)) {
+						t.Fatalf("at %s: webhook body %d %v, want %s", at.Format("15:04"), j, bodies[j], n)
+					}
+				}
+				mails := mailsTo()
+				for deadline := time.Now().Add(10 * time.Second); len(mails) < len(mailSent) && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+					mails = mailsTo()
+				}
+				if len(mails) != len(mailSent) {
+					t.Fatalf("at %s: %d emails to %s, want %d", at.Format("15:04"), len(mails), to, len(mailSent))
+				}
+				// Mailpit lists the newest first.
+				for j, n := range mailSent {
+					if subj := mails[len(mails)-1-j].Subject; !strings.HasPrefix(subj, head[n]+r.Name) {
+						t.Fatalf("at %s: email %d %q, want %s", at.Format("15:04"), j, subj, n)
+					}
 				}
 			}
-			step(T.Add(-7*time.Minute), alerts.OK, alerts.NoNotice)
+			step(T.Add(-7*time.Minute), alerts.OK)
 			firingAt := T
 			if tt.bad == nil {
 				firingAt = T.Add(20 * time.Minute) // the window from 12:06 to 12:21 has no call
 			} else if _, err := s.Append(ctx, ws, tt.bad); err != nil {
 				t.Fatal(err)
 			}
-			step(firingAt, alerts.Firing, alerts.Fired)
+			if tt.metric == alerts.MetricErrors {
+				// The webhook is down for the pass that fires (its three
+				// tries): the failure shows on the rule, and the next pass
+				// tells the webhook that the rule is still firing.
+				hooks.Fail(path, 3)
+				mailSent = append(mailSent, alerts.Fired) // the email goes
+				step(firingAt, alerts.Firing)
+				if e, _ := rules.Alert(ctx, ws, r.ID); !strings.Contains(e.NotifyError, "502") {
+					t.Fatalf("failed notice: rule shows %q", e.NotifyError)
+				}
+				step(firingAt.Add(time.Minute), alerts.Firing, alerts.Repeated)
+				if e, _ := rules.Alert(ctx, ws, r.ID); e.NotifyError != "" {
+					t.Fatalf("after the notice went through: rule shows %q", e.NotifyError)
+				}
+			} else {
+				step(firingAt, alerts.Firing, alerts.Fired)
+			}
 			if _, err := s.Append(ctx, ws, calls("later", T.Add(25*time.Minute), 100, 200, 40, "ERP")); err != nil {
 				t.Fatal(err)
 			}
