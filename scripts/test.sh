@@ -81,6 +81,12 @@ export USAGELOG_TEST_MAILPIT
 USAGELOG_TEST_DEX=$(scripts/dex.sh)
 export USAGELOG_TEST_DEX
 
+# An OpenTelemetry Collector (OTLP receiver, otlphttp exporter, release
+# v0.165.0) that the OTLP ingest test sends spans through: built once
+# (scripts/otelcol.sh, a few minutes cold).
+USAGELOG_TEST_OTELCOL=$(scripts/otelcol.sh)
+export USAGELOG_TEST_OTELCOL
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(find . -name '*.go' -not -path './.git/*'))
 if [ -n "$unformatted" ]; then

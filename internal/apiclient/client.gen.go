@@ -2003,6 +2003,24 @@ type LogsPage struct {
 	NextCursor *string   `json:"next_cursor,omitempty"`
 }
 
+// OtlpResponse defines model for OtlpResponse.
+type OtlpResponse struct {
+	PartialSuccess *struct {
+		// ErrorMessage How many were rejected and the first one's reason.
+		ErrorMessage *string `json:"errorMessage,omitempty"`
+
+		// RejectedSpans How many spans were not stored (an int64; the OTLP JSON encoding writes it as a string).
+		RejectedSpans *string `json:"rejectedSpans,omitempty"`
+	} `json:"partialSuccess,omitempty"`
+}
+
+// OtlpStatus defines model for OtlpStatus.
+type OtlpStatus struct {
+	// Code The gRPC code (3 invalid argument
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
 // Readiness defines model for Readiness.
 type Readiness struct {
 	Events ReadinessEvents `json:"events"`
@@ -2874,6 +2892,9 @@ type DownloadFileParams struct {
 	Range *string `json:"Range,omitempty"`
 }
 
+// ExportTracesJSONBody defines parameters for ExportTraces.
+type ExportTracesJSONBody = map[string]interface{}
+
 // CreateAlertJSONRequestBody defines body for CreateAlert for application/json ContentType.
 type CreateAlertJSONRequestBody = AlertsInput
 
@@ -2909,6 +2930,9 @@ type PatchSettingsJSONRequestBody = SettingsPatch
 
 // UsageExportJSONRequestBody defines body for UsageExport for application/json ContentType.
 type UsageExportJSONRequestBody = ExportUsageRequest
+
+// ExportTracesJSONRequestBody defines body for ExportTraces for application/json ContentType.
+type ExportTracesJSONRequestBody = ExportTracesJSONBody
 
 // AsApiRequestEvent returns the union data inside the Event as a ApiRequestEvent
 func (t Event) AsApiRequestEvent() (ApiRequestEvent, error) {
@@ -4060,6 +4084,24 @@ type ClientInterface interface {
 	// Corresponds with GET /readyz (the `Ready` operationId).
 	Ready(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ExportTracesWithBody Record OpenTelemetry spans (OTLP/HTTP)
+	//
+	// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/traces (the `ExportTraces` operationId).
+	ExportTracesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExportTraces Record OpenTelemetry spans (OTLP/HTTP)
+	//
+	// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/traces (the `ExportTraces` operationId).
+	ExportTraces(ctx context.Context, body ExportTracesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// Version The running build
 	//
 	// Version, commit, build date and Go version.
@@ -5177,6 +5219,44 @@ func (c *Client) Metrics(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 // Corresponds with GET /readyz (the `Ready` operationId).
 func (c *Client) Ready(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewReadyRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExportTracesWithBody Record OpenTelemetry spans (OTLP/HTTP)
+//
+// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/traces (the `ExportTraces` operationId).
+func (c *Client) ExportTracesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExportTracesRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExportTraces Record OpenTelemetry spans (OTLP/HTTP)
+//
+// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/traces (the `ExportTraces` operationId).
+func (c *Client) ExportTraces(ctx context.Context, body ExportTracesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExportTracesRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8470,6 +8550,46 @@ func NewReadyRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewExportTracesRequest calls the generic ExportTraces builder with application/json body
+func NewExportTracesRequest(server string, body ExportTracesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewExportTracesRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewExportTracesRequestWithBody constructs an http.Request for the ExportTraces method, with any body, and a specified content type
+func NewExportTracesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/traces")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewVersionRequest constructs an http.Request for the Version method
 func NewVersionRequest(server string) (*http.Request, error) {
 	var err error
@@ -9107,6 +9227,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /readyz (the `Ready` operationId).
 	ReadyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyResponse, error)
+
+	// ExportTracesWithBodyWithResponse Record OpenTelemetry spans (OTLP/HTTP)
+	//
+	// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/traces (the `ExportTraces` operationId).
+	ExportTracesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExportTracesResponse, error)
+
+	// ExportTracesWithResponse Record OpenTelemetry spans (OTLP/HTTP)
+	//
+	// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/traces (the `ExportTraces` operationId).
+	ExportTracesWithResponse(ctx context.Context, body ExportTracesJSONRequestBody, reqEditors ...RequestEditorFn) (*ExportTracesResponse, error)
 
 	// VersionWithResponse The running build
 	//
@@ -13542,6 +13680,103 @@ func (r ReadyResponse) ContentType() string {
 	return ""
 }
 
+type ExportTracesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OtlpResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ErrorBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorBody
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ErrorBody
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *OtlpStatus
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *ErrorBody
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ErrorBody
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ExportTracesResponse) GetJSON200() *OtlpResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ExportTracesResponse) GetJSON400() *ErrorBody {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ExportTracesResponse) GetJSON401() *ErrorBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ExportTracesResponse) GetJSON403() *ErrorBody {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ExportTracesResponse) GetJSON413() *ErrorBody {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ExportTracesResponse) GetJSON415() *OtlpStatus {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ExportTracesResponse) GetJSON422() *ErrorBody {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ExportTracesResponse) GetJSON429() *ErrorBody {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ExportTracesResponse) GetJSONDefault() *ErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ExportTracesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExportTracesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExportTracesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExportTracesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type VersionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14533,6 +14768,36 @@ func (c *ClientWithResponses) ReadyWithResponse(ctx context.Context, reqEditors 
 		return nil, err
 	}
 	return ParseReadyResponse(rsp)
+}
+
+// ExportTracesWithBodyWithResponse Record OpenTelemetry spans (OTLP/HTTP)
+//
+// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/traces (the `ExportTraces` operationId).
+func (c *ClientWithResponses) ExportTracesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExportTracesResponse, error) {
+	rsp, err := c.ExportTracesWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExportTracesResponse(rsp)
+}
+
+// ExportTracesWithResponse Record OpenTelemetry spans (OTLP/HTTP)
+//
+// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/traces (the `ExportTraces` operationId).
+func (c *ClientWithResponses) ExportTracesWithResponse(ctx context.Context, body ExportTracesJSONRequestBody, reqEditors ...RequestEditorFn) (*ExportTracesResponse, error) {
+	rsp, err := c.ExportTraces(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExportTracesResponse(rsp)
 }
 
 // VersionWithResponse The running build
@@ -18176,6 +18441,91 @@ func ParseReadyResponse(rsp *http.Response) (*ReadyResponse, error) {
 			return nil, err
 		}
 		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseExportTracesResponse parses an HTTP response from a ExportTracesWithResponse call
+func ParseExportTracesResponse(rsp *http.Response) (*ExportTracesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExportTracesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OtlpResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest OtlpStatus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (application/x-protobuf) unsupported
 
 	}
 

@@ -72,6 +72,9 @@ func serve(ctx context.Context, args []string, env Env) error {
 	alertEvery := fs.Duration("alert-every", time.Minute, "how often each alert rule is measured (across replicas)")
 	smtpURL := fs.String("smtp", "", "mail server for alert email, smtp://[user[:password]@]host[:port] (STARTTLS when offered)")
 	smtpFrom := fs.String("smtp-from", "", "sender address of alert email, with --smtp")
+	var otlpClient stringList
+	fs.Var(&otlpClient, "otlp-client-attribute", "span attribute a call's client is read from (on the span, then its resource), repeatable, first found first (default usagelog.client, then enduser.id)")
+	otlpQuery := fs.Bool("otlp-keep-query", false, "record the URLs of OpenTelemetry spans with their query strings (by default the path alone: queries often carry tokens)")
 	shutdownGrace := fs.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	if _, err := fs.parse(args); err != nil {
 		return err
@@ -232,6 +235,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 		Files: files, Signer: signer, Links: links, Secret: key,
 		MaxRangeDays: *maxRangeDays, ExportConcurrency: *concurrency, Session: con.Session, Jobs: runner, Audit: auditLog,
 		Reclassifier: reclass, Alerts: st.alerts, Webhooks: webhooks,
+		OTLP: httpapi.OTLP{ClientAttributes: otlpClient, KeepQuery: *otlpQuery},
 	})
 	if err != nil {
 		ln.Close()

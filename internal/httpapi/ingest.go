@@ -97,15 +97,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, c *caller)
 func (s *Server) ingest(r *http.Request, workspaceID int64, dec *ingest.Decoder) (IngestResult, error) {
 	res := IngestResult{Rejected: []rejection{}}
 	store := func(ctx context.Context, batch []usage.Event) (usage.AppendResult, error) {
-		if err := s.classifiers.Apply(ctx, workspaceID, batch); err != nil {
-			return usage.AppendResult{}, fmt.Errorf("ingest: %w", err)
-		}
-		ar, err := s.events.Append(ctx, workspaceID, batch)
-		if err != nil {
-			return ar, fmt.Errorf("ingest: %w", err)
-		}
-		s.metrics.countIngest(ar.Inserted, ar.Duplicates, 0)
-		return ar, nil
+		return s.appendCalls(ctx, workspaceID, batch)
 	}
 	batch := ingestBatch
 	if b, ok := s.events.(batchSizer); ok {

@@ -74,6 +74,22 @@ func (s *Server) table() []route {
 				{Media: "application/json", Schema: map[string]any{"oneOf": []any{ref("Event"), map[string]any{"type": "array", "items": ref("Event")}}}},
 				{Media: "text/csv"},
 			}}).tag("Events")},
+		{pattern: "POST /v1/traces", scope: usage.ScopeEventsWrite, group: groupIngest, api: s.handleTraces,
+			doc: op("exportTraces", "Record OpenTelemetry spans (OTLP/HTTP)",
+				"An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: "+
+					"point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request "+
+					"(the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; "+
+					"the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, "+
+					"the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.",
+				apidoc.Response{Status: 200, Description: "The spans were taken (those rejected are counted).", Content: []apidoc.Content{
+					{Media: "application/x-protobuf", Schema: map[string]any{"type": "string", "format": "binary", "description": "opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse"}},
+					{Media: "application/json", Type: otlpResponse{}},
+				}},
+				apidoc.Response{Status: 415, Description: "The Content-Type is neither application/x-protobuf nor application/json.", Content: jsonOf(otlpStatus{})},
+			).body(apidoc.Body{Required: true, Content: []apidoc.Content{
+				{Media: "application/x-protobuf", Schema: map[string]any{"type": "string", "format": "binary", "description": "opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest"}},
+				{Media: "application/json", Schema: map[string]any{"type": "object", "description": "ExportTraceServiceRequest in the OTLP JSON encoding (resourceSpans, …)"}},
+			}}).tag("Events")},
 		{pattern: "GET /api/v1/logs", scope: usage.ScopeLogsRead, group: groupReads, api: s.handleLogs,
 			doc: op("listLogs", "The API log", "API calls, newest first, a page at a time. usagelog's own calls only when collection=usagelog API is asked for.",
 				ok(logsPage{})).params(logFilters...).params(limit(1000, 100), cursor).tag("Logs")},

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/usagelog/usagelog/capture"
@@ -105,6 +106,8 @@ type Config struct {
 	// Webhooks says where webhooks may go; a rule whose webhook it refuses
 	// is refused when it is saved.
 	Webhooks webhook.Policy
+	// OTLP configures POST /v1/traces.
+	OTLP OTLP
 }
 
 // DefaultExportRowLimit is the server's export row limit unless configured.
@@ -146,10 +149,14 @@ type Server struct {
 	auditLog     *audit.Log
 	alerts       alerts.Store
 	webhooks     webhook.Policy
-	now          func() time.Time
-	mux          *http.ServeMux
-	rec          *Recorder
-	limits       *limiter
+	otlp         OTLP
+	// knownCollections are the collections ensureCollection has seen
+	// (collectionKey).
+	knownCollections sync.Map
+	now              func() time.Time
+	mux              *http.ServeMux
+	rec              *Recorder
+	limits           *limiter
 	// exportRowLimit applies to workspaces that set none.
 	exportRowLimit int64
 	files          usage.FileStore
@@ -180,7 +187,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		events: cfg.Events, meta: cfg.Meta, log: cfg.Logger, metrics: cfg.Metrics,
-		maxBody: cfg.MaxBodyBytes, maxFuture: cmp.Or(cfg.MaxFuture, ingest.DefaultMaxFuture), classifiers: &ingest.Classifiers{Rules: cfg.Meta}, auditLog: cfg.Audit, reclassifier: cfg.Reclassifier, alerts: cfg.Alerts, webhooks: cfg.Webhooks, now: cfg.Now, mux: http.NewServeMux(),
+		maxBody: cfg.MaxBodyBytes, maxFuture: cmp.Or(cfg.MaxFuture, ingest.DefaultMaxFuture), classifiers: &ingest.Classifiers{Rules: cfg.Meta}, auditLog: cfg.Audit, reclassifier: cfg.Reclassifier, alerts: cfg.Alerts, webhooks: cfg.Webhooks, otlp: cfg.OTLP, now: cfg.Now, mux: http.NewServeMux(),
 		rec: cfg.Recorder, limits: newLimiter(cfg.RateLimits), exportRowLimit: cfg.ExportRowLimit,
 		files: cfg.Files, signer: cfg.Signer, links: cfg.Links, secret: cfg.Secret, maxRangeDays: cfg.MaxRangeDays,
 		running: &exportSlots{max: cfg.ExportConcurrency, running: map[int64]int{}}, session: cfg.Session,
