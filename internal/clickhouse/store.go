@@ -49,6 +49,8 @@ type Store struct {
 	// eventsOnly inserts every kind into events, as a store before
 	// migration 058 did (tests that fill such a store).
 	eventsOnly bool
+	// appends stores Append's events in groups (appends.go).
+	appends *appender
 }
 
 var (
@@ -107,6 +109,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		dialTimeout: opts.DialTimeout,
 		hostname:    hostname(),
 	}}
+	s.startAppends()
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -191,55 +194,6 @@ func (s *Store) insert(ctx context.Context, stmt string, cols []any) error {
 		}
 	}
 	return batch.Send()
-}
-
-// Append stores events. An id the workspace already has (looked up among
-// the events of the same kind and time range), or one repeated in the
-// batch, is a duplicate and not stored again.
-func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Event) (usage.AppendResult, error) {
-	var res usage.AppendResult
-	byKind := map[usage.Kind][]*usage.Event{}
-	seen := make(map[string]bool, len(events))
-	for i := range events {
-		e := &events[i]
-		if seen[e.ID] {
-			res.Duplicates++
-			continue
-		}
-		seen[e.ID] = true
-		byKind[e.Kind] = append(byKind[e.Kind], e)
-	}
-	for _, k := range usage.Kinds {
-		evs := byKind[k]
-		if len(evs) == 0 {
-			continue
-		}
-		existing, err := s.existing(ctx, workspaceID, k, evs)
-		if err != nil {
-			return usage.AppendResult{}, fmt.Errorf("clickhouse: append: %w", err)
-		}
-		cols := eventsql.KindColumns(k)
-		fresh := make([]*usage.Event, 0, len(evs))
-		for _, e := range evs {
-			if existing[e.ID] {
-				res.Duplicates++
-				continue
-			}
-			fresh = append(fresh, e)
-		}
-		if len(fresh) == 0 {
-			continue
-		}
-		stmt := "INSERT INTO " + s.insertTable(k) + " (workspace_id, kind, " + eventsql.Names(cols) + ")"
-		// The three rollup views run side by side rather than one after
-		// another (BenchmarkIngestHTTPClickHouse).
-		ctx := ch.Context(ctx, ch.WithSettings(ch.Settings{"parallel_view_processing": 1}))
-		if err := s.insert(ctx, stmt, columnsOf(workspaceID, k, cols, fresh)); err != nil {
-			return usage.AppendResult{}, fmt.Errorf("clickhouse: append: %w", err)
-		}
-		res.Inserted += len(fresh)
-	}
-	return res, nil
 }
 
 // insertTable is where events of kind are inserted: syncs and user_seen
@@ -483,7 +437,10 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close closes the connections.
-func (s *Store) Close() error { return errors.Join(s.conn.Close(), s.db.Close()) }
+func (s *Store) Close() error {
+	s.appends.close()
+	return errors.Join(s.conn.Close(), s.db.Close())
+}
 
 // DropDatabase removes the store's database: for tests.
 func (s *Store) DropDatabase(ctx context.Context) error {

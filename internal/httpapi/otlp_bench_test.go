@@ -22,39 +22,50 @@ import (
 // OpenTelemetry issue sets: 100,000 into SQLite, 200,000 into ClickHouse.
 func BenchmarkOTLP(b *testing.B) {
 	for _, store := range []string{"sqlite", "clickhouse"} {
-		for _, format := range []string{"otlp", "ndjson"} {
-			b.Run(fmt.Sprintf("store=%s/format=%s", store, format), func(b *testing.B) {
-				h := newHarness(b, 0)
-				var events usage.EventStore = h.store
-				if store == "clickhouse" {
-					ch := clickhouseEvents(b)
-					h, events = newHarness(b, 0, func(c *httpapi.Config) { c.Events = ch }), ch
-				}
-				const n = 1000
-				calls := demoCalls(b, b.N*n, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
-				bodies := make([][]byte, b.N)
-				size := 0
-				for i := range bodies {
-					if format == "otlp" {
-						bodies[i] = spansOf(b, calls[i*n:(i+1)*n])
-					} else {
-						bodies[i] = []byte(ndjson(b, calls[i*n:(i+1)*n]))
-					}
-					size += len(bodies[i])
-				}
-				b.SetBytes(int64(size / len(bodies)))
-				path, ct := "/api/v1/events", "application/x-ndjson"
-				if format == "otlp" {
-					path, ct = "/v1/traces", "application/x-protobuf"
-				}
-				postRaw(b, h, h.key(h.ws, usage.ScopeEventsWrite), path, ct, "", bodies, 1)
-				if got, _ := events.Count(context.Background(), h.ws.ID, usage.KindAPIRequest); got != int64(len(calls)) {
-					b.Fatalf("stored %d, want %d", got, len(calls))
-				}
-				b.ReportMetric(float64(len(calls))/b.Elapsed().Seconds(), "spans/s")
-			})
+		for _, clients := range []int{1, 8} {
+			for _, format := range []string{"otlp", "ndjson"} {
+				b.Run(fmt.Sprintf("store=%s/clients=%d/format=%s", store, clients, format), func(b *testing.B) {
+					benchOTLP(b, store, format, clients)
+				})
+			}
 		}
 	}
+}
+
+// benchOTLP posts b.N bodies of 1,000 of the demo's calls, as format, into
+// store from clients at once.
+func benchOTLP(b *testing.B, store, format string, clients int) {
+	var h *harness
+	var events usage.EventStore
+	if store == "clickhouse" {
+		ch := clickhouseEvents(b)
+		h, events = newHarness(b, 0, func(c *httpapi.Config) { c.Events = ch }), ch
+	} else {
+		h = newHarness(b, 0)
+		events = h.store
+	}
+	const n = 1000
+	calls := demoCalls(b, b.N*n, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	bodies := make([][]byte, b.N)
+	size := 0
+	for i := range bodies {
+		if format == "otlp" {
+			bodies[i] = spansOf(b, calls[i*n:(i+1)*n])
+		} else {
+			bodies[i] = []byte(ndjson(b, calls[i*n:(i+1)*n]))
+		}
+		size += len(bodies[i])
+	}
+	b.SetBytes(int64(size / len(bodies)))
+	path, ct := "/api/v1/events", "application/x-ndjson"
+	if format == "otlp" {
+		path, ct = "/v1/traces", "application/x-protobuf"
+	}
+	postRaw(b, h, h.key(h.ws, usage.ScopeEventsWrite), path, ct, "", bodies, clients)
+	if got, _ := events.Count(context.Background(), h.ws.ID, usage.KindAPIRequest); got != int64(len(calls)) {
+		b.Fatalf("stored %d, want %d", got, len(calls))
+	}
+	b.ReportMetric(float64(len(calls))/b.Elapsed().Seconds(), "spans/s")
 }
 
 // spansOf is an ExportTraceServiceRequest of calls as an otelhttp

@@ -48,3 +48,27 @@ func FuzzCheckMatchesJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckerInPlace: a Checker gives what Check gives, event after
+// event, and leaves a refused event as it was.
+func TestCheckerInPlace(t *testing.T) {
+	var c Checker
+	for _, e := range []usage.Event{
+		{Kind: usage.KindAPIRequest, ID: "a", Time: time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC), Method: "get", URL: "/mcp/x", Status: 200, UserAgent: "Claude"},
+		{Kind: usage.KindActivity, ID: "b", Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), UserID: "u1", Feature: "chat"},
+		{Kind: usage.KindAPIRequest, ID: "c", Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Status: 999},
+	} {
+		want, wantErr := Check(&e)
+		got := e
+		err := c.CheckInPlace(&got)
+		if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+			t.Fatalf("%s: error %v, Check's %v", e.ID, err, wantErr)
+		}
+		if err != nil {
+			want = e
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %+v\nwant %+v", e.ID, got, want)
+		}
+	}
+}

@@ -185,3 +185,20 @@ func FuzzMap(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkMap maps a request of 1,000 SERVER spans.
+func BenchmarkMap(b *testing.B) {
+	attrs := make([]map[string]any, 1000)
+	for i := range attrs {
+		attrs[i] = map[string]any{"http.request.method": "GET", "url.path": "/a/rest/v1/orders/7", "http.route": "/orders/{id}",
+			"http.response.status_code": 200, "user_agent.original": "Mozilla/5.0", "client.address": "10.0.0.1", "usagelog.client": "ERP"}
+	}
+	td := traces(nil, attrs...)
+	m := &Mapper{Now: t0, MaxFuture: time.Hour}
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := m.Map(td); len(res.Events) != 1000 {
+			b.Fatal(len(res.Rejected), res.Rejected[0])
+		}
+	}
+}
