@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,6 +128,40 @@ func EventStore(t *testing.T, open func(t *testing.T) usage.EventStore) {
 		for _, e := range got {
 			if e.ID == ev[1].ID && e.Status != ev[1].Status {
 				t.Errorf("re-sent id overwrote the stored event: status %d", e.Status)
+			}
+		}
+	})
+
+	t.Run("DuplicatesSentAtOnce", func(t *testing.T) {
+		// Eight senders at once, of overlapping batches of two workspaces
+		// (an exporter's retry racing its first try): each event is
+		// stored once, and the answers add up to what was sent.
+		s := open(t)
+		ev := Fixture(400)
+		var inserted, duplicates atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				ws := int64(1 + i%2)
+				batch := ev[(i/2)*50 : (i/2)*50+200]
+				res, err := s.Append(ctx, ws, batch)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				inserted.Add(int64(res.Inserted))
+				duplicates.Add(int64(res.Duplicates))
+			})
+		}
+		wg.Wait()
+		// Each workspace got the batches starting at 0, 50, 100 and 150:
+		// events 0 to 349.
+		if inserted.Load() != 700 || duplicates.Load() != 8*200-700 {
+			t.Errorf("inserted %d, duplicates %d; want 700 and %d", inserted.Load(), duplicates.Load(), 8*200-700)
+		}
+		for ws := int64(1); ws <= 2; ws++ {
+			if n, _ := s.Count(ctx, ws, usage.KindAPIRequest); n != 350 {
+				t.Errorf("workspace %d holds %d calls, want 350", ws, n)
 			}
 		}
 	})
