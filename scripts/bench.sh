@@ -15,6 +15,10 @@ go test -run '^$' -bench 'IngestHTTP$|IngestHTTPGzip' -benchtime 20x -count "$co
 # measure the filesystem: run
 # USAGELOG_TEST_CLICKHOUSE=$(scripts/clickhouse-journaled.sh) scripts/bench.sh
 go test -run '^$' -bench 'IngestHTTPClickHouse' -benchtime 20x -count "$count" ./internal/httpapi/
+# OpenTelemetry in: protobuf bodies of 1,000 spans beside NDJSON bodies of the
+# same calls, from one client and from eight, into SQLite and ClickHouse.
+go test -run '^$' -bench 'BenchmarkOTLP$' -benchtime 100x -count "$count" ./internal/httpapi/
+go test -run '^$' -bench 'BenchmarkMap$' -count "$count" ./internal/otlp/
 go test -run '^$' -bench 'Append$' -benchtime 40x -count "$count" ./internal/sqlite/
 # --durability full against normal: what syncing every commit costs.
 go test -run '^$' -bench 'AppendDurability' -benchtime 40x -count "$count" ./internal/sqlite/
