@@ -318,6 +318,23 @@ func TestOTLPBadRequests(t *testing.T) {
 	}
 }
 
+// TestOTLPThrottled: over the key's ingest rate the exporter is told to
+// wait (429 with Retry-After), as OTLP asks.
+func TestOTLPThrottled(t *testing.T) {
+	h := newHarness(t, 0, func(c *httpapi.Config) { c.RateLimits = httpapi.RateLimits{Ingest: 2} })
+	token := h.key(h.ws, usage.ScopeEventsWrite)
+	body := `{"resourceSpans":[]}`
+	for i := range 2 {
+		if res := h.do("POST", "/v1/traces", token, "application/json", strings.NewReader(body)); res.status != 200 {
+			t.Fatalf("call %d: %d %s", i, res.status, res.body)
+		}
+	}
+	res := h.do("POST", "/v1/traces", token, "application/json", strings.NewReader(body))
+	if res.status != 429 || res.header.Get("Retry-After") == "" {
+		t.Fatalf("over the limit: %d, Retry-After %q", res.status, res.header.Get("Retry-After"))
+	}
+}
+
 // clickhouseEvents is a new ClickHouse event store of its own
 // (USAGELOG_TEST_CLICKHOUSE, default 127.0.0.1:9000), dropped after t.
 func clickhouseEvents(t testing.TB) *clickhouse.Store {
