@@ -99,11 +99,24 @@ func (s *Store) appendLoop() {
 				break more
 			}
 		}
-		s.storeGroup(group)
+		s.storeGroupSafely(group)
 		for _, w := range group {
 			close(w.done)
 		}
 	}
+}
+
+// storeGroupSafely is storeGroup, a panic in it an error of the group's
+// Appends: the worker goes on, and no later Append waits for ever.
+func (s *Store) storeGroupSafely(group []*appendWait) {
+	defer func() {
+		if p := recover(); p != nil {
+			for _, w := range group {
+				w.res, w.err = usage.AppendResult{}, fmt.Errorf("clickhouse: append: %v", p)
+			}
+		}
+	}()
+	s.storeGroup(group)
 }
 
 // owned is an event of a group and the Append it came with.
