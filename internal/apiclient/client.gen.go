@@ -2892,8 +2892,8 @@ type DownloadFileParams struct {
 	Range *string `json:"Range,omitempty"`
 }
 
-// ExportTracesJSONBody defines parameters for ExportTraces.
-type ExportTracesJSONBody = map[string]interface{}
+// IngestTracesJSONBody defines parameters for IngestTraces.
+type IngestTracesJSONBody = map[string]interface{}
 
 // CreateAlertJSONRequestBody defines body for CreateAlert for application/json ContentType.
 type CreateAlertJSONRequestBody = AlertsInput
@@ -2931,8 +2931,8 @@ type PatchSettingsJSONRequestBody = SettingsPatch
 // UsageExportJSONRequestBody defines body for UsageExport for application/json ContentType.
 type UsageExportJSONRequestBody = ExportUsageRequest
 
-// ExportTracesJSONRequestBody defines body for ExportTraces for application/json ContentType.
-type ExportTracesJSONRequestBody = ExportTracesJSONBody
+// IngestTracesJSONRequestBody defines body for IngestTraces for application/json ContentType.
+type IngestTracesJSONRequestBody = IngestTracesJSONBody
 
 // AsApiRequestEvent returns the union data inside the Event as a ApiRequestEvent
 func (t Event) AsApiRequestEvent() (ApiRequestEvent, error) {
@@ -4084,23 +4084,23 @@ type ClientInterface interface {
 	// Corresponds with GET /readyz (the `Ready` operationId).
 	Ready(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ExportTracesWithBody Record OpenTelemetry spans (OTLP/HTTP)
+	// IngestTracesWithBody Record OpenTelemetry spans (OTLP/HTTP)
 	//
-	// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.
+	// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and every error (a google.rpc.Status, as OTLP asks), come in the request's encoding; 429 and 503 carry Retry-After.
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /v1/traces (the `ExportTraces` operationId).
-	ExportTracesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /v1/traces (the `IngestTraces` operationId).
+	IngestTracesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ExportTraces Record OpenTelemetry spans (OTLP/HTTP)
+	// IngestTraces Record OpenTelemetry spans (OTLP/HTTP)
 	//
-	// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.
+	// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and every error (a google.rpc.Status, as OTLP asks), come in the request's encoding; 429 and 503 carry Retry-After.
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with POST /v1/traces (the `ExportTraces` operationId).
-	ExportTraces(ctx context.Context, body ExportTracesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /v1/traces (the `IngestTraces` operationId).
+	IngestTraces(ctx context.Context, body IngestTracesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Version The running build
 	//
@@ -5229,15 +5229,15 @@ func (c *Client) Ready(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 	return c.Client.Do(req)
 }
 
-// ExportTracesWithBody Record OpenTelemetry spans (OTLP/HTTP)
+// IngestTracesWithBody Record OpenTelemetry spans (OTLP/HTTP)
 //
-// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.
+// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and every error (a google.rpc.Status, as OTLP asks), come in the request's encoding; 429 and 503 carry Retry-After.
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /v1/traces (the `ExportTraces` operationId).
-func (c *Client) ExportTracesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewExportTracesRequestWithBody(c.Server, contentType, body)
+// Corresponds with POST /v1/traces (the `IngestTraces` operationId).
+func (c *Client) IngestTracesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIngestTracesRequestWithBody(c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5248,15 +5248,15 @@ func (c *Client) ExportTracesWithBody(ctx context.Context, contentType string, b
 	return c.Client.Do(req)
 }
 
-// ExportTraces Record OpenTelemetry spans (OTLP/HTTP)
+// IngestTraces Record OpenTelemetry spans (OTLP/HTTP)
 //
-// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.
+// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and every error (a google.rpc.Status, as OTLP asks), come in the request's encoding; 429 and 503 carry Retry-After.
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with POST /v1/traces (the `ExportTraces` operationId).
-func (c *Client) ExportTraces(ctx context.Context, body ExportTracesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewExportTracesRequest(c.Server, body)
+// Corresponds with POST /v1/traces (the `IngestTraces` operationId).
+func (c *Client) IngestTraces(ctx context.Context, body IngestTracesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIngestTracesRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8550,19 +8550,19 @@ func NewReadyRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewExportTracesRequest calls the generic ExportTraces builder with application/json body
-func NewExportTracesRequest(server string, body ExportTracesJSONRequestBody) (*http.Request, error) {
+// NewIngestTracesRequest calls the generic IngestTraces builder with application/json body
+func NewIngestTracesRequest(server string, body IngestTracesJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewExportTracesRequestWithBody(server, "application/json", bodyReader)
+	return NewIngestTracesRequestWithBody(server, "application/json", bodyReader)
 }
 
-// NewExportTracesRequestWithBody constructs an http.Request for the ExportTraces method, with any body, and a specified content type
-func NewExportTracesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+// NewIngestTracesRequestWithBody constructs an http.Request for the IngestTraces method, with any body, and a specified content type
+func NewIngestTracesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -9228,23 +9228,23 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /readyz (the `Ready` operationId).
 	ReadyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyResponse, error)
 
-	// ExportTracesWithBodyWithResponse Record OpenTelemetry spans (OTLP/HTTP)
+	// IngestTracesWithBodyWithResponse Record OpenTelemetry spans (OTLP/HTTP)
 	//
-	// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.
+	// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and every error (a google.rpc.Status, as OTLP asks), come in the request's encoding; 429 and 503 carry Retry-After.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /v1/traces (the `ExportTraces` operationId).
-	ExportTracesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExportTracesResponse, error)
+	// Corresponds with POST /v1/traces (the `IngestTraces` operationId).
+	IngestTracesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IngestTracesResponse, error)
 
-	// ExportTracesWithResponse Record OpenTelemetry spans (OTLP/HTTP)
+	// IngestTracesWithResponse Record OpenTelemetry spans (OTLP/HTTP)
 	//
-	// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.
+	// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and every error (a google.rpc.Status, as OTLP asks), come in the request's encoding; 429 and 503 carry Retry-After.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /v1/traces (the `ExportTraces` operationId).
-	ExportTracesWithResponse(ctx context.Context, body ExportTracesJSONRequestBody, reqEditors ...RequestEditorFn) (*ExportTracesResponse, error)
+	// Corresponds with POST /v1/traces (the `IngestTraces` operationId).
+	IngestTracesWithResponse(ctx context.Context, body IngestTracesJSONRequestBody, reqEditors ...RequestEditorFn) (*IngestTracesResponse, error)
 
 	// VersionWithResponse The running build
 	//
@@ -13680,81 +13680,81 @@ func (r ReadyResponse) ContentType() string {
 	return ""
 }
 
-type ExportTracesResponse struct {
+type IngestTracesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *OtlpResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *ErrorBody
+	JSON400 *OtlpStatus
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *ErrorBody
+	JSON401 *OtlpStatus
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *ErrorBody
+	JSON403 *OtlpStatus
 	// JSON413 the response for an HTTP 413 `application/json` response
-	JSON413 *ErrorBody
+	JSON413 *OtlpStatus
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *OtlpStatus
-	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *ErrorBody
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *ErrorBody
+	JSON429 *OtlpStatus
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *OtlpStatus
 	// JSONDefault the response for an HTTP default `application/json` response
-	JSONDefault *ErrorBody
+	JSONDefault *OtlpStatus
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ExportTracesResponse) GetJSON200() *OtlpResponse {
+func (r IngestTracesResponse) GetJSON200() *OtlpResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r ExportTracesResponse) GetJSON400() *ErrorBody {
+func (r IngestTracesResponse) GetJSON400() *OtlpStatus {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r ExportTracesResponse) GetJSON401() *ErrorBody {
+func (r IngestTracesResponse) GetJSON401() *OtlpStatus {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r ExportTracesResponse) GetJSON403() *ErrorBody {
+func (r IngestTracesResponse) GetJSON403() *OtlpStatus {
 	return r.JSON403
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
-func (r ExportTracesResponse) GetJSON413() *ErrorBody {
+func (r IngestTracesResponse) GetJSON413() *OtlpStatus {
 	return r.JSON413
 }
 
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
-func (r ExportTracesResponse) GetJSON415() *OtlpStatus {
+func (r IngestTracesResponse) GetJSON415() *OtlpStatus {
 	return r.JSON415
 }
 
-// GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r ExportTracesResponse) GetJSON422() *ErrorBody {
-	return r.JSON422
-}
-
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r ExportTracesResponse) GetJSON429() *ErrorBody {
+func (r IngestTracesResponse) GetJSON429() *OtlpStatus {
 	return r.JSON429
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r IngestTracesResponse) GetJSON503() *OtlpStatus {
+	return r.JSON503
+}
+
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r ExportTracesResponse) GetJSONDefault() *ErrorBody {
+func (r IngestTracesResponse) GetJSONDefault() *OtlpStatus {
 	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
-func (r ExportTracesResponse) GetBody() []byte {
+func (r IngestTracesResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r ExportTracesResponse) Status() string {
+func (r IngestTracesResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -13762,7 +13762,7 @@ func (r ExportTracesResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r ExportTracesResponse) StatusCode() int {
+func (r IngestTracesResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -13770,7 +13770,7 @@ func (r ExportTracesResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r ExportTracesResponse) ContentType() string {
+func (r IngestTracesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14770,34 +14770,34 @@ func (c *ClientWithResponses) ReadyWithResponse(ctx context.Context, reqEditors 
 	return ParseReadyResponse(rsp)
 }
 
-// ExportTracesWithBodyWithResponse Record OpenTelemetry spans (OTLP/HTTP)
+// IngestTracesWithBodyWithResponse Record OpenTelemetry spans (OTLP/HTTP)
 //
-// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.
+// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and every error (a google.rpc.Status, as OTLP asks), come in the request's encoding; 429 and 503 carry Retry-After.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /v1/traces (the `ExportTraces` operationId).
-func (c *ClientWithResponses) ExportTracesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExportTracesResponse, error) {
-	rsp, err := c.ExportTracesWithBody(ctx, contentType, body, reqEditors...)
+// Corresponds with POST /v1/traces (the `IngestTraces` operationId).
+func (c *ClientWithResponses) IngestTracesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IngestTracesResponse, error) {
+	rsp, err := c.IngestTracesWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseExportTracesResponse(rsp)
+	return ParseIngestTracesResponse(rsp)
 }
 
-// ExportTracesWithResponse Record OpenTelemetry spans (OTLP/HTTP)
+// IngestTracesWithResponse Record OpenTelemetry spans (OTLP/HTTP)
 //
-// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.
+// An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request (the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, the first one's reason in errorMessage. The answer, and every error (a google.rpc.Status, as OTLP asks), come in the request's encoding; 429 and 503 carry Retry-After.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /v1/traces (the `ExportTraces` operationId).
-func (c *ClientWithResponses) ExportTracesWithResponse(ctx context.Context, body ExportTracesJSONRequestBody, reqEditors ...RequestEditorFn) (*ExportTracesResponse, error) {
-	rsp, err := c.ExportTraces(ctx, body, reqEditors...)
+// Corresponds with POST /v1/traces (the `IngestTraces` operationId).
+func (c *ClientWithResponses) IngestTracesWithResponse(ctx context.Context, body IngestTracesJSONRequestBody, reqEditors ...RequestEditorFn) (*IngestTracesResponse, error) {
+	rsp, err := c.IngestTraces(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseExportTracesResponse(rsp)
+	return ParseIngestTracesResponse(rsp)
 }
 
 // VersionWithResponse The running build
@@ -18447,15 +18447,15 @@ func ParseReadyResponse(rsp *http.Response) (*ReadyResponse, error) {
 	return response, nil
 }
 
-// ParseExportTracesResponse parses an HTTP response from a ExportTracesWithResponse call
-func ParseExportTracesResponse(rsp *http.Response) (*ExportTracesResponse, error) {
+// ParseIngestTracesResponse parses an HTTP response from a IngestTracesWithResponse call
+func ParseIngestTracesResponse(rsp *http.Response) (*IngestTracesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &ExportTracesResponse{
+	response := &IngestTracesResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -18469,28 +18469,28 @@ func ParseExportTracesResponse(rsp *http.Response) (*ExportTracesResponse, error
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest ErrorBody
+		var dest OtlpStatus
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest ErrorBody
+		var dest OtlpStatus
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest ErrorBody
+		var dest OtlpStatus
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
-		var dest ErrorBody
+		var dest OtlpStatus
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -18503,22 +18503,22 @@ func ParseExportTracesResponse(rsp *http.Response) (*ExportTracesResponse, error
 		}
 		response.JSON415 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest ErrorBody
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON422 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest ErrorBody
+		var dest OtlpStatus
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest OtlpStatus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
-		var dest ErrorBody
+		var dest OtlpStatus
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

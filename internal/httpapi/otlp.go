@@ -40,6 +40,19 @@ type otlpStatus struct {
 	Message string `json:"message"`
 }
 
+// otlpTracesRoute is the OTLP/HTTP traces endpoint: its errors, the key's
+// and the rate limit's too, are google.rpc.Status messages.
+const otlpTracesRoute = "POST /v1/traces"
+
+// otlpEncodingOf is r's encoding as its Content-Type says (JSON unless
+// protobuf), for answering it.
+func otlpEncodingOf(r *http.Request) otlpEncoding {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "application/x-protobuf" {
+		return otlpProto
+	}
+	return otlpJSON
+}
+
 // otlpEncoding is a request's OTLP encoding, which its answer uses too.
 type otlpEncoding int
 
@@ -199,8 +212,11 @@ func (s *Server) otlpError(w http.ResponseWriter, r *http.Request, enc otlpEncod
 			msg = "internal error"
 		}
 	}
-	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "5")
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="usagelog"`)
 	}
 	var e *usage.Error
 	if errors.As(err, &e) && e.Gateway != 0 {

@@ -319,7 +319,8 @@ func TestOTLPBadRequests(t *testing.T) {
 }
 
 // TestOTLPThrottled: over the key's ingest rate the exporter is told to
-// wait (429 with Retry-After), as OTLP asks.
+// wait (429 with Retry-After), and a refused key is told why, each as a
+// google.rpc.Status, as OTLP asks.
 func TestOTLPThrottled(t *testing.T) {
 	h := newHarness(t, 0, func(c *httpapi.Config) { c.RateLimits = httpapi.RateLimits{Ingest: 2} })
 	token := h.key(h.ws, usage.ScopeEventsWrite)
@@ -330,8 +331,13 @@ func TestOTLPThrottled(t *testing.T) {
 		}
 	}
 	res := h.do("POST", "/v1/traces", token, "application/json", strings.NewReader(body))
-	if res.status != 429 || res.header.Get("Retry-After") == "" {
-		t.Fatalf("over the limit: %d, Retry-After %q", res.status, res.header.Get("Retry-After"))
+	if res.status != 429 || res.header.Get("Retry-After") == "" || !strings.HasPrefix(string(res.body), `{"code":8,"message":`) {
+		t.Fatalf("over the limit: %d, Retry-After %q, %s", res.status, res.header.Get("Retry-After"), res.body)
+	}
+	// A refused key is told in the request's encoding too.
+	res = h.do("POST", "/v1/traces", "ulk_unknown", "application/x-protobuf", strings.NewReader(""))
+	if res.status != 401 || res.header.Get("Content-Type") != "application/x-protobuf" || !strings.Contains(string(res.body), "token") {
+		t.Fatalf("unknown key: %d %q %q", res.status, res.header.Get("Content-Type"), res.body)
 	}
 }
 

@@ -74,18 +74,17 @@ func (s *Server) table() []route {
 				{Media: "application/json", Schema: map[string]any{"oneOf": []any{ref("Event"), map[string]any{"type": "array", "items": ref("Event")}}}},
 				{Media: "text/csv"},
 			}}).tag("Events")},
-		{pattern: "POST /v1/traces", scope: usage.ScopeEventsWrite, group: groupIngest, api: s.handleTraces,
-			doc: op("exportTraces", "Record OpenTelemetry spans (OTLP/HTTP)",
+		{pattern: otlpTracesRoute, scope: usage.ScopeEventsWrite, group: groupIngest, api: s.handleTraces,
+			doc: op("ingestTraces", "Record OpenTelemetry spans (OTLP/HTTP)",
 				"An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: "+
 					"point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request "+
 					"(the README's table gives the attributes each field is read from; service.name is the collection, created as a proxy collection when new; "+
 					"the event id is otel-TRACEID-SPANID, so an exporter's retry is a duplicate). Every other span is counted in partialSuccess.rejectedSpans, "+
-					"the first one's reason in errorMessage. The answer, and an error's google.rpc.Status, come in the request's encoding; 429 and 503 carry Retry-After.",
+					"the first one's reason in errorMessage. The answer, and every error (a google.rpc.Status, as OTLP asks), come in the request's encoding; 429 and 503 carry Retry-After.",
 				apidoc.Response{Status: 200, Description: "The spans were taken (those rejected are counted).", Content: []apidoc.Content{
 					{Media: "application/x-protobuf", Schema: map[string]any{"type": "string", "format": "binary", "description": "opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse"}},
 					{Media: "application/json", Type: otlpResponse{}},
 				}},
-				apidoc.Response{Status: 415, Description: "The Content-Type is neither application/x-protobuf nor application/json.", Content: jsonOf(otlpStatus{})},
 			).body(apidoc.Body{Required: true, Content: []apidoc.Content{
 				{Media: "application/x-protobuf", Schema: map[string]any{"type": "string", "format": "binary", "description": "opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest"}},
 				{Media: "application/json", Schema: map[string]any{"type": "object", "description": "ExportTraceServiceRequest in the OTLP JSON encoding (resourceSpans, …)"}},
@@ -233,10 +232,15 @@ func (s *Server) table() []route {
 				r.doc.Scope = reportScope
 			}
 		}
-		for _, st := range r.errorStatuses() {
-			r.doc.Responses = append(r.doc.Responses, apidoc.Response{Status: st, Description: errorText[st], Content: jsonOf(errorBody{})})
+		// OTLP's exporters read a google.rpc.Status from every error.
+		var body any = errorBody{}
+		if r.pattern == otlpTracesRoute {
+			body = otlpStatus{}
 		}
-		r.doc.Responses = append(r.doc.Responses, apidoc.Response{Description: "Any other error (a 500 says no more than that): its code and a message.", Content: jsonOf(errorBody{})})
+		for _, st := range r.errorStatuses() {
+			r.doc.Responses = append(r.doc.Responses, apidoc.Response{Status: st, Description: errorText[st], Content: jsonOf(body)})
+		}
+		r.doc.Responses = append(r.doc.Responses, apidoc.Response{Description: "Any other error (a 500 says no more than that): its code and a message.", Content: jsonOf(body)})
 	}
 	return rs
 }
@@ -252,7 +256,9 @@ var errorText = map[int]string{
 	413: "The body is over the server's limit: the message says what was stored before it.",
 	416: "The range asked for is outside the file.",
 	422: "Valid, but over a limit: more rows than the workspace's row limit, or a range longer than the server allows.",
+	415: "The Content-Type is not one the operation takes.",
 	429: "Over the key's rate limit for this kind of call: Retry-After says when to try again.",
+	503: "The store did not take the data for now: send it again after Retry-After (what was stored already counts as duplicates).",
 }
 
 // errorStatuses are the error answers the route gives besides a 500:
@@ -280,6 +286,8 @@ func (r route) errorStatuses() []int {
 		out = append(out, 403, 404, 410, 416)
 	case "logsCSV", "usageExport", "createExportJob":
 		out = append(out, 422)
+	case "ingestTraces":
+		out = append(out, 415, 503)
 	}
 	if strings.HasPrefix(r.doc.ID, "export") {
 		out = append(out, 422)

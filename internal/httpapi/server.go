@@ -289,7 +289,9 @@ func (s *Server) api(pattern string, scope usage.Scope, g group, h apiHandler) {
 			ri.started = s.now()
 			err = h(w, r, c)
 		}
-		if err != nil {
+		if err != nil && pattern == otlpTracesRoute {
+			s.otlpError(w, r, otlpEncodingOf(r), err)
+		} else if err != nil {
 			s.writeError(w, r, err)
 		}
 	})
