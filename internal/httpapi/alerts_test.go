@@ -62,8 +62,9 @@ func TestAlertsAPI(t *testing.T) {
 	}
 	created := res.json(t)
 	id, _ := created["id"].(string)
-	rc.Secret, _ = created["webhook_secret"].(string)
-	if id == "" || !strings.HasPrefix(rc.Secret, "whsec_") || created["state"] != "ok" || res.header.Get("Location") != "/api/v1/alerts/"+id {
+	secret, _ := created["webhook_secret"].(string)
+	rc.SetSecret("/hook", secret)
+	if id == "" || !strings.HasPrefix(secret, "whsec_") || created["state"] != "ok" || res.header.Get("Location") != "/api/v1/alerts/"+id {
 		t.Fatalf("created %v (Location %q)", created, res.header.Get("Location"))
 	}
 	got := h.do("GET", "/api/v1/alerts/"+id, admin, "", nil).json(t)

@@ -40,10 +40,6 @@ type otlpStatus struct {
 	Message string `json:"message"`
 }
 
-// otlpTracesRoute is the OTLP/HTTP traces endpoint: its errors, the key's
-// and the rate limit's too, are google.rpc.Status messages.
-const otlpTracesRoute = "POST /v1/traces"
-
 // otlpEncodingOf is r's encoding as its Content-Type says (JSON unless
 // protobuf), for answering it.
 func otlpEncodingOf(r *http.Request) otlpEncoding {
@@ -67,27 +63,22 @@ const (
 // answer's partial_success with the first one's reason. Errors are
 // google.rpc.Status messages in the request's encoding, as OTLP asks.
 func (s *Server) handleTraces(w http.ResponseWriter, r *http.Request, c *caller) error {
-	enc := otlpJSON
+	enc := otlpEncodingOf(r)
 	ct := r.Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
-	switch {
-	case err == nil && mt == "application/x-protobuf":
-		enc = otlpProto
-	case err == nil && mt == "application/json":
-	default:
-		return s.otlpError(w, r, enc, usage.Errorf(usage.EUnsupportedMedia, "Content-Type %q is not OTLP: send application/x-protobuf or application/json", ct))
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/x-protobuf" && mt != "application/json") {
+		return usage.Errorf(usage.EUnsupportedMedia, "Content-Type %q is not OTLP: send application/x-protobuf or application/json", ct)
 	}
 	if r.ContentLength > s.maxBody {
-		return s.otlpError(w, r, enc, usage.Refusal(usage.GatewayPayloadTooLarge, fmt.Sprintf("Payload too large: the body is %d bytes, the limit %d; export smaller batches", r.ContentLength, s.maxBody)))
+		return usage.Refusal(usage.GatewayPayloadTooLarge, fmt.Sprintf("Payload too large: the body is %d bytes, the limit %d; export smaller batches", r.ContentLength, s.maxBody))
 	}
 	raw, err := decompressed(w, r, s.maxBody)
 	if err != nil {
-		return s.otlpError(w, r, enc, otlpBodyError(err, s.maxBody))
+		return otlpBodyError(err, s.maxBody)
 	}
 	defer raw.Close()
 	body, err := io.ReadAll(raw)
 	if err != nil {
-		return s.otlpError(w, r, enc, otlpBodyError(err, s.maxBody))
+		return otlpBodyError(err, s.maxBody)
 	}
 	req := ptraceotlp.NewExportRequest()
 	if enc == otlpProto {
@@ -97,14 +88,14 @@ func (s *Server) handleTraces(w http.ResponseWriter, r *http.Request, c *caller)
 	}
 	if err != nil {
 		name := map[otlpEncoding]string{otlpProto: "protobuf", otlpJSON: "JSON"}[enc]
-		return s.otlpError(w, r, enc, usage.Errorf(usage.EInvalid, "the body is not an OTLP ExportTraceServiceRequest in %s: %v", name, err))
+		return usage.Errorf(usage.EInvalid, "the body is not an OTLP ExportTraceServiceRequest in %s: %v", name, err)
 	}
 	m := otlp.Mapper{ClientAttributes: s.otlp.ClientAttributes, KeepQuery: s.otlp.KeepQuery, Now: s.now(), MaxFuture: s.maxFuture}
 	res := m.Map(req.Traces())
 	ws := c.Workspace.ID
 	for _, name := range res.Collections {
 		if err := s.ensureCollection(r.Context(), ws, name); err != nil {
-			return s.otlpError(w, r, enc, err)
+			return err
 		}
 	}
 	batch := ingestBatch
@@ -121,7 +112,7 @@ func (s *Server) handleTraces(w http.ResponseWriter, r *http.Request, c *caller)
 				s.log.Error("otlp", "err", err)
 				err = usage.Errorf(usage.EUnavailable, "the event store did not take the spans; export them again")
 			}
-			return s.otlpError(w, r, enc, err)
+			return err
 		}
 		events = events[n:]
 	}
@@ -200,17 +191,15 @@ type collectionKey struct {
 	name        string
 }
 
-// otlpError answers err as OTLP/HTTP asks: the status its code calls for
-// and a google.rpc.Status in the request's encoding, with Retry-After on
-// 429 and 503 (an exporter retries those).
-func (s *Server) otlpError(w http.ResponseWriter, r *http.Request, enc otlpEncoding, err error) error {
+// writeStatusError answers err as OTLP/HTTP asks: the status its code
+// calls for and a google.rpc.Status in the request's encoding, with
+// Retry-After on 429 and 503 (an exporter retries those).
+func (s *Server) writeStatusError(w http.ResponseWriter, r *http.Request, err error) {
+	enc := otlpEncodingOf(r)
 	status := usage.HTTPStatus(err)
 	msg := usage.ErrorMessage(err)
-	if status >= 500 {
-		s.log.Error("otlp", "path", r.URL.Path, "err", err)
-		if status != http.StatusServiceUnavailable {
-			msg = "internal error"
-		}
+	if status == http.StatusInternalServerError {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "5")
@@ -231,13 +220,12 @@ func (s *Server) otlpError(w http.ResponseWriter, r *http.Request, enc otlpEncod
 		b = protowire.AppendString(b, msg)
 		w.Header().Set("Content-Type", "application/x-protobuf")
 		w.WriteHeader(status)
-		_, err := w.Write(b)
-		return err
+		w.Write(b)
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, err = fmt.Fprintf(w, `{"code":%d,"message":%s}`, code, strconv.Quote(msg))
-	return err
+	fmt.Fprintf(w, `{"code":%d,"message":%s}`, code, strconv.Quote(msg))
 }
 
 // grpcCode is the gRPC code of an HTTP status, as OTLP pairs them.

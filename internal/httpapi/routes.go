@@ -27,6 +27,10 @@ type route struct {
 	scope usage.Scope
 	group group
 	api   apiHandler
+	// statusErrors: its errors, the key's and the rate limit's too, are
+	// google.rpc.Status messages (OTLP's exporters read no other), not
+	// the error envelope.
+	statusErrors bool
 	// Or a route that answers without a key, or checks one itself.
 	plain http.HandlerFunc
 	doc   opDoc
@@ -74,7 +78,7 @@ func (s *Server) table() []route {
 				{Media: "application/json", Schema: map[string]any{"oneOf": []any{ref("Event"), map[string]any{"type": "array", "items": ref("Event")}}}},
 				{Media: "text/csv"},
 			}}).tag("Events")},
-		{pattern: otlpTracesRoute, scope: usage.ScopeEventsWrite, group: groupIngest, api: s.handleTraces,
+		{pattern: "POST /v1/traces", scope: usage.ScopeEventsWrite, group: groupIngest, api: s.handleTraces, statusErrors: true,
 			doc: op("ingestTraces", "Record OpenTelemetry spans (OTLP/HTTP)",
 				"An OTLP ExportTraceServiceRequest, protobuf (application/x-protobuf) or the OTLP JSON encoding (application/json), plain, gzip or zstd: "+
 					"point an OpenTelemetry SDK's or Collector's OTLP/HTTP trace exporter here. Each SERVER span with HTTP attributes is stored as an api_request "+
@@ -232,9 +236,8 @@ func (s *Server) table() []route {
 				r.doc.Scope = reportScope
 			}
 		}
-		// OTLP's exporters read a google.rpc.Status from every error.
 		var body any = errorBody{}
-		if r.pattern == otlpTracesRoute {
+		if r.statusErrors {
 			body = otlpStatus{}
 		}
 		for _, st := range r.errorStatuses() {
@@ -307,7 +310,7 @@ func (r route) errorStatuses() []int {
 func (s *Server) routes(table []route) {
 	for _, r := range table {
 		if r.api != nil {
-			s.api(r.pattern, r.scope, r.group, r.api)
+			s.api(r)
 		} else {
 			s.registered = append(s.registered, r.pattern)
 			s.mux.HandleFunc(r.pattern, r.plain)

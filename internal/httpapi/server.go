@@ -271,28 +271,31 @@ type caller struct {
 
 type apiHandler func(w http.ResponseWriter, r *http.Request, c *caller) error
 
-// api registers an endpoint that needs a key with scope; its calls count
-// against the key's rate limit of group.
-func (s *Server) api(pattern string, scope usage.Scope, g group, h apiHandler) {
-	s.registered = append(s.registered, pattern)
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+// api registers an endpoint that needs a key with rt's scope; its calls
+// count against the key's rate limit of rt's group, and its errors are
+// written as rt says.
+func (s *Server) api(rt route) {
+	s.registered = append(s.registered, rt.pattern)
+	writeError := s.writeError
+	if rt.statusErrors {
+		writeError = s.writeStatusError
+	}
+	s.mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) {
 		ri := info(r)
 		ri.api = true
-		c, err := s.authenticate(r.Context(), r, scope)
+		c, err := s.authenticate(r.Context(), r, rt.scope)
 		if c != nil {
 			ri.caller = c
 		}
 		if err == nil {
-			err = s.limits.allow(w, c.Key.ID, g, s.now())
+			err = s.limits.allow(w, c.Key.ID, rt.group, s.now())
 		}
 		if err == nil {
 			ri.started = s.now()
-			err = h(w, r, c)
+			err = rt.api(w, r, c)
 		}
-		if err != nil && pattern == otlpTracesRoute {
-			s.otlpError(w, r, otlpEncodingOf(r), err)
-		} else if err != nil {
-			s.writeError(w, r, err)
+		if err != nil {
+			writeError(w, r, err)
 		}
 	})
 }

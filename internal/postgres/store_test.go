@@ -101,6 +101,7 @@ func TestClaimsAcrossReplicas(t *testing.T) {
 	running := map[int64]int{}
 	var wg sync.WaitGroup
 	var failure error
+	deadline := time.Now().Add(30 * time.Second)
 	for range 4 {
 		wg.Add(1)
 		go func() {
@@ -110,6 +111,10 @@ func TestClaimsAcrossReplicas(t *testing.T) {
 				if usage.ErrorCode(err) == usage.ENotFound {
 					mu.Lock()
 					done := len(claimed) == 40
+					if !done && time.Now().After(deadline) {
+						failure = fmt.Errorf("%d of 40 jobs claimed after 30 s", len(claimed))
+						done = true
+					}
 					mu.Unlock()
 					if done {
 						return

@@ -100,15 +100,6 @@ func Alerts(t *testing.T, open func(t *testing.T) SummaryStore, meta func(t *tes
 			// its webhook and its mailbox hold.
 			var hookSent, mailSent []alerts.Notice
 			head := map[alerts.Notice]string{alerts.Fired: "[FIRING] ", alerts.Repeated: "[STILL FIRING] ", alerts.Resolved: "[RESOLVED] "}
-			mailsTo := func() []alertstest.Message {
-				var out []alertstest.Message
-				for _, m := range mail.Messages(t) {
-					if len(m.To) == 1 && m.To[0].Address == to {
-						out = append(out, m)
-					}
-				}
-				return out
-			}
 			step := func(at time.Time, want alerts.State, notices ...alerts.Notice) {
 				t.Helper()
 				clk = at
@@ -133,10 +124,7 @@ func Alerts(t *testing.T, open func(t *testing.T) SummaryStore, meta func(t *tes
 						t.Fatalf("at %s: webhook body %d %v, want %s", at.Format("15:04"), j, bodies[j], n)
 					}
 				}
-				mails := mailsTo()
-				for deadline := time.Now().Add(10 * time.Second); len(mails) < len(mailSent) && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-					mails = mailsTo()
-				}
+				mails := mail.MessagesTo(t, to, len(mailSent))
 				if len(mails) != len(mailSent) {
 					t.Fatalf("at %s: %d emails to %s, want %d", at.Format("15:04"), len(mails), to, len(mailSent))
 				}

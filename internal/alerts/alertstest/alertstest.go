@@ -116,11 +116,27 @@ func (m *Mail) Messages(t testing.TB) []Message {
 // more, and returns them newest first.
 func (m *Mail) WaitMessages(t testing.TB, n int) []Message {
 	t.Helper()
+	got := m.MessagesTo(t, "", n)
+	if len(got) < n {
+		t.Fatalf("Mailpit holds %d messages, want %d: %+v", len(got), n, got)
+	}
+	return got
+}
+
+// MessagesTo lists the messages whose one recipient is to ("": all of
+// them), newest first, once there are n or more or 10 seconds have
+// passed.
+func (m *Mail) MessagesTo(t testing.TB, to string, n int) []Message {
+	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if got := m.Messages(t); len(got) >= n {
+		var got []Message
+		for _, msg := range m.Messages(t) {
+			if to == "" || len(msg.To) == 1 && msg.To[0].Address == to {
+				got = append(got, msg)
+			}
+		}
+		if len(got) >= n || time.Now().After(deadline) {
 			return got
-		} else if time.Now().After(deadline) {
-			t.Fatalf("Mailpit holds %d messages, want %d: %+v", len(got), n, got)
 		}
 	}
 }
@@ -150,12 +166,11 @@ func GetJSON(t testing.TB, u string, v any) {
 }
 
 // Receiver is a webhook target that keeps the JSON bodies it receives,
-// each with its signature checked against the secret of its path's rule
-// (Secrets, by URL path; Secret for any other path).
+// by URL path, each with its signature checked against the secret set
+// for its path (SetSecret).
 type Receiver struct {
 	mu      sync.Mutex
-	Secret  string
-	Secrets map[string]string
+	secrets map[string]string
 	bodies  map[string][]map[string]any
 	errs    []string
 	fail    map[string]int
@@ -181,11 +196,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down", http.StatusBadGateway)
 		return
 	}
-	secret, ok := rc.Secrets[r.URL.Path]
-	if !ok {
-		secret = rc.Secret
-	}
-	if err := webhook.Verify(secret, r.Header.Get(webhook.SignatureHeader), body, time.Now(), 5*time.Minute); err != nil {
+	if err := webhook.Verify(rc.secrets[r.URL.Path], r.Header.Get(webhook.SignatureHeader), body, time.Now(), 5*time.Minute); err != nil {
 		rc.errs = append(rc.errs, r.URL.Path+": "+err.Error())
 	}
 	var m map[string]any
@@ -202,10 +213,10 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (rc *Receiver) SetSecret(path, secret string) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if rc.Secrets == nil {
-		rc.Secrets = map[string]string{}
+	if rc.secrets == nil {
+		rc.secrets = map[string]string{}
 	}
-	rc.Secrets[path] = secret
+	rc.secrets[path] = secret
 }
 
 // Received is what path received, oldest first, and every signature or
