@@ -35,6 +35,15 @@ var rollupSelects = map[string]string{
 		FROM {calls} ARRAY JOIN [(0, toString(intDiv(status, 100))), (2, client), (3, collection)] AS d GROUP BY workspace_id, dim, value, bucket_ms, tb`,
 }
 
+// rollupTable is what reads and writes of a rollup name: its buffer on one
+// server, the Distributed table on a cluster.
+func (s *Store) rollupTable(table string) string {
+	if s.cluster != nil {
+		return table
+	}
+	return table + "_buffer"
+}
+
 // bucketSQL is the start of time_ms's bucket of grain ms (floor, for
 // times before 1970 too).
 func bucketSQL(grain int64) string {
@@ -45,11 +54,12 @@ func bucketSQL(grain int64) string {
 // (its WHERE clause and args): the rollup through its buffer, and the
 // calls still waiting in rollup_incoming_buffer rolled up the same way.
 // where is applied to both, so that each is read by its key. Without
-// tail, the buffer is known to hold none of the calls read (Rollup).
-func rollupFrom(table, where string, args []any, tail bool) (string, []any) {
+// tail, the buffer is known to hold none of the calls read (Rollup). A
+// cluster's rollups have no buffers (cluster.go): the table alone.
+func (s *Store) rollupFrom(table, where string, args []any, tail bool) (string, []any) {
 	sel, ok := rollupSelects[table]
-	if !ok || !tail {
-		return table + "_buffer " + where, args
+	if !ok || !tail || s.cluster != nil {
+		return s.rollupTable(table) + " " + where, args
 	}
 	both := make([]any, 0, 2*len(args))
 	both = append(append(both, args...), args...)

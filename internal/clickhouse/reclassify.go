@@ -103,7 +103,7 @@ func (s *Store) Reclassify(ctx context.Context, workspaceID int64, rules usage.C
 			report()
 			j = k
 		}
-		if _, err := s.db.ExecContext(big, fmt.Sprintf(`ALTER TABLE events UPDATE client_class = %s, usage_type = %s WHERE %s AND time_ms >= %d AND time_ms < %d`,
+		if err := s.alter(big, "events", fmt.Sprintf(`UPDATE client_class = %s, usage_type = %s WHERE %s AND time_ms >= %d AND time_ms < %d`,
 			class, typ, differs, from, to)); err != nil {
 			return failed(err)
 		}
@@ -183,7 +183,8 @@ const correctionCalls = 300_000
 func (s *Store) waitMutations(ctx context.Context, name string) error {
 	for {
 		var pending uint64
-		if err := s.db.QueryRowContext(ctx, `SELECT count() FROM system.mutations WHERE database = currentDatabase() AND (? = '' OR table = ?) AND is_done = 0`, name, name).Scan(&pending); err != nil {
+		if err := s.db.QueryRowContext(ctx, `SELECT count() FROM `+s.mutationsSource()+` WHERE database = ? AND (? = '' OR table = ?) AND is_done = 0`,
+			s.native.database, name, s.localTable(name)).Scan(&pending); err != nil {
 			return err
 		}
 		if pending == 0 {
@@ -291,7 +292,7 @@ func (s *Store) correct(ctx context.Context, workspaceID int64, typ string, from
 			cols := strings.Join(append(slices.Clone(r.ints), r.strs...), ", ")
 			// The calls still on their way count as rolled up (rollupFrom):
 			// the buffer's flush adds them.
-			src, args := rollupFrom(r.table, "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, from, to}, true)
+			src, args := s.rollupFrom(r.table, "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, from, to}, true)
 			got, err := s.readRows(ctx, `SELECT `+cols+`, `+strings.Join(sums, ", ")+` FROM `+src+` GROUP BY `+cols, len(r.ints), len(r.strs), len(r.sums), false, args...)
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.table, err)
@@ -330,7 +331,7 @@ func (s *Store) totalsAgree(ctx context.Context, workspaceID int64, typ string, 
 		workspaceID, from, to).Scan(&calls, &mcp); err != nil {
 		return false, err
 	}
-	src, args := rollupFrom("rollup_totals", "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, from, to}, true)
+	src, args := s.rollupFrom("rollup_totals", "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, from, to}, true)
 	if err := s.db.QueryRowContext(ctx, `SELECT toInt64(sum(calls)), toInt64(sum(mcp)) FROM `+src, args...).Scan(&rolledCalls, &rolledMCP); err != nil {
 		return false, err
 	}
@@ -405,7 +406,7 @@ func (s *Store) insertDiff(ctx context.Context, workspaceID int64, r typedRollup
 		}
 	}
 	names := append(append([]string{"workspace_id"}, r.ints...), r.strs...)
-	return s.insert(ctx, `INSERT INTO `+r.table+`_buffer (`+strings.Join(append(names, r.sums...), ", ")+`)`, cols)
+	return s.insert(ctx, `INSERT INTO `+s.rollupTable(r.table)+` (`+strings.Join(append(names, r.sums...), ", ")+`)`, cols)
 }
 
 // classifySQL is the client class and the usage type that rules give an

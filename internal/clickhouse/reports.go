@@ -305,7 +305,7 @@ func (s *Store) IntegrationStatus(ctx context.Context, workspaceID int64) (map[s
 // combination, not the calls.
 func (s *Store) Communities(ctx context.Context, workspaceID int64) ([]string, error) {
 	var out []string
-	from, args := rollupFrom("rollup_days", "WHERE workspace_id = ? AND community != ''", []any{workspaceID}, true)
+	from, args := s.rollupFrom("rollup_days", "WHERE workspace_id = ? AND community != ''", []any{workspaceID}, true)
 	err := s.rows(ctx, `SELECT DISTINCT community FROM `+from, args, func(scan func(...any) error) error {
 		var c string
 		if err := scan(&c); err != nil {

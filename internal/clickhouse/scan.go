@@ -80,12 +80,22 @@ func (s *Store) query(query string, args []any) func(context.Context) (eventsql.
 		}
 		// Small blocks keep a big export's memory small, and the block
 		// being read in the processor's cache.
-		rows, err := queryNative(ctx, s.native, q+" SETTINGS max_block_size = "+strconv.Itoa(scanBlockRows))
+		rows, err := queryNative(ctx, s.native, q+" SETTINGS max_block_size = "+strconv.Itoa(scanBlockRows)+s.scanSettings())
 		if err != nil {
 			return nil, err
 		}
 		return rows, nil
 	}
+}
+
+// scanSettings are the settings a scan on its own connection adds to
+// max_block_size: on a cluster, the replicas the store's other queries
+// read (cluster.go).
+func (s *Store) scanSettings() string {
+	if s.cluster == nil {
+		return ""
+	}
+	return ", load_balancing = 'in_order'"
 }
 
 // scanBlockRows is the block size of scans, a sixteenth of ClickHouse's

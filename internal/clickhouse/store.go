@@ -51,6 +51,9 @@ type Store struct {
 	eventsOnly bool
 	// appends stores Append's events in groups (appends.go).
 	appends *appender
+	// cluster is the cluster the store is on (cluster.go); nil on one
+	// server.
+	cluster *cluster
 }
 
 var (
@@ -68,9 +71,11 @@ var (
 // The DSN's scan parameter picks how scans read: native (the default) on
 // the project's own reader of the native protocol (native.go), driver
 // through clickhouse-go, slower but a way out for a server the reader
-// cannot talk to. Every other parameter is clickhouse-go's.
+// cannot talk to. The cluster parameter names a cluster of the servers'
+// remote_servers that the store is on (cluster.go). Every other parameter
+// is clickhouse-go's.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	dsn, scanDriver, err := scanOption(dsn)
+	dsn, scanDriver, clusterName, err := storeOptions(dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -85,9 +90,24 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if !validName(database) {
 		return nil, fmt.Errorf("clickhouse: database name %q: use letters, digits and _", database)
 	}
+	if clusterName != "" {
+		if !validName(clusterName) {
+			return nil, fmt.Errorf("clickhouse: cluster name %q: use letters, digits and _", clusterName)
+		}
+		if opts.Settings == nil {
+			opts.Settings = ch.Settings{}
+		}
+		for k, v := range clusterSettings() {
+			opts.Settings[k] = v
+		}
+	}
 	opts.Auth.Database = "default"
 	admin := ch.OpenDB(opts)
-	_, err = admin.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+database)
+	onCluster := ""
+	if clusterName != "" {
+		onCluster = " ON CLUSTER " + clusterName
+	}
+	_, err = admin.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+database+onCluster)
 	admin.Close()
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: create database: %w", err)
@@ -110,6 +130,12 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		hostname:    hostname(),
 	}}
 	s.startAppends()
+	if clusterName != "" {
+		if s.cluster, err = s.lookupCluster(ctx, clusterName); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -117,24 +143,29 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	return s, nil
 }
 
-// scanOption takes the scan parameter out of dsn: whether scans go
-// through clickhouse-go.
-func scanOption(dsn string) (string, bool, error) {
+// storeOptions takes the store's own parameters out of dsn: whether scans
+// go through clickhouse-go (scan), and the cluster's name (cluster).
+func storeOptions(dsn string) (rest string, scanDriver bool, clusterName string, err error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return "", false, fmt.Errorf("clickhouse: %w", err)
+		return "", false, "", fmt.Errorf("clickhouse: %w", err)
 	}
 	q := u.Query()
 	scan := q.Get("scan")
 	if scan != "" && scan != "native" && scan != "driver" {
-		return "", false, fmt.Errorf("clickhouse: scan=%q: want native or driver", scan)
+		return "", false, "", fmt.Errorf("clickhouse: scan=%q: want native or driver", scan)
 	}
-	if !q.Has("scan") {
-		return dsn, false, nil
+	if q.Has("cluster") && q.Get("cluster") == "" {
+		return "", false, "", fmt.Errorf("clickhouse: cluster=: name a cluster of the servers' remote_servers")
 	}
+	if !q.Has("scan") && !q.Has("cluster") {
+		return dsn, false, "", nil
+	}
+	clusterName = q.Get("cluster")
 	q.Del("scan")
+	q.Del("cluster")
 	u.RawQuery = q.Encode()
-	return u.String(), scan == "driver", nil
+	return u.String(), scan == "driver", clusterName, nil
 }
 
 func validName(s string) bool {
@@ -150,6 +181,9 @@ func validName(s string) bool {
 // one statement; its CREATE … IF NOT EXISTS makes a second replica's run
 // harmless.
 func (s *Store) migrate(ctx context.Context) error {
+	if s.cluster != nil {
+		return s.migrateCluster(ctx)
+	}
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version Int64, applied_ms Int64) ENGINE = MergeTree() ORDER BY version`); err != nil {
 		return fmt.Errorf("clickhouse: migrate: %w", err)
 	}
@@ -353,7 +387,7 @@ func (s *Store) pageKeys(ctx context.Context, workspaceID int64, q usage.LogQuer
 	if !q.From.IsZero() {
 		lo = summary.Floor(q.From.UnixMilli(), summary.QuarterMS)
 	}
-	from, args := rollupFrom("rollup_totals", "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, lo, end.UnixMilli()}, true)
+	from, args := s.rollupFrom("rollup_totals", "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, lo, end.UnixMilli()}, true)
 	if err := s.db.QueryRowContext(ctx, `SELECT toInt64(max(bucket_ms)), toInt64(count()) FROM `+from, args...).Scan(&newest, &quarters); err != nil {
 		return nil, err
 	}
@@ -448,7 +482,7 @@ func (s *Store) DropDatabase(ctx context.Context) error {
 	if err := s.db.QueryRowContext(ctx, `SELECT currentDatabase()`).Scan(&name); err != nil {
 		return err
 	}
-	_, err := s.db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name)
+	_, err := s.db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" "+s.onCluster())
 	return err
 }
 

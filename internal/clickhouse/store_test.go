@@ -51,6 +51,33 @@ func openDSN(t testing.TB, params string) *clickhouse.Store {
 	return s
 }
 
+// clusterDSN is the test cluster's DSN with {db} for the database:
+// USAGELOG_TEST_CLICKHOUSE_CLUSTER, which scripts/test.sh sets after
+// scripts/clickhouse-cluster.sh up, or that script's loopback cluster.
+func clusterDSN() string {
+	if s := os.Getenv("USAGELOG_TEST_CLICKHOUSE_CLUSTER"); s != "" {
+		return s
+	}
+	return "clickhouse://127.0.0.1:9201,127.0.0.1:9202,127.0.0.1:9203,127.0.0.1:9204/{db}?cluster=usagelog"
+}
+
+// openCluster returns a store on the test cluster in a database of its
+// own, dropped on every node after the test.
+func openCluster(t testing.TB) *clickhouse.Store {
+	t.Helper()
+	db := fmt.Sprintf("usagelog_test_%d_%d", os.Getpid(), seq.Add(1))
+	dsn := strings.ReplaceAll(clusterDSN(), "{db}", db)
+	s, err := clickhouse.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("clickhouse cluster at %s: %v (scripts/clickhouse-cluster.sh up starts it)", dsn, err)
+	}
+	t.Cleanup(func() {
+		s.DropDatabase(context.Background())
+		s.Close()
+	})
+	return s
+}
+
 func TestEventStoreConformance(t *testing.T) {
 	storetest.EventStore(t, func(t *testing.T) usage.EventStore { return open(t) })
 }
@@ -60,6 +87,12 @@ func TestEventStoreConformance(t *testing.T) {
 // talk to a server.
 func TestEventStoreConformanceDriverScan(t *testing.T) {
 	storetest.EventStore(t, func(t *testing.T) usage.EventStore { return openDSN(t, "?scan=driver") })
+}
+
+// TestEventStoreConformanceCluster runs the suite on a cluster of two
+// shards of two replicas (scripts/clickhouse-cluster.sh).
+func TestEventStoreConformanceCluster(t *testing.T) {
+	storetest.EventStore(t, func(t *testing.T) usage.EventStore { return openCluster(t) })
 }
 
 func TestScanOption(t *testing.T) {

@@ -88,6 +88,9 @@ func (s *Store) Rollup(ctx context.Context, workspaceID int64, q summary.Query) 
 // So the reads made after flushCount see no flush of it half done, and
 // when the next flushCount gives the same number, none began meanwhile.
 func (s *Store) flushCount(ctx context.Context, workspaceID int64) (flushes, pending int64, err error) {
+	if s.cluster != nil {
+		return 0, 0, nil // no buffers (cluster.go)
+	}
 	err = s.db.QueryRowContext(ctx, `SELECT (SELECT toInt64(sum(value)) FROM system.events WHERE event = 'StorageBufferFlush'),
 		(SELECT toInt64(count()) FROM rollup_incoming_buffer WHERE workspace_id = ?)`, workspaceID).Scan(&flushes, &pending)
 	if err != nil {
@@ -126,7 +129,7 @@ func (c counts) agree() bool {
 
 func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Query, r *summary.Rollup, c *counts, tail bool) error {
 	lo, hi := q.Bounds[0], q.Bounds[len(q.Bounds)-1]
-	from, span := rollupFrom("rollup_totals", "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, lo, hi}, tail)
+	from, span := s.rollupFrom("rollup_totals", "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, lo, hi}, tail)
 	series := `SELECT bucket_ms, toInt64(sum(calls)), toInt64(sum(errors)), toInt64(sum(mcp)) FROM ` + from + ` GROUP BY bucket_ms`
 	seriesCalls, timingCalls, dimsCalls := c.add(), c.add(), c.add()
 	mu := new(sync.Mutex) // the parts below share r and the counters
@@ -294,7 +297,7 @@ func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary
 	}
 	for _, src := range sources {
 		parts = append(parts, func(ctx context.Context) error {
-			from, args := rollupFrom(src.table, src.where, src.args, tail)
+			from, args := s.rollupFrom(src.table, src.where, src.args, tail)
 			query := `SELECT bucket_ms, toInt64(sum(calls)), ` + src.series + ` FROM ` + from + ` GROUP BY bucket_ms`
 			return s.series(ctx, query, args, q, r, mu, false, seriesCalls)
 		})
@@ -364,7 +367,7 @@ func valuesWhere(workspaceID int64, q *summary.Query) (where string, args []any,
 // rollup_hours) that match where, and their MCP calls if mcp is set; it
 // counts their calls in calls.
 func (s *Store) callDims(ctx context.Context, table, where string, args []any, r *summary.Rollup, mu *sync.Mutex, mcp bool, calls *int64, tail bool) error {
-	from, args := rollupFrom(table, where, args, tail)
+	from, args := s.rollupFrom(table, where, args, tail)
 	return s.lockedRows(ctx, mu, `SELECT status, client, collection, community, usage_type, toInt64(sum(calls)) FROM `+from+`
 		GROUP BY status, client, collection, community, usage_type HAVING sum(calls) != 0`, args, func(scan func(...any) error) error {
 		var status, n int64
@@ -387,7 +390,7 @@ func (s *Store) timing(ctx context.Context, table, where string, args []any, r *
 	if where == "" {
 		where = "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?"
 	}
-	from, args := rollupFrom(table, where, args, tail)
+	from, args := s.rollupFrom(table, where, args, tail)
 	return s.lockedRows(ctx, mu, `SELECT tb, toInt64(sum(calls)) FROM `+from+` GROUP BY tb`, args, func(scan func(...any) error) error {
 		var tb, n int64
 		if err := scan(&tb, &n); err != nil {

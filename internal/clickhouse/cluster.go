@@ -1,0 +1,190 @@
+package clickhouse
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/migration"
+)
+
+// A store on a cluster (the DSN's cluster=NAME, a cluster of the servers'
+// remote_servers) keeps its events and rollups in tables of one node,
+// named *_local, on every node, replicated across each shard's replicas
+// when the cluster has replicas, and reads and inserts through
+// Distributed tables that bear the single server's names (cluster/*.sql):
+// the queries are the same on both. What differs is here:
+//
+//   - the rollups are filled by views in the insert, not through Buffer
+//     tables, whose rows would wait in one node's memory;
+//   - an insert returns once every shard it touches has stored its rows
+//     (insert_distributed_sync), never from a node's send queue;
+//   - reads and inserts pick each shard's replicas in the order of the
+//     servers' remote_servers (load_balancing = in_order, which the
+//     user's profile must set: ClickHouse 18.16 takes no string setting
+//     from clickhouse-go), so a read sees what this store just wrote,
+//     unless the replica it wrote to has died since;
+//   - mutations and DDL run ON CLUSTER, on the *_local tables.
+
+//go:embed cluster/*.sql
+var clusterMigrations embed.FS
+
+// cluster is what a store on a cluster knows of it.
+type cluster struct {
+	name string
+	// replicated: some shard has two replicas or more, and the *_local
+	// tables are Replicated*MergeTree, kept in step through ZooKeeper.
+	replicated bool
+	// nodes are every node's native address, for what each node must be
+	// asked itself (system.mutations).
+	nodes []string
+}
+
+// clusterSettings are the settings of every query of a store on a cluster.
+func clusterSettings() map[string]any {
+	return map[string]any{
+		"insert_distributed_sync": 1,
+		// Two inserts whose rollup rows are alike (one call each of the
+		// same client in the same quarter hour) must both count: Replicated
+		// tables drop an insert whose block equals an earlier one's. A
+		// re-sent event is a duplicate by its id (existing, FINAL).
+		"insert_deduplicate": 0,
+	}
+}
+
+// lookupCluster reads name's shape from the server's system.clusters.
+func (s *Store) lookupCluster(ctx context.Context, name string) (*cluster, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT host_address, port, replica_num FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num`, name)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: cluster %s: %w", name, err)
+	}
+	defer rows.Close()
+	c := &cluster{name: name}
+	for rows.Next() {
+		var (
+			host    string
+			port    uint16
+			replica uint32
+		)
+		if err := rows.Scan(&host, &port, &replica); err != nil {
+			return nil, fmt.Errorf("clickhouse: cluster %s: %w", name, err)
+		}
+		c.nodes = append(c.nodes, fmt.Sprintf("%s:%d", host, port))
+		if replica > 1 {
+			c.replicated = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: cluster %s: %w", name, err)
+	}
+	if len(c.nodes) == 0 {
+		return nil, fmt.Errorf("clickhouse: cluster %q is not in the server's remote_servers", name)
+	}
+	var balancing string
+	if err := s.db.QueryRowContext(ctx, `SELECT value FROM system.settings WHERE name = 'load_balancing'`).Scan(&balancing); err != nil {
+		return nil, fmt.Errorf("clickhouse: cluster %s: %w", name, err)
+	}
+	if balancing != "in_order" {
+		return nil, fmt.Errorf("clickhouse: cluster %s: load_balancing is %s for this user; set it to in_order in the user's profile on every node (docs/deploy.md), so that reads go to the replicas that inserts go to", name, balancing)
+	}
+	return c, nil
+}
+
+// onCluster is the ON CLUSTER clause of DDL and mutations: empty on one
+// server.
+func (s *Store) onCluster() string {
+	if s.cluster == nil {
+		return ""
+	}
+	return "ON CLUSTER " + s.cluster.name
+}
+
+// localTable is the table that holds table's rows on a node: the table
+// itself on one server, its *_local table on a cluster's nodes.
+func (s *Store) localTable(table string) string {
+	if s.cluster == nil {
+		return table
+	}
+	return table + "_local"
+}
+
+// alter runs ALTER TABLE table clause (a mutation) where table's rows are:
+// on every node of a cluster.
+func (s *Store) alter(ctx context.Context, table, clause string) error {
+	_, err := s.db.ExecContext(ctx, "ALTER TABLE "+s.localTable(table)+" "+s.onCluster()+" "+clause)
+	return err
+}
+
+// mutationsSource is where the store's mutations are listed: every node's
+// system.mutations on a cluster.
+func (s *Store) mutationsSource() string {
+	if s.cluster == nil {
+		return "system.mutations"
+	}
+	return "remote('" + strings.Join(s.cluster.nodes, ",") + "', system.mutations)"
+}
+
+// migrateCluster applies the cluster's schema (cluster/*.sql) as migrate
+// does the single server's, ON CLUSTER. The versions applied are kept in
+// a table every node holds, replicated across the whole cluster, so that
+// any node an instance connects to knows them; two instances starting
+// together both run a version's CREATE … IF NOT EXISTS, harmlessly.
+func (s *Store) migrateCluster(ctx context.Context) error {
+	db := s.native.database
+	engine := "MergeTree()"
+	if s.cluster.replicated {
+		engine = fmt.Sprintf("ReplicatedMergeTree('/clickhouse/tables/usagelog/%s/schema_migrations', '{shard}-{replica}')", db)
+	}
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+db+`.schema_migrations `+s.onCluster()+` (version Int64, applied_ms Int64) ENGINE = `+engine+` ORDER BY version`); err != nil {
+		return fmt.Errorf("clickhouse: migrate: %w", err)
+	}
+	files, err := migration.List(clusterMigrations, "cluster")
+	if err != nil {
+		return fmt.Errorf("clickhouse: %w", err)
+	}
+	for _, m := range files {
+		var n uint64
+		if err := s.db.QueryRowContext(ctx, `SELECT count() FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
+			return fmt.Errorf("clickhouse: migration cluster/%s: %w", m.Name, err)
+		}
+		if n > 0 {
+			continue
+		}
+		if _, err := s.db.ExecContext(ctx, s.clusterSQL(m.SQL)); err != nil {
+			return fmt.Errorf("clickhouse: migration cluster/%s: %w", m.Name, err)
+		}
+		if err := s.insert(ctx, `INSERT INTO schema_migrations (version, applied_ms)`, []any{[]int64{m.Version}, []int64{time.Now().UnixMilli()}}); err != nil {
+			return fmt.Errorf("clickhouse: migration cluster/%s: %w", m.Name, err)
+		}
+	}
+	return nil
+}
+
+// clusterSQL fills in a cluster migration's placeholders: {db}, {cluster},
+// {on_cluster}, and the engine's {replicated} prefix and {zk:TABLE}
+// arguments, which name the table's path in ZooKeeper, one a shard, and
+// the node's replica ({shard} and {replica} are the servers' macros).
+func (s *Store) clusterSQL(sql string) string {
+	db := s.native.database
+	sql = strings.NewReplacer("{db}", db, "{cluster}", s.cluster.name, "{on_cluster}", s.onCluster()).Replace(sql)
+	prefix := ""
+	if s.cluster.replicated {
+		prefix = "Replicated"
+	}
+	sql = strings.ReplaceAll(sql, "{replicated}", prefix)
+	for {
+		i := strings.Index(sql, "{zk:")
+		if i < 0 {
+			return sql
+		}
+		j := strings.Index(sql[i:], "}")
+		table := sql[i+len("{zk:") : i+j]
+		args := ""
+		if s.cluster.replicated {
+			args = fmt.Sprintf("'/clickhouse/tables/{shard}/usagelog/%s/%s', '{replica}'", db, table)
+		}
+		sql = sql[:i] + args + sql[i+j+1:]
+	}
+}

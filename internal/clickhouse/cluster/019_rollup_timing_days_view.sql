@@ -1,0 +1,5 @@
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.rollup_timing_days_view {on_cluster} TO {db}.rollup_timing_days_local AS
+SELECT workspace_id, (intDiv(time_ms, 86400000) * 86400000 - if(time_ms % 86400000 < 0, 86400000, 0)) AS bucket_ms,
+    if(timing_ms <= 128, greatest(timing_ms, 0), toInt64(129 + floor(log(timing_ms / 128) / log(1.02)))) AS tb, count() AS calls
+FROM {db}.events_local WHERE kind = 1 AND collection != 'usagelog API'
+GROUP BY workspace_id, bucket_ms, tb

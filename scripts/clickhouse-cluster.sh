@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# A ClickHouse cluster on loopback for usagelog's cluster tests and
+# benchmarks (run as root): ZooKeeper and four clickhouse-server processes
+# from Debian's packages (installed when missing), two shards of two
+# replicas, each node with its own ports, data folder and macros, all on a
+# journaled ext4 image (as scripts/clickhouse-journaled.sh, for the same
+# reason).
+#
+#   scripts/clickhouse-cluster.sh up     # starts what is not running; last line: the --events DSN
+#   scripts/clickhouse-cluster.sh down   # stops the nodes and ZooKeeper
+#   scripts/clickhouse-cluster.sh stop N | start N   # one node (1-4), for the fault tests
+#   scripts/clickhouse-cluster.sh stop zk | start zk
+#
+# Node N listens on 127.0.0.1:920N (native), 820N (HTTP) and 921N
+# (replication); shard 1 is nodes 1 and 2, shard 2 nodes 3 and 4; the
+# cluster's name is usagelog. The DSN has {db} where the database name goes.
+set -euo pipefail
+dir=${USAGELOG_CH_CLUSTER_DIR:-/var/tmp/usagelog-cluster}
+size=${USAGELOG_CH_CLUSTER_SIZE:-64G}
+zk_port=2281
+root=$dir/mnt
+
+native_port() { echo $((9200 + $1)); }
+node_up() { clickhouse-client --port "$(native_port "$1")" --query 'SELECT 1' >/dev/null 2>&1; }
+zk_up() { [ "$( (exec 3<>/dev/tcp/127.0.0.1/$zk_port && printf ruok >&3 && timeout 2 cat <&3) 2>/dev/null)" = imok ]; }
+
+install_missing() {
+  local missing=()
+  command -v clickhouse-server >/dev/null || missing+=(clickhouse-server clickhouse-client)
+  [ -x /usr/share/zookeeper/bin/zkServer.sh ] || missing+=(zookeeper)
+  command -v java >/dev/null || missing+=(default-jre-headless)
+  [ ${#missing[@]} = 0 ] && return
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+mount_image() {
+  mkdir -p "$root"
+  mountpoint -q "$root" && return
+  if [ ! -f "$dir/fs.img" ]; then
+    truncate -s "$size" "$dir/fs.img"
+    mkfs.ext4 -q -F "$dir/fs.img"
+  fi
+  mount -o loop "$dir/fs.img" "$root"
+}
+
+start_zk() {
+  zk_up && return
+  mkdir -p "$root/zk/conf" "$root/zk/data" "$root/zk/log"
+  cat >"$root/zk/conf/zoo.cfg" <<EOF
+tickTime=2000
+initLimit=10
+syncLimit=5
+dataDir=$root/zk/data
+clientPort=$zk_port
+clientPortAddress=127.0.0.1
+admin.enableServer=false
+4lw.commands.whitelist=ruok,srvr
+maxClientCnxns=0
+EOF
+  cp /etc/zookeeper/conf_example/log4j.properties "$root/zk/conf/"
+  (cd "$root/zk" && ZOOCFGDIR=$root/zk/conf ZOO_LOG_DIR=$root/zk/log ZOOPIDFILE=$root/zk/pid \
+    /usr/share/zookeeper/bin/zkServer.sh start "$root/zk/conf/zoo.cfg" >"$root/zk/log/start.log" 2>&1)
+  for _ in $(seq 120); do zk_up && return; sleep 0.5; done
+  echo "scripts/clickhouse-cluster.sh: ZooKeeper did not start (see $root/zk/log)" >&2
+  exit 1
+}
+
+stop_zk() {
+  [ -f "$root/zk/pid" ] || return 0
+  ZOOCFGDIR=$root/zk/conf ZOOPIDFILE=$root/zk/pid /usr/share/zookeeper/bin/zkServer.sh stop "$root/zk/conf/zoo.cfg" >/dev/null 2>&1 || true
+  for _ in $(seq 60); do zk_up || return 0; sleep 0.5; done
+}
+
+# config writes node $1's configuration: Debian's server config with its
+# paths and ports moved, and config.d/cluster.xml with the cluster, the
+# ZooKeeper and the node's macros.
+config() {
+  local n=$1 node=$root/node$1
+  local shard=$(((n + 1) / 2)) replica=$(((n + 1) % 2 + 1))
+  mkdir -p "$node/data/tmp" "$node/log" "$node/config.d"
+  sed -e "s#/var/lib/clickhouse/#$node/data/#g" -e "s#/var/log/clickhouse-server/#$node/log/#g" \
+    -e "s#<tcp_port>9000<#<tcp_port>$((9200 + n))<#" -e "s#<http_port>8123<#<http_port>$((8200 + n))<#" \
+    -e "s#<interserver_http_port>9009<#<interserver_http_port>$((9210 + n))<#" \
+    -e '/<zookeeper incl=/d' -e '/<macros incl=/d' \
+    /etc/clickhouse-server/config.xml >"$node/config.xml"
+  cp /etc/clickhouse-server/users.xml "$node/users.xml"
+  # usagelog wants each shard's replicas taken in order, by reads and
+  # inserts alike (docs/deploy.md).
+  mkdir -p "$node/users.d"
+  cat >"$node/users.d/usagelog.xml" <<EOF
+<yandex><profiles><default><load_balancing>in_order</load_balancing></default></profiles></yandex>
+EOF
+  local shards=""
+  for s in 1 2; do
+    shards+="<shard><internal_replication>true</internal_replication>"
+    for r in 1 2; do
+      shards+="<replica><host>127.0.0.1</host><port>$((9200 + 2 * (s - 1) + r))</port></replica>"
+    done
+    shards+="</shard>"
+  done
+  cat >"$node/config.d/cluster.xml" <<EOF
+<yandex>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <remote_servers><usagelog>$shards</usagelog></remote_servers>
+  <zookeeper><node><host>127.0.0.1</host><port>$zk_port</port></node><session_timeout_ms>10000</session_timeout_ms></zookeeper>
+  <macros><shard>$shard</shard><replica>$replica</replica></macros>
+  <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
+</yandex>
+EOF
+}
+
+start_node() {
+  local n=$1
+  node_up "$n" && return
+  config "$n"
+  (cd "$root/node$n" && setsid clickhouse-server --config-file="$root/node$n/config.xml" \
+    >"$root/node$n/log/stdout.log" 2>&1 &)
+}
+
+wait_node() {
+  for _ in $(seq 240); do node_up "$1" && return; sleep 0.5; done
+  echo "scripts/clickhouse-cluster.sh: node $1 did not start (see $root/node$1/log)" >&2
+  exit 1
+}
+
+# node_pid is node $1's server process, found by its configuration file.
+node_pid() { pgrep -f -- "--config-file=$root/node$1/config.xml" | head -1; }
+
+stop_node() {
+  local pid
+  pid=$(node_pid "$1")
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 120); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
+dsn() {
+  echo "clickhouse://127.0.0.1:9201,127.0.0.1:9202,127.0.0.1:9203,127.0.0.1:9204/{db}?cluster=usagelog"
+}
+
+case ${1:-} in
+up)
+  install_missing
+  mount_image
+  start_zk
+  for n in 1 2 3 4; do start_node "$n"; done
+  for n in 1 2 3 4; do wait_node "$n"; done
+  # Each node reaches ZooKeeper before the DSN is handed out.
+  for n in 1 2 3 4; do
+    for _ in $(seq 120); do
+      clickhouse-client --port "$(native_port "$n")" --query "SELECT count() FROM system.zookeeper WHERE path = '/'" >/dev/null 2>&1 && break
+      sleep 0.5
+    done
+  done
+  dsn
+  ;;
+down)
+  for n in 1 2 3 4; do stop_node "$n"; done
+  stop_zk
+  ;;
+stop)
+  case ${2:-} in
+  zk) stop_zk ;;
+  [1-4]) stop_node "$2" ;;
+  *) echo "usage: $0 stop 1-4|zk" >&2; exit 2 ;;
+  esac
+  ;;
+start)
+  case ${2:-} in
+  zk) start_zk ;;
+  [1-4]) start_node "$2"; wait_node "$2" ;;
+  *) echo "usage: $0 start 1-4|zk" >&2; exit 2 ;;
+  esac
+  ;;
+*)
+  echo "usage: $0 up|down|stop N|start N" >&2
+  exit 2
+  ;;
+esac
