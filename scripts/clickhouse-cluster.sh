@@ -10,6 +10,7 @@
 #   scripts/clickhouse-cluster.sh down   # stops the nodes and ZooKeeper
 #   scripts/clickhouse-cluster.sh stop N | start N   # one node (1-4), for the fault tests
 #   scripts/clickhouse-cluster.sh stop zk | start zk
+#   scripts/clickhouse-cluster.sh restart  # every node, ZooKeeper left as it is
 #
 # Node N listens on 127.0.0.1:920N (native), 820N (HTTP) and 921N
 # (replication); shard 1 is nodes 1 and 2, shard 2 nodes 3 and 4; the
@@ -60,7 +61,7 @@ maxClientCnxns=0
 EOF
   cp /etc/zookeeper/conf_example/log4j.properties "$root/zk/conf/"
   (cd "$root/zk" && ZOOCFGDIR=$root/zk/conf ZOO_LOG_DIR=$root/zk/log ZOOPIDFILE=$root/zk/pid \
-    /usr/share/zookeeper/bin/zkServer.sh start "$root/zk/conf/zoo.cfg" >"$root/zk/log/start.log" 2>&1)
+    /usr/share/zookeeper/bin/zkServer.sh start "$root/zk/conf/zoo.cfg") >"$root/zk/log/start.log" 2>&1 </dev/null
   for _ in $(seq 120); do zk_up && return; sleep 0.5; done
   echo "scripts/clickhouse-cluster.sh: ZooKeeper did not start (see $root/zk/log)" >&2
   exit 1
@@ -114,8 +115,10 @@ start_node() {
   local n=$1
   node_up "$n" && return
   config "$n"
-  (cd "$root/node$n" && setsid clickhouse-server --config-file="$root/node$n/config.xml" \
-    >"$root/node$n/log/stdout.log" 2>&1 &)
+  # Detached, its output to the log: whoever reads this script's output
+  # (a test, $(…)) is not held open by the server.
+  (cd "$root/node$n" && exec setsid clickhouse-server --config-file="$root/node$n/config.xml") \
+    >"$root/node$n/log/stdout.log" 2>&1 </dev/null &
 }
 
 wait_node() {
@@ -160,6 +163,15 @@ down)
   for n in 1 2 3 4; do stop_node "$n"; done
   stop_zk
   ;;
+restart)
+  # After ZooKeeper comes back, ClickHouse 18.16's DDL worker may have
+  # stopped on a node ("DDLWorker: Unexpected error, will terminate" in
+  # its log), and ON CLUSTER queries then wait for that node for ever;
+  # a restart starts it again.
+  for n in 1 2 3 4; do stop_node "$n"; done
+  for n in 1 2 3 4; do start_node "$n"; done
+  for n in 1 2 3 4; do wait_node "$n"; done
+  ;;
 stop)
   case ${2:-} in
   zk) stop_zk ;;
@@ -175,7 +187,7 @@ start)
   esac
   ;;
 *)
-  echo "usage: $0 up|down|stop N|start N" >&2
+  echo "usage: $0 up|down|restart|stop N|start N" >&2
   exit 2
   ;;
 esac

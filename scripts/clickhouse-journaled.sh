@@ -36,7 +36,9 @@ sed -e "s#/var/lib/clickhouse/#$root/data/#g" -e "s#/var/log/clickhouse-server/#
   -e "s#<interserver_http_port>9009<#<interserver_http_port>$((port + 10001))<#" \
   /etc/clickhouse-server/config.xml >"$root/config.xml"
 cp /etc/clickhouse-server/users.xml "$root/users.xml"
-(cd "$root" && clickhouse-server --config-file="$root/config.xml" >"$root/log/stdout.log" 2>&1 &)
+# Detached, its output to the log: $(…) around this script is not held
+# open by the server.
+(cd "$root" && exec clickhouse-server --config-file="$root/config.xml") >"$root/log/stdout.log" 2>&1 </dev/null &
 for _ in $(seq 120); do up && break; sleep 0.5; done
 up || { echo "scripts/clickhouse-journaled.sh: ClickHouse did not start (see $root/log)" >&2; exit 1; }
 echo "127.0.0.1:$port"

@@ -3750,7 +3750,7 @@ type ClientInterface interface {
 
 	// IngestEventsWithBody Ingest events
 	//
-	// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131).
+	// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131); a store out of reach for now (a ClickHouse cluster's shard, or its ZooKeeper) a 503 with Retry-After.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3759,7 +3759,7 @@ type ClientInterface interface {
 
 	// IngestEvents Ingest events
 	//
-	// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131).
+	// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131); a store out of reach for now (a ClickHouse cluster's shard, or its ZooKeeper) a 503 with Retry-After.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4455,7 +4455,7 @@ func (c *Client) PatchCollection(ctx context.Context, name string, body PatchCol
 
 // IngestEventsWithBody Ingest events
 //
-// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131).
+// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131); a store out of reach for now (a ClickHouse cluster's shard, or its ZooKeeper) a 503 with Retry-After.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4474,7 +4474,7 @@ func (c *Client) IngestEventsWithBody(ctx context.Context, contentType string, b
 
 // IngestEvents Ingest events
 //
-// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131).
+// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131); a store out of reach for now (a ClickHouse cluster's shard, or its ZooKeeper) a 503 with Retry-After.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8834,7 +8834,7 @@ type ClientWithResponsesInterface interface {
 
 	// IngestEventsWithBodyWithResponse Ingest events
 	//
-	// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131).
+	// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131); a store out of reach for now (a ClickHouse cluster's shard, or its ZooKeeper) a 503 with Retry-After.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8843,7 +8843,7 @@ type ClientWithResponsesInterface interface {
 
 	// IngestEventsWithResponse Ingest events
 	//
-	// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131).
+	// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131); a store out of reach for now (a ClickHouse cluster's shard, or its ZooKeeper) a 503 with Retry-After.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10419,6 +10419,8 @@ type IngestEventsResponse struct {
 	JSON413 *ErrorBody
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *ErrorBody
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ErrorBody
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *ErrorBody
 }
@@ -10451,6 +10453,11 @@ func (r IngestEventsResponse) GetJSON413() *ErrorBody {
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
 func (r IngestEventsResponse) GetJSON429() *ErrorBody {
 	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r IngestEventsResponse) GetJSON503() *ErrorBody {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -14112,7 +14119,7 @@ func (c *ClientWithResponses) PatchCollectionWithResponse(ctx context.Context, n
 
 // IngestEventsWithBodyWithResponse Ingest events
 //
-// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131).
+// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131); a store out of reach for now (a ClickHouse cluster's shard, or its ZooKeeper) a 503 with Retry-After.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14127,7 +14134,7 @@ func (c *ClientWithResponses) IngestEventsWithBodyWithResponse(ctx context.Conte
 
 // IngestEventsWithResponse Ingest events
 //
-// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131).
+// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131); a store out of reach for now (a ClickHouse cluster's shard, or its ZooKeeper) a 503 with Retry-After.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15820,6 +15827,13 @@ func ParseIngestEventsResponse(rsp *http.Response) (*IngestEventsResponse, error
 			return nil, err
 		}
 		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest ErrorBody

@@ -141,6 +141,7 @@ func (s *Store) storeGroup(group []*appendWait) {
 	}
 	for _, ws := range order {
 		if err := s.storeWorkspace(ctx, ws, byWS[ws]); err != nil {
+			err = s.unavailable(err)
 			for _, w := range byWS[ws] {
 				w.res, w.err = usage.AppendResult{}, fmt.Errorf("clickhouse: append: %w", err)
 			}

@@ -2,12 +2,18 @@ package clickhouse
 
 import (
 	"context"
+	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/usagelog/usagelog/internal/migration"
+	"github.com/usagelog/usagelog/internal/usage"
 )
 
 // A store on a cluster (the DSN's cluster=NAME, a cluster of the servers'
@@ -38,8 +44,9 @@ type cluster struct {
 	// tables are Replicated*MergeTree, kept in step through ZooKeeper.
 	replicated bool
 	// nodes are every node's native address, for what each node must be
-	// asked itself (system.mutations).
-	nodes []string
+	// asked itself (system.mutations), and shards their shard numbers.
+	nodes  []string
+	shards []int
 }
 
 // clusterSettings are the settings of every query of a store on a cluster.
@@ -55,8 +62,8 @@ func clusterSettings() map[string]any {
 }
 
 // lookupCluster reads name's shape from the server's system.clusters.
-func (s *Store) lookupCluster(ctx context.Context, name string) (*cluster, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT host_address, port, replica_num FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num`, name)
+func lookupCluster(ctx context.Context, db *sql.DB, name string) (*cluster, error) {
+	rows, err := db.QueryContext(ctx, `SELECT host_address, port, shard_num, replica_num FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num`, name)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: cluster %s: %w", name, err)
 	}
@@ -64,14 +71,15 @@ func (s *Store) lookupCluster(ctx context.Context, name string) (*cluster, error
 	c := &cluster{name: name}
 	for rows.Next() {
 		var (
-			host    string
-			port    uint16
-			replica uint32
+			host           string
+			port           uint16
+			shard, replica uint32
 		)
-		if err := rows.Scan(&host, &port, &replica); err != nil {
+		if err := rows.Scan(&host, &port, &shard, &replica); err != nil {
 			return nil, fmt.Errorf("clickhouse: cluster %s: %w", name, err)
 		}
 		c.nodes = append(c.nodes, fmt.Sprintf("%s:%d", host, port))
+		c.shards = append(c.shards, int(shard))
 		if replica > 1 {
 			c.replicated = true
 		}
@@ -83,7 +91,7 @@ func (s *Store) lookupCluster(ctx context.Context, name string) (*cluster, error
 		return nil, fmt.Errorf("clickhouse: cluster %q is not in the server's remote_servers", name)
 	}
 	var balancing string
-	if err := s.db.QueryRowContext(ctx, `SELECT value FROM system.settings WHERE name = 'load_balancing'`).Scan(&balancing); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT value FROM system.settings WHERE name = 'load_balancing'`).Scan(&balancing); err != nil {
 		return nil, fmt.Errorf("clickhouse: cluster %s: %w", name, err)
 	}
 	if balancing != "in_order" {
@@ -187,4 +195,45 @@ func (s *Store) clusterSQL(sql string) string {
 		}
 		sql = sql[:i] + args + sql[i+j+1:]
 	}
+}
+
+// Codes of ClickHouse exceptions that mean part of the cluster is out of
+// reach for now.
+const (
+	codeSocketTimeout      = 209
+	codeNetworkError       = 210
+	codeAllConnectionsDown = 279
+	codeTableReadOnly      = 242
+	codeNoZooKeeper        = 225
+	codeKeeperException    = 999
+)
+
+// unavailable is err as the caller should see it when it says that part
+// of the cluster is out of reach: a usage.EUnavailable (503) naming the
+// shards whose nodes did not answer, or ZooKeeper, whose absence leaves
+// the replicated tables read-only. Other errors are returned as they are.
+func (s *Store) unavailable(err error) error {
+	var ex *ch.Exception
+	if s.cluster == nil || !errors.As(err, &ex) {
+		return err
+	}
+	switch ex.Code {
+	case codeSocketTimeout, codeNetworkError, codeAllConnectionsDown:
+		var down []string
+		for i, node := range s.cluster.nodes {
+			shard := fmt.Sprintf("shard %d", s.cluster.shards[i])
+			if strings.Contains(ex.Message, "("+node+")") && !slices.Contains(down, shard) {
+				down = append(down, shard)
+			}
+		}
+		if len(down) == 0 {
+			down = []string{"a node"}
+		}
+		return usage.Errorf(usage.EUnavailable, "events: cluster %s: %s out of reach (every replica refused or timed out): the events were not stored, send them again later",
+			s.cluster.name, strings.Join(down, ", "))
+	case codeTableReadOnly, codeNoZooKeeper, codeKeeperException:
+		return usage.Errorf(usage.EUnavailable, "events: cluster %s: ZooKeeper out of reach, the replicated tables take no insert until it returns: the events were not stored, send them again later",
+			s.cluster.name)
+	}
+	return err
 }

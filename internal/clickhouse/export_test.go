@@ -67,3 +67,22 @@ func MoveCalls(ctx context.Context, s *Store, workspaceID int64, rules usage.Cla
 	_, typ := classifySQL(rules)
 	return s.moveCalls(ctx, workspaceID, typ, from.UnixMilli(), to.UnixMilli())
 }
+
+// Columns lists the columns (name and type) of every table of s's
+// database.
+func Columns(ctx context.Context, s *Store) (map[string][]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT table, name, type FROM system.columns WHERE database = currentDatabase()`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var table, name, typ string
+		if err := rows.Scan(&table, &name, &typ); err != nil {
+			return nil, err
+		}
+		out[table] = append(out[table], name+" "+typ)
+	}
+	return out, rows.Err()
+}

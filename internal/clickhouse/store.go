@@ -103,8 +103,13 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	opts.Auth.Database = "default"
 	admin := ch.OpenDB(opts)
+	var c *cluster
 	onCluster := ""
 	if clusterName != "" {
+		if c, err = lookupCluster(ctx, admin, clusterName); err != nil {
+			admin.Close()
+			return nil, err
+		}
 		onCluster = " ON CLUSTER " + clusterName
 	}
 	_, err = admin.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+database+onCluster)
@@ -120,7 +125,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("clickhouse: %w", err)
 	}
-	s := &Store{db: db, conn: conn, chunkRows: chunkRows, scanDriver: scanDriver, native: nativeConfig{
+	s := &Store{db: db, conn: conn, chunkRows: chunkRows, scanDriver: scanDriver, cluster: c, native: nativeConfig{
 		addrs:       opts.Addr,
 		database:    database,
 		user:        opts.Auth.Username,
@@ -130,12 +135,6 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		hostname:    hostname(),
 	}}
 	s.startAppends()
-	if clusterName != "" {
-		if s.cluster, err = s.lookupCluster(ctx, clusterName); err != nil {
-			s.Close()
-			return nil, err
-		}
-	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err

@@ -67,6 +67,16 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, c *caller)
 		s.writeErrorWith(w, r, refusal, func(b *errorBody) { b.Accepted, b.Duplicates = &res.Accepted, &res.Duplicates })
 		return nil
 	}
+	if err != nil && usage.ErrorCode(err) == usage.EUnavailable {
+		// The store is out of reach for now (a ClickHouse cluster's shard
+		// or its ZooKeeper): the batches before it are stored.
+		msg := fmt.Sprintf("%s; the %d events before them were stored (re-sent ids are counted as duplicates)", usage.ErrorMessage(err), res.Accepted+res.Duplicates)
+		w.Header().Set("Retry-After", "5")
+		s.writeErrorWith(w, r, usage.Errorf(usage.EUnavailable, "%s", msg), func(b *errorBody) {
+			b.Accepted, b.Duplicates, b.Rejected, b.RejectedCount = &res.Accepted, &res.Duplicates, &res.Rejected, &res.RejectedCount
+		})
+		return nil
+	}
 	if err != nil && usage.ErrorCode(err) == usage.EInvalid {
 		// A body cut short (a truncated gzip stream): the batches before
 		// the break are stored, and the answer says so, as a 413 does.

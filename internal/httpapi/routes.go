@@ -70,7 +70,8 @@ func (s *Server) table() []route {
 		{pattern: "POST /api/v1/events", scope: usage.ScopeEventsWrite, group: groupIngest, api: s.handleIngest,
 			doc: op("ingestEvents", "Ingest events", "One event per NDJSON line, a JSON array (or one object), or CSV with a header row. "+
 				"Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. "+
-				"The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131).",
+				"The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131); "+
+				"a store out of reach for now (a ClickHouse cluster's shard, or its ZooKeeper) a 503 with Retry-After.",
 				ok(IngestResult{})).body(apidoc.Body{Required: true, Content: []apidoc.Content{
 				// NDJSON is a stream of lines, not a JSON document: a
 				// generated client sends it as the bytes it is given.
@@ -291,6 +292,8 @@ func (r route) errorStatuses() []int {
 		out = append(out, 422)
 	case "ingestTraces":
 		out = append(out, 415, 503)
+	case "ingestEvents":
+		out = append(out, 503)
 	}
 	if strings.HasPrefix(r.doc.ID, "export") {
 		out = append(out, 422)

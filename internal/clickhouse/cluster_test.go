@@ -1,0 +1,132 @@
+package clickhouse_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/clickhouse"
+	"github.com/usagelog/usagelog/internal/export"
+	"github.com/usagelog/usagelog/internal/storetest"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// The cluster's tests run on scripts/clickhouse-cluster.sh's two shards of
+// two replicas (openCluster). The event store conformance suite is in
+// store_test.go; the faults in cluster_faults_test.go.
+
+func TestSummariesConformanceCluster(t *testing.T) {
+	storetest.Summaries(t, func(t *testing.T) storetest.SummaryStore { return openCluster(t) })
+}
+
+// TestClusterSchemaIsTheServers holds the cluster's tables (cluster/*.sql)
+// to the single server's: the same columns of the same types, under the
+// same names, so that one set of queries reads both.
+func TestClusterSchemaIsTheServers(t *testing.T) {
+	ctx := context.Background()
+	one, many := open(t), openCluster(t)
+	columns := func(s *clickhouse.Store) map[string][]string {
+		t.Helper()
+		tables, err := clickhouse.Columns(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tables
+	}
+	want, got := columns(one), columns(many)
+	for table, cols := range want {
+		if strings.HasSuffix(table, "_buffer") || strings.HasPrefix(table, "rollup_incoming") || table == "rollup_series" || table == "schema_migrations" {
+			continue // one server's alone (cluster.go)
+		}
+		if !slices.Equal(got[table], cols) {
+			t.Errorf("%s on the cluster: %v\n  on one server: %v", table, got[table], cols)
+		}
+		if local := got[table+"_local"]; !strings.HasSuffix(table, "_view") && !strings.HasSuffix(table, "_copy") && !slices.Equal(local, cols) {
+			t.Errorf("%s_local on the cluster: %v\n  on one server: %v", table, local, cols)
+		}
+	}
+}
+
+// TestClusterReportsMatchOneServer runs every report of the catalogue on
+// one server and on the cluster, holding the same events: the files are
+// the same, byte for byte (the shards' rows merged in the server's order).
+func TestClusterReportsMatchOneServer(t *testing.T) {
+	ctx := context.Background()
+	events := storetest.Fixture(3000)
+	events = append(events, storetest.ReportsFixture()...)
+	events = append(events, storetest.ActivityFixture()...)
+	now := storetest.ReportsNow
+	stores := []usage.EventStore{open(t), openCluster(t)}
+	for _, s := range stores {
+		for part := range slices.Chunk(events, 700) {
+			if _, err := s.Append(ctx, 1, part); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// And again: re-sent events are duplicates on both.
+		if _, err := s.Append(ctx, 1, events[:500]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fixture's calls start on 2026-03-08 and go on a minute apart.
+	filters := []usage.FilterValues{nil, {"from": {"2026-03-09"}, "to": {"2026-03-10"}}, {"status_class": {"5xx"}}, {"client": {"Data Team"}}}
+	for _, r := range export.Catalogue {
+		for i, f := range filters {
+			if r.Name != "api-logs" && r.Name != "api-usage" {
+				if i > 0 {
+					continue
+				}
+				f = usage.FilterValues{"from": {"2025-01-01"}, "to": {"2026-12-31"}}
+			}
+			if r.Name == "usage-reports" {
+				f = nil
+			}
+			var files [][]byte
+			for _, s := range stores {
+				run, err := r.Plan(export.Job{Events: s, Workspace: usage.Workspace{ID: 1, Name: usage.DefaultWorkspace}, Filters: f,
+					Timezone: ny.String(), Loc: ny, Now: now, MaxRangeDays: -1})
+				if err != nil {
+					t.Fatalf("%s %v: %v", r.Name, f, err)
+				}
+				write, err := run.Start(ctx, func(int64, int64) {})
+				if err != nil {
+					t.Fatalf("%s %v: %v", r.Name, f, err)
+				}
+				var buf bytes.Buffer
+				if _, err := write(&buf); err != nil {
+					t.Fatalf("%s %v: %v", r.Name, f, err)
+				}
+				files = append(files, buf.Bytes())
+			}
+			if r.Name != "usage-reports" && bytes.Count(files[0], []byte("\n")) < 2 {
+				t.Errorf("%s %v: no row: the fixture should give some", r.Name, f)
+			}
+			if !bytes.Equal(files[0], files[1]) {
+				t.Errorf("%s %v: the cluster's file (%d bytes) differs from one server's (%d bytes)", r.Name, f, len(files[1]), len(files[0]))
+			}
+		}
+	}
+}
+
+// TestClusterNames checks the DSN's cluster parameter.
+func TestClusterNames(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct{ params, want string }{
+		{"?cluster=", "cluster=: name a cluster"},
+		{"?cluster=no_such", `cluster "no_such" is not in the server's remote_servers`},
+		{"?cluster=a-b", `cluster name "a-b"`},
+	} {
+		_, err := clickhouse.Open(ctx, fmt.Sprintf("clickhouse://%s/usagelog_test_names%s", server(), tt.params))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error with %q", tt.params, err, tt.want)
+		}
+	}
+}
