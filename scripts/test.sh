@@ -54,6 +54,13 @@ if ! ch_up; then
 fi
 export USAGELOG_TEST_CLICKHOUSE=${USAGELOG_TEST_CLICKHOUSE:-127.0.0.1:9000}
 
+# A ClickHouse cluster for the cluster's conformance and fault tests:
+# ZooKeeper and two shards of two replicas on loopback, Debian's packages
+# (installed when missing), data on a journaled image. The fault tests stop
+# and start its nodes through the same script.
+USAGELOG_TEST_CLICKHOUSE_CLUSTER=$(scripts/clickhouse-cluster.sh up | tail -1)
+export USAGELOG_TEST_CLICKHOUSE_CLUSTER
+
 # MinIO for the S3 file store: built once with the Go toolchain (a few
 # minutes; the binary stays in GOPATH/bin) and started on loopback.
 export USAGELOG_TEST_S3=${USAGELOG_TEST_S3:-s3://usagelog:usagelog-test-secret@127.0.0.1:9100/usagelog-test?secure=false}

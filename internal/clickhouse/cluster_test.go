@@ -51,16 +51,20 @@ func TestClusterSchemaIsTheServers(t *testing.T) {
 	}
 }
 
+// reportEvents are events of every kind, some sent twice.
+func reportEvents() []usage.Event {
+	events := storetest.Fixture(3000)
+	events = append(events, storetest.ReportsFixture()...)
+	return append(events, storetest.ActivityFixture()...)
+}
+
 // TestClusterReportsMatchOneServer runs every report of the catalogue on
 // one server and on the cluster, holding the same events: the files are
 // the same, byte for byte (the shards' rows merged in the server's order).
 func TestClusterReportsMatchOneServer(t *testing.T) {
 	ctx := context.Background()
-	events := storetest.Fixture(3000)
-	events = append(events, storetest.ReportsFixture()...)
-	events = append(events, storetest.ActivityFixture()...)
-	now := storetest.ReportsNow
-	stores := []usage.EventStore{open(t), openCluster(t)}
+	events := reportEvents()
+	stores := []*clickhouse.Store{open(t), openCluster(t)}
 	for _, s := range stores {
 		for part := range slices.Chunk(events, 700) {
 			if _, err := s.Append(ctx, 1, part); err != nil {
@@ -72,6 +76,42 @@ func TestClusterReportsMatchOneServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	sameReports(t, stores[0], stores[1])
+}
+
+// TestClusterMoveFromOneServer moves a single server's store onto the
+// cluster as docs/deploy.md says: its INSERT … SELECT FROM remote() through
+// the Distributed tables. The cluster's reports are then the server's.
+func TestClusterMoveFromOneServer(t *testing.T) {
+	ctx := context.Background()
+	one, many := open(t), openCluster(t)
+	if _, err := one.Append(ctx, 1, reportEvents()); err != nil {
+		t.Fatal(err)
+	}
+	var oneDB string
+	if err := clickhouse.QueryRow(ctx, one, "SELECT currentDatabase()", &oneDB); err != nil {
+		t.Fatal(err)
+	}
+	// The statements of docs/deploy.md, with the test's names.
+	src := fmt.Sprintf("remote('%s', %s, events)", server(), oneDB)
+	for _, q := range []string{
+		"INSERT INTO events SELECT * FROM " + src + " FINAL WHERE kind NOT IN (3, 4)",
+		"INSERT INTO events_syncs_in SELECT * FROM " + src + " FINAL WHERE kind = 3",
+		"INSERT INTO events_seen_in SELECT * FROM " + src + " FINAL WHERE kind = 4",
+	} {
+		if err := clickhouse.Exec(ctx, many, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	sameReports(t, one, many)
+	storetest.CompareSummaries(t, many, 1, reportEvents(), []string{"period=7d", "from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z"}, "UTC")
+}
+
+// sameReports runs every report of the catalogue on a and b, unfiltered
+// and filtered, and holds their files to the same bytes.
+func sameReports(t *testing.T, a, b usage.EventStore) {
+	t.Helper()
+	ctx := context.Background()
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
 		t.Fatal(err)
@@ -90,9 +130,9 @@ func TestClusterReportsMatchOneServer(t *testing.T) {
 				f = nil
 			}
 			var files [][]byte
-			for _, s := range stores {
+			for _, s := range []usage.EventStore{a, b} {
 				run, err := r.Plan(export.Job{Events: s, Workspace: usage.Workspace{ID: 1, Name: usage.DefaultWorkspace}, Filters: f,
-					Timezone: ny.String(), Loc: ny, Now: now, MaxRangeDays: -1})
+					Timezone: ny.String(), Loc: ny, Now: storetest.ReportsNow, MaxRangeDays: -1})
 				if err != nil {
 					t.Fatalf("%s %v: %v", r.Name, f, err)
 				}

@@ -86,3 +86,9 @@ func Columns(ctx context.Context, s *Store) (map[string][]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// Exec runs a statement on s's connection, with its settings.
+func Exec(ctx context.Context, s *Store, query string) error {
+	_, err := s.db.ExecContext(ctx, query)
+	return err
+}

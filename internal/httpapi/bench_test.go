@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,19 +46,50 @@ func BenchmarkIngestHTTP(b *testing.B) {
 // statuses and timings) arriving at 50,000,000 a year, a body the next
 // 1.75 hours of them.
 func BenchmarkIngestHTTPClickHouse(b *testing.B) {
-	server := os.Getenv("USAGELOG_TEST_CLICKHOUSE")
-	if server == "" {
-		server = "127.0.0.1:9000"
-	}
+	dsn := fmt.Sprintf("clickhouse://%s/usagelog_bench_%d", clickhouseServer(), os.Getpid())
 	for _, shape := range []string{"spread", "demo"} {
 		for _, clients := range []int{1, 4} {
 			for _, rollups := range []string{"on", "off"} {
 				b.Run(fmt.Sprintf("shape=%s/clients=%d/rollups=%s", shape, clients, rollups), func(b *testing.B) {
-					ingestClickHouse(b, server, shape, clients, rollups == "on")
+					ingestClickHouse(b, dsn, shape, clients, rollups == "on")
 				})
 			}
 		}
 	}
+}
+
+// BenchmarkIngestHTTPClickHouseCluster is BenchmarkIngestHTTPClickHouse's
+// demo-shaped bodies into one server (USAGELOG_TEST_CLICKHOUSE) and into
+// the cluster of two shards of two replicas
+// (USAGELOG_TEST_CLICKHOUSE_CLUSTER, scripts/clickhouse-cluster.sh), side
+// by side: what the cluster's synchronous inserts into Distributed
+// tables, rollups in the insert and replication cost on one machine.
+func BenchmarkIngestHTTPClickHouseCluster(b *testing.B) {
+	cluster := os.Getenv("USAGELOG_TEST_CLICKHOUSE_CLUSTER")
+	if cluster == "" {
+		cluster = "clickhouse://127.0.0.1:9201,127.0.0.1:9202,127.0.0.1:9203,127.0.0.1:9204/{db}?cluster=usagelog"
+	}
+	db := fmt.Sprintf("usagelog_bench_%d", os.Getpid())
+	dsns := map[string]string{
+		"server":  fmt.Sprintf("clickhouse://%s/%s", clickhouseServer(), db),
+		"cluster": strings.ReplaceAll(cluster, "{db}", db),
+	}
+	for _, clients := range []int{1, 4} {
+		for _, store := range []string{"server", "cluster"} {
+			b.Run(fmt.Sprintf("clients=%d/store=%s", clients, store), func(b *testing.B) {
+				ingestClickHouse(b, dsns[store], "demo", clients, true)
+			})
+		}
+	}
+}
+
+// clickhouseServer is the test ClickHouse: USAGELOG_TEST_CLICKHOUSE or the
+// local default.
+func clickhouseServer() string {
+	if server := os.Getenv("USAGELOG_TEST_CLICKHOUSE"); server != "" {
+		return server
+	}
+	return "127.0.0.1:9000"
 }
 
 // demoCalls are n of the demo generator's api_request events (seed 1),
@@ -87,9 +119,11 @@ func demoCalls(b *testing.B, n int, start time.Time) []usage.Event {
 
 var errEnough = errors.New("enough")
 
-func ingestClickHouse(b *testing.B, server, shape string, clients int, rollups bool) {
+// ingestClickHouse posts b.N bodies of 10,000 events of shape from clients
+// concurrent clients into a new store on dsn, dropped after, with the
+// rollup views or without them.
+func ingestClickHouse(b *testing.B, dsn, shape string, clients int, rollups bool) {
 	ctx := context.Background()
-	dsn := fmt.Sprintf("clickhouse://%s/usagelog_bench_%d", server, os.Getpid())
 	events, err := clickhouse.Open(ctx, dsn)
 	if err != nil {
 		b.Fatal(err)
