@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"sync/atomic"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
