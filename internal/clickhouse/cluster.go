@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -32,7 +33,8 @@ import (
 //     user's profile must set: ClickHouse 18.16 takes no string setting
 //     from clickhouse-go), so a read sees what this store just wrote,
 //     unless the replica it wrote to has died since;
-//   - mutations and DDL run ON CLUSTER, on the *_local tables.
+//   - DDL runs ON CLUSTER; mutations run on the *_local tables of one
+//     replica of each shard (alter).
 
 //go:embed cluster/*.sql
 var clusterMigrations embed.FS
@@ -47,6 +49,12 @@ type cluster struct {
 	// asked itself (system.mutations), and shards their shard numbers.
 	nodes  []string
 	shards []int
+	// opts are the store's connection options, for connections to one
+	// node (nodeDB).
+	opts ch.Options
+
+	mu      sync.Mutex
+	nodeDBs map[string]*sql.DB
 }
 
 // clusterSettings are the settings of every query of a store on a cluster.
@@ -119,10 +127,70 @@ func (s *Store) localTable(table string) string {
 }
 
 // alter runs ALTER TABLE table clause (a mutation) where table's rows are:
-// on every node of a cluster.
+// on a cluster, on one replica of each shard, which hands it to the
+// others through ZooKeeper (a Replicated table's mutation is the
+// shard's). Not ON CLUSTER: ClickHouse 18.16's DDL worker races its
+// replicas for such an ALTER ("Node exists … /executed") and may stop on
+// the loser, after which no ON CLUSTER query finishes on that node.
 func (s *Store) alter(ctx context.Context, table, clause string) error {
-	_, err := s.db.ExecContext(ctx, "ALTER TABLE "+s.localTable(table)+" "+s.onCluster()+" "+clause)
-	return err
+	stmt := "ALTER TABLE " + s.localTable(table) + " " + clause
+	if s.cluster == nil {
+		_, err := s.db.ExecContext(ctx, stmt)
+		return err
+	}
+	c := s.cluster
+	for i := 0; i < len(c.nodes); {
+		shard := c.shards[i]
+		var errs []error
+		done := false
+		for ; i < len(c.nodes) && c.shards[i] == shard; i++ {
+			if done {
+				continue
+			}
+			// Without replicas every node is a shard of its own.
+			if _, err := c.nodeDB(c.nodes[i]).ExecContext(ctx, stmt); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", c.nodes[i], err))
+			} else {
+				done = true
+			}
+		}
+		if !done {
+			return fmt.Errorf("shard %d: %w", shard, errors.Join(errs...))
+		}
+	}
+	return nil
+}
+
+// nodeDB is a connection pool to node addr alone.
+func (c *cluster) nodeDB(addr string) *sql.DB {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if db, ok := c.nodeDBs[addr]; ok {
+		return db
+	}
+	opts := c.opts
+	opts.Addr = []string{addr}
+	db := ch.OpenDB(&opts)
+	db.SetMaxOpenConns(2)
+	if c.nodeDBs == nil {
+		c.nodeDBs = map[string]*sql.DB{}
+	}
+	c.nodeDBs[addr] = db
+	return db
+}
+
+// closeNodes closes the connections to single nodes.
+func (s *Store) closeNodes() error {
+	if s.cluster == nil {
+		return nil
+	}
+	s.cluster.mu.Lock()
+	defer s.cluster.mu.Unlock()
+	var errs []error
+	for _, db := range s.cluster.nodeDBs {
+		errs = append(errs, db.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // mutationsSource is where the store's mutations are listed: every node's

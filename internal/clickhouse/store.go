@@ -118,6 +118,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("clickhouse: create database: %w", err)
 	}
 	opts.Auth.Database = database
+	if c != nil {
+		c.opts = *opts
+	}
 	db := ch.OpenDB(opts)
 	db.SetMaxOpenConns(16)
 	conn, err := ch.Open(opts)
@@ -472,7 +475,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the connections.
 func (s *Store) Close() error {
 	s.appends.close()
-	return errors.Join(s.conn.Close(), s.db.Close())
+	return errors.Join(s.conn.Close(), s.db.Close(), s.closeNodes())
 }
 
 // DropDatabase removes the store's database: for tests.

@@ -195,6 +195,9 @@ var failures = []refusal{
 	{503, 0, "", 1},
 }
 
+// failureRate is the share of API calls that fail.
+const failureRate = 0.085
+
 func (g *gen) apiRequests(n int) error {
 	clientWeights := 0
 	for _, c := range clients {
@@ -230,7 +233,7 @@ func (g *gen) apiRequests(n int) error {
 		if ep.method == "POST" && g.rng.IntN(3) == 0 {
 			e.Status = 201
 		}
-		if g.rng.Float64() < 0.085 {
+		if g.rng.Float64() < failureRate {
 			fw := g.rng.IntN(failWeights)
 			var f refusal
 			for _, f = range failures {
@@ -460,4 +463,59 @@ func observation(o Observation, t time.Time) usage.Event {
 		Kind: usage.KindUserSeen, Time: t, System: o.System, Email: o.Email, Username: o.Username,
 		DisplayName: o.DisplayName, Interaction: o.Interaction, ServiceAccount: o.ServiceAccount,
 	}
+}
+
+// Shape is what the generator's API calls are drawn from, for generators
+// elsewhere (a database's own INSERT … SELECT at a billion events) that
+// must give the same clients, collections, communities, members and
+// failures in the same proportions.
+type Shape struct {
+	Clients     []ShapeClient
+	Collections []ShapeCollection
+	Communities []string
+	Members     []string
+	Failures    []ShapeFailure
+	// FailureRate is the share of calls that fail (Failures).
+	FailureRate float64
+}
+
+// ShapeClient is a caller: its weight among the clients, user agent, URL
+// prefix and addresses.
+type ShapeClient struct {
+	Name, UserAgent, URLPrefix string
+	Weight                     int
+	IPs                        []string
+}
+
+// ShapeCollection is a collection with its endpoints, each "METHOD path".
+type ShapeCollection struct {
+	Name, Type string
+	Endpoints  []string
+}
+
+// ShapeFailure is a failed call's status, gateway code and details, with
+// its weight among the failures.
+type ShapeFailure struct {
+	Status, Gateway int
+	Details         string
+	Weight          int
+}
+
+// APIShape returns the shape of the generator's API calls.
+func APIShape() Shape {
+	s := Shape{Communities: slices.Clone(communities), Members: slices.Clone(memberNames), FailureRate: failureRate}
+	for _, c := range clients {
+		s.Clients = append(s.Clients, ShapeClient{c.name, c.userAgent, c.urlPrefix, c.weight, slices.Clone(c.ips)})
+	}
+	for _, c := range collections {
+		sc := ShapeCollection{Name: c.name, Type: c.ctype}
+		for _, ep := range c.endpoints {
+			sc.Endpoints = append(sc.Endpoints, ep.method+" "+ep.path)
+		}
+		s.Collections = append(s.Collections, sc)
+	}
+	for _, f := range failures {
+		s.Failures = append(s.Failures, ShapeFailure{f.status, f.gateway, f.details, f.weight})
+	}
+	return s
 }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Benchmarks usagelog on the loopback ClickHouse cluster
+# (scripts/clickhouse-cluster.sh: two shards of two replicas), run as root:
+#
+#   scripts/bench-cluster.sh [EVENTS]    # default 300,000,000
+#
+# 1. fills the cluster's database usagelog_cluster_demo_EVENTS, once (later
+#    runs reuse it), with EVENTS API calls shaped as the demo generator's,
+#    which ClickHouse generates itself through the Distributed table
+#    (INSERT … SELECT … FROM numbers(), 10,000,000 an insert, so the views
+#    fill the rollups), and says its bytes a call on disk;
+# 2. times the summary and facets of every period, unfiltered and filtered
+#    by a client, a collection and 5xx, the first logs page of every period
+#    the same ways, and a full day's api-usage CSV (BenchmarkClusterDemo);
+# 3. times every console page end to end on it (BenchmarkConsolePages);
+# 4. times HTTP ingest into one server (on a journaled image,
+#    scripts/clickhouse-journaled.sh) and into the cluster, side by side
+#    (BenchmarkIngestHTTPClickHouseCluster).
+#
+# The cluster's image (USAGELOG_CH_CLUSTER_SIZE, default 64G, made on the
+# first `up`) must hold the events: step 1 prints their bytes a call.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+events=${1:-300000000}
+dsn=$(scripts/clickhouse-cluster.sh up | tail -1)
+export USAGELOG_TEST_CLICKHOUSE_CLUSTER=$dsn
+echo "== the cluster's demo store ($events calls) and its reads"
+USAGELOG_BENCH_CLUSTER_EVENTS=$events go test -run '^$' -bench 'BenchmarkClusterDemo' -benchtime 10x -timeout 12h -v ./internal/clickhouse/
+echo "== every console page"
+USAGELOG_BENCH_CONSOLE_EVENTS=${dsn//\{db\}/usagelog_cluster_demo_$events} \
+  go test -run '^$' -bench ConsolePages -benchtime 10x -count 2 ./internal/console/
+echo "== HTTP ingest, one server and the cluster"
+USAGELOG_TEST_CLICKHOUSE=$(scripts/clickhouse-journaled.sh) \
+  go test -run '^$' -bench IngestHTTPClickHouseCluster -benchtime 20x -count 3 ./internal/httpapi/
