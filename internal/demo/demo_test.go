@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -95,5 +96,49 @@ func TestDeterministicAndRealistic(t *testing.T) {
 	}
 	if failed == 0 || inactive == 0 {
 		t.Errorf("failed syncs %d, inactive integration events %d; want some of each", failed, inactive)
+	}
+}
+
+// TestAPIShapeIsWhatGenerateDraws holds APIShape to the calls Generate
+// makes: every client, collection, community, member and failure of a
+// generated year is in the shape, and the shares of the clients and of
+// the failures are the shape's weights, within a few points.
+func TestAPIShapeIsWhatGenerateDraws(t *testing.T) {
+	shape := APIShape()
+	_, events := generate(t, 7, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), 0.3)
+	weights, total := map[string]int{}, 0
+	for _, c := range shape.Clients {
+		weights[c.Name] = c.Weight
+		total += c.Weight
+	}
+	collections := map[string]string{}
+	for _, c := range shape.Collections {
+		collections[c.Name] = c.Type
+	}
+	counts, calls, failed := map[string]int{}, 0, 0
+	for _, e := range events {
+		if e.Kind != usage.KindAPIRequest {
+			continue
+		}
+		calls++
+		counts[e.Client]++
+		if _, ok := weights[e.Client]; !ok {
+			t.Fatalf("client %q is not in the shape", e.Client)
+		}
+		if collections[e.Collection] != e.CollectionType || !slices.Contains(shape.Communities, e.Community) || !slices.Contains(shape.Members, e.MemberName) {
+			t.Fatalf("call %+v: collection, community or member not in the shape", e)
+		}
+		if e.Status >= 400 {
+			failed++
+		}
+	}
+	for name, w := range weights {
+		want, got := float64(w)/float64(total), float64(counts[name])/float64(calls)
+		if got < want-0.02 || got > want+0.02 {
+			t.Errorf("client %s: %.3f of the calls, the shape says %.3f", name, got, want)
+		}
+	}
+	if got := float64(failed) / float64(calls); got < shape.FailureRate-0.01 || got > shape.FailureRate+0.01 {
+		t.Errorf("%.3f of the calls failed, the shape says %.3f", got, shape.FailureRate)
 	}
 }
