@@ -9,11 +9,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
-	"github.com/usagelog/usagelog/internal/migration"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -216,26 +214,7 @@ func (s *Store) migrateCluster(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+db+`.schema_migrations `+s.onCluster()+` (version Int64, applied_ms Int64) ENGINE = `+engine+` ORDER BY version`); err != nil {
 		return fmt.Errorf("clickhouse: migrate: %w", err)
 	}
-	files, err := migration.List(clusterMigrations, "cluster")
-	if err != nil {
-		return fmt.Errorf("clickhouse: %w", err)
-	}
-	for _, m := range files {
-		var n uint64
-		if err := s.db.QueryRowContext(ctx, `SELECT count() FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
-			return fmt.Errorf("clickhouse: migration cluster/%s: %w", m.Name, err)
-		}
-		if n > 0 {
-			continue
-		}
-		if _, err := s.db.ExecContext(ctx, s.clusterSQL(m.SQL)); err != nil {
-			return fmt.Errorf("clickhouse: migration cluster/%s: %w", m.Name, err)
-		}
-		if err := s.insert(ctx, `INSERT INTO schema_migrations (version, applied_ms)`, []any{[]int64{m.Version}, []int64{time.Now().UnixMilli()}}); err != nil {
-			return fmt.Errorf("clickhouse: migration cluster/%s: %w", m.Name, err)
-		}
-	}
-	return nil
+	return s.applyMigrations(ctx, clusterMigrations, "cluster", s.clusterSQL)
 }
 
 // clusterSQL fills in a cluster migration's placeholders: {db}, {cluster},

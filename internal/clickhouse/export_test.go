@@ -52,6 +52,9 @@ func MigrateOnly(ctx context.Context, dsn string, n int) (*Store, error) {
 	return s, s.insert(ctx, "INSERT INTO schema_migrations (version, applied_ms)", []any{versions, applied})
 }
 
+// ClusterMigrations are the embedded cluster schema's SQL.
+func ClusterMigrations() ([]migration.File, error) { return migration.List(clusterMigrations, "cluster") }
+
 // Migrations are the embedded migrations' SQL.
 func Migrations() ([]migration.File, error) { return migration.List(migrations, "migrations") }
 

@@ -11,6 +11,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"iter"
 	"math"
 	"net/url"
@@ -189,26 +190,34 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version Int64, applied_ms Int64) ENGINE = MergeTree() ORDER BY version`); err != nil {
 		return fmt.Errorf("clickhouse: migrate: %w", err)
 	}
-	files, err := migration.List(migrations, "migrations")
+	// A Buffer names its table's database; validName keeps the name safe
+	// to splice.
+	return s.applyMigrations(ctx, migrations, "migrations", func(sql string) string {
+		return strings.ReplaceAll(sql, "{database}", s.native.database)
+	})
+}
+
+// applyMigrations applies the migrations of dir in fsys that
+// schema_migrations does not list, in order, each as render makes it, and
+// lists them there.
+func (s *Store) applyMigrations(ctx context.Context, fsys fs.FS, dir string, render func(string) string) error {
+	files, err := migration.List(fsys, dir)
 	if err != nil {
 		return fmt.Errorf("clickhouse: %w", err)
 	}
 	for _, m := range files {
 		var n uint64
 		if err := s.db.QueryRowContext(ctx, `SELECT count() FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
-			return fmt.Errorf("clickhouse: migration %s: %w", m.Name, err)
+			return fmt.Errorf("clickhouse: migration %s/%s: %w", dir, m.Name, err)
 		}
 		if n > 0 {
 			continue
 		}
-		// A Buffer names its table's database; validName keeps the name
-		// safe to splice.
-		stmt := strings.ReplaceAll(m.SQL, "{database}", s.native.database)
-		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("clickhouse: migration %s: %w", m.Name, err)
+		if _, err := s.db.ExecContext(ctx, render(m.SQL)); err != nil {
+			return fmt.Errorf("clickhouse: migration %s/%s: %w", dir, m.Name, err)
 		}
 		if err := s.insert(ctx, `INSERT INTO schema_migrations (version, applied_ms)`, []any{[]int64{m.Version}, []int64{time.Now().UnixMilli()}}); err != nil {
-			return fmt.Errorf("clickhouse: migration %s: %w", m.Name, err)
+			return fmt.Errorf("clickhouse: migration %s/%s: %w", dir, m.Name, err)
 		}
 	}
 	return nil

@@ -250,6 +250,15 @@ func TestRollupSQLMatchesGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// And the cluster's views (cluster/*.sql), which read events_local.
+	clusterFiles, err := clickhouse.ClusterMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range clusterFiles {
+		f.SQL = strings.ReplaceAll(f.SQL, "{db}.events", "events")
+		files = append(files, f)
+	}
 	grain := func(ms string) string {
 		return "(intDiv(time_ms, " + ms + ") * " + ms + " - if(time_ms % " + ms + " < 0, " + ms + ", 0))"
 	}
