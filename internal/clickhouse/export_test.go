@@ -53,7 +53,9 @@ func MigrateOnly(ctx context.Context, dsn string, n int) (*Store, error) {
 }
 
 // ClusterMigrations are the embedded cluster schema's SQL.
-func ClusterMigrations() ([]migration.File, error) { return migration.List(clusterMigrations, "cluster") }
+func ClusterMigrations() ([]migration.File, error) {
+	return migration.List(clusterMigrations, "cluster")
+}
 
 // Migrations are the embedded migrations' SQL.
 func Migrations() ([]migration.File, error) { return migration.List(migrations, "migrations") }
