@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 )
 
 // clusterDemo opens the cluster's database usagelog_cluster_demo_N and
-// fills it, if it holds fewer, with N API calls shaped as the demo
+// fills it, if it is empty, with N API calls shaped as the demo
 // generator's (demo.APIShape: its clients, collections, communities,
 // members, failures and timings in its proportions), which ClickHouse
 // generates itself (demoCallsSQL) in inserts of fillChunk through the
@@ -34,20 +35,42 @@ func clusterDemo(b *testing.B, n int64) *clickhouse.Store {
 	if err := clickhouse.QueryRow(ctx, s, "SELECT count() FROM events", &have); err != nil {
 		b.Fatal(err)
 	}
-	// A chunk is whole or not there: resume from the last whole one
-	// (a chunk cut off midway leaves rows that a re-run inserts again,
-	// so the count says more than the chunks).
-	from := int64(have) / fillChunk * fillChunk
-	if from > 0 && int64(have) != from && int64(have) < n {
-		b.Fatalf("%s holds %d calls, not whole chunks of %d: drop the database and fill it again", dsn, have, fillChunk)
+	if int64(have) == n {
+		return s
 	}
+	if have > 0 {
+		b.Fatalf("%s holds %d calls, not %d: a fill stopped midway; drop the database and fill it again", dsn, have, n)
+	}
+	// Two inserts at a time: one keeps a core of this machine's two busy.
 	start := time.Now()
-	for off := from; off < n; off += fillChunk {
-		size := min(fillChunk, n-off)
-		if err := clickhouse.Exec(ctx, s, "INSERT INTO events ("+demoColumns+") SELECT "+demoColumns+" FROM ("+demoCallsSQL(n, off, size)+")"); err != nil {
-			b.Fatalf("fill %d-%d: %v", off, off+size, err)
+	chunks := make(chan int64)
+	errs := make(chan error, 2)
+	var done atomic.Int64
+	for range 2 {
+		go func() {
+			var failed error
+			for off := range chunks {
+				if failed != nil {
+					continue // drained, so that the sender never waits
+				}
+				size := min(fillChunk, n-off)
+				if err := clickhouse.Exec(ctx, s, "INSERT INTO events ("+demoColumns+") SELECT "+demoColumns+" FROM ("+demoCallsSQL(n, off, size)+")"); err != nil {
+					failed = fmt.Errorf("fill %d-%d: %w", off, off+size, err)
+					continue
+				}
+				b.Logf("%d of %d calls, %.0f calls/s", done.Add(size), n, float64(done.Load())/time.Since(start).Seconds())
+			}
+			errs <- failed
+		}()
+	}
+	for off := int64(0); off < n; off += fillChunk {
+		chunks <- off
+	}
+	close(chunks)
+	for range 2 {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
 		}
-		b.Logf("%d of %d calls, %.0f calls/s", off+size, n, float64(off+size-from)/time.Since(start).Seconds())
 	}
 	return s
 }
