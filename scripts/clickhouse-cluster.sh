@@ -6,7 +6,7 @@
 # journaled ext4 image (as scripts/clickhouse-journaled.sh, for the same
 # reason).
 #
-#   scripts/clickhouse-cluster.sh up     # starts what is not running; last line: the --events DSN
+#   scripts/clickhouse-cluster.sh up     # starts what is not running, drops what killed test runs left; last line: the --events DSN
 #   scripts/clickhouse-cluster.sh down   # stops the nodes and ZooKeeper
 #   scripts/clickhouse-cluster.sh stop N | start N   # one node (1-4), for the fault tests
 #   scripts/clickhouse-cluster.sh stop zk | start zk
@@ -42,7 +42,9 @@ mount_image() {
     truncate -s "$size" "$dir/fs.img"
     mkfs.ext4 -q -F "$dir/fs.img"
   fi
-  mount -o loop "$dir/fs.img" "$root"
+  # discard: what ClickHouse deletes (a dropped test database) is given
+  # back to the filesystem the image lives on, not kept by the image.
+  mount -o loop,discard "$dir/fs.img" "$root"
 }
 
 start_zk() {
@@ -121,9 +123,36 @@ start_node() {
     >"$root/node$n/log/stdout.log" 2>&1 </dev/null &
 }
 
+# wait_node waits for node $1 to answer. A node loads every table it holds
+# before it listens, and a machine that kept databases of earlier runs
+# (a test run cut short leaves its own) takes a while; a node whose process
+# has gone is reported at once. Either way the end of its log goes to
+# stderr, so that a CI log says why.
 wait_node() {
-  for _ in $(seq 240); do node_up "$1" && return; sleep 0.5; done
-  echo "scripts/clickhouse-cluster.sh: node $1 did not start (see $root/node$1/log)" >&2
+  local n=$1 deadline=$((SECONDS + ${USAGELOG_CH_CLUSTER_START_SECONDS:-600}))
+  while [ $SECONDS -lt $deadline ]; do
+    node_up "$n" && return
+    if [ -z "$(node_pid "$n")" ]; then
+      sleep 1
+      node_up "$n" && return
+      [ -n "$(node_pid "$n")" ] && continue
+      fail_node "$n" "exited"
+    fi
+    sleep 0.5
+  done
+  fail_node "$n" "did not answer within ${USAGELOG_CH_CLUSTER_START_SECONDS:-600} s"
+}
+
+fail_node() {
+  local n=$1 log=$root/node$1/log
+  {
+    echo "scripts/clickhouse-cluster.sh: node $n $2 (its log: $log)"
+    for f in "$log/stdout.log" "$log/clickhouse-server.err.log"; do
+      [ -s "$f" ] && { echo "--- last lines of $f"; tail -n 15 "$f"; }
+    done
+    echo "--- free space"
+    df -h "$root" 2>&1 | tail -n 1
+  } >&2
   exit 1
 }
 
@@ -137,6 +166,24 @@ stop_node() {
   kill "$pid" 2>/dev/null || true
   for _ in $(seq 120); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
   kill -9 "$pid" 2>/dev/null || true
+}
+
+# sweep drops, on every node, the databases of test runs that were cut
+# short (usagelog_test_PID_N whose process PID is gone): a run drops its
+# own as each test ends, but a killed one cannot, and every table a node
+# holds is loaded again at each start.
+sweep() {
+  local n db pid
+  for n in 1 2 3 4; do
+    for db in $(clickhouse-client --port "$(native_port "$n")" --query \
+      "SELECT name FROM system.databases WHERE match(name, '^usagelog_test_[0-9]+_[0-9]+$')"); do
+      pid=${db#usagelog_test_}
+      pid=${pid%%_*}
+      kill -0 "$pid" 2>/dev/null && continue
+      clickhouse-client --port "$(native_port "$n")" --query "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 ||
+        echo "scripts/clickhouse-cluster.sh: could not drop $db on node $n" >&2
+    done
+  done
 }
 
 dsn() {
@@ -157,6 +204,7 @@ up)
       sleep 0.5
     done
   done
+  sweep
   dsn
   ;;
 down)

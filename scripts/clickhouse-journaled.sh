@@ -25,7 +25,9 @@ if ! mountpoint -q "$dir/mnt"; then
     truncate -s 16G "$dir/fs.img"
     mkfs.ext4 -q -F "$dir/fs.img"
   fi
-  mount -o loop "$dir/fs.img" "$dir/mnt"
+  # discard: what ClickHouse deletes is given back to the filesystem the
+  # image lives on.
+  mount -o loop,discard "$dir/fs.img" "$dir/mnt"
 fi
 root=$dir/mnt
 mkdir -p "$root/data/tmp" "$root/log"
