@@ -29,17 +29,11 @@ type Measurement struct {
 // Measure computes r's metric over the window that ends at now.
 func Measure(ctx context.Context, s Summarizer, r *Rule, now time.Time) (Measurement, error) {
 	now = usage.TruncateMS(now)
-	f, err := usage.ParseLogFilter(r.Filters, now, time.UTC)
+	req, err := request(r, now)
 	if err != nil {
-		return Measurement{}, fmt.Errorf("alert %s: filters: %w", r.ID, err)
+		return Measurement{}, err
 	}
-	from := now.Add(-r.Window)
-	w, err := summary.RangeWindow(from, now, time.UTC)
-	if err != nil {
-		return Measurement{}, fmt.Errorf("alert %s: window: %w", r.ID, err)
-	}
-	f.From, f.To = from, now
-	sum, err := s.Summary(ctx, r.WorkspaceID, summary.Request{Window: w, Filter: f})
+	sum, err := s.Summary(ctx, r.WorkspaceID, req)
 	if err != nil {
 		return Measurement{}, fmt.Errorf("alert %s: summary: %w", r.ID, err)
 	}
@@ -61,6 +55,22 @@ func Measure(ctx context.Context, s Summarizer, r *Rule, now time.Time) (Measure
 		m.NoData = sum.Total < r.MinCalls
 	}
 	return m, nil
+}
+
+// request is the summary that r's metric is read from at now: its totals
+// alone, and no timings unless the metric is the p95.
+func request(r *Rule, now time.Time) (summary.Request, error) {
+	f, err := usage.ParseLogFilter(r.Filters, now, time.UTC)
+	if err != nil {
+		return summary.Request{}, fmt.Errorf("alert %s: filters: %w", r.ID, err)
+	}
+	from := now.Add(-r.Window)
+	w, err := summary.RangeWindow(from, now, time.UTC)
+	if err != nil {
+		return summary.Request{}, fmt.Errorf("alert %s: window: %w", r.ID, err)
+	}
+	f.From, f.To = from, now
+	return summary.Request{Window: w, Filter: f, TotalsOnly: true, NoTiming: r.Metric != MetricP95MS}, nil
 }
 
 // Breached reports whether m crosses r's threshold: for silence, whether

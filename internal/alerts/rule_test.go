@@ -134,6 +134,45 @@ func TestMemoKeysEveryFilter(t *testing.T) {
 	}
 }
 
+// TestMemoTimings: rules of one pass that share a summary but not the
+// need for timings (a p95 beside a count) share one summary, with them.
+func TestMemoTimings(t *testing.T) {
+	var withTiming, without int
+	m := &memo{s: summarizerFunc2(func(req summary.Request) {
+		if req.NoTiming {
+			without++
+		} else {
+			withTiming++
+		}
+	}), sums: map[string]*memoized{}, timing: map[string]bool{}}
+	w, _ := summary.RangeWindow(time.Unix(0, 0), time.Unix(900, 0), time.UTC)
+	count := summary.Request{Window: w, TotalsOnly: true, NoTiming: true}
+	p95 := summary.Request{Window: w, TotalsOnly: true}
+	m.want(1, count)
+	m.want(1, p95)
+	m.want(2, count)
+	for _, ws := range []int64{1, 1, 2} {
+		for _, req := range []summary.Request{count, p95} {
+			if ws == 2 && !req.NoTiming {
+				continue
+			}
+			if _, err := m.Summary(context.Background(), ws, req); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if withTiming != 1 || without != 1 {
+		t.Fatalf("%d summaries with timings and %d without, want 1 and 1", withTiming, without)
+	}
+}
+
+type summarizerFunc2 func(summary.Request)
+
+func (f summarizerFunc2) Summary(_ context.Context, _ int64, req summary.Request) (*summary.Summary, error) {
+	f(req)
+	return &summary.Summary{}, nil
+}
+
 type summarizerFunc func()
 
 func (f summarizerFunc) Summary(context.Context, int64, summary.Request) (*summary.Summary, error) {

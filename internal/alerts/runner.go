@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/usagelog/usagelog/internal/summary"
+	"github.com/usagelog/usagelog/internal/usage"
 )
 
 // Sender delivers a rule's message: Delivery.
@@ -58,7 +59,11 @@ func (r *Runner) RunDue(ctx context.Context) (int, error) {
 	// one workspace that watch the same calls over the same window share
 	// one summary.
 	now := r.now()
-	sums := &memo{s: r.Summaries, sums: map[string]*memoized{}}
+	var pass Summarizer = r.Summaries
+	if p, ok := pass.(passer); ok {
+		pass = p.Pass()
+	}
+	sums := &memo{s: pass, sums: map[string]*memoized{}, timing: map[string]bool{}}
 	for {
 		due, err := r.Store.ClaimDueAlerts(ctx, now, now.Add(r.every()), claimBatch)
 		if err != nil {
@@ -76,7 +81,14 @@ func (r *Runner) RunDue(ctx context.Context) (int, error) {
 
 // round measures the rules of due at now from sums, records them in one
 // transaction, and then sends their notices.
-func (r *Runner) round(ctx context.Context, sums Summarizer, due []Entry, now time.Time) error {
+func (r *Runner) round(ctx context.Context, sums *memo, due []Entry, now time.Time) error {
+	// Rules that share a summary but not a metric: one summary, with
+	// the timings if any of them is a p95.
+	for i := range due {
+		if req, err := request(&due[i].Rule, usage.TruncateMS(now)); err == nil {
+			sums.want(due[i].WorkspaceID, req)
+		}
+	}
 	// Measured on as many goroutines as there are cores: a store answers
 	// summaries side by side (SQLite's readers, ClickHouse's queries).
 	msgs := make([]*Message, len(due))
@@ -159,12 +171,22 @@ func measure(ctx context.Context, sums Summarizer, baseURL string, e *Entry, now
 	return &Message{Rule: &e.Rule, Notice: notice, Status: e.Status, M: m, Link: LogsLink(baseURL, &e.Rule, m.At)}, nil
 }
 
+// passer is a Summarizer that answers a pass's summaries together:
+// summary.Service, whose Pass reads the events at the windows' ends (the
+// same few spans for every rule of a workspace) once.
+type passer interface {
+	Pass() *summary.Service
+}
+
 // memo answers each summary request once, however many rules of a pass
 // ask for it at once: a pass measures every rule at one instant.
 type memo struct {
 	s    Summarizer
 	mu   sync.Mutex
 	sums map[string]*memoized
+	// timing: the summaries that a rule of the pass wants the timings
+	// of (want), by key.
+	timing map[string]bool
 }
 
 type memoized struct {
@@ -173,13 +195,30 @@ type memoized struct {
 	err  error
 }
 
-func (m *memo) Summary(ctx context.Context, workspaceID int64, req summary.Request) (*summary.Summary, error) {
-	// Every field of the filter is in the key, whatever fields it gains;
-	// its window is the request's.
+// key is req's in the memo: every field of the filter, whatever fields it
+// gains; its window is the request's. Not NoTiming: a summary with the
+// timings answers a request without.
+func (m *memo) key(workspaceID int64, req summary.Request) string {
 	f := req.Filter
 	f.From, f.To, f.TZ = time.Time{}, time.Time{}, nil
-	key := fmt.Sprintf("%d|%d|%d|%q|%#v", workspaceID, req.Window.From().UnixMilli(), req.Window.To().UnixMilli(), req.Window.Loc.String(), f)
+	return fmt.Sprintf("%d|%d|%d|%q|%t|%#v", workspaceID, req.Window.From().UnixMilli(), req.Window.To().UnixMilli(), req.Window.Loc.String(), req.TotalsOnly, f)
+}
+
+// want notes a request the pass will make, before it makes any.
+func (m *memo) want(workspaceID int64, req summary.Request) {
+	k := m.key(workspaceID, req)
 	m.mu.Lock()
+	m.timing[k] = m.timing[k] || !req.NoTiming
+	m.mu.Unlock()
+}
+
+func (m *memo) Summary(ctx context.Context, workspaceID int64, req summary.Request) (*summary.Summary, error) {
+	key := m.key(workspaceID, req)
+	m.mu.Lock()
+	if m.timing[key] {
+		req.NoTiming = false
+	}
+	key += fmt.Sprintf("|%t", req.NoTiming)
 	e, ok := m.sums[key]
 	if !ok {
 		e = &memoized{}

@@ -133,9 +133,14 @@ func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Quer
 	series := `SELECT bucket_ms, toInt64(sum(calls)), toInt64(sum(errors)), toInt64(sum(mcp)) FROM ` + from + ` GROUP BY bucket_ms`
 	seriesCalls, timingCalls, dimsCalls := c.add(), c.add(), c.add()
 	mu := new(sync.Mutex) // the parts below share r and the counters
-	parts := append(s.dims(workspaceID, lo, hi, nil, r, mu, dimsCalls, tail),
-		func(ctx context.Context) error { return s.series(ctx, series, span, q, r, mu, true, seriesCalls) })
-	if q.DimsOnly {
+	var parts []func(context.Context) error
+	if q.NoDims {
+		c.drop(dimsCalls)
+	} else {
+		parts = s.dims(workspaceID, lo, hi, nil, r, mu, dimsCalls, tail)
+	}
+	parts = append(parts, func(ctx context.Context) error { return s.series(ctx, series, span, q, r, mu, true, seriesCalls) })
+	if q.DimsOnly || q.NoTiming {
 		c.drop(timingCalls)
 	} else {
 		// Whole days from rollup_timing_days, whole hours from the status
@@ -286,13 +291,26 @@ func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary
 	if where, args, h0, h1, ok := valuesWhere(workspaceID, &q); ok {
 		sources = append(sources, source{"rollup_values", "toInt64(sum(errors))", where, args})
 		callsSource([][2]int64{{lo, h0}, {h1, hi}})
+	} else if h0, h1, ok := wholeHours(&q); ok && q.NoTiming {
+		// Without timings, whole hours of any filter from rollup_hours,
+		// a tenth of rollup_calls' rows (no timing bucket in its key).
+		var b strings.Builder
+		b.WriteString("WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?")
+		args := eventsql.FilterSQL(&b, &q.Filter, []any{workspaceID, h0, h1})
+		sources = append(sources, source{"rollup_hours", "toInt64(sumIf(calls, status >= 400))", b.String(), args})
+		callsSource([][2]int64{{lo, h0}, {h1, hi}})
 	} else {
 		callsSource([][2]int64{{lo, hi}})
 	}
 	seriesCalls, timingCalls, dimsCalls := c.add(), c.add(), c.add()
 	mu := new(sync.Mutex) // the parts below share r and the counters
-	parts := s.dims(workspaceID, lo, hi, &q.Filter, r, mu, dimsCalls, tail)
-	if q.DimsOnly {
+	var parts []func(context.Context) error
+	if q.NoDims {
+		c.drop(dimsCalls)
+	} else {
+		parts = s.dims(workspaceID, lo, hi, &q.Filter, r, mu, dimsCalls, tail)
+	}
+	if q.DimsOnly || q.NoTiming {
 		c.drop(timingCalls)
 	}
 	for _, src := range sources {
@@ -301,7 +319,7 @@ func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary
 			query := `SELECT bucket_ms, toInt64(sum(calls)), ` + src.series + ` FROM ` + from + ` GROUP BY bucket_ms`
 			return s.series(ctx, query, args, q, r, mu, false, seriesCalls)
 		})
-		if !q.DimsOnly {
+		if !q.DimsOnly && !q.NoTiming {
 			parts = append(parts, func(ctx context.Context) error {
 				return s.timing(ctx, src.table, src.where, src.args, r, mu, timingCalls, tail)
 			})
@@ -316,15 +334,9 @@ func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary
 // made of whole hours but at the ends (rollup_values' grain; zones a
 // quarter or half hour off UTC are not), else ok is false.
 func valuesWhere(workspaceID int64, q *summary.Query) (where string, args []any, h0, h1 int64, ok bool) {
-	n := len(q.Bounds)
-	h0, h1 = summary.Ceil(q.Bounds[0], summary.HourMS), summary.Floor(q.Bounds[n-1], summary.HourMS)
-	if h0 >= h1 {
+	h0, h1, ok = wholeHours(q)
+	if !ok {
 		return "", nil, 0, 0, false
-	}
-	for _, b := range q.Bounds[1 : n-1] {
-		if summary.Floor(b, summary.HourMS) != b {
-			return "", nil, 0, 0, false
-		}
 	}
 	f := &q.Filter
 	var dim int64
@@ -361,6 +373,23 @@ func valuesWhere(workspaceID int64, q *summary.Query) (where string, args []any,
 	}
 	args = append(args, h0, h1)
 	return "WHERE workspace_id = ? AND dim = ? AND value IN (" + eventsql.Placeholders(len(values)) + ") AND bucket_ms >= ? AND bucket_ms < ?", args, h0, h1, true
+}
+
+// wholeHours is the span h0..h1 of q's whole hours, when there is one and
+// q's buckets are made of whole hours but at the ends (hour-grained
+// rollups answer them; zones a quarter or half hour off UTC do not).
+func wholeHours(q *summary.Query) (h0, h1 int64, ok bool) {
+	n := len(q.Bounds)
+	h0, h1 = summary.Ceil(q.Bounds[0], summary.HourMS), summary.Floor(q.Bounds[n-1], summary.HourMS)
+	if h0 >= h1 {
+		return 0, 0, false
+	}
+	for _, b := range q.Bounds[1 : n-1] {
+		if summary.Floor(b, summary.HourMS) != b {
+			return 0, 0, false
+		}
+	}
+	return h0, h1, true
 }
 
 // callDims adds the dimensions of table's rows (rollup_calls or

@@ -33,6 +33,11 @@ var SummaryNow = time.Date(2026, 11, 3, 14, 37, 21, 0, time.UTC)
 // before now, with random statuses, clients, collections, communities,
 // user agents (so usage types) and log-normal timings up to minutes.
 func RandomCalls(seed uint64, n int, now time.Time) []usage.Event {
+	return randomCalls(seed, n, now, 100*24*time.Hour)
+}
+
+// randomCalls is RandomCalls over the span before now.
+func randomCalls(seed uint64, n int, now time.Time, within time.Duration) []usage.Event {
 	rng := rand.New(rand.NewPCG(seed, seed+1))
 	statuses := []int{200, 200, 200, 201, 204, 301, 400, 401, 403, 404, 429, 500, 502, 503}
 	clients := []string{"Data Team", "Claude MCP", "Slack integration", "=cmd|'/C calc'!A0", "<b>Partner</b>", ""}
@@ -45,7 +50,7 @@ func RandomCalls(seed uint64, n int, now time.Time) []usage.Event {
 		{"/a/rest/v1/members", "PostmanRuntime/7.43.3"}, {"/a/rest/backend/v1/s", "axios/1.7.7"},
 	}
 	out := make([]usage.Event, n)
-	span := int64(100 * 24 * time.Hour / time.Millisecond)
+	span := int64(within / time.Millisecond)
 	for i := range out {
 		t := now.Add(-time.Duration(rng.Int64N(span)) * time.Millisecond)
 		if i%5 == 0 {
@@ -96,6 +101,15 @@ func Summaries(t *testing.T, open func(t *testing.T) SummaryStore) {
 	ctx := context.Background()
 	s := open(t)
 	events := RandomCalls(7, 6000, SummaryNow)
+	// Bursts where the windows below begin and end off the quarter-hour
+	// grid, so that the events read at a window's ends are many and of
+	// every filter's values (a hundred days of 6,000 calls leave a few
+	// minutes empty).
+	for i, end := range []time.Time{SummaryNow, SummaryNow.Add(-24 * time.Hour).Add(20 * time.Minute),
+		SummaryNow.Add(-7 * 24 * time.Hour).Add(20 * time.Minute), time.Date(2026, 10, 30, 10, 30, 0, 0, time.UTC),
+		time.Date(2026, 11, 3, 9, 20, 0, 0, time.UTC)} {
+		events = append(events, randomCalls(uint64(20+i), 150, end, 40*time.Minute)...)
+	}
 	// Re-sent events count once: a batch that overlaps the one before by
 	// 525 events (so that one insert statement holds both kinds), an id
 	// twice in one batch, and a batch of nothing new.
@@ -292,9 +306,12 @@ func CompareSummaries(t *testing.T, s SummaryStore, workspaceID int64, events []
 	t.Helper()
 	ctx := context.Background()
 	svc := &summary.Service{Rollups: s, Events: s}
+	// Every window ends at SummaryNow, as an alert pass's do: one pass
+	// shares the events at their ends across them all.
+	pass := svc.Pass()
 	for _, zone := range zones {
 		for _, win := range windows {
-			for _, f := range summaryFilters {
+			for i, f := range summaryFilters {
 				name := fmt.Sprintf("%s/%s/%s", zone, win, f.name)
 				raw := win + "&tz=" + zone
 				if f.query != "" {
@@ -314,6 +331,21 @@ func CompareSummaries(t *testing.T, s SummaryStore, workspaceID int64, events []
 				}
 				want, wantFacets, _ := summary.Reference(events, req)
 				compareSummary(t, name, got, want)
+				// An alert's measure: the same totals, series and p95
+				// without the dimensions, in a pass; every other filter
+				// without the timings too.
+				totalsReq := req
+				totalsReq.TotalsOnly, totalsReq.NoTiming = true, i%2 == 1
+				totals, err := pass.Summary(ctx, workspaceID, totalsReq)
+				if err != nil {
+					t.Fatalf("%s: totals only: %v", name, err)
+				}
+				wantTotals := *want
+				wantTotals.TopClients, wantTotals.MCP, wantTotals.Other = nil, 0, 0
+				if totalsReq.NoTiming {
+					wantTotals.P95MS = 0
+				}
+				compareSummary(t, name+" (totals only)", totals, &wantTotals)
 				gotFacets, err := svc.Facets(ctx, workspaceID, req)
 				if err != nil {
 					t.Fatalf("%s: facets: %v", name, err)

@@ -74,6 +74,12 @@ type Query struct {
 	// DimsOnly asks only for the dimensions' calls (facets): a store may
 	// leave the buckets, MCP calls and timings empty.
 	DimsOnly bool
+	// NoDims asks for the buckets and timings alone (an alert's
+	// measure): a store may leave the dimensions empty, and with a
+	// filter the MCP calls too.
+	NoDims bool
+	// NoTiming asks for no timings: a store may leave them empty.
+	NoTiming bool
 }
 
 // Filtered reports whether the query selects by any dimension; stores

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"maps"
 	"net/http"
 	"net/url"
@@ -19,7 +20,13 @@ import (
 // hours.
 type Service struct {
 	Rollups Source
-	Events  usage.LogScanner
+	Events  Scanner
+}
+
+// Scanner streams a window's calls: the ScanLogs of usage.LogScanner,
+// all a summary reads of the events.
+type Scanner interface {
+	ScanLogs(ctx context.Context, workspaceID int64, f usage.LogFilter, fields ...string) iter.Seq2[*usage.Event, error]
 }
 
 // TopClients is how many clients a summary lists.
@@ -132,7 +139,16 @@ func (s *Service) Summary(ctx context.Context, workspaceID int64, req Request) (
 	if err != nil {
 		return nil, err
 	}
-	return build(req.Window, r), nil
+	sum := build(req.Window, r)
+	if req.TotalsOnly {
+		// What the store may have left out, and the ends' events filled
+		// in part, is nothing rather than a part.
+		sum.TopClients, sum.MCP, sum.Other = nil, 0, 0
+	}
+	if req.NoTiming {
+		sum.P95MS = 0
+	}
+	return sum, nil
 }
 
 // Facets lists the values of the window's calls.
@@ -153,7 +169,7 @@ func (s *Service) collect(ctx context.Context, workspaceID int64, req Request, d
 	n1 := n - 1
 	var q *Query
 	if sp := plan.Rolled; sp != nil {
-		q = &Query{Filter: sp.Filter, Bounds: make([]int64, n), DimsOnly: dimsOnly}
+		q = &Query{Filter: sp.Filter, Bounds: make([]int64, n), DimsOnly: dimsOnly, NoDims: req.TotalsOnly && !dimsOnly, NoTiming: req.NoTiming}
 		q.Bounds[0], q.Bounds[n-1] = sp.Lo, sp.Hi
 		for i := 1; i < n-1; i++ {
 			// A boundary off the quarter-hour grid (a zone's local mean

@@ -143,6 +143,13 @@ type Request struct {
 	Window Window
 	// Filter selects the calls; its From and To are the window's.
 	Filter usage.LogFilter
+	// TotalsOnly asks for the totals alone (an alert's measure: calls,
+	// errors, p95 and the series): the summary leaves TopClients, MCP and
+	// Other empty, and a store skips the dimensions' queries.
+	TotalsOnly bool
+	// NoTiming asks for no p95 (P95MS is 0): a store skips the timing
+	// queries.
+	NoTiming bool
 }
 
 // ParseRequest reads a summary request from the query parameters of the
