@@ -134,10 +134,10 @@ func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Quer
 	seriesCalls, timingCalls, dimsCalls := c.add(), c.add(), c.add()
 	mu := new(sync.Mutex) // the parts below share r and the counters
 	var parts []func(context.Context) error
-	if q.NoDims {
+	if q.NoDims && !q.NoTiming {
 		c.drop(dimsCalls)
 	} else {
-		parts = s.dims(workspaceID, lo, hi, nil, r, mu, dimsCalls, tail)
+		parts = s.dims(workspaceID, lo, hi, nil, q.NoDims, r, mu, dimsCalls, tail)
 	}
 	parts = append(parts, func(ctx context.Context) error { return s.series(ctx, series, span, q, r, mu, true, seriesCalls) })
 	if q.DimsOnly || q.NoTiming {
@@ -233,8 +233,11 @@ func (s *Store) series(ctx context.Context, query string, args []any, q summary.
 // and hi that match f (nil: every call), to run side by side (together):
 // whole days from rollup_days, whole hours from rollup_hours, the quarter
 // hours at the ends from rollup_calls. With a filter, usage types count
-// too (a filtered summary's MCP calls).
-func (s *Store) dims(workspaceID, lo, hi int64, f *usage.LogFilter, r *summary.Rollup, mu *sync.Mutex, calls *int64, tail bool) []func(context.Context) error {
+// too (a filtered summary's MCP calls). countOnly counts the calls alone,
+// adding nothing to r: when nothing else is read but the series, the
+// series' count is checked against it (counts.agree), as ClickHouse's
+// Buffer tables hide a block while they flush it.
+func (s *Store) dims(workspaceID, lo, hi int64, f *usage.LogFilter, countOnly bool, r *summary.Rollup, mu *sync.Mutex, calls *int64, tail bool) []func(context.Context) error {
 	tables := map[int64]string{summary.DayMS: "rollup_days", summary.HourMS: "rollup_hours", summary.QuarterMS: "rollup_calls"}
 	var parts []func(context.Context) error
 	for _, grain := range []int64{summary.DayMS, summary.HourMS, summary.QuarterMS} {
@@ -255,6 +258,15 @@ func (s *Store) dims(workspaceID, lo, hi int64, f *usage.LogFilter, r *summary.R
 			args = eventsql.FilterSQL(&b, f, args)
 		}
 		parts = append(parts, func(ctx context.Context) error {
+			if countOnly {
+				from, args := s.rollupFrom(tables[grain], b.String(), args, tail)
+				return s.lockedRows(ctx, mu, `SELECT toInt64(sum(calls)) FROM `+from, args, func(scan func(...any) error) error {
+					var n int64
+					err := scan(&n)
+					*calls += n
+					return err
+				})
+			}
 			return s.callDims(ctx, tables[grain], b.String(), args, r, mu, f != nil, calls, tail)
 		})
 	}
@@ -305,10 +317,10 @@ func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary
 	seriesCalls, timingCalls, dimsCalls := c.add(), c.add(), c.add()
 	mu := new(sync.Mutex) // the parts below share r and the counters
 	var parts []func(context.Context) error
-	if q.NoDims {
+	if q.NoDims && !q.NoTiming {
 		c.drop(dimsCalls)
 	} else {
-		parts = s.dims(workspaceID, lo, hi, &q.Filter, r, mu, dimsCalls, tail)
+		parts = s.dims(workspaceID, lo, hi, &q.Filter, q.NoDims, r, mu, dimsCalls, tail)
 	}
 	if q.DimsOnly || q.NoTiming {
 		c.drop(timingCalls)

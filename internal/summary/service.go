@@ -169,7 +169,8 @@ func (s *Service) collect(ctx context.Context, workspaceID int64, req Request, d
 	n1 := n - 1
 	var q *Query
 	if sp := plan.Rolled; sp != nil {
-		q = &Query{Filter: sp.Filter, Bounds: make([]int64, n), DimsOnly: dimsOnly, NoDims: req.TotalsOnly && !dimsOnly, NoTiming: req.NoTiming}
+		q = &Query{Filter: sp.Filter, Bounds: make([]int64, n), DimsOnly: dimsOnly,
+			NoDims: req.TotalsOnly && !dimsOnly, NoTiming: req.NoTiming}
 		q.Bounds[0], q.Bounds[n-1] = sp.Lo, sp.Hi
 		for i := 1; i < n-1; i++ {
 			// A boundary off the quarter-hour grid (a zone's local mean
