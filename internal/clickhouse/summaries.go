@@ -133,14 +133,15 @@ func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Quer
 	series := `SELECT bucket_ms, toInt64(sum(calls)), toInt64(sum(errors)), toInt64(sum(mcp)) FROM ` + from + ` GROUP BY bucket_ms`
 	seriesCalls, timingCalls, dimsCalls := c.add(), c.add(), c.add()
 	mu := new(sync.Mutex) // the parts below share r and the counters
+	dims, timing := extraReads(&q)
 	var parts []func(context.Context) error
-	if q.NoDims && !q.NoTiming {
-		c.drop(dimsCalls)
-	} else {
+	if dims {
 		parts = s.dims(workspaceID, lo, hi, nil, q.NoDims, r, mu, dimsCalls, tail)
+	} else {
+		c.drop(dimsCalls)
 	}
 	parts = append(parts, func(ctx context.Context) error { return s.series(ctx, series, span, q, r, mu, true, seriesCalls) })
-	if q.DimsOnly || q.NoTiming {
+	if !timing {
 		c.drop(timingCalls)
 	} else {
 		// Whole days from rollup_timing_days, whole hours from the status
@@ -164,6 +165,16 @@ func (s *Store) rollupAll(ctx context.Context, workspaceID int64, q summary.Quer
 		}
 	}
 	return together(ctx, parts)
+}
+
+// extraReads says which reads a summary makes beside its series: the
+// timings unless q leaves them out, and the dimensions unless q leaves
+// them out while the timings are read (with q.NoDims, their count alone).
+// One of the two always runs: the series is counted against a second
+// read (counts.agree).
+func extraReads(q *summary.Query) (dims, timing bool) {
+	timing = !q.DimsOnly && !q.NoTiming
+	return !(q.NoDims && !q.NoTiming), timing
 }
 
 // together runs a summary's queries side by side: each waits mostly on
@@ -316,13 +327,14 @@ func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary
 	}
 	seriesCalls, timingCalls, dimsCalls := c.add(), c.add(), c.add()
 	mu := new(sync.Mutex) // the parts below share r and the counters
+	dims, timing := extraReads(&q)
 	var parts []func(context.Context) error
-	if q.NoDims && !q.NoTiming {
-		c.drop(dimsCalls)
-	} else {
+	if dims {
 		parts = s.dims(workspaceID, lo, hi, &q.Filter, q.NoDims, r, mu, dimsCalls, tail)
+	} else {
+		c.drop(dimsCalls)
 	}
-	if q.DimsOnly || q.NoTiming {
+	if !timing {
 		c.drop(timingCalls)
 	}
 	for _, src := range sources {
@@ -331,7 +343,7 @@ func (s *Store) rollupFiltered(ctx context.Context, workspaceID int64, q summary
 			query := `SELECT bucket_ms, toInt64(sum(calls)), ` + src.series + ` FROM ` + from + ` GROUP BY bucket_ms`
 			return s.series(ctx, query, args, q, r, mu, false, seriesCalls)
 		})
-		if !q.DimsOnly && !q.NoTiming {
+		if timing {
 			parts = append(parts, func(ctx context.Context) error {
 				return s.timing(ctx, src.table, src.where, src.args, r, mu, timingCalls, tail)
 			})
