@@ -23,7 +23,10 @@ root=$dir/mnt
 
 native_port() { echo $((9200 + $1)); }
 node_up() { clickhouse-client --port "$(native_port "$1")" --query 'SELECT 1' >/dev/null 2>&1; }
-zk_up() { [ "$( (exec 3<>/dev/tcp/127.0.0.1/$zk_port && printf ruok >&3 && timeout 2 cat <&3) 2>/dev/null)" = imok ]; }
+# zk_up asks srvr, not ruok: ZooKeeper opens its port and answers ruok
+# while it still loads its database, and a ClickHouse node that reaches it
+# then, loading replicated tables, exits ("not currently serving").
+zk_up() { (exec 3<>/dev/tcp/127.0.0.1/$zk_port && printf srvr >&3 && timeout 2 cat <&3) 2>/dev/null | grep -q '^Mode: '; }
 
 install_missing() {
   local missing=()
@@ -58,7 +61,7 @@ dataDir=$root/zk/data
 clientPort=$zk_port
 clientPortAddress=127.0.0.1
 admin.enableServer=false
-4lw.commands.whitelist=ruok,srvr
+4lw.commands.whitelist=srvr
 maxClientCnxns=0
 EOF
   cp /etc/zookeeper/conf_example/log4j.properties "$root/zk/conf/"
@@ -117,6 +120,8 @@ start_node() {
   local n=$1
   node_up "$n" && return
   config "$n"
+  # Where this start's errors begin in the error log (last_error).
+  stat -c %s "$root/node$n/log/clickhouse-server.err.log" >"$root/node$n/log/start.offset" 2>/dev/null || echo 0 >"$root/node$n/log/start.offset"
   # Detached, its output to the log: whoever reads this script's output
   # (a test, $(…)) is not held open by the server.
   (cd "$root/node$n" && exec setsid clickhouse-server --config-file="$root/node$n/config.xml") \
@@ -129,13 +134,23 @@ start_node() {
 # has gone is reported at once. Either way the end of its log goes to
 # stderr, so that a CI log says why.
 wait_node() {
-  local n=$1 deadline=$((SECONDS + ${USAGELOG_CH_CLUSTER_START_SECONDS:-600}))
+  local n=$1 deadline=$((SECONDS + ${USAGELOG_CH_CLUSTER_START_SECONDS:-600})) tries=0
   while [ $SECONDS -lt $deadline ]; do
     node_up "$n" && return
     if [ -z "$(node_pid "$n")" ]; then
       sleep 1
       node_up "$n" && return
       [ -n "$(node_pid "$n")" ] && continue
+      # A node that lost ZooKeeper while it loaded its tables exits; the
+      # next start, with ZooKeeper serving, loads them. Twice at most, so a
+      # node that cannot start is still reported.
+      if [ $tries -lt 2 ] && zk_up; then
+        tries=$((tries + 1))
+        echo "scripts/clickhouse-cluster.sh: node $n exited while starting; starting it again ($tries/2):" >&2
+        last_error "$n" >&2
+        start_node "$n"
+        continue
+      fi
       fail_node "$n" "exited"
     fi
     sleep 0.5
@@ -143,10 +158,21 @@ wait_node() {
   fail_node "$n" "did not answer within ${USAGELOG_CH_CLUSTER_START_SECONDS:-600} s"
 }
 
+# last_error prints the error lines node $1 logged since its last start:
+# the exceptions' messages, which their stack traces push out of a short
+# tail.
+last_error() {
+  local log=$root/node$1/log offset
+  offset=$(cat "$log/start.offset" 2>/dev/null || echo 0)
+  tail -c +$((offset + 1)) "$log/clickhouse-server.err.log" 2>/dev/null | grep -h '<Error>' | tail -n 3 | cut -c1-1000
+}
+
 fail_node() {
   local n=$1 log=$root/node$1/log
   {
     echo "scripts/clickhouse-cluster.sh: node $n $2 (its log: $log)"
+    echo "--- its last error"
+    last_error "$n"
     for f in "$log/stdout.log" "$log/clickhouse-server.err.log"; do
       [ -s "$f" ] && { echo "--- last lines of $f"; tail -n 15 "$f"; }
     done
