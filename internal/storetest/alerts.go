@@ -11,8 +11,11 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/usagelog/usagelog/internal/alerts"
 	"github.com/usagelog/usagelog/internal/alerts/alertstest"
@@ -302,6 +305,35 @@ func AlertStore(t *testing.T, open func(t *testing.T) alerts.Store) {
 	}
 	if list, _ := s.Alerts(ctx, 3); len(list) != alerts.MaxRules || list[0].Name != "r000" {
 		t.Errorf("listed %d rules", len(list))
+	}
+
+	// Replicas claiming at once, in batches smaller than what is due:
+	// each rule goes to one of them.
+	var mu sync.Mutex
+	claimed = map[string]int{}
+	var g errgroup.Group
+	for range 4 {
+		g.Go(func() error {
+			for {
+				es, err := s.ClaimDueAlerts(ctx, now.Add(10*time.Minute), now.Add(11*time.Minute), 30)
+				if err != nil || len(es) == 0 {
+					return err
+				}
+				mu.Lock()
+				for _, e := range es {
+					claimed[e.ID]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range alerts.MaxRules {
+		if id := fmt.Sprintf("al_%03d", i); claimed[id] != 1 {
+			t.Errorf("concurrent claims: %s claimed %d times, want 1", id, claimed[id])
+		}
 	}
 }
 
