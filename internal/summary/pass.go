@@ -91,8 +91,11 @@ func (p *sharedEnds) ScanLogs(ctx context.Context, workspaceID int64, f usage.Lo
 			return
 		}
 		for i := range e.events {
+			if !f.Match(&e.events[i]) {
+				continue
+			}
 			ev := e.events[i] // a copy: the caller may reuse it
-			if f.Match(&ev) && !yield(&ev, nil) {
+			if !yield(&ev, nil) {
 				return
 			}
 		}
