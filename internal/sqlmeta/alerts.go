@@ -145,7 +145,8 @@ func (s *Store) ClaimDueAlerts(ctx context.Context, now, next time.Time, limit i
 	// still a compare-and-set on next_at: a replica that claimed a rule
 	// first leaves this UPDATE nothing to change (on PostgreSQL, after its
 	// commit releases the row); the ORDER BY above takes the rows in one
-	// order on every replica, so two claims never wait on each other.
+	// order on every replica, so that two claims at once wait for each
+	// other's rows in that order and never deadlock.
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("meta: claim alerts: %w", err)
