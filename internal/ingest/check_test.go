@@ -72,3 +72,40 @@ func TestCheckerInPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckTimesMatchJSON: at the ends of the range a time may take, and
+// in a zone other than UTC, Check gives what ParseJSON gives for the
+// JSON of the same event (times past 2262, which FuzzCheckMatchesJSON's
+// nanoseconds cannot reach, too).
+func TestCheckTimesMatchJSON(t *testing.T) {
+	kathmandu := time.FixedZone("NPT", 5*3600+45*60)
+	for _, at := range []time.Time{
+		time.Date(1969, 12, 31, 23, 59, 59, 999_500_000, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 500_000, time.UTC),
+		time.Date(1970, 1, 1, 5, 44, 59, 0, kathmandu),
+		time.Date(2026, 6, 1, 12, 0, 0, 123_999_999, kathmandu),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(10000, 1, 1, 5, 0, 0, 0, kathmandu),
+		{},
+	} {
+		for _, e := range []usage.Event{
+			{Kind: usage.KindAPIRequest, ID: "a", Time: at, Method: "GET", URL: "/x", Status: 200},
+			{Kind: usage.KindSync, ID: "s", Time: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), Integration: "Jira",
+				System1: "a", IntegrationStatus: "active", Outcome: "synced", IntegrationUpdatedAt: at},
+		} {
+			line, err := MarshalJSON(&e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, werr := ParseJSON(line)
+			got, gerr := Check(&e)
+			if (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()) {
+				t.Fatalf("%s at %v: JSON error %v, Check error %v", e.Kind, at, werr, gerr)
+			}
+			if werr == nil && !reflect.DeepEqual(got, want) {
+				t.Errorf("%s at %v: Check gave\n%+v\nJSON gave\n%+v", e.Kind, at, got, want)
+			}
+		}
+	}
+}

@@ -158,10 +158,10 @@ func (w *wire) event() (usage.Event, error) {
 	if len(e.ID) > MaxIDLength {
 		return usage.Event{}, fmt.Errorf(`field "id": longer than %d bytes`, MaxIDLength)
 	}
-	if w.times[0] == "" {
+	t, ok, err := w.time(0)
+	if !ok {
 		return usage.Event{}, required("time", "")
 	}
-	t, err := parseTime(w.times[0])
 	if err != nil {
 		return usage.Event{}, fmt.Errorf(`field "time": %w`, err)
 	}
@@ -199,8 +199,7 @@ func (w *wire) event() (usage.Event, error) {
 			return usage.Event{}, errors.New(`fields "messages", "input_tokens" and "output_tokens": must not be negative`)
 		}
 	case usage.KindSync:
-		if w.times[1] != "" {
-			t, err := parseTime(w.times[1])
+		if t, ok, err := w.time(1); ok {
 			if err != nil {
 				return usage.Event{}, fmt.Errorf(`field "integration_updated_at": %w`, err)
 			}
