@@ -69,10 +69,11 @@ func (r *Runner) RunDue(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		if err := r.round(ctx, sums, due, now); err != nil {
+		measured, err := r.round(ctx, sums, due, now)
+		n += measured
+		if err != nil {
 			return n, err
 		}
-		n += len(due)
 		if len(due) < claimBatch {
 			return n, nil
 		}
@@ -80,8 +81,10 @@ func (r *Runner) RunDue(ctx context.Context) (int, error) {
 }
 
 // round measures the rules of due at now from sums, records them in one
-// transaction, and then sends their notices.
-func (r *Runner) round(ctx context.Context, sums *memo, due []Entry, now time.Time) error {
+// transaction, and then sends their notices; it returns how many it
+// measured (a rule that could not be is logged and waits for the next
+// pass).
+func (r *Runner) round(ctx context.Context, sums *memo, due []Entry, now time.Time) (int, error) {
 	// Rules that share a summary but not a metric: one summary, with
 	// the timings if any of them is a p95.
 	for i := range due {
@@ -125,7 +128,7 @@ func (r *Runner) round(ctx context.Context, sums *memo, due []Entry, now time.Ti
 		}
 	}
 	if err := r.Store.RecordAlerts(ctx, records); err != nil {
-		return err
+		return 0, err
 	}
 	for i, rec := range records {
 		if rec.Notice == NoNotice {
@@ -138,11 +141,11 @@ func (r *Runner) round(ctx context.Context, sums *memo, due []Entry, now time.Ti
 		}
 		if failure != "" || rec.Entry.NotifyError != "" {
 			if err := r.Store.AlertNotifyError(ctx, rec.Entry.ID, failure, now); err != nil {
-				return err
+				return len(records), err
 			}
 		}
 	}
-	return nil
+	return len(records), nil
 }
 
 // Measure measures e's rule at now and steps e to the status it leads to;
