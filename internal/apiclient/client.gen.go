@@ -381,6 +381,48 @@ func (e ReclassificationState) Valid() bool {
 	}
 }
 
+// Defines values for RedactionIp.
+const (
+	RedactionIpFull      RedactionIp = "full"
+	RedactionIpNone      RedactionIp = "none"
+	RedactionIpTruncated RedactionIp = "truncated"
+)
+
+// Valid indicates whether the value is a known member of the RedactionIp enum.
+func (e RedactionIp) Valid() bool {
+	switch e {
+	case RedactionIpFull:
+		return true
+	case RedactionIpNone:
+		return true
+	case RedactionIpTruncated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RedactionRequestIp.
+const (
+	RedactionRequestIpFull      RedactionRequestIp = "full"
+	RedactionRequestIpNone      RedactionRequestIp = "none"
+	RedactionRequestIpTruncated RedactionRequestIp = "truncated"
+)
+
+// Valid indicates whether the value is a known member of the RedactionRequestIp enum.
+func (e RedactionRequestIp) Valid() bool {
+	switch e {
+	case RedactionRequestIpFull:
+		return true
+	case RedactionRequestIpNone:
+		return true
+	case RedactionRequestIpTruncated:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SyncEventIntegrationStatus.
 const (
 	Active   SyncEventIntegrationStatus = "active"
@@ -730,6 +772,7 @@ const (
 	MemberCreate         AuditParamsAction = "member.create"
 	MemberSignIn         AuditParamsAction = "member.sign_in"
 	MemberSignInFailed   AuditParamsAction = "member.sign_in_failed"
+	RedactionUpdate      AuditParamsAction = "redaction.update"
 	RetentionPurge       AuditParamsAction = "retention.purge"
 	ScheduleCreate       AuditParamsAction = "schedule.create"
 	ScheduleDelete       AuditParamsAction = "schedule.delete"
@@ -766,6 +809,8 @@ func (e AuditParamsAction) Valid() bool {
 	case MemberSignIn:
 		return true
 	case MemberSignInFailed:
+		return true
+	case RedactionUpdate:
 		return true
 	case RetentionPurge:
 		return true
@@ -2048,6 +2093,27 @@ type Reclassification struct {
 // ReclassificationState defines model for Reclassification.State.
 type ReclassificationState string
 
+// Redaction defines model for Redaction.
+type Redaction struct {
+	Default      bool        `json:"default"`
+	Ip           RedactionIp `json:"ip"`
+	PathPatterns []string    `json:"path_patterns"`
+	QueryParams  []string    `json:"query_params"`
+}
+
+// RedactionIp defines model for Redaction.Ip.
+type RedactionIp string
+
+// RedactionRequest defines model for RedactionRequest.
+type RedactionRequest struct {
+	Ip           *RedactionRequestIp `json:"ip,omitempty"`
+	PathPatterns *[]string           `json:"path_patterns,omitempty"`
+	QueryParams  *[]string           `json:"query_params,omitempty"`
+}
+
+// RedactionRequestIp defines model for RedactionRequest.Ip.
+type RedactionRequestIp string
+
 // Rejection defines model for Rejection.
 type Rejection struct {
 	Error string `json:"error"`
@@ -2924,6 +2990,9 @@ type CreateScheduleJSONRequestBody = ScheduleRequest
 
 // PutClassificationJSONRequestBody defines body for PutClassification for application/json ContentType.
 type PutClassificationJSONRequestBody = ClassificationRequest
+
+// PutRedactionJSONRequestBody defines body for PutRedaction for application/json ContentType.
+type PutRedactionJSONRequestBody = RedactionRequest
 
 // PatchSettingsJSONRequestBody defines body for PatchSettings for application/json ContentType.
 type PatchSettingsJSONRequestBody = SettingsPatch
@@ -4006,6 +4075,31 @@ type ClientInterface interface {
 	// Corresponds with PUT /api/v1/workspace/classification (the `PutClassification` operationId).
 	PutClassification(ctx context.Context, body PutClassificationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetRedaction Redaction rules
+	//
+	// What capture removes from the workspace's events before any store sees them: the values of query parameters by name, path segments and query values by pattern (in URLs, status details and user agents), and how much of the caller's address is kept. The defaults until a PUT replaces them.
+	//
+	// Corresponds with GET /api/v1/workspace/redaction (the `GetRedaction` operationId).
+	GetRedaction(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutRedactionWithBody Replace the redaction rules
+	//
+	// A field left out takes its default; {} goes back to the defaults. Applies to the events captured after it on every capture path (ingest, OTLP, the gateway, self-logging, `usagelog ingest`); stored events keep what they hold.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v1/workspace/redaction (the `PutRedaction` operationId).
+	PutRedactionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutRedaction Replace the redaction rules
+	//
+	// A field left out takes its default; {} goes back to the defaults. Applies to the events captured after it on every capture path (ingest, OTLP, the gateway, self-logging, `usagelog ingest`); stored events keep what they hold.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/v1/workspace/redaction (the `PutRedaction` operationId).
+	PutRedaction(ctx context.Context, body PutRedactionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetSettings Workspace settings
 	//
 	// Privacy, timezone, export row limit and retention.
@@ -5041,6 +5135,61 @@ func (c *Client) PutClassificationWithBody(ctx context.Context, contentType stri
 // Corresponds with PUT /api/v1/workspace/classification (the `PutClassification` operationId).
 func (c *Client) PutClassification(ctx context.Context, body PutClassificationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutClassificationRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetRedaction Redaction rules
+//
+// What capture removes from the workspace's events before any store sees them: the values of query parameters by name, path segments and query values by pattern (in URLs, status details and user agents), and how much of the caller's address is kept. The defaults until a PUT replaces them.
+//
+// Corresponds with GET /api/v1/workspace/redaction (the `GetRedaction` operationId).
+func (c *Client) GetRedaction(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRedactionRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutRedactionWithBody Replace the redaction rules
+//
+// A field left out takes its default; {} goes back to the defaults. Applies to the events captured after it on every capture path (ingest, OTLP, the gateway, self-logging, `usagelog ingest`); stored events keep what they hold.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v1/workspace/redaction (the `PutRedaction` operationId).
+func (c *Client) PutRedactionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutRedactionRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutRedaction Replace the redaction rules
+//
+// A field left out takes its default; {} goes back to the defaults. Applies to the events captured after it on every capture path (ingest, OTLP, the gateway, self-logging, `usagelog ingest`); stored events keep what they hold.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/v1/workspace/redaction (the `PutRedaction` operationId).
+func (c *Client) PutRedaction(ctx context.Context, body PutRedactionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutRedactionRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8221,6 +8370,73 @@ func NewPutClassificationRequestWithBody(server string, contentType string, body
 	return req, nil
 }
 
+// NewGetRedactionRequest constructs an http.Request for the GetRedaction method
+func NewGetRedactionRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/workspace/redaction")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPutRedactionRequest calls the generic PutRedaction builder with application/json body
+func NewPutRedactionRequest(server string, body PutRedactionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutRedactionRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPutRedactionRequestWithBody constructs an http.Request for the PutRedaction method, with any body, and a specified content type
+func NewPutRedactionRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/workspace/redaction")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetSettingsRequest constructs an http.Request for the GetSettings method
 func NewGetSettingsRequest(server string) (*http.Request, error) {
 	var err error
@@ -9137,6 +9353,33 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /api/v1/workspace/classification (the `PutClassification` operationId).
 	PutClassificationWithResponse(ctx context.Context, body PutClassificationJSONRequestBody, reqEditors ...RequestEditorFn) (*PutClassificationResponse, error)
+
+	// GetRedactionWithResponse Redaction rules
+	//
+	// What capture removes from the workspace's events before any store sees them: the values of query parameters by name, path segments and query values by pattern (in URLs, status details and user agents), and how much of the caller's address is kept. The defaults until a PUT replaces them.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/workspace/redaction (the `GetRedaction` operationId).
+	GetRedactionWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetRedactionResponse, error)
+
+	// PutRedactionWithBodyWithResponse Replace the redaction rules
+	//
+	// A field left out takes its default; {} goes back to the defaults. Applies to the events captured after it on every capture path (ingest, OTLP, the gateway, self-logging, `usagelog ingest`); stored events keep what they hold.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/workspace/redaction (the `PutRedaction` operationId).
+	PutRedactionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutRedactionResponse, error)
+
+	// PutRedactionWithResponse Replace the redaction rules
+	//
+	// A field left out takes its default; {} goes back to the defaults. Applies to the events captured after it on every capture path (ingest, OTLP, the gateway, self-logging, `usagelog ingest`); stored events keep what they hold.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/workspace/redaction (the `PutRedaction` operationId).
+	PutRedactionWithResponse(ctx context.Context, body PutRedactionJSONRequestBody, reqEditors ...RequestEditorFn) (*PutRedactionResponse, error)
 
 	// GetSettingsWithResponse Workspace settings
 	//
@@ -13114,6 +13357,165 @@ func (r PutClassificationResponse) ContentType() string {
 	return ""
 }
 
+type GetRedactionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Redaction
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ErrorBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorBody
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ErrorBody
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetRedactionResponse) GetJSON200() *Redaction {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetRedactionResponse) GetJSON400() *ErrorBody {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetRedactionResponse) GetJSON401() *ErrorBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetRedactionResponse) GetJSON403() *ErrorBody {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetRedactionResponse) GetJSON429() *ErrorBody {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetRedactionResponse) GetJSONDefault() *ErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRedactionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRedactionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRedactionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRedactionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PutRedactionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Redaction
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ErrorBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorBody
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ErrorBody
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ErrorBody
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PutRedactionResponse) GetJSON200() *Redaction {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PutRedactionResponse) GetJSON400() *ErrorBody {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PutRedactionResponse) GetJSON401() *ErrorBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PutRedactionResponse) GetJSON403() *ErrorBody {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PutRedactionResponse) GetJSON413() *ErrorBody {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PutRedactionResponse) GetJSON429() *ErrorBody {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PutRedactionResponse) GetJSONDefault() *ErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PutRedactionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutRedactionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutRedactionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutRedactionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetSettingsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14625,6 +15027,51 @@ func (c *ClientWithResponses) PutClassificationWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParsePutClassificationResponse(rsp)
+}
+
+// GetRedactionWithResponse Redaction rules
+//
+// What capture removes from the workspace's events before any store sees them: the values of query parameters by name, path segments and query values by pattern (in URLs, status details and user agents), and how much of the caller's address is kept. The defaults until a PUT replaces them.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/workspace/redaction (the `GetRedaction` operationId).
+func (c *ClientWithResponses) GetRedactionWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetRedactionResponse, error) {
+	rsp, err := c.GetRedaction(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRedactionResponse(rsp)
+}
+
+// PutRedactionWithBodyWithResponse Replace the redaction rules
+//
+// A field left out takes its default; {} goes back to the defaults. Applies to the events captured after it on every capture path (ingest, OTLP, the gateway, self-logging, `usagelog ingest`); stored events keep what they hold.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/workspace/redaction (the `PutRedaction` operationId).
+func (c *ClientWithResponses) PutRedactionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutRedactionResponse, error) {
+	rsp, err := c.PutRedactionWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutRedactionResponse(rsp)
+}
+
+// PutRedactionWithResponse Replace the redaction rules
+//
+// A field left out takes its default; {} goes back to the defaults. Applies to the events captured after it on every capture path (ingest, OTLP, the gateway, self-logging, `usagelog ingest`); stored events keep what they hold.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/workspace/redaction (the `PutRedaction` operationId).
+func (c *ClientWithResponses) PutRedactionWithResponse(ctx context.Context, body PutRedactionJSONRequestBody, reqEditors ...RequestEditorFn) (*PutRedactionResponse, error) {
+	rsp, err := c.PutRedaction(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutRedactionResponse(rsp)
 }
 
 // GetSettingsWithResponse Workspace settings
@@ -17929,6 +18376,135 @@ func ParsePutClassificationResponse(rsp *http.Response) (*PutClassificationRespo
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest Classification
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetRedactionResponse parses an HTTP response from a GetRedactionWithResponse call
+func ParseGetRedactionResponse(rsp *http.Response) (*GetRedactionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRedactionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Redaction
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePutRedactionResponse parses an HTTP response from a PutRedactionWithResponse call
+func ParsePutRedactionResponse(rsp *http.Response) (*PutRedactionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutRedactionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Redaction
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

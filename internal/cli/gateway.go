@@ -264,7 +264,7 @@ func gatewayCmd(ctx context.Context, args []string, env Env) error {
 		case *typ != "" && col.Type != *typ:
 			return usagef("gateway: collection %q is a %s collection, not %s", col.Name, col.Type, *typ)
 		}
-		sink = gateway.StoreSink(st.events, ws.ID, &ingest.Classifiers{Rules: st.meta})
+		sink = gateway.StoreSink(st.events, ws.ID, &ingest.Policies{Rules: st.meta})
 		dir = gateway.StoreDirectory{Meta: st.meta, WorkspaceID: ws.ID, Collection: *collection}
 	}
 

@@ -81,7 +81,7 @@ func ingestCmd(ctx context.Context, args []string, env Env) error {
 		}
 		defer st.close()
 		order, _ = st.events.(clusterer)
-		classify := &ingest.Classifiers{Rules: st.meta}
+		classify := &ingest.Policies{Rules: st.meta}
 		send = func(ctx context.Context, batch []usage.Event) (usage.AppendResult, error) {
 			if err := classify.Apply(ctx, ws.ID, batch); err != nil {
 				return usage.AppendResult{}, err

@@ -169,7 +169,8 @@ func serve(ctx context.Context, args []string, env Env) error {
 		base = "http://" + ln.Addr().String()
 	}
 
-	rec, err := httpapi.NewRecorder(httpapi.RecorderConfig{Events: st.events, SpoolDir: filepath.Join(d.data, "spool", "self"), Logger: log, Registry: metrics.Registry()})
+	policies := &ingest.Policies{Rules: st.meta}
+	rec, err := httpapi.NewRecorder(httpapi.RecorderConfig{Events: st.events, SpoolDir: filepath.Join(d.data, "spool", "self"), Logger: log, Registry: metrics.Registry(), Policies: policies})
 	if err != nil {
 		ln.Close()
 		return err
@@ -230,7 +231,8 @@ func serve(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	api, err = httpapi.New(httpapi.Config{
-		Events: st.events, Meta: st.meta, Logger: log, Metrics: metrics, MaxBodyBytes: *maxBody, MaxFuture: *maxFuture,
+		Policies: policies,
+		Events:   st.events, Meta: st.meta, Logger: log, Metrics: metrics, MaxBodyBytes: *maxBody, MaxFuture: *maxFuture,
 		Recorder: rec, RateLimits: limits, ExportRowLimit: *rowLimit,
 		Files: files, Signer: signer, Links: links, Secret: key,
 		MaxRangeDays: *maxRangeDays, ExportConcurrency: *concurrency, Session: con.Session, Jobs: runner, Audit: auditLog,

@@ -10,26 +10,26 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-// StoreSink delivers the recorder's batches into an event store, for a
-// gateway that runs beside one (--data): each event is validated and
-// normalised by ingest.Check, which gives what POST /api/v1/events and
-// `usagelog ingest` give for the same event as NDJSON, and appended like
-// any other. A batch holding an invalid event is refused for good
-// (capture.ErrRejected) once its valid events are stored. classify, when
 // Appender stores events (usage.EventStore's Append).
 type Appender interface {
 	Append(ctx context.Context, workspaceID int64, events []usage.Event) (usage.AppendResult, error)
 }
 
-// set, classifies the calls by the workspace's rules.
-func StoreSink(events Appender, workspaceID int64, classify *ingest.Classifiers) capture.Sink {
-	return &storeSink{events: events, ws: workspaceID, classify: classify}
+// StoreSink delivers the recorder's batches into an event store, for a
+// gateway that runs beside one (--data): each event is validated and
+// normalised by ingest.Check, which gives what POST /api/v1/events and
+// `usagelog ingest` give for the same event as NDJSON, and appended like
+// any other. A batch holding an invalid event is refused for good
+// (capture.ErrRejected) once its valid events are stored. policies, when
+// set, classify and redact the events by the workspace's rules.
+func StoreSink(events Appender, workspaceID int64, policies *ingest.Policies) capture.Sink {
+	return &storeSink{events: events, ws: workspaceID, policies: policies}
 }
 
 type storeSink struct {
 	events   Appender
 	ws       int64
-	classify *ingest.Classifiers
+	policies *ingest.Policies
 }
 
 // yieldEvery is how many events the sink stores before it lets the
@@ -44,7 +44,7 @@ func (s *storeSink) Send(ctx context.Context, events []capture.Event) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := s.classify.Apply(ctx, s.ws, batch)
+		err := s.policies.Apply(ctx, s.ws, batch)
 		if err == nil {
 			_, err = s.events.Append(ctx, s.ws, batch)
 		}

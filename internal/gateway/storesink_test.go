@@ -10,6 +10,7 @@ import (
 
 	"github.com/usagelog/usagelog/capture"
 	"github.com/usagelog/usagelog/internal/gateway"
+	"github.com/usagelog/usagelog/internal/ingest"
 	"github.com/usagelog/usagelog/internal/sqlite"
 	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
 	"github.com/usagelog/usagelog/internal/usage"
@@ -95,4 +96,35 @@ func BenchmarkStoreSink(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(template))/b.Elapsed().Seconds(), "events/s")
+}
+
+// The gateway's calls are redacted by the workspace's rules before the
+// store sees them: the defaults, and a workspace's own rules.
+func TestStoreSinkRedacts(t *testing.T) {
+	st, ws := openStore(t)
+	ctx := context.Background()
+	evs := calls(2)
+	evs[0].URL = "/orders/1?access_token=s3cr3t&page=1"
+	evs[1].URL = "/users/ann@example.com/orders"
+	evs[1].UserAgent = "bot/1 key=s3cr3t"
+	if err := st.SaveRedaction(ctx, ws, &usage.Redaction{QueryParams: usage.DefaultQueryParams, PathPatterns: usage.DefaultPathPatterns, IP: usage.IPTruncated}); err != nil {
+		t.Fatal(err)
+	}
+	if err := gateway.StoreSink(st, ws, &ingest.Policies{Rules: st}).Send(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	page, err := st.Logs(ctx, ws, usage.LogQuery{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]usage.Event{}
+	for _, e := range page {
+		got[e.ID] = e
+	}
+	if e := got["call-000000"]; e.URL != "/orders/1?access_token=REDACTED&page=1" || e.IP != "198.51.100.0" {
+		t.Errorf("call 0: %q %q", e.URL, e.IP)
+	}
+	if e := got["call-000001"]; e.URL != "/users/REDACTED/orders" || e.UserAgent != "bot/1 key=REDACTED" {
+		t.Errorf("call 1: %q %q", e.URL, e.UserAgent)
+	}
 }

@@ -103,7 +103,7 @@ func (s *Server) handlePutClassification(w http.ResponseWriter, r *http.Request,
 	if err := s.audit(r, c, usage.AuditClassificationUpdate, "classification", map[string]any{"rules": rules, "default": rules == nil}); err != nil {
 		return err
 	}
-	s.classifiers.Forget(c.Workspace.ID)
+	s.policies.Forget(c.Workspace.ID)
 	if err := s.meta.RequestReclassification(r.Context(), c.Workspace.ID, s.now()); err != nil {
 		return err
 	}

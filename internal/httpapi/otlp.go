@@ -151,7 +151,7 @@ func otlpBodyError(err error, max int64) error {
 // appendCalls classifies a batch of events' calls by the workspace's
 // rules and stores the batch: ingest's and OTLP's.
 func (s *Server) appendCalls(ctx context.Context, workspaceID int64, batch []usage.Event) (usage.AppendResult, error) {
-	if err := s.classifiers.Apply(ctx, workspaceID, batch); err != nil {
+	if err := s.policies.Apply(ctx, workspaceID, batch); err != nil {
 		return usage.AppendResult{}, fmt.Errorf("ingest: %w", err)
 	}
 	ar, err := s.events.Append(ctx, workspaceID, batch)

@@ -222,6 +222,12 @@ func (s *Server) table() []route {
 		{pattern: "PUT /api/v1/workspace/classification", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handlePutClassification,
 			doc: op("putClassification", "Replace the classification rules", "At most 200 rules; {\"rules\":null} goes back to the defaults. Applies to the calls stored after it at once, and to those stored before it by a reclassification in the background, whose progress GET shows.",
 				ok(classificationJSON{})).body(jsonBody(classificationRequest{})).tag("Administration")},
+		{pattern: "GET /api/v1/workspace/redaction", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleRedaction,
+			doc: op("getRedaction", "Redaction rules", "What capture removes from the workspace's events before any store sees them: the values of query parameters by name, path segments and query values by pattern (in URLs, status details and user agents), and how much of the caller's address is kept. The defaults until a PUT replaces them.",
+				ok(redactionJSON{})).tag("Administration")},
+		{pattern: "PUT /api/v1/workspace/redaction", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handlePutRedaction,
+			doc: op("putRedaction", "Replace the redaction rules", "A field left out takes its default; {} goes back to the defaults. Applies to the events captured after it on every capture path (ingest, OTLP, the gateway, self-logging, `usagelog ingest`); stored events keep what they hold.",
+				ok(redactionJSON{})).body(jsonBody(redactionRequest{})).tag("Administration")},
 	}...)
 	if s.metrics != nil {
 		rs = append(rs, route{pattern: "GET /metrics", plain: s.metrics.Handler().ServeHTTP,

@@ -17,6 +17,7 @@ import (
 
 	"github.com/usagelog/usagelog/capture"
 	"github.com/usagelog/usagelog/internal/gateway"
+	"github.com/usagelog/usagelog/internal/ingest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -57,6 +58,10 @@ type RecorderConfig struct {
 	Logger   *slog.Logger
 	// Registry, when set, gets the dropped-calls counter.
 	Registry prometheus.Registerer
+	// Policies, when set, apply each workspace's classification and
+	// redaction rules to its recorded calls (the server's, so that a
+	// change applies to both at once).
+	Policies *ingest.Policies
 	// Buffer is how many calls of one workspace may wait; default 1,024.
 	Buffer int
 	// FlushEvery bounds how long a call waits; default 250 ms.
@@ -146,7 +151,7 @@ func (r *Recorder) recorder(workspaceID int64) *capture.Recorder {
 		return rec
 	}
 	rec, err := capture.New(capture.Config{
-		Sink:       gateway.StoreSink(r.cfg.Events, workspaceID, nil),
+		Sink:       gateway.StoreSink(r.cfg.Events, workspaceID, r.cfg.Policies),
 		SpoolDir:   filepath.Join(r.cfg.SpoolDir, strconv.FormatInt(workspaceID, 10)),
 		Buffer:     r.cfg.Buffer,
 		BatchSize:  500,

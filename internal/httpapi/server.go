@@ -65,6 +65,10 @@ type Config struct {
 	// Recorder, when set, records every API call as an api_request event
 	// of its workspace (usagelog's own traffic in its own API log).
 	Recorder *Recorder
+	// Policies apply the workspaces' classification and redaction rules
+	// to what ingest and OTLP take; default: read from Meta. Give the
+	// Recorder's, so that a change applies to both at once.
+	Policies *ingest.Policies
 	// RateLimits per key; zero values take DefaultRateLimits.
 	RateLimits RateLimits
 	// ExportRowLimit bounds the rows of one export unless a workspace
@@ -143,7 +147,7 @@ type Server struct {
 	maxBody   int64
 	maxFuture time.Duration
 	// classifiers classify ingested calls by their workspace's rules.
-	classifiers *ingest.Classifiers
+	policies *ingest.Policies
 	// reclassifier is woken when rules change (Config.Reclassifier).
 	reclassifier interface{ Wake() }
 	auditLog     *audit.Log
@@ -187,7 +191,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		events: cfg.Events, meta: cfg.Meta, log: cfg.Logger, metrics: cfg.Metrics,
-		maxBody: cfg.MaxBodyBytes, maxFuture: cmp.Or(cfg.MaxFuture, ingest.DefaultMaxFuture), classifiers: &ingest.Classifiers{Rules: cfg.Meta}, auditLog: cfg.Audit, reclassifier: cfg.Reclassifier, alerts: cfg.Alerts, webhooks: cfg.Webhooks, otlp: cfg.OTLP, now: cfg.Now, mux: http.NewServeMux(),
+		maxBody: cfg.MaxBodyBytes, maxFuture: cmp.Or(cfg.MaxFuture, ingest.DefaultMaxFuture), policies: cmp.Or(cfg.Policies, &ingest.Policies{Rules: cfg.Meta}), auditLog: cfg.Audit, reclassifier: cfg.Reclassifier, alerts: cfg.Alerts, webhooks: cfg.Webhooks, otlp: cfg.OTLP, now: cfg.Now, mux: http.NewServeMux(),
 		rec: cfg.Recorder, limits: newLimiter(cfg.RateLimits), exportRowLimit: cfg.ExportRowLimit,
 		files: cfg.Files, signer: cfg.Signer, links: cfg.Links, secret: cfg.Secret, maxRangeDays: cfg.MaxRangeDays,
 		running: &exportSlots{max: cfg.ExportConcurrency, running: map[int64]int{}}, session: cfg.Session,

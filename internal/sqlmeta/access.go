@@ -147,6 +147,44 @@ func (s *Store) Classification(ctx context.Context, workspaceID int64) ([]usage.
 	return rules, true, nil
 }
 
+// Redaction returns a workspace's redaction rules; false when it set
+// none (the defaults apply).
+func (s *Store) Redaction(ctx context.Context, workspaceID int64) (usage.Redaction, bool, error) {
+	var text string
+	err := s.queryRow(ctx, `SELECT rules FROM redaction_rules WHERE workspace_id = ?`, workspaceID).Scan(&text)
+	if errors.Is(err, sql.ErrNoRows) {
+		return usage.DefaultRedaction(), false, nil
+	}
+	if err != nil {
+		return usage.Redaction{}, false, fmt.Errorf("meta: redaction: %w", err)
+	}
+	var r usage.Redaction
+	if err := json.Unmarshal([]byte(text), &r); err != nil {
+		return usage.Redaction{}, false, fmt.Errorf("meta: redaction of workspace %d: %w", workspaceID, err)
+	}
+	return r, true, nil
+}
+
+// SaveRedaction replaces a workspace's redaction rules; nil removes them,
+// so that the defaults apply.
+func (s *Store) SaveRedaction(ctx context.Context, workspaceID int64, r *usage.Redaction) error {
+	if r == nil {
+		if _, err := s.exec(ctx, `DELETE FROM redaction_rules WHERE workspace_id = ?`, workspaceID); err != nil {
+			return fmt.Errorf("meta: save redaction: %w", err)
+		}
+		return nil
+	}
+	text, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("meta: save redaction: %w", err)
+	}
+	if _, err := s.exec(ctx, `INSERT INTO redaction_rules (workspace_id, rules) VALUES (?, ?)
+		ON CONFLICT (workspace_id) DO UPDATE SET rules = excluded.rules`, workspaceID, string(text)); err != nil {
+		return fmt.Errorf("meta: save redaction: %w", err)
+	}
+	return nil
+}
+
 // SaveClassification replaces a workspace's rules; nil removes them, so
 // that the defaults apply.
 func (s *Store) SaveClassification(ctx context.Context, workspaceID int64, rules []usage.Rule) error {

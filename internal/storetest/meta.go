@@ -183,6 +183,44 @@ func MetaStore(t *testing.T, open func(t *testing.T) usage.MetaStore) {
 		}
 	})
 
+	t.Run("Redaction", func(t *testing.T) {
+		s := open(t)
+		ws, err := s.EnsureWorkspace(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := s.EnsureWorkspace(ctx, "other")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, set, err := s.Redaction(ctx, ws.ID); err != nil || set || !reflect.DeepEqual(r, usage.DefaultRedaction()) {
+			t.Fatalf("before any: %v %v %v, want the defaults", r, set, err)
+		}
+		want := usage.Redaction{QueryParams: []string{"sid", "Token"}, PathPatterns: []string{`^\d{16}$`}, IP: usage.IPTruncated}
+		if err := s.SaveRedaction(ctx, ws.ID, &want); err != nil {
+			t.Fatal(err)
+		}
+		if got, set, err := s.Redaction(ctx, ws.ID); err != nil || !set || !reflect.DeepEqual(got, want) {
+			t.Errorf("saved %v, read %v %v %v", want, got, set, err)
+		}
+		if _, set, _ := s.Redaction(ctx, other.ID); set {
+			t.Error("another workspace's rules changed")
+		}
+		none := usage.Redaction{QueryParams: []string{}, PathPatterns: []string{}, IP: usage.IPNone}
+		if err := s.SaveRedaction(ctx, ws.ID, &none); err != nil {
+			t.Fatal(err)
+		}
+		if got, set, _ := s.Redaction(ctx, ws.ID); !set || !reflect.DeepEqual(got, none) {
+			t.Errorf("empty lists: %#v %v, want %#v", got, set, none)
+		}
+		if err := s.SaveRedaction(ctx, ws.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, set, _ := s.Redaction(ctx, ws.ID); set {
+			t.Error("nil did not go back to the defaults")
+		}
+	})
+
 	t.Run("Reclassification", func(t *testing.T) {
 		s := open(t)
 		ws, err := s.EnsureWorkspace(ctx, "acme")

@@ -36,6 +36,7 @@ const (
 	AuditMemberSignInFailed   = "member.sign_in_failed"
 	AuditSettingsUpdate       = "settings.update"
 	AuditClassificationUpdate = "classification.update"
+	AuditRedactionUpdate      = "redaction.update"
 	AuditExportCreate         = "export.create"
 	AuditExportDownload       = "export.download"
 	AuditScheduleCreate       = "schedule.create"
@@ -53,7 +54,7 @@ const (
 var AuditActions = []string{AuditKeyCreate, AuditKeyRevoke, AuditMemberCreate, AuditMemberSignIn, AuditMemberSignInFailed,
 	AuditSettingsUpdate, AuditClassificationUpdate, AuditExportCreate, AuditExportDownload, AuditScheduleCreate,
 	AuditScheduleDelete, AuditClientCreate, AuditClientRevoke, AuditCollectionUpdate, AuditRetentionPurge,
-	AuditAlertCreate, AuditAlertUpdate, AuditAlertDelete}
+	AuditAlertCreate, AuditAlertUpdate, AuditAlertDelete, AuditRedactionUpdate}
 
 // AuditEntry is one thing done: who, what, to what, from where.
 type AuditEntry struct {

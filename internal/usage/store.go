@@ -220,7 +220,8 @@ type SessionStore interface {
 	DeleteSession(ctx context.Context, hash string) error
 }
 
-// SettingsStore keeps a workspace's settings and classification rules.
+// SettingsStore keeps a workspace's settings, classification and
+// redaction rules.
 type SettingsStore interface {
 	// Settings returns a workspace's settings, the defaults if never saved.
 	Settings(ctx context.Context, workspaceID int64) (Settings, error)
@@ -230,6 +231,11 @@ type SettingsStore interface {
 	Classification(ctx context.Context, workspaceID int64) ([]Rule, bool, error)
 	// SaveClassification replaces them; nil goes back to the defaults.
 	SaveClassification(ctx context.Context, workspaceID int64, rules []Rule) error
+	// Redaction returns a workspace's redaction rules, and false when it
+	// never set any (DefaultRedaction applies, and is returned).
+	Redaction(ctx context.Context, workspaceID int64) (Redaction, bool, error)
+	// SaveRedaction replaces them; nil goes back to the defaults.
+	SaveRedaction(ctx context.Context, workspaceID int64, r *Redaction) error
 }
 
 // ReclassificationStore keeps how far each workspace's stored calls follow
