@@ -397,6 +397,18 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("saved rules: %q", rules)
 	}
 	b.screenshot("settings")
+	// Redaction: addresses truncated from now on.
+	if params := b.value("#query_params"); !strings.Contains(params, "access_token") {
+		t.Errorf("default redaction in the settings: %q", params)
+	}
+	b.run(
+		chromedp.SetValue("#ip", "truncated", chromedp.ByID),
+		chromedp.Click(`#redaction button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#redaction .notice", chromedp.ByQuery),
+	)
+	if ip := b.value("#ip"); ip != "truncated" {
+		t.Errorf("saved address mode: %q", ip)
+	}
 	b.run(chromedp.Navigate(b.base+"/settings"), chromedp.WaitVisible(`input[name="anonymize_ips"]`, chromedp.ByQuery))
 	b.run(chromedp.Click(`input[name="anonymize_ips"]`, chromedp.ByQuery), chromedp.Submit("#timezone", chromedp.ByID), chromedp.WaitVisible(".notice", chromedp.ByQuery))
 	b.run(chromedp.Navigate(b.base+"/logs"), chromedp.WaitVisible("#logs-table", chromedp.ByID))
@@ -412,7 +424,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.run(chromedp.Navigate(b.base+"/audit"), chromedp.WaitVisible("#audit-table", chromedp.ByID))
 	var actions []string
 	b.run(chromedp.Evaluate(`Array.from(document.querySelectorAll("#audit-table tbody td:nth-child(3)")).map(e => e.textContent)`, &actions))
-	for _, want := range []string{"member.sign_in", "member.sign_in_failed", "key.create", "key.revoke", "settings.update", "classification.update", "export.create"} {
+	for _, want := range []string{"member.sign_in", "member.sign_in_failed", "key.create", "key.revoke", "settings.update", "classification.update", "redaction.update", "export.create"} {
 		if !slices.Contains(actions, want) {
 			t.Errorf("audit log lacks %s: %v", want, actions)
 		}

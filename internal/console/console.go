@@ -74,6 +74,8 @@ type Store interface {
 	SaveSettings(ctx context.Context, workspaceID int64, s usage.Settings) error
 	Classification(ctx context.Context, workspaceID int64) ([]usage.Rule, bool, error)
 	SaveClassification(ctx context.Context, workspaceID int64, rules []usage.Rule) error
+	Redaction(ctx context.Context, workspaceID int64) (usage.Redaction, bool, error)
+	SaveRedaction(ctx context.Context, workspaceID int64, r *usage.Redaction) error
 	RequestReclassification(ctx context.Context, workspaceID int64, at time.Time) error
 	Reclassification(ctx context.Context, workspaceID int64) (usage.Reclassification, error)
 	CreateKey(ctx context.Context, k usage.APIKey) error
@@ -206,6 +208,7 @@ func routes(c *Console) []route {
 		{"GET /settings", usage.RoleAdmin, c.settingsPage},
 		{"POST /settings", usage.RoleAdmin, c.saveSettings},
 		{"POST /settings/classification", usage.RoleAdmin, c.saveClassification},
+		{"POST /settings/redaction", usage.RoleAdmin, c.saveRedaction},
 		{"GET /audit", usage.RoleAdmin, c.auditPage},
 		{"GET /alerts", usage.RoleAdmin, c.withAlerts(c.alertsPage)},
 		{"POST /alerts", usage.RoleAdmin, c.withAlerts(c.createAlert)},
@@ -476,7 +479,84 @@ func (c *Console) addRules(ctx context.Context, w http.ResponseWriter, r *http.R
 		}
 	}
 	data["Rules"], data["RulesDefault"], data["Reclass"] = text, !set, reclassView(rc, loc)
+	return c.addRedaction(ctx, w, r, v, data)
+}
+
+// redactionForm is the settings page's redaction form: the rules as it
+// edits them, one name or pattern a line.
+type redactionForm struct {
+	Params, Patterns string
+	IP               usage.IPMode
+	Default          bool
+}
+
+// addRedaction puts the workspace's redaction rules into a settings
+// page's data, unless a refused edit put its own there; false when they
+// could not be read (the page is answered).
+func (c *Console) addRedaction(ctx context.Context, w http.ResponseWriter, r *http.Request, v *viewer, data map[string]any) bool {
+	if _, ok := data["Redaction"]; ok {
+		return true
+	}
+	red, set, err := c.cfg.Meta.Redaction(ctx, v.Workspace.ID)
+	if err != nil {
+		c.failPage(w, r, v, err, "Settings are")
+		return false
+	}
+	data["Redaction"] = redactionForm{Params: strings.Join(red.QueryParams, "\n"), Patterns: strings.Join(red.PathPatterns, "\n"), IP: red.IP, Default: !set}
 	return true
+}
+
+// formLines are a textarea's lines, trimmed, blank ones left out.
+func formLines(text string) []string {
+	out := []string{}
+	for line := range strings.SplitSeq(text, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// saveRedaction saves the settings page's redaction rules, or goes back
+// to the defaults. They apply to the events captured after it, within
+// ingest.DefaultRulesTTL on every replica.
+func (c *Console) saveRedaction(w http.ResponseWriter, r *http.Request, v *viewer) {
+	form := redactionForm{Params: r.PostFormValue("query_params"), Patterns: r.PostFormValue("path_patterns"), IP: usage.IPMode(r.PostFormValue("ip"))}
+	var save *usage.Redaction
+	if r.PostFormValue("defaults") != "on" {
+		red := usage.Redaction{QueryParams: formLines(form.Params), PathPatterns: formLines(form.Patterns), IP: form.IP}
+		if err := red.Validate(); err != nil {
+			st, serr := c.cfg.Meta.Settings(r.Context(), v.Workspace.ID)
+			if serr != nil {
+				c.failPage(w, r, v, serr, "Settings are")
+				return
+			}
+			data := map[string]any{"Title": "Settings", "Viewer": v, "Nav": "settings", "Settings": st, "Redaction": form,
+				"RedactionProblems": []string{usage.ErrorMessage(err) + "."}}
+			if c.addRules(r.Context(), w, r, v, data, "") {
+				c.render(w, http.StatusBadRequest, "settings.html", data)
+			}
+			return
+		}
+		save = &red
+	}
+	if err := c.cfg.Audit.Ready(); err != nil {
+		c.failPage(w, r, v, err, "Redaction rules are")
+		return
+	}
+	if err := c.cfg.Meta.SaveRedaction(r.Context(), v.Workspace.ID, save); err != nil {
+		c.failPage(w, r, v, err, "Redaction rules are")
+		return
+	}
+	shown := usage.DefaultRedaction()
+	if save != nil {
+		shown = *save
+	}
+	if err := c.audit(r, v, usage.AuditRedactionUpdate, "redaction", map[string]any{"query_params": shown.QueryParams, "path_patterns": shown.PathPatterns, "ip": shown.IP, "default": save == nil}); err != nil {
+		c.failPage(w, r, v, err, "Redaction rules are")
+		return
+	}
+	http.Redirect(w, r, "/settings?saved=redaction#redaction", http.StatusSeeOther)
 }
 
 // reclassNote is what the settings page says of the stored calls'

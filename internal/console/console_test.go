@@ -420,6 +420,48 @@ func TestClassificationSettings(t *testing.T) {
 	}
 }
 
+// TestRedactionSettings: an admin edits the redaction rules on the
+// settings page; a bad pattern is refused naming it and keeps what was
+// typed; the defaults come back on request; analysts may not.
+func TestRedactionSettings(t *testing.T) {
+	s := newSite(t)
+	s.member("acme", "ann@acme.example", usage.RoleAdmin)
+	s.member("acme", "bob@acme.example", usage.RoleAnalyst)
+	ctx := context.Background()
+	ws, _ := s.store.WorkspaceByName(ctx, "acme")
+	b, token := s.signIn("ann@acme.example")
+	p := s.get(b, "/settings")
+	if !strings.Contains(p.body, `id="redaction"`) || !strings.Contains(p.body, "access_token\napi_key") || !strings.Contains(p.body, `<option value="full" selected>`) {
+		t.Errorf("settings page lacks the default redaction: %s", p.body)
+	}
+	p = s.post(b, "/settings/redaction", url.Values{"csrf": {token}, "query_params": {"token\nsid"}, "path_patterns": {"^[0-9]{16}$\n(unclosed"}, "ip": {"truncated"}})
+	if p.status != 400 || !strings.Contains(p.body, "path_patterns[1]: error parsing regexp") || !strings.Contains(p.body, "(unclosed") {
+		t.Errorf("a bad pattern: %d %s", p.status, p.body)
+	}
+	if _, set, _ := s.store.Redaction(ctx, ws.ID); set {
+		t.Error("a refused edit was saved")
+	}
+	p = s.post(b, "/settings/redaction", url.Values{"csrf": {token}, "query_params": {" token \n\nsid\n"}, "path_patterns": {"^[0-9]{16}$"}, "ip": {"truncated"}})
+	if p.status != 303 || p.header.Get("Location") != "/settings?saved=redaction#redaction" {
+		t.Errorf("save: %d %s", p.status, p.header.Get("Location"))
+	}
+	want := usage.Redaction{QueryParams: []string{"token", "sid"}, PathPatterns: []string{"^[0-9]{16}$"}, IP: usage.IPTruncated}
+	if got, set, _ := s.store.Redaction(ctx, ws.ID); !set || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("saved %#v, want %#v", got, want)
+	}
+	if p := s.get(b, "/settings?saved=redaction"); !strings.Contains(p.body, "Redaction rules saved") || !strings.Contains(p.body, `<option value="truncated" selected>`) || strings.Contains(p.body, "access_token") {
+		t.Errorf("after saving: %s", p.body)
+	}
+	s.post(b, "/settings/redaction", url.Values{"csrf": {token}, "defaults": {"on"}, "ip": {"nonsense"}})
+	if _, set, _ := s.store.Redaction(ctx, ws.ID); set {
+		t.Error("the defaults did not come back")
+	}
+	analyst, atoken := s.signIn("bob@acme.example")
+	if p := s.post(analyst, "/settings/redaction", url.Values{"csrf": {atoken}, "ip": {"none"}}); p.status != 403 {
+		t.Errorf("an analyst: %d", p.status)
+	}
+}
+
 // TestAuditPage: sign-ins, failed ones and the console's changes are in
 // the audit log, which admins read on its page with filters and download
 // as CSV.
