@@ -108,15 +108,36 @@ func (r Redaction) Validate() error {
 type Redactor struct {
 	params   []string
 	patterns []segmentPattern
+	minLen   int // the shortest match of any pattern
 	ip       IPMode
+	// bit maps the bytes redaction looks for to bits of a byteMask: a
+	// string's mask, gathered in one pass, tells most strings apart from
+	// every pattern (BenchmarkRedactEvent).
+	bit [256]byteMask
 }
+
+// byteMask is a set of the bytes a Redactor looks for, a bit each (bytes
+// past the 63rd share the last bit: a set may then say a byte is there
+// when another is, never the reverse).
+type byteMask uint64
+
+// The bits of the bytes that redaction itself looks for.
+const (
+	maskQuery byteMask = 1 << (iota + 1) // ?
+	maskFrag                             // #
+	maskAt                               // @
+	maskPct                              // %
+	maskEq                               // =
+	maskB                                // B or b, of Bearer and Basic
+	firstPatternBit
+)
 
 // segmentPattern is a path pattern with what every string it matches
 // holds: most segments are told apart without running the expression.
 type segmentPattern struct {
 	re     *regexp.Regexp
-	minLen int    // bytes
-	needs  string // bytes that every match holds
+	minLen int      // bytes
+	needs  byteMask // the bytes that every match holds
 }
 
 // Redactor compiles r; nil when r removes nothing.
@@ -128,6 +149,8 @@ func (r Redaction) Redactor() (*Redactor, error) {
 		return nil, nil
 	}
 	rd := &Redactor{ip: r.IP}
+	rd.bit['?'], rd.bit['#'], rd.bit['@'], rd.bit['%'], rd.bit['='], rd.bit['B'], rd.bit['b'] = maskQuery, maskFrag, maskAt, maskPct, maskEq, maskB, maskB
+	next := firstPatternBit
 	for _, p := range r.QueryParams {
 		rd.params = append(rd.params, strings.ToLower(p))
 	}
@@ -136,9 +159,23 @@ func (r Redaction) Redactor() (*Redactor, error) {
 		sp := segmentPattern{re: re}
 		if tree, err := syntax.Parse(p, syntax.Perl); err == nil {
 			sp.minLen = minLen(tree)
-			sp.needs = needs(tree)
+			for c, needed := range needSet(tree) {
+				if !needed {
+					continue
+				}
+				if rd.bit[c] == 0 {
+					rd.bit[c] = next
+					if next < 1<<63 {
+						next <<= 1
+					}
+				}
+				sp.needs |= rd.bit[c]
+			}
 		}
 		rd.patterns = append(rd.patterns, sp)
+		if len(rd.patterns) == 1 || sp.minLen < rd.minLen {
+			rd.minLen = sp.minLen
+		}
 	}
 	return rd, nil
 }
@@ -166,6 +203,12 @@ func (rd *Redactor) Event(e *Event) {
 // nothing is redacted.
 func (rd *Redactor) URL(s string) string {
 	if rd == nil || s == "" {
+		return s
+	}
+	// Most URLs have nothing to redact, told in one pass over their bytes:
+	// no query, fragment or user info, and no segment a pattern may match.
+	m, longest := rd.scanParts(s, '/')
+	if m&(maskQuery|maskFrag|maskAt) == 0 && !rd.mayMatch(m, longest) {
 		return s
 	}
 	rest, frag := s, ""
@@ -201,26 +244,31 @@ func (rd *Redactor) URL(s string) string {
 	return prefix + newPath + newQuery + newFrag
 }
 
-// path redacts the segments of p that match a pattern.
+// path redacts the segments of p that match a pattern. The bytes each
+// segment holds are gathered as it is read, so that most segments are
+// told apart from every pattern without another pass (BenchmarkRedactEvent).
 func (rd *Redactor) path(p string) string {
 	if len(rd.patterns) == 0 || p == "" {
 		return p
 	}
+	if m, longest := rd.scanParts(p, '/'); !rd.mayMatch(m, longest) {
+		return p
+	}
 	var b strings.Builder
 	last := 0 // p[:last] is written to b, once something changed
-	for start := 0; start <= len(p); {
-		end := strings.IndexByte(p[start:], '/')
-		if end < 0 {
-			end = len(p)
-		} else {
-			end += start
+	start := 0
+	var m byteMask
+	for i := 0; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			m |= rd.bit[p[i]]
+			continue
 		}
-		if seg := p[start:end]; seg != "" && rd.matches(seg, true) {
+		if i > start && rd.matchesMask(p[start:i], m, true) {
 			b.WriteString(p[last:start])
 			b.WriteString(Redacted)
-			last = end
+			last = i
 		}
-		start = end + 1
+		start, m = i+1, 0
 	}
 	if last == 0 {
 		return p
@@ -230,7 +278,8 @@ func (rd *Redactor) path(p string) string {
 }
 
 // pairs redacts a query or fragment (with its leading ? or #): the values
-// of the named parameters, and values that match a pattern.
+// of the named parameters, values that match a pattern, and the query of a
+// value that is a URL itself (?next=/x?token=…).
 func (rd *Redactor) pairs(q string) string {
 	if len(q) < 2 || !strings.Contains(q, "=") {
 		return q
@@ -238,8 +287,7 @@ func (rd *Redactor) pairs(q string) string {
 	var b strings.Builder
 	last := 0
 	for start := 1; start < len(q); {
-		// A value's own query (?next=/x?token=…) is split too.
-		end := strings.IndexAny(q[start:], "&?")
+		end := strings.IndexByte(q[start:], '&')
 		if end < 0 {
 			end = len(q)
 		} else {
@@ -248,9 +296,15 @@ func (rd *Redactor) pairs(q string) string {
 		pair := q[start:end]
 		if eq := strings.IndexByte(pair, '='); eq >= 0 && eq < len(pair)-1 {
 			name, value := pair[:eq], pair[eq+1:]
+			out := value
 			if rd.named(name, true) || rd.matches(value, true) {
+				out = Redacted
+			} else if i := strings.IndexByte(value, '?'); i >= 0 {
+				out = value[:i] + rd.pairs(value[i:])
+			}
+			if out != value {
 				b.WriteString(q[last : start+eq+1])
-				b.WriteString(Redacted)
+				b.WriteString(out)
 				last = end
 			}
 		}
@@ -270,6 +324,9 @@ func (rd *Redactor) Text(s string) string {
 	if rd == nil || s == "" {
 		return s
 	}
+	if m, longest := rd.scanWords(s); m&maskEq == 0 && !rd.mayMatch(m, longest) && !(m&maskB != 0 && hasScheme(s)) {
+		return s
+	}
 	var b strings.Builder
 	last := 0
 	afterScheme := false // the word before was Bearer or Basic
@@ -279,20 +336,21 @@ func (rd *Redactor) Text(s string) string {
 			continue
 		}
 		j := i
-		for j < len(s) && !isSeparator(s[j]) {
-			j++
+		var m byteMask
+		for ; j < len(s) && !isSeparator(s[j]); j++ {
+			m |= rd.bit[s[j]]
 		}
 		word := s[i:j]
 		out := word
 		if afterScheme {
 			out = Redacted
-		} else if strings.IndexByte(word, '=') > 0 {
+		} else if m&maskEq != 0 {
 			out = rd.wordPairs(word)
 		}
-		if out == word && rd.matches(word, false) {
+		if out == word && rd.matchesMask(word, m, false) {
 			out = Redacted
 		}
-		afterScheme = strings.EqualFold(word, "Bearer") || strings.EqualFold(word, "Basic")
+		afterScheme = len(word) <= 6 && (strings.EqualFold(word, "Bearer") || strings.EqualFold(word, "Basic"))
 		if out != word {
 			b.WriteString(s[last:i])
 			b.WriteString(out)
@@ -371,30 +429,88 @@ func (rd *Redactor) matches(s string, escaped bool) bool {
 	if len(rd.patterns) == 0 {
 		return false
 	}
-	if escaped && strings.IndexByte(s, '%') >= 0 {
+	m, _ := rd.scanParts(s, 0)
+	return rd.matchesMask(s, m, escaped)
+}
+
+// matchesMask is matches of s, whose bytes are m.
+func (rd *Redactor) matchesMask(s string, m byteMask, escaped bool) bool {
+	if len(rd.patterns) == 0 || (len(s) < rd.minLen && m&maskPct == 0) {
+		return false
+	}
+	if escaped && m&maskPct != 0 {
 		if u, err := url.PathUnescape(s); err == nil {
 			s = u
+			m, _ = rd.scanParts(u, 0)
 		}
 	}
 	for i := range rd.patterns {
 		p := &rd.patterns[i]
-		if len(s) < p.minLen || !holdsAll(s, p.needs) {
-			continue
-		}
-		if p.re.MatchString(s) {
+		if len(s) >= p.minLen && m&p.needs == p.needs && p.re.MatchString(s) {
 			return true
 		}
 	}
 	return false
 }
 
-func holdsAll(s, bytes string) bool {
-	for i := 0; i < len(bytes); i++ {
-		if strings.IndexByte(s, bytes[i]) < 0 {
-			return false
+// mayMatch says whether some pattern may match a part of a string that
+// holds the bytes set, whose longest part is longest bytes: false when,
+// for every pattern, the parts are too short or a byte that every match
+// holds is missing. Most URLs and user agents are told apart so, in one
+// pass over their bytes (BenchmarkRedactEvent).
+func (rd *Redactor) mayMatch(m byteMask, longest int) bool {
+	if longest < rd.minLen {
+		return false
+	}
+	if m&maskPct != 0 {
+		return true // an escaped byte may be one a pattern needs
+	}
+	for i := range rd.patterns {
+		p := &rd.patterns[i]
+		if longest >= p.minLen && m&p.needs == p.needs {
+			return true
 		}
 	}
-	return true
+	return false
+}
+
+// scanParts is the bytes of s that rd looks for and the length of its
+// longest part between seps.
+func (rd *Redactor) scanParts(s string, sep byte) (m byteMask, longest int) {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		m |= rd.bit[c]
+		if c == sep {
+			longest, start = max(longest, i-start), i+1
+		}
+	}
+	return m, max(longest, len(s)-start)
+}
+
+// scanWords is the bytes of free text that rd looks for and the length of
+// its longest word.
+func (rd *Redactor) scanWords(s string) (m byteMask, longest int) {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		m |= rd.bit[c]
+		if isSeparator(c) {
+			longest, start = max(longest, i-start), i+1
+		}
+	}
+	return m, max(longest, len(s)-start)
+}
+
+// hasScheme says whether free text may hold an authorization scheme
+// whose credentials follow it.
+func hasScheme(s string) bool {
+	for _, w := range []string{"earer", "EARER", "asic", "ASIC"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // minLen is the fewest bytes a match of re holds.
@@ -430,19 +546,8 @@ func minLen(re *syntax.Regexp) int {
 	return 0 // star, quest, empty, anchors
 }
 
-// needs is the ASCII bytes that every match of re holds, from its literals
-// that are matched as written.
-func needs(re *syntax.Regexp) string {
-	set := needSet(re)
-	var b []byte
-	for c := range 128 {
-		if set[c] {
-			b = append(b, byte(c))
-		}
-	}
-	return string(b)
-}
-
+// needSet is the ASCII bytes that every match of re holds, from its
+// literals that are matched as written.
 func needSet(re *syntax.Regexp) (set [128]bool) {
 	switch re.Op {
 	case syntax.OpLiteral:

@@ -158,11 +158,9 @@ func FuzzRedactURL(f *testing.F) {
 		if twice := rd.URL(once); twice != once {
 			t.Fatalf("URL(%q) = %q, then %q", s, once, twice)
 		}
-		if q := strings.IndexByte(once, '?'); q >= 0 {
-			query := once[q+1:]
-			if h := strings.IndexByte(query, '#'); h >= 0 {
-				query = query[:h]
-			}
+		base, _, _ := strings.Cut(once, "#")
+		if q := strings.IndexByte(base, '?'); q >= 0 {
+			query := base[q+1:]
 			for pair := range strings.SplitSeq(query, "&") {
 				name, value, ok := strings.Cut(pair, "=")
 				if ok && value != "" && value != usage.Redacted && strings.EqualFold(name, "token") {

@@ -1,0 +1,71 @@
+package httpapi_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// TestRedactionRules: GET answers the defaults; PUT replaces them, a field
+// left out taking its default and {} going back to them; bad rules are a
+// 400 naming the field; only admins; the next ingest is redacted at once
+// (this replica forgets its cached rules), the events stored before are
+// not.
+func TestRedactionRules(t *testing.T) {
+	h := newHarness(t, 0)
+	admin := h.key(h.ws, usage.ScopeWorkspaceAdmin)
+	writer := h.key(h.ws, usage.ScopeEventsWrite)
+	reader := h.key(h.ws, usage.ScopeLogsRead)
+	r := h.do("GET", "/api/v1/workspace/redaction", admin, "", nil)
+	if m := r.json(t); r.status != 200 || m["default"] != true || m["ip"] != "full" || len(m["query_params"].([]any)) != len(usage.DefaultQueryParams) {
+		t.Fatalf("defaults: %d %s", r.status, r.body)
+	}
+	for _, key := range []string{reader, writer} {
+		if r := h.do("PUT", "/api/v1/workspace/redaction", key, "application/json", strings.NewReader(`{}`)); r.status != 403 {
+			t.Errorf("not an admin: %d", r.status)
+		}
+	}
+	for _, c := range []struct{ body, want string }{
+		{`{"ip":"partial"}`, `ip: \"partial\" is not full, truncated or none`},
+		{`{"query_params":["token",""]}`, "query_params[1]: empty"},
+		{`{"query_params":["a&b"]}`, "query_params[0]"},
+		{`{"path_patterns":["^(a"]}`, "path_patterns[0]: error parsing regexp"},
+		{`{"path_patterns":"^a$"}`, `field \"path_patterns\"`},
+		{`{"colour":"red"}`, "colour"},
+	} {
+		if r := h.do("PUT", "/api/v1/workspace/redaction", admin, "application/json", strings.NewReader(c.body)); r.status != 400 || !strings.Contains(string(r.body), c.want) {
+			t.Errorf("%s: %d %s, want 400 naming %s", c.body, r.status, r.body, c.want)
+		}
+	}
+	send := func(id string) {
+		t.Helper()
+		body := `{"kind":"api_request","id":"` + id + `","time":"2026-03-08T10:00:00Z","status":200,"url":"/v1/x?sid=abc&token=t0k","ip":"203.0.113.7"}`
+		if r := h.do("POST", "/api/v1/events", writer, "application/x-ndjson", strings.NewReader(body)); r.status != 200 {
+			t.Fatalf("ingest: %d %s", r.status, r.body)
+		}
+	}
+	send("before")
+	r = h.do("PUT", "/api/v1/workspace/redaction", admin, "application/json", strings.NewReader(`{"query_params":["SID"],"ip":"none"}`))
+	if m := r.json(t); r.status != 200 || m["default"] != false || m["ip"] != "none" || len(m["path_patterns"].([]any)) != len(usage.DefaultPathPatterns) {
+		t.Fatalf("put: %d %s", r.status, r.body)
+	}
+	send("after")
+	page, err := h.store.Logs(t.Context(), h.ws.ID, usage.LogQuery{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]usage.Event{}
+	for _, e := range page {
+		got[e.ID] = e
+	}
+	if e := got["before"]; e.URL != "/v1/x?sid=abc&token=REDACTED" || e.IP != "203.0.113.7" {
+		t.Errorf("stored before, by the defaults: %q %q", e.URL, e.IP)
+	}
+	if e := got["after"]; e.URL != "/v1/x?sid=REDACTED&token=t0k" || e.IP != "" {
+		t.Errorf("stored after: %q %q", e.URL, e.IP)
+	}
+	if r := h.do("PUT", "/api/v1/workspace/redaction", admin, "application/json", strings.NewReader(`{}`)); r.status != 200 || r.json(t)["default"] != true {
+		t.Errorf("back to the defaults: %d %s", r.status, r.body)
+	}
+}
