@@ -1,9 +1,12 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/usagelog/usagelog/internal/httpapi"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -67,5 +70,72 @@ func TestRedactionRules(t *testing.T) {
 	}
 	if r := h.do("PUT", "/api/v1/workspace/redaction", admin, "application/json", strings.NewReader(`{}`)); r.status != 200 || r.json(t)["default"] != true {
 		t.Errorf("back to the defaults: %d %s", r.status, r.body)
+	}
+}
+
+// TestRedactionDuringIngest: while four clients ingest, the rules change
+// back and forth; on SQLite and on ClickHouse every event is stored, once,
+// and each is redacted wholly by one set of rules or the other, never by
+// half of each.
+func TestRedactionDuringIngest(t *testing.T) {
+	for _, store := range []string{"sqlite", "clickhouse"} {
+		t.Run(store, func(t *testing.T) {
+			var events usage.EventStore
+			var h *harness
+			if store == "clickhouse" {
+				ch := clickhouseEvents(t)
+				h, events = newHarness(t, 0, func(c *httpapi.Config) { c.Events = ch }), ch
+			} else {
+				h = newHarness(t, 0)
+				events = h.store
+			}
+			admin := h.key(h.ws, usage.ScopeWorkspaceAdmin)
+			writer := h.key(h.ws, usage.ScopeEventsWrite)
+			const clients, bodies, perBody = 4, 10, 100
+			var wg sync.WaitGroup
+			for c := range clients {
+				wg.Go(func() {
+					for b := range bodies {
+						var nd strings.Builder
+						for i := range perBody {
+							fmt.Fprintf(&nd, `{"kind":"api_request","id":"c%d-b%d-%d","time":"2026-03-08T10:%02d:%02dZ","status":200,"url":"/v1/x?token=t0k&sid=s1d","ip":"203.0.113.7"}`+"\n", c, b, i, b, i%60)
+						}
+						if r := h.do("POST", "/api/v1/events", writer, "application/x-ndjson", strings.NewReader(nd.String())); r.status != 200 {
+							t.Errorf("ingest: %d %s", r.status, r.body)
+							return
+						}
+					}
+				})
+			}
+			rules := []string{`{"query_params":["sid"],"ip":"none"}`, `{}`}
+			for i := 0; i < 20; i++ {
+				if r := h.do("PUT", "/api/v1/workspace/redaction", admin, "application/json", strings.NewReader(rules[i%2])); r.status != 200 {
+					t.Fatalf("put: %d %s", r.status, r.body)
+				}
+			}
+			wg.Wait()
+			if n, err := events.Count(t.Context(), h.ws.ID, usage.KindAPIRequest); err != nil || n != clients*bodies*perBody {
+				t.Fatalf("stored %d (%v), want %d", n, err, clients*bodies*perBody)
+			}
+			page, err := events.Logs(t.Context(), h.ws.ID, usage.LogQuery{Limit: clients * bodies * perBody})
+			if err != nil {
+				t.Fatal(err)
+			}
+			byRules := map[string]int{}
+			for _, e := range page {
+				switch {
+				case e.URL == "/v1/x?token=t0k&sid=REDACTED" && e.IP == "":
+					byRules["sid, no address"]++
+				case e.URL == "/v1/x?token=REDACTED&sid=s1d" && e.IP == "203.0.113.7":
+					byRules["defaults"]++
+				default:
+					t.Fatalf("event %s redacted by neither: %q %q", e.ID, e.URL, e.IP)
+				}
+			}
+			if len(page) != clients*bodies*perBody {
+				t.Errorf("read %d events, want %d", len(page), clients*bodies*perBody)
+			}
+			t.Logf("%v", byRules)
+		})
 	}
 }
