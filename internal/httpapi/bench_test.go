@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -299,16 +298,7 @@ func BenchmarkIngestRedaction(b *testing.B) {
 			}
 			const n = 10_000
 			calls := demoCalls(b, b.N*n, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
-			for i := range calls {
-				switch e := &calls[i]; {
-				case i%10 == 0:
-					e.URL += "?access_token=" + fmt.Sprintf("%032x", i)
-				case i%50 == 1:
-					e.URL += "/members/user" + strconv.Itoa(i) + "@example.com"
-				case i%50 == 2:
-					e.UserAgent += " key=" + strconv.Itoa(i)
-				}
-			}
+			storetest.Leaky(calls)
 			bodies := make([][]usage.Event, b.N)
 			for i := range bodies {
 				bodies[i] = calls[i*n : (i+1)*n]

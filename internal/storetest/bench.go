@@ -306,3 +306,20 @@ func EnvInt(b *testing.B, name string, def int) int {
 	}
 	return n
 }
+
+// Leaky puts secrets where services leak them into calls, as the
+// redaction benchmarks send them: one call in ten gets a token in its
+// query, one in fifty an email in its path and one in fifty a key in its
+// user agent.
+func Leaky(calls []usage.Event) {
+	for i := range calls {
+		switch e := &calls[i]; {
+		case i%10 == 0:
+			e.URL += "?access_token=" + fmt.Sprintf("%032x", i)
+		case i%50 == 1:
+			e.URL += "/members/user" + strconv.Itoa(i) + "@example.com"
+		case i%50 == 2:
+			e.UserAgent += " key=" + strconv.Itoa(i)
+		}
+	}
+}

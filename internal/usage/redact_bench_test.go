@@ -3,12 +3,11 @@ package usage_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/demo"
+	"github.com/usagelog/usagelog/internal/storetest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -32,16 +31,7 @@ func BenchmarkRedactEvent(b *testing.B) {
 		}
 		return nil
 	})
-	for i := range calls {
-		switch e := &calls[i]; {
-		case i%10 == 0:
-			e.URL += "?access_token=" + fmt.Sprintf("%032x", i)
-		case i%50 == 1:
-			e.URL += "/members/user" + strconv.Itoa(i) + "@example.com"
-		case i%50 == 2:
-			e.UserAgent += " key=" + strconv.Itoa(i)
-		}
-	}
+	storetest.Leaky(calls)
 	rd := defaultRedactor(b)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
