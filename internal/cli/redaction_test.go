@@ -114,3 +114,36 @@ func TestRedactionEveryCapturePath(t *testing.T) {
 		})
 	}
 }
+
+// TestRedactionCommand: `usagelog redaction` prints the defaults, changes
+// the lists and the address mode of a local store (audited), refuses a bad
+// pattern naming it, and goes back to the defaults.
+func TestRedactionCommand(t *testing.T) {
+	data := t.TempDir()
+	r := run(t, nil, "redaction", "--data", data)
+	if r.code != 0 || !strings.Contains(r.stdout, "rules\tthe defaults") || !strings.Contains(r.stdout, "access_token") || !strings.Contains(r.stdout, "ip\tfull") {
+		t.Fatalf("defaults: %+v", r)
+	}
+	r = run(t, nil, "redaction", "--data", data, "--query-param", "sid", "--query-param", "token", "--no-path-patterns", "--ip", "truncated")
+	if r.code != 0 || !strings.Contains(r.stdout, "rules\tset by the workspace") || !strings.Contains(r.stdout, "query parameters\tsid token\npath patterns\t\nip\ttruncated") {
+		t.Fatalf("change: %+v", r)
+	}
+	if r := run(t, nil, "redaction", "--data", data, "--path-pattern", "(unclosed"); r.code != 2 || !strings.Contains(r.stderr, "path_patterns[0]: error parsing regexp") {
+		t.Errorf("a bad pattern: %+v", r)
+	}
+	if r := run(t, nil, "redaction", "--data", data, "--ip", "partial"); r.code != 2 || !strings.Contains(r.stderr, `ip: "partial" is not full, truncated or none`) {
+		t.Errorf("a bad mode: %+v", r)
+	}
+	if r := run(t, nil, "redaction", "--data", data, "--defaults", "--ip", "none"); r.code != 2 {
+		t.Errorf("--defaults with a change: %+v", r)
+	}
+	if r := run(t, nil, "redaction", "--data", data); !strings.Contains(r.stdout, "query parameters\tsid token") {
+		t.Errorf("a refused change was saved: %+v", r)
+	}
+	if r := run(t, nil, "redaction", "--data", data, "--defaults"); r.code != 0 || !strings.Contains(r.stdout, "rules\tthe defaults") {
+		t.Errorf("--defaults: %+v", r)
+	}
+	if r := run(t, nil, "audit", "--data", data, "--action", "redaction.update"); r.code != 0 || strings.Count(r.stdout, "redaction.update") != 2 {
+		t.Errorf("audit: %+v", r)
+	}
+}
