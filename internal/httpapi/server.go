@@ -146,7 +146,8 @@ type Server struct {
 	metrics   *Metrics
 	maxBody   int64
 	maxFuture time.Duration
-	// classifiers classify ingested calls by their workspace's rules.
+	// policies classify and redact what ingest and OTLP take, by their
+	// workspace's rules.
 	policies *ingest.Policies
 	// reclassifier is woken when rules change (Config.Reclassifier).
 	reclassifier interface{ Wake() }
