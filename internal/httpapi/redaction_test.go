@@ -139,3 +139,22 @@ func TestRedactionDuringIngest(t *testing.T) {
 		})
 	}
 }
+
+// TestRedactionOTLPKeepQuery: spans whose query is kept (--otlp-keep-query)
+// are redacted as any call: the token's value goes, the page stays.
+func TestRedactionOTLPKeepQuery(t *testing.T) {
+	h := newHarness(t, 0, func(c *httpapi.Config) { c.OTLP = httpapi.OTLP{KeepQuery: true} })
+	body := `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"shop"}}]},"scopeSpans":[{"spans":[{"traceId":"0123456789abcdef0123456789abcdef","spanId":"0123456789abcdef","name":"GET","kind":2,"startTimeUnixNano":"1772964000000000000","endTimeUnixNano":"1772964000005000000","attributes":[
+		{"key":"http.request.method","value":{"stringValue":"GET"}},{"key":"url.path","value":{"stringValue":"/v1/orders"}},{"key":"url.query","value":{"stringValue":"token=s3cr3t&page=2"}},
+		{"key":"http.response.status_code","value":{"intValue":"200"}}]}]}]}]}`
+	if r := h.do("POST", "/v1/traces", h.key(h.ws, usage.ScopeEventsWrite), "application/json", strings.NewReader(body)); r.status != 200 {
+		t.Fatalf("otlp: %d %s", r.status, r.body)
+	}
+	page, err := h.store.Logs(t.Context(), h.ws.ID, usage.LogQuery{Limit: 10})
+	if err != nil || len(page) != 1 {
+		t.Fatalf("logs: %d %v", len(page), err)
+	}
+	if page[0].URL != "/v1/orders?token=REDACTED&page=2" {
+		t.Errorf("url %q", page[0].URL)
+	}
+}
