@@ -84,7 +84,7 @@ func redactionCmd(ctx context.Context, args []string, env Env) error {
 		}
 		set = save != nil
 		if err := auditLocal(ctx, st.meta, env, ws.ID, usage.AuditRedactionUpdate, "redaction",
-			map[string]any{"query_params": red.QueryParams, "path_patterns": red.PathPatterns, "ip": red.IP, "default": !set}); err != nil {
+			red.AuditDetails(!set)); err != nil {
 			return err
 		}
 	}

@@ -552,7 +552,7 @@ func (c *Console) saveRedaction(w http.ResponseWriter, r *http.Request, v *viewe
 	if save != nil {
 		shown = *save
 	}
-	if err := c.audit(r, v, usage.AuditRedactionUpdate, "redaction", map[string]any{"query_params": shown.QueryParams, "path_patterns": shown.PathPatterns, "ip": shown.IP, "default": save == nil}); err != nil {
+	if err := c.audit(r, v, usage.AuditRedactionUpdate, "redaction", shown.AuditDetails(save == nil)); err != nil {
 		c.failPage(w, r, v, err, "Redaction rules are")
 		return
 	}

@@ -74,7 +74,7 @@ func (s *Server) handlePutRedaction(w http.ResponseWriter, r *http.Request, c *c
 	if err := s.meta.SaveRedaction(r.Context(), c.Workspace.ID, save); err != nil {
 		return err
 	}
-	if err := s.audit(r, c, usage.AuditRedactionUpdate, "redaction", map[string]any{"query_params": red.QueryParams, "path_patterns": red.PathPatterns, "ip": red.IP, "default": save == nil}); err != nil {
+	if err := s.audit(r, c, usage.AuditRedactionUpdate, "redaction", red.AuditDetails(save == nil)); err != nil {
 		return err
 	}
 	s.policies.Forget(c.Workspace.ID)

@@ -583,6 +583,12 @@ func needSet(re *syntax.Regexp) (set [128]bool) {
 	return set
 }
 
+// AuditDetails is what an audit entry of a change to r says: the rules,
+// and whether they are the defaults.
+func (r Redaction) AuditDetails(isDefault bool) map[string]any {
+	return map[string]any{"query_params": r.QueryParams, "path_patterns": r.PathPatterns, "ip": r.IP, "default": isDefault}
+}
+
 // String describes r for logs and audit entries.
 func (r Redaction) String() string {
 	return fmt.Sprintf("%d parameters, %d patterns, ip %s", len(r.QueryParams), len(r.PathPatterns), r.IP)
