@@ -8,8 +8,6 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/usagelog/usagelog/internal/eventsql"
-	"github.com/usagelog/usagelog/internal/usage"
 )
 
 // DefaultClusterAfter is how many events stored out of time order make a
@@ -159,7 +157,7 @@ func (s *Store) clusterBegin(ctx context.Context) (upto, copied int64, err error
 	if err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'`).Scan(&ddl); err != nil {
 		return 0, 0, fmt.Errorf("the events table's definition: %w", err)
 	}
-	sorted := eventsTable.ReplaceAllString(ddl, "${1}events_sorted")
+	sorted := eventsDefinition.ReplaceAllString(ddl, "${1}events_sorted")
 	if sorted == ddl {
 		return 0, 0, fmt.Errorf("the events table's definition does not start as expected: %.40q", ddl)
 	}
@@ -190,9 +188,9 @@ func sameColumns(ctx context.Context, tx *sql.Tx, a, b string) (bool, error) {
 	return n == 0, err
 }
 
-// eventsTable is the start of the events table's definition, as SQLite
-// keeps it (with or without quotes around the name).
-var eventsTable = regexp.MustCompile(`^(CREATE TABLE\s+)(?:"events"|events\b)`)
+// eventsDefinition is the start of the events table's definition, as
+// SQLite keeps it (with or without quotes around the name).
+var eventsDefinition = regexp.MustCompile(`^(CREATE TABLE\s+)(?:"events"|events\b)`)
 
 // clusterStep copies the next clusterStep events up to rowid upto, in
 // index order, after the last one copied, and returns how many it copied.
@@ -246,9 +244,8 @@ func checkCopy(ctx context.Context, tx *sql.Tx, upto int64) error {
 	return nil
 }
 
-// clusterSwap ends a rewrite in one transaction: it adds the rollup tail
-// to the rollups (the tail is a range of rowids, which the rewrite
-// renumbers), copies the events stored since the copy began, checks that
+// clusterSwap ends a rewrite in one transaction: it copies the events
+// merged since the copy began, checks that
 // the copy holds every event, and puts events_sorted, with events'
 // indexes, in events' place; the old table stays as events_retired.
 func (s *Store) clusterSwap(ctx context.Context, upto int64) (late int64, err error) {
@@ -257,24 +254,8 @@ func (s *Store) clusterSwap(ctx context.Context, upto int64) (late int64, err er
 		return 0, err
 	}
 	defer tx.Rollback()
-	// Appends read the pending tail; it goes with the rowids. Taken after
-	// the write connection, as Append takes them.
-	s.pending.mu.Lock()
-	defer s.pending.mu.Unlock()
-	// The fold may number new combos: they hold if the swap commits.
-	committed := false
-	defer func() { s.settleCombos(committed) }()
 	if err := checkCopy(ctx, tx, upto); err != nil {
 		return 0, err
-	}
-	state, top, err := readTailBounds(ctx, tx)
-	if err != nil {
-		return 0, err
-	}
-	if top > state.rolledTo {
-		if err := s.fold(ctx, tx, state, top, nil); err != nil {
-			return 0, err
-		}
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO events_sorted SELECT * FROM events WHERE rowid > ? ORDER BY workspace_id, kind, time_ms, id`, upto)
 	if err != nil {
@@ -316,8 +297,7 @@ func (s *Store) clusterSwap(ctx context.Context, upto int64) (late int64, err er
 	}
 	stmts = append(stmts, `ALTER TABLE events RENAME TO events_retired`, `ALTER TABLE events_sorted RENAME TO events`, `PRAGMA cache_size(-262144)`)
 	stmts = append(stmts, defs...)
-	stmts = append(stmts, `PRAGMA cache_size(-65536)`,
-		`UPDATE rollup_state SET rolled_to = (SELECT coalesce(max(rowid), 0) FROM events), generation = generation + 1 WHERE id = 1`)
+	stmts = append(stmts, `PRAGMA cache_size(-65536)`)
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return 0, fmt.Errorf("swap: %s: %w", q, err)
@@ -326,12 +306,7 @@ func (s *Store) clusterSwap(ctx context.Context, upto int64) (late int64, err er
 	if _, err := tx.ExecContext(ctx, `UPDATE cluster_state SET copy_upto = 0, copied = 0, disordered = ? WHERE id = 1`, late); err != nil {
 		return 0, err
 	}
-	if err := tx.Commit(); err != nil {
-		return 0, err
-	}
-	committed = true
-	s.pending.tailSpan = tailSpan{}
-	return late, nil
+	return late, tx.Commit()
 }
 
 // retire deletes the table a rewrite left behind, retireStep rows a
@@ -379,31 +354,4 @@ func dropCopy(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 	return nil
-}
-
-// countDisordered adds to cluster_state the events of a batch (of one
-// kind, in tx, before they are inserted) that are more than lateMS older
-// than the newest of their workspace and kind.
-func countDisordered(ctx context.Context, tx *sql.Tx, workspaceID int64, kind usage.Kind, events []*usage.Event) error {
-	// One index seek, once a kind a batch: once a statement of 50 rows it
-	// cost ingest in time order about a quarter of its speed.
-	var newest int64
-	err := tx.QueryRowContext(ctx, `SELECT time_ms FROM events WHERE workspace_id = ? AND kind = ? ORDER BY time_ms DESC LIMIT 1`, workspaceID, eventsql.KindCode(kind)).Scan(&newest)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	var n int64
-	for _, e := range events {
-		if e.Time.UnixMilli() < newest-lateMS {
-			n++
-		}
-	}
-	if n == 0 {
-		return nil
-	}
-	_, err = tx.ExecContext(ctx, `UPDATE cluster_state SET disordered = disordered + ? WHERE id = 1`, n)
-	return err
 }

@@ -105,6 +105,16 @@ func shuffledEvents(n int) []usage.Event {
 	return ev
 }
 
+// appendMerged is appendAll, then a merge of every arrival.
+func appendMerged(t *testing.T, s *sqlite.Store, ev []usage.Event, batch int) usage.AppendResult {
+	t.Helper()
+	res := appendAll(t, s, ev, batch)
+	if _, err := s.Merge(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func appendAll(t *testing.T, s *sqlite.Store, ev []usage.Event, batch int) usage.AppendResult {
 	t.Helper()
 	var res usage.AppendResult
@@ -124,9 +134,9 @@ func appendAll(t *testing.T, s *sqlite.Store, ev []usage.Event, batch int) usage
 // included (duplicates, reports).
 func TestCluster(t *testing.T) {
 	ctx := context.Background()
-	s := sqlitetest.OpenConfig(t, sqlite.Config{ClusterAfter: 1000, RollupBatch: 3000})
+	s := sqlitetest.OpenConfig(t, sqlite.Config{ClusterAfter: 1000, ManualMerge: true})
 	ev := shuffledEvents(20_000)
-	appendAll(t, s, ev, 1000)
+	appendMerged(t, s, ev, 1000)
 	st, err := s.ClusterStatus(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -172,10 +182,10 @@ func TestCluster(t *testing.T) {
 func TestClusterResumes(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "usagelog.db")
-	cfg := sqlite.Config{Path: path, ClusterAfter: 1000}
+	cfg := sqlite.Config{Path: path, ClusterAfter: 1000, ManualMerge: true}
 	s := sqlitetest.OpenConfig(t, cfg)
 	ev := shuffledEvents(120_000) // more than two steps of the copy
-	appendAll(t, s, ev[:100_000], 10_000)
+	appendMerged(t, s, ev[:100_000], 10_000)
 
 	stop, cancel := context.WithCancel(ctx)
 	steps := 0
@@ -193,7 +203,7 @@ func TestClusterResumes(t *testing.T) {
 	if st, err := s.ClusterStatus(ctx); err != nil || !st.Copying || !st.Due {
 		t.Fatalf("status after a stop: %+v, %v; want a copy going on", st, err)
 	}
-	appendAll(t, s, ev[100_000:], 10_000) // stored during the copy
+	appendMerged(t, s, ev[100_000:], 10_000) // merged during the copy
 	want := readContents(t, s)
 	if res, err := s.Cluster(ctx, false, nil); err != nil || !res.Done || res.Late != int64(len(ev)-100_000) {
 		t.Fatalf("resumed: %+v, %v; want done with the %d events stored during the copy", res, err, len(ev)-100_000)
@@ -203,7 +213,7 @@ func TestClusterResumes(t *testing.T) {
 	}
 
 	// A purge drops a copy under way: it may hold the events it deletes.
-	appendAll(t, s, shuffledEvents(30_000), 5_000) // duplicates and disorder again
+	appendMerged(t, s, shuffledEvents(30_000), 5_000) // duplicates and disorder again
 	if err := sqlite.AddDisordered(ctx, s, 200_000); err != nil {
 		t.Fatal(err)
 	}
@@ -242,8 +252,8 @@ func TestClusterResumes(t *testing.T) {
 // with the table as it is.
 func TestClusterAcrossAMigration(t *testing.T) {
 	ctx := context.Background()
-	s := sqlitetest.OpenConfig(t, sqlite.Config{ClusterAfter: 1000})
-	appendAll(t, s, shuffledEvents(120_000), 10_000)
+	s := sqlitetest.OpenConfig(t, sqlite.Config{ClusterAfter: 1000, ManualMerge: true})
+	appendMerged(t, s, shuffledEvents(120_000), 10_000)
 	stop, cancel := context.WithCancel(ctx)
 	steps := 0
 	if _, err := s.Cluster(stop, false, func(int64, int64) {
@@ -253,8 +263,10 @@ func TestClusterAcrossAMigration(t *testing.T) {
 	}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cluster stopped after a step: %v", err)
 	}
-	if err := sqlite.Exec(ctx, s, `ALTER TABLE events ADD COLUMN region TEXT NOT NULL DEFAULT ''`); err != nil {
-		t.Fatal(err)
+	for _, table := range []string{"events", "arrivals"} {
+		if err := sqlite.Exec(ctx, s, `ALTER TABLE `+table+` ADD COLUMN region TEXT NOT NULL DEFAULT ''`); err != nil {
+			t.Fatal(err)
+		}
 	}
 	want := readContents(t, s)
 	if res, err := s.Cluster(ctx, false, nil); err != nil || !res.Done {
@@ -266,13 +278,14 @@ func TestClusterAcrossAMigration(t *testing.T) {
 	}
 }
 
-// Ingest goes on while a rewrite runs, from another goroutine: nothing
-// waits on anything for good, and every event stored is there after.
+// Ingest and the background merge go on while a rewrite runs, from other
+// goroutines: nothing waits on anything for good, and every event stored
+// is there after.
 func TestClusterWhileIngesting(t *testing.T) {
 	ctx := context.Background()
-	s := sqlitetest.OpenConfig(t, sqlite.Config{ClusterAfter: 1000, RollupBatch: 5000})
+	s := sqlitetest.OpenConfig(t, sqlite.Config{ClusterAfter: 1000})
 	ev := shuffledEvents(150_000)
-	appendAll(t, s, ev[:100_000], 10_000)
+	appendMerged(t, s, ev[:100_000], 10_000)
 	stop, done := make(chan struct{}), make(chan int)
 	go func() {
 		n := 100_000

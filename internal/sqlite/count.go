@@ -93,21 +93,30 @@ func (s *Store) countLogs(ctx context.Context, workspaceID int64, f usage.LogFil
 }
 
 // timeSpan returns the times of the workspace's first and last
-// api_request, each one step down the time index.
+// api_request, each one step down each table's time index.
 func (s *Store) timeSpan(ctx context.Context, workspaceID int64) (first, last int64, ok bool, err error) {
 	kind := eventsql.KindCode(usage.KindAPIRequest)
 	var lo, hi sql.NullInt64
-	err = s.read.QueryRowContext(ctx, `SELECT
-		(SELECT min(time_ms) FROM events WHERE workspace_id = ? AND kind = ?),
-		(SELECT max(time_ms) FROM events WHERE workspace_id = ? AND kind = ?)`,
-		workspaceID, kind, workspaceID, kind).Scan(&lo, &hi)
+	err = s.read.QueryRowContext(ctx, timeSpanSQL(), workspaceID, kind, int64(-1<<63), int64(1<<63-1)).Scan(&lo, &hi)
 	return lo.Int64, hi.Int64, lo.Valid && hi.Valid, err
 }
 
 // countEvents counts the events that match f, one by one.
 func (s *Store) countEvents(ctx context.Context, workspaceID int64, f usage.LogFilter) (int64, error) {
-	query, args := eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: f, Count: true}.SQL()
+	query, args := eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: f, Count: true, Table: s.stored}.SQL()
 	var n int64
 	err := s.read.QueryRowContext(ctx, query, args...).Scan(&n)
 	return n, err
+}
+
+// timeSpanSQL is a query of the first and last time of a workspace's
+// events of a kind (?1, ?2) in [?3, ?4), of both tables: one index seek
+// each. SQLite's min and max of two values are NULL when one is; the
+// aggregates over the values are not.
+func timeSpanSQL() string {
+	one := func(agg, table string) string {
+		return `SELECT ` + agg + `(time_ms) AS t FROM ` + table + ` WHERE workspace_id = ?1 AND kind = ?2 AND time_ms >= ?3 AND time_ms < ?4`
+	}
+	return `SELECT (SELECT min(t) FROM (` + one("min", eventsTable) + ` UNION ALL ` + one("min", arrivalsTable) + `)),
+		(SELECT max(t) FROM (` + one("max", eventsTable) + ` UNION ALL ` + one("max", arrivalsTable) + `))`
 }

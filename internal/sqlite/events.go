@@ -19,6 +19,11 @@ import (
 // SQLite's limit of 32,766 parameters.
 const rowsPerInsert = 50
 
+// insertSizes are the row counts of the prepared INSERTs of a kind: full
+// statements, the rest in powers of two. Every one is prepared before an
+// append's transaction takes the single write connection.
+var insertSizes = []int{rowsPerInsert, 32, 16, 8, 4, 2, 1}
+
 // insertStmt returns the prepared INSERT of n rows of a kind. Statements
 // are prepared once on the single write connection and reused by every
 // transaction: preparing a 50-row INSERT costs as much as running it.
@@ -36,7 +41,7 @@ func (s *Store) insertStmt(ctx context.Context, k usage.Kind, n int) (*sql.Stmt,
 		names = append(names, c.Name)
 	}
 	row := "(" + eventsql.Placeholders(len(names)) + ")"
-	q := "INSERT OR IGNORE INTO events (" + strings.Join(names, ", ") + ") VALUES " +
+	q := "INSERT OR IGNORE INTO " + arrivalsTable + " (" + strings.Join(names, ", ") + ") VALUES " +
 		strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 	st, err := s.write.PrepareContext(ctx, q)
 	if err != nil {
@@ -51,14 +56,21 @@ type insertKey struct {
 	rows int
 }
 
-// Append stores events in one transaction. Ids the workspace already has,
-// from earlier batches or earlier in this one, are counted as duplicates.
+// dupProbe is how many ids one lookup of merged events takes.
+const dupProbe = 500
+
+// Append appends events to the arrivals in one transaction, and does
+// nothing else: the merge moves them into events and the rollups later.
+// Ids the workspace already has, merged or waiting, or earlier in this
+// batch, are counted as duplicates.
 func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Event) (usage.AppendResult, error) {
 	defer s.timed("append", time.Now())
 	var res usage.AppendResult
 	if len(events) == 0 {
 		return res, nil
 	}
+	s.appending.Add(1)
+	defer s.appending.Add(-1)
 	// Of two events of the batch with one id, the first sent is kept,
 	// whatever their kinds: the sort below groups kinds.
 	seen := make(map[string]struct{}, len(events))
@@ -71,179 +83,118 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 		seen[events[i].ID] = struct{}{}
 		sorted = append(sorted, &events[i])
 	}
-	// Inserting in (kind, id) order keeps runs of one kind long and lets the
-	// (workspace, id) index take its inserts in order, which touches fewer
-	// pages.
-	slices.SortStableFunc(sorted, func(a, b *usage.Event) int {
-		if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
-			return c
+	// In id order the lookups of merged ids walk their index forwards;
+	// kinds then group, for statements of one kind.
+	slices.SortFunc(sorted, func(a, b *usage.Event) int { return strings.Compare(a.ID, b.ID) })
+	stmts := map[insertKey]*sql.Stmt{}
+	for _, e := range sorted {
+		if _, ok := stmts[insertKey{e.Kind, 1}]; ok {
+			continue
 		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	// The events of one kind (kinds, spans of sorted) go out in runs,
-	// statements of up to rowsPerInsert rows. The statements are prepared
-	// before the transaction takes the single write connection.
-	type run struct {
-		from, to int
-		stmt     *sql.Stmt
-	}
-	var (
-		kinds [][2]int
-		runs  []run
-	)
-	for i := 0; i < len(sorted); {
-		k := sorted[i].Kind
-		j := i + 1
-		for j < len(sorted) && sorted[j].Kind == k {
-			j++
-		}
-		kinds = append(kinds, [2]int{i, j})
-		for from := i; from < j; from += rowsPerInsert {
-			to := min(from+rowsPerInsert, j)
-			st, err := s.insertStmt(ctx, k, to-from)
+		for _, n := range insertSizes {
+			st, err := s.insertStmt(ctx, e.Kind, n)
 			if err != nil {
 				return res, fmt.Errorf("sqlite: append: %w", err)
 			}
-			runs = append(runs, run{from, to, st})
+			stmts[insertKey{e.Kind, n}] = st
 		}
-		i = j
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return res, fmt.Errorf("sqlite: append: %w", err)
 	}
 	defer tx.Rollback()
-	args := make([]any, 0, rowsPerInsert*64)
-	var calls, syncs []*usage.Event
-	// Which events a statement inserted, rather than ignored as
-	// duplicates, decides what goes into the rollups. SQLite gives a new
-	// row the rowid after the largest, and this connection is the only
-	// writer, so a statement's rows are those above the largest rowid
-	// before it: looked up only when it ignored some.
-	state, lastRowID, err := readTailBounds(ctx, tx)
+	merged, err := mergedIDs(ctx, tx, workspaceID, sorted)
 	if err != nil {
 		return res, fmt.Errorf("sqlite: append: %w", err)
 	}
-	firstRowID := lastRowID
-	// Appends take turns on the one write connection; pending changes
-	// with the transaction's commit, before the next one reads it.
-	s.pending.mu.Lock()
-	defer s.pending.mu.Unlock()
-	for _, k := range kinds {
-		if err := countDisordered(ctx, tx, workspaceID, sorted[k[0]].Kind, sorted[k[0]:k[1]]); err != nil {
-			return res, fmt.Errorf("sqlite: append: %w", err)
-		}
-	}
-	for _, r := range runs {
-		k := sorted[r.from].Kind
-		cols := eventsql.KindColumns(k)
-		args = args[:0]
-		for n := r.from; n < r.to; n++ {
-			e := sorted[n]
-			args = append(args, workspaceID, eventsql.KindCode(k))
-			for _, c := range cols {
-				args = append(args, eventsql.InsertValue(c.Ptr(e)))
+	if len(merged) > 0 {
+		kept := sorted[:0]
+		for _, e := range sorted {
+			if _, dup := merged[e.ID]; !dup {
+				kept = append(kept, e)
 			}
 		}
-		result, err := tx.StmtContext(ctx, r.stmt).ExecContext(ctx, args...)
-		var n int
-		var inserted []*usage.Event
-		if err == nil {
-			n64, _ := result.RowsAffected()
-			n = int(n64)
-			inserted, err = insertedBy(ctx, tx, sorted[r.from:r.to], n, lastRowID)
-		}
-		if err == nil && n > 0 {
-			lastRowID, err = result.LastInsertId()
-		}
-		if err != nil {
-			return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
-		}
-		switch k {
-		case usage.KindAPIRequest:
-			calls = append(calls, inserted...)
-		case usage.KindSync:
-			syncs = append(syncs, inserted...)
-		}
-		res.Inserted += n
-		res.Duplicates += r.to - r.from - n
+		res.Duplicates += len(sorted) - len(kept)
+		sorted = kept
 	}
-	// The batch's calls join the tail; the batch that makes it long
-	// enough adds it to the rollups.
-	p := &s.pending
-	rows := tailRows(workspaceID, calls)
-	own := p.holds(state, firstRowID)
-	fold := lastRowID-state.rolledTo >= s.rollupBatch
-	err = syncRollups(ctx, tx, workspaceID, syncs)
-	if err == nil && fold {
-		var tail []tailRow // read back unless this store appended it all
-		if own {
-			tail = append(p.tailRows(), rows...)
-		} else if firstRowID == state.rolledTo {
-			tail = rows
+	slices.SortStableFunc(sorted, func(a, b *usage.Event) int { return strings.Compare(string(a.Kind), string(b.Kind)) })
+	args := make([]any, 0, rowsPerInsert*64)
+	for i := 0; i < len(sorted); {
+		k := sorted[i].Kind
+		cols := eventsql.KindColumns(k)
+		j := i + 1
+		for j < len(sorted) && sorted[j].Kind == k {
+			j++
 		}
-		err = s.fold(ctx, tx, state, lastRowID, tail)
+		for from := i; from < j; {
+			size := 0
+			for _, size = range insertSizes {
+				if size <= j-from {
+					break
+				}
+			}
+			to := from + size
+			st := stmts[insertKey{k, size}]
+			args = args[:0]
+			for _, e := range sorted[from:to] {
+				args = append(args, workspaceID, eventsql.KindCode(k))
+				for _, c := range cols {
+					args = append(args, eventsql.InsertValue(c.Ptr(e)))
+				}
+			}
+			r, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+			if err != nil {
+				return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
+			}
+			n, _ := r.RowsAffected()
+			res.Inserted += int(n)
+			res.Duplicates += to - from - int(n)
+			from = to
+		}
+		i = j
 	}
-	if err != nil {
-		s.settleCombos(false)
+	if err := tx.Commit(); err != nil {
 		return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
 	}
-	err = tx.Commit()
-	s.settleCombos(err == nil)
-	if err != nil {
-		return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
-	}
-	switch {
-	case fold:
-		p.tailSpan = newSpan(true, state.generation+1, lastRowID, lastRowID, s.rollupBatch)
-	case own:
-		p.add(rows, lastRowID)
-	case firstRowID == state.rolledTo:
-		// The tail began with this batch.
-		p.tailSpan = newSpan(true, state.generation, state.rolledTo, firstRowID, s.rollupBatch)
-		p.add(rows, lastRowID)
-	default:
-		p.tailSpan = tailSpan{}
+	if res.Inserted > 0 {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
 	}
 	return res, nil
 }
 
-// insertedBy returns which of a statement's events it inserted: all when
-// it inserted as many rows, else those whose rows have a rowid above
-// before; of events sharing an id, the first (the sort is stable, so the
-// first sent).
-func insertedBy(ctx context.Context, tx *sql.Tx, events []*usage.Event, n int, before int64) ([]*usage.Event, error) {
-	if n == len(events) {
-		return events, nil
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM events WHERE rowid > ?`, before)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	ids := make(map[string]bool, n)
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+// mergedIDs returns which of the events' ids (sorted) the workspace's
+// merged events hold.
+func mergedIDs(ctx context.Context, tx *sql.Tx, workspaceID int64, sorted []*usage.Event) (map[string]struct{}, error) {
+	var out map[string]struct{}
+	args := make([]any, 0, dupProbe+1)
+	for chunk := range slices.Chunk(sorted, dupProbe) {
+		args = append(args[:0], workspaceID)
+		for _, e := range chunk {
+			args = append(args, e.ID)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM `+eventsTable+` WHERE workspace_id = ? AND id IN (`+eventsql.Placeholders(len(chunk))+`)`, args...)
+		if err != nil {
 			return nil, err
 		}
-		ids[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	var out []*usage.Event
-	for _, e := range events {
-		if ids[e.ID] {
-			out = append(out, e)
-			delete(ids, e.ID)
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if out == nil {
+				out = map[string]struct{}{}
+			}
+			out[id] = struct{}{}
 		}
-	}
-	if len(out) != n {
-		return nil, fmt.Errorf("rollups: the statement inserted %d rows, %d found above rowid %d", n, len(out), before)
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -255,7 +206,7 @@ func (s *Store) Logs(ctx context.Context, workspaceID int64, q usage.LogQuery) (
 	if limit <= 0 {
 		limit = 100
 	}
-	query, args := eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: q.LogFilter, After: q.After, Limit: limit}.SQL()
+	query, args := eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: q.LogFilter, After: q.After, Limit: limit, Table: s.stored}.SQL()
 	out, err := eventsql.Query(ctx, s.read, usage.KindAPIRequest, eventsql.APIColumns, query, args)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: logs: %w", err)
@@ -279,7 +230,7 @@ func (s *Store) ScanLogs(ctx context.Context, workspaceID int64, f usage.LogFilt
 		}
 		queries := make([]func(context.Context) (eventsql.Rows, error), len(windows))
 		for i, w := range windows {
-			query, args := eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: w, Cols: cols}.SQL()
+			query, args := eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: w, Cols: cols, Table: s.stored}.SQL()
 			queries[i] = eventsql.SQLRows(s.read, query, args)
 		}
 		return queries, nil
@@ -294,7 +245,7 @@ func (s *Store) ScanEvents(ctx context.Context, workspaceID int64, kind usage.Ki
 	if err != nil {
 		return func(yield func(*usage.Event, error) bool) { yield(nil, fmt.Errorf("sqlite: scan events: %w", err)) }
 	}
-	query, args := eventsql.EventsQuery("", workspaceID, kind, cols, from, to)
+	query, args := eventsql.EventsQuery(s.stored, workspaceID, kind, cols, from, to)
 	return s.stream(ctx, "scan_events", kind, cols, func() ([]func(context.Context) (eventsql.Rows, error), error) {
 		return []func(context.Context) (eventsql.Rows, error){eventsql.SQLRows(s.read, query, args)}, nil
 	})
@@ -328,7 +279,8 @@ func (s *Store) stream(ctx context.Context, op string, kind usage.Kind, cols []e
 func (s *Store) Count(ctx context.Context, workspaceID int64, kind usage.Kind) (int64, error) {
 	defer s.timed("count", time.Now())
 	var n int64
-	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE workspace_id = ? AND kind = ?`, workspaceID, eventsql.KindCode(kind)).Scan(&n)
+	err := s.read.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM `+eventsTable+` WHERE workspace_id = ?1 AND kind = ?2)
+		+ (SELECT count(*) FROM `+arrivalsTable+` WHERE workspace_id = ?1 AND kind = ?2)`, workspaceID, eventsql.KindCode(kind)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: count: %w", err)
 	}

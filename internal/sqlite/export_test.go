@@ -27,28 +27,9 @@ func Synchronous(ctx context.Context, s *Store) (int, error) {
 	return n, err
 }
 
-// ForgetRollupTail makes s a store of the release before the rollup tail:
-// every event in the rollups, no rollup_state, migration 14 not applied.
-func ForgetRollupTail(ctx context.Context, s *Store) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	st, top, err := readTailBounds(ctx, tx)
-	if err != nil {
-		return err
-	}
-	if err := s.fold(ctx, tx, st, top, nil); err != nil {
-		return err
-	}
-	for _, q := range []string{"DROP TABLE rollup_state", "DELETE FROM schema_migrations WHERE version = 14"} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
-}
+// SetMergeHook has f called at each point of every merge step (nil: no
+// more), for tests that stop a process there.
+func SetMergeHook(f func(point string)) { mergeHook = f }
 
 // CountEvents counts the events that match f one by one, as CountLogs did
 // before it read the rollups.

@@ -75,33 +75,43 @@ func (s *Store) giveBackPages(ctx context.Context) error {
 	}
 }
 
-// purgeBatch deletes up to purgeBatch events of kind from before ms, in a
-// transaction that also tells summaries' readers of the rollup tail that
-// it changed: the deleted events may have been in it, and their rowids
-// may be given again. rolled_to comes down to the largest rowid left, so
-// that a new event's rowid is always above it.
+// purgeBatch deletes up to purgeBatch events of kind from before ms, of
+// events and then of arrivals, in a transaction. Deleted arrivals change
+// the generation, which tells readers that what they hold of the arrivals
+// is stale; deleted events drop a rewrite's copy.
 func (s *Store) purgeBatch(ctx context.Context, workspaceID int64, k usage.Kind, ms int64) (int64, error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE rowid IN
-		(SELECT rowid FROM events WHERE workspace_id = ? AND kind = ? AND time_ms < ? LIMIT ?)`,
-		workspaceID, eventsql.KindCode(k), ms, purgeBatch)
-	if err != nil {
-		return 0, err
+	var total int64
+	for _, table := range eventTables {
+		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE rowid IN
+			(SELECT rowid FROM `+table+` WHERE workspace_id = ? AND kind = ? AND time_ms < ? LIMIT ?)`,
+			workspaceID, eventsql.KindCode(k), ms, purgeBatch-total)
+		if err != nil {
+			return 0, err
+		}
+		n, _ := res.RowsAffected()
+		if n == 0 {
+			continue
+		}
+		total += n
+		if table == eventsTable {
+			err = dropCopy(ctx, tx)
+		} else {
+			_, err = tx.ExecContext(ctx, `UPDATE merge_state SET generation = generation + 1 WHERE id = 1`)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if total == purgeBatch {
+			break
+		}
 	}
-	n, _ := res.RowsAffected()
-	if n == 0 {
+	if total == 0 {
 		return 0, nil
 	}
-	if err := dropCopy(ctx, tx); err != nil {
-		return 0, err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE rollup_state SET generation = generation + 1,
-		rolled_to = min(rolled_to, (SELECT coalesce(max(rowid), 0) FROM events)) WHERE id = 1`); err != nil {
-		return 0, err
-	}
-	return n, tx.Commit()
+	return total, tx.Commit()
 }

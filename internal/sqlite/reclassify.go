@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -24,7 +23,8 @@ func (s *Store) Reclassify(ctx context.Context, workspaceID int64, rules usage.C
 	defer s.timed("reclassify", time.Now())
 	api := eventsql.KindCode(usage.KindAPIRequest)
 	var total int64
-	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE workspace_id = ? AND kind = ?`, workspaceID, api).Scan(&total); err != nil {
+	if err := s.read.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM `+eventsTable+` WHERE workspace_id = ?1 AND kind = ?2)
+		+ (SELECT count(*) FROM `+arrivalsTable+` WHERE workspace_id = ?1 AND kind = ?2)`, workspaceID, api).Scan(&total); err != nil {
 		return 0, fmt.Errorf("sqlite: reclassify: %w", err)
 	}
 	var done, changed int64
@@ -33,7 +33,8 @@ func (s *Store) Reclassify(ctx context.Context, workspaceID int64, rules usage.C
 	}
 	for from := int64(-1 << 62); ; {
 		var next sql.NullInt64
-		if err := s.read.QueryRowContext(ctx, `SELECT min(time_ms) FROM events WHERE workspace_id = ? AND kind = ? AND time_ms >= ?`, workspaceID, api, from).Scan(&next); err != nil {
+		var last sql.NullInt64
+		if err := s.read.QueryRowContext(ctx, timeSpanSQL(), workspaceID, api, from, int64(1<<63-1)).Scan(&next, &last); err != nil {
 			return changed, fmt.Errorf("sqlite: reclassify: %w", err)
 		}
 		if !next.Valid {
@@ -52,60 +53,73 @@ func (s *Store) Reclassify(ctx context.Context, workspaceID int64, rules usage.C
 	}
 }
 
-// reclassifyDay classifies the calls of one UTC day again, in a
-// transaction, and returns how many it read and how many changed.
+// reclassifyDay classifies the calls of one UTC day again, merged and
+// waiting, in a transaction, and returns how many it read and how many
+// changed.
 func (s *Store) reclassifyDay(ctx context.Context, workspaceID int64, rules usage.Classifier, day int64) (read, changed int64, err error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer tx.Rollback()
-	var updates []update
-	typesChanged := false
-	// All of the day's rows first, then the updates: reads and writes on
-	// the transaction's connection never interleave.
-	rows, err := tx.QueryContext(ctx, `SELECT rowid, url, user_agent, client_class, usage_type FROM events
-		WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms < ?`,
-		workspaceID, eventsql.KindCode(usage.KindAPIRequest), day, day+summary.DayMS)
-	if err != nil {
-		return 0, 0, err
-	}
 	type call struct{ url, ua string }
 	seen := map[call][2]string{} // the few distinct URLs and agents of a day, classified once
-	for rows.Next() {
-		var (
-			rowid               int64
-			url, ua, class, typ string
-		)
-		if err := rows.Scan(&rowid, &url, &ua, &class, &typ); err != nil {
-			rows.Close()
+	typesChanged := false
+	for _, table := range eventTables {
+		var updates []update
+		// All of the day's rows first, then the updates: reads and writes
+		// on the transaction's connection never interleave.
+		rows, err := tx.QueryContext(ctx, `SELECT rowid, url, user_agent, client_class, usage_type FROM `+table+`
+			WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms < ?`,
+			workspaceID, eventsql.KindCode(usage.KindAPIRequest), day, day+summary.DayMS)
+		if err != nil {
 			return 0, 0, err
 		}
-		read++
-		got, ok := seen[call{url, ua}]
-		if !ok {
-			c, t := rules.Classify(url, ua)
-			got = [2]string{string(c), string(t)}
-			seen[call{url, ua}] = got
+		for rows.Next() {
+			var (
+				rowid               int64
+				url, ua, class, typ string
+			)
+			if err := rows.Scan(&rowid, &url, &ua, &class, &typ); err != nil {
+				rows.Close()
+				return 0, 0, err
+			}
+			read++
+			got, ok := seen[call{url, ua}]
+			if !ok {
+				c, t := rules.Classify(url, ua)
+				got = [2]string{string(c), string(t)}
+				seen[call{url, ua}] = got
+			}
+			if got[0] != class || got[1] != typ {
+				updates = append(updates, update{rowid, usage.ClientClass(got[0]), usage.Type(got[1])})
+				typesChanged = typesChanged || (table == eventsTable && got[1] != typ)
+			}
 		}
-		if got[0] != class || got[1] != typ {
-			updates = append(updates, update{rowid, usage.ClientClass(got[0]), usage.Type(got[1])})
-			typesChanged = typesChanged || got[1] != typ
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, 0, err
+		}
+		if len(updates) == 0 {
+			continue
+		}
+		changed += int64(len(updates))
+		if err := applyUpdates(ctx, tx, table, updates); err != nil {
+			return 0, 0, err
+		}
+		if table == eventsTable {
+			// A rewrite in time order under way copied the old classes.
+			err = dropCopy(ctx, tx)
+		} else {
+			// Readers hold the arrivals' old types.
+			_, err = tx.ExecContext(ctx, `UPDATE merge_state SET generation = generation + 1 WHERE id = 1`)
+		}
+		if err != nil {
+			return 0, 0, err
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, 0, err
-	}
-	if len(updates) == 0 {
+	if changed == 0 {
 		return read, 0, nil
-	}
-	if err := applyUpdates(ctx, tx, updates); err != nil {
-		return 0, 0, err
-	}
-	// A rewrite in time order under way copied the old classes.
-	if err := dropCopy(ctx, tx); err != nil {
-		return 0, 0, err
 	}
 	if typesChanged {
 		if err := s.rerollDay(ctx, tx, workspaceID, day); err != nil {
@@ -115,28 +129,23 @@ func (s *Store) reclassifyDay(ctx context.Context, workspaceID int64, rules usag
 	}
 	err = tx.Commit()
 	s.settleCombos(err == nil)
-	return read, int64(len(updates)), err
+	return read, changed, err
 }
 
 // rerollDay computes the rollups of a workspace's day again from its
-// events, in tx: those of the tail (above rolled_to) are left to the fold
-// that adds them, and readers that hold the tail learn that it changed.
+// merged events, in tx.
 func (s *Store) rerollDay(ctx context.Context, tx *sql.Tx, workspaceID, day int64) error {
-	st, _, err := readTailBounds(ctx, tx)
-	if err != nil {
-		return err
-	}
 	var calls []tailRow
-	rows, err := tx.QueryContext(ctx, `SELECT rowid, time_ms, status, timing_ms, client, collection, collection_type, community, usage_type
-		FROM events WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms < ? AND rowid <= ? ORDER BY time_ms`,
-		workspaceID, eventsql.KindCode(usage.KindAPIRequest), day, day+summary.DayMS, st.rolledTo)
+	rows, err := tx.QueryContext(ctx, `SELECT time_ms, status, timing_ms, client, collection, collection_type, community, usage_type
+		FROM `+eventsTable+` WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms < ? ORDER BY time_ms`,
+		workspaceID, eventsql.KindCode(usage.KindAPIRequest), day, day+summary.DayMS)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
 		r := tailRow{ws: workspaceID}
 		var ut string
-		if err := rows.Scan(&r.rowid, &r.timeMS, &r.status, &r.timingMS, &r.combo.client, &r.combo.collection, &r.combo.collectionType, &r.combo.community, &ut); err != nil {
+		if err := rows.Scan(&r.timeMS, &r.status, &r.timingMS, &r.combo.client, &r.combo.collection, &r.combo.collectionType, &r.combo.community, &ut); err != nil {
 			rows.Close()
 			return err
 		}
@@ -157,16 +166,7 @@ func (s *Store) rerollDay(ctx context.Context, tx *sql.Tx, workspaceID, day int6
 	if err := s.addCells(ctx, tx, workspaceID, calls, cells); err != nil {
 		return err
 	}
-	if err := writeRollups(ctx, tx, s.upserts, workspaceID, cells); err != nil {
-		return err
-	}
-	res, err := tx.ExecContext(ctx, `UPDATE rollup_state SET generation = generation + 1 WHERE id = 1`)
-	if err == nil {
-		if n, _ := res.RowsAffected(); n != 1 {
-			err = errors.New("rollup_state has no row")
-		}
-	}
-	return err
+	return writeRollups(ctx, tx, s.upserts, workspaceID, cells)
 }
 
 // update is a call's new class and type.
@@ -180,9 +180,9 @@ type update struct {
 // took half of a run's time (BenchmarkReclassify).
 const updateBatch = 500
 
-// applyUpdates sets the calls' classes and types in tx, the calls that get
+// applyUpdates sets the calls' classes and types in table, in tx, those that get
 // the same ones (a rule's) in statements of updateBatch.
-func applyUpdates(ctx context.Context, tx *sql.Tx, updates []update) error {
+func applyUpdates(ctx context.Context, tx *sql.Tx, table string, updates []update) error {
 	type target struct {
 		class usage.ClientClass
 		typ   usage.Type
@@ -202,7 +202,7 @@ func applyUpdates(ctx context.Context, tx *sql.Tx, updates []update) error {
 		for len(rowids) > 0 {
 			n := min(len(rowids), updateBatch)
 			args := append([]any{string(k.class), string(k.typ)}, rowids[:n]...)
-			query := `UPDATE events SET client_class = ?, usage_type = ? WHERE rowid IN (?` + strings.Repeat(", ?", n-1) + `)`
+			query := `UPDATE ` + table + ` SET client_class = ?, usage_type = ? WHERE rowid IN (?` + strings.Repeat(", ?", n-1) + `)`
 			var err error
 			if n == updateBatch {
 				if full == nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,10 +16,35 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-// distinct lists the values of an index's column after workspace_id by
-// seeking to the next one, one index probe per value, where SELECT
-// DISTINCT would read every entry.
+// distinct lists the values of a column of the workspace's events of a
+// kind, in order: of the merged events by an index that starts with it
+// after workspace_id, seeking to the next value, one index probe per
+// value, where SELECT DISTINCT would read every entry; of the arrivals,
+// few, by reading them.
 func (s *Store) distinct(ctx context.Context, workspaceID int64, kind usage.Kind, index, column string) ([]string, error) {
+	merged, err := s.distinctMerged(ctx, workspaceID, kind, index, column)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.read.QueryContext(ctx, fmt.Sprintf(`SELECT DISTINCT %s FROM %s WHERE workspace_id = ? AND kind = ?`, column, arrivalsTable),
+		workspaceID, eventsql.KindCode(kind))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		if i, found := slices.BinarySearch(merged, v); !found {
+			merged = slices.Insert(merged, i, v)
+		}
+	}
+	return merged, rows.Err()
+}
+
+func (s *Store) distinctMerged(ctx context.Context, workspaceID int64, kind usage.Kind, index, column string) ([]string, error) {
 	query := fmt.Sprintf(`SELECT %[2]s FROM events INDEXED BY %[1]s
 		WHERE workspace_id = ? AND kind = %[3]d AND %[2]s > ? ORDER BY %[2]s LIMIT 1`, index, column, eventsql.KindCode(kind))
 	first := strings.Replace(query, column+" > ?", column+" >= ?", 1)
@@ -92,12 +118,23 @@ func (s *Store) SeenGroups(ctx context.Context, workspaceID int64, from, to time
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: seen groups: %w", err)
 	}
-	query := fmt.Sprintf(`
-		SELECT MIN(email), MIN(username), MIN(display_name), group_concat(DISTINCT interaction),
-		       MAX(service_account), MAX(time_ms)
-		FROM events INDEXED BY events_seen_groups
-		WHERE workspace_id = ?1 AND kind = %d AND system = ?4 AND time_ms >= ?2 AND time_ms < ?3
-		GROUP BY lower(trim(email)), lower(trim(username)), lower(trim(display_name))`, eventsql.KindCode(usage.KindUserSeen))
+	const aggregates = `SELECT MIN(email), MIN(username), MIN(display_name), group_concat(DISTINCT interaction),
+		MAX(service_account), MAX(time_ms)`
+	const groups = ` GROUP BY lower(trim(email)), lower(trim(username)), lower(trim(display_name))`
+	where := fmt.Sprintf(` WHERE workspace_id = ?1 AND kind = %d AND system = ?4 AND time_ms >= ?2 AND time_ms < ?3`, eventsql.KindCode(usage.KindUserSeen))
+	query := aggregates + ` FROM ` + eventsTable + ` INDEXED BY events_seen_groups` + where + groups
+	// Arrivals waiting: the groups of both tables, which SQLite sorts.
+	var waiting bool
+	if err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+arrivalsTable+` WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms < ?)`,
+		workspaceID, eventsql.KindCode(usage.KindUserSeen), from.UnixMilli(), to.UnixMilli()).Scan(&waiting); err != nil {
+		return nil, fmt.Errorf("sqlite: seen groups: %w", err)
+	}
+	if waiting {
+		// In the index's order, which group_concat lists interactions in.
+		cols := `SELECT email, username, display_name, interaction, service_account, time_ms FROM `
+		query = aggregates + ` FROM (SELECT * FROM (` + cols + eventsTable + where + ` UNION ALL ` + cols + arrivalsTable + where +
+			`) ORDER BY lower(trim(email)), lower(trim(username)), lower(trim(display_name)), time_ms, email, username, display_name, interaction, service_account)` + groups
+	}
 	out, err := partitioned(ctx, systems, func(ctx context.Context, system string) ([]usage.SeenGroup, error) {
 		rows, err := s.read.QueryContext(ctx, query, workspaceID, from.UnixMilli(), to.UnixMilli(), system)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/migration"
@@ -29,9 +30,13 @@ type Config struct {
 	Observe func(op string, d time.Duration)
 	// Durability is DurabilityFull (the default) or DurabilityNormal.
 	Durability Durability
-	// RollupBatch is how many events ingest stores before it adds them to
-	// the summaries' rollups in one go (0: DefaultRollupBatch).
-	RollupBatch int
+	// MergeStep is how many arrivals one merge step moves into events and
+	// the rollups (0: DefaultMergeStep).
+	MergeStep int
+	// ManualMerge leaves the arrivals where they are until Merge is
+	// called, rather than merging them in the background: for tests and
+	// benchmarks that look at a store with arrivals waiting.
+	ManualMerge bool
 	// ClusterAfter is how many events stored out of time order make a
 	// rewrite of the table in time order due (0: DefaultClusterAfter).
 	ClusterAfter int
@@ -63,8 +68,8 @@ func (c Config) Validate() error {
 	if c.Path == "" {
 		return errors.New("sqlite: path is required")
 	}
-	if c.RollupBatch < 0 {
-		return fmt.Errorf("sqlite: rollup batch %d is negative", c.RollupBatch)
+	if c.MergeStep < 0 {
+		return fmt.Errorf("sqlite: merge step %d is negative", c.MergeStep)
 	}
 	if c.ClusterAfter < 0 {
 		return fmt.Errorf("sqlite: cluster after %d is negative", c.ClusterAfter)
@@ -91,9 +96,16 @@ type Store struct {
 	counted  countMemo   // the latest CountLogs
 	combos   combos
 
-	rollupBatch int64
-	tail        tailCache   // for summaries
-	pending     pendingTail // for folds
+	columns []string // of events and arrivals
+	stored  string   // both tables as one (storedEventsOf)
+	tail    tailCache
+
+	mergeMu       sync.Mutex // one merge step at a time
+	mergeStepSize int
+	appending     atomic.Int32  // appends under way
+	kick          chan struct{} // arrivals to merge
+	stopMerge     chan struct{}
+	merged        chan struct{} // closed when the merge loop ends
 
 	clusterAfter int64
 	clusterMu    sync.Mutex // one rewrite at a time
@@ -140,7 +152,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 	read.SetMaxOpenConns(8)
-	s := &Store{write: write, read: read, observe: cfg.Observe, scanWorkers: defaultScanWorkers(), inserts: map[insertKey]*sql.Stmt{}, rollupBatch: int64(cfg.RollupBatch),
+	s := &Store{write: write, read: read, observe: cfg.Observe, scanWorkers: defaultScanWorkers(), inserts: map[insertKey]*sql.Stmt{}, mergeStepSize: cfg.MergeStep,
+		kick: make(chan struct{}, 1),
 		combos: combos{ids: map[int64]map[combo]int64{}, pending: map[int64]map[combo]int64{}},
 		Store: sqlmeta.New(write, read, sqlmeta.Dialect{Name: "sqlite", IsUnique: func(err error) bool {
 			return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
@@ -149,15 +162,25 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if s.rollupBatch <= 0 {
-		s.rollupBatch = DefaultRollupBatch
+	if s.mergeStepSize <= 0 {
+		s.mergeStepSize = DefaultMergeStep
 	}
+	if s.columns, err = eventColumns(ctx, s.write); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	s.stored = storedEventsOf(s.columns)
 	if s.clusterAfter = int64(cfg.ClusterAfter); s.clusterAfter <= 0 {
 		s.clusterAfter = DefaultClusterAfter
 	}
 	if s.upserts, err = prepareUpserts(ctx, s.write); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if !cfg.ManualMerge {
+		s.stopMerge, s.merged = make(chan struct{}), make(chan struct{})
+		go s.mergeLoop(s.stopMerge)
+		s.kick <- struct{}{} // arrivals left by the last run
 	}
 	return s, nil
 }
@@ -188,6 +211,12 @@ var rollupMigrations = map[int64]usage.Kind{
 	9: usage.KindAPIRequest, // rollups without usagelog's own calls
 }
 
+// beforeMigrations is what must happen, in the same transaction, before a
+// migration's SQL runs.
+var beforeMigrations = map[int64]func(ctx context.Context, s *Store, tx *sql.Tx) error{
+	19: rollUpOldTail, // arrivals
+}
+
 func (s *Store) applyMigration(ctx context.Context, version int64, body string) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -200,6 +229,11 @@ func (s *Store) applyMigration(ctx context.Context, version int64, body string) 
 	}
 	if n > 0 {
 		return nil
+	}
+	if before, ok := beforeMigrations[version]; ok {
+		if err := before(ctx, s, tx); err != nil {
+			return err
+		}
 	}
 	if _, err := tx.ExecContext(ctx, body); err != nil {
 		return err
@@ -236,6 +270,12 @@ func (s *Store) Ping(ctx context.Context) error {
 // serves as both the event and the metadata store.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		// A merge step under way finishes (or rolls back); the arrivals
+		// left wait for the next run.
+		if s.stopMerge != nil {
+			close(s.stopMerge)
+			<-s.merged
+		}
 		// Fold the WAL back so the file stands alone.
 		s.insertMu.Lock()
 		for _, st := range s.inserts {

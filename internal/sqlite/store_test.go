@@ -19,13 +19,31 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
+// mergeStates open stores whose events are merged in the background (as
+// served), wait in arrivals, are merged after every append, or partly: a
+// step of 700 events after each append. Every one answers the same.
+var mergeStates = []struct {
+	name string
+	open func(t *testing.T) *sqlitetest.Merging
+}{
+	{"background", func(t *testing.T) *sqlitetest.Merging { return &sqlitetest.Merging{Store: sqlitetest.Open(t), Steps: -1} }},
+	{"waiting", func(t *testing.T) *sqlitetest.Merging {
+		return &sqlitetest.Merging{Store: sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true}), Steps: -1}
+	}},
+	{"merged", func(t *testing.T) *sqlitetest.Merging {
+		return &sqlitetest.Merging{Store: sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true})}
+	}},
+	{"partly-merged", func(t *testing.T) *sqlitetest.Merging {
+		return &sqlitetest.Merging{Store: sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true, MergeStep: 700}), Steps: 1}
+	}},
+}
+
 func TestEventStoreConformance(t *testing.T) {
-	storetest.EventStore(t, func(t *testing.T) usage.EventStore { return sqlitetest.Open(t) })
-	// Counts come from the rollups where they can: with every batch
-	// folded into them, not only from the tail.
-	t.Run("rollup-batch=1", func(t *testing.T) {
-		storetest.EventStore(t, func(t *testing.T) usage.EventStore { return sqlitetest.OpenConfig(t, sqlite.Config{RollupBatch: 1}) })
-	})
+	for _, m := range mergeStates {
+		t.Run(m.name, func(t *testing.T) {
+			storetest.EventStore(t, func(t *testing.T) usage.EventStore { return m.open(t) })
+		})
+	}
 }
 
 func TestMetaStoreConformance(t *testing.T) {
@@ -77,34 +95,29 @@ func TestReportsReadOnlyWhatTheyDeclare(t *testing.T) {
 }
 
 func TestSummariesConformance(t *testing.T) {
-	// Events go into the rollups after every batch, after some of them
-	// (the rest read from the tail), and never in the test.
-	for _, batch := range []int{1, 2500, 0} {
-		t.Run(fmt.Sprintf("rollup-batch=%d", batch), func(t *testing.T) {
-			storetest.Summaries(t, func(t *testing.T) storetest.SummaryStore {
-				return sqlitetest.OpenConfig(t, sqlite.Config{RollupBatch: batch})
-			})
+	for _, m := range mergeStates {
+		t.Run(m.name, func(t *testing.T) {
+			storetest.Summaries(t, func(t *testing.T) storetest.SummaryStore { return m.open(t) })
 		})
 	}
 }
 
-// TestRollupTail: summaries count the events not in the rollups yet as
-// every reader of the file sees them, after folds by another store of the
-// file, of a tail partly appended by another, and after a purge deleted the tail's last events and a new batch
-// got their rowids again.
-func TestRollupTail(t *testing.T) {
+// TestArrivalsAsEveryReaderSeesThem: summaries count the arrivals as every
+// reader of the file sees them, after merges by another store of the
+// file, of arrivals partly appended by another, and after a purge
+// deleted some arrivals and some merged events.
+func TestArrivalsAsEveryReaderSeesThem(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "usagelog.db")
-	writer := sqlitetest.OpenConfig(t, sqlite.Config{Path: path, RollupBatch: 1500})
-	reader := sqlitetest.OpenConfig(t, sqlite.Config{Path: path})
+	writer := sqlitetest.OpenConfig(t, sqlite.Config{Path: path, ManualMerge: true, MergeStep: 600})
+	reader := sqlitetest.OpenConfig(t, sqlite.Config{Path: path, ManualMerge: true})
 	events := storetest.RandomCalls(11, 4000, storetest.SummaryNow)
-	// Recent events first, then older ones: the older hold the largest
-	// rowids when the purge deletes them.
+	// Recent events first, then older ones: the purge deletes arrivals.
 	slices.SortFunc(events, func(a, b usage.Event) int { return b.Time.Compare(a.Time) })
 	windows := []string{"period=90d", "from=2026-07-01"}
 	var stored []usage.Event
-	// The third batch comes from the other store: the writer's next fold
-	// reads the tail back from the file.
+	// The third batch comes from the other store; the writer merges a
+	// step after each batch.
 	for i, n := range []int{1000, 400, 1200, 900} {
 		by := writer
 		if i == 2 {
@@ -115,6 +128,13 @@ func TestRollupTail(t *testing.T) {
 		}
 		stored, events = append(stored, events[:n]...), events[n:]
 		storetest.CompareSummaries(t, reader, 1, stored, windows, "UTC")
+		if _, err := writer.MergeStep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		storetest.CompareSummaries(t, reader, 1, stored, windows, "UTC")
+	}
+	if n, err := writer.MergeStatus(ctx); err != nil || n == 0 {
+		t.Fatalf("%d arrivals waiting (%v): the purge must delete some", n, err)
 	}
 	cutoff := stored[len(stored)-300].Time.Truncate(24 * time.Hour)
 	if _, err := writer.PurgeEvents(ctx, 1, cutoff); err != nil {
@@ -126,6 +146,10 @@ func TestRollupTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored = append(stored, events...)
+	storetest.CompareSummaries(t, reader, 1, stored, windows, "UTC")
+	if _, err := writer.Merge(ctx); err != nil {
+		t.Fatal(err)
+	}
 	storetest.CompareSummaries(t, reader, 1, stored, windows, "UTC")
 	storetest.CompareSummaries(t, writer, 1, stored, windows, "UTC")
 }
@@ -184,32 +208,42 @@ func TestRollupsOfEventsStoredBefore(t *testing.T) {
 	}
 }
 
-// TestRollupTailMigration opens a store of the release before the rollup
-// tail, every event in its rollups: migration 014 leaves the tail empty,
-// and summaries stay right as more events come.
-func TestRollupTailMigration(t *testing.T) {
+// TestArrivalsMigration opens a store made by the release before
+// arrivals (commit c94af45: 4,031 events of every kind in random order,
+// in batches of 700, with events that its rollups did not hold yet):
+// migration 19 adds those to the rollups, and the store answers as one
+// that this release filled with the same events, before and after merges
+// of what comes next.
+func TestArrivalsMigration(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "usagelog.db")
-	s := sqlitetest.OpenConfig(t, sqlite.Config{Path: path})
-	events := storetest.RandomCalls(5, 3000, storetest.SummaryNow)
-	if _, err := s.Append(ctx, 1, events[:2000]); err != nil {
+	gunzip(t, "testdata/store-c94af45.db.gz", path)
+	old := sqlitetest.OpenConfig(t, sqlite.Config{Path: path, ManualMerge: true})
+	events := shuffledEvents(4000)
+	fresh := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true})
+	appendAll(t, fresh, events, 700)
+	if _, err := fresh.Merge(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := sqlite.ForgetRollupTail(ctx, s); err != nil {
+	compareContents(t, readContents(t, old), readContents(t, fresh))
+	var calls []usage.Event
+	for _, e := range events {
+		if e.Kind == usage.KindAPIRequest {
+			calls = append(calls, e)
+		}
+	}
+	windows := []string{"period=90d", "from=2026-01-01"}
+	storetest.CompareSummaries(t, old, 1, calls, windows, "UTC", "Asia/Kathmandu")
+	more := storetest.RandomCalls(8, 2000, time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC))
+	if res := appendAll(t, old, append(more, events[:100]...), 500); res.Inserted != 2000 || res.Duplicates != 100 {
+		t.Fatalf("appended to the migrated store: %+v; want 2000 inserted, 100 duplicates", res)
+	}
+	calls = append(calls, more...)
+	storetest.CompareSummaries(t, old, 1, calls, windows, "UTC")
+	if _, err := old.Merge(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
-	s = sqlitetest.OpenConfig(t, sqlite.Config{Path: path, RollupBatch: 500})
-	windows := []string{"period=90d", "from=2026-07-01"}
-	storetest.CompareSummaries(t, s, 1, events[:2000], windows, "UTC")
-	if _, err := s.Append(ctx, 1, events[2000:2300]); err != nil {
-		t.Fatal(err)
-	}
-	storetest.CompareSummaries(t, s, 1, events[:2300], windows, "UTC")
-	if _, err := s.Append(ctx, 1, events[2300:]); err != nil {
-		t.Fatal(err)
-	}
-	storetest.CompareSummaries(t, s, 1, events, windows, "UTC")
+	storetest.CompareSummaries(t, old, 1, calls, windows, "UTC")
 }
 
 func TestAlertsConformance(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/eventsql"
 	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -160,33 +161,80 @@ func syncGroup(k syncKey, d *syncDay, recent bool) usage.SyncGroup {
 	return g
 }
 
-// syncDays adds the sync rollups of the days from d0 to d1 by group.
+// syncDays adds the sync events of the days from d0 to d1 by group: the
+// merged ones' rollups and the arrivals, in one snapshot.
 func (s *Store) syncDays(ctx context.Context, workspaceID, d0, d1 int64, recent bool, add func(usage.SyncGroup)) error {
-	rows, err := s.read.QueryContext(ctx, `SELECT integration, system1, system2, project1, project2, end_system, entity_type,
+	tx, err := s.read.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT integration, system1, system2, project1, project2, end_system, entity_type,
 		sum(events), sum(synced), max(last_synced_ms), max(last_updated_ms) FROM sync_rollups
 		WHERE workspace_id = ? AND day_ms >= ? AND day_ms < ?
 		GROUP BY integration, system1, system2, project1, project2, end_system, entity_type`, workspaceID, d0, d1)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
 	for rows.Next() {
 		var k syncKey
 		var d syncDay
 		if err := rows.Scan(&k.integration, &k.system1, &k.system2, &k.project1, &k.project2, &k.endSystem, &k.entityType,
 			&d.events, &d.synced, &d.lastSynced, &d.lastUpdated); err != nil {
+			rows.Close()
 			return err
 		}
 		add(syncGroup(k, &d, recent))
 	}
-	return rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	days, err := arrivalSyncDays(ctx, tx, workspaceID, d0, d1)
+	for k, d := range days {
+		add(syncGroup(k, d, recent))
+	}
+	return err
+}
+
+// arrivalSyncDays sums the workspace's sync arrivals with d0 <= time < d1
+// by group (the day left 0).
+func arrivalSyncDays(ctx context.Context, tx *sql.Tx, workspaceID, d0, d1 int64) (map[syncKey]*syncDay, error) {
+	cols, err := eventsql.Projection(eventsql.KindColumns(usage.KindSync), syncFields)
+	if err != nil {
+		return nil, err
+	}
+	where, args := eventsql.KindRange(workspaceID, usage.KindSync, time.UnixMilli(d0), time.UnixMilli(d1))
+	events, err := eventsql.Query(ctx, tx, usage.KindSync, cols, `SELECT `+eventsql.Names(cols)+` FROM `+arrivalsTable+where, args)
+	if err != nil {
+		return nil, err
+	}
+	days := map[syncKey]*syncDay{}
+	for i := range events {
+		ev := &events[i]
+		k := syncKey{0, ev.Integration, ev.System1, ev.System2, ev.Project1, ev.Project2, ev.EndSystem, ev.EntityType}
+		d := days[k]
+		if d == nil {
+			d = &syncDay{}
+			days[k] = d
+		}
+		d.add(ev)
+	}
+	return days, nil
 }
 
 // IntegrationStatus returns each integration's status at its latest sync
-// event, from the sync rollups.
+// event, from the sync rollups and the arrivals, in one snapshot.
 func (s *Store) IntegrationStatus(ctx context.Context, workspaceID int64) (map[string]string, error) {
 	defer s.timed("integration_status", time.Now())
-	rows, err := s.read.QueryContext(ctx, `SELECT integration, status, status_ms FROM sync_rollups WHERE workspace_id = ?`, workspaceID)
+	tx, err := s.read.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: integration status: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT integration, status, status_ms FROM sync_rollups WHERE workspace_id = ?
+		UNION ALL SELECT integration, integration_status, time_ms FROM `+arrivalsTable+` WHERE workspace_id = ? AND kind = ?`,
+		workspaceID, workspaceID, eventsql.KindCode(usage.KindSync))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: integration status: %w", err)
 	}

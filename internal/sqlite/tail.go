@@ -16,27 +16,21 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-// DefaultRollupBatch is how many events (by rowid) ingest lets pile up
-// before it adds the api_request ones to the rollups in one go: a batch
-// spread over a year touches most hours of it, and adding each batch on
-// its own rewrote those hours' rows once a batch (BenchmarkArrivalOrder,
-// random order). Summaries read the pile from the events meanwhile.
-const DefaultRollupBatch = 100_000
-
-// tailPage is how many events a fold reads before it writes their rollups:
-// reads and writes on the transaction's connection never interleave.
+// tailPage is how many arrivals a merge step or a reader of the tail
+// reads at a time: reads and writes on a transaction's connection never
+// interleave.
 const tailPage = 20_000
 
-// rollupState is the row of rollup_state: the events with a rowid above
-// rolledTo are the tail, not yet in the rollups.
-type rollupState struct {
-	rolledTo, generation int64
+// mergeState is the row of merge_state: the arrivals with a seq above
+// mergedTo are not merged yet.
+type mergeState struct {
+	mergedTo, generation int64
 }
 
-// readTailBounds reads rollup_state and the largest rowid stored: the
-// tail is the events of (st.rolledTo, top].
-func readTailBounds(ctx context.Context, q eventsql.Queryer) (st rollupState, top int64, err error) {
-	rows, err := q.QueryContext(ctx, `SELECT rolled_to, generation, (SELECT coalesce(max(rowid), 0) FROM events) FROM rollup_state WHERE id = 1`)
+// readArrivalBounds reads merge_state and the largest seq of the
+// arrivals: those of (st.mergedTo, top] wait to be merged.
+func readArrivalBounds(ctx context.Context, q eventsql.Queryer) (st mergeState, top int64, err error) {
+	rows, err := q.QueryContext(ctx, `SELECT merged_to, generation, (SELECT coalesce(max(seq), 0) FROM `+arrivalsTable+`) FROM merge_state WHERE id = 1`)
 	if err != nil {
 		return st, 0, err
 	}
@@ -45,35 +39,35 @@ func readTailBounds(ctx context.Context, q eventsql.Queryer) (st rollupState, to
 		if err := rows.Err(); err != nil {
 			return st, 0, err
 		}
-		return st, 0, errors.New("rollup_state has no row")
+		return st, 0, errors.New("merge_state has no row")
 	}
-	if err := rows.Scan(&st.rolledTo, &st.generation, &top); err != nil {
+	if err := rows.Scan(&st.mergedTo, &st.generation, &top); err != nil {
 		return st, 0, err
 	}
-	return st, top, rows.Err()
+	return st, max(top, st.mergedTo), rows.Err()
 }
 
-// tailEvent is what a summary reads of an api_request event of the tail.
+// tailEvent is what a summary reads of an api_request arrival.
 type tailEvent struct {
-	rowid  int64
+	seq    int64
 	timeMS int64
 	status int32
 	timing int32 // summary.TimingBucket of its timing
 	combo  int32 // index in its workspace's tailWorkspace.combos
 }
 
-// tailRow is an api_request event of the tail as rollups read it.
+// tailRow is an api_request event as rollups read it.
 type tailRow struct {
-	ws, rowid, timeMS, status, timingMS int64
+	ws, seq, timeMS, status, timingMS int64
 	combo                               combo
 }
 
-// readTail reads up to tailPage api_request events with a rowid in
-// (from, to], in rowid order, usagelog's own calls left out; full says
-// whether it read that many, last is the rowid it read up to.
-func readTail(ctx context.Context, q eventsql.Queryer, from, to int64) (page []tailRow, last int64, full bool, err error) {
-	rows, err := q.QueryContext(ctx, `SELECT rowid, workspace_id, time_ms, status, timing_ms, client, collection, collection_type, community, usage_type
-		FROM events WHERE rowid > ? AND rowid <= ? AND kind = ? ORDER BY rowid LIMIT ?`, from, to, eventsql.KindCode(usage.KindAPIRequest), tailPage)
+// readArrivalCalls reads up to tailPage api_request arrivals with a seq in
+// (from, to], in seq order, usagelog's own calls left out; full says
+// whether it read that many, last is the seq it read up to.
+func readArrivalCalls(ctx context.Context, q eventsql.Queryer, from, to int64) (page []tailRow, last int64, full bool, err error) {
+	rows, err := q.QueryContext(ctx, `SELECT seq, workspace_id, time_ms, status, timing_ms, client, collection, collection_type, community, usage_type
+		FROM `+arrivalsTable+` WHERE seq > ? AND seq <= ? AND kind = ? ORDER BY seq LIMIT ?`, from, to, eventsql.KindCode(usage.KindAPIRequest), tailPage)
 	if err != nil {
 		return nil, from, false, err
 	}
@@ -85,11 +79,11 @@ func readTail(ctx context.Context, q eventsql.Queryer, from, to int64) (page []t
 			r  tailRow
 			ut string
 		)
-		if err := rows.Scan(&r.rowid, &r.ws, &r.timeMS, &r.status, &r.timingMS, &r.combo.client, &r.combo.collection, &r.combo.collectionType, &r.combo.community, &ut); err != nil {
+		if err := rows.Scan(&r.seq, &r.ws, &r.timeMS, &r.status, &r.timingMS, &r.combo.client, &r.combo.collection, &r.combo.collectionType, &r.combo.community, &ut); err != nil {
 			return nil, from, false, err
 		}
 		n++
-		last = r.rowid
+		last = r.seq
 		if r.combo.collection == usage.SelfCollection {
 			continue
 		}
@@ -99,113 +93,89 @@ func readTail(ctx context.Context, q eventsql.Queryer, from, to int64) (page []t
 	return page, last, n == tailPage, rows.Err()
 }
 
-// fold adds the tail up to rowid to (every event stored) to the rollups,
-// in tx, and moves rolled_to there. own is the tail when this store
-// appended all of it (pendingTail), else nil: then fold reads it.
-func (s *Store) fold(ctx context.Context, tx *sql.Tx, st rollupState, to int64, own []tailRow) error {
-	// Every hour once, however many pages the tail takes.
+// rollUp adds api_request events to the rollups, in tx: every hour once,
+// a workspace at a time, in hour order.
+func (s *Store) rollUp(ctx context.Context, tx *sql.Tx, upserts []*sql.Stmt, rows []tailRow) error {
 	byWS := map[int64]hourCells{}
-	add := func(rows []tailRow) error {
-		// Rows of one workspace at a time, in their order.
-		slices.SortStableFunc(rows, func(a, b tailRow) int { return cmp.Compare(a.ws, b.ws) })
-		for len(rows) > 0 {
-			ws := rows[0].ws
-			n := 1
-			for n < len(rows) && rows[n].ws == ws {
-				n++
-			}
-			if byWS[ws] == nil {
-				byWS[ws] = hourCells{}
-			}
-			if err := s.addCells(ctx, tx, ws, rows[:n], byWS[ws]); err != nil {
-				return err
-			}
-			rows = rows[n:]
+	slices.SortStableFunc(rows, func(a, b tailRow) int { return cmp.Compare(a.ws, b.ws) })
+	for len(rows) > 0 {
+		ws := rows[0].ws
+		n := 1
+		for n < len(rows) && rows[n].ws == ws {
+			n++
 		}
-		return nil
-	}
-	if own != nil {
-		if err := add(own); err != nil {
-			return fmt.Errorf("fold: %w", err)
+		if byWS[ws] == nil {
+			byWS[ws] = hourCells{}
 		}
-	} else {
-		for from, full := st.rolledTo, true; full; {
-			// A page at a time: reads and writes on the transaction's
-			// connection never interleave.
-			var (
-				page []tailRow
-				err  error
-			)
-			if page, from, full, err = readTail(ctx, tx, from, to); err == nil {
-				err = add(page)
-			}
-			if err != nil {
-				return fmt.Errorf("fold: %w", err)
-			}
+		if err := s.addCells(ctx, tx, ws, rows[:n], byWS[ws]); err != nil {
+			return err
 		}
+		rows = rows[n:]
 	}
 	for _, ws := range slices.Sorted(maps.Keys(byWS)) {
-		if err := writeRollups(ctx, tx, s.upserts, ws, byWS[ws]); err != nil {
-			return fmt.Errorf("fold: %w", err)
+		if err := writeRollups(ctx, tx, upserts, ws, byWS[ws]); err != nil {
+			return err
 		}
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE rollup_state SET rolled_to = ?, generation = generation + 1 WHERE id = 1`, to); err != nil {
-		return fmt.Errorf("fold: %w", err)
 	}
 	return nil
 }
 
-// pendingTail is the tail as this store appended it, so that a fold need
-// not read it back: valid while it holds every event of (from, upto] of
-// its generation, that is while no other process appended, folded or
-// purged. It is lost with the process, and then read from the events.
-type pendingTail struct {
-	mu sync.Mutex
-	tailSpan
-}
-
-type tailSpan struct {
-	valid                  bool
-	generation, from, upto int64
-	// The calls without pointers, their combos apart: a tail of 100,000
-	// calls grows and sits in memory without the collector walking it.
-	rows []spanRow
-	comboSet
-}
-
-type spanRow struct {
-	ws, timeMS, status, timingMS int64
-	combo                        int32
-}
-
-// newSpan starts a span with room for size calls.
-func newSpan(valid bool, generation, from, upto, size int64) tailSpan {
-	return tailSpan{valid: valid, generation: generation, from: from, upto: upto, rows: make([]spanRow, 0, min(size, 1<<20))}
-}
-
-// add adds calls (tailRows), up to rowid upto.
-func (p *tailSpan) add(calls []tailRow, upto int64) {
-	for _, r := range calls {
-		p.rows = append(p.rows, spanRow{ws: r.ws, timeMS: r.timeMS, status: r.status, timingMS: r.timingMS, combo: p.id(r.combo)})
+// rollUpOldTail adds to the rollups, in tx, the events that a store of the
+// release before arrivals had not added yet (its tail: a rowid above
+// rollup_state.rolled_to), before migration 19 drops rollup_state.
+func rollUpOldTail(ctx context.Context, s *Store, tx *sql.Tx) error {
+	var from int64
+	if err := tx.QueryRowContext(ctx, `SELECT rolled_to FROM rollup_state WHERE id = 1`).Scan(&from); err != nil {
+		return fmt.Errorf("the rollup tail: %w", err)
 	}
-	p.upto = upto
-}
-
-// tailRows is the span's calls as a fold reads them.
-func (p *tailSpan) tailRows() []tailRow {
-	out := make([]tailRow, len(p.rows))
-	for i, r := range p.rows {
-		out[i] = tailRow{ws: r.ws, timeMS: r.timeMS, status: r.status, timingMS: r.timingMS, combo: p.combos[r.combo]}
+	upserts, err := prepareUpserts(ctx, tx)
+	if err != nil {
+		return err
 	}
-	return out
+	defer func() {
+		for _, st := range upserts {
+			st.Close()
+		}
+	}()
+	for {
+		// A page at a time: reads and writes on the transaction's
+		// connection never interleave.
+		rows, err := tx.QueryContext(ctx, `SELECT rowid, workspace_id, time_ms, status, timing_ms, client, collection, collection_type, community, usage_type
+			FROM events WHERE rowid > ? AND kind = ? ORDER BY rowid LIMIT ?`, from, eventsql.KindCode(usage.KindAPIRequest), tailPage)
+		if err != nil {
+			return fmt.Errorf("the rollup tail: %w", err)
+		}
+		var page []tailRow
+		n := 0
+		for rows.Next() {
+			var (
+				r  tailRow
+				ut string
+			)
+			if err := rows.Scan(&from, &r.ws, &r.timeMS, &r.status, &r.timingMS, &r.combo.client, &r.combo.collection, &r.combo.collectionType, &r.combo.community, &ut); err != nil {
+				rows.Close()
+				return fmt.Errorf("the rollup tail: %w", err)
+			}
+			n++
+			if r.combo.collection != usage.SelfCollection {
+				r.combo.usageType = usage.Type(ut)
+				page = append(page, r)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("the rollup tail: %w", err)
+		}
+		if err := s.rollUp(ctx, tx, upserts, page); err != nil {
+			return fmt.Errorf("the rollup tail: %w", err)
+		}
+		if n < tailPage {
+			return nil
+		}
+	}
 }
 
-// holds reports whether p is the whole tail of st up to rowid upto.
-func (p *tailSpan) holds(st rollupState, upto int64) bool {
-	return p.valid && p.generation == st.generation && p.from == st.rolledTo && p.upto == upto
-}
-
-// tailRows is the api_request events of a batch as the tail keeps them.
+// tailRows is the api_request events of a batch as rollups read them.
 func tailRows(workspaceID int64, events []*usage.Event) []tailRow {
 	rows := make([]tailRow, 0, len(events))
 	for _, e := range events {
@@ -216,10 +186,11 @@ func tailRows(workspaceID int64, events []*usage.Event) []tailRow {
 	return rows
 }
 
-// tailCache is what this process has read of the tail, for summaries: the
-// events of (rolledTo, upto] of one generation, by workspace, in rowid
-// order. A summary's read transaction adds what other transactions stored
-// since, and reads only the events its snapshot holds.
+// tailCache is what this process has read of the arrivals, for
+// summaries: the api_request arrivals of (from, upto] of one generation,
+// by workspace, in seq order. A summary's read transaction drops what
+// merges moved to the rollups since, adds what other transactions stored
+// since, and reads only the arrivals its snapshot holds.
 type tailCache struct {
 	mu sync.Mutex
 	tail
@@ -227,13 +198,13 @@ type tailCache struct {
 
 type tail struct {
 	generation int64
-	upto       int64
+	from, upto int64
 	valid      bool
 	byWS       map[int64]*tailWorkspace
 }
 
-func newTail(st rollupState) tail {
-	return tail{generation: st.generation, upto: st.rolledTo, valid: true, byWS: map[int64]*tailWorkspace{}}
+func newTail(st mergeState) tail {
+	return tail{generation: st.generation, from: st.mergedTo, upto: st.mergedTo, valid: true, byWS: map[int64]*tailWorkspace{}}
 }
 
 type tailWorkspace struct {
@@ -242,7 +213,7 @@ type tailWorkspace struct {
 }
 
 func (w *tailWorkspace) add(r *tailRow) {
-	w.events = append(w.events, tailEvent{rowid: r.rowid, timeMS: r.timeMS, status: int32(max(r.status, 0)),
+	w.events = append(w.events, tailEvent{seq: r.seq, timeMS: r.timeMS, status: int32(max(r.status, 0)),
 		timing: int32(summary.TimingBucket(r.timingMS)), combo: w.id(r.combo)})
 }
 
@@ -265,28 +236,30 @@ func (c *comboSet) id(k combo) int32 {
 	return id
 }
 
-// tailOf returns the workspace's tail as tx's snapshot holds it: events in
-// rowid order, and the combos they index. What it returns is never
-// changed afterwards.
+// tailOf returns the workspace's api_request arrivals as tx's snapshot
+// holds them: in seq order, and the combos they index. What it returns is
+// never changed afterwards.
 func (s *Store) tailOf(ctx context.Context, tx *sql.Tx, workspaceID int64) ([]tailEvent, []combo, error) {
-	st, top, err := readTailBounds(ctx, tx)
+	st, top, err := readArrivalBounds(ctx, tx)
 	if err != nil {
 		return nil, nil, err
 	}
 	c := &s.tail
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.valid || st.generation > c.generation {
+	if !c.valid || st.generation > c.generation || (st.generation == c.generation && st.mergedTo > c.upto) {
 		c.tail = newTail(st)
 	}
-	if st.generation != c.generation {
-		// An older snapshot than the cache's: read its tail on its own.
+	if st.generation != c.generation || st.mergedTo < c.from {
+		// An older snapshot than the cache's: read its arrivals on their
+		// own.
 		own := newTail(st)
 		if err := own.extend(ctx, tx, top); err != nil {
 			return nil, nil, err
 		}
 		return own.of(workspaceID, top)
 	}
+	c.trim(st.mergedTo)
 	if err := c.extend(ctx, tx, top); err != nil {
 		// What was read before the error is whole events: keep it, and
 		// read the rest next time.
@@ -295,10 +268,30 @@ func (s *Store) tailOf(ctx context.Context, tx *sql.Tx, workspaceID int64) ([]ta
 	return c.of(workspaceID, top)
 }
 
-// extend reads the tail's events above c.upto up to top.
+// trim drops the events of seq up to mergedTo: merged into the rollups.
+func (c *tail) trim(mergedTo int64) {
+	if mergedTo <= c.from {
+		return
+	}
+	c.from = mergedTo
+	for ws, w := range c.byWS {
+		n := sort.Search(len(w.events), func(i int) bool { return w.events[i].seq > mergedTo })
+		switch {
+		case n == len(w.events):
+			delete(c.byWS, ws)
+		case n > len(w.events)/2:
+			// Slices handed out keep the old array; the cache lets it go.
+			w.events = slices.Clone(w.events[n:])
+		default:
+			w.events = w.events[n:]
+		}
+	}
+}
+
+// extend reads the arrivals above c.upto up to top.
 func (c *tail) extend(ctx context.Context, tx *sql.Tx, top int64) error {
 	for full := top > c.upto; full; {
-		page, last, more, err := readTail(ctx, tx, c.upto, top)
+		page, last, more, err := readArrivalCalls(ctx, tx, c.upto, top)
 		if err != nil {
 			return err
 		}
@@ -316,13 +309,13 @@ func (c *tail) extend(ctx context.Context, tx *sql.Tx, top int64) error {
 	return nil
 }
 
-// of returns the workspace's events up to rowid top: slices that later
+// of returns the workspace's events up to seq top: slices that later
 // appends do not change.
 func (c *tail) of(workspaceID, top int64) ([]tailEvent, []combo, error) {
 	w := c.byWS[workspaceID]
 	if w == nil {
 		return nil, nil, nil
 	}
-	n := sort.Search(len(w.events), func(i int) bool { return w.events[i].rowid > top })
+	n := sort.Search(len(w.events), func(i int) bool { return w.events[i].seq > top })
 	return slices.Clip(w.events[:n]), slices.Clip(w.combos), nil
 }

@@ -37,7 +37,7 @@ func (s *Store) logWindows(ctx context.Context, workspaceID int64, f usage.LogFi
 	if parts < 2 {
 		return []usage.LogFilter{f}, nil
 	}
-	// The calls' first and last times in f's range: two index seeks.
+	// The calls' first and last times in f's range: an index seek each.
 	lo, hi := int64(-1<<63), int64(1<<63-1)
 	if !f.From.IsZero() {
 		lo = f.From.UnixMilli()
@@ -46,9 +46,7 @@ func (s *Store) logWindows(ctx context.Context, workspaceID int64, f usage.LogFi
 		hi = f.To.UnixMilli()
 	}
 	var first, last sql.NullInt64
-	err = s.read.QueryRowContext(ctx, `SELECT (SELECT min(time_ms) FROM events WHERE workspace_id = ?1 AND kind = ?2 AND time_ms >= ?3 AND time_ms < ?4),
-		(SELECT max(time_ms) FROM events WHERE workspace_id = ?1 AND kind = ?2 AND time_ms >= ?3 AND time_ms < ?4)`,
-		workspaceID, eventsql.KindCode(usage.KindAPIRequest), lo, hi).Scan(&first, &last)
+	err = s.read.QueryRowContext(ctx, timeSpanSQL(), workspaceID, eventsql.KindCode(usage.KindAPIRequest), lo, hi).Scan(&first, &last)
 	if err != nil {
 		return nil, err
 	}

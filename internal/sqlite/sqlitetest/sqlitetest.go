@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/usage"
 )
 
 // Open opens a new, empty store in tb's temporary directory, closed when
@@ -30,4 +31,32 @@ func OpenConfig(tb testing.TB, cfg sqlite.Config) *sqlite.Store {
 	}
 	tb.Cleanup(func() { st.Close() })
 	return st
+}
+
+// Merging is a store whose Append merges after it, as far as Steps merge
+// steps go (0: every arrival): for tests that read a store with every
+// event merged, or with some merged and some waiting (Steps < 0: none
+// merged by Append). Open it with
+// sqlite.Config.ManualMerge.
+type Merging struct {
+	*sqlite.Store
+	Steps int
+}
+
+// Append appends, then merges.
+func (m Merging) Append(ctx context.Context, workspaceID int64, events []usage.Event) (usage.AppendResult, error) {
+	res, err := m.Store.Append(ctx, workspaceID, events)
+	if err != nil {
+		return res, err
+	}
+	if m.Steps == 0 {
+		_, err = m.Store.Merge(ctx)
+	} else {
+		for range m.Steps {
+			if _, err = m.Store.MergeStep(ctx); err != nil {
+				break
+			}
+		}
+	}
+	return res, err
 }

@@ -1,0 +1,255 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/eventsql"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// DefaultMergeStep is how many arrivals one merge step moves into events
+// and the rollups, in one transaction: ingest waits for one step at most.
+const DefaultMergeStep = 5000
+
+// mergeIdle is how often the merge looks for arrivals that no append of
+// this process told it of (another process's, or left by the last run).
+const mergeIdle = time.Second
+
+// Merge moves every arrival into events and the rollups, a step at a
+// time, and returns how many it moved. The store merges in the
+// background as arrivals come (unless Config.ManualMerge); Merge is for
+// tests, benchmarks and tools that want it done now.
+func (s *Store) Merge(ctx context.Context) (int64, error) {
+	var total int64
+	for {
+		n, err := s.mergeStep(ctx)
+		total += int64(n)
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+}
+
+// MergeStep moves the oldest arrivals, up to Config.MergeStep of them,
+// into events and the rollups, and returns how many it moved.
+func (s *Store) MergeStep(ctx context.Context) (int, error) { return s.mergeStep(ctx) }
+
+// MergeStatus is how many arrivals wait to be merged.
+func (s *Store) MergeStatus(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM `+arrivalsTable).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: merge status: %w", err)
+	}
+	return n, nil
+}
+
+// mergeLoop merges in the background until stop closes: when an append
+// tells it of arrivals, and every mergeIdle. While appends wait for the
+// write connection it lets them go first.
+func (s *Store) mergeLoop(stop <-chan struct{}) {
+	defer close(s.merged)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-stop
+		cancel()
+	}()
+	idle := time.NewTicker(mergeIdle)
+	defer idle.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-s.kick:
+		case <-idle.C:
+		}
+		for {
+			start := time.Now()
+			n, err := s.mergeStep(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					slog.Error("sqlite: merge", "err", err)
+				}
+				break
+			}
+			if n == 0 {
+				break
+			}
+			if s.appending.Load() > 0 {
+				// Ingest first: a step's time again, twice, for the
+				// appends that waited for it.
+				select {
+				case <-stop:
+					return
+				case <-time.After(2 * time.Since(start)):
+				}
+			}
+		}
+	}
+}
+
+// mergeHook, when set (tests), is called at each point of a merge step.
+var mergeHook func(point string)
+
+func (s *Store) hook(point string) {
+	if mergeHook != nil {
+		mergeHook(point)
+	}
+}
+
+// mergeStep moves the oldest arrivals, up to mergeStep of them, into
+// events (sorted by workspace, kind, time and id) and their rollups, and
+// deletes them from arrivals, in one transaction; it returns how many it
+// moved.
+func (s *Store) mergeStep(ctx context.Context) (int, error) {
+	s.mergeMu.Lock()
+	defer s.mergeMu.Unlock()
+	defer s.timed("merge", time.Now())
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: merge: %w", err)
+	}
+	defer tx.Rollback()
+	n, err := s.mergeIn(ctx, tx)
+	if err != nil || n == 0 {
+		s.settleCombos(false)
+		if err != nil {
+			return 0, fmt.Errorf("sqlite: merge: %w", err)
+		}
+		return 0, nil
+	}
+	s.hook("before-commit")
+	err = tx.Commit()
+	s.settleCombos(err == nil)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: merge: %w", err)
+	}
+	s.hook("committed")
+	return n, nil
+}
+
+// mergeIn is a merge step's work, in tx.
+func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx) (int, error) {
+	st, top, err := readArrivalBounds(ctx, tx)
+	if err != nil || top == st.mergedTo {
+		return 0, err
+	}
+	var to int64
+	var n int
+	err = tx.QueryRowContext(ctx, `SELECT max(seq), count(*) FROM (SELECT seq FROM `+arrivalsTable+` ORDER BY seq LIMIT ?)`, s.mergeStepSize).Scan(&to, &n)
+	if err != nil {
+		return 0, err
+	}
+	// Reads first, then writes: reads and writes on the transaction's
+	// connection never interleave.
+	var calls []tailRow
+	for from, full := st.mergedTo, true; full; {
+		var page []tailRow
+		if page, from, full, err = readArrivalCalls(ctx, tx, from, to); err != nil {
+			return 0, err
+		}
+		calls = append(calls, page...)
+	}
+	syncs, err := arrivalSyncs(ctx, tx, to)
+	if err != nil {
+		return 0, err
+	}
+	disordered, err := countDisordered(ctx, tx, to)
+	if err != nil {
+		return 0, err
+	}
+	s.hook("read")
+	cols := strings.Join(s.columns, ", ")
+	res, err := tx.ExecContext(ctx, `INSERT INTO `+eventsTable+` (`+cols+`) SELECT `+cols+` FROM `+arrivalsTable+`
+		WHERE seq <= ? ORDER BY workspace_id, kind, time_ms, id`, to)
+	if err != nil {
+		return 0, fmt.Errorf("into events: %w", err)
+	}
+	if moved, err := res.RowsAffected(); err != nil || moved != int64(n) {
+		return 0, fmt.Errorf("into events: %d of %d arrivals moved (%v)", moved, n, err)
+	}
+	s.hook("inserted")
+	if err := s.rollUp(ctx, tx, s.upserts, calls); err != nil {
+		return 0, fmt.Errorf("rollups: %w", err)
+	}
+	for ws, evs := range syncs {
+		if err := syncRollups(ctx, tx, ws, evs); err != nil {
+			return 0, err
+		}
+	}
+	s.hook("rolled-up")
+	if _, err := tx.ExecContext(ctx, `DELETE FROM `+arrivalsTable+` WHERE seq <= ?`, to); err != nil {
+		return 0, fmt.Errorf("from arrivals: %w", err)
+	}
+	s.hook("deleted")
+	if _, err := tx.ExecContext(ctx, `UPDATE merge_state SET merged_to = ? WHERE id = 1`, to); err != nil {
+		return 0, err
+	}
+	if disordered > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE cluster_state SET disordered = disordered + ? WHERE id = 1`, disordered); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// arrivalSyncs reads the sync arrivals up to seq to, by workspace.
+func arrivalSyncs(ctx context.Context, tx *sql.Tx, to int64) (map[int64][]*usage.Event, error) {
+	cols, err := eventsql.Projection(eventsql.KindColumns(usage.KindSync), syncFields)
+	if err != nil {
+		return nil, err
+	}
+	kind := eventsql.KindCode(usage.KindSync)
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT workspace_id FROM `+arrivalsTable+` WHERE seq <= ? AND kind = ?`, to, kind)
+	if err != nil {
+		return nil, err
+	}
+	var workspaces []int64
+	for rows.Next() {
+		var ws int64
+		if err := rows.Scan(&ws); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		workspaces = append(workspaces, ws)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := map[int64][]*usage.Event{}
+	for _, ws := range workspaces {
+		events, err := eventsql.Query(ctx, tx, usage.KindSync, cols, `SELECT `+eventsql.Names(cols)+` FROM `+arrivalsTable+`
+			WHERE seq <= ? AND kind = ? AND workspace_id = ?`, []any{to, kind, ws})
+		if err != nil {
+			return nil, err
+		}
+		for i := range events {
+			out[ws] = append(out[ws], &events[i])
+		}
+	}
+	return out, nil
+}
+
+// countDisordered counts the arrivals up to seq to that are more than
+// lateMS older than the newest merged event of their workspace and kind:
+// the rewrite in time order is due when they are many (cluster.go).
+func countDisordered(ctx context.Context, tx *sql.Tx, to int64) (int64, error) {
+	// One index seek for each workspace and kind of the step.
+	var n int64
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+arrivalsTable+` a JOIN (
+			SELECT workspace_id, kind, (SELECT max(time_ms) FROM `+eventsTable+` e WHERE e.workspace_id = k.workspace_id AND e.kind = k.kind) AS newest
+			FROM (SELECT DISTINCT workspace_id, kind FROM `+arrivalsTable+` WHERE seq <= ?1) k
+		) m ON a.workspace_id = m.workspace_id AND a.kind = m.kind
+		WHERE a.seq <= ?1 AND a.time_ms < m.newest - ?2`, to, lateMS).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
+}
