@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"regexp"
 	"time"
-
 )
 
 // DefaultClusterAfter is how many events stored out of time order make a

@@ -26,7 +26,9 @@ var mergeStates = []struct {
 	name string
 	open func(t *testing.T) *sqlitetest.Merging
 }{
-	{"background", func(t *testing.T) *sqlitetest.Merging { return &sqlitetest.Merging{Store: sqlitetest.Open(t), Steps: -1} }},
+	{"background", func(t *testing.T) *sqlitetest.Merging {
+		return &sqlitetest.Merging{Store: sqlitetest.Open(t), Steps: -1}
+	}},
 	{"waiting", func(t *testing.T) *sqlitetest.Merging {
 		return &sqlitetest.Merging{Store: sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true}), Steps: -1}
 	}},

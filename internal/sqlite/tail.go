@@ -59,7 +59,7 @@ type tailEvent struct {
 // tailRow is an api_request event as rollups read it.
 type tailRow struct {
 	ws, seq, timeMS, status, timingMS int64
-	combo                               combo
+	combo                             combo
 }
 
 // readArrivalCalls reads up to tailPage api_request arrivals with a seq in
