@@ -59,6 +59,9 @@ func clusterCmd(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "%d of about %d events stored out of time order since the last rewrite%s\n", before.Disordered, before.Events, map[bool]string{true: "; a rewrite is under way"}[before.Copying])
+	if before.Waiting > 0 {
+		fmt.Fprintf(env.Stdout, "%d events wait to be merged into the events table (the merge counts those out of order as it goes)\n", before.Waiting)
+	}
 	if *status {
 		return nil
 	}

@@ -109,8 +109,13 @@ func ingestCmd(ctx context.Context, args []string, env Env) error {
 	fmt.Fprintf(env.Stdout, "accepted %d, duplicates %d, rejected %d\n", total.Inserted, total.Duplicates, rejected)
 	fmt.Fprintf(env.Stderr, "ingested in %s\n", time.Since(start).Round(time.Millisecond))
 	if order != nil {
-		if st, err := order.ClusterStatus(ctx); err == nil && st.Due && !st.Copying {
-			fmt.Fprintf(env.Stderr, "%d events arrived out of time order: exports read them faster after `usagelog cluster` (serve runs it by itself)\n", st.Disordered)
+		if st, err := order.ClusterStatus(ctx); err == nil {
+			if st.Waiting > 0 {
+				fmt.Fprintf(env.Stderr, "%d events wait to be merged into the events table: they read as stored already, and whatever opens the store next (serve, as it runs) merges them\n", st.Waiting)
+			}
+			if st.Due && !st.Copying {
+				fmt.Fprintf(env.Stderr, "%d events arrived out of time order: exports read them faster after `usagelog cluster` (serve runs it by itself)\n", st.Disordered)
+			}
 		}
 	}
 	if rejected > 0 {

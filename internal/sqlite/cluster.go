@@ -48,6 +48,9 @@ type ClusterStatus struct {
 	Retiring bool
 	// Due says Cluster would rewrite the table.
 	Due bool
+	// Waiting is how many events wait in arrivals for the merge, which
+	// counts those out of order as it moves them.
+	Waiting int64
 }
 
 // ClusterStatus reports how far the events table is from time order.
@@ -57,7 +60,8 @@ func (s *Store) ClusterStatus(ctx context.Context) (ClusterStatus, error) {
 	// The largest rowid counts the events without reading them all (more,
 	// after a purge, until the next rewrite numbers them again).
 	err := s.read.QueryRowContext(ctx, `SELECT disordered, copy_upto, (SELECT coalesce(max(rowid), 0) FROM events),
-		EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events_retired') FROM cluster_state WHERE id = 1`).Scan(&st.Disordered, &upto, &st.Events, &st.Retiring)
+		EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events_retired'),
+		(SELECT count(*) FROM `+arrivalsTable+`) FROM cluster_state WHERE id = 1`).Scan(&st.Disordered, &upto, &st.Events, &st.Retiring, &st.Waiting)
 	if err != nil {
 		return st, fmt.Errorf("sqlite: cluster status: %w", err)
 	}

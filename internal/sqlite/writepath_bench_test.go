@@ -1,0 +1,194 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/storetest"
+	"github.com/usagelog/usagelog/internal/summary"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// BenchmarkWritePath times the write path as ingest meets it: into a store
+// that holds USAGELOG_BENCH_WRITE_BASE api_request events of a year
+// (default 1,000,000), stored in time order and merged,
+// USAGELOG_BENCH_WRITE_EVENTS more of the same year (default as many)
+// arrive through Append in batches of 10,000, in time order or in random
+// time order, while the store merges in the background. Metrics:
+//
+//   - ack-events/s: the events acknowledged a second;
+//   - p999-append-ms and max-append-ms: the latency of an Append, merges
+//     running beside it;
+//   - merge-after-s: from the last acknowledgement until every arrival is
+//     merged;
+//   - waiting-first-page-ms, waiting-overview-ms: the first logs page and
+//     the 90-day summary right after the last acknowledgement, arrivals
+//     waiting; first-page-ms, overview-ms: the same once merged;
+//   - export-rows/s: the api-usage CSV of every event, once merged;
+//   - bytes/event: the file's size (with its write-ahead log) over the
+//     events it holds.
+//
+// The base store is built once and kept in $TMPDIR for later runs.
+func BenchmarkWritePath(b *testing.B) {
+	base := storetest.EnvInt(b, "USAGELOG_BENCH_WRITE_BASE", 1_000_000)
+	n := storetest.EnvInt(b, "USAGELOG_BENCH_WRITE_EVENTS", base)
+	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	basePath := writeBase(b, base, end)
+	for _, order := range []string{"time", "random"} {
+		b.Run("order="+order, func(b *testing.B) {
+			for range b.N {
+				writePath(b, basePath, base, n, order == "random", end)
+			}
+		})
+	}
+}
+
+// writeBase returns the path of a merged store of base events in time
+// order, building it when $TMPDIR has none.
+func writeBase(b *testing.B, base int, end time.Time) string {
+	path := filepath.Join(os.TempDir(), "usagelog-bench-write-"+strconv.Itoa(base)+".db")
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	ctx := context.Background()
+	tmp := path + ".building"
+	os.Remove(tmp)
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: tmp, ManualMerge: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batch = 10_000
+	events := make([]usage.Event, 0, batch)
+	for i := 0; i < base; i += batch {
+		events = events[:0]
+		for j := i; j < min(i+batch, base); j++ {
+			events = append(events, storetest.ArrivalEvent(j, base, end))
+		}
+		if _, err := s.Append(ctx, 1, events); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Merge(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+func writePath(b *testing.B, basePath string, base, n int, random bool, end time.Time) {
+	ctx := context.Background()
+	path := filepath.Join(b.TempDir(), "u.db")
+	copyFile(b, basePath, path)
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	// New events of the same year, between the base's.
+	idx := storetest.ArrivalOrder(n, random)
+	const batch = 10_000
+	events := make([]usage.Event, 0, batch)
+	var lat []time.Duration
+	start := time.Now()
+	for i := 0; i < n; i += batch {
+		events = events[:0]
+		for _, j := range idx[i:min(i+batch, n)] {
+			e := storetest.ArrivalEvent(int(j), n, end)
+			e.ID, e.Time = "n"+e.ID, e.Time.Add(time.Millisecond)
+			events = append(events, e)
+		}
+		t := time.Now()
+		if _, err := s.Append(ctx, 1, events); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t))
+	}
+	acked := time.Now()
+	b.ReportMetric(float64(n)/acked.Sub(start).Seconds(), "ack-events/s")
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)*999/1000].Microseconds())/1000, "p999-append-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-append-ms")
+
+	page, overview := readTimes(b, s, end)
+	waiting, err := s.MergeStatus(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(waiting), "waiting-events")
+	b.ReportMetric(page, "waiting-first-page-ms")
+	b.ReportMetric(overview, "waiting-overview-ms")
+
+	if _, err := s.Merge(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(time.Since(acked).Seconds(), "merge-after-s")
+	page, overview = readTimes(b, s, end)
+	b.ReportMetric(page, "first-page-ms")
+	b.ReportMetric(overview, "overview-ms")
+	b.ReportMetric(exportRate(b, s, base+n), "export-rows/s")
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	var size int64
+	for _, f := range []string{path, path + "-wal"} {
+		if st, err := os.Stat(f); err == nil {
+			size += st.Size()
+		}
+	}
+	b.ReportMetric(float64(size)/float64(base+n), "bytes/event")
+}
+
+// readTimes returns the time of the first logs page and of the 90-day
+// summary, in milliseconds: the first of each call, as a user meets them.
+func readTimes(b *testing.B, s *sqlite.Store, now time.Time) (page, overview float64) {
+	ctx := context.Background()
+	start := time.Now()
+	if p, err := s.Logs(ctx, 1, usage.LogQuery{Limit: 100}); err != nil || len(p) != 100 {
+		b.Fatalf("first page: %d rows, %v", len(p), err)
+	}
+	page = float64(time.Since(start).Microseconds()) / 1000
+	svc := &summary.Service{Rollups: s, Events: s}
+	req, err := summary.ParseRequest(url.Values{"period": {"90d"}}, now, time.UTC)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start = time.Now()
+	sum, err := svc.Summary(ctx, 1, req)
+	if err != nil || sum.Total == 0 {
+		b.Fatalf("overview: %v, %v", sum, err)
+	}
+	overview = float64(time.Since(start).Microseconds()) / 1000
+	return page, overview
+}
+
+func copyFile(b *testing.B, from, to string) {
+	in, err := os.Open(from)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		b.Fatal(fmt.Errorf("copy the base store: %w", err))
+	}
+	if err := out.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
