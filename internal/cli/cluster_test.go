@@ -17,7 +17,7 @@ func TestClusterFromTheCLI(t *testing.T) {
 	var b strings.Builder
 	now := time.Now().UTC()
 	for i := range 100 {
-		at := now.Add(-time.Duration(i) * 2 * time.Hour) // newest first: 99 of them late
+		at := now.Add(-time.Duration(i) * 2 * time.Hour) // newest first: 99 of them late, as the merge counts them
 		fmt.Fprintf(&b, `{"kind":"api_request","id":"r%d","time":%q,"status":200}`+"\n", i, at.Format(time.RFC3339))
 	}
 	in := filepath.Join(t.TempDir(), "calls.ndjson")
@@ -33,7 +33,7 @@ func TestClusterFromTheCLI(t *testing.T) {
 		return r.stdout
 	}
 	before := export()
-	if r := run(t, nil, "cluster", "--data", data, "--status"); r.code != 0 || !strings.Contains(r.stdout, "90 of about 100 events stored out of time order") {
+	if r := run(t, nil, "cluster", "--data", data, "--status"); r.code != 0 || !strings.Contains(r.stdout, "99 of about 100 events stored out of time order") {
 		t.Fatalf("cluster --status: %+v", r)
 	}
 	if r := run(t, nil, "cluster", "--data", data); r.code != 0 || !strings.Contains(r.stdout, "no rewrite needed") {

@@ -53,7 +53,7 @@ func TestConsoleAtScale(t *testing.T) {
 	var clients []string
 	b.run(chromedp.Evaluate(`Array.from(document.querySelectorAll("#filter-client input[type=checkbox]")).map(e => e.value)`, &clients))
 	if len(clients) != 7 || !contains(clients, "Data Team") { // the demo's 7 (none picked is all)
-		t.Errorf("client choices: %q", clients)
+		t.Errorf("client choices: %q\n%s", clients, srv.stderr.String())
 	}
 
 	b.run(chromedp.Navigate(b.base+"/export/api-usage"), chromedp.WaitVisible("#community", chromedp.ByID))

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -20,6 +19,10 @@ const DefaultMergeStep = 5000
 // mergeIdle is how often the merge looks for arrivals that no append of
 // this process told it of (another process's, or left by the last run).
 const mergeIdle = time.Second
+
+// mergeGap is the shortest pause between two merge steps of the
+// background merge.
+const mergeGap = 10 * time.Millisecond
 
 // Merge moves every arrival into events and the rollups, a step at a
 // time, and returns how many it moved. The store merges in the
@@ -81,14 +84,18 @@ func (s *Store) mergeLoop(stop <-chan struct{}) {
 			if n == 0 {
 				break
 			}
+			// Ingest first: while appends wait, a step's time again,
+			// twice, for them. Else a quarter of it: other processes'
+			// writers (a CLI command beside the server) retry at most
+			// every 100 ms and must find the file unlocked at some point.
+			pause := time.Since(start) / 4
 			if s.appending.Load() > 0 {
-				// Ingest first: a step's time again, twice, for the
-				// appends that waited for it.
-				select {
-				case <-stop:
-					return
-				case <-time.After(2 * time.Since(start)):
-				}
+				pause = 2 * time.Since(start)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(max(pause, mergeGap)):
 			}
 		}
 	}
@@ -238,18 +245,22 @@ func arrivalSyncs(ctx context.Context, tx *sql.Tx, to int64) (map[int64][]*usage
 }
 
 // countDisordered counts the arrivals up to seq to that are more than
-// lateMS older than the newest merged event of their workspace and kind:
-// the rewrite in time order is due when they are many (cluster.go).
+// lateMS older than the newest event of their workspace and kind that
+// arrived before them (merged, or earlier in the step): the rewrite in
+// time order is due when they are many (cluster.go).
 func countDisordered(ctx context.Context, tx *sql.Tx, to int64) (int64, error) {
-	// One index seek for each workspace and kind of the step.
+	// One index seek for each workspace and kind of the step, and a sort
+	// of the step's rows.
+	const none = -1 << 62
 	var n int64
-	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+arrivalsTable+` a JOIN (
-			SELECT workspace_id, kind, (SELECT max(time_ms) FROM `+eventsTable+` e WHERE e.workspace_id = k.workspace_id AND e.kind = k.kind) AS newest
-			FROM (SELECT DISTINCT workspace_id, kind FROM `+arrivalsTable+` WHERE seq <= ?1) k
-		) m ON a.workspace_id = m.workspace_id AND a.kind = m.kind
-		WHERE a.seq <= ?1 AND a.time_ms < m.newest - ?2`, to, lateMS).Scan(&n)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (
+			SELECT a.time_ms, max(coalesce(m.newest, ?3), coalesce(max(a.time_ms) OVER (PARTITION BY a.workspace_id, a.kind ORDER BY a.seq
+				ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), ?3)) AS newest
+			FROM `+arrivalsTable+` a JOIN (
+				SELECT workspace_id, kind, (SELECT max(time_ms) FROM `+eventsTable+` e WHERE e.workspace_id = k.workspace_id AND e.kind = k.kind) AS newest
+				FROM (SELECT DISTINCT workspace_id, kind FROM `+arrivalsTable+` WHERE seq <= ?1) k
+			) m ON a.workspace_id = m.workspace_id AND a.kind = m.kind
+			WHERE a.seq <= ?1
+		) WHERE time_ms < newest - ?2`, to, lateMS, int64(none)).Scan(&n)
 	return n, err
 }
