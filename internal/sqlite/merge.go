@@ -141,7 +141,9 @@ func (s *Store) mergeStep(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// mergeIn is a merge step's work, in tx.
+// mergeIn is a merge step's work, in tx. The step's arrivals are a range
+// of seq, which each query reads as such (NOT INDEXED): by the time index
+// SQLite would walk every arrival.
 func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx) (int, error) {
 	st, top, err := readArrivalBounds(ctx, tx)
 	if err != nil || top == st.mergedTo {
@@ -173,7 +175,7 @@ func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx) (int, error) {
 	}
 	s.hook("read")
 	cols := strings.Join(s.columns, ", ")
-	res, err := tx.ExecContext(ctx, `INSERT INTO `+eventsTable+` (`+cols+`) SELECT `+cols+` FROM `+arrivalsTable+`
+	res, err := tx.ExecContext(ctx, `INSERT INTO `+eventsTable+` (`+cols+`) SELECT `+cols+` FROM `+arrivalsTable+` NOT INDEXED
 		WHERE seq <= ? ORDER BY workspace_id, kind, time_ms, id`, to)
 	if err != nil {
 		return 0, fmt.Errorf("into events: %w", err)
@@ -213,7 +215,7 @@ func arrivalSyncs(ctx context.Context, tx *sql.Tx, to int64) (map[int64][]*usage
 		return nil, err
 	}
 	kind := eventsql.KindCode(usage.KindSync)
-	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT workspace_id FROM `+arrivalsTable+` WHERE seq <= ? AND kind = ?`, to, kind)
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT workspace_id FROM `+arrivalsTable+` NOT INDEXED WHERE seq <= ? AND kind = ?`, to, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +234,7 @@ func arrivalSyncs(ctx context.Context, tx *sql.Tx, to int64) (map[int64][]*usage
 	}
 	out := map[int64][]*usage.Event{}
 	for _, ws := range workspaces {
-		events, err := eventsql.Query(ctx, tx, usage.KindSync, cols, `SELECT `+eventsql.Names(cols)+` FROM `+arrivalsTable+`
+		events, err := eventsql.Query(ctx, tx, usage.KindSync, cols, `SELECT `+eventsql.Names(cols)+` FROM `+arrivalsTable+` NOT INDEXED
 			WHERE seq <= ? AND kind = ? AND workspace_id = ?`, []any{to, kind, ws})
 		if err != nil {
 			return nil, err
@@ -256,9 +258,9 @@ func countDisordered(ctx context.Context, tx *sql.Tx, to int64) (int64, error) {
 	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (
 			SELECT a.time_ms, max(coalesce(m.newest, ?3), coalesce(max(a.time_ms) OVER (PARTITION BY a.workspace_id, a.kind ORDER BY a.seq
 				ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), ?3)) AS newest
-			FROM `+arrivalsTable+` a JOIN (
+			FROM `+arrivalsTable+` a NOT INDEXED JOIN (
 				SELECT workspace_id, kind, (SELECT max(time_ms) FROM `+eventsTable+` e WHERE e.workspace_id = k.workspace_id AND e.kind = k.kind) AS newest
-				FROM (SELECT DISTINCT workspace_id, kind FROM `+arrivalsTable+` WHERE seq <= ?1) k
+				FROM (SELECT DISTINCT workspace_id, kind FROM `+arrivalsTable+` NOT INDEXED WHERE seq <= ?1) k
 			) m ON a.workspace_id = m.workspace_id AND a.kind = m.kind
 			WHERE a.seq <= ?1
 		) WHERE time_ms < newest - ?2`, to, lateMS, int64(none)).Scan(&n)
