@@ -13,8 +13,21 @@ import (
 )
 
 // DefaultMergeStep is how many arrivals one merge step moves into events
-// and the rollups, in one transaction: ingest waits for one step at most.
+// and the rollups, in one transaction, unless Config.MergeStep says:
+// ingest waits for one step at most. The background merge sizes its
+// steps to take about mergeStepTime each, between minMergeStep and
+// maxMergeStep arrivals: arrivals in time order merge several times
+// faster than arrivals scattered over months.
 const DefaultMergeStep = 5000
+
+const (
+	mergeStepTime = 120 * time.Millisecond
+	minMergeStep  = 1000
+	maxMergeStep  = 40_000
+	// mergeBacklog is how many arrivals may wait before the merge stops
+	// letting appends go first: past it, appends and steps take turns.
+	mergeBacklog = 100_000
+)
 
 // mergeIdle is how often the merge looks for arrivals that no append of
 // this process told it of (another process's, or left by the last run).
@@ -31,7 +44,7 @@ const mergeGap = 10 * time.Millisecond
 func (s *Store) Merge(ctx context.Context) (int64, error) {
 	var total int64
 	for {
-		n, err := s.mergeStep(ctx)
+		n, _, err := s.mergeStep(ctx, s.mergeStepSize)
 		total += int64(n)
 		if err != nil || n == 0 {
 			return total, err
@@ -41,7 +54,10 @@ func (s *Store) Merge(ctx context.Context) (int64, error) {
 
 // MergeStep moves the oldest arrivals, up to Config.MergeStep of them,
 // into events and the rollups, and returns how many it moved.
-func (s *Store) MergeStep(ctx context.Context) (int, error) { return s.mergeStep(ctx) }
+func (s *Store) MergeStep(ctx context.Context) (int, error) {
+	n, _, err := s.mergeStep(ctx, s.mergeStepSize)
+	return n, err
+}
 
 // MergeStatus is how many arrivals wait to be merged.
 func (s *Store) MergeStatus(ctx context.Context) (int64, error) {
@@ -63,6 +79,7 @@ func (s *Store) mergeLoop(stop <-chan struct{}) {
 		<-stop
 		cancel()
 	}()
+	size := s.mergeStepSize
 	idle := time.NewTicker(mergeIdle)
 	defer idle.Stop()
 	for {
@@ -74,7 +91,7 @@ func (s *Store) mergeLoop(stop <-chan struct{}) {
 		}
 		for {
 			start := time.Now()
-			n, err := s.mergeStep(ctx)
+			n, left, err := s.mergeStep(ctx, size)
 			if err != nil {
 				if ctx.Err() == nil {
 					slog.Error("sqlite: merge", "err", err)
@@ -88,9 +105,13 @@ func (s *Store) mergeLoop(stop <-chan struct{}) {
 			// twice, for them. Else a quarter of it: other processes'
 			// writers (a CLI command beside the server) retry at most
 			// every 100 ms and must find the file unlocked at some point.
-			pause := time.Since(start) / 4
-			if s.appending.Load() > 0 {
-				pause = 2 * time.Since(start)
+			took := time.Since(start)
+			if !s.fixedStep && n == size && took > 0 {
+				size = min(max(int(int64(size)*int64(mergeStepTime)/int64(took)), minMergeStep), maxMergeStep)
+			}
+			pause := took / 4
+			if s.appending.Load() > 0 && left < mergeBacklog {
+				pause = 2 * took
 			}
 			select {
 			case <-stop:
@@ -110,102 +131,102 @@ func (s *Store) hook(point string) {
 	}
 }
 
-// mergeStep moves the oldest arrivals, up to mergeStep of them, into
-// events (sorted by workspace, kind, time and id) and their rollups, and
-// deletes them from arrivals, in one transaction; it returns how many it
-// moved.
-func (s *Store) mergeStep(ctx context.Context) (int, error) {
+// mergeStep moves the oldest arrivals, up to size of them, into events
+// (sorted by workspace, kind, time and id) and their rollups, and deletes
+// them from arrivals, in one transaction; it returns how many it moved
+// and about how many are left.
+func (s *Store) mergeStep(ctx context.Context, size int) (n int, left int64, err error) {
 	s.mergeMu.Lock()
 	defer s.mergeMu.Unlock()
 	defer s.timed("merge", time.Now())
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: merge: %w", err)
+		return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
 	}
 	defer tx.Rollback()
-	n, err := s.mergeIn(ctx, tx)
+	n, left, err = s.mergeIn(ctx, tx, size)
 	if err != nil || n == 0 {
 		s.settleCombos(false)
 		if err != nil {
-			return 0, fmt.Errorf("sqlite: merge: %w", err)
+			return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
 		}
-		return 0, nil
+		return 0, 0, nil
 	}
 	s.hook("before-commit")
 	err = tx.Commit()
 	s.settleCombos(err == nil)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: merge: %w", err)
+		return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
 	}
 	s.hook("committed")
-	return n, nil
+	return n, left, nil
 }
 
 // mergeIn is a merge step's work, in tx. The step's arrivals are a range
 // of seq, which each query reads as such (NOT INDEXED): by the time index
 // SQLite would walk every arrival.
-func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx) (int, error) {
+func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx, size int) (n int, left int64, err error) {
 	st, top, err := readArrivalBounds(ctx, tx)
 	if err != nil || top == st.mergedTo {
-		return 0, err
+		return 0, 0, err
 	}
 	var to int64
-	var n int
-	err = tx.QueryRowContext(ctx, `SELECT max(seq), count(*) FROM (SELECT seq FROM `+arrivalsTable+` ORDER BY seq LIMIT ?)`, s.mergeStepSize).Scan(&to, &n)
+	err = tx.QueryRowContext(ctx, `SELECT max(seq), count(*) FROM (SELECT seq FROM `+arrivalsTable+` ORDER BY seq LIMIT ?)`, size).Scan(&to, &n)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	left = top - to // seqs of rolled back appends leave gaps: about
 	// Reads first, then writes: reads and writes on the transaction's
 	// connection never interleave.
 	var calls []tailRow
 	for from, full := st.mergedTo, true; full; {
 		var page []tailRow
 		if page, from, full, err = readArrivalCalls(ctx, tx, from, to); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		calls = append(calls, page...)
 	}
 	syncs, err := arrivalSyncs(ctx, tx, to)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	disordered, err := countDisordered(ctx, tx, to)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	s.hook("read")
 	cols := strings.Join(s.columns, ", ")
 	res, err := tx.ExecContext(ctx, `INSERT INTO `+eventsTable+` (`+cols+`) SELECT `+cols+` FROM `+arrivalsTable+` NOT INDEXED
 		WHERE seq <= ? ORDER BY workspace_id, kind, time_ms, id`, to)
 	if err != nil {
-		return 0, fmt.Errorf("into events: %w", err)
+		return 0, 0, fmt.Errorf("into events: %w", err)
 	}
 	if moved, err := res.RowsAffected(); err != nil || moved != int64(n) {
-		return 0, fmt.Errorf("into events: %d of %d arrivals moved (%v)", moved, n, err)
+		return 0, 0, fmt.Errorf("into events: %d of %d arrivals moved (%v)", moved, n, err)
 	}
 	s.hook("inserted")
 	if err := s.rollUp(ctx, tx, s.upserts, calls); err != nil {
-		return 0, fmt.Errorf("rollups: %w", err)
+		return 0, 0, fmt.Errorf("rollups: %w", err)
 	}
 	for ws, evs := range syncs {
 		if err := syncRollups(ctx, tx, ws, evs); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	s.hook("rolled-up")
 	if _, err := tx.ExecContext(ctx, `DELETE FROM `+arrivalsTable+` WHERE seq <= ?`, to); err != nil {
-		return 0, fmt.Errorf("from arrivals: %w", err)
+		return 0, 0, fmt.Errorf("from arrivals: %w", err)
 	}
 	s.hook("deleted")
 	if _, err := tx.ExecContext(ctx, `UPDATE merge_state SET merged_to = ? WHERE id = 1`, to); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if disordered > 0 {
 		if _, err := tx.ExecContext(ctx, `UPDATE cluster_state SET disordered = disordered + ? WHERE id = 1`, disordered); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	return n, nil
+	return n, left, nil
 }
 
 // arrivalSyncs reads the sync arrivals up to seq to, by workspace.

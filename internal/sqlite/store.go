@@ -31,7 +31,8 @@ type Config struct {
 	// Durability is DurabilityFull (the default) or DurabilityNormal.
 	Durability Durability
 	// MergeStep is how many arrivals one merge step moves into events and
-	// the rollups (0: DefaultMergeStep).
+	// the rollups (0: the background merge sizes its steps by how long
+	// they take, starting at DefaultMergeStep).
 	MergeStep int
 	// ManualMerge leaves the arrivals where they are until Merge is
 	// called, rather than merging them in the background: for tests and
@@ -102,6 +103,7 @@ type Store struct {
 
 	mergeMu       sync.Mutex // one merge step at a time
 	mergeStepSize int
+	fixedStep     bool // Config.MergeStep set: steps of that size
 	appending     atomic.Int32  // appends under way
 	kick          chan struct{} // arrivals to merge
 	stopMerge     chan struct{}
@@ -162,7 +164,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if s.mergeStepSize <= 0 {
+	if s.fixedStep = s.mergeStepSize > 0; !s.fixedStep {
 		s.mergeStepSize = DefaultMergeStep
 	}
 	if s.columns, err = eventColumns(ctx, s.write); err != nil {
