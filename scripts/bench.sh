@@ -31,6 +31,11 @@ go test -run '^$' -bench 'LogsFirstPage' -benchtime 200x -count "$count" -timeou
 # order and in random time order: ingest, the full api-usage export, the first page, size.
 USAGELOG_BENCH_ORDER_EVENTS=${USAGELOG_BENCH_ORDER_EVENTS:-10000000} \
   go test -run '^$' -bench 'ArrivalOrder' -benchtime 1x -count 1 -timeout 90m ./internal/sqlite/
+# The write path: USAGELOG_BENCH_WRITE_EVENTS (10,000,000) more events into a store of
+# USAGELOG_BENCH_WRITE_BASE (10,000,000), in time order and in random order: acknowledged
+# events/s, the longest append, the merge after the last, reads while events wait, this
+# tree beside the release before arrivals.
+scripts/write-path-ab.sh
 # `usagelog ingest FILE` of USAGELOG_BENCH_INGEST_EVENTS (1,000,000) in both orders,
 # transactions of 5,000 events against the default.
 go test -run '^$' -bench 'IngestFile' -benchtime 1x -count 1 -timeout 60m ./internal/cli/

@@ -78,3 +78,24 @@ func Exec(ctx context.Context, s *Store, query string) error {
 	_, err := s.write.ExecContext(ctx, query)
 	return err
 }
+
+// ArrivalColumns returns the columns of arrivals and of events that
+// differ (name, type, default, not null), arrivals' seq left out.
+func ArrivalColumns(ctx context.Context, s *Store) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT coalesce(x.name, y.name) FROM
+		(SELECT * FROM pragma_table_info('arrivals') WHERE name != 'seq') x FULL JOIN pragma_table_info('events') y ON x.name = y.name
+		WHERE x.name IS NULL OR y.name IS NULL OR x.type IS NOT y.type OR x.dflt_value IS NOT y.dflt_value OR x."notnull" IS NOT y."notnull"`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		out = append(out, name)
+	}
+	return out, rows.Err()
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -272,18 +273,47 @@ func arrivalSyncs(ctx context.Context, tx *sql.Tx, to int64) (map[int64][]*usage
 // arrived before them (merged, or earlier in the step): the rewrite in
 // time order is due when they are many (cluster.go).
 func countDisordered(ctx context.Context, tx *sql.Tx, to int64) (int64, error) {
-	// One index seek for each workspace and kind of the step, and a sort
-	// of the step's rows.
-	const none = -1 << 62
+	type key struct{ ws, kind int64 }
+	type arrival struct {
+		key
+		timeMS int64
+	}
+	// In Go: a window function over the step cost a sixth of a step.
+	rows, err := tx.QueryContext(ctx, `SELECT workspace_id, kind, time_ms FROM `+arrivalsTable+` NOT INDEXED WHERE seq <= ? ORDER BY seq`, to)
+	if err != nil {
+		return 0, err
+	}
+	var step []arrival
+	newest := map[key]int64{}
+	for rows.Next() {
+		var a arrival
+		if err := rows.Scan(&a.ws, &a.kind, &a.timeMS); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		step = append(step, a)
+		newest[a.key] = math.MinInt64
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for k := range newest {
+		var t sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT max(time_ms) FROM `+eventsTable+` WHERE workspace_id = ? AND kind = ?`, k.ws, k.kind).Scan(&t); err != nil {
+			return 0, err
+		}
+		if t.Valid {
+			newest[k] = t.Int64
+		}
+	}
 	var n int64
-	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (
-			SELECT a.time_ms, max(coalesce(m.newest, ?3), coalesce(max(a.time_ms) OVER (PARTITION BY a.workspace_id, a.kind ORDER BY a.seq
-				ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), ?3)) AS newest
-			FROM `+arrivalsTable+` a NOT INDEXED JOIN (
-				SELECT workspace_id, kind, (SELECT max(time_ms) FROM `+eventsTable+` e WHERE e.workspace_id = k.workspace_id AND e.kind = k.kind) AS newest
-				FROM (SELECT DISTINCT workspace_id, kind FROM `+arrivalsTable+` NOT INDEXED WHERE seq <= ?1) k
-			) m ON a.workspace_id = m.workspace_id AND a.kind = m.kind
-			WHERE a.seq <= ?1
-		) WHERE time_ms < newest - ?2`, to, lateMS, int64(none)).Scan(&n)
-	return n, err
+	for _, a := range step {
+		last := newest[a.key]
+		if last != math.MinInt64 && a.timeMS < last-lateMS {
+			n++
+		}
+		newest[a.key] = max(last, a.timeMS)
+	}
+	return n, nil
 }

@@ -248,6 +248,15 @@ func TestArrivalsMigration(t *testing.T) {
 	storetest.CompareSummaries(t, old, 1, calls, windows, "UTC")
 }
 
+// TestArrivalsMatchEvents: arrivals has every column of events, alike, and
+// its seq: a migration that adds a column to one adds it to the other.
+func TestArrivalsMatchEvents(t *testing.T) {
+	s := sqlitetest.Open(t)
+	if differ, err := sqlite.ArrivalColumns(context.Background(), s); err != nil || len(differ) > 0 {
+		t.Errorf("columns of arrivals and events that differ: %v (%v)", differ, err)
+	}
+}
+
 func TestAlertsConformance(t *testing.T) {
 	// One store keeps the events and the rules, as serve's embedded
 	// default does.

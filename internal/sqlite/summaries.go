@@ -254,22 +254,13 @@ func (s *Store) rebuildRollups(ctx context.Context, tx *sql.Tx, kind usage.Kind)
 		workspaces = append(workspaces, ws.Int64)
 		next = ws.Int64
 	}
+	// The merged events only: arrivals join the rollups as they merge.
 	for _, ws := range workspaces {
 		if err := pages(ctx, tx, ws, kind, fields, func(evs []*usage.Event) error { return each(ws, evs) }); err != nil {
 			return err
 		}
 	}
-	if kind != usage.KindAPIRequest {
-		return nil
-	}
-	// Every event is in the rollups now: none is left in their tail. A
-	// store that predates the tail gets it later (migration 014).
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'rollup_state'`).Scan(&n); err != nil || n == 0 {
-		return err
-	}
-	_, err := tx.ExecContext(ctx, `UPDATE rollup_state SET rolled_to = (SELECT coalesce(max(rowid), 0) FROM events), generation = generation + 1 WHERE id = 1`)
-	return err
+	return nil
 }
 
 // pages reads a workspace's events of kind in tx, oldest first, a page at
@@ -685,8 +676,8 @@ func (a *aggregate) finish() {
 }
 
 // Communities lists the communities the workspace's API calls name (not
-// usagelog's own), from the rollups' combos and the tail not rolled up
-// yet: the export form's choices. A community whose calls retention has
+// usagelog's own), from the rollups' combos and the calls waiting in
+// arrivals: the export form's choices. A community whose calls retention has
 // purged may still be listed; its export is empty.
 func (s *Store) Communities(ctx context.Context, workspaceID int64) ([]string, error) {
 	tx, err := s.read.BeginTx(ctx, nil)

@@ -31,6 +31,10 @@ import (
 //  3. insertMu (prepared inserts), combos.mu (rollup combo ids), tail.mu
 //     (what readers hold of the arrivals), counted.mu (the latest count):
 //     each guards only its own memory and takes no other lock.
+//
+// Readers (read, several connections) and the checkpointer (checkpoints,
+// one connection, checkpoint.go) take none of these: in WAL mode they wait
+// for no writer, and no writer waits for them.
 const (
 	eventsTable   = "events"
 	arrivalsTable = "arrivals"
