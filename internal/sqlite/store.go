@@ -87,13 +87,13 @@ func (c Config) Validate() error {
 // the metadata methods are sqlmeta's, on the same file.
 type Store struct {
 	*sqlmeta.Store
-	write   *sql.DB // one connection: SQLite has one writer at a time
-	read    *sql.DB
+	write *sql.DB // one connection: SQLite has one writer at a time
+	read  *sql.DB
 
 	checkpoints     *sql.DB // one connection, for checkpointLoop
 	stopCheckpoints chan struct{}
 	checkpointed    chan struct{} // closed when checkpointLoop ends
-	observe func(op string, d time.Duration)
+	observe         func(op string, d time.Duration)
 
 	insertMu sync.Mutex
 	inserts  map[insertKey]*sql.Stmt
@@ -107,7 +107,7 @@ type Store struct {
 
 	mergeMu       sync.Mutex // one merge step at a time
 	mergeStepSize int
-	fixedStep     bool // Config.MergeStep set: steps of that size
+	fixedStep     bool          // Config.MergeStep set: steps of that size
 	appending     atomic.Int32  // appends under way
 	kick          chan struct{} // arrivals to merge
 	stopMerge     chan struct{}
