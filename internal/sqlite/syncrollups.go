@@ -43,6 +43,20 @@ func (d *syncDay) add(e *usage.Event) {
 	}
 }
 
+// syncDays are sync events summed by syncKey.
+type syncDays map[syncKey]*syncDay
+
+// add adds e to its group of day.
+func (days syncDays) add(day int64, e *usage.Event) {
+	k := syncKey{day, e.Integration, e.System1, e.System2, e.Project1, e.Project2, e.EndSystem, e.EntityType}
+	d := days[k]
+	if d == nil {
+		d = &syncDay{}
+		days[k] = d
+	}
+	d.add(e)
+}
+
 const syncUpsert = `INSERT INTO sync_rollups (workspace_id, day_ms, integration, system1, system2, project1, project2, end_system, entity_type,
 	events, synced, last_synced_ms, last_updated_ms, status, status_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (workspace_id, day_ms, integration, system1, system2, project1, project2, end_system, entity_type) DO UPDATE SET
@@ -58,15 +72,9 @@ func syncRollups(ctx context.Context, tx *sql.Tx, workspaceID int64, events []*u
 	if len(events) == 0 {
 		return nil
 	}
-	days := map[syncKey]*syncDay{}
+	days := syncDays{}
 	for _, e := range events {
-		k := syncKey{summary.Floor(e.Time.UnixMilli(), summary.DayMS), e.Integration, e.System1, e.System2, e.Project1, e.Project2, e.EndSystem, e.EntityType}
-		d := days[k]
-		if d == nil {
-			d = &syncDay{}
-			days[k] = d
-		}
-		d.add(e)
+		days.add(summary.Floor(e.Time.UnixMilli(), summary.DayMS), e)
 	}
 	st, err := tx.PrepareContext(ctx, syncUpsert)
 	if err != nil {
@@ -129,18 +137,12 @@ func (s *Store) SyncGroups(ctx context.Context, workspaceID int64, from, split, 
 			if e[0] >= e[1] {
 				continue
 			}
-			days := map[syncKey]*syncDay{}
+			days := syncDays{}
 			for ev, err := range s.ScanEvents(ctx, workspaceID, usage.KindSync, time.UnixMilli(e[0]), time.UnixMilli(e[1]), syncFields...) {
 				if err != nil {
 					return nil, fmt.Errorf("sqlite: sync groups: %w", err)
 				}
-				k := syncKey{0, ev.Integration, ev.System1, ev.System2, ev.Project1, ev.Project2, ev.EndSystem, ev.EntityType}
-				d := days[k]
-				if d == nil {
-					d = &syncDay{}
-					days[k] = d
-				}
-				d.add(ev)
+				days.add(0, ev)
 			}
 			for k, d := range days {
 				add(syncGroup(k, d, part.recent))
@@ -199,7 +201,7 @@ func (s *Store) syncDays(ctx context.Context, workspaceID, d0, d1 int64, recent 
 
 // arrivalSyncDays sums the workspace's sync arrivals with d0 <= time < d1
 // by group (the day left 0).
-func arrivalSyncDays(ctx context.Context, tx *sql.Tx, workspaceID, d0, d1 int64) (map[syncKey]*syncDay, error) {
+func arrivalSyncDays(ctx context.Context, tx *sql.Tx, workspaceID, d0, d1 int64) (syncDays, error) {
 	cols, err := eventsql.Projection(eventsql.KindColumns(usage.KindSync), syncFields)
 	if err != nil {
 		return nil, err
@@ -209,16 +211,9 @@ func arrivalSyncDays(ctx context.Context, tx *sql.Tx, workspaceID, d0, d1 int64)
 	if err != nil {
 		return nil, err
 	}
-	days := map[syncKey]*syncDay{}
+	days := syncDays{}
 	for i := range events {
-		ev := &events[i]
-		k := syncKey{0, ev.Integration, ev.System1, ev.System2, ev.Project1, ev.Project2, ev.EndSystem, ev.EntityType}
-		d := days[k]
-		if d == nil {
-			d = &syncDay{}
-			days[k] = d
-		}
-		d.add(ev)
+		days.add(0, &events[i])
 	}
 	return days, nil
 }
