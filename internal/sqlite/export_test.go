@@ -9,7 +9,10 @@ import (
 // ForgetRollups makes s a store from before the rollups: their tables gone
 // and their migration not applied.
 func ForgetRollups(ctx context.Context, s *Store) error {
-	s.combos = combos{ids: map[int64]map[combo]int64{}, pending: map[int64]map[combo]int64{}}
+	s.combos.mu.Lock()
+	clear(s.combos.ids)
+	clear(s.combos.pending)
+	s.combos.mu.Unlock()
 	for _, q := range []string{"DROP TABLE rollups", "DROP TABLE rollup_combos", "DROP TABLE sync_rollups",
 		"DELETE FROM schema_migrations WHERE version IN (6, 7)"} {
 		if _, err := s.write.ExecContext(ctx, q); err != nil {
