@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +34,7 @@ func TestMergeSurvivesAKillAtEveryPoint(t *testing.T) {
 			appendAll(t, s, events, 1000)
 			s.Close()
 
-			cmd := exec.Command(os.Args[0], "-test.run=^TestMergeKilled$")
+			cmd := exec.Command(os.Args[0])
 			cmd.Env = append(os.Environ(), "USAGELOG_KILL_STORE="+path, "USAGELOG_KILL_AT="+point)
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError
@@ -58,17 +59,24 @@ func TestMergeSurvivesAKillAtEveryPoint(t *testing.T) {
 	}
 }
 
-// TestMergeKilled is the process that TestMergeSurvivesAKillAtEveryPoint
-// kills: it merges the store USAGELOG_KILL_STORE, 1,000 arrivals a step,
-// and kills itself at point USAGELOG_KILL_AT of the third step.
-func TestMergeKilled(t *testing.T) {
-	path, point := os.Getenv("USAGELOG_KILL_STORE"), os.Getenv("USAGELOG_KILL_AT")
-	if path == "" {
-		t.Skip("run by TestMergeSurvivesAKillAtEveryPoint")
+// TestMain runs the tests, or, in the process that
+// TestMergeSurvivesAKillAtEveryPoint starts (USAGELOG_KILL_STORE set),
+// mergeUntilKilled.
+func TestMain(m *testing.M) {
+	if path := os.Getenv("USAGELOG_KILL_STORE"); path != "" {
+		mergeUntilKilled(path, os.Getenv("USAGELOG_KILL_AT"))
 	}
+	os.Exit(m.Run())
+}
+
+// mergeUntilKilled merges the store at path, 1,000 arrivals a step, and
+// kills its own process at point of the third step; it exits 1 if it
+// gets through.
+func mergeUntilKilled(path, point string) {
 	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path, ManualMerge: true, MergeStep: 1000})
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	steps := 0
 	sqlite.SetMergeHook(func(p string) {
@@ -79,8 +87,7 @@ func TestMergeKilled(t *testing.T) {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		}
 	})
-	if _, err := s.Merge(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Fatal("merged every arrival without being killed")
+	_, err = s.Merge(context.Background())
+	fmt.Fprintln(os.Stderr, "merged every arrival without being killed:", err)
+	os.Exit(1)
 }
