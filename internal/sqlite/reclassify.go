@@ -136,24 +136,21 @@ func (s *Store) reclassifyDay(ctx context.Context, workspaceID int64, rules usag
 // merged events, in tx.
 func (s *Store) rerollDay(ctx context.Context, tx *sql.Tx, workspaceID, day int64) error {
 	var calls []tailRow
-	rows, err := tx.QueryContext(ctx, `SELECT time_ms, status, timing_ms, client, collection, collection_type, community, usage_type
+	rows, err := tx.QueryContext(ctx, `SELECT `+callColumns+`
 		FROM `+eventsTable+` WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms < ? ORDER BY time_ms`,
 		workspaceID, eventsql.KindCode(usage.KindAPIRequest), day, day+summary.DayMS)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
-		r := tailRow{ws: workspaceID}
-		var ut string
-		if err := rows.Scan(&r.timeMS, &r.status, &r.timingMS, &r.combo.client, &r.combo.collection, &r.combo.collectionType, &r.combo.community, &ut); err != nil {
+		r, own, err := scanCall(rows, nil)
+		if err != nil {
 			rows.Close()
 			return err
 		}
-		if r.combo.collection == usage.SelfCollection {
-			continue
+		if !own {
+			calls = append(calls, r)
 		}
-		r.combo.usageType = usage.Type(ut)
-		calls = append(calls, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -66,7 +66,7 @@ type tailRow struct {
 // (from, to], in seq order, usagelog's own calls left out; full says
 // whether it read that many, last is the seq it read up to.
 func readArrivalCalls(ctx context.Context, q eventsql.Queryer, from, to int64) (page []tailRow, last int64, full bool, err error) {
-	rows, err := q.QueryContext(ctx, `SELECT seq, workspace_id, time_ms, status, timing_ms, client, collection, collection_type, community, usage_type
+	rows, err := q.QueryContext(ctx, `SELECT seq, `+callColumns+`
 		FROM `+arrivalsTable+` WHERE seq > ? AND seq <= ? AND kind = ? ORDER BY seq LIMIT ?`, from, to, eventsql.KindCode(usage.KindAPIRequest), tailPage)
 	if err != nil {
 		return nil, from, false, err
@@ -75,22 +75,35 @@ func readArrivalCalls(ctx context.Context, q eventsql.Queryer, from, to int64) (
 	last = from
 	n := 0
 	for rows.Next() {
-		var (
-			r  tailRow
-			ut string
-		)
-		if err := rows.Scan(&r.seq, &r.ws, &r.timeMS, &r.status, &r.timingMS, &r.combo.client, &r.combo.collection, &r.combo.collectionType, &r.combo.community, &ut); err != nil {
+		r, own, err := scanCall(rows, &last)
+		if err != nil {
 			return nil, from, false, err
 		}
 		n++
-		last = r.seq
-		if r.combo.collection == usage.SelfCollection {
-			continue
+		if r.seq = last; !own {
+			page = append(page, r)
 		}
-		r.combo.usageType = usage.Type(ut)
-		page = append(page, r)
 	}
 	return page, last, n == tailPage, rows.Err()
+}
+
+// callColumns are what rollups read of an api_request row (scanCall).
+const callColumns = "workspace_id, time_ms, status, timing_ms, client, collection, collection_type, community, usage_type"
+
+// scanCall scans a row of key (a seq or rowid; nil: none) and
+// callColumns; own says it is one of usagelog's own calls, which rollups
+// leave out.
+func scanCall(rows *sql.Rows, key *int64) (r tailRow, own bool, err error) {
+	var ut string
+	dest := []any{&r.ws, &r.timeMS, &r.status, &r.timingMS, &r.combo.client, &r.combo.collection, &r.combo.collectionType, &r.combo.community, &ut}
+	if key != nil {
+		dest = append([]any{key}, dest...)
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return r, false, err
+	}
+	r.combo.usageType = usage.Type(ut)
+	return r, r.combo.collection == usage.SelfCollection, nil
 }
 
 // rollUp adds api_request events to the rollups, in tx: every hour once,
@@ -140,7 +153,7 @@ func rollUpOldTail(ctx context.Context, s *Store, tx *sql.Tx) error {
 	for {
 		// A page at a time: reads and writes on the transaction's
 		// connection never interleave.
-		rows, err := tx.QueryContext(ctx, `SELECT rowid, workspace_id, time_ms, status, timing_ms, client, collection, collection_type, community, usage_type
+		rows, err := tx.QueryContext(ctx, `SELECT rowid, `+callColumns+`
 			FROM events WHERE rowid > ? AND kind = ? ORDER BY rowid LIMIT ?`, from, eventsql.KindCode(usage.KindAPIRequest), tailPage)
 		if err != nil {
 			return fmt.Errorf("the rollup tail: %w", err)
@@ -148,17 +161,13 @@ func rollUpOldTail(ctx context.Context, s *Store, tx *sql.Tx) error {
 		var page []tailRow
 		n := 0
 		for rows.Next() {
-			var (
-				r  tailRow
-				ut string
-			)
-			if err := rows.Scan(&from, &r.ws, &r.timeMS, &r.status, &r.timingMS, &r.combo.client, &r.combo.collection, &r.combo.collectionType, &r.combo.community, &ut); err != nil {
+			r, own, err := scanCall(rows, &from)
+			if err != nil {
 				rows.Close()
 				return fmt.Errorf("the rollup tail: %w", err)
 			}
 			n++
-			if r.combo.collection != usage.SelfCollection {
-				r.combo.usageType = usage.Type(ut)
+			if !own {
 				page = append(page, r)
 			}
 		}
