@@ -88,6 +88,7 @@ func commands() []command {
 		{name: "audit", summary: "print a workspace's audit log (who did what)", run: auditCmd},
 		{name: "settings", summary: "print or change a workspace's settings (retention, timezone)", run: settingsCmd},
 		{name: "redaction", summary: "print or change what capture removes from a workspace's events (secrets, addresses)", run: redactionCmd},
+		{name: "erase", summary: "erase a person's events (a data-subject request) and print the receipt", run: eraseCmd},
 		{name: "janitor", summary: "remove events past their workspace's retention now", run: janitorCmd},
 		{name: "cluster", summary: "rewrite the SQLite events table in time order now (serve does it too)", run: clusterCmd},
 		{name: "version", summary: "print the version, commit, build date and Go version", run: func(_ context.Context, _ []string, env Env) error {

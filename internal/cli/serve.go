@@ -18,6 +18,7 @@ import (
 	"github.com/usagelog/usagelog/internal/buildinfo"
 	"github.com/usagelog/usagelog/internal/console"
 	"github.com/usagelog/usagelog/internal/demo"
+	"github.com/usagelog/usagelog/internal/erasure"
 	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/httpapi"
 	"github.com/usagelog/usagelog/internal/ingest"
@@ -221,6 +222,12 @@ func serve(ctx context.Context, args []string, env Env) error {
 		// see it: the audit log records each link when it is made.
 		links = audit.Linker{Links: links, Log: auditLog}
 	}
+	// Erases the people whose erasure was requested, in the background.
+	eraser, err := erasure.New(erasure.Config{Events: st.eraser, Meta: st.erasures, Jobs: st.meta, Files: files, Audit: auditLog, Log: log})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	hook := &jobs.Webhook{Meta: st.meta, Policy: webhooks, Log: log, Now: time.Now, Links: links}
 	runner, err := jobs.NewRunner(jobs.RunnerConfig{
 		Meta: st.meta, Workers: *workers, PerWorkspace: *concurrency, Log: log, Finished: hook.Deliver, Webhooks: webhooks, Audit: auditLog,
@@ -236,7 +243,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 		Recorder: rec, RateLimits: limits, ExportRowLimit: *rowLimit,
 		Files: files, Signer: signer, Links: links, Secret: key,
 		MaxRangeDays: *maxRangeDays, ExportConcurrency: *concurrency, Session: con.Session, Jobs: runner, Audit: auditLog,
-		Reclassifier: reclass, Alerts: st.alerts, Webhooks: webhooks,
+		Reclassifier: reclass, Alerts: st.alerts, Webhooks: webhooks, Erasures: st.erasures, Eraser: eraser,
 		OTLP: httpapi.OTLP{ClientAttributes: otlpClient, KeepQuery: *otlpQuery},
 	})
 	if err != nil {
@@ -247,6 +254,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 		go clusterLoop(ctx, c, time.Minute, log)
 	}
 	go reclass.Loop(ctx)
+	go eraser.Loop(ctx)
 	delivery := &alerts.Delivery{Client: webhooks.Client(30 * time.Second)}
 	if *smtpURL != "" {
 		if delivery.SMTP, err = alerts.ParseSMTP(*smtpURL, *smtpFrom); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/usagelog/usagelog/internal/alerts"
 	"github.com/usagelog/usagelog/internal/clickhouse"
+	"github.com/usagelog/usagelog/internal/erasure"
 	"github.com/usagelog/usagelog/internal/httpapi"
 	"github.com/usagelog/usagelog/internal/postgres"
 	"github.com/usagelog/usagelog/internal/sqlite"
@@ -27,7 +28,11 @@ type stores struct {
 	meta   usage.MetaStore
 	// alerts keeps the alert rules: the metadata store, on either engine.
 	alerts alerts.Store
-	close  func() error
+	// erasures keeps the erasures (the metadata store), eraser erases
+	// events (the event store), on either engine.
+	erasures erasure.Store
+	eraser   erasure.Events
+	close    func() error
 	// secret, when the metadata store keeps the server secret (PostgreSQL:
 	// every replica shares it), returns it.
 	secret func(context.Context) ([]byte, error)
@@ -95,14 +100,14 @@ func openStores(ctx context.Context, cfg storeConfig) (*stores, error) {
 		if err != nil {
 			return nil, err
 		}
-		st.events = c
+		st.events, st.eraser = c, c
 		closers = append(closers, c.Close)
 	} else {
 		s, err := openSQLite(cfg.Events)
 		if err != nil {
 			return nil, err
 		}
-		st.events = s
+		st.events, st.eraser = s, s
 	}
 	if pgMeta {
 		pg, err := postgres.Open(ctx, cfg.Meta)
@@ -110,7 +115,7 @@ func openStores(ctx context.Context, cfg storeConfig) (*stores, error) {
 			st.close()
 			return nil, err
 		}
-		st.meta, st.alerts, st.secret = pg, pg, pg.Secret
+		st.meta, st.alerts, st.erasures, st.secret = pg, pg, pg, pg.Secret
 		closers = append(closers, pg.Close)
 	} else {
 		// Without --meta the metadata sits beside SQLite events.
@@ -123,7 +128,7 @@ func openStores(ctx context.Context, cfg storeConfig) (*stores, error) {
 			st.close()
 			return nil, err
 		}
-		st.meta, st.alerts = s, s
+		st.meta, st.alerts, st.erasures = s, s, s
 	}
 	if _, err := st.meta.EnsureWorkspace(ctx, usage.DefaultWorkspace); err != nil {
 		st.close()

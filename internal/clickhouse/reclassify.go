@@ -92,7 +92,7 @@ func (s *Store) Reclassify(ctx context.Context, workspaceID int64, rules usage.C
 			lo, hi := days[j].ms, days[k-1].ms+summary.DayMS
 			var err error
 			if resumed {
-				err = s.correct(big, workspaceID, typ, lo, hi)
+				err = s.correct(big, workspaceID, typ, lo, hi, typedRollups)
 			} else {
 				err = s.moveCalls(big, workspaceID, typ, lo, hi)
 			}
@@ -239,6 +239,9 @@ type typedRollup struct {
 	ints, strs []string
 	sums       []string
 	of         func(call rollupRow) rollupRow
+	// cond narrows its rows to those of (a part of a rollup that holds
+	// rows of several kinds: one field's values).
+	cond string
 }
 
 var typedRollups = []typedRollup{
@@ -264,13 +267,40 @@ var typedRollups = []typedRollup{
 	}},
 }
 
+// untypedRollups are the other rollups of calls (migrations 039 and 041):
+// the timing buckets of each day, and the values of the status class, the
+// client and the collection, each part of rollup_values a rollup of its
+// own. An erasure corrects them with the typed ones.
+var untypedRollups = []typedRollup{
+	{table: "rollup_timing_days", ints: []string{"bucket_ms", "tb"}, sums: []string{"calls"}, of: func(c rollupRow) rollupRow {
+		return rollupRow{key: rollupKey{ints: [3]int64{summary.Floor(c.key.ints[0], summary.DayMS), c.key.ints[2]}}, sums: [3]int64{c.sums[0]}}
+	}},
+	valuesRollup(0, func(c rollupRow) string { return strconv.FormatInt(c.key.ints[1]/100, 10) }),
+	valuesRollup(2, func(c rollupRow) string { return c.key.strs[0] }),
+	valuesRollup(3, func(c rollupRow) string { return c.key.strs[1] }),
+}
+
+// valuesRollup is the part of rollup_values that holds the values of
+// field dim (migration 041), which value gives of a call.
+func valuesRollup(dim int64, value func(call rollupRow) string) typedRollup {
+	return typedRollup{table: "rollup_values", ints: []string{"dim", "bucket_ms", "tb"}, strs: []string{"value"}, sums: []string{"calls", "errors"},
+		cond: "dim = " + strconv.FormatInt(dim, 10), of: func(c rollupRow) rollupRow {
+			r := rollupRow{key: rollupKey{ints: [3]int64{dim, summary.Floor(c.key.ints[0], summary.HourMS), c.key.ints[2]}, strs: [5]string{value(c)}},
+				sums: [3]int64{c.sums[0]}}
+			if c.key.ints[1] >= 400 {
+				r.sums[1] = c.sums[0]
+			}
+			return r
+		}}
+}
+
 // correct computes the workspace's rows of the typed rollups between from
 // and to (UTC day boundaries) again from its events, classified by typ
 // (the rules' expression), by adding what the events add up to less what
 // the rollups hold; it reads them again while the totals disagree (three
 // times at most: a call stored meanwhile can be in one read and not yet
 // in the other). For resumed runs only (Reclassify).
-func (s *Store) correct(ctx context.Context, workspaceID int64, typ string, from, to int64) error {
+func (s *Store) correct(ctx context.Context, workspaceID int64, typ string, from, to int64, rollups []typedRollup) error {
 	dims := strings.Join(callStrs[:4], ", ")
 	for range 3 {
 		calls, err := s.readRows(ctx, `SELECT `+floorMS(summary.QuarterMS)+` AS bucket_ms, status, `+timingBucket+` AS tb, `+dims+`, `+typ+` AS new_type, toInt64(count())
@@ -280,7 +310,7 @@ func (s *Store) correct(ctx context.Context, workspaceID int64, typ string, from
 			return err
 		}
 		corrected := false
-		for _, r := range typedRollups {
+		for _, r := range rollups {
 			want := make(map[rollupKey][3]int64, len(calls))
 			for _, c := range calls {
 				addRow(want, r.of(c), 1)
@@ -292,7 +322,11 @@ func (s *Store) correct(ctx context.Context, workspaceID int64, typ string, from
 			cols := strings.Join(append(slices.Clone(r.ints), r.strs...), ", ")
 			// The calls still on their way count as rolled up (rollupFrom):
 			// the buffer's flush adds them.
-			src, args := s.rollupFrom(r.table, "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?", []any{workspaceID, from, to}, true)
+			where := "WHERE workspace_id = ? AND bucket_ms >= ? AND bucket_ms < ?"
+			if r.cond != "" {
+				where += " AND " + r.cond
+			}
+			src, args := s.rollupFrom(r.table, where, []any{workspaceID, from, to}, true)
 			got, err := s.readRows(ctx, `SELECT `+cols+`, `+strings.Join(sums, ", ")+` FROM `+src+` GROUP BY `+cols, len(r.ints), len(r.strs), len(r.sums), false, args...)
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.table, err)

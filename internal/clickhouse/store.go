@@ -311,8 +311,11 @@ func (s *Store) existing(ctx context.Context, workspaceID int64, kind usage.Kind
 		}
 	}
 	ctx = ch.Context(ctx, ch.WithExternalTable(ids))
+	// Erased events' ids count as stored (erase.go): a client's retry
+	// does not bring the person back.
 	rows, err := s.db.QueryContext(ctx, `SELECT id FROM events WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms <= ?
-		AND id IN (SELECT id FROM batch_ids)`, workspaceID, eventsql.KindCode(kind), lo, hi)
+		AND id IN (SELECT id FROM batch_ids)
+		UNION ALL SELECT id FROM erased_events WHERE workspace_id = ? AND id IN (SELECT id FROM batch_ids)`, workspaceID, eventsql.KindCode(kind), lo, hi, workspaceID)
 	if err != nil {
 		return nil, err
 	}

@@ -95,6 +95,16 @@ func TestEventStoreConformanceCluster(t *testing.T) {
 	storetest.EventStore(t, func(t *testing.T) usage.EventStore { return openCluster(t) })
 }
 
+func TestErasureConformance(t *testing.T) {
+	storetest.Erasure(t, func(t *testing.T) storetest.ErasingStore { return open(t) })
+}
+
+// TestErasureConformanceCluster erases on the cluster: the mutations run
+// on every shard, the erased ids are read from all of them.
+func TestErasureConformanceCluster(t *testing.T) {
+	storetest.Erasure(t, func(t *testing.T) storetest.ErasingStore { return openCluster(t) })
+}
+
 func TestScanOption(t *testing.T) {
 	_, err := clickhouse.Open(context.Background(), "clickhouse://"+server()+"/x?scan=fast")
 	if err == nil || !strings.Contains(err.Error(), `scan="fast"`) {

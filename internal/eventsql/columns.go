@@ -22,6 +22,16 @@ var kindCodes = map[usage.Kind]int64{
 // KindCode is a kind as stored.
 func KindCode(k usage.Kind) int64 { return kindCodes[k] }
 
+// KindOf is the kind stored as code; "" for none.
+func KindOf(code int64) usage.Kind {
+	for k, c := range kindCodes {
+		if c == code {
+			return k
+		}
+	}
+	return ""
+}
+
 // Column ties an events Column to the Event field it holds. ptr gives the
 // scan destination; get the insert value (scan and insert use one pointer,
 // so they cannot disagree).

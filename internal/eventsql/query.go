@@ -444,3 +444,21 @@ func pipe(ctx context.Context, kind usage.Kind, produce func(ctx context.Context
 		}
 	}
 }
+
+// ErasureWhere is the condition of the events that name an erasure's
+// person (usage.ErasureField's kinds), in SQL that SQLite and ClickHouse
+// both run; m.Value is as usage.ErasureMatch.Check leaves it.
+func ErasureWhere(m usage.ErasureMatch) (string, []any) {
+	api, activity, seen := KindCode(usage.KindAPIRequest), KindCode(usage.KindActivity), KindCode(usage.KindUserSeen)
+	switch m.Field {
+	case usage.EraseMemberID:
+		return "(kind = ? AND member_id = ?)", []any{api, m.Value}
+	case usage.EraseIP:
+		return "(kind = ? AND ip = ?)", []any{api, m.Value}
+	case usage.EraseUserID:
+		return "(kind = ? AND user_id = ?)", []any{activity, m.Value}
+	case usage.EraseUserEmail:
+		return "((kind = ? AND lower(user_email) = ?) OR (kind = ? AND lower(email) = ?))", []any{activity, m.Value, seen, m.Value}
+	}
+	return "0", nil
+}

@@ -23,7 +23,10 @@ type Report struct {
 	// Fields are the columns of its rows; nil for usage-reports, a zip of
 	// workbooks whose sheets are UsageReportSheets.
 	Fields []Field
-	About  string
+	// Kinds are the kinds of events its rows are made of: an erasure
+	// lists the files of the reports over the kinds it removed.
+	Kinds []usage.Kind
+	About string
 	// Plan validates a job's filters, format and timezone for the report
 	// and plans its run.
 	Plan func(Job) (*Run, error)
@@ -49,6 +52,7 @@ var Catalogue = []Report{
 	usageExport(ModelsExport, "Models", "One row per model used in the range, with its tokens."),
 	usageExport(APIKeysExport, "API keys", "One row per API key used in the range."),
 	{Name: "usage-reports", Title: "Usage reports", Scope: usage.ScopeServerMgmtRead, Formats: []Format{"zip"}, Plan: planUsageReports,
+		Kinds:  []usage.Kind{usage.KindSync, usage.KindUserSeen},
 		Params: []usage.Param{{Name: "tz", Description: "An IANA timezone for the workbooks' times (it covers the last 6 months and the last year); the workspace's setting unless given."}},
 		About:  "\"" + UsageReportsName + "\": two workbooks, the last 6 months and the last year, of the integrations' synced data and the users they saw, for licensing. A job of it counts the users of the last year's workbook as its records."},
 }
@@ -56,12 +60,12 @@ var Catalogue = []Report{
 // logReport is the catalogue's entry of a report over api_request events:
 // it takes the log filters and its own parameters.
 func logReport(r LogReport, title, about string) Report {
-	return Report{Name: r.Name, Title: title, Scope: usage.ScopeLogsRead, Formats: Formats, Fields: r.Fields(),
+	return Report{Name: r.Name, Title: title, Scope: usage.ScopeLogsRead, Formats: Formats, Fields: r.Fields(), Kinds: []usage.Kind{usage.KindAPIRequest},
 		Params: append(slices.Clone(usage.FilterParams), r.Params...), About: about, Plan: planLogs(r)}
 }
 
 func usageExport(u *UsageExport, title, about string) Report {
-	return Report{Name: u.Name, Title: title, Scope: usage.ScopeUsageExportAPI, Formats: Formats, Fields: u.Fields(),
+	return Report{Name: u.Name, Title: title, Scope: usage.ScopeUsageExportAPI, Formats: Formats, Fields: u.Fields(), Kinds: []usage.Kind{usage.KindActivity},
 		Params: usageExportParams, About: about, Plan: planActivity(u)}
 }
 

@@ -454,6 +454,14 @@ func TestOpenAPIValidation(t *testing.T) {
 	av.do(h.url, call{method: "GET", path: "/api/v1/alerts/" + al.ID + "/events?limit=0", token: admin, want: 400})
 	av.do(h.url, call{method: "DELETE", path: "/api/v1/alerts/" + al.ID, token: admin, want: 204})
 	av.do(h.url, call{method: "DELETE", path: "/api/v1/alerts/" + al.ID, token: admin, want: 404})
+	var er struct{ ID string }
+	json.Unmarshal(av.do(h.url, call{method: "POST", path: "/api/v1/erasures", token: admin, media: "application/json",
+		body: `{"match":{"member_id":"m-gone"},"reason":"request 42","delete_files":true}`, want: 202}), &er)
+	av.do(h.url, call{method: "POST", path: "/api/v1/erasures", token: admin, media: "application/json", body: `{"match":{"member_id":"a","ip":"b"}}`, want: 400})
+	av.do(h.url, call{method: "GET", path: "/api/v1/erasures", token: admin, want: 200})
+	av.do(h.url, call{method: "GET", path: "/api/v1/erasures", token: reader, want: 403})
+	av.do(h.url, call{method: "GET", path: "/api/v1/erasures/" + er.ID, token: admin, want: 200})
+	av.do(h.url, call{method: "GET", path: "/api/v1/erasures/er_missing", token: admin, want: 404})
 
 	var key struct{ Key struct{ ID string } }
 	json.Unmarshal(av.do(h.url, call{method: "POST", path: "/api/v1/keys", token: admin, media: "application/json", body: `{"name":"to revoke","scopes":["EVENTS_WRITE"]}`, want: 201}), &key)

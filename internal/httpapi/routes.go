@@ -10,6 +10,7 @@ import (
 	"github.com/usagelog/usagelog/internal/alerts"
 	"github.com/usagelog/usagelog/internal/apidoc"
 	"github.com/usagelog/usagelog/internal/buildinfo"
+	"github.com/usagelog/usagelog/internal/erasure"
 	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/gateway"
 	"github.com/usagelog/usagelog/internal/jobs"
@@ -216,6 +217,14 @@ func (s *Server) table() []route {
 		{pattern: "GET /api/v1/alerts/{id}/events", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleAlertEvents,
 			doc: op("listAlertEvents", "An alert rule's history", "Every change of its state and every notification, with the value measured, newest first.",
 				ok(list[alertEventJSON]{})).params(pathID, limit(1000, 100)).tag("Alerts")},
+		{pattern: "POST /api/v1/erasures", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleCreateErasure,
+			doc: op("createErasure", "Erase a person", "Deletes every event of the workspace that names the person (API calls by member_id or ip, activity by user_id or user_email, user observations by user_email) on the event store, corrects the summaries, keeps the erased events' ids so that a retry is refused as a duplicate, and lists the export files written before that may hold the person (deleting them with delete_files). Runs in the background: GET its Location for progress and then the receipt. The audit log records erasure.create and erasure.done with a keyed hash of the value, never the value.",
+				apidoc.Response{Status: 202, Description: "The erasure, queued.", Content: jsonOf(erasureJSON{}), Headers: []string{"Location"}}).
+				body(jsonBody(erasure.Input{})).tag("Administration")},
+		{pattern: "GET /api/v1/erasures", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleErasures,
+			doc: op("listErasures", "Erasures", "The workspace's erasures, newest first, each with its progress or receipt.", ok(list[erasureJSON]{})).params(limit(1000, 100)).tag("Administration")},
+		{pattern: "GET /api/v1/erasures/{id}", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleErasure,
+			doc: op("getErasure", "An erasure", "Its progress, then its receipt: how many events of each kind it removed and which export files may have held the person.", ok(erasureJSON{})).params(pathID).tag("Administration")},
 		{pattern: "GET /api/v1/workspace/classification", scope: usage.ScopeWorkspaceAdmin, group: groupAdmin, api: s.handleClassification,
 			doc: op("getClassification", "Classification rules", "The rules that name a call's system and usage type; the defaults until a PUT replaces them.",
 				ok(classificationJSON{})).tag("Administration")},

@@ -19,6 +19,7 @@ import (
 	"github.com/usagelog/usagelog/internal/alerts"
 	"github.com/usagelog/usagelog/internal/audit"
 	"github.com/usagelog/usagelog/internal/buildinfo"
+	"github.com/usagelog/usagelog/internal/erasure"
 	"github.com/usagelog/usagelog/internal/export"
 	"github.com/usagelog/usagelog/internal/ingest"
 	"github.com/usagelog/usagelog/internal/jobs"
@@ -107,6 +108,11 @@ type Config struct {
 	// Alerts keeps the alert rules of /api/v1/alerts: the metadata store.
 	// Without it those endpoints answer 503.
 	Alerts alerts.Store
+	// Erasures keeps the erasures of /api/v1/erasures: the metadata store.
+	// Without it those endpoints answer 503. Eraser, when set, is woken
+	// when one is requested (erasure.Runner).
+	Erasures erasure.Store
+	Eraser   interface{ Wake() }
 	// Webhooks says where webhooks may go; a rule whose webhook it refuses
 	// is refused when it is saved.
 	Webhooks webhook.Policy
@@ -153,6 +159,8 @@ type Server struct {
 	reclassifier interface{ Wake() }
 	auditLog     *audit.Log
 	alerts       alerts.Store
+	erasures     erasure.Store
+	eraser       interface{ Wake() }
 	webhooks     webhook.Policy
 	otlp         OTLP
 	// knownCollections are the collections ensureCollection has seen
@@ -196,7 +204,7 @@ func New(cfg Config) (*Server, error) {
 		rec: cfg.Recorder, limits: newLimiter(cfg.RateLimits), exportRowLimit: cfg.ExportRowLimit,
 		files: cfg.Files, signer: cfg.Signer, links: cfg.Links, secret: cfg.Secret, maxRangeDays: cfg.MaxRangeDays,
 		running: &exportSlots{max: cfg.ExportConcurrency, running: map[int64]int{}}, session: cfg.Session,
-		jobs: cfg.Jobs,
+		jobs: cfg.Jobs, erasures: cfg.Erasures, eraser: cfg.Eraser,
 	}
 	if s.maxRangeDays == 0 {
 		s.maxRangeDays = export.DefaultMaxRangeDays

@@ -54,7 +54,7 @@ func newHarness(t testing.TB, maxBody int64, opts ...func(*httpapi.Config)) *har
 	base := "http://" + srv.Listener.Addr().String()
 	secret := []byte("test secret, at least 32 characters long")
 	cfg := httpapi.Config{Events: st, Meta: st, Metrics: httpapi.NewMetrics(), MaxBodyBytes: maxBody,
-		Files: files, Signer: signedurl.New(secret, base, 0), Secret: secret, Alerts: st}
+		Files: files, Signer: signedurl.New(secret, base, 0), Secret: secret, Alerts: st, Erasures: st}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -176,7 +177,11 @@ func mergedIDs(ctx context.Context, tx *sql.Tx, workspaceID int64, sorted []*usa
 		for _, e := range chunk {
 			args = append(args, e.ID)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM `+eventsTable+` WHERE workspace_id = ? AND id IN (`+eventsql.Placeholders(len(chunk))+`)`, args...)
+		// Erased events' ids count as stored (erase.go): a client's retry
+		// does not bring the person back.
+		ids := numbered(2, len(chunk))
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM `+eventsTable+` WHERE workspace_id = ?1 AND id IN (`+ids+`)
+			UNION ALL SELECT id FROM erased_events WHERE workspace_id = ?1 AND id IN (`+ids+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -197,6 +202,19 @@ func mergedIDs(ctx context.Context, tx *sql.Tx, workspaceID int64, sorted []*usa
 		}
 	}
 	return out, nil
+}
+
+// numbered is n numbered placeholders from ?from: a statement that
+// names the same list twice binds it once.
+func numbered(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("?" + strconv.Itoa(from+i))
+	}
+	return b.String()
 }
 
 // Logs returns one page of api_request events, newest first.

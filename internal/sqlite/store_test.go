@@ -272,3 +272,11 @@ func TestAlertsConformance(t *testing.T) {
 func TestAlertStoreConformance(t *testing.T) {
 	storetest.AlertStore(t, func(t *testing.T) alerts.Store { return sqlitetest.Open(t) })
 }
+
+func TestErasureConformance(t *testing.T) {
+	for _, m := range mergeStates {
+		t.Run(m.name, func(t *testing.T) {
+			storetest.Erasure(t, func(t *testing.T) storetest.ErasingStore { return m.open(t) })
+		})
+	}
+}

@@ -203,9 +203,11 @@ func prepareUpserts(ctx context.Context, db interface {
 		q := "INSERT INTO rollups (workspace_id, hour_ms, counts, timings, quarters) VALUES " +
 			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", n), ", ") +
 			" ON CONFLICT (workspace_id, hour_ms) DO UPDATE SET" +
-			" counts = " + cellsMergeFunc + "(counts, excluded.counts)," +
-			" timings = " + cellsMergeFunc + "(timings, excluded.timings)," +
-			" quarters = " + quartersMergeFunc + "(quarters, excluded.quarters)"
+			// An hour an erasure emptied merges to no cells, which the
+			// driver gives as NULL: an empty blob instead.
+			" counts = coalesce(" + cellsMergeFunc + "(counts, excluded.counts), x'')," +
+			" timings = coalesce(" + cellsMergeFunc + "(timings, excluded.timings), x'')," +
+			" quarters = coalesce(" + quartersMergeFunc + "(quarters, excluded.quarters), x'')"
 		st, err := db.PrepareContext(ctx, q)
 		if err != nil {
 			for _, st := range out {

@@ -134,8 +134,11 @@ func MergeCells(a, b []byte) []byte {
 			emit(cb)
 			okB = rb.Next(&cb)
 		default:
-			ca.Calls += cb.Calls
-			emit(ca)
+			// A negative count (two's complement: an erasure takes calls
+			// out) wraps back; a cell that comes to nothing goes.
+			if ca.Calls += cb.Calls; ca.Calls != 0 {
+				emit(ca)
+			}
 			okA, okB = ra.Next(&ca), rb.Next(&cb)
 		}
 	}

@@ -54,7 +54,7 @@ const (
 var AuditActions = []string{AuditKeyCreate, AuditKeyRevoke, AuditMemberCreate, AuditMemberSignIn, AuditMemberSignInFailed,
 	AuditSettingsUpdate, AuditClassificationUpdate, AuditExportCreate, AuditExportDownload, AuditScheduleCreate,
 	AuditScheduleDelete, AuditClientCreate, AuditClientRevoke, AuditCollectionUpdate, AuditRetentionPurge,
-	AuditAlertCreate, AuditAlertUpdate, AuditAlertDelete, AuditRedactionUpdate}
+	AuditAlertCreate, AuditAlertUpdate, AuditAlertDelete, AuditRedactionUpdate, AuditErasureCreate, AuditErasureDone}
 
 // AuditEntry is one thing done: who, what, to what, from where.
 type AuditEntry struct {

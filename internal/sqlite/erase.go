@@ -1,0 +1,269 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/eventsql"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// eraseScan is how many rows of a table one read of an erasure's scan
+// covers; eraseBatch is how many matched rows one transaction deletes, so
+// that ingest waits for one batch at most (as purgeBatch).
+const (
+	eraseScan  = 100_000
+	eraseBatch = 2000
+)
+
+// Erase deletes every event of the workspace that m names, merged or
+// waiting, in batches of a transaction each: a batch removes its API
+// calls from the rollups, records the events' ids as erased (Append
+// refuses them from then on) and deletes them, so that a store stopped at
+// any point holds each event either whole, rolled up and stored, or
+// erased. It finds them by scanning each table in row order on a reader,
+// which waits for no writer: the arrivals first, then the events, then
+// both again for what merged meanwhile. The rewrite in time order waits
+// (clusterMu), so that row ids stay where they are. It returns what the
+// erasure erasureID removed in all, this run and any earlier one that
+// stopped part way. Progress is in rows scanned.
+func (s *Store) Erase(ctx context.Context, workspaceID int64, erasureID string, m usage.ErasureMatch, _ bool, progress func(done, total int64)) (usage.EraseResult, error) {
+	defer s.timed("erase", time.Now())
+	s.clusterMu.Lock()
+	defer s.clusterMu.Unlock()
+	fail := func(err error) (usage.EraseResult, error) {
+		return usage.EraseResult{}, fmt.Errorf("sqlite: erase: %w", err)
+	}
+	where, margs := eventsql.ErasureWhere(m)
+	pos := map[string]int64{}
+	var done, total int64
+	for _, table := range eventTables {
+		var lo, hi int64
+		if err := s.read.QueryRowContext(ctx, `SELECT coalesce(min(rowid), 1) - 1, coalesce(max(rowid), 0) FROM `+table).Scan(&lo, &hi); err != nil {
+			return fail(err)
+		}
+		pos[table], total = lo, total+hi-lo
+	}
+	report := func() {
+		if progress != nil {
+			progress(min(done, total), max(total, done))
+		}
+	}
+	report()
+	args := append([]any{0, 0, workspaceID}, margs...)
+	for range 2 {
+		for _, table := range []string{arrivalsTable, eventsTable} {
+			for {
+				var top int64
+				if err := s.read.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM `+table).Scan(&top); err != nil {
+					return fail(err)
+				}
+				from := pos[table]
+				if from >= top {
+					break
+				}
+				to := min(from+eraseScan, top)
+				args[0], args[1] = from, to
+				rowids, err := s.matchedRows(ctx, table, where, args)
+				if err != nil {
+					return fail(err)
+				}
+				for len(rowids) > 0 {
+					n := min(len(rowids), eraseBatch)
+					if err := s.eraseRows(ctx, table, workspaceID, erasureID, where, margs, rowids[:n]); err != nil {
+						return fail(err)
+					}
+					rowids = rowids[n:]
+				}
+				pos[table] = to
+				done += to - from
+				report()
+			}
+		}
+	}
+	res, err := s.erasedBy(ctx, erasureID)
+	if err != nil {
+		return fail(err)
+	}
+	return res, nil
+}
+
+// matchedRows returns the row ids of table between args[0] (exclusive)
+// and args[1] whose events the erasure's condition matches.
+func (s *Store) matchedRows(ctx context.Context, table, where string, args []any) ([]int64, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT rowid FROM `+table+` NOT INDEXED WHERE rowid > ? AND rowid <= ? AND workspace_id = ? AND `+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// eraseRows erases the rows of table with the given row ids that still
+// match, in a transaction.
+func (s *Store) eraseRows(ctx context.Context, table string, workspaceID int64, erasureID, where string, margs []any, rowids []int64) (err error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	args := make([]any, 0, len(rowids)+1+len(margs))
+	args = append(args, workspaceID)
+	args = append(args, margs...)
+	for _, id := range rowids {
+		args = append(args, id)
+	}
+	// Read again in the transaction: a purge may have deleted some since.
+	rows, err := tx.QueryContext(ctx, `SELECT rowid, id, kind, time_ms FROM `+table+` WHERE workspace_id = ? AND `+where+`
+		AND rowid IN (`+eventsql.Placeholders(len(rowids))+`)`, args...)
+	if err != nil {
+		return err
+	}
+	type erased struct {
+		rowid, kind, timeMS int64
+		id                  string
+	}
+	var matched []erased
+	var calls []any
+	for rows.Next() {
+		var e erased
+		if err := rows.Scan(&e.rowid, &e.id, &e.kind, &e.timeMS); err != nil {
+			rows.Close()
+			return err
+		}
+		matched = append(matched, e)
+		if e.kind == eventsql.KindCode(usage.KindAPIRequest) {
+			calls = append(calls, e.rowid)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(matched) == 0 {
+		return nil
+	}
+	// The rollups hold the merged calls, and only those: they are taken
+	// out of them (the arrivals' calls are added by readers as they read).
+	if table == eventsTable && len(calls) > 0 {
+		if err := s.unrollCalls(ctx, tx, workspaceID, calls); err != nil {
+			return err
+		}
+	}
+	ins := make([]any, 0, 5*len(matched))
+	del := make([]any, 0, len(matched))
+	for _, e := range matched {
+		ins = append(ins, workspaceID, e.id, erasureID, e.kind, e.timeMS)
+		del = append(del, e.rowid)
+	}
+	for i := 0; i < len(matched); i += 100 {
+		n := min(100, len(matched)-i)
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO erased_events (workspace_id, id, erasure_id, kind, time_ms) VALUES `+
+			rowsOf(n, 5), ins[5*i:5*(i+n)]...); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE rowid IN (`+eventsql.Placeholders(len(del))+`)`, del...); err != nil {
+		return err
+	}
+	if table == eventsTable {
+		err = dropCopy(ctx, tx)
+	} else {
+		// What readers hold of the arrivals is stale (tail.go).
+		_, err = tx.ExecContext(ctx, `UPDATE merge_state SET generation = generation + 1 WHERE id = 1`)
+	}
+	if err != nil {
+		return err
+	}
+	err = tx.Commit()
+	s.settleCombos(err == nil)
+	return err
+}
+
+// rowsOf is n rows of width placeholders for a VALUES list.
+func rowsOf(n, width int) string {
+	row := "(" + eventsql.Placeholders(width) + ")"
+	b := make([]byte, 0, n*(len(row)+2))
+	for i := range n {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, row...)
+	}
+	return string(b)
+}
+
+// unrollCalls takes the merged calls of the given row ids out of the
+// workspace's rollups, in tx: their cells are added with negative counts
+// (two's complement, which the merge functions add back, dropping cells
+// that come to nothing).
+func (s *Store) unrollCalls(ctx context.Context, tx *sql.Tx, workspaceID int64, rowids []any) error {
+	rows, err := tx.QueryContext(ctx, `SELECT rowid, `+callColumns+` FROM `+eventsTable+` WHERE rowid IN (`+eventsql.Placeholders(len(rowids))+`)
+		ORDER BY time_ms`, rowids...)
+	if err != nil {
+		return err
+	}
+	var calls []tailRow
+	for rows.Next() {
+		var key int64
+		r, own, err := scanCall(rows, &key)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		if !own {
+			calls = append(calls, r)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	hours := hourCells{}
+	if err := s.addCells(ctx, tx, workspaceID, calls, hours); err != nil {
+		return err
+	}
+	for _, quarters := range hours {
+		for q := range quarters {
+			for i := range quarters[q] {
+				quarters[q][i].Calls = -quarters[q][i].Calls
+			}
+		}
+	}
+	return writeRollups(ctx, tx, s.upserts, workspaceID, hours)
+}
+
+// erasedBy sums what the erasure erasureID removed.
+func (s *Store) erasedBy(ctx context.Context, erasureID string) (usage.EraseResult, error) {
+	res := usage.EraseResult{Removed: map[usage.Kind]int64{}}
+	rows, err := s.read.QueryContext(ctx, `SELECT kind, count(*), min(time_ms), max(time_ms) FROM erased_events WHERE erasure_id = ? GROUP BY kind`, erasureID)
+	if err != nil {
+		return res, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, n, lo, hi int64
+		if err := rows.Scan(&kind, &n, &lo, &hi); err != nil {
+			return res, err
+		}
+		res.Removed[eventsql.KindOf(kind)] += n
+		first, last := time.UnixMilli(lo).UTC(), time.UnixMilli(hi).UTC()
+		if res.First.IsZero() || first.Before(res.First) {
+			res.First = first
+		}
+		if last.After(res.Last) {
+			res.Last = last
+		}
+	}
+	return res, rows.Err()
+}
