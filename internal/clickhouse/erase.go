@@ -57,6 +57,9 @@ func (s *Store) Erase(ctx context.Context, workspaceID int64, erasureID string, 
 		}
 		rollups := append(append([]typedRollup{}, typedRollups...), untypedRollups...)
 		for _, d := range days {
+			if err := s.flushRollups(ctx); err != nil {
+				return fail("rollups", err)
+			}
 			if err := s.correct(ctx, workspaceID, "usage_type", d, d+summary.DayMS, rollups); err != nil {
 				return fail("rollups", err)
 			}

@@ -248,6 +248,9 @@ func checkErased(t *testing.T, s ErasingStore, ws int64, m usage.ErasureMatch, w
 	if m.Field == usage.EraseUserEmail && emails[m.Value] {
 		t.Errorf("seen groups still show %s", m.Value)
 	}
+	if m.Field == usage.EraseUserID || m.Field == usage.EraseUserEmail {
+		return // no call changed: the summaries were checked before
+	}
 	var calls []usage.Event
 	for _, e := range want {
 		if e.Kind == usage.KindAPIRequest {
