@@ -522,3 +522,55 @@ func TestAlertsInBrowser(t *testing.T) {
 		t.Fatalf("history %q", s)
 	}
 }
+
+// TestErasureInBrowser: an admin erases a member with the console's form;
+// the page follows the erasure to its receipt, and the API log no longer
+// shows the member.
+func TestErasureInBrowser(t *testing.T) {
+	data := t.TempDir()
+	now := time.Now().UTC()
+	var body strings.Builder
+	for i := range 60 {
+		member := []string{"m-keep", "m-gone"}[i%2]
+		fmt.Fprintf(&body, `{"kind":"api_request","id":"c%d","time":%q,"status":200,"collection":"Orders","member_id":%q,"member_name":"%s name"}`+"\n",
+			i, now.Add(-time.Duration(i)*5*time.Second).Format(time.RFC3339), member, member)
+	}
+	file := filepath.Join(t.TempDir(), "calls.ndjson")
+	if err := os.WriteFile(file, []byte(body.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := cli.Env{Stdin: strings.NewReader("correct horse battery\n"), Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Getenv: func(string) string { return "" }}
+	if code := cli.Run(context.Background(), []string{"ingest", "--data", data, file}, env); code != 0 {
+		t.Fatalf("ingest: exit %d", code)
+	}
+	if code := cli.Run(context.Background(), []string{"members", "create", "--data", data, "--email", "admin@example.com", "--role", "admin", "--password-stdin"}, env); code != 0 {
+		t.Fatalf("members create: exit %d", code)
+	}
+	srv := startServer(t, "--data", data)
+	defer srv.stop(t)
+	b := newBrowser(t, srv.url)
+	b.signIn("admin@example.com", "correct horse battery")
+	b.run(chromedp.Navigate(b.base+"/erasures"), chromedp.WaitVisible("#create-erasure", chromedp.ByID))
+	b.run(
+		chromedp.SetValue("#erasure-field", "member_id", chromedp.ByID),
+		chromedp.SendKeys("#erasure-value", "m-gone", chromedp.ByID),
+		chromedp.SendKeys("#erasure-reason", "ticket <7>", chromedp.ByID),
+		chromedp.Submit("#erasure-value", chromedp.ByID),
+		chromedp.WaitVisible("#erasure-receipt", chromedp.ByID),
+	)
+	// The page refreshes itself until the receipt is there.
+	b.run(chromedp.WaitVisible("#erasure-removed", chromedp.ByID))
+	b.screenshot("erasure")
+	if s := b.text("#erasure-removed"); !strings.Contains(s, "30 api_request events") {
+		t.Fatalf("removed: %q", s)
+	}
+	if s := b.text("#erasure-status"); s != "done" {
+		t.Fatalf("status %q", s)
+	}
+	var rows int
+	b.run(chromedp.Navigate(b.base+"/logs"), chromedp.WaitVisible("#logs-table", chromedp.ByID),
+		chromedp.Evaluate(`document.querySelectorAll("#logs-table tbody tr").length`, &rows))
+	if rows != 30 {
+		t.Fatalf("the API log after the erasure shows %d calls, want the other member's 30", rows)
+	}
+}

@@ -201,6 +201,12 @@ func serve(ctx context.Context, args []string, env Env) error {
 		ln.Close()
 		return err
 	}
+	// Erases the people whose erasure was requested, in the background.
+	eraser, err := erasure.New(erasure.Config{Events: st.eraser, Meta: st.erasures, Jobs: st.meta, Files: files, Audit: auditLog, Log: log})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	allow, err := webhook.ParseAllow(webhookAllow)
 	if err != nil {
 		ln.Close()
@@ -209,7 +215,8 @@ func serve(ctx context.Context, args []string, env Env) error {
 	webhooks := webhook.Policy{Allow: allow}
 	con, err := console.New(console.Config{Meta: st.meta, Events: st.events, Secret: key, Logger: log, SecureCookies: *secureCookies, OIDC: oidcCfg, Audit: auditLog,
 		MaxRangeDays: *maxRangeDays, APIDescription: func() []byte { return api.Description() }, Reclassifier: reclass,
-		Alerts: st.alerts, Webhooks: func(ctx context.Context, raw string) error { return webhooks.CheckField(ctx, "notify.webhook", raw) }})
+		Alerts: st.alerts, Webhooks: func(ctx context.Context, raw string) error { return webhooks.CheckField(ctx, "notify.webhook", raw) },
+		Erasures: st.erasures, Eraser: eraser})
 	if err != nil {
 		ln.Close()
 		return err
@@ -221,12 +228,6 @@ func serve(ctx context.Context, args []string, env Env) error {
 		// A presigned link is used at the bucket, where usagelog does not
 		// see it: the audit log records each link when it is made.
 		links = audit.Linker{Links: links, Log: auditLog}
-	}
-	// Erases the people whose erasure was requested, in the background.
-	eraser, err := erasure.New(erasure.Config{Events: st.eraser, Meta: st.erasures, Jobs: st.meta, Files: files, Audit: auditLog, Log: log})
-	if err != nil {
-		ln.Close()
-		return err
 	}
 	hook := &jobs.Webhook{Meta: st.meta, Policy: webhooks, Log: log, Now: time.Now, Links: links}
 	runner, err := jobs.NewRunner(jobs.RunnerConfig{

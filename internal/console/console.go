@@ -26,6 +26,7 @@ import (
 	"github.com/usagelog/usagelog/internal/apidoc"
 	"github.com/usagelog/usagelog/internal/audit"
 	"github.com/usagelog/usagelog/internal/buildinfo"
+	"github.com/usagelog/usagelog/internal/erasure"
 	"github.com/usagelog/usagelog/internal/summary"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -118,6 +119,11 @@ type Config struct {
 	// Alerts keeps the alert rules of the Alerts page and the overview's
 	// firing list; nil: the page answers 404.
 	Alerts alerts.Store
+	// Erasures keeps the erasures of the Erasures page (the metadata
+	// store); without it the page answers 404. Eraser, when set, is woken
+	// when one is requested (erasure.Runner).
+	Erasures erasure.Store
+	Eraser   interface{ Wake() }
 	// Webhooks checks a rule's webhook as the API does (--webhook-allow);
 	// nil: not checked here.
 	Webhooks func(ctx context.Context, raw string) error
@@ -215,6 +221,9 @@ func routes(c *Console) []route {
 		{"GET /alerts/{id}", usage.RoleAdmin, c.withAlerts(c.alertPage)},
 		{"POST /alerts/{id}/delete", usage.RoleAdmin, c.withAlerts(c.deleteAlert)},
 		{"GET /audit.csv", usage.RoleAdmin, c.auditCSV},
+		{"GET /erasures", usage.RoleAdmin, c.withErasures(c.erasuresPage)},
+		{"POST /erasures", usage.RoleAdmin, c.withErasures(c.createErasure)},
+		{"GET /erasures/{id}", usage.RoleAdmin, c.withErasures(c.erasurePage)},
 		{"GET /api", usage.RoleAnalyst, c.apiReferencePage},
 	}
 }

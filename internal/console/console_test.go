@@ -36,7 +36,7 @@ func newSite(t *testing.T) *site {
 	t.Helper()
 	st := sqlitetest.Open(t)
 	s := &site{t: t, store: st, now: time.Now()}
-	c, err := console.New(console.Config{Meta: st, Events: st, Now: func() time.Time { return s.now }, SessionTTL: time.Hour, MaxFailures: 3, FailureWindow: 10 * time.Minute, Alerts: st})
+	c, err := console.New(console.Config{Meta: st, Events: st, Now: func() time.Time { return s.now }, SessionTTL: time.Hour, MaxFailures: 3, FailureWindow: 10 * time.Minute, Alerts: st, Erasures: st, Secret: []byte("console test secret, 32 characters or more")})
 	if err != nil {
 		t.Fatal(err)
 	}
