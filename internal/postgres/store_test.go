@@ -178,3 +178,7 @@ func TestSecretIsSharedAndKept(t *testing.T) {
 func TestAlertStoreConformance(t *testing.T) {
 	storetest.AlertStore(t, func(t *testing.T) alerts.Store { return open(t) })
 }
+
+func TestErasureStoreConformance(t *testing.T) {
+	storetest.ErasureStore(t, func(t *testing.T) storetest.ErasureMeta { return open(t) })
+}

@@ -13,10 +13,20 @@ import (
 // eraseScan is how many rows of a table one read of an erasure's scan
 // covers; eraseBatch is how many matched rows one transaction deletes, so
 // that ingest waits for one batch at most (as purgeBatch).
-const (
-	eraseScan  = 100_000
-	eraseBatch = 2000
+var (
+	eraseScan  int64 = 100_000
+	eraseBatch       = 2000
 )
+
+// eraseHook, when set (tests), is called at each point of an erasure's
+// batch: read, unrolled, deleted, before-commit, committed.
+var eraseHook func(point string)
+
+func erasePoint(point string) {
+	if eraseHook != nil {
+		eraseHook(point)
+	}
+}
 
 // Erase deletes every event of the workspace that m names, merged or
 // waiting, in batches of a transaction each: a batch removes its API
@@ -153,6 +163,7 @@ func (s *Store) eraseRows(ctx context.Context, table string, workspaceID int64, 
 	if len(matched) == 0 {
 		return nil
 	}
+	erasePoint("read")
 	// The rollups hold the merged calls, and only those: they are taken
 	// out of them (the arrivals' calls are added by readers as they read).
 	if table == eventsTable && len(calls) > 0 {
@@ -160,6 +171,7 @@ func (s *Store) eraseRows(ctx context.Context, table string, workspaceID int64, 
 			return err
 		}
 	}
+	erasePoint("unrolled")
 	ins := make([]any, 0, 5*len(matched))
 	del := make([]any, 0, len(matched))
 	for _, e := range matched {
@@ -176,6 +188,7 @@ func (s *Store) eraseRows(ctx context.Context, table string, workspaceID int64, 
 	if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE rowid IN (`+eventsql.Placeholders(len(del))+`)`, del...); err != nil {
 		return err
 	}
+	erasePoint("deleted")
 	if table == eventsTable {
 		err = dropCopy(ctx, tx)
 	} else {
@@ -185,8 +198,12 @@ func (s *Store) eraseRows(ctx context.Context, table string, workspaceID int64, 
 	if err != nil {
 		return err
 	}
+	erasePoint("before-commit")
 	err = tx.Commit()
 	s.settleCombos(err == nil)
+	if err == nil {
+		erasePoint("committed")
+	}
 	return err
 }
 

@@ -34,6 +34,13 @@ func Synchronous(ctx context.Context, s *Store) (int, error) {
 // more), for tests that stop a process there.
 func SetMergeHook(f func(point string)) { mergeHook = f }
 
+// SetEraseHook has f called at each point of every erasure batch, and
+// SetEraseBatch sets how many rows a batch erases, for tests that stop a
+// process there.
+func SetEraseHook(f func(point string)) { eraseHook = f }
+
+func SetEraseBatch(n int) { eraseBatch = n }
+
 // CountEvents counts the events that match f one by one, as CountLogs did
 // before it read the rollups.
 func CountEvents(ctx context.Context, s *Store, workspaceID int64, f usage.LogFilter) (int64, error) {

@@ -61,10 +61,14 @@ func TestMergeSurvivesAKillAtEveryPoint(t *testing.T) {
 
 // TestMain runs the tests, or, in the process that
 // TestMergeSurvivesAKillAtEveryPoint starts (USAGELOG_KILL_STORE set),
-// mergeUntilKilled.
+// mergeUntilKilled, or in the one TestErasureSurvivesAKillAtEveryPoint
+// starts (USAGELOG_KILL_ERASE set), eraseUntilKilled.
 func TestMain(m *testing.M) {
 	if path := os.Getenv("USAGELOG_KILL_STORE"); path != "" {
 		mergeUntilKilled(path, os.Getenv("USAGELOG_KILL_AT"))
+	}
+	if path := os.Getenv("USAGELOG_KILL_ERASE"); path != "" {
+		eraseUntilKilled(path, os.Getenv("USAGELOG_KILL_AT"))
 	}
 	os.Exit(m.Run())
 }

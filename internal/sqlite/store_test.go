@@ -280,3 +280,7 @@ func TestErasureConformance(t *testing.T) {
 		})
 	}
 }
+
+func TestErasureStoreConformance(t *testing.T) {
+	storetest.ErasureStore(t, func(t *testing.T) storetest.ErasureMeta { return sqlitetest.Open(t) })
+}

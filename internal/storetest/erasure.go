@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usagelog/usagelog/internal/erasure"
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
@@ -258,4 +259,102 @@ func checkErased(t *testing.T, s ErasingStore, ws int64, m usage.ErasureMatch, w
 		}
 	}
 	CompareSummaries(t, s, ws, calls, []string{"period=7d", "period=90d"}, "Asia/Kathmandu")
+}
+
+// ErasureMeta is a metadata store that keeps erasures.
+type ErasureMeta interface {
+	usage.WorkspaceStore
+	erasure.Store
+}
+
+// ErasureStore runs the suite of the erasures' records: requested, listed
+// newest first and by workspace, claimed once, claimed again as a resumed
+// run when its heartbeat stops, and finished with the value forgotten and
+// the receipt kept.
+func ErasureStore(t *testing.T, open func(t *testing.T) ErasureMeta) {
+	ctx := context.Background()
+	s := open(t)
+	ws, err := s.EnsureWorkspace(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.EnsureWorkspace(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	secret := []byte("erasure store suite secret, 32 chars+")
+	if _, ok, err := s.ClaimErasure(ctx, t0, t0.Add(-time.Minute)); ok || err != nil {
+		t.Fatalf("claimed with nothing due: %v %v", ok, err)
+	}
+	first, err := erasure.Request(ctx, s, secret, ws.ID, erasure.Input{Match: erasure.MatchInput{UserEmail: "Ann@Example.com"}, Reason: "ticket 1"},
+		usage.Actor{Type: usage.ActorMember, ID: "m1", Name: "admin@example.com"}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := erasure.Request(ctx, s, secret, other.ID, erasure.Input{Match: erasure.MatchInput{IP: "192.0.2.9"}, DeleteFiles: true},
+		usage.SystemActor("cli"), t0.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := erasure.Request(ctx, s, secret, ws.ID, erasure.Input{Match: erasure.MatchInput{IP: "x", UserID: "y"}}, usage.SystemActor("cli"), t0); usage.ErrorCode(err) != usage.EInvalid {
+		t.Errorf("two fields: %v", err)
+	}
+	got, err := s.Erasure(ctx, ws.ID, first.ID)
+	if err != nil || got.Value != "ann@example.com" || got.Hash != usage.ErasureHash(secret, ws.ID, got.Match()) || got.Status != usage.ErasureQueued ||
+		got.Reason != "ticket 1" || got.Creator.Name != "admin@example.com" || !got.CreatedAt.Equal(t0) {
+		t.Fatalf("stored: %+v %v", got, err)
+	}
+	if _, err := s.Erasure(ctx, other.ID, first.ID); usage.ErrorCode(err) != usage.ENotFound {
+		t.Errorf("another workspace's erasure: %v", err)
+	}
+	// Oldest first, each once.
+	c, ok, err := s.ClaimErasure(ctx, t0.Add(time.Minute), t0)
+	if !ok || err != nil || c.ID != first.ID || c.Attempt != 1 || c.Status != usage.ErasureRunning || c.Value != "ann@example.com" {
+		t.Fatalf("first claim: %+v %v %v", c, ok, err)
+	}
+	c2, ok, err := s.ClaimErasure(ctx, t0.Add(time.Minute), t0)
+	if !ok || err != nil || c2.ID != second.ID || !c2.DeleteFiles {
+		t.Fatalf("second claim: %+v %v %v", c2, ok, err)
+	}
+	if _, ok, _ := s.ClaimErasure(ctx, t0.Add(time.Minute), t0); ok {
+		t.Error("claimed a running erasure still reporting")
+	}
+	if err := s.ErasureProgress(ctx, first.ID, 2, 4, t0.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	// Stopped reporting: claimed again, a second attempt.
+	r, ok, err := s.ClaimErasure(ctx, t0.Add(time.Hour), t0.Add(30*time.Minute))
+	if !ok || err != nil || r.Attempt != 2 || !r.StartedAt.Equal(c.StartedAt) {
+		t.Fatalf("resumed claim: %+v %v %v", r, ok, err)
+	}
+	r.Status, r.FinishedAt, r.Removed = usage.ErasureDone, t0.Add(2*time.Hour), map[usage.Kind]int64{usage.KindActivity: 3, usage.KindUserSeen: 2}
+	r.Files = []usage.ErasedFile{{JobID: "job_1", Report: "users", Path: "users/1/job_1.csv", Written: t0.Add(-time.Hour).UTC(), Deleted: false}}
+	r.Done, r.Total = 4, 4
+	if err := s.FinishErasure(ctx, &r); err != nil {
+		t.Fatal(err)
+	}
+	done, err := s.Erasure(ctx, ws.ID, first.ID)
+	if err != nil || done.Status != usage.ErasureDone || done.Value != "" || done.Hash != got.Hash || done.Removed[usage.KindActivity] != 3 ||
+		len(done.Files) != 1 || done.Files[0].Path != "users/1/job_1.csv" || done.Done != 4 || !done.FinishedAt.Equal(t0.Add(2*time.Hour)) {
+		t.Errorf("finished: %+v %v", done, err)
+	}
+	if f, ok, _ := s.ClaimErasure(ctx, t0.Add(3*time.Hour), t0.Add(3*time.Hour)); !ok {
+		t.Error("the second erasure, stale too, was not claimed")
+	} else {
+		f.Status, f.Error, f.FinishedAt = usage.ErasureFailed, "disk full", t0.Add(3*time.Hour)
+		if err := s.FinishErasure(ctx, &f); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Erasure(ctx, other.ID, f.ID); got.Status != usage.ErasureFailed || got.Error != "disk full" || got.Value != "" {
+			t.Errorf("failed: %+v", got)
+		}
+	}
+	if _, ok, _ := s.ClaimErasure(ctx, t0.Add(4*time.Hour), t0.Add(4*time.Hour)); ok {
+		t.Error("claimed a finished erasure")
+	}
+	list, err := s.Erasures(ctx, ws.ID, 10)
+	if err != nil || len(list) != 1 || list[0].ID != first.ID {
+		t.Errorf("list: %+v %v", list, err)
+	}
 }
