@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -332,4 +333,65 @@ func BenchmarkReclassify(b *testing.B) {
 func BenchmarkAlerts(b *testing.B) {
 	s, end := demoStore(b)
 	storetest.AlertsBench(b, s, s, end, "Data Team")
+}
+
+// BenchmarkErase erases one member's 10,000 calls from the demo store of
+// BenchmarkSummary (USAGELOG_BENCH_SUMMARY_SCALE; the bench script: 42,
+// about 10,000,000 events): before each erasure, 10,000 of the store's
+// calls spread over its year are stored again under new ids as a new
+// member's, and merged. Metrics: erase-s, the erasure's time (it scans
+// every row of both tables once), and rows/s, the rows it scanned a
+// second.
+func BenchmarkErase(b *testing.B) {
+	s, _ := demoStore(b)
+	ctx := context.Background()
+	total, err := s.Count(ctx, 1, usage.KindAPIRequest)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const theirs = 10_000
+	every := max(total/theirs, 1)
+	var calls []usage.Event
+	var i int64
+	for e, err := range s.ScanEvents(ctx, 1, usage.KindAPIRequest, time.Time{}, time.Time{}) {
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i%every == 0 && len(calls) < theirs {
+			calls = append(calls, *e)
+		}
+		i++
+	}
+	var secs, rows float64
+	b.ResetTimer()
+	for n := range b.N {
+		b.StopTimer()
+		member := fmt.Sprintf("m-erase-%d", n)
+		for j := range calls {
+			calls[j].ID, calls[j].MemberID = fmt.Sprintf("erase-%d-%05d", n, j), member
+		}
+		for chunk := range slices.Chunk(calls, 2000) {
+			if _, err := s.Append(ctx, 1, chunk); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := s.Merge(ctx); err != nil {
+			b.Fatal(err)
+		}
+		var scanned int64
+		b.StartTimer()
+		start := time.Now()
+		res, err := s.Erase(ctx, 1, "er_bench_"+member, usage.ErasureMatch{Field: usage.EraseMemberID, Value: member}, false,
+			func(done, _ int64) { scanned = done })
+		took := time.Since(start)
+		b.StopTimer()
+		if err != nil || res.Removed[usage.KindAPIRequest] != int64(len(calls)) {
+			b.Fatalf("erased %v, %v; want %d calls", res.Removed, err, len(calls))
+		}
+		secs += took.Seconds()
+		rows += float64(scanned)
+	}
+	b.ReportMetric(secs/float64(b.N), "erase-s")
+	b.ReportMetric(rows/secs, "rows/s")
+	b.ReportMetric(0, "ns/op")
 }
