@@ -54,6 +54,10 @@ USAGELOG_BENCH_SUMMARY_SCALE=${USAGELOG_BENCH_SUMMARY_SCALE:-42} \
 # A pass of 1,000 alert rules on the same store.
 USAGELOG_BENCH_SUMMARY_SCALE=${USAGELOG_BENCH_SUMMARY_SCALE:-42} \
   go test -run '^$' -bench 'BenchmarkAlerts$' -benchtime 5x -count "$count" -timeout 60m ./internal/sqlite/
+# Erasing one member's 10,000 calls from that store (it keeps them: each
+# run stores a new member's first).
+USAGELOG_BENCH_SUMMARY_SCALE=${USAGELOG_BENCH_SUMMARY_SCALE:-42} \
+  go test -run '^$' -bench 'BenchmarkErase$' -benchtime 3x -count "$count" -timeout 60m ./internal/sqlite/
 USAGELOG_BENCH_CH_EVENTS=${USAGELOG_BENCH_CH_EVENTS:-50000000} \
   go test -run '^$' -bench 'SummaryClickHouse|LogsFirstPageClickHouse|LicensesClickHouse' -benchtime 20x -count "$count" -timeout 90m ./internal/clickhouse/
 USAGELOG_BENCH_CH_EVENTS=${USAGELOG_BENCH_CH_EVENTS:-50000000} \

@@ -171,4 +171,85 @@ func TestReplicasShareClickHouseAndPostgres(t *testing.T) {
 			t.Errorf("tampered link: %d", resp.StatusCode)
 		}
 	}
+
+	// A member erased through B, followed through A: their calls go from
+	// ClickHouse, the export file that held them from the bucket (its
+	// presigned link finds nothing), the receipt is in PostgreSQL.
+	adminKey := run(t, nil, "keys", "create", "--data", dataA, "--meta", meta, "--events", events, "--name", "admin", "--scope", "WORKSPACE_ADMIN")
+	admin := strings.TrimSpace(adminKey.stdout)
+	var theirs int64
+	for _, e := range fixture {
+		if e.MemberID == "3" {
+			theirs++
+		}
+	}
+	req, _ := http.NewRequest("POST", b.url+"/api/v1/erasures", strings.NewReader(`{"match":{"member_id":"3"},"delete_files":true}`))
+	req.Header.Set("Authorization", "Bearer "+admin)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 202 {
+		t.Fatalf("erasure through B: %d %s", resp.StatusCode, body)
+	}
+	var er struct {
+		ID, Status, Error string
+		Removed           map[string]int64
+		Files             []struct {
+			Path    string
+			Deleted bool
+		}
+	}
+	json.Unmarshal(body, &er)
+	for deadline := time.Now().Add(120 * time.Second); er.Status != "done"; time.Sleep(100 * time.Millisecond) {
+		if er.Status == "failed" || time.Now().After(deadline) {
+			t.Fatalf("erasure %s: %s %s", er.ID, er.Status, er.Error)
+		}
+		req, _ := http.NewRequest("GET", a.url+"/api/v1/erasures/"+er.ID, nil)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		json.Unmarshal(body, &er)
+	}
+	if er.Removed["api_request"] != theirs || len(er.Files) != 1 || !er.Files[0].Deleted {
+		t.Errorf("receipt: %s (want %d calls removed and the job's file deleted)", body, theirs)
+	}
+	if resp, err := http.Get(link.String()); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != 404 {
+			t.Errorf("the erased export's link: %d, want 404", resp.StatusCode)
+		}
+	}
+	var left int
+	for cursor := ""; ; {
+		_, body = call("GET", a.url+"/api/v1/logs?limit=1000&cursor="+url.QueryEscape(cursor), "")
+		var page struct {
+			Items []struct {
+				MemberID string `json:"member_id"`
+			}
+			NextCursor string `json:"next_cursor"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatalf("logs: %v %s", err, body)
+		}
+		for _, it := range page.Items {
+			if it.MemberID == "3" {
+				t.Fatal("member 3's calls are still in the logs")
+			}
+			left++
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if left < 2_000-int(theirs) {
+		t.Errorf("%d calls left in the logs, want the other members' %d", left, 2_000-theirs)
+	}
 }
