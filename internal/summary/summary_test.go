@@ -103,6 +103,17 @@ func TestMergeCells(t *testing.T) {
 	if got := cellsOf(t, MergeCells(a, []byte{0x80})); !slices.Equal(got, cellsOf(t, a)) {
 		t.Errorf("a malformed side is not empty: %v", got)
 	}
+	// An erasure's negative counts (two's complement) take calls out, and
+	// a cell that comes to nothing goes.
+	minus := func(n uint64) uint64 { return -n }
+	out := AppendCells(nil, []Cell{{1, 200, 5, minus(3)}, {3, 404, 9, minus(1)}})
+	if got := cellsOf(t, MergeCells(a, out)); len(got) != 0 {
+		t.Errorf("taking every call out = %v, want no cell", got)
+	}
+	out = AppendCells(nil, []Cell{{1, 200, 5, minus(1)}})
+	if got, want := cellsOf(t, MergeCells(a, out)), []Cell{{1, 200, 5, 2}, {3, 404, 9, 1}}; !slices.Equal(got, want) {
+		t.Errorf("taking one call out = %v, want %v", got, want)
+	}
 }
 
 func cellsOf(t testing.TB, p []byte) []Cell {
