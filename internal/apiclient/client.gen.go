@@ -225,6 +225,54 @@ func (e ApiRequestEventKind) Valid() bool {
 	}
 }
 
+// Defines values for ErasureField.
+const (
+	Ip        ErasureField = "ip"
+	MemberId  ErasureField = "member_id"
+	UserEmail ErasureField = "user_email"
+	UserId    ErasureField = "user_id"
+)
+
+// Valid indicates whether the value is a known member of the ErasureField enum.
+func (e ErasureField) Valid() bool {
+	switch e {
+	case Ip:
+		return true
+	case MemberId:
+		return true
+	case UserEmail:
+		return true
+	case UserId:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ErasureStatus.
+const (
+	ErasureStatusDone    ErasureStatus = "done"
+	ErasureStatusFailed  ErasureStatus = "failed"
+	ErasureStatusQueued  ErasureStatus = "queued"
+	ErasureStatusRunning ErasureStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the ErasureStatus enum.
+func (e ErasureStatus) Valid() bool {
+	switch e {
+	case ErasureStatusDone:
+		return true
+	case ErasureStatusFailed:
+		return true
+	case ErasureStatusQueued:
+		return true
+	case ErasureStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for JobsViewFormat.
 const (
 	JobsViewFormatCsv    JobsViewFormat = "csv"
@@ -765,6 +813,8 @@ const (
 	ClientCreate         AuditParamsAction = "client.create"
 	ClientRevoke         AuditParamsAction = "client.revoke"
 	CollectionUpdate     AuditParamsAction = "collection.update"
+	ErasureCreate        AuditParamsAction = "erasure.create"
+	ErasureDone          AuditParamsAction = "erasure.done"
 	ExportCreate         AuditParamsAction = "export.create"
 	ExportDownload       AuditParamsAction = "export.download"
 	KeyCreate            AuditParamsAction = "key.create"
@@ -795,6 +845,10 @@ func (e AuditParamsAction) Valid() bool {
 	case ClientRevoke:
 		return true
 	case CollectionUpdate:
+		return true
+	case ErasureCreate:
+		return true
+	case ErasureDone:
 		return true
 	case ExportCreate:
 		return true
@@ -1842,6 +1896,53 @@ type CreatedKey struct {
 	Token string `json:"token"`
 }
 
+// Erasure defines model for Erasure.
+type Erasure struct {
+	CreatedAt   string            `json:"created_at"`
+	CreatedBy   string            `json:"created_by"`
+	DeleteFiles bool              `json:"delete_files"`
+	Done        int               `json:"done"`
+	Error       *string           `json:"error,omitempty"`
+	Field       ErasureField      `json:"field"`
+	Files       []UsageErasedFile `json:"files"`
+	FinishedAt  *string           `json:"finished_at,omitempty"`
+	Id          string            `json:"id"`
+	Reason      *string           `json:"reason,omitempty"`
+	Removed     map[string]int    `json:"removed"`
+	StartedAt   *string           `json:"started_at,omitempty"`
+	Status      ErasureStatus     `json:"status"`
+	Total       int               `json:"total"`
+	ValueHash   string            `json:"value_hash"`
+}
+
+// ErasureField defines model for Erasure.Field.
+type ErasureField string
+
+// ErasureStatus defines model for Erasure.Status.
+type ErasureStatus string
+
+// ErasureInput defines model for ErasureInput.
+type ErasureInput struct {
+	DeleteFiles *bool              `json:"delete_files,omitempty"`
+	Match       *ErasureMatchInput `json:"match,omitempty"`
+	Reason      *string            `json:"reason,omitempty"`
+}
+
+// ErasureMatchInput defines model for ErasureMatchInput.
+type ErasureMatchInput struct {
+	// Ip API calls from this address
+	Ip *string `json:"ip,omitempty"`
+
+	// MemberId API calls by this member id.
+	MemberId *string `json:"member_id,omitempty"`
+
+	// UserEmail Activity and user observations by this email (ASCII letters in either case).
+	UserEmail *string `json:"user_email,omitempty"`
+
+	// UserId Activity by this user id.
+	UserId *string `json:"user_id,omitempty"`
+}
+
 // ErrorBody defines model for ErrorBody.
 type ErrorBody struct {
 	Accepted      *int         `json:"accepted,omitempty"`
@@ -1933,6 +2034,11 @@ type HttpapiAlertEventList struct {
 // HttpapiAlertList defines model for HttpapiAlertList.
 type HttpapiAlertList struct {
 	Items []Alert `json:"items"`
+}
+
+// HttpapiErasureList defines model for HttpapiErasureList.
+type HttpapiErasureList struct {
+	Items []Erasure `json:"items"`
 }
 
 // HttpapiKeyList defines model for HttpapiKeyList.
@@ -2313,6 +2419,15 @@ type UsageCadenceInputEvery string
 // UsageCadenceInputWeekday defines model for UsageCadenceInput.Weekday.
 type UsageCadenceInputWeekday string
 
+// UsageErasedFile defines model for UsageErasedFile.
+type UsageErasedFile struct {
+	Deleted bool      `json:"deleted"`
+	JobId   string    `json:"job_id"`
+	Path    string    `json:"path"`
+	Report  string    `json:"report"`
+	Written time.Time `json:"written"`
+}
+
 // UsageExportAnswer defines model for UsageExportAnswer.
 type UsageExportAnswer struct {
 	Data    UsageExportData `json:"data"`
@@ -2462,6 +2577,12 @@ type AuditParamsAction string
 type ListClientsParams struct {
 	// Collection Only the clients of this collection.
 	Collection *string `form:"collection,omitempty" json:"collection,omitempty"`
+}
+
+// ListErasuresParams defines parameters for ListErasures.
+type ListErasuresParams struct {
+	// Limit Items on a page: 1 to 1000, 100 unless given.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // IngestEventsJSONBody defines parameters for IngestEvents.
@@ -2975,6 +3096,9 @@ type CreateCollectionJSONRequestBody = CollectionBody
 
 // PatchCollectionJSONRequestBody defines body for PatchCollection for application/json ContentType.
 type PatchCollectionJSONRequestBody = CollectionBody
+
+// CreateErasureJSONRequestBody defines body for CreateErasure for application/json ContentType.
+type CreateErasureJSONRequestBody = ErasureInput
 
 // IngestEventsJSONRequestBody defines body for IngestEvents for application/json ContentType.
 type IngestEventsJSONRequestBody IngestEventsJSONBody
@@ -3817,6 +3941,38 @@ type ClientInterface interface {
 	// Corresponds with PATCH /api/v1/collections/{name} (the `PatchCollection` operationId).
 	PatchCollection(ctx context.Context, name string, body PatchCollectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListErasures Erasures
+	//
+	// The workspace's erasures, newest first, each with its progress or receipt.
+	//
+	// Corresponds with GET /api/v1/erasures (the `ListErasures` operationId).
+	ListErasures(ctx context.Context, params *ListErasuresParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateErasureWithBody Erase a person
+	//
+	// Deletes every event of the workspace that names the person (API calls by member_id or ip, activity by user_id or user_email, user observations by user_email) on the event store, corrects the summaries, keeps the erased events' ids so that a retry is refused as a duplicate, and lists the export files written before that may hold the person (deleting them with delete_files). Runs in the background: GET its Location for progress and then the receipt. The audit log records erasure.create and erasure.done with a keyed hash of the value, never the value.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/erasures (the `CreateErasure` operationId).
+	CreateErasureWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateErasure Erase a person
+	//
+	// Deletes every event of the workspace that names the person (API calls by member_id or ip, activity by user_id or user_email, user observations by user_email) on the event store, corrects the summaries, keeps the erased events' ids so that a retry is refused as a duplicate, and lists the export files written before that may hold the person (deleting them with delete_files). Runs in the background: GET its Location for progress and then the receipt. The audit log records erasure.create and erasure.done with a keyed hash of the value, never the value.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/erasures (the `CreateErasure` operationId).
+	CreateErasure(ctx context.Context, body CreateErasureJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetErasure An erasure
+	//
+	// Its progress, then its receipt: how many events of each kind it removed and which export files may have held the person.
+	//
+	// Corresponds with GET /api/v1/erasures/{id} (the `GetErasure` operationId).
+	GetErasure(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// IngestEventsWithBody Ingest events
 	//
 	// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131); a store out of reach for now (a ClickHouse cluster's shard, or its ZooKeeper) a 503 with Retry-After.
@@ -4537,6 +4693,78 @@ func (c *Client) PatchCollectionWithBody(ctx context.Context, name string, conte
 // Corresponds with PATCH /api/v1/collections/{name} (the `PatchCollection` operationId).
 func (c *Client) PatchCollection(ctx context.Context, name string, body PatchCollectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPatchCollectionRequest(c.Server, name, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListErasures Erasures
+//
+// The workspace's erasures, newest first, each with its progress or receipt.
+//
+// Corresponds with GET /api/v1/erasures (the `ListErasures` operationId).
+func (c *Client) ListErasures(ctx context.Context, params *ListErasuresParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListErasuresRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateErasureWithBody Erase a person
+//
+// Deletes every event of the workspace that names the person (API calls by member_id or ip, activity by user_id or user_email, user observations by user_email) on the event store, corrects the summaries, keeps the erased events' ids so that a retry is refused as a duplicate, and lists the export files written before that may hold the person (deleting them with delete_files). Runs in the background: GET its Location for progress and then the receipt. The audit log records erasure.create and erasure.done with a keyed hash of the value, never the value.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/erasures (the `CreateErasure` operationId).
+func (c *Client) CreateErasureWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateErasureRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateErasure Erase a person
+//
+// Deletes every event of the workspace that names the person (API calls by member_id or ip, activity by user_id or user_email, user observations by user_email) on the event store, corrects the summaries, keeps the erased events' ids so that a retry is refused as a duplicate, and lists the export files written before that may hold the person (deleting them with delete_files). Runs in the background: GET its Location for progress and then the receipt. The audit log records erasure.create and erasure.done with a keyed hash of the value, never the value.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/erasures (the `CreateErasure` operationId).
+func (c *Client) CreateErasure(ctx context.Context, body CreateErasureJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateErasureRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetErasure An erasure
+//
+// Its progress, then its receipt: how many events of each kind it removed and which export files may have held the person.
+//
+// Corresponds with GET /api/v1/erasures/{id} (the `GetErasure` operationId).
+func (c *Client) GetErasure(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetErasureRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -6050,6 +6278,134 @@ func NewPatchCollectionRequestWithBody(server string, name string, contentType s
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListErasuresRequest constructs an http.Request for the ListErasures method
+func NewListErasuresRequest(server string, params *ListErasuresParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/erasures")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateErasureRequest calls the generic CreateErasure builder with application/json body
+func NewCreateErasureRequest(server string, body CreateErasureJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateErasureRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateErasureRequestWithBody constructs an http.Request for the CreateErasure method, with any body, and a specified content type
+func NewCreateErasureRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/erasures")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetErasureRequest constructs an http.Request for the GetErasure method
+func NewGetErasureRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/erasures/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -9048,6 +9404,42 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /api/v1/collections/{name} (the `PatchCollection` operationId).
 	PatchCollectionWithResponse(ctx context.Context, name string, body PatchCollectionJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchCollectionResponse, error)
 
+	// ListErasuresWithResponse Erasures
+	//
+	// The workspace's erasures, newest first, each with its progress or receipt.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/erasures (the `ListErasures` operationId).
+	ListErasuresWithResponse(ctx context.Context, params *ListErasuresParams, reqEditors ...RequestEditorFn) (*ListErasuresResponse, error)
+
+	// CreateErasureWithBodyWithResponse Erase a person
+	//
+	// Deletes every event of the workspace that names the person (API calls by member_id or ip, activity by user_id or user_email, user observations by user_email) on the event store, corrects the summaries, keeps the erased events' ids so that a retry is refused as a duplicate, and lists the export files written before that may hold the person (deleting them with delete_files). Runs in the background: GET its Location for progress and then the receipt. The audit log records erasure.create and erasure.done with a keyed hash of the value, never the value.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/erasures (the `CreateErasure` operationId).
+	CreateErasureWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateErasureResponse, error)
+
+	// CreateErasureWithResponse Erase a person
+	//
+	// Deletes every event of the workspace that names the person (API calls by member_id or ip, activity by user_id or user_email, user observations by user_email) on the event store, corrects the summaries, keeps the erased events' ids so that a retry is refused as a duplicate, and lists the export files written before that may hold the person (deleting them with delete_files). Runs in the background: GET its Location for progress and then the receipt. The audit log records erasure.create and erasure.done with a keyed hash of the value, never the value.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/erasures (the `CreateErasure` operationId).
+	CreateErasureWithResponse(ctx context.Context, body CreateErasureJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateErasureResponse, error)
+
+	// GetErasureWithResponse An erasure
+	//
+	// Its progress, then its receipt: how many events of each kind it removed and which export files may have held the person.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/erasures/{id} (the `GetErasure` operationId).
+	GetErasureWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetErasureResponse, error)
+
 	// IngestEventsWithBodyWithResponse Ingest events
 	//
 	// One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131); a store out of reach for now (a ClickHouse cluster's shard, or its ZooKeeper) a 503 with Retry-After.
@@ -10641,6 +11033,255 @@ func (r PatchCollectionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PatchCollectionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListErasuresResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *HttpapiErasureList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ErrorBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorBody
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ErrorBody
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListErasuresResponse) GetJSON200() *HttpapiErasureList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListErasuresResponse) GetJSON400() *ErrorBody {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListErasuresResponse) GetJSON401() *ErrorBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListErasuresResponse) GetJSON403() *ErrorBody {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListErasuresResponse) GetJSON429() *ErrorBody {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListErasuresResponse) GetJSONDefault() *ErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListErasuresResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListErasuresResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListErasuresResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListErasuresResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateErasureResponse202Headers the declared response headers of an HTTP 202 response for CreateErasure
+type CreateErasureResponse202Headers struct {
+	Location *string
+}
+
+type CreateErasureResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Erasure
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ErrorBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorBody
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ErrorBody
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ErrorBody
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorBody
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *CreateErasureResponse202Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r CreateErasureResponse) GetJSON202() *Erasure {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateErasureResponse) GetJSON400() *ErrorBody {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateErasureResponse) GetJSON401() *ErrorBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateErasureResponse) GetJSON403() *ErrorBody {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateErasureResponse) GetJSON413() *ErrorBody {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateErasureResponse) GetJSON429() *ErrorBody {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateErasureResponse) GetJSONDefault() *ErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateErasureResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateErasureResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateErasureResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateErasureResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetErasureResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Erasure
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ErrorBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorBody
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorBody
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ErrorBody
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ErrorBody
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetErasureResponse) GetJSON200() *Erasure {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetErasureResponse) GetJSON400() *ErrorBody {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetErasureResponse) GetJSON401() *ErrorBody {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetErasureResponse) GetJSON403() *ErrorBody {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetErasureResponse) GetJSON404() *ErrorBody {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetErasureResponse) GetJSON429() *ErrorBody {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetErasureResponse) GetJSONDefault() *ErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetErasureResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetErasureResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetErasureResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetErasureResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14519,6 +15160,66 @@ func (c *ClientWithResponses) PatchCollectionWithResponse(ctx context.Context, n
 	return ParsePatchCollectionResponse(rsp)
 }
 
+// ListErasuresWithResponse Erasures
+//
+// The workspace's erasures, newest first, each with its progress or receipt.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/erasures (the `ListErasures` operationId).
+func (c *ClientWithResponses) ListErasuresWithResponse(ctx context.Context, params *ListErasuresParams, reqEditors ...RequestEditorFn) (*ListErasuresResponse, error) {
+	rsp, err := c.ListErasures(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListErasuresResponse(rsp)
+}
+
+// CreateErasureWithBodyWithResponse Erase a person
+//
+// Deletes every event of the workspace that names the person (API calls by member_id or ip, activity by user_id or user_email, user observations by user_email) on the event store, corrects the summaries, keeps the erased events' ids so that a retry is refused as a duplicate, and lists the export files written before that may hold the person (deleting them with delete_files). Runs in the background: GET its Location for progress and then the receipt. The audit log records erasure.create and erasure.done with a keyed hash of the value, never the value.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/erasures (the `CreateErasure` operationId).
+func (c *ClientWithResponses) CreateErasureWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateErasureResponse, error) {
+	rsp, err := c.CreateErasureWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateErasureResponse(rsp)
+}
+
+// CreateErasureWithResponse Erase a person
+//
+// Deletes every event of the workspace that names the person (API calls by member_id or ip, activity by user_id or user_email, user observations by user_email) on the event store, corrects the summaries, keeps the erased events' ids so that a retry is refused as a duplicate, and lists the export files written before that may hold the person (deleting them with delete_files). Runs in the background: GET its Location for progress and then the receipt. The audit log records erasure.create and erasure.done with a keyed hash of the value, never the value.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/erasures (the `CreateErasure` operationId).
+func (c *ClientWithResponses) CreateErasureWithResponse(ctx context.Context, body CreateErasureJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateErasureResponse, error) {
+	rsp, err := c.CreateErasure(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateErasureResponse(rsp)
+}
+
+// GetErasureWithResponse An erasure
+//
+// Its progress, then its receipt: how many events of each kind it removed and which export files may have held the person.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/erasures/{id} (the `GetErasure` operationId).
+func (c *ClientWithResponses) GetErasureWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetErasureResponse, error) {
+	rsp, err := c.GetErasure(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetErasureResponse(rsp)
+}
+
 // IngestEventsWithBodyWithResponse Ingest events
 //
 // One event per NDJSON line, a JSON array (or one object), or CSV with a header row. Valid events are stored even when others are rejected; a re-sent id counts as a duplicate. The body may be gzip or zstd (Content-Encoding). No valid event is a 400; a body over the server's limit a 413 (gateway code 4131); a store out of reach for now (a ClickHouse cluster's shard, or its ZooKeeper) a 503 with Retry-After.
@@ -16199,6 +16900,216 @@ func ParsePatchCollectionResponse(rsp *http.Response) (*PatchCollectionResponse,
 			return nil, err
 		}
 		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListErasuresResponse parses an HTTP response from a ListErasuresWithResponse call
+func ParseListErasuresResponse(rsp *http.Response) (*ListErasuresResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListErasuresResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest HttpapiErasureList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateErasureResponse parses an HTTP response from a CreateErasureWithResponse call
+func ParseCreateErasureResponse(rsp *http.Response) (*CreateErasureResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateErasureResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Erasure
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers CreateErasureResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers202 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetErasureResponse parses an HTTP response from a GetErasureWithResponse call
+func ParseGetErasureResponse(rsp *http.Response) (*GetErasureResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetErasureResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Erasure
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest ErrorBody
