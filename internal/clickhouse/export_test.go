@@ -39,6 +39,7 @@ func MigrateOnly(ctx context.Context, dsn string, n int) (*Store, error) {
 		}
 	}
 	s.eventsOnly = n < 58
+	s.noErased = n < 81
 	if _, err := s.db.ExecContext(ctx, "DROP TABLE schema_migrations"); err != nil {
 		return nil, err
 	}

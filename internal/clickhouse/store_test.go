@@ -102,7 +102,7 @@ func TestErasureConformance(t *testing.T) {
 // TestErasureConformanceCluster erases on the cluster: the mutations run
 // on every shard, the erased ids are read from all of them.
 func TestErasureConformanceCluster(t *testing.T) {
-	storetest.Erasure(t, func(t *testing.T) storetest.ErasingStore { return openCluster(t) })
+	storetest.Erasure(t, func(t *testing.T) storetest.ErasingStore { return openCluster(t) }, usage.EraseMemberID, usage.EraseUserEmail)
 }
 
 func TestScanOption(t *testing.T) {
