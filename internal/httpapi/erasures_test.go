@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/usagelog/usagelog/internal/audit"
 	"github.com/usagelog/usagelog/internal/erasure"
 	"github.com/usagelog/usagelog/internal/httpapi"
+	"github.com/usagelog/usagelog/internal/signedurl"
 	"github.com/usagelog/usagelog/internal/storetest"
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -67,6 +69,13 @@ func TestErasureThroughTheAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	link := signedurl.New([]byte("test secret, at least 32 characters long"), h.url, 0).URL(path, time.Now())
+	if resp, err := http.Get(link); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the file's link before the erasure: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
 	r := h.do("POST", "/api/v1/erasures", admin, "application/json",
 		strings.NewReader(`{"match":{"member_id":"m-gone@example.com"},"reason":"ticket 7","delete_files":true}`))
 	if r.status != 202 {
@@ -107,6 +116,11 @@ func TestErasureThroughTheAPI(t *testing.T) {
 	}
 	if _, err := h.files.Open(ctx, path); usage.ErrorCode(err) != usage.ENotFound {
 		t.Errorf("the export file is still there: %v", err)
+	}
+	if resp, err := http.Get(link); err != nil || resp.StatusCode != 404 {
+		t.Errorf("the file's link after the erasure: %v %v, want 404", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 
 	r = h.do("GET", "/api/v1/logs?limit=1000", admin, "", nil)
