@@ -37,6 +37,7 @@ import (
 //     what is new: waiting-overview-first-ms); first-page-ms, overview-ms:
 //     the same once merged;
 //   - export-rows/s: the api-usage CSV of every event, once merged;
+//   - wal-max-mb: the most the write-ahead log held;
 //   - bytes/event: the file's size (with its write-ahead log) over the
 //     events it holds.
 //
@@ -148,6 +149,11 @@ func writePath(b *testing.B, basePath string, base, n int, random bool, end time
 	b.ReportMetric(page, "first-page-ms")
 	b.ReportMetric(overview, "overview-ms")
 	b.ReportMetric(exportRate(b, s, base+n), "export-rows/s")
+	// The log never shrinks (it starts again from its beginning): its size
+	// is the most it held.
+	if st, err := os.Stat(path + "-wal"); err == nil {
+		b.ReportMetric(float64(st.Size())/(1<<20), "wal-max-mb")
+	}
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
