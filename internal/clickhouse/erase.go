@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,7 +59,6 @@ func (s *Store) Erase(ctx context.Context, workspaceID int64, erasureID string, 
 		// A week of days a correction: the buffers are flushed before each,
 		// since a read through them right after an insert into them (the
 		// last correction's) can count rows twice.
-		rollups := append(append([]typedRollup{}, typedRollups...), untypedRollups...)
 		for i := 0; i < len(days); {
 			j := i
 			for j < len(days) && days[j] < days[i]+7*summary.DayMS {
@@ -67,7 +67,7 @@ func (s *Store) Erase(ctx context.Context, workspaceID int64, erasureID string, 
 			if err := s.flushRollups(ctx); err != nil {
 				return fail("rollups", err)
 			}
-			if err := s.correct(ctx, workspaceID, "usage_type", days[i], days[j-1]+summary.DayMS, rollups); err != nil {
+			if err := s.correct(ctx, workspaceID, "usage_type", days[i], days[j-1]+summary.DayMS, callRollups); err != nil {
 				return fail("rollups", err)
 			}
 			i = j
@@ -81,6 +81,9 @@ func (s *Store) Erase(ctx context.Context, workspaceID int64, erasureID string, 
 	return res, nil
 }
 
+// callRollups are every rollup of calls, which an erasure corrects.
+var callRollups = slices.Concat(typedRollups, untypedRollups)
+
 // unrollCalls takes the workspace's calls that where matches out of every
 // rollup of calls: each rollup's rows of them, with negative sums.
 func (s *Store) unrollCalls(ctx context.Context, workspaceID int64, where string, args []any) error {
@@ -90,7 +93,7 @@ func (s *Store) unrollCalls(ctx context.Context, workspaceID int64, where string
 	if err != nil || len(calls) == 0 {
 		return err
 	}
-	for _, r := range append(append([]typedRollup{}, typedRollups...), untypedRollups...) {
+	for _, r := range callRollups {
 		rows := map[rollupKey][3]int64{}
 		for _, c := range calls {
 			addRow(rows, r.of(c), -1)
