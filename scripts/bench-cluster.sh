@@ -6,8 +6,8 @@
 #
 # 1. fills the cluster's database usagelog_cluster_demo_EVENTS, once (later
 #    runs reuse it), with EVENTS API calls shaped as the demo generator's,
-#    which ClickHouse generates itself through the Distributed table
-#    (INSERT … SELECT … FROM numbers(), 10,000,000 an insert, so the views
+#    which ClickHouse generates itself on each shard (its share of them)
+#    (INSERT … SELECT … FROM numbers(), 10,000,000 at a time, so the views
 #    fill the rollups), and says its bytes a call on disk;
 # 2. times the summary and facets of every period, unfiltered and filtered
 #    by a client, a collection and 5xx, the first logs page of every period

@@ -123,6 +123,20 @@ func TestClusterReplicaDown(t *testing.T) {
 	if err != nil || len(page) != 50 || page[0].ID != fmt.Sprintf("replica-%06d", batches*size-1) {
 		t.Fatalf("first page with a replica down: %d rows, %v", len(page), err)
 	}
+	// A scan (an export) reads shard 2 from the replica left, in order.
+	want := batches*size - 1
+	for e, err := range s.ScanLogs(ctx, 1, usage.LogFilter{}, "id") {
+		if err != nil {
+			t.Fatalf("scan with a replica down: %v", err)
+		}
+		if e.ID != fmt.Sprintf("replica-%06d", want) {
+			t.Fatalf("scan with a replica down: %s where replica-%06d comes", e.ID, want)
+		}
+		want--
+	}
+	if want != -1 {
+		t.Fatalf("scan with a replica down: ended before replica-%06d", want)
+	}
 	cluster(t, "start", "3")
 	// Shard 2's replicas catch up with each other; with shard 1's they
 	// hold every event.
@@ -161,6 +175,24 @@ func TestClusterShardDown(t *testing.T) {
 	}
 	if page, err := s.Logs(ctx, 1, usage.LogQuery{Limit: 50}); err == nil {
 		t.Errorf("logs with shard 2 down: %d rows, no error", len(page))
+	}
+	// A scan of every event, and one of an hour (which reads the shards
+	// at once, without counting its pieces first), fail: the hour's error
+	// names the shard.
+	hour := time.Now().Add(-90 * time.Minute)
+	for _, f := range []usage.LogFilter{{}, {From: hour, To: hour.Add(time.Hour)}} {
+		var scanned int
+		var scanErr error
+		for _, err := range s.ScanLogs(ctx, 1, f) {
+			if err != nil {
+				scanErr = err
+				break
+			}
+			scanned++
+		}
+		if scanErr == nil || (!f.From.IsZero() && !strings.Contains(scanErr.Error(), "shard 2")) {
+			t.Errorf("scan from %v with shard 2 down: %d rows, %v; want an error (that names shard 2)", f.From, scanned, scanErr)
+		}
 	}
 	cluster(t, "start", "3")
 	cluster(t, "start", "4")

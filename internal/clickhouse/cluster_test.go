@@ -60,12 +60,19 @@ func reportEvents() []usage.Event {
 
 // TestClusterReportsMatchOneServer runs every report of the catalogue on
 // one server and on the cluster, holding the same events: the files are
-// the same, byte for byte (the shards' rows merged in the server's order).
+// the same, byte for byte (the shards' rows merged in the server's order,
+// by id where times are equal, in pieces of 500 events).
 func TestClusterReportsMatchOneServer(t *testing.T) {
 	ctx := context.Background()
 	events := reportEvents()
+	tie := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	for i := range 300 {
+		events = append(events, usage.Event{Kind: usage.KindAPIRequest, ID: fmt.Sprintf("tie-%03d", (i*7)%300), Time: tie,
+			Method: "GET", URL: "/a/rest/v1/ideas", Status: 200, Client: "Data Team", Collection: "HR recipes", CollectionType: "recipe"})
+	}
 	stores := []*clickhouse.Store{open(t), openCluster(t)}
 	for _, s := range stores {
+		clickhouse.SetChunkRows(s, 500)
 		for part := range slices.Chunk(events, 700) {
 			if _, err := s.Append(ctx, 1, part); err != nil {
 				t.Fatal(err)

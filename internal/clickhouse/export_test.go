@@ -2,7 +2,10 @@ package clickhouse
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/migration"
@@ -97,4 +100,28 @@ func Columns(ctx context.Context, s *Store) (map[string][]string, error) {
 func Exec(ctx context.Context, s *Store, query string) error {
 	_, err := s.db.ExecContext(ctx, query)
 	return err
+}
+
+// ExecOnShards runs on one replica of each shard of s's cluster, all at
+// once, the statement that stmt makes for the shard's index (from 0, in
+// remote_servers' order, as the Distributed tables number them) of shards.
+func ExecOnShards(ctx context.Context, s *Store, stmt func(shard, shards int) string) error {
+	c := s.cluster
+	var firsts []string
+	for i, addr := range c.nodes {
+		if i == 0 || c.shards[i] != c.shards[i-1] {
+			firsts = append(firsts, addr)
+		}
+	}
+	errs := make([]error, len(firsts))
+	var wg sync.WaitGroup
+	for i, addr := range firsts {
+		wg.Go(func() {
+			if _, err := c.nodeDB(addr).ExecContext(ctx, stmt(i, len(firsts))); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", addr, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -517,6 +517,11 @@ func (r *nativeRows) Scan(dest ...any) error {
 	if len(dest) != len(r.cols) {
 		return fmt.Errorf("scan: %d destinations for %d columns", len(dest), len(r.cols))
 	}
+	return r.scan(dest)
+}
+
+// scan is Scan of the row's first len(dest) cells.
+func (r *nativeRows) scan(dest []any) error {
 	for i, d := range dest {
 		c := &r.cols[i]
 		if c.text {

@@ -12,7 +12,7 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-// Scans (the exports) read about a month at a time, the next piece's
+// Scans (the exports) read an hour or more at a time, the next piece's
 // query opened while the current one is read: ClickHouse must merge
 // (FINAL) and sort a query's rows before it sends the first, so one query
 // over a year keeps the export idle until the server is done, and the
@@ -27,7 +27,7 @@ func (s *Store) ScanLogs(ctx context.Context, workspaceID int64, f usage.LogFilt
 	if err != nil {
 		return failed(fmt.Errorf("clickhouse: scan logs: %w", err))
 	}
-	return wrap("scan logs", s.inPieces(ctx, usage.KindAPIRequest, cols, workspaceID, f.From, f.To, true, func(from, to time.Time) (string, []any) {
+	return wrap("scan logs", s.inPieces(ctx, usage.KindAPIRequest, cols, workspaceID, f.From, f.To, true, func(table string, cols []eventsql.Column, from, to time.Time) (string, []any) {
 		pf := f
 		pf.From, pf.To = from, to
 		return eventsql.LogsQuery{WorkspaceID: workspaceID, Filter: pf, Cols: cols, Table: table}.SQL()
@@ -41,14 +41,15 @@ func (s *Store) ScanEvents(ctx context.Context, workspaceID int64, kind usage.Ki
 	if err != nil {
 		return failed(fmt.Errorf("clickhouse: scan events: %w", err))
 	}
-	return wrap("scan events", s.inPieces(ctx, kind, cols, workspaceID, from, to, false, func(from, to time.Time) (string, []any) {
+	return wrap("scan events", s.inPieces(ctx, kind, cols, workspaceID, from, to, false, func(table string, cols []eventsql.Column, from, to time.Time) (string, []any) {
 		return eventsql.EventsQuery(table, workspaceID, kind, cols, from, to)
 	}))
 }
 
-// inPieces streams the rows of the query that sql makes for each piece of
-// [from, to), newest piece first if desc.
-func (s *Store) inPieces(ctx context.Context, kind usage.Kind, cols []eventsql.Column, workspaceID int64, from, to time.Time, desc bool, sql func(from, to time.Time) (string, []any)) iter.Seq2[*usage.Event, error] {
+// inPieces streams the rows of the query that sql makes, of table and
+// cols, for each piece of [from, to), newest piece first if desc (and
+// then the query sorts by time descending).
+func (s *Store) inPieces(ctx context.Context, kind usage.Kind, cols []eventsql.Column, workspaceID int64, from, to time.Time, desc bool, sql func(table string, cols []eventsql.Column, from, to time.Time) (string, []any)) iter.Seq2[*usage.Event, error] {
 	return func(yield func(*usage.Event, error) bool) {
 		spans, err := s.pieces(ctx, workspaceID, kind, from, to, desc)
 		if err != nil {
@@ -57,7 +58,13 @@ func (s *Store) inPieces(ctx context.Context, kind usage.Kind, cols []eventsql.C
 		}
 		queries := make([]func(context.Context) (eventsql.Rows, error), len(spans))
 		for i, sp := range spans {
-			queries[i] = s.query(sql(sp.from, sp.to))
+			if s.cluster != nil && !s.scanDriver {
+				queries[i] = s.shardQuery(func(table string, cols []eventsql.Column) (string, []any) {
+					return sql(table, cols, sp.from, sp.to)
+				}, kind, cols, desc)
+				continue
+			}
+			queries[i] = s.query(sql(table, cols, sp.from, sp.to))
 		}
 		for e, err := range eventsql.Stream(ctx, kind, cols, queries...) {
 			if !yield(e, err) {
@@ -104,11 +111,13 @@ const scanBlockRows = 4096
 
 type span struct{ from, to time.Time }
 
-// Scans go in pieces of whole 30-day windows, merged until a piece holds
-// at least chunkRows events: a month at a time for a busy workspace, few
-// queries for a sparse one, however far apart its events lie (1970 to 9999).
+// Scans go in pieces of whole hours, merged until a piece holds at least
+// chunkRows events: an hour at a time for a workspace of millions of calls
+// a day, whose day would otherwise be sorted whole before its first row
+// went out, and few queries for a sparse one, however far apart its events
+// lie (1970 to 9999).
 const (
-	window    = 30 * 24 * time.Hour
+	window    = time.Hour
 	chunkRows = 50_000
 )
 
