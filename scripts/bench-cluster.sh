@@ -15,7 +15,9 @@
 # 3. times every console page end to end on it (BenchmarkConsolePages);
 # 4. times HTTP ingest into one server (on a journaled image,
 #    scripts/clickhouse-journaled.sh) and into the cluster, side by side
-#    (BenchmarkIngestHTTPClickHouseCluster).
+#    (BenchmarkIngestHTTPClickHouseCluster);
+# 5. says what that ingest costs the servers: the CPU seconds of every
+#    ClickHouse server and ZooKeeper for 100 bodies of 10,000 calls.
 #
 # The cluster's image (USAGELOG_CH_CLUSTER_SIZE, default 64G, made on the
 # first `up`) must hold the events: step 1 prints their bytes a call.
@@ -32,3 +34,27 @@ USAGELOG_BENCH_CONSOLE_EVENTS=${dsn//\{db\}/usagelog_cluster_demo_$events} \
 echo "== HTTP ingest, one server and the cluster"
 USAGELOG_TEST_CLICKHOUSE=$(scripts/clickhouse-journaled.sh) \
   go test -run '^$' -bench IngestHTTPClickHouseCluster -benchtime 20x -count 3 ./internal/httpapi/
+echo "== what ingest costs the servers: CPU of every ClickHouse server and ZooKeeper"
+# A run of 101 bodies less a run of 1 (which holds the store's creation):
+# the servers' CPU seconds for 100 bodies of 10,000 calls.
+servers_cpu() {
+  local t=0 p f
+  for p in $(pgrep -f 'clickhouse-server|zookeeper'); do
+    read -ra f < "/proc/$p/stat"
+    t=$((t + f[13] + f[14]))
+  done
+  echo "$t"
+}
+go test -c -o "${TMPDIR:-/tmp}/usagelog-httpapi.test" ./internal/httpapi/
+for clients in 1 4; do
+  for store in server cluster; do
+    declare -A cs=()
+    for n in 1 101; do
+      before=$(servers_cpu)
+      (cd internal/httpapi && USAGELOG_TEST_CLICKHOUSE=$(../../scripts/clickhouse-journaled.sh) \
+        "${TMPDIR:-/tmp}/usagelog-httpapi.test" -test.run '^$' -test.bench "IngestHTTPClickHouseCluster/clients=$clients/store=$store\$" -test.benchtime ${n}x | grep '^Benchmark')
+      cs[$n]=$(( $(servers_cpu) - before ))
+    done
+    echo "clients=$clients store=$store: the servers' CPU for 100 bodies: $(awk -v t=$((cs[101] - cs[1])) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }') s"
+  done
+done
