@@ -125,3 +125,7 @@ func ExecOnShards(ctx context.Context, s *Store, stmt func(shard, shards int) st
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// RollupBuffers are the rollups' Buffer tables, rollup_incoming_buffer
+// first.
+var RollupBuffers = rollupBuffers
