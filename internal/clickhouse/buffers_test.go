@@ -14,9 +14,9 @@ import (
 )
 
 // TestSummaryWhileBuffersFlush reads a summary after each acknowledged
-// append while the rollups' buffers are flushed beside the read, none of
-// the calls left in rollup_incoming_buffer: every
-// read counts every call acknowledged before it. A read takes a table's
+// append, with none of the calls left in rollup_incoming_buffer, while the
+// rollups' own buffers are flushed beside the read: every read counts
+// every call acknowledged before it. A read takes a table's
 // parts before its buffer's rows, so a flush in between hides them; the
 // store reads again when a flush began during its read (Rollup). The
 // window is narrow: this test passed 2 runs of 30 reads without that
