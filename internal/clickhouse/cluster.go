@@ -136,27 +136,43 @@ func (s *Store) alter(ctx context.Context, table, clause string) error {
 		_, err := s.db.ExecContext(ctx, stmt)
 		return err
 	}
-	c := s.cluster
-	for i := 0; i < len(c.nodes); {
-		shard := c.shards[i]
+	for _, sh := range s.cluster.shardReplicas() {
 		var errs []error
 		done := false
-		for ; i < len(c.nodes) && c.shards[i] == shard; i++ {
-			if done {
+		for _, addr := range sh.addrs {
+			if _, err := s.cluster.nodeDB(addr).ExecContext(ctx, stmt); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 				continue
 			}
-			// Without replicas every node is a shard of its own.
-			if _, err := c.nodeDB(c.nodes[i]).ExecContext(ctx, stmt); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", c.nodes[i], err))
-			} else {
-				done = true
-			}
+			done = true
+			break
 		}
 		if !done {
-			return fmt.Errorf("shard %d: %w", shard, errors.Join(errs...))
+			return fmt.Errorf("shard %d: %w", sh.shard, errors.Join(errs...))
 		}
 	}
 	return nil
+}
+
+// shardNodes is a shard's number and its replicas' native addresses, in the
+// order of remote_servers. Without replicas every node is a shard of its
+// own.
+type shardNodes struct {
+	shard int
+	addrs []string
+}
+
+// shardReplicas are the cluster's shards in the order of remote_servers
+// (lookupCluster reads the nodes by shard and replica).
+func (c *cluster) shardReplicas() []shardNodes {
+	var out []shardNodes
+	for i, addr := range c.nodes {
+		if i == 0 || c.shards[i] != c.shards[i-1] {
+			out = append(out, shardNodes{shard: c.shards[i]})
+		}
+		out[len(out)-1].addrs = append(out[len(out)-1].addrs, addr)
+	}
+	return out
 }
 
 // nodeDB is a connection pool to node addr alone.

@@ -106,19 +106,13 @@ func Exec(ctx context.Context, s *Store, query string) error {
 // once, the statement that stmt makes for the shard's index (from 0, in
 // remote_servers' order, as the Distributed tables number them) of shards.
 func ExecOnShards(ctx context.Context, s *Store, stmt func(shard, shards int) string) error {
-	c := s.cluster
-	var firsts []string
-	for i, addr := range c.nodes {
-		if i == 0 || c.shards[i] != c.shards[i-1] {
-			firsts = append(firsts, addr)
-		}
-	}
-	errs := make([]error, len(firsts))
+	shards := s.cluster.shardReplicas()
+	errs := make([]error, len(shards))
 	var wg sync.WaitGroup
-	for i, addr := range firsts {
+	for i, sh := range shards {
 		wg.Go(func() {
-			if _, err := c.nodeDB(addr).ExecContext(ctx, stmt(i, len(firsts))); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", addr, err)
+			if _, err := s.cluster.nodeDB(sh.addrs[0]).ExecContext(ctx, stmt(i, len(shards))); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", sh.addrs[0], err)
 			}
 		})
 	}

@@ -81,18 +81,27 @@ func (s *Store) query(query string, args []any) func(context.Context) (eventsql.
 		return eventsql.SQLRows(s.db, query+" SETTINGS max_block_size = "+strconv.Itoa(scanBlockRows), args)
 	}
 	return func(ctx context.Context) (eventsql.Rows, error) {
-		q, err := bind(query, args)
+		q, err := s.nativeScanSQL(query, args)
 		if err != nil {
 			return nil, err
 		}
-		// Small blocks keep a big export's memory small, and the block
-		// being read in the processor's cache.
-		rows, err := queryNative(ctx, s.native, q+" SETTINGS max_block_size = "+strconv.Itoa(scanBlockRows)+s.scanSettings())
+		rows, err := queryNative(ctx, s.native, q)
 		if err != nil {
 			return nil, err
 		}
 		return rows, nil
 	}
+}
+
+// nativeScanSQL is query with args written in, and the settings of a scan
+// on a connection of its own: small blocks keep a big export's memory
+// small, and the block being read in the processor's cache.
+func (s *Store) nativeScanSQL(query string, args []any) (string, error) {
+	q, err := bind(query, args)
+	if err != nil {
+		return "", err
+	}
+	return q + " SETTINGS max_block_size = " + strconv.Itoa(scanBlockRows) + s.scanSettings(), nil
 }
 
 // scanSettings are the settings a scan on its own connection adds to

@@ -42,34 +42,23 @@ func (s *Store) shardQuery(sql func(table string, cols []eventsql.Column) (strin
 	}
 	query, args := sql(s.localTable("events")+" FINAL", qcols)
 	return func(ctx context.Context) (eventsql.Rows, error) {
-		q, err := bind(query, args)
+		q, err := s.nativeScanSQL(query, args)
 		if err != nil {
 			return nil, err
 		}
-		q += " SETTINGS max_block_size = " + fmt.Sprint(scanBlockRows)
 		m := &shardRows{n: len(cols), ti: keys[0], ii: keys[1], desc: desc}
-		for shard, addrs := range s.cluster.shardAddrs() {
+		for _, sh := range s.cluster.shardReplicas() {
 			cfg := s.native
-			cfg.addrs = addrs
+			cfg.addrs = sh.addrs
 			rows, err := queryNative(ctx, cfg, q)
 			if err != nil {
 				m.Close()
-				return nil, fmt.Errorf("shard %d: %w", shard, err)
+				return nil, fmt.Errorf("shard %d: %w", sh.shard, err)
 			}
-			m.parts = append(m.parts, shardPart{shard, rows})
+			m.parts = append(m.parts, shardPart{sh.shard, rows})
 		}
 		return m, nil
 	}
-}
-
-// shardAddrs are the native addresses of each shard's replicas, in the
-// order of remote_servers, keyed by shard number.
-func (c *cluster) shardAddrs() map[int][]string {
-	out := map[int][]string{}
-	for i, addr := range c.nodes {
-		out[c.shards[i]] = append(out[c.shards[i]], addr)
-	}
-	return out
 }
 
 type shardPart struct {
