@@ -136,8 +136,8 @@ func ReadCPU() CPU {
 		n, _ := strconv.ParseUint(s, 10, 64)
 		c.total += n
 		switch i {
-		case 3:
-			c.idle = n
+		case 3, 4: // a core waiting for I/O is idle too
+			c.idle += n
 		case 7:
 			c.steal = n
 		}
@@ -148,6 +148,21 @@ func ReadCPU() CPU {
 // Since is the CPU time between earlier and c.
 func (c CPU) Since(earlier CPU) CPU {
 	return CPU{c.total - earlier.total, c.idle - earlier.idle, c.steal - earlier.steal}
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/stat: 100 on
+// every Linux architecture Go builds for.
+const clockTicks = 100
+
+// Busy is the CPU time of an interval (c, from Since) that the machine's
+// processes used, on every core together; 0 when unknown.
+func (c CPU) Busy() time.Duration {
+	return time.Duration(c.total-c.idle-c.steal) * time.Second / clockTicks
+}
+
+// Elapsed is the interval's CPU time on every core together, busy or not.
+func (c CPU) Elapsed() time.Duration {
+	return time.Duration(c.total) * time.Second / clockTicks
 }
 
 // String is ", machine busy B%, host took S%" of the interval, or "" when

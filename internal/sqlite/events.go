@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
@@ -25,7 +26,8 @@ const rowsPerInsert = 50
 // append's transaction takes the single write connection.
 var insertSizes = []int{rowsPerInsert, 32, 16, 8, 4, 2, 1}
 
-// insertStmt returns the prepared INSERT of n rows of a kind. Statements
+// insertStmt returns the prepared INSERT of n rows of a kind (kind "":
+// the lookup of n ids among merged and erased events). Statements
 // are prepared once on the single write connection and reused by every
 // transaction: preparing a 50-row INSERT costs as much as running it.
 func (s *Store) insertStmt(ctx context.Context, k usage.Kind, n int) (*sql.Stmt, error) {
@@ -33,6 +35,18 @@ func (s *Store) insertStmt(ctx context.Context, k usage.Kind, n int) (*sql.Stmt,
 	defer s.insertMu.Unlock()
 	key := insertKey{k, n}
 	if st, ok := s.inserts[key]; ok {
+		return st, nil
+	}
+	if k == "" {
+		// Erased events' ids count as stored (erase.go): a client's
+		// retry does not bring the person back.
+		ids := numbered(2, n)
+		st, err := s.write.PrepareContext(ctx, `SELECT id FROM `+eventsTable+` WHERE workspace_id = ?1 AND id IN (`+ids+`)
+			UNION ALL SELECT id FROM erased_events WHERE workspace_id = ?1 AND id IN (`+ids+`)`)
+		if err != nil {
+			return nil, err
+		}
+		s.inserts[key] = st
 		return st, nil
 	}
 	cols := eventsql.KindColumns(k)
@@ -57,60 +71,191 @@ type insertKey struct {
 	rows int
 }
 
-// dupProbe is how many ids one lookup of merged events takes.
+// dupProbe is how many ids one lookup of merged events takes: the
+// lookup is prepared once, a shorter list padded with its last id.
 const dupProbe = 500
 
-// Append appends events to the arrivals in one transaction, and does
-// nothing else: the merge moves them into events and the rollups later.
-// Ids the workspace already has, merged or waiting, or earlier in this
-// batch, are counted as duplicates.
+// appendGroupEvents bounds the events of the appends that one
+// transaction stores together.
+const appendGroupEvents = 50_000
+
+// pendingAppend is an Append waiting for its group's transaction.
+type pendingAppend struct {
+	ws     int64
+	sorted []*usage.Event // the batch without its own duplicates, by id
+	stmts  map[insertKey]*sql.Stmt
+	res    usage.AppendResult
+	err    error
+	// wake is signalled once: when the append is stored (done), or when
+	// it is to store the next group, its own among them (lead).
+	wake chan struct{}
+	done bool
+}
+
+// appendQueue is the appends waiting for the write connection. One of
+// them at a time leads: it stores a group of those waiting, its own
+// first, in one transaction, and hands the lead to the next waiting.
+// Appends that arrive while one is stored then share a commit, as
+// ClickHouse's share an insert (clickhouse/appends.go).
+type appendQueue struct {
+	mu      sync.Mutex
+	waiting []*pendingAppend
+	leading bool
+}
+
+// Append appends events to the arrivals, and does nothing else: the
+// merge moves them into events and the rollups later. Ids the workspace
+// already has, merged or waiting, or earlier in this batch, are counted
+// as duplicates. Appends that arrive together are stored in one
+// transaction, each in full or not at all.
 func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Event) (usage.AppendResult, error) {
 	defer s.timed("append", time.Now())
-	var res usage.AppendResult
 	if len(events) == 0 {
-		return res, nil
+		return usage.AppendResult{}, nil
 	}
 	s.appending.Add(1)
 	defer s.appending.Add(-1)
+	p := &pendingAppend{ws: workspaceID, wake: make(chan struct{}, 1)}
 	// Of two events of the batch with one id, the first sent is kept,
 	// whatever their kinds: the sort below groups kinds.
 	seen := make(map[string]struct{}, len(events))
-	sorted := make([]*usage.Event, 0, len(events))
+	p.sorted = make([]*usage.Event, 0, len(events))
 	for i := range events {
 		if _, dup := seen[events[i].ID]; dup {
-			res.Duplicates++
+			p.res.Duplicates++
 			continue
 		}
 		seen[events[i].ID] = struct{}{}
-		sorted = append(sorted, &events[i])
+		p.sorted = append(p.sorted, &events[i])
 	}
-	// In id order the lookups of merged ids walk their index forwards;
-	// kinds then group, for statements of one kind.
-	slices.SortFunc(sorted, func(a, b *usage.Event) int { return strings.Compare(a.ID, b.ID) })
-	stmts := map[insertKey]*sql.Stmt{}
-	for _, e := range sorted {
-		if _, ok := stmts[insertKey{e.Kind, 1}]; ok {
+	// In id order the lookups of merged ids walk their index forwards.
+	slices.SortFunc(p.sorted, func(a, b *usage.Event) int { return strings.Compare(a.ID, b.ID) })
+	// Statements are prepared before the group's transaction holds the
+	// single write connection.
+	p.stmts = map[insertKey]*sql.Stmt{}
+	for _, k := range append([]usage.Kind{""}, usage.Kinds...) {
+		if k != "" && !slices.ContainsFunc(p.sorted, func(e *usage.Event) bool { return e.Kind == k }) {
 			continue
 		}
-		for _, n := range insertSizes {
-			st, err := s.insertStmt(ctx, e.Kind, n)
+		sizes := insertSizes
+		if k == "" {
+			sizes = []int{dupProbe}
+		}
+		for _, n := range sizes {
+			st, err := s.insertStmt(ctx, k, n)
 			if err != nil {
-				return res, fmt.Errorf("sqlite: append: %w", err)
+				return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
 			}
-			stmts[insertKey{e.Kind, n}] = st
+			p.stmts[insertKey{k, n}] = st
+		}
+	}
+	q := &s.appends
+	q.mu.Lock()
+	q.waiting = append(q.waiting, p)
+	lead := !q.leading
+	q.leading = true
+	q.mu.Unlock()
+	if !lead {
+		<-p.wake
+		if p.done {
+			return p.res, p.err
+		}
+	}
+	s.storeAppends(context.WithoutCancel(ctx))
+	return p.res, p.err
+}
+
+// storeAppends stores the group at the head of the queue, whose first
+// append is the caller's, and wakes the group and the next leader.
+func (s *Store) storeAppends(ctx context.Context) {
+	q := &s.appends
+	q.mu.Lock()
+	n, events := 0, 0
+	for n < len(q.waiting) && (n == 0 || events+len(q.waiting[n].sorted) <= appendGroupEvents) {
+		events += len(q.waiting[n].sorted)
+		n++
+	}
+	group := slices.Clone(q.waiting[:n])
+	q.waiting = q.waiting[n:]
+	q.mu.Unlock()
+
+	s.storeGroup(ctx, group)
+
+	q.mu.Lock()
+	if len(q.waiting) > 0 {
+		q.waiting[0].wake <- struct{}{}
+	} else {
+		q.leading = false
+	}
+	q.mu.Unlock()
+	for _, p := range group[1:] {
+		p.done = true
+		p.wake <- struct{}{}
+	}
+}
+
+// storeGroup stores each append of group in one transaction, an append
+// that fails rolled back to its savepoint alone.
+func (s *Store) storeGroup(ctx context.Context, group []*pendingAppend) {
+	fail := func(err error) {
+		for _, p := range group {
+			if p.err == nil {
+				p.res, p.err = usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
+			}
 		}
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return res, fmt.Errorf("sqlite: append: %w", err)
+		fail(err)
+		return
 	}
 	defer tx.Rollback()
-	merged, err := mergedIDs(ctx, tx, workspaceID, sorted)
-	if err != nil {
-		return res, fmt.Errorf("sqlite: append: %w", err)
+	inserted := 0
+	for _, p := range group {
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT append`); err != nil {
+			fail(err)
+			return
+		}
+		res, err := s.appendIn(ctx, tx, p)
+		if err != nil {
+			p.res, p.err = usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO append`); err != nil {
+				fail(err)
+				return
+			}
+		} else {
+			p.res.Inserted += res.Inserted
+			p.res.Duplicates += res.Duplicates
+			inserted += res.Inserted
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE append`); err != nil {
+			fail(err)
+			return
+		}
 	}
+	if err := tx.Commit(); err != nil {
+		fail(err)
+		return
+	}
+	if inserted > 0 {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// appendIn inserts p's events into the arrivals in tx, but for the ids
+// the workspace's merged events hold.
+func (s *Store) appendIn(ctx context.Context, tx *sql.Tx, p *pendingAppend) (usage.AppendResult, error) {
+	var res usage.AppendResult
+	merged, err := mergedIDs(ctx, tx.StmtContext(ctx, p.stmts[insertKey{"", dupProbe}]), p.ws, p.sorted)
+	if err != nil {
+		return res, err
+	}
+	sorted := p.sorted
 	if len(merged) > 0 {
-		kept := sorted[:0]
+		kept := make([]*usage.Event, 0, len(sorted))
 		for _, e := range sorted {
 			if _, dup := merged[e.ID]; !dup {
 				kept = append(kept, e)
@@ -119,6 +264,7 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 		res.Duplicates += len(sorted) - len(kept)
 		sorted = kept
 	}
+	// Kinds grouped, for statements of one kind.
 	slices.SortStableFunc(sorted, func(a, b *usage.Event) int { return strings.Compare(string(a.Kind), string(b.Kind)) })
 	args := make([]any, 0, rowsPerInsert*64)
 	for i := 0; i < len(sorted); {
@@ -136,17 +282,16 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 				}
 			}
 			to := from + size
-			st := stmts[insertKey{k, size}]
 			args = args[:0]
 			for _, e := range sorted[from:to] {
-				args = append(args, workspaceID, eventsql.KindCode(k))
+				args = append(args, p.ws, eventsql.KindCode(k))
 				for _, c := range cols {
 					args = append(args, eventsql.InsertValue(c.Ptr(e)))
 				}
 			}
-			r, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+			r, err := tx.StmtContext(ctx, p.stmts[insertKey{k, size}]).ExecContext(ctx, args...)
 			if err != nil {
-				return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
+				return usage.AppendResult{}, err
 			}
 			n, _ := r.RowsAffected()
 			res.Inserted += int(n)
@@ -155,33 +300,20 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 		}
 		i = j
 	}
-	if err := tx.Commit(); err != nil {
-		return usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
-	}
-	if res.Inserted > 0 {
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
-	}
 	return res, nil
 }
 
 // mergedIDs returns which of the events' ids (sorted) the workspace's
-// merged events hold.
-func mergedIDs(ctx context.Context, tx *sql.Tx, workspaceID int64, sorted []*usage.Event) (map[string]struct{}, error) {
+// merged events hold; probe is the prepared lookup of dupProbe ids.
+func mergedIDs(ctx context.Context, probe *sql.Stmt, workspaceID int64, sorted []*usage.Event) (map[string]struct{}, error) {
 	var out map[string]struct{}
-	args := make([]any, 0, dupProbe+1)
+	args := make([]any, dupProbe+1)
 	for chunk := range slices.Chunk(sorted, dupProbe) {
-		args = append(args[:0], workspaceID)
-		for _, e := range chunk {
-			args = append(args, e.ID)
+		args[0] = workspaceID
+		for i := range dupProbe {
+			args[i+1] = chunk[min(i, len(chunk)-1)].ID
 		}
-		// Erased events' ids count as stored (erase.go): a client's retry
-		// does not bring the person back.
-		ids := numbered(2, len(chunk))
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM `+eventsTable+` WHERE workspace_id = ?1 AND id IN (`+ids+`)
-			UNION ALL SELECT id FROM erased_events WHERE workspace_id = ?1 AND id IN (`+ids+`)`, args...)
+		rows, err := probe.QueryContext(ctx, args...)
 		if err != nil {
 			return nil, err
 		}

@@ -97,6 +97,7 @@ type Store struct {
 
 	insertMu sync.Mutex
 	inserts  map[insertKey]*sql.Stmt
+	appends  appendQueue
 	upserts  []*sql.Stmt // rollup upserts by upsertSizes
 	counted  countMemo   // the latest CountLogs
 	combos   combos
@@ -145,7 +146,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	// auto_vacuum takes effect only in a file that has no tables yet: new
 	// stores give pages freed by the janitor back; older ones reuse them.
-	pragmas := []string{"auto_vacuum(INCREMENTAL)", "busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(ON)", "cache_size(-65536)", "wal_autocheckpoint(0)"}
+	// busy_timeout first: the pragmas after it may wait for a lock (a
+	// checkpoint connection opened while an append commits failed on
+	// auto_vacuum with "database is locked").
+	pragmas := []string{"busy_timeout(10000)", "auto_vacuum(INCREMENTAL)", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(ON)", "cache_size(-65536)", "wal_autocheckpoint(0)"}
 	write, err := openDB(path, pragmas, true)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)

@@ -26,10 +26,13 @@ import (
 //
 //  1. clusterMu (one rewrite at a time), mergeMu (one merge step at a
 //     time);
-//  2. the write connection (write, one connection: SQLite has one
+//  2. insertMu (prepared inserts and lookups): preparing one takes the
+//     write connection, so no one holding that connection prepares;
+//  3. the write connection (write, one connection: SQLite has one
 //     writer), which every transaction that changes the file holds;
-//  3. insertMu (prepared inserts), combos.mu (rollup combo ids), tail.mu
-//     (what readers hold of the arrivals), counted.mu (the latest count):
+//  4. appends.mu (the appends waiting to be stored), combos.mu (rollup
+//     combo ids), tail.mu (what readers hold of the arrivals), counted.mu
+//     (the latest count):
 //     each guards only its own memory and takes no other lock.
 //
 // Readers (read, several connections) and the checkpointer (checkpoints,
