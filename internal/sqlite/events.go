@@ -107,7 +107,8 @@ type appendQueue struct {
 // merge moves them into events and the rollups later. Ids the workspace
 // already has, merged or waiting, or earlier in this batch, are counted
 // as duplicates. Appends that arrive together are stored in one
-// transaction, each in full or not at all.
+// transaction, each in full or not at all; once queued, an append waits
+// for its group whatever ctx says: the group may be storing it already.
 func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Event) (usage.AppendResult, error) {
 	defer s.timed("append", time.Now())
 	if len(events) == 0 {
@@ -166,9 +167,12 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 }
 
 // storeAppends stores the group at the head of the queue, whose first
-// append is the caller's, and wakes the group and the next leader.
+// append is the caller's, and wakes the group and the next leader. The
+// group is taken once its transaction holds the write connection: the
+// appends that queued while it waited for it join.
 func (s *Store) storeAppends(ctx context.Context) {
 	q := &s.appends
+	tx, err := s.write.BeginTx(ctx, nil)
 	q.mu.Lock()
 	n, events := 0, 0
 	for n < len(q.waiting) && (n == 0 || events+len(q.waiting[n].sorted) <= appendGroupEvents) {
@@ -179,7 +183,13 @@ func (s *Store) storeAppends(ctx context.Context) {
 	q.waiting = q.waiting[n:]
 	q.mu.Unlock()
 
-	s.storeGroup(ctx, group)
+	if err != nil {
+		for _, p := range group {
+			p.err = fmt.Errorf("sqlite: append: %w", err)
+		}
+	} else {
+		s.storeGroup(ctx, tx, group)
+	}
 
 	q.mu.Lock()
 	if len(q.waiting) > 0 {
@@ -194,20 +204,19 @@ func (s *Store) storeAppends(ctx context.Context) {
 	}
 }
 
-// storeGroup stores each append of group in one transaction, an append
-// that fails rolled back to its savepoint alone.
-func (s *Store) storeGroup(ctx context.Context, group []*pendingAppend) {
+// appendHook, when set (tests), is called for each append of a group in
+// its transaction, with the group's size: an error fails that append.
+var appendHook func(workspaceID int64, group int) error
+
+// storeGroup stores each append of group in tx, and commits: an append
+// that fails is rolled back to its savepoint, alone.
+func (s *Store) storeGroup(ctx context.Context, tx *sql.Tx, group []*pendingAppend) {
 	fail := func(err error) {
 		for _, p := range group {
 			if p.err == nil {
 				p.res, p.err = usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
 			}
 		}
-	}
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		fail(err)
-		return
 	}
 	defer tx.Rollback()
 	inserted := 0
@@ -217,6 +226,9 @@ func (s *Store) storeGroup(ctx context.Context, group []*pendingAppend) {
 			return
 		}
 		res, err := s.appendIn(ctx, tx, p)
+		if err == nil && appendHook != nil {
+			err = appendHook(p.ws, len(group))
+		}
 		if err != nil {
 			p.res, p.err = usage.AppendResult{}, fmt.Errorf("sqlite: append: %w", err)
 			if _, err := tx.ExecContext(ctx, `ROLLBACK TO append`); err != nil {

@@ -6,6 +6,17 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
+// SetAppendHook calls f for each append of a group, in the group's
+// transaction, with the group's size: an error fails that append.
+func SetAppendHook(f func(workspaceID int64, group int) error) { appendHook = f }
+
+// WaitingAppends is how many appends wait for the write connection.
+func WaitingAppends(s *Store) int {
+	s.appends.mu.Lock()
+	defer s.appends.mu.Unlock()
+	return len(s.appends.waiting)
+}
+
 // ForgetRollups makes s a store from before the rollups: their tables gone
 // and their migration not applied.
 func ForgetRollups(ctx context.Context, s *Store) error {

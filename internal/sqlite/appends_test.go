@@ -1,0 +1,107 @@
+package sqlite_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
+	"github.com/usagelog/usagelog/internal/storetest"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// TestAppendsShareATransaction holds the write connection with a merge
+// step while three appends of two workspaces arrive: they are stored as
+// one group, and the one that fails (by the hook) is rolled back alone.
+func TestAppendsShareATransaction(t *testing.T) {
+	ctx := context.Background()
+	s := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true})
+	batch := func(prefix string, n int) []usage.Event {
+		ev := storetest.Fixture(n)
+		for i := range ev {
+			ev[i].ID = fmt.Sprintf("%s-%03d", prefix, i)
+		}
+		return ev
+	}
+	if _, err := s.Append(ctx, 1, batch("waiting", 10)); err != nil {
+		t.Fatal(err)
+	}
+	holding, release := make(chan struct{}), make(chan struct{})
+	sqlite.SetMergeHook(func(point string) {
+		if point == "read" {
+			close(holding)
+			<-release
+		}
+	})
+	groups := make(chan int, 3)
+	sqlite.SetAppendHook(func(ws int64, group int) error {
+		groups <- group
+		if ws == 2 {
+			return errors.New("failed on purpose")
+		}
+		return nil
+	})
+	t.Cleanup(func() { sqlite.SetMergeHook(nil); sqlite.SetAppendHook(nil) })
+	merged := make(chan error, 1)
+	go func() {
+		_, err := s.MergeStep(ctx)
+		merged <- err
+	}()
+	wait(t, holding, "the merge step")
+
+	type answer struct {
+		res usage.AppendResult
+		err error
+	}
+	answers := map[string]chan answer{}
+	for _, a := range []struct {
+		name string
+		ws   int64
+	}{{"a", 1}, {"b", 2}, {"c", 1}} {
+		answers[a.name] = make(chan answer, 1)
+		go func() {
+			res, err := s.Append(ctx, a.ws, batch(a.name, 20))
+			answers[a.name] <- answer{res, err}
+		}()
+	}
+	for deadline := time.Now().Add(time.Minute); sqlite.WaitingAppends(s) < 3; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d appends wait after a minute, want 3", sqlite.WaitingAppends(s))
+		}
+	}
+	close(release)
+	if err := <-merged; err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		got := <-answers[name]
+		if failed := got.err != nil; failed != (name == "b") {
+			t.Errorf("append %s: %+v, %v", name, got.res, got.err)
+		} else if !failed && got.res != (usage.AppendResult{Inserted: 20}) {
+			t.Errorf("append %s: %+v, want 20 inserted", name, got.res)
+		}
+	}
+	for range 3 {
+		if g := <-groups; g != 3 {
+			t.Errorf("an append was stored in a group of %d, want 3", g)
+		}
+	}
+	for ws, want := range map[int64]int64{1: 50, 2: 0} {
+		if n, err := s.Count(ctx, ws, usage.KindAPIRequest); err != nil || n != want {
+			t.Errorf("workspace %d holds %d calls (%v), want %d", ws, n, err, want)
+		}
+	}
+}
+
+// wait waits for c to close, or fails the test after a minute.
+func wait(t *testing.T, c <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(time.Minute):
+		t.Fatalf("waited a minute for %s", what)
+	}
+}
