@@ -120,3 +120,7 @@ func ArrivalColumns(ctx context.Context, s *Store) ([]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// MergeChunk is how many arrivals a merge step moves before it looks for
+// appends waiting.
+const MergeChunk = mergeChunk

@@ -30,6 +30,17 @@ const (
 	mergeBacklog = 100_000
 )
 
+// mergeChunk is how many arrivals a merge step moves before it looks for
+// appends waiting for the write connection.
+const mergeChunk = 2000
+
+// appendsWaiting says whether appends wait for the write connection.
+func (s *Store) appendsWaiting() bool {
+	s.appends.mu.Lock()
+	defer s.appends.mu.Unlock()
+	return len(s.appends.waiting) > 0
+}
+
 // mergeIdle is how often the merge looks for arrivals that no append of
 // this process told it of (another process's, or left by the last run).
 const mergeIdle = time.Second
@@ -145,12 +156,21 @@ func (s *Store) mergeStep(ctx context.Context, size int) (n int, left int64, err
 		return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
 	}
 	defer tx.Rollback()
-	n, left, err = s.mergeIn(ctx, tx, size)
-	if err != nil || n == 0 {
-		s.settleCombos(false)
+	// In chunks: a step that finds appends waiting after one commits what
+	// it has moved, so that they wait for a chunk, not a whole step.
+	for n < size {
+		moved, rest, err := s.mergeIn(ctx, tx, min(mergeChunk, size-n))
 		if err != nil {
+			s.settleCombos(false)
 			return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
 		}
+		n, left = n+moved, rest
+		if moved == 0 || s.appendsWaiting() {
+			break
+		}
+	}
+	if n == 0 {
+		s.settleCombos(false)
 		return 0, 0, nil
 	}
 	s.hook("before-commit")
