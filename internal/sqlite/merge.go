@@ -15,7 +15,7 @@ import (
 
 // DefaultMergeStep is how many arrivals one merge step moves into events
 // and the rollups, in one transaction, unless Config.MergeStep says:
-// ingest waits for one step at most. The background merge sizes its
+// ingest waits for one chunk of it at most. The background merge sizes its
 // steps to take about mergeStepTime each, between minMergeStep and
 // maxMergeStep arrivals: arrivals in time order merge several times
 // faster than arrivals scattered over months.
