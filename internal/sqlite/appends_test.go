@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -107,55 +108,74 @@ func wait(t *testing.T, c <-chan struct{}, what string) {
 }
 
 // TestMergeStepYieldsToAppends starts a merge step of 10,000 arrivals and,
-// once it has moved its first chunk, an append: the step commits that
-// chunk and no more, and the append is stored after it.
+// once it has moved its first chunk, an append. Of arrivals in time order
+// the step commits that chunk and no more, and the append is stored after
+// it; of arrivals out of order it goes on to its end, since each commit
+// writes the index pages its events fell on.
 func TestMergeStepYieldsToAppends(t *testing.T) {
-	ctx := context.Background()
-	s := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true, MergeStep: 10_000})
-	batch := func(prefix string, n int) []usage.Event {
-		ev := storetest.Fixture(n)
-		for i := range ev {
-			ev[i].ID = fmt.Sprintf("%s-%05d", prefix, i)
-		}
-		return ev
-	}
-	if _, err := s.Append(ctx, 1, batch("waiting", 10_000)); err != nil {
-		t.Fatal(err)
-	}
-	appended := make(chan error, 1)
-	chunks := 0
-	sqlite.SetMergeHook(func(point string) {
-		if point != "inserted" {
-			return
-		}
-		if chunks++; chunks > 1 {
-			return
-		}
-		go func() {
-			_, err := s.Append(ctx, 1, batch("new", 10))
-			appended <- err
-		}()
-		for deadline := time.Now().Add(time.Minute); sqlite.WaitingAppends(s) == 0; time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Error("no append waits after a minute")
-				return
+	for _, tc := range []struct {
+		name     string
+		shuffled bool
+		moved    int
+	}{
+		{"in time order", false, sqlite.MergeChunk},
+		{"out of order", true, 10_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true, MergeStep: 10_000})
+			batch := func(prefix string, n int) []usage.Event {
+				ev := storetest.Fixture(n)
+				for i := range ev {
+					ev[i].ID = fmt.Sprintf("%s-%05d", prefix, i)
+				}
+				return ev
 			}
-		}
-	})
-	t.Cleanup(func() { sqlite.SetMergeHook(nil) })
-	n, err := s.MergeStep(ctx)
-	if err != nil || n != sqlite.MergeChunk {
-		t.Errorf("the step moved %d arrivals (%v), want one chunk, %d", n, err, sqlite.MergeChunk)
-	}
-	select {
-	case err := <-appended:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("the append was not stored in a minute")
-	}
-	if left, err := s.MergeStatus(ctx); err != nil || left != 10_000-int64(sqlite.MergeChunk)+10 {
-		t.Errorf("%d arrivals wait (%v), want %d", left, err, 10_000-sqlite.MergeChunk+10)
+			waiting := batch("waiting", 10_000)
+			if tc.shuffled {
+				// Times out of order; ids, which an append stores in
+				// their order, in the new one.
+				rand.New(rand.NewPCG(1, 2)).Shuffle(len(waiting), func(i, j int) { waiting[i].Time, waiting[j].Time = waiting[j].Time, waiting[i].Time })
+			}
+			if _, err := s.Append(ctx, 1, waiting); err != nil {
+				t.Fatal(err)
+			}
+			appended := make(chan error, 1)
+			chunks := 0
+			sqlite.SetMergeHook(func(point string) {
+				if point != "inserted" {
+					return
+				}
+				if chunks++; chunks > 1 {
+					return
+				}
+				go func() {
+					_, err := s.Append(ctx, 1, batch("new", 10))
+					appended <- err
+				}()
+				for deadline := time.Now().Add(time.Minute); sqlite.WaitingAppends(s) == 0; time.Sleep(time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Error("no append waits after a minute")
+						return
+					}
+				}
+			})
+			t.Cleanup(func() { sqlite.SetMergeHook(nil) })
+			n, err := s.MergeStep(ctx)
+			if err != nil || n != tc.moved {
+				t.Errorf("the step moved %d arrivals (%v), want %d", n, err, tc.moved)
+			}
+			select {
+			case err := <-appended:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("the append was not stored in a minute")
+			}
+			if left, err := s.MergeStatus(ctx); err != nil || left != int64(10_000-tc.moved+10) {
+				t.Errorf("%d arrivals wait (%v), want %d", left, err, 10_000-tc.moved+10)
+			}
+		})
 	}
 }
