@@ -162,8 +162,9 @@ func (s *Store) mergeStep(ctx context.Context, size int) (n int, left int64, err
 	// commit writes every index page its events fell on, and steps of a
 	// chunk of them wrote 3.5 GB of log for 1,000,000 events and halved
 	// the rate appends were taken at (BenchmarkWritePath).
+	chunk := mergeChunk
 	for n < size {
-		moved, rest, sorted, err := s.mergeIn(ctx, tx, min(mergeChunk, size-n))
+		moved, rest, sorted, err := s.mergeIn(ctx, tx, min(chunk, size-n))
 		if err != nil {
 			s.settleCombos(false)
 			return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
@@ -171,6 +172,9 @@ func (s *Store) mergeStep(ctx context.Context, size int) (n int, left int64, err
 		n, left = n+moved, rest
 		if moved == 0 || sorted && s.appendsWaiting() {
 			break
+		}
+		if !sorted {
+			chunk = size // the rest at once: it will not yield
 		}
 	}
 	if n == 0 {
