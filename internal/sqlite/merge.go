@@ -159,9 +159,8 @@ func (s *Store) mergeStep(ctx context.Context, size int) (n int, left int64, err
 	// In chunks: a step that finds appends waiting after a chunk in time
 	// order commits what it has moved, so that they wait for a chunk, not
 	// a whole step. Arrivals out of order go on to the step's end: each
-	// commit writes every index page its events fell on, and steps of a
-	// chunk of them wrote 3.5 GB of log for 1,000,000 events and halved
-	// the rate appends were taken at (BenchmarkWritePath).
+	// commit writes every index page their events fell on, and in larger
+	// commits more of them share a page.
 	chunk := mergeChunk
 	for n < size {
 		moved, rest, sorted, err := s.mergeIn(ctx, tx, min(chunk, size-n))
