@@ -151,8 +151,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// ("database is locked", logged; the next second tries again): with
 	// busy_timeout first, 1,000,000 events in random order into 1,000,000
 	// were taken at 35,622-45,788 events/s in three runs against
-	// 49,044-57,400 in six without (BenchmarkWritePath; the log's largest
-	// size varied from 0.5 to 3.6 GB either way). Not understood yet.
+	// 49,044-57,400 in six runs of builds without it (BenchmarkWritePath;
+	// the log's largest size varied from 0.5 to 3.6 GB either way). Not
+	// understood yet.
 	pragmas := []string{"auto_vacuum(INCREMENTAL)", "busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(ON)", "cache_size(-65536)", "wal_autocheckpoint(0)"}
 	write, err := openDB(path, pragmas, true)
 	if err != nil {
