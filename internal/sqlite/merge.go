@@ -35,13 +35,14 @@ const (
 const mergeChunk = 2000
 
 // yieldBacklog is how many arrivals may wait before merge steps stop
-// yielding to appends after a chunk. Unbounded, 10,000,000 events in time
-// order into 10,000,000 were acknowledged at 130,097 a second with
-// 6,922,340 waiting at the last, merged 78 s after it, and the first
-// summary of a process then read every waiting call: 17 s. Bounded at
-// mergeBacklog (100,000), 1,000,000 into 1,000,000 went in at 75,011 a
-// second, as without the yield (BenchmarkWritePath).
-const yieldBacklog = 1_000_000
+// yielding to appends after a chunk: a bound on what appends at full speed
+// may leave behind them (a process's first summary reads every waiting
+// call, 17 s for 6,922,340). 10,000,000 events in time order into
+// 10,000,000 (BenchmarkWritePath) were acknowledged at 130,097 a second
+// with the yield unbounded, 6,922,340 waiting at the last, merged 78 s
+// after it; bounded at 1,000,000, at 65,969 a second, 1,217,556 waiting,
+// merged 15 s after: past the bound steps and appends take turns.
+const yieldBacklog = 10_000_000
 
 // appendsWaiting says whether appends wait for the write connection.
 func (s *Store) appendsWaiting() bool {
