@@ -80,7 +80,8 @@ func (s *Store) Rollup(ctx context.Context, workspaceID int64, q summary.Query) 
 
 // flushCount is how many times the server's Buffer tables have been
 // flushed (system.events), and how many of the workspace's calls wait in
-// rollup_incoming_buffer, once every flush of it under way has ended: a
+// rollup_incoming_buffer, once every flush under way has ended (for a
+// workspace; workspaceID -1 only counts): a
 // flush holds its buffer from before it is counted until its rows are in
 // the rollups, and the read of the buffer (after the count) waits for it.
 // So the reads made after flushCount see no flush of it half done, and
@@ -93,6 +94,22 @@ func (s *Store) flushCount(ctx context.Context, workspaceID int64) (flushes, pen
 		(SELECT toInt64(count()) FROM rollup_incoming_buffer WHERE workspace_id = ?)`, workspaceID).Scan(&flushes, &pending)
 	if err != nil {
 		return 0, 0, fmt.Errorf("buffer flushes: %w", err)
+	}
+	if workspaceID >= 0 {
+		// The event is counted when a flush begins, after its rows leave
+		// the buffer and before they reach the table, under the buffer's
+		// lock: a flush counted here but not yet done would hide its rows
+		// from the read, and the next count would not tell. A read of
+		// each buffer waits for its lock. A 90-day summary of
+		// TestSummariesConformance read 555 of 2,094 calls without it.
+		var waits []string
+		for _, b := range rollupBuffers[1:] {
+			waits = append(waits, `SELECT toInt64(count()) AS n FROM `+b+` WHERE workspace_id = -1`)
+		}
+		var n int64
+		if err := s.db.QueryRowContext(ctx, `SELECT sum(n) FROM (`+strings.Join(waits, " UNION ALL ")+`)`).Scan(&n); err != nil {
+			return 0, 0, fmt.Errorf("buffer flushes: %w", err)
+		}
 	}
 	return flushes, pending, nil
 }
