@@ -102,12 +102,8 @@ func (s *Store) flushCount(ctx context.Context, workspaceID int64) (flushes, pen
 		// from the read, and the next count would not tell. A read of
 		// each buffer waits for its lock. A 90-day summary of
 		// TestSummariesConformance read 555 of 2,094 calls without it.
-		var waits []string
-		for _, b := range rollupBuffers[1:] {
-			waits = append(waits, `SELECT toInt64(count()) AS n FROM `+b+` WHERE workspace_id = -1`)
-		}
 		var n int64
-		if err := s.db.QueryRowContext(ctx, `SELECT sum(n) FROM (`+strings.Join(waits, " UNION ALL ")+`)`).Scan(&n); err != nil {
+		if err := s.db.QueryRowContext(ctx, waitForBufferFlushes).Scan(&n); err != nil {
 			return 0, 0, fmt.Errorf("buffer flushes: %w", err)
 		}
 	}
@@ -497,6 +493,17 @@ func (s *Store) rows(ctx context.Context, query string, args []any, row func(sca
 // RollupViews are the materialized views on inserted events that keep the
 // rollups (the ingest benchmark drops them to measure their cost).
 var RollupViews = []string{"rollup_incoming_view", "rollup_syncs_view", "rollup_seen_view"}
+
+// waitForBufferFlushes reads every rollup buffer after
+// rollup_incoming_buffer, matching no row: it returns once each flush
+// under way has ended (flushCount).
+var waitForBufferFlushes = func() string {
+	var reads []string
+	for _, b := range rollupBuffers[1:] {
+		reads = append(reads, `SELECT toInt64(count()) AS n FROM `+b+` WHERE workspace_id = -1`)
+	}
+	return `SELECT sum(n) FROM (` + strings.Join(reads, " UNION ALL ") + `)`
+}()
 
 // rollupBuffers hold the views' rows for a few seconds before they reach
 // the rollup tables: reads go through them, and so see every insert.
