@@ -28,8 +28,10 @@ import (
 //   - ack-events/s: the events acknowledged a second;
 //   - p999-append-ms and max-append-ms: the latency of an Append, merges
 //     running beside it;
-//   - merge-after-s: from the last acknowledgement until every arrival is
-//     merged;
+//   - merge-after-s: from the last acknowledgement until the store's
+//     background merge has merged every arrival;
+//   - merging-max-append-ms: the longest of the appends of 100 events that
+//     another workspace's client sends every 100 ms meanwhile;
 //   - waiting-first-page-ms, waiting-overview-ms: the first logs page and
 //     the 90-day summary right after the last acknowledgement, arrivals
 //     waiting, each the second of two calls (the first call of a summary
@@ -141,10 +143,22 @@ func writePath(b *testing.B, basePath string, base, n int, random bool, end time
 	b.ReportMetric(overview, "waiting-overview-ms")
 	b.ReportMetric(first, "waiting-overview-first-ms")
 
-	if _, err := s.Merge(ctx); err != nil {
+	// The store's own background merge, as a server's, while another
+	// workspace's client sends 100 events every 100 ms.
+	probe := make(chan []time.Duration)
+	stopProbe := make(chan struct{})
+	go func() { probe <- probeAppends(ctx, b, s, stopProbe, end) }()
+	err = waitMerged(ctx, s, time.Hour)
+	close(stopProbe)
+	probeLat := <-probe
+	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(time.Since(acked).Seconds(), "merge-after-s")
+	if len(probeLat) > 0 {
+		slices.Sort(probeLat)
+		b.ReportMetric(float64(probeLat[len(probeLat)-1].Microseconds())/1000, "merging-max-append-ms")
+	}
 	page, overview = readTimes(b, s, end)
 	b.ReportMetric(page, "first-page-ms")
 	b.ReportMetric(overview, "overview-ms")
@@ -164,6 +178,48 @@ func writePath(b *testing.B, basePath string, base, n int, random bool, end time
 		}
 	}
 	b.ReportMetric(float64(size)/float64(base+n), "bytes/event")
+}
+
+// probeAppends appends 100 events of workspace 2 every 100 ms until stop
+// closes, and returns each append's latency.
+func probeAppends(ctx context.Context, b *testing.B, s *sqlite.Store, stop <-chan struct{}, end time.Time) []time.Duration {
+	var lat []time.Duration
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return lat
+		case <-tick.C:
+		}
+		events := make([]usage.Event, 100)
+		for j := range events {
+			events[j] = storetest.ArrivalEvent(i*100+j, 1_000_000, end)
+			events[j].ID = "probe-" + events[j].ID
+		}
+		t := time.Now()
+		if _, err := s.Append(ctx, 2, events); err != nil {
+			b.Error(err)
+			return lat
+		}
+		lat = append(lat, time.Since(t))
+	}
+}
+
+// waitMerged waits until no arrival waits to be merged, for at most
+// limit.
+func waitMerged(ctx context.Context, s *sqlite.Store, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		n, err := s.MergeStatus(ctx)
+		if err != nil || n == 0 {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d arrivals still wait after %v", n, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // readTimes returns the time of the first logs page and of the 90-day
