@@ -14,38 +14,25 @@ import (
 )
 
 // DefaultMergeStep is how many arrivals one merge step moves into events
-// and the rollups, in one transaction, unless Config.MergeStep says. The
-// background merge sizes its steps to take about idleStepTime each,
-// between minMergeStep and maxMergeStep arrivals: arrivals in time order
-// merge several times faster than arrivals scattered over months.
+// and the rollups, in one transaction, unless Config.MergeStep says:
+// ingest waits for one chunk of it at most. The background merge sizes its
+// steps to take about mergeStepTime each, between minMergeStep and
+// maxMergeStep arrivals: arrivals in time order merge several times
+// faster than arrivals scattered over months.
 const DefaultMergeStep = 5000
 
 const (
-	// idleStepTime is how long the background merge's steps are meant to
-	// take. Appends wait for a chunk of a step, not for the step (below);
-	// and arrivals out of time order merge faster in larger steps, each
-	// commit writing every index page their events fell on. Steps of about
-	// 120 ms, which did not yield to appends, merged 1,000,000 arrivals in
-	// random order 57.6-61.7 s after the last one was acknowledged, steps
-	// of about 2 s 27.0 s after (BenchmarkWritePath, 2-core machine).
-	idleStepTime = 2 * time.Second
-	minMergeStep = 1000
-	maxMergeStep = 500_000
+	mergeStepTime = 120 * time.Millisecond
+	minMergeStep  = 1000
+	maxMergeStep  = 40_000
 	// mergeBacklog is how many arrivals may wait before the merge stops
 	// letting appends go first: past it, appends and steps take turns.
 	mergeBacklog = 100_000
 )
 
 // mergeChunk is how many arrivals a merge step moves before it looks for
-// appends waiting for the write connection; idleChunk, while no append is
-// under way. The step's calls are rolled up once, at its end: rolled up
-// chunk by chunk, an hour's cells were rewritten by each chunk that had
-// calls of that hour, and 1,000,000 arrivals in random time order merged
-// at 27,000 a second against 38,000 (BenchmarkWritePath).
-const (
-	mergeChunk = 2000
-	idleChunk  = 10_000
-)
+// appends waiting for the write connection.
+const mergeChunk = 2000
 
 // yieldBacklog is how many arrivals may wait before merge steps stop
 // yielding to appends after a chunk: a bound on what appends at full speed
@@ -140,11 +127,9 @@ func (s *Store) mergeLoop(stop <-chan struct{}) {
 			// twice, for them. Else a quarter of it: other processes'
 			// writers (a CLI command beside the server) retry at most
 			// every 100 ms and must find the file unlocked at some point.
-			// Only a whole step sizes the next: one that yielded took
-			// less than its arrivals would.
 			took := time.Since(start)
 			if !s.fixedStep && n == size && took > 0 {
-				size = min(max(int(int64(size)*int64(idleStepTime)/int64(took)), minMergeStep), maxMergeStep)
+				size = min(max(int(int64(size)*int64(mergeStepTime)/int64(took)), minMergeStep), maxMergeStep)
 			}
 			pause := took / 4
 			if s.appending.Load() > 0 && left < mergeBacklog {
@@ -181,35 +166,30 @@ func (s *Store) mergeStep(ctx context.Context, size int) (n int, left int64, err
 		return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
 	}
 	defer tx.Rollback()
-	// In chunks: a step that finds appends waiting after a chunk commits
-	// what it has moved, so that they wait for a chunk, not a whole step,
-	// until yieldBacklog arrivals wait.
+	// In chunks: a step that finds appends waiting after a chunk in time
+	// order commits what it has moved, so that they wait for a chunk, not
+	// a whole step, until yieldBacklog arrivals wait. Arrivals out of order go on to the step's end: each
+	// commit writes every index page their events fell on, and in larger
+	// commits more of them share a page.
 	chunk := mergeChunk
-	var calls []tailRow // rolled up once, at the step's end
 	for n < size {
-		moved, rest, _, err := s.mergeIn(ctx, tx, min(chunk, size-n), &calls)
+		moved, rest, sorted, err := s.mergeIn(ctx, tx, min(chunk, size-n))
 		if err != nil {
 			s.settleCombos(false)
 			return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
 		}
 		n, left = n+moved, rest
-		if moved == 0 || rest < yieldBacklog && s.appendsWaiting() {
+		if moved == 0 || sorted && rest < yieldBacklog && s.appendsWaiting() {
 			break
 		}
-		chunk = mergeChunk
-		if s.appending.Load() == 0 {
-			chunk = idleChunk
+		if !sorted {
+			chunk = size // the rest at once: it will not yield
 		}
 	}
 	if n == 0 {
 		s.settleCombos(false)
 		return 0, 0, nil
 	}
-	if err := s.rollUp(ctx, tx, s.upserts, calls); err != nil {
-		s.settleCombos(false)
-		return 0, 0, fmt.Errorf("sqlite: merge: rollups: %w", err)
-	}
-	s.hook("rolled-up")
 	s.hook("before-commit")
 	err = tx.Commit()
 	s.settleCombos(err == nil)
@@ -223,7 +203,7 @@ func (s *Store) mergeStep(ctx context.Context, size int) (n int, left int64, err
 // mergeIn is a merge step's work, in tx. The step's arrivals are a range
 // of seq, which each query reads as such (NOT INDEXED): by the time index
 // SQLite would walk every arrival.
-func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx, size int, calls *[]tailRow) (n int, left int64, sorted bool, err error) {
+func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx, size int) (n int, left int64, sorted bool, err error) {
 	st, top, err := readArrivalBounds(ctx, tx)
 	if err != nil || top == st.mergedTo {
 		return 0, 0, false, err
@@ -236,12 +216,13 @@ func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx, size int, calls *[]tail
 	left = top - to // seqs of rolled back appends leave gaps: about
 	// Reads first, then writes: reads and writes on the transaction's
 	// connection never interleave.
+	var calls []tailRow
 	for from, full := st.mergedTo, true; full; {
 		var page []tailRow
 		if page, from, full, err = readArrivalCalls(ctx, tx, from, to); err != nil {
 			return 0, 0, false, err
 		}
-		*calls = append(*calls, page...)
+		calls = append(calls, page...)
 	}
 	syncs, err := arrivalSyncs(ctx, tx, to)
 	if err != nil {
@@ -266,11 +247,15 @@ func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx, size int, calls *[]tail
 		return 0, 0, false, fmt.Errorf("into events: %d of %d arrivals moved (%v)", moved, n, err)
 	}
 	s.hook("inserted")
+	if err := s.rollUp(ctx, tx, s.upserts, calls); err != nil {
+		return 0, 0, false, fmt.Errorf("rollups: %w", err)
+	}
 	for ws, evs := range syncs {
 		if err := syncRollups(ctx, tx, ws, evs); err != nil {
 			return 0, 0, false, err
 		}
 	}
+	s.hook("rolled-up")
 	// Every arrival of the step: the table's pages go at once, rather
 	// than a row and two index entries at a time.
 	deleteStep := `DELETE FROM ` + arrivalsTable + ` WHERE seq <= ?`
