@@ -41,7 +41,7 @@ import (
 //   - export-rows/s: the api-usage CSV of every event, once merged;
 //   - wal-max-mb: the most the write-ahead log held;
 //   - bytes/event: the file's size (with its write-ahead log) over the
-//     events it holds.
+//     events it holds (the other client's too).
 //
 // The base store is built once and kept in $TMPDIR for later runs.
 func BenchmarkWritePath(b *testing.B) {
@@ -177,11 +177,14 @@ func writePath(b *testing.B, basePath string, base, n int, random bool, end time
 			size += st.Size()
 		}
 	}
-	b.ReportMetric(float64(size)/float64(base+n), "bytes/event")
+	b.ReportMetric(float64(size)/float64(base+n+probeEvents*len(probeLat)), "bytes/event")
 }
 
-// probeAppends appends 100 events of workspace 2 every 100 ms until stop
-// closes, and returns each append's latency.
+// probeEvents is how many events each of probeAppends' appends holds.
+const probeEvents = 100
+
+// probeAppends appends probeEvents events of workspace 2 every 100 ms until
+// stop closes, and returns each append's latency.
 func probeAppends(ctx context.Context, b *testing.B, s *sqlite.Store, stop <-chan struct{}, end time.Time) []time.Duration {
 	var lat []time.Duration
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -192,9 +195,9 @@ func probeAppends(ctx context.Context, b *testing.B, s *sqlite.Store, stop <-cha
 			return lat
 		case <-tick.C:
 		}
-		events := make([]usage.Event, 100)
+		events := make([]usage.Event, probeEvents)
 		for j := range events {
-			events[j] = storetest.ArrivalEvent(i*100+j, 1_000_000, end)
+			events[j] = storetest.ArrivalEvent(i*probeEvents+j, 1_000_000, end)
 			events[j].ID = "probe-" + events[j].ID
 		}
 		t := time.Now()
