@@ -16,7 +16,9 @@ go test -run '^$' -bench 'IngestHTTP$|IngestHTTPGzip' -benchtime 20x -count "$co
 # USAGELOG_TEST_CLICKHOUSE=$(scripts/clickhouse-journaled.sh) scripts/bench.sh
 go test -run '^$' -bench 'IngestHTTPClickHouse' -benchtime 20x -count "$count" ./internal/httpapi/
 # OpenTelemetry in: protobuf bodies of 1,000 spans beside NDJSON bodies of the
-# same calls, from one client and from eight, into SQLite and ClickHouse.
+# same calls, from one client and from eight, into SQLite and ClickHouse, and
+# into ClickHouse without its rollup views; with the CPU this process and
+# the rest (the ClickHouse server) spend a span.
 go test -run '^$' -bench 'BenchmarkOTLP$' -benchtime 100x -count "$count" ./internal/httpapi/
 go test -run '^$' -bench 'BenchmarkMap$' -count "$count" ./internal/otlp/
 go test -run '^$' -bench 'Append$' -benchtime 40x -count "$count" ./internal/sqlite/
@@ -36,6 +38,10 @@ USAGELOG_BENCH_ORDER_EVENTS=${USAGELOG_BENCH_ORDER_EVENTS:-10000000} \
 # events/s, the longest append, the merge after the last, reads while events wait, this
 # tree beside the release before arrivals.
 scripts/write-path-ab.sh
+# What each index of the arrivals costs an append: USAGELOG_BENCH_WRITE_BASE (1,000,000)
+# events appended into a store of as many with no merge, in both orders, with
+# the arrivals' id index, time index or both dropped.
+go test -run '^$' -bench 'ArrivalIndexes' -benchtime 1x -count 1 -timeout 60m ./internal/sqlite/
 # `usagelog ingest FILE` of USAGELOG_BENCH_INGEST_EVENTS (1,000,000) in both orders,
 # transactions of 5,000 events against the default.
 go test -run '^$' -bench 'IngestFile' -benchtime 1x -count 1 -timeout 60m ./internal/cli/

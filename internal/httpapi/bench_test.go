@@ -130,14 +130,7 @@ func ingestClickHouse(b *testing.B, dsn, shape string, clients int, rollups bool
 	}
 	defer func() { events.DropDatabase(ctx); events.Close() }()
 	if !rollups {
-		opts, _ := ch.ParseDSN(dsn)
-		db := ch.OpenDB(opts)
-		for _, v := range clickhouse.RollupViews {
-			if _, err := db.ExecContext(ctx, "DROP TABLE "+v); err != nil {
-				b.Fatal(err)
-			}
-		}
-		db.Close()
+		dropRollupViews(b, dsn)
 	}
 	h := newHarness(b, 0, func(c *httpapi.Config) { c.Events = events })
 	if shape == "demo" {
@@ -155,6 +148,22 @@ func ingestClickHouse(b *testing.B, dsn, shape string, clients int, rollups bool
 		return
 	}
 	benchIngest(b, h, events, clients, "")
+}
+
+// dropRollupViews drops the views that keep the rollups of the store at
+// dsn: what is left is the events table's own cost.
+func dropRollupViews(b *testing.B, dsn string) {
+	opts, err := ch.ParseDSN(dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	db := ch.OpenDB(opts)
+	defer db.Close()
+	for _, v := range clickhouse.RollupViews {
+		if _, err := db.ExecContext(context.Background(), "DROP TABLE "+v); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // benchIngest posts b.N bodies of 10,000 events (postBodies), checks that

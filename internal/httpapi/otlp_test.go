@@ -151,8 +151,8 @@ func TestOTLPFromSDK(t *testing.T) {
 				t.Errorf("GET /orders/7: %s = %v, want %v", field, got[field], want)
 			}
 		}
-		if id, _ := got["id"].(string); !strings.HasPrefix(id, "otel-") || len(id) != len("otel-")+32+1+16 {
-			t.Errorf("id %q, want otel-TRACEID-SPANID", id)
+		if id, _ := got["id"].(string); !strings.HasPrefix(id, "otel-") || len(id) != len("otel-")+13+1+32+1+16 {
+			t.Errorf("id %q, want otel-STARTMS-TRACEID-SPANID", id)
 		}
 		if ms, ok := got["timing_ms"].(float64); !ok || ms < 0 || ms > 5000 {
 			t.Errorf("timing_ms %v", got["timing_ms"])
@@ -179,7 +179,11 @@ func TestOTLPFromSDK(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		trace, span, _ := strings.Cut(strings.TrimPrefix(first, "otel-"), "-")
+		parts := strings.Split(first, "-")
+		if len(parts) != 4 || parts[1] != fmt.Sprintf("%013d", at.UnixMilli()) {
+			t.Fatalf("id %q: want otel-, the start %d, the trace and span ids", first, at.UnixMilli())
+		}
+		trace, span := parts[2], parts[3]
 		again := fmt.Sprintf(`{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"Orders API"}}]},
 			"scopeSpans":[{"spans":[{"traceId":%q,"spanId":%q,"name":"GET","kind":2,"startTimeUnixNano":"%d","endTimeUnixNano":"%d",
 			"attributes":[{"key":"http.request.method","value":{"stringValue":"GET"}},{"key":"http.response.status_code","value":{"intValue":"200"}}]}]}]}]}`,
@@ -223,7 +227,7 @@ func TestOTLPJSONFile(t *testing.T) {
 			t.Fatalf("logs: %v", page)
 		}
 		post, get := items[0].(map[string]any), items[1].(map[string]any)
-		for field, want := range map[string]any{"id": "otel-5b8efff798038103d269b633813fc60c-eee19b7ec3c1b174", "time": "2025-12-05T02:00:00.000Z",
+		for field, want := range map[string]any{"id": "otel-1764900000000-5b8efff798038103d269b633813fc60c-eee19b7ec3c1b174", "time": "2025-12-05T02:00:00.000Z",
 			"method": "GET", "url": "/invoices/7", "endpoint": "/invoices/{id}", "status": 200.0, "timing_ms": 125.0, "user_agent": "curl/8.5.0",
 			"ip": "10.1.2.3", "member_id": "m-17", "member_name": `=HYPERLINK("http://evil")`, "client": "Finance app", "collection": "Billing"} {
 			if get[field] != want {

@@ -2,6 +2,7 @@ package otlp
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +90,7 @@ func TestMap(t *testing.T) {
 				t.Fatalf("got %+v", res)
 			}
 			e, w := res.Events[0], tt.want
-			if e.Kind != usage.KindAPIRequest || e.ID != "otel-0102030405060708090a0b0c0d0e0f10-0102030405060701" || !e.Time.Equal(t0) || e.TimingMS != 42 ||
+			if e.Kind != usage.KindAPIRequest || e.ID != "otel-1796115600000-0102030405060708090a0b0c0d0e0f10-0102030405060701" || !e.Time.Equal(t0) || e.TimingMS != 42 ||
 				e.Collection != "Shop" || e.CollectionType != usage.CollectionProxy {
 				t.Errorf("event %+v", e)
 			}
@@ -200,5 +201,31 @@ func BenchmarkMap(b *testing.B) {
 		if res := m.Map(td); len(res.Events) != 1000 {
 			b.Fatal(len(res.Rejected), res.Rejected[0])
 		}
+	}
+}
+
+// TestSpanEventIDOrder: ids sort as their spans started, whatever their
+// trace ids (random, as the SDKs make them), and a span's id is the same
+// each time it comes.
+func TestSpanEventIDOrder(t *testing.T) {
+	starts := []time.Time{
+		time.UnixMilli(1).UTC(), time.Date(1999, 12, 31, 23, 59, 59, 999e6, time.UTC), time.Date(2001, 9, 9, 1, 46, 40, 0, time.UTC),
+		t0, t0.Add(time.Millisecond), t0.Add(time.Hour), time.Date(2286, 11, 20, 17, 46, 39, 0, time.UTC),
+	}
+	traces := []pcommon.TraceID{{0xff}, {0x00, 1}, {0x80}, {0xfe}, {0x01}, {0x7f}, {0x00, 2}}
+	var ids []string
+	for i, at := range starts {
+		start := pcommon.NewTimestampFromTime(at)
+		id := spanEventID(start, traces[i], pcommon.SpanID{byte(i + 1)})
+		if again := spanEventID(start, traces[i], pcommon.SpanID{byte(i + 1)}); again != id {
+			t.Errorf("%s: %q then %q", at, id, again)
+		}
+		ids = append(ids, id)
+	}
+	if !slices.IsSorted(ids) {
+		t.Errorf("ids not in the order of their starts:\n%s", strings.Join(ids, "\n"))
+	}
+	if want := "otel-0000000000001-ff000000000000000000000000000000-0100000000000000"; ids[0] != want {
+		t.Errorf("id %q, want %q", ids[0], want)
 	}
 }

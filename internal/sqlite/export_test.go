@@ -124,3 +124,19 @@ func ArrivalColumns(ctx context.Context, s *Store) ([]string, error) {
 // MergeChunk is how many arrivals a merge step moves before it looks for
 // appends waiting.
 const MergeChunk = mergeChunk
+
+// DropIndexes drops the named indexes of the store file at path, which no
+// Store has open.
+func DropIndexes(path string, names ...string) error {
+	db, err := openDB(path, nil, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, n := range names {
+		if _, err := db.Exec("DROP INDEX " + n); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,6 +59,73 @@ func BenchmarkWritePath(b *testing.B) {
 	}
 }
 
+// BenchmarkArrivalIndexes is what each index of the arrivals costs an
+// append: USAGELOG_BENCH_WRITE_BASE events (default 1,000,000) appended
+// into a store of as many, in batches of 10,000, in time order and in
+// random time order, with no merge while they come (ManualMerge), and with
+// the arrivals' id index, time index or both dropped. Without an index a
+// store is not correct (the id index finds duplicates, the time index
+// serves reads): it measures what a write path whose arrivals take no
+// event at a random place could reach.
+func BenchmarkArrivalIndexes(b *testing.B) {
+	base := storetest.EnvInt(b, "USAGELOG_BENCH_WRITE_BASE", 1_000_000)
+	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	basePath := writeBase(b, base, end)
+	for _, drop := range []struct{ name, indexes string }{
+		{"none", ""}, {"time", "arrivals_workspace_kind_time"}, {"id", "arrivals_workspace_id"},
+		{"both", "arrivals_workspace_kind_time arrivals_workspace_id"},
+	} {
+		for _, order := range []string{"time", "random"} {
+			b.Run("dropped="+drop.name+"/order="+order, func(b *testing.B) {
+				for range b.N {
+					appendsAlone(b, basePath, base, strings.Fields(drop.indexes), order == "random", end)
+				}
+			})
+		}
+	}
+}
+
+func appendsAlone(b *testing.B, basePath string, n int, drop []string, random bool, end time.Time) {
+	ctx := context.Background()
+	path := filepath.Join(b.TempDir(), "u.db")
+	copyFile(b, basePath, path)
+	if err := sqlite.DropIndexes(path, drop...); err != nil {
+		b.Fatal(err)
+	}
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, ManualMerge: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Now()
+	appendArrivals(b, s, n, random, end)
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "ack-events/s")
+}
+
+// appendArrivals appends n new events of the base's year, between the
+// base's, in batches of 10,000, in time order or in random time order,
+// and returns each Append's latency.
+func appendArrivals(b *testing.B, s *sqlite.Store, n int, random bool, end time.Time) []time.Duration {
+	idx := storetest.ArrivalOrder(n, random)
+	const batch = 10_000
+	events := make([]usage.Event, 0, batch)
+	var lat []time.Duration
+	for i := 0; i < n; i += batch {
+		events = events[:0]
+		for _, j := range idx[i:min(i+batch, n)] {
+			e := storetest.ArrivalEvent(int(j), n, end)
+			e.ID, e.Time = "n"+e.ID, e.Time.Add(time.Millisecond)
+			events = append(events, e)
+		}
+		t := time.Now()
+		if _, err := s.Append(context.Background(), 1, events); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t))
+	}
+	return lat
+}
+
 // writeBase returns the path of a merged store of base events in time
 // order, building it when $TMPDIR has none.
 func writeBase(b *testing.B, base int, end time.Time) string {
@@ -104,25 +172,8 @@ func writePath(b *testing.B, basePath string, base, n int, random bool, end time
 		b.Fatal(err)
 	}
 	defer s.Close()
-	// New events of the same year, between the base's.
-	idx := storetest.ArrivalOrder(n, random)
-	const batch = 10_000
-	events := make([]usage.Event, 0, batch)
-	var lat []time.Duration
 	start := time.Now()
-	for i := 0; i < n; i += batch {
-		events = events[:0]
-		for _, j := range idx[i:min(i+batch, n)] {
-			e := storetest.ArrivalEvent(int(j), n, end)
-			e.ID, e.Time = "n"+e.ID, e.Time.Add(time.Millisecond)
-			events = append(events, e)
-		}
-		t := time.Now()
-		if _, err := s.Append(ctx, 1, events); err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(t))
-	}
+	lat := appendArrivals(b, s, n, random, end)
 	acked := time.Now()
 	b.ReportMetric(float64(n)/acked.Sub(start).Seconds(), "ack-events/s")
 	slices.Sort(lat)
