@@ -146,16 +146,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	// auto_vacuum takes effect only in a file that has no tables yet: new
 	// stores give pages freed by the janitor back; older ones reuse them.
-	// busy_timeout stays after auto_vacuum for now, although a checkpoint
-	// connection opened while a merge commits then fails on auto_vacuum
-	// ("database is locked", logged; the next second tries again): with
-	// busy_timeout first, 1,000,000 events in random order into 1,000,000
-	// were taken at 35,622-45,788 events/s in three runs against
-	// 49,044-57,400 in six runs of builds without it (BenchmarkWritePath;
-	// the log's largest size varied from 0.5 to 3.6 GB either way). Not
-	// understood yet.
-	pragmas := []string{"auto_vacuum(INCREMENTAL)", "busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(ON)", "cache_size(-65536)", "wal_autocheckpoint(0)"}
-	write, err := openDB(path, pragmas, true)
+	// Only the write connection, which makes the tables, sets it: setting
+	// it writes the file's header, so a read or checkpoint connection
+	// opened while a transaction wrote failed "database is locked", and a
+	// request that needed a new read connection with it
+	// (TestConnectionsOpenWhileWriting). On the write connection
+	// busy_timeout stays after it for now: with busy_timeout first,
+	// 1,000,000 events in random order into 1,000,000 were taken at
+	// 35,622-45,788 events/s in three runs against 49,044-57,400 in six
+	// runs of builds without it (BenchmarkWritePath; the log's largest size
+	// varied from 0.5 to 3.6 GB either way). Not understood yet.
+	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(ON)", "cache_size(-65536)", "wal_autocheckpoint(0)"}
+	write, err := openDB(path, append([]string{"auto_vacuum(INCREMENTAL)"}, pragmas...), true)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
