@@ -147,7 +147,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// auto_vacuum takes effect only in a file that has no tables yet: new
 	// stores give pages freed by the janitor back; older ones reuse them.
 	// Only the write connection, which makes the tables, sets it: setting
-	// it writes the file's header, so a read or checkpoint connection
+	// it needs the file's write lock, so a read or checkpoint connection
 	// opened while a transaction wrote failed "database is locked", and a
 	// request that needed a new read connection with it
 	// (TestConnectionsOpenWhileWriting). On the write connection
