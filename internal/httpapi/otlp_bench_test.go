@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -82,9 +81,9 @@ func benchOTLP(b *testing.B, store, format string, clients int) {
 		path, ct = "/v1/traces", "application/x-protobuf"
 	}
 	token := h.key(h.ws, usage.ScopeEventsWrite)
-	cpu, self := loadgen.ReadCPU(), processCPU()
+	cpu, self := loadgen.ReadCPU(), loadgen.ProcessCPU()
 	postRaw(b, h, token, path, ct, "", bodies, clients)
-	cpu, self = loadgen.ReadCPU().Since(cpu), processCPU()-self
+	cpu, self = loadgen.ReadCPU().Since(cpu), loadgen.ProcessCPU()-self
 	if got, _ := events.Count(context.Background(), h.ws.ID, usage.KindAPIRequest); got != int64(len(calls)) {
 		b.Fatalf("stored %d, want %d", got, len(calls))
 	}
@@ -103,15 +102,6 @@ func benchOTLP(b *testing.B, store, format string, clients int) {
 	}
 }
 
-// processCPU is this process's CPU time so far, user and system.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // spanID is a span's trace and span ids.
 type spanID struct {
 	trace pcommon.TraceID
@@ -119,9 +109,8 @@ type spanID struct {
 }
 
 // spanIDs gives each call random trace and span ids, as the SDKs make them
-// (W3C trace context), and the event id usagelog derives from them: the
-// NDJSON bodies carry the ids their spans map to, and neither comes in id
-// order.
+// (W3C trace context), and the event id usagelog derives from them
+// (otlp's spanEventID): the NDJSON bodies carry the ids their spans map to.
 func spanIDs(calls []usage.Event) []spanID {
 	r := rand.New(rand.NewPCG(1, 2))
 	out := make([]spanID, len(calls))

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"runtime"
 	"testing"
+	"time"
 )
 
 func TestCPUString(t *testing.T) {
@@ -31,5 +32,24 @@ func TestReadCPU(t *testing.T) {
 	}
 	if c.idle > c.total || c.steal > c.total {
 		t.Fatalf("parts over the total: %+v", c)
+	}
+}
+
+func TestProcessCPU(t *testing.T) {
+	before := ProcessCPU()
+	if runtime.GOOS != "linux" {
+		t.Skip("no /proc/self/stat")
+	}
+	// Spin until the process has used CPU time the kernel counts (ticks of
+	// 10 ms), with a deadline.
+	deadline := time.Now().Add(10 * time.Second)
+	x := 0
+	for ProcessCPU() <= before {
+		for i := range 1_000_000 {
+			x += i
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process CPU stayed at %v for 10 s of spinning (%d)", before, x)
+		}
 	}
 }
