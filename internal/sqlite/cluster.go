@@ -61,7 +61,7 @@ func (s *Store) ClusterStatus(ctx context.Context) (ClusterStatus, error) {
 	// after a purge, until the next rewrite numbers them again).
 	err := s.read.QueryRowContext(ctx, `SELECT disordered, copy_upto, (SELECT coalesce(max(rowid), 0) FROM events),
 		EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events_retired'),
-		(SELECT count(*) FROM `+arrivalsTable+`) FROM cluster_state WHERE id = 1`).Scan(&st.Disordered, &upto, &st.Events, &st.Retiring, &st.Waiting)
+		(SELECT count(*) FROM `+waitingView+`) FROM cluster_state WHERE id = 1`).Scan(&st.Disordered, &upto, &st.Events, &st.Retiring, &st.Waiting)
 	if err != nil {
 		return st, fmt.Errorf("sqlite: cluster status: %w", err)
 	}
@@ -331,7 +331,7 @@ func (s *Store) retire(ctx context.Context) error {
 	if _, err := s.write.ExecContext(ctx, `DROP TABLE events_retired`); err != nil {
 		return fmt.Errorf("retire: %w", err)
 	}
-	if err := s.giveBackPages(ctx); err != nil {
+	if err := s.giveBackPages(ctx, nil); err != nil {
 		return err
 	}
 	// The rewrite went through the write-ahead log, where readers find

@@ -117,6 +117,6 @@ func timeSpanSQL() string {
 	one := func(agg, table string) string {
 		return `SELECT ` + agg + `(time_ms) AS t FROM ` + table + ` WHERE workspace_id = ?1 AND kind = ?2 AND time_ms >= ?3 AND time_ms < ?4`
 	}
-	return `SELECT (SELECT min(t) FROM (` + one("min", eventsTable) + ` UNION ALL ` + one("min", arrivalsTable) + `)),
-		(SELECT max(t) FROM (` + one("max", eventsTable) + ` UNION ALL ` + one("max", arrivalsTable) + `))`
+	return `SELECT (SELECT min(t) FROM (` + one("min", eventsTable) + ` UNION ALL ` + one("min", waitingView) + `)),
+		(SELECT max(t) FROM (` + one("max", eventsTable) + ` UNION ALL ` + one("max", waitingView) + `))`
 }

@@ -179,14 +179,25 @@ func (s *Store) eraseRows(ctx context.Context, table string, workspaceID int64, 
 		}
 	}
 	erasePoint("unrolled")
+	// Merged arrivals that a merge step left in arrivals (merge.go) go
+	// too, but they are not erased events of their own: the events table
+	// holds them, or held them until a purge.
+	var mergedTo int64
+	if table == arrivalsTable {
+		if err := tx.QueryRowContext(ctx, `SELECT merged_to FROM merge_state WHERE id = 1`).Scan(&mergedTo); err != nil {
+			return err
+		}
+	}
 	ins := make([]any, 0, 5*len(matched))
 	del := make([]any, 0, len(matched))
 	for _, e := range matched {
-		ins = append(ins, workspaceID, e.id, erasureID, e.kind, e.timeMS)
+		if table != arrivalsTable || e.rowid > mergedTo {
+			ins = append(ins, workspaceID, e.id, erasureID, e.kind, e.timeMS)
+		}
 		del = append(del, e.rowid)
 	}
-	for i := 0; i < len(matched); i += 100 {
-		n := min(100, len(matched)-i)
+	for i := 0; i < len(ins)/5; i += 100 {
+		n := min(100, len(ins)/5-i)
 		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO erased_events (workspace_id, id, erasure_id, kind, time_ms) VALUES `+
 			rowsOf(n, 5), ins[5*i:5*(i+n)]...); err != nil {
 			return err

@@ -442,7 +442,7 @@ func (s *Store) Count(ctx context.Context, workspaceID int64, kind usage.Kind) (
 	defer s.timed("count", time.Now())
 	var n int64
 	err := s.read.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM `+eventsTable+` WHERE workspace_id = ?1 AND kind = ?2)
-		+ (SELECT count(*) FROM `+arrivalsTable+` WHERE workspace_id = ?1 AND kind = ?2)`, workspaceID, eventsql.KindCode(kind)).Scan(&n)
+		+ (SELECT count(*) FROM `+waitingView+` WHERE workspace_id = ?1 AND kind = ?2)`, workspaceID, eventsql.KindCode(kind)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: count: %w", err)
 	}

@@ -140,3 +140,18 @@ func DropIndexes(path string, names ...string) error {
 	}
 	return nil
 }
+
+// StoredArrivals counts the rows of the arrivals table that match where
+// ("1" for all), the merged ones a merge step left there included.
+func StoredArrivals(ctx context.Context, s *Store, where string, args ...any) (int64, error) {
+	var n int64
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM `+arrivalsTable+` WHERE `+where, args...).Scan(&n)
+	return n, err
+}
+
+// FreePages reads how many of the file's pages are free, and how many it
+// has.
+func FreePages(ctx context.Context, s *Store) (free, pages int64, err error) {
+	err = s.read.QueryRowContext(ctx, `SELECT (SELECT freelist_count FROM pragma_freelist_count), (SELECT page_count FROM pragma_page_count)`).Scan(&free, &pages)
+	return free, pages, err
+}

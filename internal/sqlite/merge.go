@@ -84,7 +84,7 @@ func (s *Store) MergeStep(ctx context.Context) (int, error) {
 // MergeStatus is how many arrivals wait to be merged.
 func (s *Store) MergeStatus(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM `+arrivalsTable).Scan(&n); err != nil {
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM `+waitingView).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: merge status: %w", err)
 	}
 	return n, nil
@@ -121,6 +121,9 @@ func (s *Store) mergeLoop(stop <-chan struct{}) {
 				break
 			}
 			if n == 0 {
+				if err := s.giveBackMerged(ctx); err != nil && ctx.Err() == nil {
+					slog.Error("sqlite: merge: give back pages", "err", err)
+				}
 				break
 			}
 			// Ingest first: while appends wait, a step's time again,
@@ -196,6 +199,7 @@ func (s *Store) mergeStep(ctx context.Context, size int) (n int, left int64, err
 	if err != nil {
 		return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
 	}
+	s.lastMerged.Store(time.Now().UnixNano())
 	s.hook("committed")
 	return n, left, nil
 }
@@ -209,7 +213,8 @@ func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx, size int) (n int, left 
 		return 0, 0, false, err
 	}
 	var to int64
-	err = tx.QueryRowContext(ctx, `SELECT max(seq), count(*) FROM (SELECT seq FROM `+arrivalsTable+` ORDER BY seq LIMIT ?)`, size).Scan(&to, &n)
+	from := st.mergedTo
+	err = tx.QueryRowContext(ctx, `SELECT max(seq), count(*) FROM (SELECT seq FROM `+arrivalsTable+` WHERE seq > ? ORDER BY seq LIMIT ?)`, from, size).Scan(&to, &n)
 	if err != nil {
 		return 0, 0, false, err
 	}
@@ -217,18 +222,18 @@ func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx, size int) (n int, left 
 	// Reads first, then writes: reads and writes on the transaction's
 	// connection never interleave.
 	var calls []tailRow
-	for from, full := st.mergedTo, true; full; {
+	for at, full := from, true; full; {
 		var page []tailRow
-		if page, from, full, err = readArrivalCalls(ctx, tx, from, to); err != nil {
+		if page, at, full, err = readArrivalCalls(ctx, tx, at, to); err != nil {
 			return 0, 0, false, err
 		}
 		calls = append(calls, page...)
 	}
-	syncs, err := arrivalSyncs(ctx, tx, to)
+	syncs, err := arrivalSyncs(ctx, tx, from, to)
 	if err != nil {
 		return 0, 0, false, err
 	}
-	disordered, sorted, err := countDisordered(ctx, tx, to)
+	disordered, sorted, err := countDisordered(ctx, tx, from, to)
 	if err != nil {
 		return 0, 0, false, err
 	}
@@ -239,7 +244,7 @@ func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx, size int) (n int, left 
 		order = "" // in seq order already: no sort of the step's rows
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO `+eventsTable+` (`+cols+`) SELECT `+cols+` FROM `+arrivalsTable+` NOT INDEXED
-		WHERE seq <= ?`+order, to)
+		WHERE seq > ? AND seq <= ?`+order, from, to)
 	if err != nil {
 		return 0, 0, false, fmt.Errorf("into events: %w", err)
 	}
@@ -256,14 +261,7 @@ func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx, size int) (n int, left 
 		}
 	}
 	s.hook("rolled-up")
-	// Every arrival of the step: the table's pages go at once, rather
-	// than a row and two index entries at a time.
-	deleteStep := `DELETE FROM ` + arrivalsTable + ` WHERE seq <= ?`
-	args := []any{to}
-	if to == top {
-		deleteStep, args = `DELETE FROM `+arrivalsTable, nil
-	}
-	if _, err := tx.ExecContext(ctx, deleteStep, args...); err != nil {
+	if err := s.dropMerged(ctx, tx, from, to, top); err != nil {
 		return 0, 0, false, fmt.Errorf("from arrivals: %w", err)
 	}
 	s.hook("deleted")
@@ -278,14 +276,81 @@ func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx, size int) (n int, left 
 	return n, left, sorted, nil
 }
 
-// arrivalSyncs reads the sync arrivals up to seq to, by workspace.
-func arrivalSyncs(ctx context.Context, tx *sql.Tx, to int64) (map[int64][]*usage.Event, error) {
+// DefaultKeepMerged is how many merged arrivals may stay in arrivals
+// unless Config.KeepMerged says. Deleting the arrivals of a step out of
+// time order takes each one's entries out of the arrivals' indexes at
+// random places: at 10,000,000 events, steps of 5,000 that deleted what
+// they merged moved 9,105 arrivals a second, steps that left them 15,511
+// (sqlite3, 2026-12-07). Left, they go at once when the merge catches up
+// (the table is emptied, not its rows deleted); past the bound, each step
+// deletes as many of the oldest as it merged, so that the table holds at
+// most that many more than wait.
+const DefaultKeepMerged = 5_000_000
+
+// dropMerged deletes merged arrivals after a step merged those in
+// (from, to] of seq: all of them when the step merged every arrival up to
+// top, else the oldest, as many as the step merged, when more than
+// s.keepMerged are left.
+func (s *Store) dropMerged(ctx context.Context, tx *sql.Tx, from, to, top int64) error {
+	if to == top {
+		// The table's pages go at once, rather than a row and two index
+		// entries at a time.
+		_, err := tx.ExecContext(ctx, `DELETE FROM `+arrivalsTable)
+		return err
+	}
+	var oldest int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(min(seq), 0) FROM `+arrivalsTable).Scan(&oldest); err != nil {
+		return err
+	}
+	if to-oldest+1 <= s.keepMerged {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM `+arrivalsTable+` WHERE seq <= ?`, min(oldest+(to-from)-1, to))
+	return err
+}
+
+// giveBackMerged gives the file's free pages back to the file system
+// (giveBackPages) when they are many and nothing was merged for
+// giveBackIdle: the pages of the merged arrivals that a step emptied at
+// once (dropMerged) are free, and the events they went into took new
+// ones. It stops when arrivals come.
+func (s *Store) giveBackMerged(ctx context.Context) error {
+	if time.Since(time.Unix(0, s.lastMerged.Load())) < giveBackIdle {
+		return nil
+	}
+	var free, pages int64
+	if err := s.read.QueryRowContext(ctx, `SELECT (SELECT freelist_count FROM pragma_freelist_count), (SELECT page_count FROM pragma_page_count)`).Scan(&free, &pages); err != nil {
+		return err
+	}
+	if free < giveBackMin || free*10 < pages {
+		return nil
+	}
+	return s.giveBackPages(ctx, func() bool { return len(s.kick) > 0 })
+}
+
+const (
+	// giveBackMin is the fewest free pages the merge gives back (8 MiB of
+	// 4 KiB pages).
+	giveBackMin = 2048
+	// giveBackIdle is how long the merge has nothing to merge before it
+	// gives pages back: moving pages slows the reads beside it (the full
+	// export of 2,000,000 events, BenchmarkWritePath, ran at 286,270 and
+	// 380,803 rows/s while the pages of 1,000,000 arrivals went back,
+	// against 745,109 and 776,259 before arrivals stayed), and what
+	// comes next takes free pages again. The rewrite in time order, due
+	// after a load out of order, also waits for ingest to settle
+	// (internal/cli's clusterLoop).
+	giveBackIdle = time.Minute
+)
+
+// arrivalSyncs reads the sync arrivals in (from, to] of seq, by workspace.
+func arrivalSyncs(ctx context.Context, tx *sql.Tx, from, to int64) (map[int64][]*usage.Event, error) {
 	cols, err := eventsql.Projection(eventsql.KindColumns(usage.KindSync), syncFields)
 	if err != nil {
 		return nil, err
 	}
 	kind := eventsql.KindCode(usage.KindSync)
-	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT workspace_id FROM `+arrivalsTable+` NOT INDEXED WHERE seq <= ? AND kind = ?`, to, kind)
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT workspace_id FROM `+arrivalsTable+` NOT INDEXED WHERE seq > ? AND seq <= ? AND kind = ?`, from, to, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +370,7 @@ func arrivalSyncs(ctx context.Context, tx *sql.Tx, to int64) (map[int64][]*usage
 	out := map[int64][]*usage.Event{}
 	for _, ws := range workspaces {
 		events, err := eventsql.Query(ctx, tx, usage.KindSync, cols, `SELECT `+eventsql.Names(cols)+` FROM `+arrivalsTable+` NOT INDEXED
-			WHERE seq <= ? AND kind = ? AND workspace_id = ?`, []any{to, kind, ws})
+			WHERE seq > ? AND seq <= ? AND kind = ? AND workspace_id = ?`, []any{from, to, kind, ws})
 		if err != nil {
 			return nil, err
 		}
@@ -316,19 +381,19 @@ func arrivalSyncs(ctx context.Context, tx *sql.Tx, to int64) (map[int64][]*usage
 	return out, nil
 }
 
-// countDisordered counts the arrivals up to seq to that are more than
+// countDisordered counts the arrivals in (from, to] of seq that are more than
 // lateMS older than the newest event of their workspace and kind that
 // arrived before them (merged, or earlier in the step): the rewrite in
 // time order is due when they are many (cluster.go). sorted says whether
 // the step's arrivals came in (workspace, kind, time) order.
-func countDisordered(ctx context.Context, tx *sql.Tx, to int64) (n int64, sorted bool, err error) {
+func countDisordered(ctx context.Context, tx *sql.Tx, from, to int64) (n int64, sorted bool, err error) {
 	type key struct{ ws, kind int64 }
 	type arrival struct {
 		key
 		timeMS int64
 	}
 	// In Go: a window function over the step cost a sixth of a step.
-	rows, err := tx.QueryContext(ctx, `SELECT workspace_id, kind, time_ms FROM `+arrivalsTable+` NOT INDEXED WHERE seq <= ? ORDER BY seq`, to)
+	rows, err := tx.QueryContext(ctx, `SELECT workspace_id, kind, time_ms FROM `+arrivalsTable+` NOT INDEXED WHERE seq > ? AND seq <= ? ORDER BY seq`, from, to)
 	if err != nil {
 		return 0, false, err
 	}

@@ -41,7 +41,7 @@ func (s *Store) PurgeEvents(ctx context.Context, workspaceID int64, before time.
 			return total, fmt.Errorf("sqlite: purge rollups: %w", err)
 		}
 	}
-	if err := s.giveBackPages(ctx); err != nil {
+	if err := s.giveBackPages(ctx, nil); err != nil {
 		return total, fmt.Errorf("sqlite: purge: %w", err)
 	}
 	return total, nil
@@ -49,8 +49,9 @@ func (s *Store) PurgeEvents(ctx context.Context, workspaceID int64, before time.
 
 // giveBackPages gives the file's free pages back to the file system where
 // the store keeps them for that (incremental auto-vacuum): 2,000 pages a
-// statement, each its own transaction, to keep each short.
-func (s *Store) giveBackPages(ctx context.Context) error {
+// statement, each its own transaction, to keep each short, until none are
+// left or stop (when set) says.
+func (s *Store) giveBackPages(ctx context.Context, stop func() bool) error {
 	var mode int
 	if err := s.write.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil || mode != 2 { // 2: incremental
 		return err
@@ -72,6 +73,9 @@ func (s *Store) giveBackPages(ctx context.Context) error {
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("vacuum: %w", err)
 		}
+		if stop != nil && stop() {
+			return nil
+		}
 	}
 }
 
@@ -87,8 +91,15 @@ func (s *Store) purgeBatch(ctx context.Context, workspaceID int64, k usage.Kind,
 	defer tx.Rollback()
 	var total int64
 	for _, table := range eventTables {
+		// Of the arrivals, the waiting ones: the merged ones left there
+		// are purged from events, and leave arrivals with the merge
+		// (dropMerged).
+		waiting := ""
+		if table == arrivalsTable {
+			waiting = " AND " + unmergedArrival
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE rowid IN
-			(SELECT rowid FROM `+table+` WHERE workspace_id = ? AND kind = ? AND time_ms < ? LIMIT ?)`,
+			(SELECT rowid FROM `+table+` WHERE workspace_id = ? AND kind = ? AND time_ms < ?`+waiting+` LIMIT ?)`,
 			workspaceID, eventsql.KindCode(k), ms, purgeBatch-total)
 		if err != nil {
 			return 0, err

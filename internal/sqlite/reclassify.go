@@ -24,7 +24,7 @@ func (s *Store) Reclassify(ctx context.Context, workspaceID int64, rules usage.C
 	api := eventsql.KindCode(usage.KindAPIRequest)
 	var total int64
 	if err := s.read.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM `+eventsTable+` WHERE workspace_id = ?1 AND kind = ?2)
-		+ (SELECT count(*) FROM `+arrivalsTable+` WHERE workspace_id = ?1 AND kind = ?2)`, workspaceID, api).Scan(&total); err != nil {
+		+ (SELECT count(*) FROM `+waitingView+` WHERE workspace_id = ?1 AND kind = ?2)`, workspaceID, api).Scan(&total); err != nil {
 		return 0, fmt.Errorf("sqlite: reclassify: %w", err)
 	}
 	var done, changed int64
@@ -69,8 +69,12 @@ func (s *Store) reclassifyDay(ctx context.Context, workspaceID int64, rules usag
 		var updates []update
 		// All of the day's rows first, then the updates: reads and writes
 		// on the transaction's connection never interleave.
+		waiting := "" // of the arrivals, those not merged
+		if table == arrivalsTable {
+			waiting = " AND " + unmergedArrival
+		}
 		rows, err := tx.QueryContext(ctx, `SELECT rowid, url, user_agent, client_class, usage_type FROM `+table+`
-			WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms < ?`,
+			WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms < ?`+waiting,
 			workspaceID, eventsql.KindCode(usage.KindAPIRequest), day, day+summary.DayMS)
 		if err != nil {
 			return 0, 0, err

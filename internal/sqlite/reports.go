@@ -27,7 +27,7 @@ import (
 // hid its values from both (a background merge made a conformance run
 // find no seen groups).
 func (s *Store) distinct(ctx context.Context, workspaceID int64, kind usage.Kind, index, column string) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, fmt.Sprintf(`SELECT DISTINCT %s FROM %s WHERE workspace_id = ? AND kind = ?`, column, arrivalsTable),
+	rows, err := s.read.QueryContext(ctx, fmt.Sprintf(`SELECT DISTINCT %s FROM %s WHERE workspace_id = ? AND kind = ?`, column, waitingView),
 		workspaceID, eventsql.KindCode(kind))
 	if err != nil {
 		return nil, err
@@ -144,14 +144,14 @@ func (s *Store) SeenGroups(ctx context.Context, workspaceID int64, from, to time
 	query := aggregates + ` FROM ` + eventsTable + ` INDEXED BY events_seen_groups` + where + groups
 	// Arrivals waiting: the groups of both tables, which SQLite sorts.
 	var waiting bool
-	if err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+arrivalsTable+` WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms < ?)`,
+	if err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+waitingView+` WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms < ?)`,
 		workspaceID, eventsql.KindCode(usage.KindUserSeen), from.UnixMilli(), to.UnixMilli()).Scan(&waiting); err != nil {
 		return nil, fmt.Errorf("sqlite: seen groups: %w", err)
 	}
 	if waiting {
 		// In the index's order, which group_concat lists interactions in.
 		cols := `SELECT email, username, display_name, interaction, service_account, time_ms FROM `
-		query = aggregates + ` FROM (SELECT * FROM (` + cols + eventsTable + where + ` UNION ALL ` + cols + arrivalsTable + where +
+		query = aggregates + ` FROM (SELECT * FROM (` + cols + eventsTable + where + ` UNION ALL ` + cols + waitingView + where +
 			`) ORDER BY lower(trim(email)), lower(trim(username)), lower(trim(display_name)), time_ms, email, username, display_name, interaction, service_account)` + groups
 	}
 	out, err := partitioned(ctx, systems, func(ctx context.Context, system string) ([]usage.SeenGroup, error) {

@@ -41,6 +41,9 @@ type Config struct {
 	// ClusterAfter is how many events stored out of time order make a
 	// rewrite of the table in time order due (0: DefaultClusterAfter).
 	ClusterAfter int
+	// KeepMerged is how many merged arrivals may stay in the arrivals
+	// table until the merge catches up (0: DefaultKeepMerged; merge.go).
+	KeepMerged int
 }
 
 // Durability says when a commit reaches the disk.
@@ -74,6 +77,9 @@ func (c Config) Validate() error {
 	}
 	if c.ClusterAfter < 0 {
 		return fmt.Errorf("sqlite: cluster after %d is negative", c.ClusterAfter)
+	}
+	if c.KeepMerged < 0 {
+		return fmt.Errorf("sqlite: keep merged %d is negative", c.KeepMerged)
 	}
 	if c.Durability != "" {
 		if _, err := ParseDurability(string(c.Durability)); err != nil {
@@ -109,7 +115,9 @@ type Store struct {
 	mergeMu       sync.Mutex // one merge step at a time
 	mergeStepSize int
 	fixedStep     bool          // Config.MergeStep set: steps of that size
+	keepMerged    int64         // Config.KeepMerged
 	appending     atomic.Int32  // appends under way
+	lastMerged    atomic.Int64  // when a merge step last committed (Unix ns)
 	kick          chan struct{} // arrivals to merge
 	stopMerge     chan struct{}
 	merged        chan struct{} // closed when the merge loop ends
@@ -187,6 +195,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if s.fixedStep = s.mergeStepSize > 0; !s.fixedStep {
 		s.mergeStepSize = DefaultMergeStep
+	}
+	if s.keepMerged = int64(cfg.KeepMerged); s.keepMerged == 0 {
+		s.keepMerged = DefaultKeepMerged
 	}
 	if s.columns, err = eventColumns(ctx, s.write); err != nil {
 		s.Close()

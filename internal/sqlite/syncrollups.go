@@ -207,7 +207,7 @@ func arrivalSyncDays(ctx context.Context, tx *sql.Tx, workspaceID, d0, d1 int64)
 		return nil, err
 	}
 	where, args := eventsql.KindRange(workspaceID, usage.KindSync, time.UnixMilli(d0), time.UnixMilli(d1))
-	events, err := eventsql.Query(ctx, tx, usage.KindSync, cols, `SELECT `+eventsql.Names(cols)+` FROM `+arrivalsTable+where, args)
+	events, err := eventsql.Query(ctx, tx, usage.KindSync, cols, `SELECT `+eventsql.Names(cols)+` FROM `+waitingView+where, args)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +228,7 @@ func (s *Store) IntegrationStatus(ctx context.Context, workspaceID int64) (map[s
 	}
 	defer tx.Rollback()
 	rows, err := tx.QueryContext(ctx, `SELECT integration, status, status_ms FROM sync_rollups WHERE workspace_id = ?
-		UNION ALL SELECT integration, integration_status, time_ms FROM `+arrivalsTable+` WHERE workspace_id = ? AND kind = ?`,
+		UNION ALL SELECT integration, integration_status, time_ms FROM `+waitingView+` WHERE workspace_id = ? AND kind = ?`,
 		workspaceID, workspaceID, eventsql.KindCode(usage.KindSync))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: integration status: %w", err)

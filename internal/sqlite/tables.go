@@ -12,7 +12,8 @@ import (
 //
 //   - arrivals: what ingest appends, in arrival order. Its seq is the
 //     arrival order and nothing else; merge_state.merged_to is the last seq
-//     merged.
+//     merged. A merge step may leave what it merged in the table (merge.go):
+//     reads read the view waiting, the arrivals above merged_to.
 //   - events: what the merge (merge.go) moved out of arrivals, each step's
 //     rows inserted sorted by workspace, kind and time. Its rowid says where
 //     a row lies and nothing else: the rewrite in time order (cluster.go)
@@ -41,18 +42,25 @@ import (
 const (
 	eventsTable   = "events"
 	arrivalsTable = "arrivals"
+	// waitingView is the arrivals not yet merged (migration 021).
+	waitingView = "waiting"
+	// unmergedArrival is waitingView's condition, for statements on
+	// arrivals itself.
+	unmergedArrival = "seq > (SELECT merged_to FROM merge_state WHERE id = 1)"
 )
 
-// eventTables are the tables an event may be in, merged ones first.
+// eventTables are the tables an event may be in, merged ones first. The
+// arrivals among them may hold merged ones too: what reads them counts
+// only those of unmergedArrival.
 var eventTables = []string{eventsTable, arrivalsTable}
 
-// storedEventsOf is a FROM term that reads both tables as one, with the
+// storedEventsOf is a FROM term that reads events and waiting as one, with the
 // columns cols: SQLite flattens it into a UNION ALL whose arms each use
 // their own indexes, and merges arms that each read in an index's order
 // (a logs page reads the newest rows of each).
 func storedEventsOf(cols []string) string {
 	list := strings.Join(cols, ", ")
-	return "(SELECT " + list + " FROM " + eventsTable + " UNION ALL SELECT " + list + " FROM " + arrivalsTable + ")"
+	return "(SELECT " + list + " FROM " + eventsTable + " UNION ALL SELECT " + list + " FROM " + waitingView + ")"
 }
 
 // eventColumns reads the names of the events table's columns.

@@ -41,6 +41,11 @@ import (
 //     the same once merged;
 //   - export-rows/s: the api-usage CSV of every event, once merged;
 //   - wal-max-mb: the most the write-ahead log held;
+//   - given-back-after-s: from the last acknowledgement until the merge
+//     has given the free pages of the arrivals it merged back to the file
+//     system (fewer than a tenth of the file's pages free), after a minute
+//     with nothing to merge; given-back-export-rows/s: the export again
+//     after that;
 //   - bytes/event: the file's size (with its write-ahead log) over the
 //     events it holds (the other client's too).
 //
@@ -219,6 +224,13 @@ func writePath(b *testing.B, basePath string, base, n int, random bool, end time
 	if st, err := os.Stat(path + "-wal"); err == nil {
 		b.ReportMetric(float64(st.Size())/(1<<20), "wal-max-mb")
 	}
+	// The merge gives the pages of the arrivals it emptied at once back
+	// once idle: the file's size is what it is after that.
+	if err := waitGivenBack(ctx, s, time.Hour); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(time.Since(acked).Seconds(), "given-back-after-s")
+	b.ReportMetric(exportRate(b, s, base+n), "given-back-export-rows/s")
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
@@ -271,6 +283,22 @@ func waitMerged(ctx context.Context, s *sqlite.Store, limit time.Duration) error
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%d arrivals still wait after %v", n, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitGivenBack waits until fewer than a tenth of the file's pages are
+// free, for at most limit.
+func waitGivenBack(ctx context.Context, s *sqlite.Store, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		free, pages, err := sqlite.FreePages(ctx, s)
+		if err != nil || free*10 < pages {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d pages still free after %v", free, pages, limit)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

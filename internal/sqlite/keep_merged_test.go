@@ -1,0 +1,116 @@
+package sqlite_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/usagelog/usagelog/internal/sqlite"
+	"github.com/usagelog/usagelog/internal/sqlite/sqlitetest"
+	"github.com/usagelog/usagelog/internal/storetest"
+	"github.com/usagelog/usagelog/internal/usage"
+)
+
+// TestMergedArrivalsStay: merge steps leave the arrivals they merged in
+// the table until the merge catches up. Meanwhile reads, duplicates and
+// purges count each event once, an erasure deletes the merged copies too,
+// and catching up empties the table.
+func TestMergedArrivalsStay(t *testing.T) {
+	ctx := context.Background()
+	s := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true, MergeStep: 1000})
+	events := storetest.RandomCalls(41, 3000, storetest.SummaryNow) // in no time order
+	for i := range events {
+		if i%7 == 0 {
+			events[i].MemberID = "erase-me"
+		}
+	}
+	if _, err := s.Append(ctx, 1, events); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.MergeStep(ctx); err != nil || n != 1000 {
+		t.Fatalf("the step merged %d (%v), want 1000", n, err)
+	}
+	stored := func(want int64, what string) {
+		t.Helper()
+		if n, err := sqlite.StoredArrivals(ctx, s, "1"); err != nil || n != want {
+			t.Errorf("%s: arrivals holds %d rows (%v), want %d", what, n, err, want)
+		}
+	}
+	stored(3000, "after a step")
+	if n, err := s.MergeStatus(ctx); err != nil || n != 2000 {
+		t.Errorf("%d arrivals wait (%v), want 2000", n, err)
+	}
+	windows := []string{"period=90d", "from=2026-07-01"}
+	storetest.CompareSummaries(t, s, 1, events, windows, "UTC")
+	own := 0 // usagelog's own calls, which the logs leave out unless asked
+	for _, e := range events {
+		if e.Collection == usage.SelfCollection {
+			own++
+		}
+	}
+	if n, err := sqlite.CountEvents(ctx, s, 1, usage.LogFilter{}); err != nil || n != int64(3000-own) {
+		t.Errorf("the logs count %d events (%v), want %d", n, err, 3000-own)
+	}
+	if res, err := s.Append(ctx, 1, events); err != nil || res.Duplicates != 3000 {
+		t.Errorf("sent again: %+v (%v), want 3000 duplicates", res, err)
+	}
+
+	cutoff := storetest.SummaryNow.Add(-50 * 24 * time.Hour).Truncate(24 * time.Hour)
+	kept := slices.DeleteFunc(slices.Clone(events), func(e usage.Event) bool { return e.Time.Before(cutoff) })
+	if n, err := s.PurgeEvents(ctx, 1, cutoff); err != nil || n != int64(len(events)-len(kept)) {
+		t.Errorf("the purge deleted %d (%v), want %d", n, err, len(events)-len(kept))
+	}
+	storetest.CompareSummaries(t, s, 1, kept, windows, "UTC")
+	if _, err := s.MergeStep(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	var erased int64
+	for _, e := range kept {
+		if e.MemberID == "erase-me" {
+			erased++
+		}
+	}
+	res, err := s.Erase(ctx, 1, "er-1", usage.ErasureMatch{Field: usage.EraseMemberID, Value: "erase-me"}, false, nil)
+	if err != nil || res.Removed[usage.KindAPIRequest] != erased {
+		t.Errorf("the erasure removed %v (%v), want %d calls", res.Removed, err, erased)
+	}
+	if n, err := sqlite.StoredArrivals(ctx, s, "member_id = ?", "erase-me"); err != nil || n != 0 {
+		t.Errorf("%d rows of arrivals still hold the erased member (%v)", n, err)
+	}
+	kept = slices.DeleteFunc(kept, func(e usage.Event) bool { return e.MemberID == "erase-me" })
+	storetest.CompareSummaries(t, s, 1, kept, windows, "UTC")
+
+	if _, err := s.Merge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stored(0, "merged")
+	storetest.CompareSummaries(t, s, 1, kept, windows, "UTC")
+}
+
+// TestKeepMergedBounds: past Config.KeepMerged, each step deletes as many
+// of the oldest merged arrivals as it merged.
+func TestKeepMergedBounds(t *testing.T) {
+	ctx := context.Background()
+	s := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true, MergeStep: 500, KeepMerged: 1200})
+	if _, err := s.Append(ctx, 1, storetest.RandomCalls(42, 5000, storetest.SummaryNow)); err != nil {
+		t.Fatal(err)
+	}
+	for step, wantKept := range []int64{500, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 0} {
+		if _, err := s.MergeStep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waiting, err := s.MergeStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := sqlite.StoredArrivals(ctx, s, "1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows-waiting != wantKept {
+			t.Errorf("after step %d: %d merged arrivals left, want %d", step+1, rows-waiting, wantKept)
+		}
+	}
+}
