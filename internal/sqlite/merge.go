@@ -277,20 +277,25 @@ func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx, size int) (n int, left 
 }
 
 // DefaultKeepMerged is how many merged arrivals may stay in arrivals
-// unless Config.KeepMerged says. Deleting the arrivals of a step out of
-// time order takes each one's entries out of the arrivals' indexes at
-// random places: at 10,000,000 events, steps of 5,000 that deleted what
-// they merged moved 9,105 arrivals a second, steps that left them 15,511
-// (sqlite3, 2026-12-07). Left, they go at once when the merge catches up
-// (the table is emptied, not its rows deleted); past the bound, each step
-// deletes as many of the oldest as it merged, so that the table holds at
-// most that many more than wait.
+// unless Config.KeepMerged says, or as many as the events table holds
+// when that is more. Deleting the arrivals of a step out of time order
+// takes each one's entries out of the arrivals' indexes at random places:
+// at 10,000,000 events, steps of 5,000 that deleted what they merged moved
+// 9,105 arrivals a second, steps that left them 15,511 (sqlite3,
+// 2026-12-07). Left, they go at once when the merge catches up (the table
+// is emptied, not its rows deleted); past the bound, each step deletes as
+// many of the oldest as it merged, so that the table holds at most that
+// many more than wait. A bound of 5,000,000 alone was reached half way
+// through 10,000,000 events in random order into 10,000,000, and the
+// merge then moved about 1,300 arrivals a second (BenchmarkWritePath):
+// bounded by the events, a load as large as the store never reaches it,
+// and the file holds at most about twice its events.
 const DefaultKeepMerged = 5_000_000
 
 // dropMerged deletes merged arrivals after a step merged those in
 // (from, to] of seq: all of them when the step merged every arrival up to
-// top, else the oldest, as many as the step merged, when more than
-// s.keepMerged are left.
+// top, else the oldest, as many as the step merged, when more are left
+// than the bound (DefaultKeepMerged).
 func (s *Store) dropMerged(ctx context.Context, tx *sql.Tx, from, to, top int64) error {
 	if to == top {
 		// The table's pages go at once, rather than a row and two index
@@ -298,11 +303,18 @@ func (s *Store) dropMerged(ctx context.Context, tx *sql.Tx, from, to, top int64)
 		_, err := tx.ExecContext(ctx, `DELETE FROM `+arrivalsTable)
 		return err
 	}
-	var oldest int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(min(seq), 0) FROM `+arrivalsTable).Scan(&oldest); err != nil {
+	var oldest, events int64
+	// The largest rowid counts the events without reading them (more after
+	// a purge, until the next rewrite).
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT coalesce(min(seq), 0) FROM `+arrivalsTable+`),
+		(SELECT coalesce(max(rowid), 0) FROM `+eventsTable+`)`).Scan(&oldest, &events); err != nil {
 		return err
 	}
-	if to-oldest+1 <= s.keepMerged {
+	bound := s.keepMerged
+	if bound == 0 {
+		bound = max(DefaultKeepMerged, events)
+	}
+	if to-oldest+1 <= bound {
 		return nil
 	}
 	_, err := tx.ExecContext(ctx, `DELETE FROM `+arrivalsTable+` WHERE seq <= ?`, min(oldest+(to-from)-1, to))

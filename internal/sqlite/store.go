@@ -42,7 +42,8 @@ type Config struct {
 	// rewrite of the table in time order due (0: DefaultClusterAfter).
 	ClusterAfter int
 	// KeepMerged is how many merged arrivals may stay in the arrivals
-	// table until the merge catches up (0: DefaultKeepMerged; merge.go).
+	// table until the merge catches up (0: DefaultKeepMerged, or as many
+	// as the events table holds; merge.go).
 	KeepMerged int
 }
 
@@ -115,7 +116,7 @@ type Store struct {
 	mergeMu       sync.Mutex // one merge step at a time
 	mergeStepSize int
 	fixedStep     bool          // Config.MergeStep set: steps of that size
-	keepMerged    int64         // Config.KeepMerged
+	keepMerged    int64         // Config.KeepMerged (0: the default bound)
 	appending     atomic.Int32  // appends under way
 	lastMerged    atomic.Int64  // when a merge step last committed (Unix ns)
 	kick          chan struct{} // arrivals to merge
@@ -184,8 +185,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	ckpt.SetMaxOpenConns(1)
 	s := &Store{write: write, read: read, checkpoints: ckpt, observe: cfg.Observe, scanWorkers: defaultScanWorkers(), inserts: map[insertKey]*sql.Stmt{}, mergeStepSize: cfg.MergeStep,
-		kick:   make(chan struct{}, 1),
-		combos: combos{ids: map[int64]map[combo]int64{}, pending: map[int64]map[combo]int64{}},
+		keepMerged: int64(cfg.KeepMerged),
+		kick:       make(chan struct{}, 1),
+		combos:     combos{ids: map[int64]map[combo]int64{}, pending: map[int64]map[combo]int64{}},
 		Store: sqlmeta.New(write, read, sqlmeta.Dialect{Name: "sqlite", IsUnique: func(err error) bool {
 			return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 		}})}
@@ -195,9 +197,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if s.fixedStep = s.mergeStepSize > 0; !s.fixedStep {
 		s.mergeStepSize = DefaultMergeStep
-	}
-	if s.keepMerged = int64(cfg.KeepMerged); s.keepMerged == 0 {
-		s.keepMerged = DefaultKeepMerged
 	}
 	if s.columns, err = eventColumns(ctx, s.write); err != nil {
 		s.Close()
