@@ -287,7 +287,7 @@ func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx, size int) (n int, left 
 // many of the oldest as it merged, so that the table holds at most that
 // many more than wait. A bound of 5,000,000 alone was reached half way
 // through 10,000,000 events in random order into 10,000,000, and the
-// merge then moved about 1,300 arrivals a second (BenchmarkWritePath):
+// merge then moved 1,200-1,300 arrivals a second (BenchmarkWritePath):
 // bounded by the events, a load as large as the store never reaches it,
 // and the file holds at most about twice its events.
 const DefaultKeepMerged = 5_000_000
