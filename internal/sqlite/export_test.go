@@ -152,6 +152,5 @@ func StoredArrivals(ctx context.Context, s *Store, where string, args ...any) (i
 // FreePages reads how many of the file's pages are free, and how many it
 // has.
 func FreePages(ctx context.Context, s *Store) (free, pages int64, err error) {
-	err = s.read.QueryRowContext(ctx, `SELECT (SELECT freelist_count FROM pragma_freelist_count), (SELECT page_count FROM pragma_page_count)`).Scan(&free, &pages)
-	return free, pages, err
+	return s.freePages(ctx)
 }

@@ -330,14 +330,21 @@ func (s *Store) giveBackMerged(ctx context.Context) error {
 	if time.Since(time.Unix(0, s.lastMerged.Load())) < giveBackIdle {
 		return nil
 	}
-	var free, pages int64
-	if err := s.read.QueryRowContext(ctx, `SELECT (SELECT freelist_count FROM pragma_freelist_count), (SELECT page_count FROM pragma_page_count)`).Scan(&free, &pages); err != nil {
+	free, pages, err := s.freePages(ctx)
+	if err != nil {
 		return err
 	}
 	if free < giveBackMin || free*10 < pages {
 		return nil
 	}
 	return s.giveBackPages(ctx, func() bool { return len(s.kick) > 0 })
+}
+
+// freePages reads how many of the file's pages are free, and how many it
+// has.
+func (s *Store) freePages(ctx context.Context) (free, pages int64, err error) {
+	err = s.read.QueryRowContext(ctx, `SELECT (SELECT freelist_count FROM pragma_freelist_count), (SELECT page_count FROM pragma_page_count)`).Scan(&free, &pages)
+	return free, pages, err
 }
 
 const (
