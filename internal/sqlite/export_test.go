@@ -154,3 +154,24 @@ func StoredArrivals(ctx context.Context, s *Store, where string, args ...any) (i
 func FreePages(ctx context.Context, s *Store) (free, pages int64, err error) {
 	return s.freePages(ctx)
 }
+
+// MergeWaits says whether the background merge waits for a reader
+// (waitForLog), and Checkpoints how many checkpoints the checkpointer ran.
+func MergeWaits(s *Store) bool { return s.mergeWaits.Load() }
+
+func Checkpoints(s *Store) int64 { return s.wal.checks.Load() }
+
+// HoldRead begins a read on a connection of s's read pool and keeps its
+// snapshot until release is called.
+func HoldRead(ctx context.Context, s *Store) (release func() error, err error) {
+	tx, err := s.read.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	var n int64
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+eventsTable).Scan(&n); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return tx.Rollback, nil
+}

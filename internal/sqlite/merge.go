@@ -112,6 +112,9 @@ func (s *Store) mergeLoop(stop <-chan struct{}) {
 		case <-idle.C:
 		}
 		for {
+			if !s.waitForLog(stop) {
+				return
+			}
 			start := time.Now()
 			n, left, err := s.mergeStep(ctx, size)
 			if err != nil {
@@ -145,6 +148,62 @@ func (s *Store) mergeLoop(stop <-chan struct{}) {
 			}
 		}
 	}
+}
+
+// DefaultMergeLogLimit is how many bytes of the write-ahead log may wait
+// for a reader before the background merge waits too, unless
+// Config.MergeLogLimit says.
+const DefaultMergeLogLimit = 1 << 30
+
+// logLimitPages converts a MergeLogLimit in bytes (0: the default) to
+// pages of db's file.
+func logLimitPages(ctx context.Context, db *sql.DB, limit int64) (int64, error) {
+	if limit == 0 {
+		limit = DefaultMergeLogLimit
+	}
+	var size int64
+	if err := db.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&size); err != nil {
+		return 0, fmt.Errorf("page size: %w", err)
+	}
+	return max(limit/size, 1), nil
+}
+
+// logHeld says whether the write-ahead log held more than the limit at
+// the last checkpoint.
+func (s *Store) logHeld() bool {
+	return s.wal.frames.Load() >= s.logLimit
+}
+
+// waitForLog waits while the log is held (logHeld), and reports whether
+// stop is still open. No checkpoint copies a page written after the
+// snapshot a reader still reads, and the log starts again only once no
+// reader reads it, so while a long read runs (a full export, a first
+// summary over millions of arrivals) every page the merge writes stays in
+// the log: merging 10,000,000 events in random time order into
+// 10,000,000 (BenchmarkWritePath) grew it to 52 GB. The merge can wait;
+// appends do not (they are requests, and write a few pages a batch where
+// a merge out of time order writes some for each event).
+func (s *Store) waitForLog(stop <-chan struct{}) bool {
+	if !s.logHeld() {
+		return true
+	}
+	s.mergeWaits.Store(true)
+	defer s.mergeWaits.Store(false)
+	start, warned := time.Now(), false
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for s.logHeld() {
+		if !warned && time.Since(start) > time.Minute {
+			slog.Warn("sqlite: the merge waits for readers of the write-ahead log to finish", "since", start, "log-pages", s.wal.frames.Load())
+			warned = true
+		}
+		select {
+		case <-stop:
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }
 
 // mergeHook, when set (tests), is called at each point of a merge step.
@@ -327,7 +386,7 @@ func (s *Store) dropMerged(ctx context.Context, tx *sql.Tx, from, to, top int64)
 // once (dropMerged) are free, and the events they went into took new
 // ones. It stops when arrivals come.
 func (s *Store) giveBackMerged(ctx context.Context) error {
-	if time.Since(time.Unix(0, s.lastMerged.Load())) < giveBackIdle {
+	if time.Since(time.Unix(0, s.lastMerged.Load())) < giveBackIdle || s.logHeld() {
 		return nil
 	}
 	free, pages, err := s.freePages(ctx)
@@ -337,7 +396,7 @@ func (s *Store) giveBackMerged(ctx context.Context) error {
 	if free < giveBackMin || free*10 < pages {
 		return nil
 	}
-	return s.giveBackPages(ctx, func() bool { return len(s.kick) > 0 })
+	return s.giveBackPages(ctx, func() bool { return len(s.kick) > 0 || s.logHeld() })
 }
 
 // freePages reads how many of the file's pages are free, and how many it

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,10 @@ type Config struct {
 	// table until the merge catches up (0: DefaultKeepMerged, or as many
 	// as the events table holds; merge.go).
 	KeepMerged int
+	// MergeLogLimit is how many bytes of the write-ahead log may wait for
+	// a reader (that still reads the store as it was) before the
+	// background merge waits for it too (0: DefaultMergeLogLimit).
+	MergeLogLimit int64
 }
 
 // Durability says when a commit reaches the disk.
@@ -82,6 +87,9 @@ func (c Config) Validate() error {
 	if c.KeepMerged < 0 {
 		return fmt.Errorf("sqlite: keep merged %d is negative", c.KeepMerged)
 	}
+	if c.MergeLogLimit < 0 {
+		return fmt.Errorf("sqlite: merge log limit %d is negative", c.MergeLogLimit)
+	}
 	if c.Durability != "" {
 		if _, err := ParseDurability(string(c.Durability)); err != nil {
 			return fmt.Errorf("sqlite: %w", err)
@@ -100,6 +108,7 @@ type Store struct {
 	checkpoints     *sql.DB // one connection, for checkpointLoop
 	stopCheckpoints chan struct{}
 	checkpointed    chan struct{} // closed when checkpointLoop ends
+	wal             walState      // what checkpointLoop last found
 	observe         func(op string, d time.Duration)
 
 	insertMu sync.Mutex
@@ -117,6 +126,8 @@ type Store struct {
 	mergeStepSize int
 	fixedStep     bool          // Config.MergeStep set: steps of that size
 	keepMerged    int64         // Config.KeepMerged (0: the default bound)
+	logLimit      int64         // Config.MergeLogLimit, in pages
+	mergeWaits    atomic.Bool   // the merge waits for a reader (waitForLog)
 	appending     atomic.Int32  // appends under way
 	lastMerged    atomic.Int64  // when a merge step last committed (Unix ns)
 	kick          chan struct{} // arrivals to merge
@@ -165,7 +176,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// 35,622-45,788 events/s in three runs against 49,044-57,400 in six
 	// runs of builds without it (BenchmarkWritePath; the log's largest size
 	// varied from 0.5 to 3.6 GB either way). Not understood yet.
-	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(ON)", "cache_size(-65536)", "wal_autocheckpoint(0)"}
+	pragmas := []string{"busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(ON)", "cache_size(-65536)", "wal_autocheckpoint(0)"}
 	write, err := openDB(path, append([]string{"auto_vacuum(INCREMENTAL)"}, pragmas...), true)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
@@ -195,6 +206,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.logLimit, err = logLimitPages(ctx, s.write, cfg.MergeLogLimit); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
 	if s.fixedStep = s.mergeStepSize > 0; !s.fixedStep {
 		s.mergeStepSize = DefaultMergeStep
 	}
@@ -211,7 +226,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	s.stopCheckpoints, s.checkpointed = make(chan struct{}), make(chan struct{})
-	go checkpointLoop(s.checkpoints, s.write, s.stopCheckpoints, s.checkpointed)
+	go checkpointLoop(s.checkpoints, s.write, &s.wal, min(walResetFrames, max(s.logLimit/4, 1)), s.stopCheckpoints, s.checkpointed)
 	if !cfg.ManualMerge {
 		s.stopMerge, s.merged = make(chan struct{}), make(chan struct{})
 		go s.mergeLoop(s.stopMerge)
