@@ -277,12 +277,12 @@ func probeAppends(ctx context.Context, b *testing.B, s *sqlite.Store, stop <-cha
 func waitMerged(ctx context.Context, s *sqlite.Store, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
-		n, err := s.MergeStatus(ctx)
-		if err != nil || n == 0 {
+		done, err := s.Merged(ctx)
+		if err != nil || done {
 			return err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d arrivals still wait after %v", n, limit)
+			return fmt.Errorf("arrivals still wait after %v", limit)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
