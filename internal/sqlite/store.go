@@ -226,7 +226,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	s.stopCheckpoints, s.checkpointed = make(chan struct{}), make(chan struct{})
-	go checkpointLoop(s.checkpoints, s.write, &s.wal, min(walResetFrames, max(s.logLimit/4, 1)), s.stopCheckpoints, s.checkpointed)
+	go checkpointLoop(s.checkpoints, s.write, &s.mergeMu, &s.wal, min(walResetFrames, max(s.logLimit/4, 1)), s.stopCheckpoints, s.checkpointed)
 	if !cfg.ManualMerge {
 		s.stopMerge, s.merged = make(chan struct{}), make(chan struct{})
 		go s.mergeLoop(s.stopMerge)

@@ -36,9 +36,11 @@ import (
 //     (the latest count):
 //     each guards only its own memory and takes no other lock.
 //
-// Readers (read, several connections) and the checkpointer (checkpoints,
-// one connection, checkpoint.go) take none of these: in WAL mode they wait
-// for no writer, and no writer waits for them.
+// Readers (read, several connections) take none of these: in WAL mode they
+// wait for no writer, and no writer waits for them. The checkpointer
+// (checkpoints, one connection, checkpoint.go) copies the log on its own
+// connection, taking none; to start the log again it takes mergeMu, then
+// the write connection (restartQuiet).
 const (
 	eventsTable   = "events"
 	arrivalsTable = "arrivals"
