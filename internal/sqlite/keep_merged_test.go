@@ -114,3 +114,30 @@ func TestKeepMergedBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestMerged: Merged says whether arrivals wait: none in a new store,
+// some after an append and after a step short of the end, none after the
+// last step.
+func TestMerged(t *testing.T) {
+	ctx := context.Background()
+	s := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true, MergeStep: 1000})
+	merged := func(want bool) {
+		t.Helper()
+		if got, err := s.Merged(ctx); err != nil || got != want {
+			t.Fatalf("Merged = %v, %v; want %v", got, err, want)
+		}
+	}
+	merged(true) // a new store
+	if _, err := s.Append(ctx, 1, storetest.RandomCalls(42, 1500, storetest.SummaryNow)); err != nil {
+		t.Fatal(err)
+	}
+	merged(false)
+	if n, err := s.MergeStep(ctx); err != nil || n != 1000 {
+		t.Fatalf("first step: %d, %v", n, err)
+	}
+	merged(false) // 500 wait beside the 1,000 merged
+	if n, err := s.MergeStep(ctx); err != nil || n != 500 {
+		t.Fatalf("second step: %d, %v", n, err)
+	}
+	merged(true)
+}
