@@ -40,9 +40,10 @@ const restartWait = 50 * time.Millisecond
 // to 7 GB while the 10,000,000 events of the demo went in (BenchmarkErase's
 // store). So once the log holds reset pages (walResetFrames, or less for a
 // store with a small MergeLogLimit), passive checkpoints run back to back
-// until few pages are left to copy (walRemainder), and a last one on the
-// write connection copies those between two transactions and starts the
-// log again (restart).
+// until few pages are left to copy (walRemainder); then, with the merge
+// held back, one more, and a last one on the write connection copies what
+// appends wrote meanwhile, between two transactions, and starts the log
+// again (restartQuiet).
 //
 // What it found goes in wal, for the merge (waitForLog).
 func checkpointLoop(db, write *sql.DB, merge *sync.Mutex, wal *walState, reset int64, stop <-chan struct{}, done chan<- struct{}) {
