@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -125,17 +126,17 @@ func ArrivalColumns(ctx context.Context, s *Store) ([]string, error) {
 // appends waiting.
 const MergeChunk = mergeChunk
 
-// DropIndexes drops the named indexes of the store file at path, which no
-// Store has open.
-func DropIndexes(path string, names ...string) error {
+// AlterFile runs statements on the store file at path, which no Store has
+// open.
+func AlterFile(path string, stmts ...string) error {
 	db, err := openDB(path, nil, false)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	for _, n := range names {
-		if _, err := db.Exec("DROP INDEX " + n); err != nil {
-			return err
+	for _, st := range stmts {
+		if _, err := db.Exec(st); err != nil {
+			return fmt.Errorf("%s: %w", st, err)
 		}
 	}
 	return nil

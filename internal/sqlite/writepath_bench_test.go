@@ -67,34 +67,47 @@ func BenchmarkWritePath(b *testing.B) {
 // BenchmarkArrivalIndexes is what each index of the arrivals costs an
 // append: USAGELOG_BENCH_WRITE_BASE events (default 1,000,000) appended
 // into a store of as many, in batches of 10,000, in time order and in
-// random time order, with no merge while they come (ManualMerge), and with
-// the arrivals' id index, time index or both dropped. Without an index a
-// store is not correct (the id index finds duplicates, the time index
-// serves reads): it measures what a write path whose arrivals take no
-// event at a random place could reach.
+// random time order, with no merge while they come (ManualMerge), with the
+// arrivals' indexes the variant names (id+time, as the store has them; id;
+// time; none), or with a time index in days (day: by workspace, kind and
+// the day of time_ms) in place of the time index, with and without the id
+// index. Without an index a store is not correct (the id index finds
+// duplicates, the time index serves reads): it measures what a write path
+// whose arrivals take no event at a random place could reach, and what an
+// index that takes them at one of few places (a day's end) costs.
 func BenchmarkArrivalIndexes(b *testing.B) {
 	base := storetest.EnvInt(b, "USAGELOG_BENCH_WRITE_BASE", 1_000_000)
 	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	basePath := writeBase(b, base, end)
-	for _, drop := range []struct{ name, indexes string }{
-		{"none", ""}, {"time", "arrivals_workspace_kind_time"}, {"id", "arrivals_workspace_id"},
-		{"both", "arrivals_workspace_kind_time arrivals_workspace_id"},
+	const day = "CREATE INDEX arrivals_day ON arrivals (workspace_id, kind, time_ms / 86400000)"
+	for _, v := range []struct{ name, drop, create string }{
+		{"id+time", "", ""}, {"id", "arrivals_workspace_kind_time", ""}, {"time", "arrivals_workspace_id", ""},
+		{"none", "arrivals_workspace_kind_time arrivals_workspace_id", ""},
+		{"id+day", "arrivals_workspace_kind_time", day},
+		{"day", "arrivals_workspace_kind_time arrivals_workspace_id", day},
 	} {
+		var alter []string
+		for _, name := range strings.Fields(v.drop) {
+			alter = append(alter, "DROP INDEX "+name)
+		}
+		if v.create != "" {
+			alter = append(alter, v.create)
+		}
 		for _, order := range []string{"time", "random"} {
-			b.Run("dropped="+drop.name+"/order="+order, func(b *testing.B) {
+			b.Run("indexes="+v.name+"/order="+order, func(b *testing.B) {
 				for range b.N {
-					appendsAlone(b, basePath, base, strings.Fields(drop.indexes), order == "random", end)
+					appendsAlone(b, basePath, base, alter, order == "random", end)
 				}
 			})
 		}
 	}
 }
 
-func appendsAlone(b *testing.B, basePath string, n int, drop []string, random bool, end time.Time) {
+func appendsAlone(b *testing.B, basePath string, n int, alter []string, random bool, end time.Time) {
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "u.db")
 	copyFile(b, basePath, path)
-	if err := sqlite.DropIndexes(path, drop...); err != nil {
+	if err := sqlite.AlterFile(path, alter...); err != nil {
 		b.Fatal(err)
 	}
 	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, ManualMerge: true})
@@ -342,5 +355,62 @@ func copyFile(b *testing.B, from, to string) {
 	}
 	if err := out.Close(); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// BenchmarkMergeSteps is what the size of a merge step does to the merge
+// of arrivals out of time order, with nothing else writing: into a store of
+// USAGELOG_BENCH_WRITE_BASE events (default 1,000,000),
+// USAGELOG_BENCH_WRITE_EVENTS more (default as many) are appended in random
+// time order with no merge (ManualMerge), then merged (Store.Merge) in
+// steps of each size of USAGELOG_BENCH_MERGE_STEPS (default 5000, 40000,
+// 200000), with the write connection's page cache of 64 MiB, as the store
+// opens it, and of 1 GiB (cache=1g). Metrics: merged-events/s, wal-max-mb.
+func BenchmarkMergeSteps(b *testing.B) {
+	base := storetest.EnvInt(b, "USAGELOG_BENCH_WRITE_BASE", 1_000_000)
+	n := storetest.EnvInt(b, "USAGELOG_BENCH_WRITE_EVENTS", base)
+	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	basePath := writeBase(b, base, end)
+	steps := strings.Fields(os.Getenv("USAGELOG_BENCH_MERGE_STEPS"))
+	if len(steps) == 0 {
+		steps = []string{"5000", "40000", "200000"}
+	}
+	for _, cache := range []string{"64m", "1g"} {
+		for _, step := range steps {
+			size, err := strconv.Atoi(step)
+			if err != nil || size <= 0 {
+				b.Fatalf("USAGELOG_BENCH_MERGE_STEPS: %q is not a step size", step)
+			}
+			b.Run("cache="+cache+"/step="+step, func(b *testing.B) {
+				for range b.N {
+					mergeSteps(b, basePath, n, size, cache == "1g", end)
+				}
+			})
+		}
+	}
+}
+
+func mergeSteps(b *testing.B, basePath string, n, step int, bigCache bool, end time.Time) {
+	ctx := context.Background()
+	path := filepath.Join(b.TempDir(), "u.db")
+	copyFile(b, basePath, path)
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, ManualMerge: true, MergeStep: step})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	appendArrivals(b, s, n, true, end)
+	if bigCache {
+		if err := sqlite.Exec(ctx, s, `PRAGMA cache_size(-1048576)`); err != nil {
+			b.Fatal(err)
+		}
+	}
+	start := time.Now()
+	if got, err := s.Merge(ctx); err != nil || got != int64(n) {
+		b.Fatalf("merged %d, %v; want %d", got, err, n)
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "merged-events/s")
+	if st, err := os.Stat(path + "-wal"); err == nil {
+		b.ReportMetric(float64(st.Size())/(1<<20), "wal-max-mb")
 	}
 }
