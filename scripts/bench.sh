@@ -40,8 +40,12 @@ USAGELOG_BENCH_ORDER_EVENTS=${USAGELOG_BENCH_ORDER_EVENTS:-10000000} \
 scripts/write-path-ab.sh
 # What each index of the arrivals costs an append: USAGELOG_BENCH_WRITE_BASE (1,000,000)
 # events appended into a store of as many with no merge, in both orders, with
-# the arrivals' id index, time index or both dropped.
+# the arrivals' id index, time index or both dropped, or a time index in days.
 go test -run '^$' -bench 'ArrivalIndexes' -benchtime 1x -count 1 -timeout 60m ./internal/sqlite/
+# The merge alone by the size of its step: USAGELOG_BENCH_WRITE_EVENTS (1,000,000) arrivals
+# in random order into a store of USAGELOG_BENCH_WRITE_BASE (1,000,000), merged in steps
+# of each of USAGELOG_BENCH_MERGE_STEPS (5000 40000 200000), with 64 MiB and 1 GiB caches.
+go test -run '^$' -bench 'MergeSteps' -benchtime 1x -count 1 -timeout 60m ./internal/sqlite/
 # `usagelog ingest FILE` of USAGELOG_BENCH_INGEST_EVENTS (1,000,000) in both orders,
 # transactions of 5,000 events against the default.
 go test -run '^$' -bench 'IngestFile' -benchtime 1x -count 1 -timeout 60m ./internal/cli/
