@@ -104,16 +104,7 @@ func BenchmarkArrivalIndexes(b *testing.B) {
 }
 
 func appendsAlone(b *testing.B, basePath string, n int, alter []string, random bool, end time.Time) {
-	ctx := context.Background()
-	path := filepath.Join(b.TempDir(), "u.db")
-	copyFile(b, basePath, path)
-	if err := sqlite.AlterFile(path, alter...); err != nil {
-		b.Fatal(err)
-	}
-	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, ManualMerge: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, _ := openCopy(b, basePath, sqlite.Config{ManualMerge: true}, alter...)
 	defer s.Close()
 	start := time.Now()
 	appendArrivals(b, s, n, random, end)
@@ -183,12 +174,7 @@ func writeBase(b *testing.B, base int, end time.Time) string {
 
 func writePath(b *testing.B, basePath string, base, n int, random bool, end time.Time) {
 	ctx := context.Background()
-	path := filepath.Join(b.TempDir(), "u.db")
-	copyFile(b, basePath, path)
-	s, err := sqlite.Open(ctx, sqlite.Config{Path: path})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, path := openCopy(b, basePath, sqlite.Config{})
 	defer s.Close()
 	start := time.Now()
 	lat := appendArrivals(b, s, n, random, end)
@@ -340,6 +326,22 @@ func readTimes(b *testing.B, s *sqlite.Store, now time.Time) (page, overview flo
 	return page, overview
 }
 
+// openCopy opens a copy of the store at basePath, in b's temporary
+// directory, with c (its Path set to the copy's), after running alter on
+// the copy; it returns the store and the copy's path.
+func openCopy(b *testing.B, basePath string, c sqlite.Config, alter ...string) (*sqlite.Store, string) {
+	c.Path = filepath.Join(b.TempDir(), "u.db")
+	copyFile(b, basePath, c.Path)
+	if err := sqlite.AlterFile(c.Path, alter...); err != nil {
+		b.Fatal(err)
+	}
+	s, err := sqlite.Open(context.Background(), c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, c.Path
+}
+
 func copyFile(b *testing.B, from, to string) {
 	in, err := os.Open(from)
 	if err != nil {
@@ -392,12 +394,7 @@ func BenchmarkMergeSteps(b *testing.B) {
 
 func mergeSteps(b *testing.B, basePath string, n, step int, bigCache bool, end time.Time) {
 	ctx := context.Background()
-	path := filepath.Join(b.TempDir(), "u.db")
-	copyFile(b, basePath, path)
-	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, ManualMerge: true, MergeStep: step})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, path := openCopy(b, basePath, sqlite.Config{ManualMerge: true, MergeStep: step})
 	defer s.Close()
 	appendArrivals(b, s, n, true, end)
 	if bigCache {
