@@ -56,7 +56,7 @@ func (s *Store) insertStmt(ctx context.Context, k usage.Kind, n int) (*sql.Stmt,
 		names = append(names, c.Name)
 	}
 	row := "(" + eventsql.Placeholders(len(names)) + ")"
-	q := "INSERT OR IGNORE INTO " + arrivalsTable + " (" + strings.Join(names, ", ") + ") VALUES " +
+	q := "INSERT INTO " + arrivalsTable + " (" + strings.Join(names, ", ") + ") VALUES " +
 		strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 	st, err := s.write.PrepareContext(ctx, q)
 	if err != nil {
@@ -219,13 +219,21 @@ func (s *Store) storeGroup(ctx context.Context, tx *sql.Tx, group []*pendingAppe
 		}
 	}
 	defer tx.Rollback()
+	mergedTo, err := s.waiting.catchUp(ctx, tx)
+	if err != nil {
+		fail(err)
+		return
+	}
+	// The ids that the group's appends stored before each: not yet among
+	// s.waiting's, which reads only committed arrivals.
+	stored := map[waitingKey]struct{}{}
 	inserted := 0
 	for _, p := range group {
 		if _, err := tx.ExecContext(ctx, `SAVEPOINT append`); err != nil {
 			fail(err)
 			return
 		}
-		res, err := s.appendIn(ctx, tx, p)
+		res, kept, err := s.appendIn(ctx, tx, p, mergedTo, stored)
 		if err == nil && appendHook != nil {
 			err = appendHook(p.ws, len(group))
 		}
@@ -239,6 +247,9 @@ func (s *Store) storeGroup(ctx context.Context, tx *sql.Tx, group []*pendingAppe
 			p.res.Inserted += res.Inserted
 			p.res.Duplicates += res.Duplicates
 			inserted += res.Inserted
+			for _, e := range kept {
+				stored[waitingKey{p.ws, e.ID}] = struct{}{}
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `RELEASE append`); err != nil {
 			fail(err)
@@ -258,24 +269,40 @@ func (s *Store) storeGroup(ctx context.Context, tx *sql.Tx, group []*pendingAppe
 }
 
 // appendIn inserts p's events into the arrivals in tx, but for the ids
-// the workspace's merged events hold.
-func (s *Store) appendIn(ctx context.Context, tx *sql.Tx, p *pendingAppend) (usage.AppendResult, error) {
+// the workspace already has: among its merged (or erased) events, its
+// arrivals waiting above mergedTo, or stored by the group's earlier
+// appends. It returns the events it inserted.
+func (s *Store) appendIn(ctx context.Context, tx *sql.Tx, p *pendingAppend, mergedTo int64, stored map[waitingKey]struct{}) (usage.AppendResult, []*usage.Event, error) {
 	var res usage.AppendResult
 	merged, err := mergedIDs(ctx, tx.StmtContext(ctx, p.stmts[insertKey{"", dupProbe}]), p.ws, p.sorted)
 	if err != nil {
-		return res, err
+		return res, nil, err
 	}
-	sorted := p.sorted
-	if len(merged) > 0 {
-		kept := make([]*usage.Event, 0, len(sorted))
-		for _, e := range sorted {
-			if _, dup := merged[e.ID]; !dup {
-				kept = append(kept, e)
-			}
+	ids := make([]string, 0, len(p.sorted))
+	for _, e := range p.sorted {
+		if _, dup := merged[e.ID]; !dup {
+			ids = append(ids, e.ID)
 		}
-		res.Duplicates += len(sorted) - len(kept)
-		sorted = kept
 	}
+	waiting, err := s.waiting.find(ctx, tx, p.ws, mergedTo, ids)
+	if err != nil {
+		return res, nil, err
+	}
+	sorted := make([]*usage.Event, 0, len(p.sorted))
+	for _, e := range p.sorted {
+		_, dup := merged[e.ID]
+		if !dup {
+			_, dup = waiting[e.ID]
+		}
+		if !dup {
+			_, dup = stored[waitingKey{p.ws, e.ID}]
+		}
+		if !dup {
+			sorted = append(sorted, e)
+		}
+	}
+	res.Duplicates += len(p.sorted) - len(sorted)
+	kept := slices.Clone(sorted)
 	// Kinds grouped, for statements of one kind.
 	slices.SortStableFunc(sorted, func(a, b *usage.Event) int { return strings.Compare(string(a.Kind), string(b.Kind)) })
 	args := make([]any, 0, rowsPerInsert*64)
@@ -301,18 +328,15 @@ func (s *Store) appendIn(ctx context.Context, tx *sql.Tx, p *pendingAppend) (usa
 					args = append(args, eventsql.InsertValue(c.Ptr(e)))
 				}
 			}
-			r, err := tx.StmtContext(ctx, p.stmts[insertKey{k, size}]).ExecContext(ctx, args...)
-			if err != nil {
-				return usage.AppendResult{}, err
+			if _, err := tx.StmtContext(ctx, p.stmts[insertKey{k, size}]).ExecContext(ctx, args...); err != nil {
+				return usage.AppendResult{}, nil, err
 			}
-			n, _ := r.RowsAffected()
-			res.Inserted += int(n)
-			res.Duplicates += to - from - int(n)
+			res.Inserted += size
 			from = to
 		}
 		i = j
 	}
-	return res, nil
+	return res, kept, nil
 }
 
 // mergedIDs returns which of the events' ids (sorted) the workspace's

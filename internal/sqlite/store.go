@@ -114,6 +114,7 @@ type Store struct {
 	insertMu sync.Mutex
 	inserts  map[insertKey]*sql.Stmt
 	appends  appendQueue
+	waiting  waitingIDs  // the waiting arrivals' ids (waiting_ids.go)
 	upserts  []*sql.Stmt // rollup upserts by upsertSizes
 	counted  countMemo   // the latest CountLogs
 	combos   combos
@@ -198,6 +199,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{write: write, read: read, checkpoints: ckpt, observe: cfg.Observe, scanWorkers: defaultScanWorkers(), inserts: map[insertKey]*sql.Stmt{}, mergeStepSize: cfg.MergeStep,
 		keepMerged: int64(cfg.KeepMerged),
 		kick:       make(chan struct{}, 1),
+		waiting:    newWaitingIDs(),
 		combos:     combos{ids: map[int64]map[combo]int64{}, pending: map[int64]map[combo]int64{}},
 		Store: sqlmeta.New(write, read, sqlmeta.Dialect{Name: "sqlite", IsUnique: func(err error) bool {
 			return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
