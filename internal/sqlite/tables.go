@@ -31,9 +31,10 @@ import (
 //     write connection, so no one holding that connection prepares;
 //  3. the write connection (write, one connection: SQLite has one
 //     writer), which every transaction that changes the file holds;
-//  4. appends.mu (the appends waiting to be stored), combos.mu (rollup
-//     combo ids), tail.mu (what readers hold of the arrivals), counted.mu
-//     (the latest count):
+//  4. appends.mu (the appends waiting to be stored), waiting.mu (the
+//     waiting arrivals' ids, waiting_ids.go), combos.mu (rollup combo ids),
+//     tail.mu (what readers hold of the arrivals), counted.mu (the latest
+//     count):
 //     each guards only its own memory and takes no other lock.
 //
 // Readers (read, several connections) take none of these: in WAL mode they

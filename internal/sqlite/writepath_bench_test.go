@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,6 +41,8 @@ import (
 //     what is new: waiting-overview-first-ms); first-page-ms, overview-ms:
 //     the same once merged;
 //   - export-rows/s: the api-usage CSV of every event, once merged;
+//   - acked-heap-mb: the Go heap in use at the last acknowledgement, after
+//     a collection (the waiting arrivals' ids are held in memory);
 //   - wal-max-mb: the most the write-ahead log held;
 //   - given-back-after-s: from the last acknowledgement until the merge
 //     has given the free pages of the arrivals it merged back to the file
@@ -182,6 +185,12 @@ func writePath(b *testing.B, basePath string, base, n int, random bool, end time
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)*999/1000].Microseconds())/1000, "p999-append-ms")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-append-ms")
+	// What the process holds (the waiting arrivals' ids among it), before
+	// a summary reads the waiting calls into memory.
+	runtime.GC()
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	b.ReportMetric(float64(mem.HeapAlloc)/(1<<20), "acked-heap-mb")
 
 	if err := s.Ping(ctx); err != nil { // a read connection, as a server has
 		b.Fatal(err)
