@@ -172,6 +172,9 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 // appends that queued while it waited for it join.
 func (s *Store) storeAppends(ctx context.Context) {
 	q := &s.appends
+	// The waiting arrivals' ids are read before the write connection is
+	// taken (waiting_ids.go).
+	<-s.waiting.ready
 	tx, err := s.write.BeginTx(ctx, nil)
 	q.mu.Lock()
 	n, events := 0, 0

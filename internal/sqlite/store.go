@@ -119,6 +119,8 @@ type Store struct {
 	counted  countMemo   // the latest CountLogs
 	combos   combos
 
+	stopPreload context.CancelFunc // stops waiting.preload (Close)
+
 	columns []string // of events and arrivals
 	stored  string   // both tables as one (storedEventsOf)
 	tail    tailCache
@@ -227,6 +229,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	preloadCtx, stopPreload := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopPreload = stopPreload
+	go s.waiting.preload(preloadCtx, s.read)
 	s.stopCheckpoints, s.checkpointed = make(chan struct{}), make(chan struct{})
 	go checkpointLoop(s.checkpoints, s.write, &s.mergeMu, &s.wal, min(walResetFrames, max(s.logLimit/4, 1)), s.stopCheckpoints, s.checkpointed)
 	if !cfg.ManualMerge {
@@ -331,6 +336,10 @@ func (s *Store) Close() error {
 		if s.stopCheckpoints != nil {
 			close(s.stopCheckpoints)
 			<-s.checkpointed
+		}
+		if s.stopPreload != nil {
+			s.stopPreload()
+			<-s.waiting.ready
 		}
 		// Fold the WAL back so the file stands alone.
 		s.insertMu.Lock()

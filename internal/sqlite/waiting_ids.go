@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"hash/maphash"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -29,8 +30,11 @@ import (
 // It is filled from the arrivals committed above the last seq it read,
 // at the start of each append group's transaction, which holds the
 // file's write lock: so the appends of another process on the same file
-// are read too, and those of a group that rolled back never are. The
-// first group of a process reads every waiting arrival's id.
+// are read too, and those of a group that rolled back never are. When
+// the store opens, preload reads the ids of every waiting arrival on a
+// read connection, so that the first append group, which waits for it,
+// does not hold the write connection while it reads them all (millions
+// after a crash during a large load).
 type waitingIDs struct {
 	mu     sync.Mutex
 	seed   maphash.Seed
@@ -38,6 +42,7 @@ type waitingIDs struct {
 	more   map[uint64][]int64 // further seqs of hashes in seqs (rare)
 	upTo   int64              // every arrival committed up to it is read
 	loaded bool
+	ready  chan struct{} // closed when preload ends
 }
 
 // waitingKey is what waitingIDs hashes.
@@ -47,7 +52,36 @@ type waitingKey struct {
 }
 
 func newWaitingIDs() waitingIDs {
-	return waitingIDs{seed: maphash.MakeSeed()}
+	return waitingIDs{seed: maphash.MakeSeed(), ready: make(chan struct{})}
+}
+
+// preload reads the ids of the waiting arrivals in one snapshot of db,
+// and closes ready. If it fails, the first append group reads them.
+func (w *waitingIDs) preload(ctx context.Context, db *sql.DB) {
+	defer close(w.ready)
+	if err := w.load(ctx, db); err != nil && ctx.Err() == nil {
+		slog.Warn("sqlite: read the waiting arrivals' ids", "err", err)
+	}
+}
+
+func (w *waitingIDs) load(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var mergedTo int64
+	if err := tx.QueryRowContext(ctx, `SELECT merged_to FROM merge_state WHERE id = 1`).Scan(&mergedTo); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.seqs, w.more, w.upTo = map[uint64]int64{}, nil, mergedTo
+	if err := w.read(ctx, tx, mergedTo); err != nil {
+		return err
+	}
+	w.loaded = true
+	return nil
 }
 
 // verifyBatch is how many seqs one read of candidate rows takes.
@@ -73,24 +107,29 @@ func (w *waitingIDs) catchUp(ctx context.Context, tx *sql.Tx) (mergedTo int64, e
 	if top <= from {
 		return mergedTo, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT seq, workspace_id, id FROM `+arrivalsTable+` WHERE seq > ? ORDER BY seq`, from)
-	if err != nil {
+	if err := w.read(ctx, tx, from); err != nil {
 		return 0, fmt.Errorf("waiting ids: %w", err)
+	}
+	return mergedTo, nil
+}
+
+// read adds the arrivals above seq from, as q sees them, with w.mu held.
+func (w *waitingIDs) read(ctx context.Context, q eventsql.Queryer, from int64) error {
+	rows, err := q.QueryContext(ctx, `SELECT seq, workspace_id, id FROM `+arrivalsTable+` WHERE seq > ? ORDER BY seq`, from)
+	if err != nil {
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var seq int64
 		var k waitingKey
 		if err := rows.Scan(&seq, &k.ws, &k.id); err != nil {
-			return 0, fmt.Errorf("waiting ids: %w", err)
+			return err
 		}
 		w.add(k, seq)
 		w.upTo = seq
 	}
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("waiting ids: %w", err)
-	}
-	return mergedTo, nil
+	return rows.Err()
 }
 
 func (w *waitingIDs) add(k waitingKey, seq int64) {
