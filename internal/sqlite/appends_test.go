@@ -20,52 +20,24 @@ import (
 func TestAppendsShareATransaction(t *testing.T) {
 	ctx := context.Background()
 	s := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true})
-	batch := func(prefix string, n int) []usage.Event {
-		ev := storetest.Fixture(n)
-		for i := range ev {
-			ev[i].ID = fmt.Sprintf("%s-%03d", prefix, i)
-		}
-		return ev
-	}
-	if _, err := s.Append(ctx, 1, batch("waiting", 10)); err != nil {
-		t.Fatal(err)
-	}
-	holding, release := make(chan struct{}), make(chan struct{})
-	sqlite.SetMergeHook(func(point string) {
-		if point == "read" {
-			close(holding)
-			<-release
-		}
-	})
+	batch := func(prefix string, n int) []usage.Event { return idBatch(prefix, 0, n) }
 	groups := make(chan int, 3)
-	sqlite.SetAppendHook(func(ws int64, group int) error {
+	release := holdWriter(t, s, func(ws int64, group int) error {
 		groups <- group
 		if ws == 2 {
 			return errors.New("failed on purpose")
 		}
 		return nil
 	})
-	t.Cleanup(func() { sqlite.SetMergeHook(nil); sqlite.SetAppendHook(nil) })
-	merged := make(chan error, 1)
-	go func() {
-		_, err := s.MergeStep(ctx)
-		merged <- err
-	}()
-	wait(t, holding, "the merge step")
-
-	type answer struct {
-		res usage.AppendResult
-		err error
-	}
-	answers := map[string]chan answer{}
+	answers := map[string]chan appendAnswer{}
 	for _, a := range []struct {
 		name string
 		ws   int64
 	}{{"a", 1}, {"b", 2}, {"c", 1}} {
-		answers[a.name] = make(chan answer, 1)
+		answers[a.name] = make(chan appendAnswer, 1)
 		go func() {
 			res, err := s.Append(ctx, a.ws, batch(a.name, 20))
-			answers[a.name] <- answer{res, err}
+			answers[a.name] <- appendAnswer{res, err}
 		}()
 	}
 	for deadline := time.Now().Add(time.Minute); sqlite.WaitingAppends(s) < 3; time.Sleep(time.Millisecond) {
@@ -73,10 +45,7 @@ func TestAppendsShareATransaction(t *testing.T) {
 			t.Fatalf("%d appends wait after a minute, want 3", sqlite.WaitingAppends(s))
 		}
 	}
-	close(release)
-	if err := <-merged; err != nil {
-		t.Fatal(err)
-	}
+	release()
 	for _, name := range []string{"a", "b", "c"} {
 		got := <-answers[name]
 		if failed := got.err != nil; failed != (name == "b") {
@@ -93,6 +62,46 @@ func TestAppendsShareATransaction(t *testing.T) {
 	for ws, want := range map[int64]int64{1: 50, 2: 0} {
 		if n, err := s.Count(ctx, ws, usage.KindAPIRequest); err != nil || n != want {
 			t.Errorf("workspace %d holds %d calls (%v), want %d", ws, n, err, want)
+		}
+	}
+}
+
+// appendAnswer is what an Append returned.
+type appendAnswer struct {
+	res usage.AppendResult
+	err error
+}
+
+// holdWriter appends arrivals to s and starts a merge step of them that
+// holds the write connection until release is called, which waits for the
+// step to commit. Meanwhile it sets hook as the append hook (for the
+// appends that queue), until the test ends.
+func holdWriter(t *testing.T, s *sqlite.Store, hook func(workspaceID int64, group int) error) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.Append(ctx, 1, idBatch("waiting", 0, 10)); err != nil {
+		t.Fatal(err)
+	}
+	holding, released := make(chan struct{}), make(chan struct{})
+	sqlite.SetMergeHook(func(point string) {
+		if point == "read" {
+			close(holding)
+			<-released
+		}
+	})
+	t.Cleanup(func() { sqlite.SetMergeHook(nil) })
+	merged := make(chan error, 1)
+	go func() {
+		_, err := s.MergeStep(ctx)
+		merged <- err
+	}()
+	wait(t, holding, "the merge step")
+	sqlite.SetAppendHook(hook)
+	t.Cleanup(func() { sqlite.SetAppendHook(nil) })
+	return func() {
+		close(released)
+		if err := <-merged; err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -81,49 +81,25 @@ func TestDuplicatesWithoutAnArrivalIndex(t *testing.T) {
 func TestDuplicatesInAGroup(t *testing.T) {
 	ctx := context.Background()
 	s := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true})
-	if _, err := s.Append(ctx, 1, idBatch("waiting", 0, 10)); err != nil {
-		t.Fatal(err)
-	}
-	holding, release := make(chan struct{}), make(chan struct{})
-	sqlite.SetMergeHook(func(point string) {
-		if point == "read" {
-			close(holding)
-			<-release
-		}
-	})
 	calls := 0
-	sqlite.SetAppendHook(func(ws int64, group int) error {
+	release := holdWriter(t, s, func(ws int64, group int) error {
 		if calls++; calls == 3 {
 			return errors.New("failed on purpose")
 		}
 		return nil
 	})
-	t.Cleanup(func() { sqlite.SetMergeHook(nil); sqlite.SetAppendHook(nil) })
-	merged := make(chan error, 1)
-	go func() {
-		_, err := s.MergeStep(ctx)
-		merged <- err
-	}()
-	wait(t, holding, "the merge step")
-	type answer struct {
-		res usage.AppendResult
-		err error
-	}
 	batches := [][]usage.Event{idBatch("b", 0, 20), idBatch("b", 10, 20), idBatch("c", 0, 20)}
-	answers := make([]chan answer, len(batches))
+	answers := make([]chan appendAnswer, len(batches))
 	for i, batch := range batches {
-		answers[i] = make(chan answer, 1)
+		answers[i] = make(chan appendAnswer, 1)
 		go func() {
 			res, err := s.Append(ctx, 1, batch)
-			answers[i] <- answer{res, err}
+			answers[i] <- appendAnswer{res, err}
 		}()
 		// Queued in this order: the hook fails the third.
 		waitFor(t, time.Minute, fmt.Sprintf("%d appends queued", i+1), func() bool { return sqlite.WaitingAppends(s) == i+1 })
 	}
-	close(release)
-	if err := <-merged; err != nil {
-		t.Fatal(err)
-	}
+	release()
 	for i, want := range []usage.AppendResult{{Inserted: 20}, {Inserted: 10, Duplicates: 10}} {
 		if got := <-answers[i]; got.err != nil || got.res != want {
 			t.Errorf("append %d: %+v, %v; want %+v", i, got.res, got.err, want)
