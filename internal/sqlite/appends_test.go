@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,8 +15,8 @@ import (
 	"github.com/usagelog/usagelog/internal/usage"
 )
 
-// TestAppendsShareATransaction holds the write connection with a merge
-// step while three appends of two workspaces arrive: they are stored as
+// TestAppendsShareATransaction holds the append connection with an append
+// while three appends of two workspaces arrive: they are stored as
 // one group, and the one that fails (by the hook) is rolled back alone.
 func TestAppendsShareATransaction(t *testing.T) {
 	ctx := context.Background()
@@ -72,35 +73,33 @@ type appendAnswer struct {
 	err error
 }
 
-// holdWriter appends arrivals to s and starts a merge step of them that
-// holds the write connection until release is called, which waits for the
-// step to commit. Meanwhile it sets hook as the append hook (for the
-// appends that queue), until the test ends.
+// holdWriter starts an append of 10 arrivals to workspace 1 that holds the
+// append connection until release is called, which waits for it to be
+// stored. Meanwhile the append hook is hook (for the appends that queue),
+// until the test ends.
 func holdWriter(t *testing.T, s *sqlite.Store, hook func(workspaceID int64, group int) error) (release func()) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := s.Append(ctx, 1, idBatch("waiting", 0, 10)); err != nil {
-		t.Fatal(err)
-	}
 	holding, released := make(chan struct{}), make(chan struct{})
-	sqlite.SetMergeHook(func(point string) {
-		if point == "read" {
+	var held atomic.Bool
+	sqlite.SetAppendHook(func(ws int64, group int) error {
+		if held.CompareAndSwap(false, true) {
 			close(holding)
 			<-released
+			return nil
 		}
+		return hook(ws, group)
 	})
-	t.Cleanup(func() { sqlite.SetMergeHook(nil) })
-	merged := make(chan error, 1)
-	go func() {
-		_, err := s.MergeStep(ctx)
-		merged <- err
-	}()
-	wait(t, holding, "the merge step")
-	sqlite.SetAppendHook(hook)
 	t.Cleanup(func() { sqlite.SetAppendHook(nil) })
+	stored := make(chan error, 1)
+	go func() {
+		_, err := s.Append(ctx, 1, idBatch("waiting", 0, 10))
+		stored <- err
+	}()
+	wait(t, holding, "the holding append")
 	return func() {
 		close(released)
-		if err := <-merged; err != nil {
+		if err := <-stored; err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -116,12 +115,53 @@ func wait(t *testing.T, c <-chan struct{}, what string) {
 	}
 }
 
-// TestMergeStepYieldsToAppends starts a merge step of 10,000 arrivals and,
-// once it has moved its first chunk, an append. Of arrivals in time order
-// the step commits that chunk and no more, and the append is stored after
-// it; of arrivals out of order it goes on to its end, since each commit
-// writes the index pages its events fell on.
-func TestMergeStepYieldsToAppends(t *testing.T) {
+// TestAppendsDoNotWaitForTheMerge: an append is stored while a merge step
+// holds the store's file's write connection, and the step then commits.
+func TestAppendsDoNotWaitForTheMerge(t *testing.T) {
+	ctx := context.Background()
+	s := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true, MergeStep: 10_000})
+	if _, err := s.Append(ctx, 1, idBatch("waiting", 0, 5000)); err != nil {
+		t.Fatal(err)
+	}
+	appended := make(chan error, 1)
+	held := false
+	sqlite.SetMergeHook(func(point string) {
+		if point != "inserted" || held {
+			return
+		}
+		held = true
+		go func() {
+			_, err := s.Append(ctx, 1, idBatch("new", 0, 10))
+			appended <- err
+		}()
+		select {
+		case err := <-appended:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(time.Minute):
+			t.Error("an append waited a minute for the merge step")
+		}
+	})
+	t.Cleanup(func() { sqlite.SetMergeHook(nil) })
+	if n, err := s.MergeStep(ctx); err != nil || n != 5000 {
+		t.Fatalf("the step moved %d arrivals (%v), want 5000", n, err)
+	}
+	if left, err := s.MergeStatus(ctx); err != nil || left != 10 {
+		t.Errorf("%d arrivals wait (%v), want 10", left, err)
+	}
+	if n, err := s.Count(ctx, 1, usage.KindAPIRequest); err != nil || n != 5010 {
+		t.Errorf("%d calls stored (%v), want 5010", n, err)
+	}
+}
+
+// TestMergeStepYieldsToWriters starts a merge step of 10,000 arrivals and,
+// once it has moved its first chunk, a change of the store's metadata,
+// which waits for the write connection. Of arrivals in time order the step
+// commits that chunk and no more, and the change is made after it; of
+// arrivals out of order it goes on to its end, since each commit writes
+// the index pages its events fell on.
+func TestMergeStepYieldsToWriters(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		shuffled bool
@@ -133,14 +173,10 @@ func TestMergeStepYieldsToAppends(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			s := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true, MergeStep: 10_000})
-			batch := func(prefix string, n int) []usage.Event {
-				ev := storetest.Fixture(n)
-				for i := range ev {
-					ev[i].ID = fmt.Sprintf("%s-%05d", prefix, i)
-				}
-				return ev
+			waiting := storetest.Fixture(10_000)
+			for i := range waiting {
+				waiting[i].ID = fmt.Sprintf("waiting-%05d", i)
 			}
-			waiting := batch("waiting", 10_000)
 			if tc.shuffled {
 				// Times out of order; ids, which an append stores in
 				// their order, in the new one.
@@ -149,7 +185,7 @@ func TestMergeStepYieldsToAppends(t *testing.T) {
 			if _, err := s.Append(ctx, 1, waiting); err != nil {
 				t.Fatal(err)
 			}
-			appended := make(chan error, 1)
+			written := make(chan error, 1)
 			chunks := 0
 			sqlite.SetMergeHook(func(point string) {
 				if point != "inserted" {
@@ -158,13 +194,14 @@ func TestMergeStepYieldsToAppends(t *testing.T) {
 				if chunks++; chunks > 1 {
 					return
 				}
+				waits := sqlite.WriterWaits(s)
 				go func() {
-					_, err := s.Append(ctx, 1, batch("new", 10))
-					appended <- err
+					_, err := s.EnsureWorkspace(ctx, "another")
+					written <- err
 				}()
-				for deadline := time.Now().Add(time.Minute); sqlite.WaitingAppends(s) == 0; time.Sleep(time.Millisecond) {
+				for deadline := time.Now().Add(time.Minute); sqlite.WriterWaits(s) == waits; time.Sleep(time.Millisecond) {
 					if time.Now().After(deadline) {
-						t.Error("no append waits after a minute")
+						t.Error("no writer waits after a minute")
 						return
 					}
 				}
@@ -175,15 +212,15 @@ func TestMergeStepYieldsToAppends(t *testing.T) {
 				t.Errorf("the step moved %d arrivals (%v), want %d", n, err, tc.moved)
 			}
 			select {
-			case err := <-appended:
+			case err := <-written:
 				if err != nil {
 					t.Fatal(err)
 				}
 			case <-time.After(time.Minute):
-				t.Fatal("the append was not stored in a minute")
+				t.Fatal("the change was not made in a minute")
 			}
-			if left, err := s.MergeStatus(ctx); err != nil || left != int64(10_000-tc.moved+10) {
-				t.Errorf("%d arrivals wait (%v), want %d", left, err, 10_000-tc.moved+10)
+			if left, err := s.MergeStatus(ctx); err != nil || left != int64(10_000-tc.moved) {
+				t.Errorf("%d arrivals wait (%v), want %d", left, err, 10_000-tc.moved)
 			}
 		})
 	}

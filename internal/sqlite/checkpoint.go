@@ -59,6 +59,7 @@ func checkpointLoop(db, write *sql.DB, merge *sync.Mutex, wal *walState, reset i
 		case <-t.C:
 		}
 		frames, copied, err := checkpoint(ctx, db)
+		complete := err == nil && frames >= 0 && copied == frames
 		if err == nil && frames >= reset {
 			// Passes that wait for nothing first, while they gain on the
 			// writers, so that the one writers wait for copies little.
@@ -70,11 +71,15 @@ func checkpointLoop(db, write *sql.DB, merge *sync.Mutex, wal *walState, reset i
 			}
 			if err == nil {
 				frames, err = restartQuiet(ctx, db, write, merge, frames)
+				complete = err == nil && frames == 0
 			}
 		}
 		if err == nil {
 			wal.frames.Store(frames)
 			wal.checks.Add(1)
+		}
+		if complete {
+			wal.complete.Add(1)
 		}
 		if err != nil && ctx.Err() == nil {
 			slog.Error("sqlite: checkpoint", "err", err)
@@ -93,7 +98,7 @@ const (
 // and the pages of it now copied into the file.
 func checkpoint(ctx context.Context, db *sql.DB) (frames, copied int64, err error) {
 	var busy int64
-	err = db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
+	err = db.QueryRowContext(ctx, `PRAGMA main.wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
 	return frames, copied, err
 }
 
@@ -136,7 +141,7 @@ func restart(ctx context.Context, write *sql.DB, frames int64) (int64, error) {
 		return 0, err
 	}
 	var busy, log, copied int64
-	err = conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &log, &copied)
+	err = conn.QueryRowContext(ctx, `PRAGMA main.wal_checkpoint(RESTART)`).Scan(&busy, &log, &copied)
 	if _, rerr := conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA busy_timeout = %d`, busyTimeoutMS)); rerr != nil {
 		// The write connection must not keep the short wait.
 		conn.Raw(func(any) error { return driver.ErrBadConn })
@@ -157,4 +162,8 @@ func restart(ctx context.Context, write *sql.DB, frames int64) (int64, error) {
 type walState struct {
 	frames atomic.Int64 // pages in the log
 	checks atomic.Int64 // checkpoints run
+	// complete counts the checkpoints that found every page of the log
+	// copied, or started it again: neither happens while a reader reads
+	// the file as it was before the log's last commit (dropMergedArrivals).
+	complete atomic.Int64
 }

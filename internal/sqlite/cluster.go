@@ -337,7 +337,7 @@ func (s *Store) retire(ctx context.Context) error {
 	// The rewrite went through the write-ahead log, where readers find
 	// each page by a lookup and outside the memory map: into the file
 	// with it (as far as readers let it go).
-	if _, err := s.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+	if _, err := s.write.ExecContext(ctx, `PRAGMA main.wal_checkpoint(TRUNCATE)`); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil

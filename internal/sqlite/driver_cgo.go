@@ -20,8 +20,8 @@ const Driver = "mattn/go-sqlite3 (cgo)"
 // openDB opens path with the C SQLite library when a C compiler was at hand:
 // it inserts about twice as fast as the pure-Go translation (BenchmarkAppend),
 // which builds without cgo take instead (driver_purego.go). Every connection
-// runs pragmas first.
-func openDB(path string, pragmas []string, immediate bool) (*sql.DB, error) {
+// runs o's pragmas first, then attaches o's files and runs o's setup.
+func openDB(path string, o dbOptions) (*sql.DB, error) {
 	drv := &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
 		// The rollups add their cells up in their upserts.
 		if err := c.RegisterFunc(cellsMergeFunc, summary.MergeCells, true); err != nil {
@@ -30,9 +30,19 @@ func openDB(path string, pragmas []string, immediate bool) (*sql.DB, error) {
 		if err := c.RegisterFunc(quartersMergeFunc, summary.MergeQuarters, true); err != nil {
 			return fmt.Errorf("register %s: %w", quartersMergeFunc, err)
 		}
-		for _, p := range pragmas {
+		for _, p := range o.pragmas {
 			if _, err := c.Exec("PRAGMA "+p, nil); err != nil {
 				return fmt.Errorf("pragma %s: %w", p, err)
+			}
+		}
+		for _, a := range o.attach {
+			if _, err := c.Exec(a.statement(), []driver.Value{a.uri()}); err != nil {
+				return fmt.Errorf("attach %s: %w", a.path, err)
+			}
+		}
+		for _, q := range o.setup {
+			if _, err := c.Exec(q, nil); err != nil {
+				return fmt.Errorf("set up a connection: %w", err)
 			}
 		}
 		return nil
@@ -42,7 +52,7 @@ func openDB(path string, pragmas []string, immediate bool) (*sql.DB, error) {
 	// an export spends 15% less of its time locking and unlocking a mutex
 	// for each column of each row.
 	q := url.Values{"_mutex": {"no"}}
-	if immediate {
+	if o.immediate {
 		q.Set("_txlock", "immediate")
 	}
 	return sql.OpenDB(connector{drv: drv, dsn: "file:" + path + "?" + q.Encode()}), nil

@@ -3,6 +3,7 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
@@ -19,20 +20,49 @@ const Driver = "modernc.org/sqlite (pure Go)"
 
 // openDB opens path with the pure-Go SQLite, so that a machine without a C
 // compiler still builds and runs usagelog; the file format is the same as
-// the cgo build's (driver_cgo.go). Every connection runs pragmas first.
-func openDB(path string, pragmas []string, immediate bool) (*sql.DB, error) {
+// the cgo build's (driver_cgo.go). Every connection runs o's pragmas
+// first, then attaches o's files and runs o's setup.
+func openDB(path string, o dbOptions) (*sql.DB, error) {
 	if err := registerOnce(); err != nil {
 		return nil, err
 	}
 	q := url.Values{}
-	for _, p := range pragmas {
+	for _, p := range o.pragmas {
 		q.Add("_pragma", p)
 	}
-	if immediate {
+	if o.immediate {
 		q.Set("_txlock", "immediate")
 	}
-	return sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	return sql.OpenDB(connector{o: o, dsn: "file:" + path + "?" + q.Encode()}), nil
 }
+
+type connector struct {
+	o   dbOptions
+	dsn string
+}
+
+func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := (&sqlite.Driver{}).Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	exec := conn.(driver.ExecerContext)
+	for _, a := range c.o.attach {
+		if _, err := exec.ExecContext(ctx, a.statement(), []driver.NamedValue{{Ordinal: 1, Value: a.uri()}}); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("attach %s: %w", a.path, err)
+		}
+	}
+	for _, q := range c.o.setup {
+		if _, err := exec.ExecContext(ctx, q, nil); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("set up a connection: %w", err)
+		}
+	}
+	return conn, nil
+}
+
+func (c connector) Driver() driver.Driver { return &sqlite.Driver{} }
 
 // registerOnce registers the rollups' merges with the driver, for
 // every connection it opens from then on.

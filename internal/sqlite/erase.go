@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
@@ -49,7 +50,7 @@ func (s *Store) Erase(ctx context.Context, workspaceID int64, erasureID string, 
 	where, margs := eventsql.ErasureWhere(m)
 	pos := map[string]int64{}
 	var done, total int64
-	for _, table := range eventTables {
+	for _, table := range []string{eventsTable, arrivalsTable} {
 		var lo, hi int64
 		if err := s.read.QueryRowContext(ctx, `SELECT coalesce(min(rowid), 1) - 1, coalesce(max(rowid), 0) FROM `+table).Scan(&lo, &hi); err != nil {
 			return fail(err)
@@ -127,93 +128,43 @@ func (s *Store) matchedRows(ctx context.Context, table, where string, args []any
 }
 
 // eraseRows erases the rows of table with the given row ids that still
-// match, in a transaction.
+// match: the events' in a transaction, the arrivals' in two (eraseArrivals).
 func (s *Store) eraseRows(ctx context.Context, table string, workspaceID int64, erasureID, where string, margs []any, rowids []int64) (err error) {
+	if table == arrivalsTable {
+		return s.eraseArrivals(ctx, workspaceID, erasureID, where, margs, rowids)
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	args := make([]any, 0, len(rowids)+1+len(margs))
-	args = append(args, workspaceID)
-	args = append(args, margs...)
-	for _, id := range rowids {
-		args = append(args, id)
-	}
-	// Read again in the transaction: a purge may have deleted some since.
-	rows, err := tx.QueryContext(ctx, `SELECT rowid, id, kind, time_ms FROM `+table+` WHERE workspace_id = ? AND `+where+`
-		AND rowid IN (`+eventsql.Placeholders(len(rowids))+`)`, args...)
-	if err != nil {
+	matched, err := matchedEvents(ctx, tx, table, workspaceID, where, margs, rowids)
+	if err != nil || len(matched) == 0 {
 		return err
-	}
-	type erased struct {
-		rowid, kind, timeMS int64
-		id                  string
-	}
-	var matched []erased
-	var calls []any
-	for rows.Next() {
-		var e erased
-		if err := rows.Scan(&e.rowid, &e.id, &e.kind, &e.timeMS); err != nil {
-			rows.Close()
-			return err
-		}
-		matched = append(matched, e)
-		if e.kind == eventsql.KindCode(usage.KindAPIRequest) {
-			calls = append(calls, e.rowid)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if len(matched) == 0 {
-		return nil
 	}
 	erasePoint("read")
 	// The rollups hold the merged calls, and only those: they are taken
 	// out of them (the arrivals' calls are added by readers as they read).
-	if table == eventsTable && len(calls) > 0 {
+	var calls []any
+	for _, e := range matched {
+		if e.kind == eventsql.KindCode(usage.KindAPIRequest) {
+			calls = append(calls, e.rowid)
+		}
+	}
+	if len(calls) > 0 {
 		if err := s.unrollCalls(ctx, tx, workspaceID, calls); err != nil {
 			return err
 		}
 	}
 	erasePoint("unrolled")
-	// Merged arrivals that a merge step left in arrivals (merge.go) go
-	// too, but they are not erased events of their own: the events table
-	// holds them, or held them until a purge.
-	var mergedTo int64
-	if table == arrivalsTable {
-		if err := tx.QueryRowContext(ctx, `SELECT merged_to FROM merge_state WHERE id = 1`).Scan(&mergedTo); err != nil {
-			return err
-		}
+	if err := recordErased(ctx, tx, workspaceID, erasureID, matched); err != nil {
+		return err
 	}
-	ins := make([]any, 0, 5*len(matched))
-	del := make([]any, 0, len(matched))
-	for _, e := range matched {
-		if table != arrivalsTable || e.rowid > mergedTo {
-			ins = append(ins, workspaceID, e.id, erasureID, e.kind, e.timeMS)
-		}
-		del = append(del, e.rowid)
-	}
-	for i := 0; i < len(ins)/5; i += 100 {
-		n := min(100, len(ins)/5-i)
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO erased_events (workspace_id, id, erasure_id, kind, time_ms) VALUES `+
-			rowsOf(n, 5), ins[5*i:5*(i+n)]...); err != nil {
-			return err
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE rowid IN (`+eventsql.Placeholders(len(del))+`)`, del...); err != nil {
+	if err := deleteRows(ctx, tx, table, matched); err != nil {
 		return err
 	}
 	erasePoint("deleted")
-	if table == eventsTable {
-		err = dropCopy(ctx, tx)
-	} else {
-		// What readers hold of the arrivals is stale (tail.go).
-		_, err = tx.ExecContext(ctx, `UPDATE merge_state SET generation = generation + 1 WHERE id = 1`)
-	}
-	if err != nil {
+	if err := dropCopy(ctx, tx); err != nil {
 		return err
 	}
 	erasePoint("before-commit")
@@ -222,6 +173,118 @@ func (s *Store) eraseRows(ctx context.Context, table string, workspaceID int64, 
 	if err == nil {
 		erasePoint("committed")
 	}
+	return err
+}
+
+// eraseArrivals erases the arrivals with the given seqs that still match,
+// with the merge held back: it records the waiting ones as erased in the
+// store's file, commits, and then deletes them from the arrivals file. A
+// process stopped between the two leaves them recorded and still there,
+// and the erasure, taken up again, finds and deletes them; meanwhile
+// appends refuse their ids. Merged arrivals that a merge step left there
+// (merge.go) go too, but they are not erased events of their own: the
+// events table holds them, or held them until a purge.
+func (s *Store) eraseArrivals(ctx context.Context, workspaceID int64, erasureID, where string, margs []any, seqs []int64) error {
+	s.mergeMu.Lock()
+	defer s.mergeMu.Unlock()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	matched, err := matchedEvents(ctx, tx, arrivalsTable, workspaceID, where, margs, seqs)
+	if err != nil || len(matched) == 0 {
+		return err
+	}
+	erasePoint("read")
+	erasePoint("unrolled") // the rollups hold no arrival
+	var mergedTo int64
+	if err := tx.QueryRowContext(ctx, `SELECT merged_to FROM merge_state WHERE id = 1`).Scan(&mergedTo); err != nil {
+		return err
+	}
+	waiting := slices.DeleteFunc(slices.Clone(matched), func(e erasedRow) bool { return e.rowid <= mergedTo })
+	if err := recordErased(ctx, tx, workspaceID, erasureID, waiting); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	atx, err := s.appendDB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer atx.Rollback()
+	if err := deleteRows(ctx, atx, arrivalsTable, matched); err != nil {
+		return err
+	}
+	erasePoint("deleted")
+	if err := bumpGeneration(ctx, atx); err != nil {
+		return err
+	}
+	erasePoint("before-commit")
+	if err := atx.Commit(); err != nil {
+		return err
+	}
+	erasePoint("committed")
+	return nil
+}
+
+// erasedRow is a row an erasure matched.
+type erasedRow struct {
+	rowid, kind, timeMS int64
+	id                  string
+}
+
+// matchedEvents reads, in tx, the rows of table with the given row ids
+// that still match the erasure: a purge may have deleted some since they
+// were scanned.
+func matchedEvents(ctx context.Context, tx *sql.Tx, table string, workspaceID int64, where string, margs []any, rowids []int64) ([]erasedRow, error) {
+	args := make([]any, 0, len(rowids)+1+len(margs))
+	args = append(args, workspaceID)
+	args = append(args, margs...)
+	for _, id := range rowids {
+		args = append(args, id)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT rowid, id, kind, time_ms FROM `+table+` WHERE workspace_id = ? AND `+where+`
+		AND rowid IN (`+eventsql.Placeholders(len(rowids))+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var matched []erasedRow
+	for rows.Next() {
+		var e erasedRow
+		if err := rows.Scan(&e.rowid, &e.id, &e.kind, &e.timeMS); err != nil {
+			return nil, err
+		}
+		matched = append(matched, e)
+	}
+	return matched, rows.Err()
+}
+
+// recordErased records the events' ids as erased by erasureID, in tx.
+func recordErased(ctx context.Context, tx *sql.Tx, workspaceID int64, erasureID string, events []erasedRow) error {
+	ins := make([]any, 0, 5*len(events))
+	for _, e := range events {
+		ins = append(ins, workspaceID, e.id, erasureID, e.kind, e.timeMS)
+	}
+	for i := 0; i < len(events); i += 100 {
+		n := min(100, len(events)-i)
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO erased_events (workspace_id, id, erasure_id, kind, time_ms) VALUES `+
+			rowsOf(n, 5), ins[5*i:5*(i+n)]...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteRows deletes the rows from table, in tx.
+func deleteRows(ctx context.Context, tx *sql.Tx, table string, rows []erasedRow) error {
+	del := make([]any, len(rows))
+	for i, e := range rows {
+		del[i] = e.rowid
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE rowid IN (`+eventsql.Placeholders(len(del))+`)`, del...)
 	return err
 }
 

@@ -23,12 +23,12 @@ const rowsPerInsert = 50
 
 // insertSizes are the row counts of the prepared INSERTs of a kind: full
 // statements, the rest in powers of two. Every one is prepared before an
-// append's transaction takes the single write connection.
+// append's transaction takes the append connection.
 var insertSizes = []int{rowsPerInsert, 32, 16, 8, 4, 2, 1}
 
 // insertStmt returns the prepared INSERT of n rows of a kind (kind "":
 // the lookup of n ids among merged and erased events). Statements
-// are prepared once on the single write connection and reused by every
+// are prepared once on the append connection and reused by every
 // transaction: preparing a 50-row INSERT costs as much as running it.
 func (s *Store) insertStmt(ctx context.Context, k usage.Kind, n int) (*sql.Stmt, error) {
 	s.insertMu.Lock()
@@ -41,7 +41,7 @@ func (s *Store) insertStmt(ctx context.Context, k usage.Kind, n int) (*sql.Stmt,
 		// Erased events' ids count as stored (erase.go): a client's
 		// retry does not bring the person back.
 		ids := numbered(2, n)
-		st, err := s.write.PrepareContext(ctx, `SELECT id FROM `+eventsTable+` WHERE workspace_id = ?1 AND id IN (`+ids+`)
+		st, err := s.appendDB.PrepareContext(ctx, `SELECT id FROM `+eventsTable+` WHERE workspace_id = ?1 AND id IN (`+ids+`)
 			UNION ALL SELECT id FROM erased_events WHERE workspace_id = ?1 AND id IN (`+ids+`)`)
 		if err != nil {
 			return nil, err
@@ -58,7 +58,7 @@ func (s *Store) insertStmt(ctx context.Context, k usage.Kind, n int) (*sql.Stmt,
 	row := "(" + eventsql.Placeholders(len(names)) + ")"
 	q := "INSERT INTO " + arrivalsTable + " (" + strings.Join(names, ", ") + ") VALUES " +
 		strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
-	st, err := s.write.PrepareContext(ctx, q)
+	st, err := s.appendDB.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -92,9 +92,10 @@ type pendingAppend struct {
 	done bool
 }
 
-// appendQueue is the appends waiting for the write connection. One of
-// them at a time leads: it stores a group of those waiting, its own
-// first, in one transaction, and hands the lead to the next waiting.
+// appendQueue is the appends waiting for the append connection (the
+// arrivals file's writer). One of them at a time leads: it stores a group
+// of those waiting, its own first, in one transaction, and hands the lead
+// to the next waiting.
 // Appends that arrive while one is stored then share a commit, as
 // ClickHouse's share an insert (clickhouse/appends.go).
 type appendQueue struct {
@@ -114,8 +115,6 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	if len(events) == 0 {
 		return usage.AppendResult{}, nil
 	}
-	s.appending.Add(1)
-	defer s.appending.Add(-1)
 	p := &pendingAppend{ws: workspaceID, wake: make(chan struct{}, 1)}
 	// Of two events of the batch with one id, the first sent is kept,
 	// whatever their kinds: the sort below groups kinds.
@@ -132,7 +131,7 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 	// In id order the lookups of merged ids walk their index forwards.
 	slices.SortFunc(p.sorted, func(a, b *usage.Event) int { return strings.Compare(a.ID, b.ID) })
 	// Statements are prepared before the group's transaction holds the
-	// single write connection.
+	// append connection.
 	p.stmts = map[insertKey]*sql.Stmt{}
 	for _, k := range append([]usage.Kind{""}, usage.Kinds...) {
 		if k != "" && !slices.ContainsFunc(p.sorted, func(e *usage.Event) bool { return e.Kind == k }) {
@@ -168,14 +167,14 @@ func (s *Store) Append(ctx context.Context, workspaceID int64, events []usage.Ev
 
 // storeAppends stores the group at the head of the queue, whose first
 // append is the caller's, and wakes the group and the next leader. The
-// group is taken once its transaction holds the write connection: the
+// group is taken once its transaction holds the append connection: the
 // appends that queued while it waited for it join.
 func (s *Store) storeAppends(ctx context.Context) {
 	q := &s.appends
-	// The waiting arrivals' ids are read before the write connection is
+	// The waiting arrivals' ids are read before the append connection is
 	// taken (waiting_ids.go).
 	<-s.waiting.ready
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.appendDB.BeginTx(ctx, nil)
 	q.mu.Lock()
 	n, events := 0, 0
 	for n < len(q.waiting) && (n == 0 || events+len(q.waiting[n].sorted) <= appendGroupEvents) {

@@ -122,14 +122,18 @@ func ArrivalColumns(ctx context.Context, s *Store) ([]string, error) {
 	return out, rows.Err()
 }
 
+// WriterWaits is how many times a writer waited for the store's file's
+// write connection.
+func WriterWaits(s *Store) int64 { return s.write.Stats().WaitCount }
+
 // MergeChunk is how many arrivals a merge step moves before it looks for
-// appends waiting.
+// writers waiting.
 const MergeChunk = mergeChunk
 
 // AlterFile runs statements on the store file at path, which no Store has
-// open.
+// open, with its arrivals file attached.
 func AlterFile(path string, stmts ...string) error {
-	db, err := openDB(path, nil, false)
+	db, err := openDB(path, dbOptions{attach: []attachment{{path: arrivalsPath(path), schema: arrivalsSchema}}})
 	if err != nil {
 		return err
 	}

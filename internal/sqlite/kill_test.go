@@ -15,7 +15,7 @@ import (
 )
 
 // mergePoints are the points of a merge step (merge.go), in order.
-var mergePoints = []string{"read", "inserted", "rolled-up", "deleted", "before-commit", "committed"}
+var mergePoints = []string{"read", "inserted", "rolled-up", "before-commit", "committed"}
 
 // A process killed at any point of a merge step loses no event that was
 // acknowledged and duplicates none: the store it leaves answers as one

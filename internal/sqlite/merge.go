@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/usagelog/usagelog/internal/eventsql"
@@ -14,41 +15,35 @@ import (
 )
 
 // DefaultMergeStep is how many arrivals one merge step moves into events
-// and the rollups, in one transaction, unless Config.MergeStep says:
-// ingest waits for one chunk of it at most. The background merge sizes its
-// steps to take about mergeStepTime each, between minMergeStep and
-// maxMergeStep arrivals: arrivals in time order merge several times
-// faster than arrivals scattered over months.
+// and the rollups, in one transaction, unless Config.MergeStep says. The
+// background merge sizes its steps to take about mergeStepTime each,
+// between minMergeStep and maxMergeStep arrivals: arrivals in time order
+// merge several times faster than arrivals scattered over months.
 const DefaultMergeStep = 5000
 
+// Appends write the arrivals file and wait for no merge step
+// (arrivals_file.go), so steps are as long as the merge likes: a step's
+// commit writes every index page its events fell on once, and out of time
+// order a larger step shares more of them (docs/write-path.md:
+// BenchmarkMergeSteps moved 17,095 arrivals a second in steps of 5,000,
+// 53,297 in steps of 200,000). What waits for a step is the store's file's
+// other writers: metadata changes, purges, the rewrite in time order, and
+// the checkpoint that starts the log again.
 const (
-	mergeStepTime = 120 * time.Millisecond
+	mergeStepTime = time.Second
 	minMergeStep  = 1000
-	maxMergeStep  = 40_000
-	// mergeBacklog is how many arrivals may wait before the merge stops
-	// letting appends go first: past it, appends and steps take turns.
-	mergeBacklog = 100_000
+	maxMergeStep  = 400_000
 )
 
 // mergeChunk is how many arrivals a merge step moves before it looks for
-// appends waiting for the write connection.
+// writers waiting for the write connection.
 const mergeChunk = 2000
 
-// yieldBacklog is how many arrivals may wait before merge steps stop
-// yielding to appends after a chunk: a bound on what appends at full speed
-// may leave behind them (a process's first summary reads every waiting
-// call, 17 s for 6,922,340). 10,000,000 events in time order into
-// 10,000,000 (BenchmarkWritePath) were acknowledged at 130,097 a second
-// with the yield unbounded, 6,922,340 waiting at the last, merged 78 s
-// after it; bounded at 1,000,000, at 65,969 a second, 1,217,556 waiting,
-// merged 15 s after: past the bound steps and appends take turns.
-const yieldBacklog = 10_000_000
-
-// appendsWaiting says whether appends wait for the write connection.
-func (s *Store) appendsWaiting() bool {
-	s.appends.mu.Lock()
-	defer s.appends.mu.Unlock()
-	return len(s.appends.waiting) > 0
+// writersWaiting says whether any writer waited for the write connection
+// since it had waited waits times (database/sql counts a wait when it
+// begins).
+func (s *Store) writersWaiting(waits int64) bool {
+	return s.write.Stats().WaitCount > waits
 }
 
 // mergeIdle is how often the merge looks for arrivals that no append of
@@ -68,8 +63,11 @@ func (s *Store) Merge(ctx context.Context) (int64, error) {
 	for {
 		n, _, err := s.mergeStep(ctx, s.mergeStepSize)
 		total += int64(n)
-		if err != nil || n == 0 {
+		if err != nil {
 			return total, err
+		}
+		if n == 0 {
+			return total, s.dropMergedNow(ctx)
 		}
 	}
 }
@@ -78,7 +76,28 @@ func (s *Store) Merge(ctx context.Context) (int64, error) {
 // into events and the rollups, and returns how many it moved.
 func (s *Store) MergeStep(ctx context.Context) (int, error) {
 	n, _, err := s.mergeStep(ctx, s.mergeStepSize)
-	return n, err
+	if err != nil {
+		return n, err
+	}
+	return n, s.dropMergedNow(ctx)
+}
+
+// dropMergedNow checkpoints the store's log twice, rather than wait for
+// the checkpointer, and drops the merged arrivals that no reader needs.
+func (s *Store) dropMergedNow(ctx context.Context) error {
+	for range 2 {
+		frames, copied, err := checkpoint(ctx, s.checkpoints)
+		if err != nil {
+			return fmt.Errorf("sqlite: merge: %w", err)
+		}
+		if frames >= 0 && copied == frames {
+			s.wal.complete.Add(1)
+		}
+	}
+	if err := s.dropMergedArrivals(ctx); err != nil {
+		return fmt.Errorf("sqlite: merge: drop merged arrivals: %w", err)
+	}
+	return nil
 }
 
 // MergeStatus is how many arrivals wait to be merged.
@@ -129,7 +148,7 @@ func (s *Store) mergeLoop(stop <-chan struct{}) {
 				return
 			}
 			start := time.Now()
-			n, left, err := s.mergeStep(ctx, size)
+			n, _, err := s.mergeStep(ctx, size)
 			if err != nil {
 				if ctx.Err() == nil {
 					slog.Error("sqlite: merge", "err", err)
@@ -137,27 +156,29 @@ func (s *Store) mergeLoop(stop <-chan struct{}) {
 				break
 			}
 			if n == 0 {
+				if err := s.dropMergedArrivals(ctx); err != nil && ctx.Err() == nil {
+					slog.Error("sqlite: merge: drop merged arrivals", "err", err)
+				}
 				if err := s.giveBackMerged(ctx); err != nil && ctx.Err() == nil {
 					slog.Error("sqlite: merge: give back pages", "err", err)
 				}
 				break
 			}
-			// Ingest first: while appends wait, a step's time again,
-			// twice, for them. Else a quarter of it: other processes'
-			// writers (a CLI command beside the server) retry at most
-			// every 100 ms and must find the file unlocked at some point.
 			took := time.Since(start)
 			if !s.fixedStep && n == size && took > 0 {
 				size = min(max(int(int64(size)*int64(mergeStepTime)/int64(took)), minMergeStep), maxMergeStep)
 			}
-			pause := took / 4
-			if s.appending.Load() > 0 && left < mergeBacklog {
-				pause = 2 * took
+			if err := s.dropMergedArrivals(ctx); err != nil && ctx.Err() == nil {
+				slog.Error("sqlite: merge: drop merged arrivals", "err", err)
 			}
+			// Other processes' writers of the store's file (a CLI command
+			// beside the server) retry at most every 100 ms and must find
+			// it unlocked at some point.
+			pause := max(min(took/4, 100*time.Millisecond), mergeGap)
 			select {
 			case <-stop:
 				return
-			case <-time.After(max(pause, mergeGap)):
+			case <-time.After(pause):
 			}
 		}
 	}
@@ -241,20 +262,25 @@ func (s *Store) mergeStep(ctx context.Context, size int) (n int, left int64, err
 		return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
 	}
 	defer tx.Rollback()
-	// In chunks: a step that finds appends waiting after a chunk in time
+	// In chunks: a step that finds writers waiting after a chunk in time
 	// order commits what it has moved, so that they wait for a chunk, not
-	// a whole step, until yieldBacklog arrivals wait. Arrivals out of order go on to the step's end: each
+	// a whole step. Arrivals out of order go on to the step's end: each
 	// commit writes every index page their events fell on, and in larger
 	// commits more of them share a page.
+	waits := s.write.Stats().WaitCount
 	chunk := mergeChunk
+	var to int64
 	for n < size {
-		moved, rest, sorted, err := s.mergeIn(ctx, tx, min(chunk, size-n))
+		moved, upTo, rest, sorted, err := s.mergeIn(ctx, tx, min(chunk, size-n))
 		if err != nil {
 			s.settleCombos(false)
 			return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
 		}
+		if moved > 0 {
+			to = upTo
+		}
 		n, left = n+moved, rest
-		if moved == 0 || sorted && rest < yieldBacklog && s.appendsWaiting() {
+		if moved == 0 || sorted && s.writersWaiting(waits) {
 			break
 		}
 		if !sorted {
@@ -272,6 +298,7 @@ func (s *Store) mergeStep(ctx context.Context, size int) (n int, left int64, err
 		return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
 	}
 	s.lastMerged.Store(time.Now().UnixNano())
+	s.drops.add(to, s.wal.complete.Load())
 	s.hook("committed")
 	return n, left, nil
 }
@@ -279,16 +306,15 @@ func (s *Store) mergeStep(ctx context.Context, size int) (n int, left int64, err
 // mergeIn is a merge step's work, in tx. The step's arrivals are a range
 // of seq, which each query reads as such (NOT INDEXED): by the time index
 // SQLite would walk every arrival.
-func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx, size int) (n int, left int64, sorted bool, err error) {
+func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx, size int) (n int, to, left int64, sorted bool, err error) {
 	st, top, err := readArrivalBounds(ctx, tx)
 	if err != nil || top == st.mergedTo {
-		return 0, 0, false, err
+		return 0, 0, 0, false, err
 	}
-	var to int64
 	from := st.mergedTo
 	err = tx.QueryRowContext(ctx, `SELECT max(seq), count(*) FROM (SELECT seq FROM `+arrivalsTable+` WHERE seq > ? ORDER BY seq LIMIT ?)`, from, size).Scan(&to, &n)
 	if err != nil {
-		return 0, 0, false, err
+		return 0, 0, 0, false, err
 	}
 	left = top - to // seqs of rolled back appends leave gaps: about
 	// Reads first, then writes: reads and writes on the transaction's
@@ -297,17 +323,17 @@ func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx, size int) (n int, left 
 	for at, full := from, true; full; {
 		var page []tailRow
 		if page, at, full, err = readArrivalCalls(ctx, tx, at, to); err != nil {
-			return 0, 0, false, err
+			return 0, 0, 0, false, err
 		}
 		calls = append(calls, page...)
 	}
 	syncs, err := arrivalSyncs(ctx, tx, from, to)
 	if err != nil {
-		return 0, 0, false, err
+		return 0, 0, 0, false, err
 	}
 	disordered, sorted, err := countDisordered(ctx, tx, from, to)
 	if err != nil {
-		return 0, 0, false, err
+		return 0, 0, 0, false, err
 	}
 	s.hook("read")
 	cols := strings.Join(s.columns, ", ")
@@ -318,79 +344,175 @@ func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx, size int) (n int, left 
 	res, err := tx.ExecContext(ctx, `INSERT INTO `+eventsTable+` (`+cols+`) SELECT `+cols+` FROM `+arrivalsTable+` NOT INDEXED
 		WHERE seq > ? AND seq <= ?`+order, from, to)
 	if err != nil {
-		return 0, 0, false, fmt.Errorf("into events: %w", err)
+		return 0, 0, 0, false, fmt.Errorf("into events: %w", err)
 	}
 	if moved, err := res.RowsAffected(); err != nil || moved != int64(n) {
-		return 0, 0, false, fmt.Errorf("into events: %d of %d arrivals moved (%v)", moved, n, err)
+		return 0, 0, 0, false, fmt.Errorf("into events: %d of %d arrivals moved (%v)", moved, n, err)
 	}
 	s.hook("inserted")
 	if err := s.rollUp(ctx, tx, s.upserts, calls); err != nil {
-		return 0, 0, false, fmt.Errorf("rollups: %w", err)
+		return 0, 0, 0, false, fmt.Errorf("rollups: %w", err)
 	}
 	for ws, evs := range syncs {
 		if err := syncRollups(ctx, tx, ws, evs); err != nil {
-			return 0, 0, false, err
+			return 0, 0, 0, false, err
 		}
 	}
 	s.hook("rolled-up")
-	if err := s.dropMerged(ctx, tx, from, to, top); err != nil {
-		return 0, 0, false, fmt.Errorf("from arrivals: %w", err)
-	}
-	s.hook("deleted")
 	if _, err := tx.ExecContext(ctx, `UPDATE merge_state SET merged_to = ? WHERE id = 1`, to); err != nil {
-		return 0, 0, false, err
+		return 0, 0, 0, false, err
 	}
 	if disordered > 0 {
 		if _, err := tx.ExecContext(ctx, `UPDATE cluster_state SET disordered = disordered + ? WHERE id = 1`, disordered); err != nil {
-			return 0, 0, false, err
+			return 0, 0, 0, false, err
 		}
 	}
-	return n, left, sorted, nil
+	return n, to, left, sorted, nil
 }
 
-// DefaultKeepMerged is how many merged arrivals may stay in arrivals
-// unless Config.KeepMerged says, or as many as the events table holds
-// when that is more. Deleting the arrivals of a step out of time order
-// takes each one's entries out of the arrivals' indexes at random places:
-// at 10,000,000 events, steps of 5,000 that deleted what they merged moved
-// 9,105 arrivals a second, steps that left them 15,511 (sqlite3,
+// DefaultKeepMerged is how many merged arrivals may stay in the arrivals
+// file unless Config.KeepMerged says, or as many as the events table
+// holds when that is more. Deleting the arrivals of a step out of time
+// order takes each one's entry out of the arrivals' time index at a random
+// place: at 10,000,000 events, steps of 5,000 that deleted what they merged
+// moved 9,105 arrivals a second, steps that left them 15,511 (sqlite3,
 // 2026-12-07). Left, they go at once when the merge catches up (the table
-// is emptied, not its rows deleted); past the bound, each step deletes as
-// many of the oldest as it merged, so that the table holds at most that
-// many more than wait. A bound of 5,000,000 alone was reached half way
+// is emptied, not its rows deleted); past the bound, dropKeptStep of the
+// oldest at a time. A bound of 5,000,000 alone was reached half way
 // through 10,000,000 events in random order into 10,000,000, and the
 // merge then moved 1,200-1,300 arrivals a second (BenchmarkWritePath):
-// bounded by the events, a load as large as the store never reaches it,
-// and the file holds at most about twice its events.
+// bounded by the events, a load as large as the store never reaches it.
 const DefaultKeepMerged = 5_000_000
 
-// dropMerged deletes merged arrivals after a step merged those in
-// (from, to] of seq: all of them when the step merged every arrival up to
-// top, else the oldest, as many as the step merged, when more are left
-// than the bound (DefaultKeepMerged).
-func (s *Store) dropMerged(ctx context.Context, tx *sql.Tx, from, to, top int64) error {
-	if to == top {
-		// The table's pages go at once, rather than a row and two index
-		// entries at a time.
-		_, err := tx.ExecContext(ctx, `DELETE FROM `+arrivalsTable)
-		return err
+// dropKeptStep is how many merged arrivals past the bound one transaction
+// of the append connection deletes: appends wait for it.
+const dropKeptStep = 5000
+
+// mergedDrops are the merge steps whose arrivals may leave the arrivals
+// file once the store's log has been found copied twice after them: a
+// reader whose snapshot of the store's file predates a step's commit, and
+// whose snapshot of the arrivals file follows their removal, would see
+// them in neither place, and no checkpoint copies the whole log while such
+// a reader reads (walState.complete). Twice: the first may have begun
+// before the commit.
+type mergedDrops struct {
+	mu    sync.Mutex
+	steps []mergedDrop
+}
+
+type mergedDrop struct {
+	upTo  int64 // merge_state.merged_to after the step
+	after int64 // walState.complete when it committed
+}
+
+// add records a step that merged every arrival up to upTo when the
+// checkpointer had completed complete checkpoints.
+func (d *mergedDrops) add(upTo, complete int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.steps = append(d.steps, mergedDrop{upTo, complete})
+}
+
+// ready returns the largest seq that may leave (0: none), and forgets
+// the steps up to it.
+func (d *mergedDrops) ready(complete int64) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var upTo int64
+	i := 0
+	for ; i < len(d.steps) && complete >= d.steps[i].after+2; i++ {
+		upTo = d.steps[i].upTo
 	}
-	var oldest, events int64
+	d.steps = d.steps[i:]
+	return upTo
+}
+
+// dropMergedArrivals deletes merged arrivals that no reader can still
+// need (mergedDrops), on the append connection: all of them at once when
+// every arrival in the file is merged, else, while more are kept than the
+// bound (DefaultKeepMerged), the oldest, dropKeptStep a transaction.
+func (s *Store) dropMergedArrivals(ctx context.Context) error {
+	upTo := s.drops.ready(s.wal.complete.Load())
+	for upTo > 0 {
+		more, emptied, err := s.dropMergedStep(ctx, upTo)
+		if err != nil {
+			return err
+		}
+		if emptied {
+			return s.giveBackArrivalPages(ctx)
+		}
+		if !more {
+			return nil
+		}
+	}
+	return nil
+}
+
+// giveBackArrivalPages gives the arrivals file's free pages back to the
+// file system, 2,000 a transaction of the append connection (appends wait
+// for one at most): once the table is emptied nearly all are free and at
+// the file's end, and giving them back truncates the file.
+func (s *Store) giveBackArrivalPages(ctx context.Context) error {
+	for {
+		var free int
+		if err := s.appendDB.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err != nil || free == 0 {
+			return err
+		}
+		// The pragma returns a row for each page it moves, and a statement
+		// stepped once (Exec) moved one page a commit.
+		rows, err := s.appendDB.QueryContext(ctx, `PRAGMA incremental_vacuum(2000)`)
+		if err != nil {
+			return fmt.Errorf("vacuum: %w", err)
+		}
+		for rows.Next() {
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("vacuum: %w", err)
+		}
+	}
+}
+
+// dropMergedStep is a transaction of dropMergedArrivals; more says
+// whether the bound is still exceeded, emptied whether it emptied the
+// table.
+func (s *Store) dropMergedStep(ctx context.Context, upTo int64) (more, emptied bool, err error) {
+	tx, err := s.appendDB.BeginTx(ctx, nil)
+	if err != nil {
+		return false, false, err
+	}
+	defer tx.Rollback()
+	var oldest, top, events int64
 	// The largest rowid counts the events without reading them (more after
 	// a purge, until the next rewrite).
 	if err := tx.QueryRowContext(ctx, `SELECT (SELECT coalesce(min(seq), 0) FROM `+arrivalsTable+`),
-		(SELECT coalesce(max(rowid), 0) FROM `+eventsTable+`)`).Scan(&oldest, &events); err != nil {
-		return err
+		(SELECT coalesce(max(seq), 0) FROM `+arrivalsTable+`),
+		(SELECT coalesce(max(rowid), 0) FROM `+eventsTable+`)`).Scan(&oldest, &top, &events); err != nil {
+		return false, false, err
 	}
 	bound := s.keepMerged
 	if bound == 0 {
 		bound = max(DefaultKeepMerged, events)
 	}
-	if to-oldest+1 <= bound {
-		return nil
+	switch {
+	case top == 0:
+		return false, false, nil
+	case top <= upTo:
+		// The table's pages go at once, rather than a row and an index
+		// entry at a time.
+		_, err = tx.ExecContext(ctx, `DELETE FROM `+arrivalsTable)
+		emptied = true
+	case upTo-oldest+1 <= bound:
+		return false, false, nil
+	default:
+		drop := min(oldest+dropKeptStep-1, upTo-bound)
+		more = drop < upTo-bound
+		_, err = tx.ExecContext(ctx, `DELETE FROM `+arrivalsTable+` WHERE seq <= ?`, drop)
 	}
-	_, err := tx.ExecContext(ctx, `DELETE FROM `+arrivalsTable+` WHERE seq <= ?`, min(oldest+(to-from)-1, to))
-	return err
+	if err != nil {
+		return false, false, err
+	}
+	return more, emptied, tx.Commit()
 }
 
 // giveBackMerged gives the file's free pages back to the file system

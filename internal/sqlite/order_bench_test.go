@@ -89,7 +89,7 @@ func arrival(b *testing.B, n int, random bool) {
 	b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "clustered-first-page-ms")
 	s.Close()
 	var size int64
-	for _, f := range []string{path, path + "-wal"} {
+	for _, f := range []string{path, path + "-wal", path + "-arrivals", path + "-arrivals-wal"} {
 		if st, err := os.Stat(f); err == nil {
 			size += st.Size()
 		}

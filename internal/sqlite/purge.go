@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -25,14 +26,18 @@ func (s *Store) PurgeEvents(ctx context.Context, workspaceID int64, before time.
 	ms := sqltime.ToMillis(before)
 	var total int64
 	for _, k := range usage.Kinds {
-		for {
-			n, err := s.purgeBatch(ctx, workspaceID, k, ms)
-			if err != nil {
-				return total, fmt.Errorf("sqlite: purge: %w", err)
-			}
-			total += n
-			if n < purgeBatch {
-				break
+		// The arrivals first: one that a merge step moved meanwhile is
+		// in events by the time they are purged.
+		for _, table := range []string{arrivalsTable, eventsTable} {
+			for {
+				n, err := s.purgeBatch(ctx, table, workspaceID, k, ms)
+				if err != nil {
+					return total, fmt.Errorf("sqlite: purge: %w", err)
+				}
+				total += n
+				if n < purgeBatch {
+					break
+				}
 			}
 		}
 	}
@@ -79,50 +84,49 @@ func (s *Store) giveBackPages(ctx context.Context, stop func() bool) error {
 	}
 }
 
-// purgeBatch deletes up to purgeBatch events of kind from before ms, of
-// events and then of arrivals, in a transaction. Deleted arrivals change
-// the generation, which tells readers that what they hold of the arrivals
-// is stale; deleted events drop a rewrite's copy.
-func (s *Store) purgeBatch(ctx context.Context, workspaceID int64, k usage.Kind, ms int64) (int64, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+// purgeBatch deletes up to purgeBatch events of kind from before ms from
+// table, in a transaction of its file's writer. Of the arrivals it deletes
+// the waiting ones (the merged ones left there are purged from events,
+// and leave the arrivals file with the merge), with the merge held back,
+// which would otherwise move what it read of them into events; deleted
+// arrivals change the generation, which tells readers that what they hold
+// of the arrivals is stale. Deleted events drop a rewrite's copy.
+func (s *Store) purgeBatch(ctx context.Context, table string, workspaceID int64, k usage.Kind, ms int64) (int64, error) {
+	db, waiting := s.write, ""
+	if table == arrivalsTable {
+		s.mergeMu.Lock()
+		defer s.mergeMu.Unlock()
+		db, waiting = s.appendDB, " AND "+unmergedArrival
+	}
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
-	var total int64
-	for _, table := range eventTables {
-		// Of the arrivals, the waiting ones: the merged ones left there
-		// are purged from events, and leave arrivals with the merge
-		// (dropMerged).
-		waiting := ""
-		if table == arrivalsTable {
-			waiting = " AND " + unmergedArrival
-		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE rowid IN
-			(SELECT rowid FROM `+table+` WHERE workspace_id = ? AND kind = ? AND time_ms < ?`+waiting+` LIMIT ?)`,
-			workspaceID, eventsql.KindCode(k), ms, purgeBatch-total)
-		if err != nil {
-			return 0, err
-		}
-		n, _ := res.RowsAffected()
-		if n == 0 {
-			continue
-		}
-		total += n
-		if table == eventsTable {
-			err = dropCopy(ctx, tx)
-		} else {
-			_, err = tx.ExecContext(ctx, `UPDATE merge_state SET generation = generation + 1 WHERE id = 1`)
-		}
-		if err != nil {
-			return 0, err
-		}
-		if total == purgeBatch {
-			break
-		}
+	res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE rowid IN
+		(SELECT rowid FROM `+table+` WHERE workspace_id = ? AND kind = ? AND time_ms < ?`+waiting+` LIMIT ?)`,
+		workspaceID, eventsql.KindCode(k), ms, purgeBatch)
+	if err != nil {
+		return 0, err
 	}
-	if total == 0 {
-		return 0, nil
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return 0, err
 	}
-	return total, tx.Commit()
+	if table == eventsTable {
+		err = dropCopy(ctx, tx)
+	} else {
+		err = bumpGeneration(ctx, tx)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
+}
+
+// bumpGeneration tells readers, in tx of the append connection, that what
+// they hold of the arrivals is stale (tail.go).
+func bumpGeneration(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `UPDATE arrival_state SET generation = generation + 1 WHERE id = 1`)
+	return err
 }

@@ -13,9 +13,10 @@ import (
 )
 
 // Reclassify classifies the workspace's stored API calls again by rules,
-// a UTC day of them at a time, each day in a transaction of its own on the
-// write connection: ingest waits for one day at most, and a summary read
-// meanwhile sees every day either before or after, never half of one.
+// a UTC day of them at a time, each day's waiting calls and then its
+// merged ones in a transaction of their own (reclassifyDay): ingest waits
+// for one day's waiting calls at most, and a summary read meanwhile sees
+// each part of a day either before or after, never half of one.
 // The rules are applied in Go (usage.Classifier), as ingest applies them;
 // the rollups of a day whose usage types changed are computed again from
 // its events. Progress is in calls, of those stored when it began.
@@ -53,77 +54,91 @@ func (s *Store) Reclassify(ctx context.Context, workspaceID int64, rules usage.C
 	}
 }
 
-// reclassifyDay classifies the calls of one UTC day again, merged and
-// waiting, in a transaction, and returns how many it read and how many
-// changed.
+// reclassifyDay classifies the calls of one UTC day again, waiting and
+// merged, and returns how many it read and how many changed. Each file's
+// part is a transaction of its own, the waiting ones' first and with the
+// merge held back: a merge step that moves some of them afterwards moves
+// them classified again, where one between would move them as they were.
 func (s *Store) reclassifyDay(ctx context.Context, workspaceID int64, rules usage.Classifier, day int64) (read, changed int64, err error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	seen := map[call][2]string{} // the few distinct URLs and agents of a day, classified once
+	for _, table := range []string{arrivalsTable, eventsTable} {
+		r, c, err := s.reclassifyDayOf(ctx, table, workspaceID, rules, day, seen)
+		if err != nil {
+			return 0, 0, err
+		}
+		read, changed = read+r, changed+c
+	}
+	return read, changed, nil
+}
+
+// call is what classifies an API call.
+type call struct{ url, ua string }
+
+// reclassifyDayOf is reclassifyDay's part of table, in a transaction of
+// its file's writer.
+func (s *Store) reclassifyDayOf(ctx context.Context, table string, workspaceID int64, rules usage.Classifier, day int64, seen map[call][2]string) (read, changed int64, err error) {
+	db, waiting := s.write, ""
+	if table == arrivalsTable {
+		s.mergeMu.Lock()
+		defer s.mergeMu.Unlock()
+		db, waiting = s.appendDB, " AND "+unmergedArrival // of the arrivals, those not merged
+	}
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer tx.Rollback()
-	type call struct{ url, ua string }
-	seen := map[call][2]string{} // the few distinct URLs and agents of a day, classified once
 	typesChanged := false
-	for _, table := range eventTables {
-		var updates []update
-		// All of the day's rows first, then the updates: reads and writes
-		// on the transaction's connection never interleave.
-		waiting := "" // of the arrivals, those not merged
-		if table == arrivalsTable {
-			waiting = " AND " + unmergedArrival
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT rowid, url, user_agent, client_class, usage_type FROM `+table+`
-			WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms < ?`+waiting,
-			workspaceID, eventsql.KindCode(usage.KindAPIRequest), day, day+summary.DayMS)
-		if err != nil {
+	var updates []update
+	// All of the day's rows first, then the updates: reads and writes on
+	// the transaction's connection never interleave.
+	rows, err := tx.QueryContext(ctx, `SELECT rowid, url, user_agent, client_class, usage_type FROM `+table+`
+		WHERE workspace_id = ? AND kind = ? AND time_ms >= ? AND time_ms < ?`+waiting,
+		workspaceID, eventsql.KindCode(usage.KindAPIRequest), day, day+summary.DayMS)
+	if err != nil {
+		return 0, 0, err
+	}
+	for rows.Next() {
+		var (
+			rowid               int64
+			url, ua, class, typ string
+		)
+		if err := rows.Scan(&rowid, &url, &ua, &class, &typ); err != nil {
+			rows.Close()
 			return 0, 0, err
 		}
-		for rows.Next() {
-			var (
-				rowid               int64
-				url, ua, class, typ string
-			)
-			if err := rows.Scan(&rowid, &url, &ua, &class, &typ); err != nil {
-				rows.Close()
-				return 0, 0, err
-			}
-			read++
-			got, ok := seen[call{url, ua}]
-			if !ok {
-				c, t := rules.Classify(url, ua)
-				got = [2]string{string(c), string(t)}
-				seen[call{url, ua}] = got
-			}
-			if got[0] != class || got[1] != typ {
-				updates = append(updates, update{rowid, usage.ClientClass(got[0]), usage.Type(got[1])})
-				typesChanged = typesChanged || (table == eventsTable && got[1] != typ)
-			}
+		read++
+		got, ok := seen[call{url, ua}]
+		if !ok {
+			c, t := rules.Classify(url, ua)
+			got = [2]string{string(c), string(t)}
+			seen[call{url, ua}] = got
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return 0, 0, err
-		}
-		if len(updates) == 0 {
-			continue
-		}
-		changed += int64(len(updates))
-		if err := applyUpdates(ctx, tx, table, updates); err != nil {
-			return 0, 0, err
-		}
-		if table == eventsTable {
-			// A rewrite in time order under way copied the old classes.
-			err = dropCopy(ctx, tx)
-		} else {
-			// Readers hold the arrivals' old types.
-			_, err = tx.ExecContext(ctx, `UPDATE merge_state SET generation = generation + 1 WHERE id = 1`)
-		}
-		if err != nil {
-			return 0, 0, err
+		if got[0] != class || got[1] != typ {
+			updates = append(updates, update{rowid, usage.ClientClass(got[0]), usage.Type(got[1])})
+			typesChanged = typesChanged || got[1] != typ
 		}
 	}
-	if changed == 0 {
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, 0, err
+	}
+	if len(updates) == 0 {
 		return read, 0, nil
+	}
+	if err := applyUpdates(ctx, tx, table, updates); err != nil {
+		return 0, 0, err
+	}
+	if table == arrivalsTable {
+		// Readers hold the arrivals' old types; the rollups hold none.
+		if err := bumpGeneration(ctx, tx); err != nil {
+			return 0, 0, err
+		}
+		return read, int64(len(updates)), tx.Commit()
+	}
+	// A rewrite in time order under way copied the old classes.
+	if err := dropCopy(ctx, tx); err != nil {
+		return 0, 0, err
 	}
 	if typesChanged {
 		if err := s.rerollDay(ctx, tx, workspaceID, day); err != nil {
@@ -133,7 +148,7 @@ func (s *Store) reclassifyDay(ctx context.Context, workspaceID int64, rules usag
 	}
 	err = tx.Commit()
 	s.settleCombos(err == nil)
-	return read, changed, err
+	return read, int64(len(updates)), err
 }
 
 // rerollDay computes the rollups of a workspace's day again from its

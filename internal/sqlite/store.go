@@ -102,19 +102,26 @@ func (c Config) Validate() error {
 // the metadata methods are sqlmeta's, on the same file.
 type Store struct {
 	*sqlmeta.Store
-	write *sql.DB // one connection: SQLite has one writer at a time
-	read  *sql.DB
+	path     string  // of the store's file; the arrivals' is arrivalsPath(path)
+	write    *sql.DB // one connection: SQLite has one writer a file
+	appendDB *sql.DB // the arrivals file's writer (arrivals_file.go)
+	read     *sql.DB
 
 	checkpoints     *sql.DB // one connection, for checkpointLoop
 	stopCheckpoints chan struct{}
 	checkpointed    chan struct{} // closed when checkpointLoop ends
 	wal             walState      // what checkpointLoop last found
-	observe         func(op string, d time.Duration)
+	// The arrivals file's checkpointer, stopped with the store's.
+	arrivalCheckpoints   *sql.DB
+	arrivalsCheckpointed chan struct{}
+	arrivalWAL           walState
+	observe              func(op string, d time.Duration)
 
 	insertMu sync.Mutex
 	inserts  map[insertKey]*sql.Stmt
 	appends  appendQueue
 	waiting  waitingIDs  // the waiting arrivals' ids (waiting_ids.go)
+	drops    mergedDrops // merged arrivals that may leave (merge.go)
 	upserts  []*sql.Stmt // rollup upserts by upsertSizes
 	counted  countMemo   // the latest CountLogs
 	combos   combos
@@ -131,7 +138,6 @@ type Store struct {
 	keepMerged    int64         // Config.KeepMerged (0: the default bound)
 	logLimit      int64         // Config.MergeLogLimit, in pages
 	mergeWaits    atomic.Bool   // the merge waits for a reader (waitForLog)
-	appending     atomic.Int32  // appends under way
 	lastMerged    atomic.Int64  // when a merge step last committed (Unix ns)
 	kick          chan struct{} // arrivals to merge
 	stopMerge     chan struct{}
@@ -163,9 +169,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	// The write-ahead log is copied back into the file by a checkpointer
 	// of its own (checkpoint.go), not by the commit that fills it.
-	sync := "FULL"
+	syncMode := "FULL"
 	if cfg.Durability == DurabilityNormal {
-		sync = "NORMAL"
+		syncMode = "NORMAL"
 	}
 	// auto_vacuum takes effect only in a file that has no tables yet: new
 	// stores give pages freed by the janitor back; older ones reuse them.
@@ -179,26 +185,56 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// 35,622-45,788 events/s in three runs against 49,044-57,400 in six
 	// runs of builds without it (BenchmarkWritePath; the log's largest size
 	// varied from 0.5 to 3.6 GB either way). Not understood yet.
-	pragmas := []string{"busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(ON)", "cache_size(-65536)", "wal_autocheckpoint(0)"}
-	write, err := openDB(path, append([]string{"auto_vacuum(INCREMENTAL)"}, pragmas...), true)
+	pragmas := []string{"busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")", "journal_mode(WAL)", "synchronous(" + syncMode + ")", "foreign_keys(ON)", "cache_size(-65536)", "wal_autocheckpoint(0)"}
+	if err := createArrivalsFile(ctx, path); err != nil {
+		return nil, fmt.Errorf("sqlite: arrivals file: %w", err)
+	}
+	// The store's file's connections attach the arrivals file read-only,
+	// the append connection the store's file (arrivals_file.go).
+	withArrivals := []attachment{{path: arrivalsPath(path), schema: arrivalsSchema, readOnly: true}}
+	views := []string{waitingViewSQL}
+	write, err := openDB(path, dbOptions{pragmas: append([]string{"auto_vacuum(INCREMENTAL)"}, pragmas...), immediate: true, attach: withArrivals, setup: views})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 	write.SetMaxOpenConns(1)
-	read, err := openDB(path, append(pragmas, "query_only(1)", "mmap_size(2147418112)"), false)
+	var dbs []*sql.DB
+	closeAll := func() {
+		for _, db := range dbs {
+			db.Close()
+		}
+	}
+	dbs = append(dbs, write)
+	// query_only once the view is made: a TEMP view is a write.
+	read, err := openDB(path, dbOptions{pragmas: append(pragmas, "mmap_size(2147418112)"), attach: withArrivals, setup: append(views, "PRAGMA query_only(1)")})
 	if err != nil {
-		write.Close()
+		closeAll()
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
+	dbs = append(dbs, read)
 	read.SetMaxOpenConns(8)
-	ckpt, err := openDB(path, pragmas, false)
+	ckpt, err := openDB(path, dbOptions{pragmas: pragmas})
 	if err != nil {
-		write.Close()
-		read.Close()
+		closeAll()
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
+	dbs = append(dbs, ckpt)
 	ckpt.SetMaxOpenConns(1)
-	s := &Store{write: write, read: read, checkpoints: ckpt, observe: cfg.Observe, scanWorkers: defaultScanWorkers(), inserts: map[insertKey]*sql.Stmt{}, mergeStepSize: cfg.MergeStep,
+	appendDB, err := openDB(arrivalsPath(path), dbOptions{pragmas: pragmas, immediate: true,
+		attach: []attachment{{path: path, schema: storeSchema, readOnly: true}}, setup: views})
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	dbs = append(dbs, appendDB)
+	appendDB.SetMaxOpenConns(1)
+	arrivalCkpt, err := openDB(arrivalsPath(path), dbOptions{pragmas: pragmas})
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	arrivalCkpt.SetMaxOpenConns(1)
+	s := &Store{path: path, write: write, read: read, appendDB: appendDB, checkpoints: ckpt, arrivalCheckpoints: arrivalCkpt, observe: cfg.Observe, scanWorkers: defaultScanWorkers(), inserts: map[insertKey]*sql.Stmt{}, mergeStepSize: cfg.MergeStep,
 		keepMerged: int64(cfg.KeepMerged),
 		kick:       make(chan struct{}, 1),
 		waiting:    newWaitingIDs(),
@@ -229,11 +265,22 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	// Arrivals that the last run merged may still be in the arrivals file.
+	var mergedTo int64
+	if err := s.write.QueryRowContext(ctx, `SELECT merged_to FROM merge_state WHERE id = 1`).Scan(&mergedTo); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	s.drops.add(mergedTo, 0)
 	preloadCtx, stopPreload := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopPreload = stopPreload
 	go s.waiting.preload(preloadCtx, s.read)
-	s.stopCheckpoints, s.checkpointed = make(chan struct{}), make(chan struct{})
+	s.stopCheckpoints = make(chan struct{})
+	s.checkpointed, s.arrivalsCheckpointed = make(chan struct{}), make(chan struct{})
 	go checkpointLoop(s.checkpoints, s.write, &s.mergeMu, &s.wal, min(walResetFrames, max(s.logLimit/4, 1)), s.stopCheckpoints, s.checkpointed)
+	// The arrivals file's writer is the append connection, and nothing
+	// need be held back while its log starts again.
+	go checkpointLoop(s.arrivalCheckpoints, s.appendDB, new(sync.Mutex), &s.arrivalWAL, walResetFrames, s.stopCheckpoints, s.arrivalsCheckpointed)
 	if !cfg.ManualMerge {
 		s.stopMerge, s.merged = make(chan struct{}), make(chan struct{})
 		go s.mergeLoop(s.stopMerge)
@@ -253,9 +300,19 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	for _, m := range files {
-		if err := s.applyMigration(ctx, m.Version, m.SQL); err != nil {
+		if m.Version == arrivalsFileMigration {
+			err = settleArrivals(ctx, s.path)
+		} else {
+			err = s.applyMigration(ctx, m.Version, m.SQL)
+		}
+		if err != nil {
 			return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
 		}
+	}
+	// Columns that later migrations added to events, and a sequence the
+	// arrivals file lost (a file copied without it).
+	if err := settleArrivals(ctx, s.path); err != nil {
+		return fmt.Errorf("sqlite: arrivals file: %w", err)
 	}
 	return nil
 }
@@ -336,6 +393,7 @@ func (s *Store) Close() error {
 		if s.stopCheckpoints != nil {
 			close(s.stopCheckpoints)
 			<-s.checkpointed
+			<-s.arrivalsCheckpointed
 		}
 		if s.stopPreload != nil {
 			s.stopPreload()
@@ -350,8 +408,9 @@ func (s *Store) Close() error {
 			st.Close()
 		}
 		s.insertMu.Unlock()
-		_, _ = s.write.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
-		s.closeErr = errors.Join(s.read.Close(), s.checkpoints.Close(), s.write.Close())
+		_, _ = s.write.Exec(`PRAGMA main.wal_checkpoint(TRUNCATE)`)
+		_, _ = s.appendDB.Exec(`PRAGMA main.wal_checkpoint(TRUNCATE)`)
+		s.closeErr = errors.Join(s.read.Close(), s.checkpoints.Close(), s.arrivalCheckpoints.Close(), s.appendDB.Close(), s.write.Close())
 	})
 	return s.closeErr
 }

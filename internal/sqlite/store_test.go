@@ -253,6 +253,49 @@ func TestArrivalsMigration(t *testing.T) {
 	storetest.CompareSummaries(t, old, 1, calls, windows, "UTC")
 }
 
+// TestArrivalsFileMigration opens a store made by the release before the
+// arrivals file (commit 2d2898c: 4,031 events in random order appended in
+// batches of 700, two merge steps of 1,000, the merged arrivals left in
+// the table): migration 23 moves the 2,031 waiting ones into the arrivals
+// file, and the store answers as one that this release filled with the
+// same events; every event sent again is a duplicate, new ones go in above
+// every seq the old store gave, and all of them merge.
+func TestArrivalsFileMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "usagelog.db")
+	gunzip(t, "testdata/store-2d2898c.db.gz", path)
+	old := sqlitetest.OpenConfig(t, sqlite.Config{Path: path, ManualMerge: true})
+	events := shuffledEvents(4000)
+	fresh := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true})
+	appendAll(t, fresh, events, 700)
+	wanted := readContents(t, fresh)
+	compareContents(t, readContents(t, old), wanted)
+	if n, err := old.MergeStatus(ctx); err != nil || n != 2031 {
+		t.Errorf("%d arrivals wait after the migration (%v), want 2031", n, err)
+	}
+	if n, err := sqlite.StoredArrivals(ctx, old, "1"); err != nil || n != 2031 {
+		t.Errorf("the arrivals file holds %d (%v), want the 2031 waiting", n, err)
+	}
+	if res := appendAll(t, old, events, 1000); res.Inserted != 0 || res.Duplicates != len(events) {
+		t.Errorf("every event again: %+v, want all duplicates", res)
+	}
+	more := storetest.RandomCalls(9, 500, time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC))
+	if res := appendAll(t, old, more, 500); res.Inserted != 500 {
+		t.Fatalf("new events: %+v, want 500 inserted", res)
+	}
+	if n, err := sqlite.StoredArrivals(ctx, old, "seq <= 4031"); err != nil || n != 2031 {
+		t.Errorf("%d arrivals at or below the old store's last seq (%v), want the 2031 moved", n, err)
+	}
+	appendAll(t, fresh, more, 500)
+	if _, err := old.Merge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := sqlite.StoredArrivals(ctx, old, "1"); err != nil || n != 0 {
+		t.Errorf("the arrivals file holds %d once all merged (%v), want 0", n, err)
+	}
+	compareContents(t, readContents(t, old), readContents(t, fresh))
+}
+
 // TestArrivalsMatchEvents: arrivals has every column of events, alike, and
 // its seq: a migration that adds a column to one adds it to the other.
 func TestArrivalsMatchEvents(t *testing.T) {

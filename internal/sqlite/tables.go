@@ -8,54 +8,58 @@ import (
 	"github.com/usagelog/usagelog/internal/eventsql"
 )
 
-// The store keeps events in two tables of the same columns:
+// The store keeps events in two tables of the same columns, in two files
+// (arrivals_file.go):
 //
-//   - arrivals: what ingest appends, in arrival order. Its seq is the
-//     arrival order and nothing else; merge_state.merged_to is the last seq
-//     merged. A merge step may leave what it merged in the table (merge.go):
-//     reads read the view waiting, the arrivals above merged_to.
-//   - events: what the merge (merge.go) moved out of arrivals, each step's
-//     rows inserted sorted by workspace, kind and time. Its rowid says where
-//     a row lies and nothing else: the rewrite in time order (cluster.go)
-//     copies the rows up to a rowid and adds those above it at the swap.
+//   - arrivals, in the arrivals file: what ingest appends, in arrival
+//     order. Its seq is the arrival order and nothing else;
+//     merge_state.merged_to, in the store's file, is the last seq merged.
+//     Merged arrivals stay in the file until no reader can need them
+//     (merge.go): reads read the view waiting, the arrivals above
+//     merged_to, which each connection makes (a TEMP view).
+//   - events, in the store's file: what the merge (merge.go) moved out of
+//     arrivals, each step's rows inserted sorted by workspace, kind and
+//     time. Its rowid says where a row lies and nothing else: the rewrite
+//     in time order (cluster.go) copies the rows up to a rowid and adds
+//     those above it at the swap.
 //
 // The rollups hold exactly the events of the events table; summaries add
 // the api_request arrivals to them (tail.go). Every read of events reads
-// both tables, through storedEvents or once per table, in one snapshot.
+// both tables, through storedEvents or once per table, in one transaction.
 //
 // Locks, in the order they are taken (never the other way round):
 //
 //  1. clusterMu (one rewrite at a time), mergeMu (one merge step at a
-//     time);
+//     time; purges, erasures and reclassifications hold it while they
+//     change arrivals, which a merge step reads);
 //  2. insertMu (prepared inserts and lookups): preparing one takes the
-//     write connection, so no one holding that connection prepares;
-//  3. the write connection (write, one connection: SQLite has one
-//     writer), which every transaction that changes the file holds;
+//     append connection, so no one holding that connection prepares;
+//  3. the write connection (write: the store's file's writer, one
+//     connection), which every transaction that changes the store's file
+//     holds, or the append connection (appendDB: the arrivals file's
+//     writer), which every transaction that changes the arrivals file
+//     holds; never both at once;
 //  4. appends.mu (the appends waiting to be stored), waiting.mu (the
 //     waiting arrivals' ids, waiting_ids.go), combos.mu (rollup combo ids),
 //     tail.mu (what readers hold of the arrivals), counted.mu (the latest
-//     count):
+//     count), drops.mu (merged arrivals that may leave):
 //     each guards only its own memory and takes no other lock.
 //
 // Readers (read, several connections) take none of these: in WAL mode they
-// wait for no writer, and no writer waits for them. The checkpointer
-// (checkpoints, one connection, checkpoint.go) copies the log on its own
-// connection, taking none; to start the log again it takes mergeMu, then
-// the write connection (restartQuiet).
+// wait for no writer, and no writer waits for them. The checkpointers
+// (checkpoints and arrivalCheckpoints, one connection each,
+// checkpoint.go) copy each file's log on their own connections, taking
+// none; to start the store's log again the first takes mergeMu, then the
+// write connection (restartQuiet), and the second the append connection.
 const (
 	eventsTable   = "events"
 	arrivalsTable = "arrivals"
-	// waitingView is the arrivals not yet merged (migration 021).
+	// waitingView is the arrivals not yet merged (waitingViewSQL).
 	waitingView = "waiting"
 	// unmergedArrival is waitingView's condition, for statements on
 	// arrivals itself.
 	unmergedArrival = "seq > (SELECT merged_to FROM merge_state WHERE id = 1)"
 )
-
-// eventTables are the tables an event may be in, merged ones first. The
-// arrivals among them may hold merged ones too: what reads them counts
-// only those of unmergedArrival.
-var eventTables = []string{eventsTable, arrivalsTable}
 
 // storedEventsOf is a FROM term that reads events and waiting as one, with the
 // columns cols: SQLite flattens it into a UNION ALL whose arms each use

@@ -21,8 +21,9 @@ import (
 // interleave.
 const tailPage = 20_000
 
-// mergeState is the row of merge_state: the arrivals with a seq above
-// mergedTo are not merged yet.
+// mergeState is merge_state's merged_to, in the store's file (the arrivals
+// with a seq above it are not merged yet), and arrival_state's generation,
+// in the arrivals file.
 type mergeState struct {
 	mergedTo, generation int64
 }
@@ -30,7 +31,8 @@ type mergeState struct {
 // readArrivalBounds reads merge_state and the largest seq of the
 // arrivals: those of (st.mergedTo, top] wait to be merged.
 func readArrivalBounds(ctx context.Context, q eventsql.Queryer) (st mergeState, top int64, err error) {
-	rows, err := q.QueryContext(ctx, `SELECT merged_to, generation, (SELECT coalesce(max(seq), 0) FROM `+arrivalsTable+`) FROM merge_state WHERE id = 1`)
+	rows, err := q.QueryContext(ctx, `SELECT m.merged_to, a.generation, (SELECT coalesce(max(seq), 0) FROM `+arrivalsTable+`)
+		FROM merge_state m, arrival_state a WHERE m.id = 1 AND a.id = 1`)
 	if err != nil {
 		return st, 0, err
 	}

@@ -74,7 +74,7 @@ func TestDuplicatesWithoutAnArrivalIndex(t *testing.T) {
 }
 
 // TestDuplicatesInAGroup stores three appends of one workspace in one
-// transaction (a merge step holds the write connection while they
+// transaction (an append holds the append connection while they
 // queue): the second repeats ids of the first, which count as
 // duplicates; the third fails, and its ids, rolled back, are stored when
 // they come again.

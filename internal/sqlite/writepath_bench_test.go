@@ -85,8 +85,8 @@ func BenchmarkArrivalIndexes(b *testing.B) {
 	basePath := writeBase(b, base, end)
 	const (
 		dropTime = "DROP INDEX arrivals_workspace_kind_time"
-		id       = "CREATE UNIQUE INDEX arrivals_workspace_id ON arrivals (workspace_id, id)"
-		day      = "CREATE INDEX arrivals_day ON arrivals (workspace_id, kind, time_ms / 86400000)"
+		id       = "CREATE UNIQUE INDEX arrivals_file.arrivals_workspace_id ON arrivals (workspace_id, id)"
+		day      = "CREATE INDEX arrivals_file.arrivals_day ON arrivals (workspace_id, kind, time_ms / 86400000)"
 	)
 	for _, v := range []struct {
 		name  string
@@ -147,6 +147,7 @@ func writeBase(b *testing.B, base int, end time.Time) string {
 	ctx := context.Background()
 	tmp := path + ".building"
 	os.Remove(tmp)
+	os.Remove(tmp + "-arrivals")
 	s, err := sqlite.Open(ctx, sqlite.Config{Path: tmp, ManualMerge: true})
 	if err != nil {
 		b.Fatal(err)
@@ -168,6 +169,9 @@ func writeBase(b *testing.B, base int, end time.Time) string {
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
+	// Everything is merged: a store opened on the copy starts an arrivals
+	// file of its own.
+	os.Remove(tmp + "-arrivals")
 	if err := os.Rename(tmp, path); err != nil {
 		b.Fatal(err)
 	}
@@ -231,6 +235,9 @@ func writePath(b *testing.B, basePath string, base, n int, random bool, end time
 	if st, err := os.Stat(path + "-wal"); err == nil {
 		b.ReportMetric(float64(st.Size())/(1<<20), "wal-max-mb")
 	}
+	if st, err := os.Stat(path + "-arrivals-wal"); err == nil {
+		b.ReportMetric(float64(st.Size())/(1<<20), "arrivals-wal-max-mb")
+	}
 	// The merge gives the pages of the arrivals it emptied at once back
 	// once idle: the file's size is what it is after that.
 	if err := waitGivenBack(ctx, s, time.Hour); err != nil {
@@ -242,7 +249,7 @@ func writePath(b *testing.B, basePath string, base, n int, random bool, end time
 		b.Fatal(err)
 	}
 	var size int64
-	for _, f := range []string{path, path + "-wal"} {
+	for _, f := range []string{path, path + "-wal", path + "-arrivals", path + "-arrivals-wal"} {
 		if st, err := os.Stat(f); err == nil {
 			size += st.Size()
 		}
