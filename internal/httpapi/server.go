@@ -166,10 +166,12 @@ type Server struct {
 	// knownCollections are the collections ensureCollection has seen
 	// (collectionKey).
 	knownCollections sync.Map
-	now              func() time.Time
-	mux              *http.ServeMux
-	rec              *Recorder
-	limits           *limiter
+	// touching are the keys whose last use is being recorded (touchKey).
+	touching sync.Map
+	now      func() time.Time
+	mux      *http.ServeMux
+	rec      *Recorder
+	limits   *limiter
 	// exportRowLimit applies to workspaces that set none.
 	exportRowLimit int64
 	files          usage.FileStore

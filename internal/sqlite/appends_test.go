@@ -159,18 +159,22 @@ func TestAppendsDoNotWaitForTheMerge(t *testing.T) {
 // once it has moved its first chunk, a change of the store's metadata,
 // which waits for the write connection. Of arrivals in time order the step
 // commits that chunk and no more, and the change is made after it; of
-// arrivals out of order it goes on to its end, since each commit writes
-// the index pages its events fell on.
+// arrivals out of order it goes on until it has run the time it runs
+// before it yields (an hour here: to its end; none: that chunk), since
+// each commit writes the index pages its events fell on.
 func TestMergeStepYieldsToWriters(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		shuffled bool
+		after    time.Duration
 		moved    int
 	}{
-		{"in time order", false, sqlite.MergeChunk},
-		{"out of order", true, 10_000},
+		{"in time order", false, time.Hour, sqlite.MergeChunk},
+		{"out of order", true, time.Hour, 10_000},
+		{"out of order, yielding at once", true, 0, sqlite.MergeChunk},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			sqlite.SetYieldAfter(t, tc.after)
 			ctx := context.Background()
 			s := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true, MergeStep: 10_000})
 			waiting := storetest.Fixture(10_000)

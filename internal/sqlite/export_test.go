@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"testing"
+	"time"
 
 	"github.com/usagelog/usagelog/internal/usage"
 )
@@ -11,7 +13,7 @@ import (
 // transaction, with the group's size: an error fails that append.
 func SetAppendHook(f func(workspaceID int64, group int) error) { appendHook = f }
 
-// WaitingAppends is how many appends wait for the write connection.
+// WaitingAppends is how many appends wait for the append connection.
 func WaitingAppends(s *Store) int {
 	s.appends.mu.Lock()
 	defer s.appends.mu.Unlock()
@@ -120,6 +122,22 @@ func ArrivalColumns(ctx context.Context, s *Store) ([]string, error) {
 		out = append(out, name)
 	}
 	return out, rows.Err()
+}
+
+// SetYieldAfter sets how long a merge step out of time order runs before
+// it yields to a writer, until the test ends.
+func SetYieldAfter(t testing.TB, d time.Duration) {
+	old := yieldAfter
+	yieldAfter = d
+	t.Cleanup(func() { yieldAfter = old })
+}
+
+// SetRefillMax sets how many arrivals may wait for the merged ones to go
+// at once, until the test ends.
+func SetRefillMax(t testing.TB, n int64) {
+	old := refillMax
+	refillMax = n
+	t.Cleanup(func() { refillMax = old })
 }
 
 // WriterWaits is how many times a writer waited for the store's file's

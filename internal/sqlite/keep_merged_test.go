@@ -18,6 +18,7 @@ import (
 // and catching up empties the table.
 func TestMergedArrivalsStay(t *testing.T) {
 	ctx := context.Background()
+	sqlite.SetRefillMax(t, 0) // else the 2,000 waiting go back in alone
 	s := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true, MergeStep: 1000})
 	events := storetest.RandomCalls(41, 3000, storetest.SummaryNow) // in no time order
 	for i := range events {
@@ -93,6 +94,7 @@ func TestMergedArrivalsStay(t *testing.T) {
 // go, so that as many are kept.
 func TestKeepMergedBounds(t *testing.T) {
 	ctx := context.Background()
+	sqlite.SetRefillMax(t, 0)
 	s := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true, MergeStep: 500, KeepMerged: 1200})
 	if _, err := s.Append(ctx, 1, storetest.RandomCalls(42, 5000, storetest.SummaryNow)); err != nil {
 		t.Fatal(err)
@@ -112,6 +114,62 @@ func TestKeepMergedBounds(t *testing.T) {
 		if rows-waiting != wantKept {
 			t.Errorf("after step %d: %d merged arrivals left, want %d", step+1, rows-waiting, wantKept)
 		}
+	}
+}
+
+// TestMergedArrivalsRefill: once few arrivals wait beside the merged ones,
+// a step empties the table and puts the waiting ones back with their seqs:
+// reads, duplicates (merged and waiting), a purge, an erasure and the
+// merge of the rest see each event once.
+func TestMergedArrivalsRefill(t *testing.T) {
+	ctx := context.Background()
+	s := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true, MergeStep: 2500})
+	events := storetest.RandomCalls(44, 3000, storetest.SummaryNow)
+	for i := range events {
+		if i%5 == 0 {
+			events[i].MemberID = "erase-me"
+		}
+	}
+	if _, err := s.Append(ctx, 1, events); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.MergeStep(ctx); err != nil || n != 2500 {
+		t.Fatalf("the step merged %d (%v), want 2500", n, err)
+	}
+	if n, err := sqlite.StoredArrivals(ctx, s, "1"); err != nil || n != 500 {
+		t.Errorf("arrivals holds %d rows (%v), want the 500 waiting", n, err)
+	}
+	if n, err := sqlite.StoredArrivals(ctx, s, "seq > 2500"); err != nil || n != 500 {
+		t.Errorf("%d arrivals above seq 2500 (%v), want 500: their seqs kept", n, err)
+	}
+	windows := []string{"period=90d", "from=2026-07-01"}
+	storetest.CompareSummaries(t, s, 1, events, windows, "UTC")
+	if res, err := s.Append(ctx, 1, events); err != nil || res.Duplicates != 3000 {
+		t.Errorf("sent again: %+v (%v), want 3000 duplicates", res, err)
+	}
+	cutoff := storetest.SummaryNow.Add(-50 * 24 * time.Hour).Truncate(24 * time.Hour)
+	kept := slices.DeleteFunc(slices.Clone(events), func(e usage.Event) bool { return e.Time.Before(cutoff) })
+	if n, err := s.PurgeEvents(ctx, 1, cutoff); err != nil || n != int64(len(events)-len(kept)) {
+		t.Errorf("the purge deleted %d (%v), want %d", n, err, len(events)-len(kept))
+	}
+	var erased int64
+	for _, e := range kept {
+		if e.MemberID == "erase-me" {
+			erased++
+		}
+	}
+	res, err := s.Erase(ctx, 1, "er-2", usage.ErasureMatch{Field: usage.EraseMemberID, Value: "erase-me"}, false, nil)
+	if err != nil || res.Removed[usage.KindAPIRequest] != erased {
+		t.Errorf("the erasure removed %v (%v), want %d calls", res.Removed, err, erased)
+	}
+	kept = slices.DeleteFunc(kept, func(e usage.Event) bool { return e.MemberID == "erase-me" })
+	storetest.CompareSummaries(t, s, 1, kept, windows, "UTC")
+	if _, err := s.Merge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CompareSummaries(t, s, 1, kept, windows, "UTC")
+	if n, err := sqlite.StoredArrivals(ctx, s, "1"); err != nil || n != 0 {
+		t.Errorf("arrivals holds %d rows once all merged (%v), want 0", n, err)
 	}
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"log/slog"
 	"math"
@@ -27,13 +28,18 @@ const DefaultMergeStep = 5000
 // order a larger step shares more of them (docs/write-path.md:
 // BenchmarkMergeSteps moved 17,095 arrivals a second in steps of 5,000,
 // 53,297 in steps of 200,000). What waits for a step is the store's file's
-// other writers: metadata changes, purges, the rewrite in time order, and
-// the checkpoint that starts the log again.
+// other writers (metadata changes such as a key's last use, purges, the
+// rewrite in time order) and the checkpoint that starts the log again: a
+// step yields to a writer after a chunk once it has run yieldAfter.
 const (
-	mergeStepTime = time.Second
+	mergeStepTime = 4 * time.Second
 	minMergeStep  = 1000
 	maxMergeStep  = 400_000
 )
+
+// yieldAfter is how long a step of arrivals out of time order runs before
+// it yields to a writer (a variable for tests).
+var yieldAfter = 250 * time.Millisecond
 
 // mergeChunk is how many arrivals a merge step moves before it looks for
 // writers waiting for the write connection.
@@ -156,8 +162,12 @@ func (s *Store) mergeLoop(stop <-chan struct{}) {
 				break
 			}
 			if n == 0 {
-				if err := s.dropMergedArrivals(ctx); err != nil && ctx.Err() == nil {
-					slog.Error("sqlite: merge: drop merged arrivals", "err", err)
+				// Caught up: the merged arrivals go now, if no reader holds
+				// the store's file as it was, rather than after the
+				// checkpointer's next two looks. Until then reads of the
+				// waiting ones walk past them in the time index.
+				if err := s.dropMergedNow(ctx); err != nil && ctx.Err() == nil {
+					slog.Error("sqlite: merge", "err", err)
 				}
 				if err := s.giveBackMerged(ctx); err != nil && ctx.Err() == nil {
 					slog.Error("sqlite: merge: give back pages", "err", err)
@@ -257,17 +267,36 @@ func (s *Store) mergeStep(ctx context.Context, size int) (n int, left int64, err
 	s.mergeMu.Lock()
 	defer s.mergeMu.Unlock()
 	defer s.timed("merge", time.Now())
-	tx, err := s.write.BeginTx(ctx, nil)
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
+	}
+	defer conn.Close()
+	// The step's commit need not reach the disk by itself: what it merged
+	// stays in the arrivals file, which appends sync, until two complete
+	// checkpoints of the store's file, which sync it, follow the commit
+	// (dropMergedArrivals). Synced, a step's commit wrote hundreds of
+	// megabytes to the disk at once, and appends synced behind it.
+	if _, err := conn.ExecContext(ctx, `PRAGMA main.synchronous = NORMAL`); err != nil {
+		return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA main.synchronous = `+s.syncMode); err != nil {
+			// The write connection must not keep it.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
 	}
 	defer tx.Rollback()
 	// In chunks: a step that finds writers waiting after a chunk in time
 	// order commits what it has moved, so that they wait for a chunk, not
-	// a whole step. Arrivals out of order go on to the step's end: each
-	// commit writes every index page their events fell on, and in larger
-	// commits more of them share a page.
-	waits := s.write.Stats().WaitCount
+	// a whole step. Arrivals out of order go on for yieldAfter at least:
+	// each commit writes every index page their events fell on, and in
+	// larger commits more of them share a page.
+	waits, began := s.write.Stats().WaitCount, time.Now()
 	chunk := mergeChunk
 	var to int64
 	for n < size {
@@ -280,11 +309,13 @@ func (s *Store) mergeStep(ctx context.Context, size int) (n int, left int64, err
 			to = upTo
 		}
 		n, left = n+moved, rest
-		if moved == 0 || sorted && s.writersWaiting(waits) {
+		if moved == 0 || (sorted || time.Since(began) >= yieldAfter) && s.writersWaiting(waits) {
 			break
 		}
 		if !sorted {
-			chunk = size // the rest at once: it will not yield
+			// Larger chunks, each inserted in index order, touch each page
+			// of the indexes once for more of the step's arrivals.
+			chunk = max(size/4, mergeChunk)
 		}
 	}
 	if n == 0 {
@@ -383,6 +414,11 @@ func (s *Store) mergeIn(ctx context.Context, tx *sql.Tx, size int) (n int, to, l
 // merge then moved 1,200-1,300 arrivals a second (BenchmarkWritePath):
 // bounded by the events, a load as large as the store never reaches it.
 const DefaultKeepMerged = 5_000_000
+
+// refillMax is how many arrivals may wait for the merged ones to go at
+// once (dropMergedStep): they are put back one by one, and appends wait.
+// A variable for tests.
+var refillMax int64 = 10_000
 
 // dropKeptStep is how many merged arrivals past the bound one transaction
 // of the append connection deletes: appends wait for it.
@@ -495,13 +531,33 @@ func (s *Store) dropMergedStep(ctx context.Context, upTo int64) (more, emptied b
 		bound = max(DefaultKeepMerged, events)
 	}
 	switch {
-	case top == 0:
+	case top == 0 || oldest > upTo:
 		return false, false, nil
 	case top <= upTo:
 		// The table's pages go at once, rather than a row and an index
 		// entry at a time.
 		_, err = tx.ExecContext(ctx, `DELETE FROM `+arrivalsTable)
 		emptied = true
+	case top-upTo <= refillMax:
+		// The same, and the few that wait go back in with their seqs: a
+		// read of the waiting arrivals in time order walks past every
+		// merged one left (the first logs page took 243 ms beside
+		// 3,000,000 of them, BenchmarkWritePath), and while any arrive
+		// none would go at once.
+		for _, q := range []string{
+			`CREATE TEMP TABLE refill AS SELECT * FROM ` + arrivalsTable + ` WHERE seq > ?`,
+			`DELETE FROM ` + arrivalsTable,
+			`INSERT INTO ` + arrivalsTable + ` SELECT * FROM temp.refill`,
+			`DROP TABLE temp.refill`,
+		} {
+			args := []any{}
+			if strings.Contains(q, "?") {
+				args = append(args, upTo)
+			}
+			if _, err = tx.ExecContext(ctx, q, args...); err != nil {
+				break
+			}
+		}
 	case upTo-oldest+1 <= bound:
 		return false, false, nil
 	default:

@@ -49,8 +49,8 @@ import (
 // wait for no writer, and no writer waits for them. The checkpointers
 // (checkpoints and arrivalCheckpoints, one connection each,
 // checkpoint.go) copy each file's log on their own connections, taking
-// none; to start the store's log again the first takes mergeMu, then the
-// write connection (restartQuiet), and the second the append connection.
+// none; to start a log again each takes mergeMu, then its file's writer,
+// the write connection or the append connection (restartQuiet).
 const (
 	eventsTable   = "events"
 	arrivalsTable = "arrivals"
