@@ -58,8 +58,7 @@ func checkpointLoop(db, write *sql.DB, merge *sync.Mutex, wal *walState, reset i
 			return
 		case <-t.C:
 		}
-		frames, copied, err := checkpoint(ctx, db)
-		complete := err == nil && frames >= 0 && copied == frames
+		frames, copied, err := wal.checkpoint(ctx, db)
 		if err == nil && frames >= reset {
 			// Passes that wait for nothing first, while they gain on the
 			// writers, so that the one writers wait for copies little.
@@ -67,19 +66,15 @@ func checkpointLoop(db, write *sql.DB, merge *sync.Mutex, wal *walState, reset i
 				if err != nil || frames-copied <= walRemainder {
 					break
 				}
-				frames, copied, err = checkpoint(ctx, db)
+				frames, copied, err = wal.checkpoint(ctx, db)
 			}
 			if err == nil {
-				frames, err = restartQuiet(ctx, db, write, merge, frames)
-				complete = err == nil && frames == 0
+				frames, err = restartQuiet(ctx, db, write, merge, wal, frames)
 			}
 		}
 		if err == nil {
 			wal.frames.Store(frames)
 			wal.checks.Add(1)
-		}
-		if complete {
-			wal.complete.Add(1)
 		}
 		if err != nil && ctx.Err() == nil {
 			slog.Error("sqlite: checkpoint", "err", err)
@@ -113,14 +108,19 @@ func checkpoint(ctx context.Context, db *sql.DB) (frames, copied int64, err erro
 // the next merge step waited for (BenchmarkWritePath, p999-append-ms and
 // merging-max-append-ms over a second at 3,000,000 into 3,000,000). With
 // the merge held back it held it 166-467 ms.
-func restartQuiet(ctx context.Context, db, write *sql.DB, merge *sync.Mutex, frames int64) (int64, error) {
+func restartQuiet(ctx context.Context, db, write *sql.DB, merge *sync.Mutex, wal *walState, frames int64) (int64, error) {
 	merge.Lock()
 	defer merge.Unlock()
-	frames, _, err := checkpoint(ctx, db)
+	frames, _, err := wal.checkpoint(ctx, db)
 	if err != nil {
 		return 0, err
 	}
-	return restart(ctx, write, frames)
+	seq := wal.started.Add(1)
+	frames, err = restart(ctx, write, frames)
+	if err == nil && frames == 0 {
+		wal.found(seq, 0, 0) // started again: nobody reads what was before
+	}
+	return frames, err
 }
 
 // restart copies what is left of the log into the file on the write
@@ -162,8 +162,50 @@ func restart(ctx context.Context, write *sql.DB, frames int64) (int64, error) {
 type walState struct {
 	frames atomic.Int64 // pages in the log
 	checks atomic.Int64 // checkpoints run
-	// complete counts the checkpoints that found every page of the log
-	// copied, or started it again: neither happens while a reader reads
-	// the file as it was before the log's last commit (dropMergedArrivals).
-	complete atomic.Int64
+	// started numbers the checkpoints as they begin, and last is what
+	// the latest to end found (mergedDrops reads them).
+	started atomic.Int64
+	last    atomic.Pointer[checkpointFound]
+}
+
+// checkpointFound is what a checkpoint found: the log's size and how much
+// of it is copied into the file, in pages. No checkpoint copies a page of
+// the log that a reader's snapshot does not hold, so a checkpoint that
+// finds copied as far as the log reached at some commit finds no reader
+// whose snapshot predates that commit; nor does one that finds the log
+// shorter, since it started again, which waits for every reader of it.
+type checkpointFound struct {
+	seq         int64 // walState.started when it began
+	log, copied int64
+}
+
+// checkpoint runs a passive checkpoint on db, records what it found, and
+// returns the log's size and the pages of it copied into the file.
+func (w *walState) checkpoint(ctx context.Context, db *sql.DB) (frames, copied int64, err error) {
+	seq := w.started.Add(1)
+	frames, copied, err = checkpoint(ctx, db)
+	if err == nil && frames >= 0 { // -1: another process's checkpoint ran
+		w.found(seq, frames, copied)
+	}
+	return frames, copied, err
+}
+
+// found records what the checkpoint seq found, unless a later one's is
+// there (two may end out of order).
+func (w *walState) found(seq, log, copied int64) {
+	f := &checkpointFound{seq: seq, log: log, copied: copied}
+	for {
+		old := w.last.Load()
+		if old != nil && old.seq > seq || w.last.CompareAndSwap(old, f) {
+			return
+		}
+	}
+}
+
+// latest is what the latest checkpoint found (seq 0: none yet).
+func (w *walState) latest() checkpointFound {
+	if f := w.last.Load(); f != nil {
+		return *f
+	}
+	return checkpointFound{}
 }

@@ -20,15 +20,7 @@ func TestMergedArrivalsStay(t *testing.T) {
 	ctx := context.Background()
 	sqlite.SetRefillMax(t, 0) // else the 2,000 waiting go back in alone
 	s := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true, MergeStep: 1000})
-	events := storetest.RandomCalls(41, 3000, storetest.SummaryNow) // in no time order
-	for i := range events {
-		if i%7 == 0 {
-			events[i].MemberID = "erase-me"
-		}
-	}
-	if _, err := s.Append(ctx, 1, events); err != nil {
-		t.Fatal(err)
-	}
+	events := appendMarked(t, s, 41, 7)
 	if n, err := s.MergeStep(ctx); err != nil || n != 1000 {
 		t.Fatalf("the step merged %d (%v), want 1000", n, err)
 	}
@@ -90,6 +82,22 @@ func TestMergedArrivalsStay(t *testing.T) {
 	storetest.CompareSummaries(t, s, 1, kept, windows, "UTC")
 }
 
+// appendMarked appends 3,000 calls in no time order (from seed), every
+// every-th of member "erase-me", to workspace 1 of s, and returns them.
+func appendMarked(t *testing.T, s *sqlite.Store, seed uint64, every int) []usage.Event {
+	t.Helper()
+	events := storetest.RandomCalls(seed, 3000, storetest.SummaryNow)
+	for i := range events {
+		if i%every == 0 {
+			events[i].MemberID = "erase-me"
+		}
+	}
+	if _, err := s.Append(context.Background(), 1, events); err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
 // TestKeepMergedBounds: past Config.KeepMerged, the oldest merged arrivals
 // go, so that as many are kept.
 func TestKeepMergedBounds(t *testing.T) {
@@ -124,15 +132,7 @@ func TestKeepMergedBounds(t *testing.T) {
 func TestMergedArrivalsRefill(t *testing.T) {
 	ctx := context.Background()
 	s := sqlitetest.OpenConfig(t, sqlite.Config{ManualMerge: true, MergeStep: 2500})
-	events := storetest.RandomCalls(44, 3000, storetest.SummaryNow)
-	for i := range events {
-		if i%5 == 0 {
-			events[i].MemberID = "erase-me"
-		}
-	}
-	if _, err := s.Append(ctx, 1, events); err != nil {
-		t.Fatal(err)
-	}
+	events := appendMarked(t, s, 44, 5)
 	if n, err := s.MergeStep(ctx); err != nil || n != 2500 {
 		t.Fatalf("the step merged %d (%v), want 2500", n, err)
 	}
@@ -198,4 +198,36 @@ func TestMerged(t *testing.T) {
 		t.Fatalf("second step: %d, %v", n, err)
 	}
 	merged(true)
+}
+
+// TestMergedArrivalsLeaveInTheBackground: with the background merge, the
+// arrivals it merged leave the arrivals file once it has caught up, while
+// another workspace's client still sends a few now and then.
+func TestMergedArrivalsLeaveInTheBackground(t *testing.T) {
+	ctx := context.Background()
+	s := sqlitetest.OpenConfig(t, sqlite.Config{})
+	if _, err := s.Append(ctx, 1, storetest.RandomCalls(45, 20_000, storetest.SummaryNow)); err != nil {
+		t.Fatal(err)
+	}
+	more := storetest.RandomCalls(46, 2000, storetest.SummaryNow)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for i := 0; ; i = (i + 10) % len(more) {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond): // pacing the client, not waiting for a condition
+			}
+			if _, err := s.Append(ctx, 2, more[i:i+10]); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-stopped }()
+	waitFor(t, time.Minute, "the merged arrivals to leave", func() bool {
+		n, err := sqlite.StoredArrivals(ctx, s, "workspace_id = 1")
+		return err == nil && n == 0
+	})
 }

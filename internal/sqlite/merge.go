@@ -92,12 +92,8 @@ func (s *Store) MergeStep(ctx context.Context) (int, error) {
 // the checkpointer, and drops the merged arrivals that no reader needs.
 func (s *Store) dropMergedNow(ctx context.Context) error {
 	for range 2 {
-		frames, copied, err := checkpoint(ctx, s.checkpoints)
-		if err != nil {
+		if _, _, err := s.wal.checkpoint(ctx, s.checkpoints); err != nil {
 			return fmt.Errorf("sqlite: merge: %w", err)
-		}
-		if frames >= 0 && copied == frames {
-			s.wal.complete.Add(1)
 		}
 	}
 	if err := s.dropMergedArrivals(ctx); err != nil {
@@ -273,9 +269,8 @@ func (s *Store) mergeStep(ctx context.Context, size int) (n int, left int64, err
 	}
 	defer conn.Close()
 	// The step's commit need not reach the disk by itself: what it merged
-	// stays in the arrivals file, which appends sync, until two complete
-	// checkpoints of the store's file, which sync it, follow the commit
-	// (dropMergedArrivals). Synced, a step's commit wrote hundreds of
+	// stays in the arrivals file, which appends sync, until checkpoints of
+	// the store's file, which sync it, have copied it (mergedDrops). Synced, a step's commit wrote hundreds of
 	// megabytes to the disk at once, and appends synced behind it.
 	if _, err := conn.ExecContext(ctx, `PRAGMA main.synchronous = NORMAL`); err != nil {
 		return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
@@ -329,7 +324,7 @@ func (s *Store) mergeStep(ctx context.Context, size int) (n int, left int64, err
 		return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
 	}
 	s.lastMerged.Store(time.Now().UnixNano())
-	s.drops.add(to, s.wal.complete.Load())
+	s.drops.add(to, s.wal.started.Load())
 	s.hook("committed")
 	return n, left, nil
 }
@@ -425,12 +420,12 @@ var refillMax int64 = 10_000
 const dropKeptStep = 5000
 
 // mergedDrops are the merge steps whose arrivals may leave the arrivals
-// file once the store's log has been found copied twice after them: a
-// reader whose snapshot of the store's file predates a step's commit, and
-// whose snapshot of the arrivals file follows their removal, would see
-// them in neither place, and no checkpoint copies the whole log while such
-// a reader reads (walState.complete). Twice: the first may have begun
-// before the commit.
+// file once no reader can still need them: a reader whose snapshot of the
+// store's file predates a step's commit, and whose snapshot of the
+// arrivals file follows their removal, would see them in neither place.
+// A step's arrivals may leave once a checkpoint that began after its
+// commit has found the log's size, and a later one has found that much of
+// it copied, or the log shorter (checkpointFound).
 type mergedDrops struct {
 	mu    sync.Mutex
 	steps []mergedDrop
@@ -438,28 +433,41 @@ type mergedDrops struct {
 
 type mergedDrop struct {
 	upTo  int64 // merge_state.merged_to after the step
-	after int64 // walState.complete when it committed
+	after int64 // walState.started when it committed
+	// armed: a checkpoint that began after it (seq) found the log log
+	// long.
+	armed    bool
+	seq, log int64
 }
 
-// add records a step that merged every arrival up to upTo when the
-// checkpointer had completed complete checkpoints.
-func (d *mergedDrops) add(upTo, complete int64) {
+// add records a step that merged every arrival up to upTo, committed
+// when after checkpoints had begun.
+func (d *mergedDrops) add(upTo, after int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.steps = append(d.steps, mergedDrop{upTo, complete})
+	d.steps = append(d.steps, mergedDrop{upTo: upTo, after: after})
 }
 
-// ready returns the largest seq that may leave (0: none), and forgets
-// the steps up to it.
-func (d *mergedDrops) ready(complete int64) int64 {
+// ready returns the largest seq that may leave by what the latest
+// checkpoint found (0: none), and forgets the steps up to it.
+func (d *mergedDrops) ready(latest checkpointFound) int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var upTo int64
-	i := 0
-	for ; i < len(d.steps) && complete >= d.steps[i].after+2; i++ {
-		upTo = d.steps[i].upTo
+	gone := 0
+	for i := range d.steps {
+		e := &d.steps[i]
+		if !e.armed {
+			if latest.seq > e.after {
+				e.armed, e.seq, e.log = true, latest.seq, latest.log
+			}
+			continue
+		}
+		if latest.seq > e.seq && (latest.copied >= e.log || latest.log < e.log) && gone == i {
+			upTo, gone = e.upTo, i+1
+		}
 	}
-	d.steps = d.steps[i:]
+	d.steps = d.steps[gone:]
 	return upTo
 }
 
@@ -468,7 +476,7 @@ func (d *mergedDrops) ready(complete int64) int64 {
 // every arrival in the file is merged, else, while more are kept than the
 // bound (DefaultKeepMerged), the oldest, dropKeptStep a transaction.
 func (s *Store) dropMergedArrivals(ctx context.Context) error {
-	upTo := s.drops.ready(s.wal.complete.Load())
+	upTo := s.drops.ready(s.wal.latest())
 	for upTo > 0 {
 		more, emptied, err := s.dropMergedStep(ctx, upTo)
 		if err != nil {
@@ -489,24 +497,7 @@ func (s *Store) dropMergedArrivals(ctx context.Context) error {
 // for one at most): once the table is emptied nearly all are free and at
 // the file's end, and giving them back truncates the file.
 func (s *Store) giveBackArrivalPages(ctx context.Context) error {
-	for {
-		var free int
-		if err := s.appendDB.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err != nil || free == 0 {
-			return err
-		}
-		// The pragma returns a row for each page it moves, and a statement
-		// stepped once (Exec) moved one page a commit.
-		rows, err := s.appendDB.QueryContext(ctx, `PRAGMA incremental_vacuum(2000)`)
-		if err != nil {
-			return fmt.Errorf("vacuum: %w", err)
-		}
-		for rows.Next() {
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("vacuum: %w", err)
-		}
-	}
+	return giveBackPages(ctx, s.appendDB, nil)
 }
 
 // dropMergedStep is a transaction of dropMergedArrivals; more says

@@ -52,23 +52,30 @@ func (s *Store) PurgeEvents(ctx context.Context, workspaceID int64, before time.
 	return total, nil
 }
 
-// giveBackPages gives the file's free pages back to the file system where
-// the store keeps them for that (incremental auto-vacuum): 2,000 pages a
-// statement, each its own transaction, to keep each short, until none are
-// left or stop (when set) says.
+// giveBackPages gives the store's file's free pages back to the file
+// system where the store keeps them for that (incremental auto-vacuum),
+// until none are left or stop (when set) says.
 func (s *Store) giveBackPages(ctx context.Context, stop func() bool) error {
+	return giveBackPages(ctx, s.write, stop)
+}
+
+// giveBackPages gives the free pages of db's file (its writer) back to the
+// file system where the file keeps them for that (incremental
+// auto-vacuum): 2,000 pages a statement, each its own transaction, to keep
+// each short, until none are left or stop (when set) says.
+func giveBackPages(ctx context.Context, db *sql.DB, stop func() bool) error {
 	var mode int
-	if err := s.write.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil || mode != 2 { // 2: incremental
+	if err := db.QueryRowContext(ctx, `PRAGMA main.auto_vacuum`).Scan(&mode); err != nil || mode != 2 { // 2: incremental
 		return err
 	}
 	for {
 		var free int
-		if err := s.write.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err != nil || free == 0 {
+		if err := db.QueryRowContext(ctx, `PRAGMA main.freelist_count`).Scan(&free); err != nil || free == 0 {
 			return err
 		}
 		// The pragma returns a row for each page it moves, and a statement
 		// stepped once (Exec) moved one page a commit.
-		rows, err := s.write.QueryContext(ctx, `PRAGMA incremental_vacuum(2000)`)
+		rows, err := db.QueryContext(ctx, `PRAGMA main.incremental_vacuum(2000)`)
 		if err != nil {
 			return fmt.Errorf("vacuum: %w", err)
 		}
