@@ -163,9 +163,9 @@ type walState struct {
 	frames atomic.Int64 // pages in the log
 	checks atomic.Int64 // checkpoints run
 	// started numbers the checkpoints as they begin, and last is what
-	// the latest to end found (mergedDrops reads them).
+	// the latest two to end found (mergedDrops reads them).
 	started atomic.Int64
-	last    atomic.Pointer[checkpointFound]
+	last    atomic.Pointer[checkpointsFound]
 }
 
 // checkpointFound is what a checkpoint found: the log's size and how much
@@ -179,6 +179,10 @@ type checkpointFound struct {
 	log, copied int64
 }
 
+// checkpointsFound is what the latest two checkpoints found, in the order
+// they ran.
+type checkpointsFound struct{ prev, cur checkpointFound }
+
 // checkpoint runs a passive checkpoint on db, records what it found, and
 // returns the log's size and the pages of it copied into the file.
 func (w *walState) checkpoint(ctx context.Context, db *sql.DB) (frames, copied int64, err error) {
@@ -191,21 +195,29 @@ func (w *walState) checkpoint(ctx context.Context, db *sql.DB) (frames, copied i
 }
 
 // found records what the checkpoint seq found, unless a later one's is
-// there (two may end out of order).
+// there: the two that record are then in the order they ran (they run on
+// one connection, and begin in the order of seq).
 func (w *walState) found(seq, log, copied int64) {
-	f := &checkpointFound{seq: seq, log: log, copied: copied}
+	f := checkpointFound{seq: seq, log: log, copied: copied}
 	for {
 		old := w.last.Load()
-		if old != nil && old.seq > seq || w.last.CompareAndSwap(old, f) {
+		next := &checkpointsFound{cur: f}
+		if old != nil {
+			if old.cur.seq >= seq {
+				return
+			}
+			next.prev = old.cur
+		}
+		if w.last.CompareAndSwap(old, next) {
 			return
 		}
 	}
 }
 
-// latest is what the latest checkpoint found (seq 0: none yet).
-func (w *walState) latest() checkpointFound {
+// latest is what the latest two checkpoints found.
+func (w *walState) latest() checkpointsFound {
 	if f := w.last.Load(); f != nil {
 		return *f
 	}
-	return checkpointFound{}
+	return checkpointsFound{}
 }

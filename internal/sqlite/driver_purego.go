@@ -42,7 +42,7 @@ type connector struct {
 }
 
 func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := (&sqlite.Driver{}).Open(c.dsn)
+	conn, err := registered().Open(c.dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,15 @@ func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
 	return conn, nil
 }
 
-func (c connector) Driver() driver.Driver { return &sqlite.Driver{} }
+func (c connector) Driver() driver.Driver { return registered() }
+
+// registered is the driver that database/sql knows as "sqlite": the
+// functions registerOnce registers are on its connections only.
+var registered = sync.OnceValue(func() driver.Driver {
+	db, _ := sql.Open("sqlite", "") // opens no connection
+	defer db.Close()
+	return db.Driver()
+})
 
 // registerOnce registers the rollups' merges with the driver, for
 // every connection it opens from then on.

@@ -424,8 +424,8 @@ const dropKeptStep = 5000
 // store's file predates a step's commit, and whose snapshot of the
 // arrivals file follows their removal, would see them in neither place.
 // A step's arrivals may leave once a checkpoint that began after its
-// commit has found the log's size, and a later one has found that much of
-// it copied, or the log shorter (checkpointFound).
+// commit has found the log's size, and the next one has found that much
+// of it copied, or the log shorter (checkpointFound).
 type mergedDrops struct {
 	mu    sync.Mutex
 	steps []mergedDrop
@@ -434,10 +434,6 @@ type mergedDrops struct {
 type mergedDrop struct {
 	upTo  int64 // merge_state.merged_to after the step
 	after int64 // walState.started when it committed
-	// armed: a checkpoint that began after it (seq) found the log log
-	// long.
-	armed    bool
-	seq, log int64
 }
 
 // add records a step that merged every arrival up to upTo, committed
@@ -448,24 +444,20 @@ func (d *mergedDrops) add(upTo, after int64) {
 	d.steps = append(d.steps, mergedDrop{upTo: upTo, after: after})
 }
 
-// ready returns the largest seq that may leave by what the latest
-// checkpoint found (0: none), and forgets the steps up to it.
-func (d *mergedDrops) ready(latest checkpointFound) int64 {
+// ready returns the largest seq that may leave by what the latest two
+// checkpoints found (0: none), and forgets the steps up to it.
+func (d *mergedDrops) ready(found checkpointsFound) int64 {
+	p, c := found.prev, found.cur
+	if p.seq == 0 || c.seq <= p.seq || c.copied < p.log && c.log >= p.log {
+		return 0
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var upTo int64
 	gone := 0
-	for i := range d.steps {
-		e := &d.steps[i]
-		if !e.armed {
-			if latest.seq > e.after {
-				e.armed, e.seq, e.log = true, latest.seq, latest.log
-			}
-			continue
-		}
-		if latest.seq > e.seq && (latest.copied >= e.log || latest.log < e.log) && gone == i {
-			upTo, gone = e.upTo, i+1
-		}
+	for gone < len(d.steps) && d.steps[gone].after < p.seq {
+		upTo = d.steps[gone].upTo
+		gone++
 	}
 	d.steps = d.steps[gone:]
 	return upTo
