@@ -270,8 +270,9 @@ func (s *Store) mergeStep(ctx context.Context, size int) (n int, left int64, err
 	defer conn.Close()
 	// The step's commit need not reach the disk by itself: what it merged
 	// stays in the arrivals file, which appends sync, until checkpoints of
-	// the store's file, which sync it, have copied it (mergedDrops). Synced, a step's commit wrote hundreds of
-	// megabytes to the disk at once, and appends synced behind it.
+	// the store's file, which sync it, have copied it (mergedDrops).
+	// Synced, a step's commit wrote hundreds of megabytes to the disk at
+	// once, and appends synced behind it.
 	if _, err := conn.ExecContext(ctx, `PRAGMA main.synchronous = NORMAL`); err != nil {
 		return 0, 0, fmt.Errorf("sqlite: merge: %w", err)
 	}
