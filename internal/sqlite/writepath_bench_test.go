@@ -171,7 +171,9 @@ func writeBase(b *testing.B, base int, end time.Time) string {
 	}
 	// Everything is merged: a store opened on the copy starts an arrivals
 	// file of its own.
-	os.Remove(tmp + "-arrivals")
+	for _, f := range []string{"-arrivals", "-arrivals-wal", "-arrivals-shm"} {
+		os.Remove(tmp + f)
+	}
 	if err := os.Rename(tmp, path); err != nil {
 		b.Fatal(err)
 	}
