@@ -49,30 +49,16 @@ func TestMergedArrivalsStay(t *testing.T) {
 		t.Errorf("sent again: %+v (%v), want 3000 duplicates", res, err)
 	}
 
-	cutoff := storetest.SummaryNow.Add(-50 * 24 * time.Hour).Truncate(24 * time.Hour)
-	kept := slices.DeleteFunc(slices.Clone(events), func(e usage.Event) bool { return e.Time.Before(cutoff) })
-	if n, err := s.PurgeEvents(ctx, 1, cutoff); err != nil || n != int64(len(events)-len(kept)) {
-		t.Errorf("the purge deleted %d (%v), want %d", n, err, len(events)-len(kept))
-	}
+	kept := purgeOld(t, s, events)
 	storetest.CompareSummaries(t, s, 1, kept, windows, "UTC")
 	if _, err := s.MergeStep(ctx); err != nil {
 		t.Fatal(err)
 	}
 
-	var erased int64
-	for _, e := range kept {
-		if e.MemberID == "erase-me" {
-			erased++
-		}
-	}
-	res, err := s.Erase(ctx, 1, "er-1", usage.ErasureMatch{Field: usage.EraseMemberID, Value: "erase-me"}, false, nil)
-	if err != nil || res.Removed[usage.KindAPIRequest] != erased {
-		t.Errorf("the erasure removed %v (%v), want %d calls", res.Removed, err, erased)
-	}
+	kept = eraseMarked(t, s, kept, "er-1")
 	if n, err := sqlite.StoredArrivals(ctx, s, "member_id = ?", "erase-me"); err != nil || n != 0 {
 		t.Errorf("%d rows of arrivals still hold the erased member (%v)", n, err)
 	}
-	kept = slices.DeleteFunc(kept, func(e usage.Event) bool { return e.MemberID == "erase-me" })
 	storetest.CompareSummaries(t, s, 1, kept, windows, "UTC")
 
 	if _, err := s.Merge(ctx); err != nil {
@@ -96,6 +82,35 @@ func appendMarked(t *testing.T, s *sqlite.Store, seed uint64, every int) []usage
 		t.Fatal(err)
 	}
 	return events
+}
+
+// purgeOld purges workspace 1's events of more than 50 days before
+// storetest.SummaryNow, checks how many went, and returns those left.
+func purgeOld(t *testing.T, s *sqlite.Store, events []usage.Event) []usage.Event {
+	t.Helper()
+	cutoff := storetest.SummaryNow.Add(-50 * 24 * time.Hour).Truncate(24 * time.Hour)
+	kept := slices.DeleteFunc(slices.Clone(events), func(e usage.Event) bool { return e.Time.Before(cutoff) })
+	if n, err := s.PurgeEvents(context.Background(), 1, cutoff); err != nil || n != int64(len(events)-len(kept)) {
+		t.Errorf("the purge deleted %d (%v), want %d", n, err, len(events)-len(kept))
+	}
+	return kept
+}
+
+// eraseMarked erases member "erase-me" of workspace 1 (erasure id),
+// checks how many of kept went, and returns the others.
+func eraseMarked(t *testing.T, s *sqlite.Store, kept []usage.Event, id string) []usage.Event {
+	t.Helper()
+	var erased int64
+	for _, e := range kept {
+		if e.MemberID == "erase-me" {
+			erased++
+		}
+	}
+	res, err := s.Erase(context.Background(), 1, id, usage.ErasureMatch{Field: usage.EraseMemberID, Value: "erase-me"}, false, nil)
+	if err != nil || res.Removed[usage.KindAPIRequest] != erased {
+		t.Errorf("the erasure removed %v (%v), want %d calls", res.Removed, err, erased)
+	}
+	return slices.DeleteFunc(slices.Clone(kept), func(e usage.Event) bool { return e.MemberID == "erase-me" })
 }
 
 // TestKeepMergedBounds: past Config.KeepMerged, the oldest merged arrivals
@@ -147,22 +162,8 @@ func TestMergedArrivalsRefill(t *testing.T) {
 	if res, err := s.Append(ctx, 1, events); err != nil || res.Duplicates != 3000 {
 		t.Errorf("sent again: %+v (%v), want 3000 duplicates", res, err)
 	}
-	cutoff := storetest.SummaryNow.Add(-50 * 24 * time.Hour).Truncate(24 * time.Hour)
-	kept := slices.DeleteFunc(slices.Clone(events), func(e usage.Event) bool { return e.Time.Before(cutoff) })
-	if n, err := s.PurgeEvents(ctx, 1, cutoff); err != nil || n != int64(len(events)-len(kept)) {
-		t.Errorf("the purge deleted %d (%v), want %d", n, err, len(events)-len(kept))
-	}
-	var erased int64
-	for _, e := range kept {
-		if e.MemberID == "erase-me" {
-			erased++
-		}
-	}
-	res, err := s.Erase(ctx, 1, "er-2", usage.ErasureMatch{Field: usage.EraseMemberID, Value: "erase-me"}, false, nil)
-	if err != nil || res.Removed[usage.KindAPIRequest] != erased {
-		t.Errorf("the erasure removed %v (%v), want %d calls", res.Removed, err, erased)
-	}
-	kept = slices.DeleteFunc(kept, func(e usage.Event) bool { return e.MemberID == "erase-me" })
+	kept := purgeOld(t, s, events)
+	kept = eraseMarked(t, s, kept, "er-2")
 	storetest.CompareSummaries(t, s, 1, kept, windows, "UTC")
 	if _, err := s.Merge(ctx); err != nil {
 		t.Fatal(err)
