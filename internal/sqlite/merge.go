@@ -91,6 +91,11 @@ func (s *Store) MergeStep(ctx context.Context) (int, error) {
 // dropMergedNow checkpoints the store's log twice, rather than wait for
 // the checkpointer, and drops the merged arrivals that no reader needs.
 func (s *Store) dropMergedNow(ctx context.Context) error {
+	// The idle merge comes here every mergeIdle: checkpoints only when a
+	// step has merged something since.
+	if !s.drops.pending() {
+		return nil
+	}
 	for range 2 {
 		if _, _, err := s.wal.checkpoint(ctx, s.checkpoints); err != nil {
 			return fmt.Errorf("sqlite: merge: %w", err)
@@ -443,6 +448,13 @@ func (d *mergedDrops) add(upTo, after int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.steps = append(d.steps, mergedDrop{upTo: upTo, after: after})
+}
+
+// pending says whether any step's arrivals wait to leave.
+func (d *mergedDrops) pending() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.steps) > 0
 }
 
 // ready returns the largest seq that may leave by what the latest two
